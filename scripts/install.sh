@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install flchain and the tools it drives into this checkout: a virtualenv in .venv (with the
+# CPU build of torch) and the npm tools in node_modules (solc wasm, anvil, hardhat, js-ipfs).
+# Idempotent: a second run only checks. Usage: scripts/install.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+if [[ "${1:-}" == "--test" ]]; then
+    extras="[test]"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+    echo "==> creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> installing Python packages"
+.venv/bin/python -m pip install --quiet --upgrade pip
+# The CPU build of torch first: an unconstrained resolve can pull a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".${extras}"
+
+echo "==> installing npm tools (solc, anvil, hardhat, js-ipfs)"
+if command -v npm >/dev/null 2>&1; then
+    # --ignore-scripts: js-ipfs's native optional deps are not needed and their install
+    # scripts would try to download prebuilt binaries.
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+else
+    echo "npm not found: install Node.js 20 and npm, then run this again" >&2
+    exit 1
+fi
+echo "==> done: activate with '. .venv/bin/activate' or call .venv/bin/flchain"
