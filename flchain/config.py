@@ -1,0 +1,586 @@
+"""Settings: everything a user configures, and the devnet profile that `flchain devnet up` writes.
+
+One model, `Settings`, holds every user-facing knob (chain backend, RPC URL, contract, content
+store, keystore, wallet, data dir, logging, retries, the node's data source). `load_settings`
+builds it from five layers, highest first:
+
+1. flags        – values a command received on its command line (`flags=` mapping)
+2. environment  – `FLCHAIN_<FIELD>` (e.g. `FLCHAIN_RPC_URL`), case-insensitive, empty = unset
+3. config file  – TOML: `--config FILE`, else `$FLCHAIN_CONFIG`, else `./flchain.toml` if present
+4. devnet profile – JSON written by `flchain devnet up` (`DevnetProfile`), when present
+5. defaults
+
+and records where each value came from (`LoadedSettings.origins`), which `flchain config show`
+prints. Relative paths in a file are relative to that file's folder. Passwords are not settings:
+the keystore password comes from a prompt or from the environment variable named by
+`password_env` (default `FLCHAIN_PASSWORD`), and a `password` key in a file is refused.
+
+Defaults: data dir `~/.flchain`; keystores `<data_dir>/keystores`; local content store
+`<data_dir>/store`; devnet profile `<data_dir>/devnet/profile.json` (`default_profile_path`).
+Every problem is a one-line `ConfigError` naming the file (or variable, or flag) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flchain.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "DEFAULT_DATA_DIR",
+    "ENV_PREFIX",
+    "ChainBackend",
+    "DevnetProfile",
+    "LoadedSettings",
+    "Origin",
+    "ProfileProcess",
+    "ProfileWallet",
+    "Settings",
+    "Source",
+    "StoreBackend",
+    "default_profile_path",
+    "load_profile",
+    "load_settings",
+    "save_profile",
+]
+
+ENV_PREFIX = "FLCHAIN_"
+CONFIG_FILE_NAME = "flchain.toml"
+CONFIG_ENV = "FLCHAIN_CONFIG"
+DEFAULT_DATA_DIR = Path("~/.flchain")
+PROFILE_VERSION = 1
+
+ChainBackend = Literal["embedded", "anvil", "hardhat", "rpc"]
+StoreBackend = Literal["local", "ipfs"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+_URL_RE = re.compile(r"^(https?|wss?)://[^\s/]+(/\S*)?$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys that look like secrets and therefore never belong in a settings file.
+_SECRET_KEYS = frozenset({"password", "private_key", "key", "mnemonic", "secret"})
+
+
+def default_profile_path(data_dir: Path) -> Path:
+    """Where `flchain devnet up` writes, and every command looks for, the devnet profile."""
+    return Path(data_dir).expanduser() / "devnet" / "profile.json"
+
+
+def _checksum(value: str | None) -> str | None:
+    """Checksum an address; refuse mixed case that fails its checksum (likely a typo)."""
+    if value is None:
+        return None
+    if not is_hex_address(value):
+        raise ValueError("must be a 0x-prefixed 20-byte hex address")
+    digits = value[2:]
+    if digits not in (digits.lower(), digits.upper()) and not is_checksum_address(value):
+        raise ValueError("mixed-case address with a wrong checksum")
+    return str(to_checksum_address(value))
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _URL_RE.fullmatch(value):
+        raise ValueError("must be an http(s):// or ws(s):// URL")
+    return value.rstrip("/")
+
+
+# --- the devnet profile -------------------------------------------------------------------
+
+
+class ProfileWallet(BaseModel):
+    """A wallet the devnet created and funded (its keystore lives in `keystore_dir`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    address: str
+
+    @field_validator("address")
+    @classmethod
+    def _checksum_address(cls, value: str) -> str:
+        return str(_checksum(value))
+
+
+class ProfileProcess(BaseModel):
+    """A process `devnet up` started and `devnet down` must stop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str  # e.g. "anvil", "hardhat", "ipfs"
+    pid: int = Field(gt=0)
+    port: int | None = Field(None, gt=0, lt=65536)
+    command: tuple[str, ...] = ()
+
+
+class DevnetProfile(BaseModel):
+    """What `flchain devnet up` started, as a JSON file every other command picks up.
+
+    Written with `save_profile`, read with `load_profile`; relative paths in the file are
+    relative to the file's folder.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    chain: ChainBackend
+    rpc_url: str | None = Field(None, description="JSON-RPC endpoint (anvil, hardhat, rpc)")
+    state_dir: Path | None = Field(None, description="embedded chain state folder (embedded)")
+    chain_id: int = Field(gt=0)
+    contract: str = Field(description="checksummed address of the deployed flchain contract")
+    deployment_block: int = Field(0, ge=0, description="block of the deployment transaction")
+    store: StoreBackend
+    ipfs_url: str | None = Field(None, description="IPFS HTTP RPC API (store = ipfs)")
+    store_dir: Path | None = Field(None, description="local blockstore folder (store = local)")
+    keystore_dir: Path
+    wallets: tuple[ProfileWallet, ...] = ()
+    genesis_cid: str | None = None
+    genesis_digest: str | None = None
+    processes: tuple[ProfileProcess, ...] = ()
+
+    @field_validator("contract")
+    @classmethod
+    def _checksum_contract(cls, value: str) -> str:
+        return str(_checksum(value))
+
+    @field_validator("rpc_url", "ipfs_url")
+    @classmethod
+    def _check_urls(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @model_validator(mode="after")
+    def _backend_fields_present(self) -> DevnetProfile:
+        if self.chain != "embedded" and self.rpc_url is None:
+            raise ValueError(f"rpc_url is required when chain is {self.chain!r}")
+        if self.store == "ipfs" and self.ipfs_url is None:
+            raise ValueError("ipfs_url is required when store is 'ipfs'")
+        if self.store == "local" and self.store_dir is None:
+            raise ValueError("store_dir is required when store is 'local'")
+        names = [w.name for w in self.wallets]
+        if len(set(names)) != len(names):
+            raise ValueError("wallet names must be unique")
+        return self
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    """One line: `field 'a.b': message; field 'c': message` (pydantic messages hold no input)."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"field '{loc}': {err['msg']}")
+    return "; ".join(parts)
+
+
+def _resolve_relative(base: Path, value: Any) -> Any:
+    if isinstance(value, str) and value and not value.startswith("~"):
+        path = Path(value)
+        return str(path if path.is_absolute() else base / path)
+    return value
+
+
+def load_profile(path: Path | str) -> DevnetProfile:
+    """Read and validate a devnet profile; a missing or malformed file is a `ConfigError`."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"devnet profile {path} does not exist (run `flchain devnet up`, or point "
+            "--profile / FLCHAIN_PROFILE at one)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read devnet profile {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"devnet profile {path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"devnet profile {path} must be a JSON object")
+    for key in ("state_dir", "store_dir", "keystore_dir"):
+        data[key] = _resolve_relative(path.parent, data.get(key))
+    try:
+        return DevnetProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"devnet profile {path}: {_describe_validation_error(exc)}") from None
+
+
+def save_profile(profile: DevnetProfile, path: Path | str) -> Path:
+    """Write `profile` as JSON atomically (temp file + rename), replacing any previous one."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        tmp.write_text(profile.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """Everything a user configures. Build it with `load_settings` to get all layers.
+
+    `Settings()` alone reads only `FLCHAIN_*` environment variables and defaults (the
+    plain pydantic-settings behaviour); `load_settings` adds flags, the TOML file and the
+    devnet profile, and reports where each value came from.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True
+    )
+
+    # chain
+    chain: ChainBackend = Field("embedded", description="chain backend")
+    rpc_url: str | None = Field(None, description="JSON-RPC endpoint (anvil, hardhat, rpc)")
+    chain_id: int | None = Field(None, gt=0, description="expected chain id (checked on connect)")
+    contract: str | None = Field(None, description="flchain contract address")
+    deployment_block: int = Field(0, ge=0, description="first block to scan for events")
+    embedded_state_dir: Path | None = Field(None, description="embedded chain state folder")
+    # content store
+    store: StoreBackend = Field("local", description="content store backend")
+    ipfs_url: str | None = Field(None, description="IPFS HTTP RPC API URL (store = ipfs)")
+    store_dir: Path = Field(Path(), description="local blockstore folder (store = local)")
+    # files and identity
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="flchain's own data folder")
+    keystore_dir: Path = Field(Path(), description="encrypted wallet folder")
+    wallet: str | None = Field(None, description="wallet name or address to sign with")
+    password_env: str = Field(
+        "FLCHAIN_PASSWORD", description="environment variable holding the keystore password"
+    )
+    profile: Path = Field(Path(), description="devnet profile file")
+    use_profile: bool = Field(True, description="pick up the devnet profile when present")
+    # node
+    data_source: str | None = Field(
+        None, description="node market data: a CSV file or a built-in dataset name"
+    )
+    log_level: LogLevel = Field("INFO", description="logging level")
+    # network resilience
+    rpc_timeout_s: float = Field(30.0, gt=0, description="per-request timeout (s)")
+    retry_attempts: int = Field(5, ge=0, description="retries of a failed RPC/IPFS call")
+    retry_backoff_initial_s: float = Field(0.5, ge=0, description="first retry delay (s)")
+    retry_backoff_max_s: float = Field(30.0, ge=0, description="longest retry delay (s)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        # Folders default to places under data_dir, so moving data_dir moves them all.
+        if isinstance(data, dict):
+            data_dir = Path(str(data.get("data_dir") or DEFAULT_DATA_DIR))
+            for name, default in _derived_paths(data_dir).items():
+                if data.get(name) in (None, ""):
+                    data[name] = default
+        return data
+
+    @field_validator("data_dir", "keystore_dir", "store_dir", "profile", "embedded_state_dir")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("contract")
+    @classmethod
+    def _checksum_contract(cls, value: str | None) -> str | None:
+        return _checksum(value)
+
+    @field_validator("rpc_url", "ipfs_url")
+    @classmethod
+    def _check_urls(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME_RE.fullmatch(value):
+            raise ValueError("must be an environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Settings:
+        if self.retry_backoff_max_s < self.retry_backoff_initial_s:
+            raise ValueError("retry_backoff_max_s must be ≥ retry_backoff_initial_s")
+        return self
+
+    def require(self, name: str) -> Any:
+        """The value of setting `name`, or a `ConfigError` saying how to set it when unset.
+
+        Settings that only some backends need (rpc_url, contract, ipfs_url, wallet) are
+        optional in the model; a command that needs one asks for it through this.
+        """
+        if name not in type(self).model_fields:
+            raise ConfigError(f"unknown setting {name!r}")
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigError(
+                f"setting '{name}' is not set: pass --{name.replace('_', '-')}, set "
+                f"{ENV_PREFIX}{name.upper()}, add `{name} = ...` to {CONFIG_FILE_NAME}, "
+                "or start a devnet (`flchain devnet up`)"
+            )
+        return value
+
+
+def _derived_paths(data_dir: Path) -> dict[str, Path]:
+    data_dir = data_dir.expanduser()
+    return {
+        "keystore_dir": data_dir / "keystores",
+        "store_dir": data_dir / "store",
+        "profile": default_profile_path(data_dir),
+    }
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(Settings.model_fields)
+_PATH_SETTINGS = frozenset(
+    {"data_dir", "keystore_dir", "store_dir", "profile", "embedded_state_dir"}
+)
+
+# Profile field -> setting it provides.
+_PROFILE_TO_SETTING = {
+    "chain": "chain",
+    "rpc_url": "rpc_url",
+    "chain_id": "chain_id",
+    "contract": "contract",
+    "deployment_block": "deployment_block",
+    "state_dir": "embedded_state_dir",
+    "store": "store",
+    "ipfs_url": "ipfs_url",
+    "store_dir": "store_dir",
+    "keystore_dir": "keystore_dir",
+}
+
+
+# --- provenance ---------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    """Where a setting's value came from, highest precedence first."""
+
+    FLAG = "flag"
+    ENV = "env"
+    FILE = "file"
+    PROFILE = "profile"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One setting's source and the exact flag, variable or file it came from."""
+
+    source: Source
+    detail: str = ""  # "--rpc-url", "FLCHAIN_RPC_URL", "/home/me/flchain.toml", ...
+
+    def describe(self) -> str:
+        if self.source is Source.FLAG:
+            return f"flag {self.detail}"
+        if self.source is Source.ENV:
+            return f"environment variable {self.detail}"
+        if self.source is Source.FILE:
+            return f"config file {self.detail}"
+        if self.source is Source.PROFILE:
+            return f"devnet profile {self.detail}"
+        return f"default{f' ({self.detail})' if self.detail else ''}"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """The effective settings plus where each value came from."""
+
+    settings: Settings
+    origins: dict[str, Origin]
+    config_file: Path | None = None
+    profile: DevnetProfile | None = None
+    environ_password_set: bool = field(default=False, repr=False)
+
+
+# --- layers -------------------------------------------------------------------------------
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, tuple[Any, Origin]]:
+    by_upper = {k.upper(): k for k in environ}
+    layer: dict[str, tuple[Any, Origin]] = {}
+    for name in SETTING_NAMES:
+        var = by_upper.get(f"{ENV_PREFIX}{name.upper()}")
+        if var is not None and environ[var] != "":
+            layer[name] = (environ[var], Origin(Source.ENV, var))
+    return layer
+
+
+def _find_config_file(
+    config_file: Path | str | None, environ: Mapping[str, str], cwd: Path
+) -> Path | None:
+    """The config file to read. A named one (flag, $FLCHAIN_CONFIG) must exist; ./flchain.toml
+    is read only when present."""
+    if config_file is not None and str(config_file) != "":
+        return Path(config_file).expanduser()
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser()
+    candidate = cwd / CONFIG_FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    layer: dict[str, tuple[Any, Origin]] = {}
+    origin = Origin(Source.FILE, str(path))
+    for key, value in data.items():
+        if key in _SECRET_KEYS:
+            raise ConfigError(
+                f"config file {path}: field '{key}' is a secret and must not be stored in a "
+                "file; use the password prompt or the FLCHAIN_PASSWORD environment variable"
+            )
+        if key not in SETTING_NAMES:
+            raise ConfigError(
+                f"config file {path}: unknown field '{key}' (known: {', '.join(SETTING_NAMES)})"
+            )
+        if key in _PATH_SETTINGS:
+            value = _resolve_relative(path.parent, value)
+        layer[key] = (value, origin)
+    return layer
+
+
+def _profile_layer(profile: DevnetProfile, path: Path) -> dict[str, tuple[Any, Origin]]:
+    origin = Origin(Source.PROFILE, str(path))
+    layer: dict[str, tuple[Any, Origin]] = {}
+    for attr, setting in _PROFILE_TO_SETTING.items():
+        value = getattr(profile, attr)
+        if value is not None:
+            layer[setting] = (value, origin)
+    return layer
+
+
+def _flag_layer(flags: Mapping[str, Any]) -> dict[str, tuple[Any, Origin]]:
+    layer: dict[str, tuple[Any, Origin]] = {}
+    for name, value in flags.items():
+        if value is None:
+            continue  # an option the user did not give
+        if name not in SETTING_NAMES:
+            raise ConfigError(
+                f"unknown setting '{name}' given as a flag (known: {', '.join(SETTING_NAMES)})"
+            )
+        layer[name] = (value, Origin(Source.FLAG, f"--{name.replace('_', '-')}"))
+    return layer
+
+
+def _validate(merged: dict[str, tuple[Any, Origin]]) -> Settings:
+    values = {name: value for name, (value, _) in merged.items()}
+    try:
+        # model_validate (not __init__) so pydantic-settings does not re-read the environment:
+        # every layer has already been applied, with provenance.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            where = merged[name][1].describe() if name in merged else "the combined settings"
+            label = f"'{name}'" if name else "settings"
+            parts.append(f"invalid {label} from {where}: {err['msg']}")
+        raise ConfigError("; ".join(parts)) from None
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> LoadedSettings:
+    """Build the effective `Settings` from flags > environment > file > profile > defaults.
+
+    Args:
+        flags: setting name -> value from the command line; `None` values mean "not given".
+        config_file: the `--config FILE` flag (must exist when given).
+        environ: the environment (default `os.environ`).
+        cwd: where to look for `flchain.toml` (default the current directory).
+
+    Raises:
+        ConfigError: a named file is missing or malformed, or a value is invalid; the message
+            names the file / variable / flag and the field.
+    """
+    env = dict(os.environ if environ is None else environ)
+    here = Path.cwd() if cwd is None else cwd
+    flag_layer = _flag_layer(flags or {})
+    env_layer = _env_layer(env)
+    file_path = _find_config_file(config_file, env, here)
+    file_layer = _file_layer(file_path) if file_path is not None else {}
+
+    upper: dict[str, tuple[Any, Origin]] = {**file_layer, **env_layer, **flag_layer}
+    profile, profile_path = _locate_profile(upper)
+    profile_layer = _profile_layer(profile, profile_path) if profile and profile_path else {}
+
+    merged = {**profile_layer, **upper}
+    settings = _validate(merged)
+    origins = {
+        name: merged[name][1] if name in merged else _default_origin(name) for name in SETTING_NAMES
+    }
+    return LoadedSettings(
+        settings=settings,
+        origins=origins,
+        config_file=file_path,
+        profile=profile,
+        environ_password_set=bool(env.get(settings.password_env)),
+    )
+
+
+def _default_origin(name: str) -> Origin:
+    if name in ("keystore_dir", "store_dir", "profile"):
+        return Origin(Source.DEFAULT, "under data_dir")
+    return Origin(Source.DEFAULT)
+
+
+def _locate_profile(
+    upper: Mapping[str, tuple[Any, Origin]],
+) -> tuple[DevnetProfile | None, Path | None]:
+    """Load the profile named by flag/env/file, else the default one if it exists."""
+    use = upper.get("use_profile")
+    if use is not None:
+        try:
+            enabled = Settings.model_validate({"use_profile": use[0]}).use_profile
+        except ValidationError:
+            raise ConfigError(
+                f"invalid 'use_profile' from {use[1].describe()}: expected true or false"
+            ) from None
+        if not enabled:
+            return None, None
+    explicit = upper.get("profile")
+    if explicit is not None:
+        path = Path(str(explicit[0])).expanduser()
+        return load_profile(path), path
+    data_dir = upper.get("data_dir")
+    path = default_profile_path(Path(str(data_dir[0])) if data_dir else DEFAULT_DATA_DIR)
+    return (load_profile(path), path) if path.is_file() else (None, None)
