@@ -1,0 +1,54 @@
+"""Stable reason codes for every decision the merge takes about an input.
+
+The string values are part of the manifest format (protocol v1): never rename one; add new
+codes instead. `PENALISED_REASONS` are the ones that are the node's own fault and provable
+from public data by anyone, so attesters report them for an on-chain record update.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why an input was (or was not) aggregated."""
+
+    ACCEPTED = "accepted"
+    REJECTED_ON_CHAIN_ABNORMAL_ROI = "rejected_on_chain_abnormal_roi"
+    REJECTED_ON_CHAIN_INELIGIBLE = "rejected_on_chain_ineligible"
+    STALE_BASE = "stale_base"
+    CONTENT_UNAVAILABLE = "content_unavailable"
+    CID_MISMATCH = "cid_mismatch"
+    DIGEST_MISMATCH = "digest_mismatch"
+    NOT_SAFETENSORS = "not_safetensors"
+    WRONG_DTYPE = "wrong_dtype"
+    NON_FINITE = "non_finite"
+    MISSING_TENSOR = "missing_tensor"
+    EXTRA_TENSOR = "extra_tensor"
+    WRONG_SHAPE = "wrong_shape"
+    BAD_METADATA = "bad_metadata"
+    NORM_TOO_LARGE = "norm_too_large"
+    IGNORED_DIRECTIVE = "ignored_directive"
+    ROI_NOT_REPRODUCED = "roi_not_reproduced"
+    BEYOND_PARTICIPANT_CAP = "beyond_participant_cap"
+
+
+#: Faults of the node itself, checkable by anyone from chain + content. Not included:
+#: unavailable content (could be the merger's own network), a CID mismatch (the bytes handed to
+#: the merge are not what the CID names, so the fetcher erred), a stale base (an honest node
+#: that missed a finalization) and the participant cap (a ranking, not a fault).
+PENALISED_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.DIGEST_MISMATCH,
+        Reason.NOT_SAFETENSORS,
+        Reason.WRONG_DTYPE,
+        Reason.NON_FINITE,
+        Reason.MISSING_TENSOR,
+        Reason.EXTRA_TENSOR,
+        Reason.WRONG_SHAPE,
+        Reason.BAD_METADATA,
+        Reason.NORM_TOO_LARGE,
+        Reason.IGNORED_DIRECTIVE,
+        Reason.ROI_NOT_REPRODUCED,
+    }
+)
