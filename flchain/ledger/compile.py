@@ -1,0 +1,118 @@
+"""Compile `contracts/` into the committed artifact `flchain/contracts/FLChain.json`.
+
+`python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
+JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
+difference. Where a native solc of the same version is installed for py-solc-x it compiles
+the same standard JSON input through it too and requires identical bytecode; without one that
+step is skipped (py-solc-x would need the internet to install it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from flchain.ledger.errors import CompileError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "scripts" / "compile_contracts.js"
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "contracts"
+CONTRACT = "FLChain"
+SOURCE = f"contracts/{CONTRACT}.sol"
+
+
+def run_solcjs() -> dict[str, Any]:
+    """Run the node compile script; returns {"version", "input", "output"}."""
+    node = shutil.which("node")
+    if node is None:
+        raise CompileError("node is not installed: it is needed to run the npm solc compiler")
+    proc = subprocess.run(
+        [node, str(SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    try:
+        result: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        first = (proc.stderr.strip().splitlines() or ["no output"])[0]
+        raise CompileError(f"solc script failed: {first}") from None
+    errors = [e for e in result["output"].get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError("solc: " + errors[0]["formattedMessage"].splitlines()[0])
+    return result
+
+
+def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
+    """The committed artifact: everything a deployer and an auditor need, nothing volatile."""
+    contract = result["output"]["contracts"][SOURCE][CONTRACT]
+    source = result["input"]["sources"][SOURCE]["content"]
+    return {
+        "contractName": CONTRACT,
+        "sourceName": SOURCE,
+        "sourceSha256": hashlib.sha256(source.encode()).hexdigest(),
+        "compiler": {"name": "solc", "version": result["version"]},
+        "settings": {k: v for k, v in result["input"]["settings"].items() if k != "outputSelection"},
+        "abi": contract["abi"],
+        "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
+        "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
+        "devdoc": contract.get("devdoc", {}),
+        "userdoc": contract.get("userdoc", {}),
+    }
+
+
+def artifact_text(artifact: dict[str, Any]) -> str:
+    """Canonical serialisation (sorted keys, fixed indentation, trailing newline)."""
+    return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
+
+
+def native_solc_bytecode(result: dict[str, Any]) -> str | None:
+    """Bytecode from a native solc of the same version via py-solc-x, or None if absent."""
+    try:
+        import solcx
+    except ImportError:
+        return None
+    wanted = result["version"].split("+")[0]
+    installed = {str(v) for v in solcx.get_installed_solc_versions()}
+    if wanted not in installed:
+        return None
+    out = solcx.compile_standard(result["input"], solc_version=wanted)
+    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"]
+
+
+def compile_artifact() -> tuple[dict[str, Any], str]:
+    """Compile and cross-check; returns the artifact and a note on the native check."""
+    result = run_solcjs()
+    artifact = build_artifact(result)
+    native = native_solc_bytecode(result)
+    if native is None:
+        note = "native solc not installed: py-solc-x cross-check skipped"
+    elif native != artifact["bytecode"]:
+        raise CompileError("native solc and solcjs produce different bytecode")
+    else:
+        note = "native solc (py-solc-x) produces identical bytecode"
+    return artifact, note
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flchain.ledger.compile")
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
+    opts = parser.parse_args(argv)
+    artifact, note = compile_artifact()
+    text = artifact_text(artifact)
+    path = ARTIFACT_DIR / f"{CONTRACT}.json"
+    print(note)
+    if opts.check:
+        same = path.exists() and path.read_text() == text
+        print(f"{path}: {'up to date' if same else 'DIFFERS from a fresh compile'}")
+        return 0 if same else 1
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

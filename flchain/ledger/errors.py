@@ -1,0 +1,45 @@
+"""Errors of the ledger layer (chain access and contract calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flchain.errors import ConfigError, FlchainError, UnavailableError
+
+
+class LedgerError(FlchainError):
+    """Anything that went wrong talking to the chain or the contract."""
+
+
+class ChainUnavailable(UnavailableError, LedgerError):
+    """The RPC endpoint cannot be reached or answered garbage."""
+
+
+class ChainConfigError(ConfigError, LedgerError):
+    """Wrong chain id, no contract code at the address, unusable artifact, bad argument."""
+
+
+class CompileError(LedgerError):
+    """The Solidity compiler failed or disagrees with the committed artifact."""
+
+
+class ContractRevert(LedgerError):
+    """The contract refused a call with a custom error; `error_name` and `args` decode it."""
+
+    def __init__(self, error_name: str, args: dict[str, Any], function: str) -> None:
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
+        super().__init__(f"contract refused {function}: {error_name}({shown})")
+        self.error_name = error_name
+        self.error_args = args  # by parameter name
+        self.function = function
+        self.args = tuple(args.values())  # positional, as the Solidity error declares them
+
+
+class TransactionFailed(LedgerError):
+    """A transaction failed without a decodable custom error (out of gas, panic, unknown)."""
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
