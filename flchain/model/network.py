@@ -1,0 +1,164 @@
+"""Weights of the network, their seeded initialisation, and the reference inference.
+
+Network: ``x (N_FEATURES) → Linear(hidden) → ReLU → Linear(3) → logits (short, flat, long)``.
+Tensor names: ``l1.weight (hidden, N_FEATURES)``, ``l1.bias (hidden)``, ``l2.weight (3, hidden)``,
+``l2.bias (3)``; float32.
+
+`reference_positions` is the path every ROI claim and every verifier uses. It widens the float32
+weights to float64 (exact) and computes each layer as a fixed-order sequence of element-wise
+multiply-then-add steps over the inputs (never a matmul, whose BLAS may reorder or fuse), ReLU
+as a comparison, and the decision as exact comparisons of logits. Ties go to flat, then to long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from flchain.market import OHLCV
+from flchain.market.benchmark import WARMUP, signal_count
+from flchain.model.config import N_FEATURES, N_OUTPUTS, ModelConfig
+from flchain.model.errors import ModelError
+from flchain.model.features import feature_matrix
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+TENSOR_NAMES = ("l1.bias", "l1.weight", "l2.bias", "l2.weight")
+
+
+def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name → shape of every tensor for ``config``."""
+    h = config.hidden
+    return {
+        "l1.bias": (h,),
+        "l1.weight": (h, N_FEATURES),
+        "l2.bias": (N_OUTPUTS,),
+        "l2.weight": (N_OUTPUTS, h),
+    }
+
+
+def check_weights(weights: Mapping[str, np.ndarray], config: ModelConfig) -> None:
+    """Refuse weights whose names, shapes or dtype do not fit ``config``, or non-finite values."""
+    shapes = weight_shapes(config)
+    if set(weights) != set(shapes):
+        extra = sorted(set(weights) - set(shapes))
+        missing = sorted(set(shapes) - set(weights))
+        raise ModelError(
+            f"weights do not match the model config (missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'})"
+        )
+    for name, shape in shapes.items():
+        w = np.asarray(weights[name])
+        if w.shape != shape:
+            raise ModelError(
+                f"tensor {name} has shape {w.shape}, config (hidden={config.hidden}, "
+                f"features={N_FEATURES}) needs {shape}"
+            )
+        if w.dtype != np.float32:
+            raise ModelError(f"tensor {name} is {w.dtype}, weights must be float32")
+        if not np.all(np.isfinite(w)):
+            raise ModelError(f"tensor {name} contains NaN or infinite values")
+
+
+def uniform_stream(seed: int, count: int) -> F64:
+    """``count`` uniforms in [-1, 1) from PCG64(seed) raw 64-bit outputs (a fixed algorithm,
+    unlike the distribution methods numpy may change between versions)."""
+    bits = np.random.PCG64(seed).random_raw(count)
+    u = (np.asarray(bits, dtype=np.uint64) >> np.uint64(11)).astype(np.float64) * (2.0**-53)
+    out: F64 = u * 2.0 - 1.0
+    return out
+
+
+def init_weights(config: ModelConfig) -> dict[str, F32]:
+    """Glorot-uniform weights and zero biases from ``config.init_seed`` (float32).
+
+    Draws are consumed in sorted tensor-name order, so the result depends only on the config.
+    """
+    shapes = weight_shapes(config)
+    total = sum(int(np.prod(s)) for s in shapes.values())
+    u = uniform_stream(config.init_seed, total)
+    out: dict[str, F32] = {}
+    pos = 0
+    for name in TENSOR_NAMES:
+        shape = shapes[name]
+        size = int(np.prod(shape))
+        if name.endswith(".bias"):
+            out[name] = np.zeros(shape, dtype=np.float32)
+        else:
+            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+            out[name] = (u[pos : pos + size] * limit).astype(np.float32).reshape(shape)
+        pos += size
+    return out
+
+
+def perturb_weights(weights: Mapping[str, np.ndarray], seed: int, scale_ppm: int) -> dict[str, F32]:
+    """Add seeded uniform noise with std ``scale_ppm``·1e-6 × each tensor's RMS (exploration).
+
+    Deterministic for given inputs; used before local training, not on the verification path.
+    """
+    out: dict[str, F32] = {}
+    offset = 0
+    names = sorted(weights)
+    total = sum(int(np.asarray(weights[k]).size) for k in names)
+    u = uniform_stream(seed, total)
+    for name in names:
+        w = np.asarray(weights[name], dtype=np.float64)
+        noise = u[offset : offset + w.size].reshape(w.shape)
+        offset += w.size
+        rms = float(np.sqrt(np.mean(w * w))) if w.size else 0.0
+        if rms == 0.0:
+            rms = 0.01  # zero biases still get a little push
+        out[name] = (w + noise * np.sqrt(3.0) * rms * (scale_ppm / 1e6)).astype(np.float32)
+    return out
+
+
+def reference_logits(weights: Mapping[str, np.ndarray], x: F64) -> F64:
+    """Logits (rows × 3) by fixed-order element-wise float64 arithmetic (see module doc)."""
+    w1 = np.asarray(weights["l1.weight"], dtype=np.float64)
+    b1 = np.asarray(weights["l1.bias"], dtype=np.float64)
+    w2 = np.asarray(weights["l2.weight"], dtype=np.float64)
+    b2 = np.asarray(weights["l2.bias"], dtype=np.float64)
+    rows = x.shape[0]
+    h = np.broadcast_to(b1, (rows, b1.shape[0])).copy()
+    for i in range(w1.shape[1]):
+        h = h + x[:, i : i + 1] * w1[:, i][None, :]
+    h = np.where(h > 0.0, h, 0.0)
+    z = np.broadcast_to(b2, (rows, b2.shape[0])).copy()
+    for j in range(w2.shape[1]):
+        z = z + h[:, j : j + 1] * w2[:, j][None, :]
+    return z
+
+
+def positions_from_logits(z: npt.NDArray[np.floating]) -> npt.NDArray[np.int8]:
+    """Argmax of (short, flat, long) mapped to -1/0/+1; ties go to flat, then long."""
+    short, flat, long_ = z[:, 0], z[:, 1], z[:, 2]
+    pos = np.zeros(z.shape[0], dtype=np.int8)
+    go_long = long_ > flat
+    best = np.where(go_long, long_, flat)
+    pos[go_long] = 1
+    pos[short > best] = -1
+    return pos
+
+
+def reference_positions(
+    weights: Mapping[str, np.ndarray], config: ModelConfig, bars: OHLCV
+) -> npt.NDArray[np.int8]:
+    """Positions in {-1, 0, +1} for every signal bar of ``bars`` — the claim/verification path.
+
+    The result has ``signal_count(bars) = len(bars) - 1 - WARMUP`` entries; entry ``t`` is the
+    position decided at the close of bar ``WARMUP + t`` and executed at the next open, so it
+    lines up with ``flchain.market.benchmark.exec_prices(bars)``.
+
+    @raise ModelError if the weights do not fit ``config`` or there are too few bars
+    """
+    check_weights(weights, config)
+    t = signal_count(bars)
+    if t <= 0:
+        raise ModelError(
+            f"{len(bars)} bars are too few: need at least {WARMUP + 2} for one signal bar"
+        )
+    x = feature_matrix(bars, config)[:t]
+    return positions_from_logits(reference_logits(weights, x))

@@ -1,0 +1,172 @@
+"""Local training with PyTorch, and torch inference (for tests and speed, never for claims).
+
+Reproducibility on one machine: the shuffle uses a private `torch.Generator` seeded from the
+caller's seed (the global RNG is neither read nor changed), deterministic algorithms are
+enforced and training runs on one intra-op thread, so the same base weights, config, data and
+seed give the same float32 weights. (Bit-identity *across* machines is not needed here: the
+merge verifies claims with `reference_positions`, not by retraining.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from flchain.market import OHLCV
+from flchain.market.benchmark import WARMUP, signal_count
+from flchain.model.config import N_FEATURES, N_OUTPUTS, ModelConfig
+from flchain.model.errors import ModelError
+from flchain.model.features import feature_matrix
+from flchain.model.network import (
+    check_weights,
+    init_weights,
+    perturb_weights,
+    positions_from_logits,
+)
+
+F32 = npt.NDArray[np.float32]
+
+# A forward move smaller than this many volatility units is labelled "flat": trading it would
+# mostly pay fees.
+LABEL_THRESHOLD = 0.5
+
+
+class TradingNet(nn.Module):
+    """``Linear(N_FEATURES, hidden) → ReLU → Linear(hidden, 3)``; names match the weights."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(N_FEATURES, hidden)
+        self.l2 = nn.Linear(hidden, N_OUTPUTS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.l2(torch.relu(self.l1(x)))
+
+
+def to_module(weights: Mapping[str, np.ndarray], config: ModelConfig) -> TradingNet:
+    check_weights(weights, config)
+    net = TradingNet(config.hidden)
+    state = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()}
+    net.load_state_dict(state, strict=True)
+    return net
+
+
+def export_weights(net: TradingNet) -> dict[str, F32]:
+    """The module's parameters as name → float32 numpy arrays (copies)."""
+    return {
+        k: v.detach().cpu().numpy().astype(np.float32).copy() for k, v in net.state_dict().items()
+    }
+
+
+@contextlib.contextmanager
+def _deterministic_torch() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    was_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_det)
+        torch.set_num_threads(threads)
+
+
+def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.int64]]:
+    """Features and labels (0 short, 1 flat, 2 long) for every bar with a full label horizon.
+
+    The label looks at the return from the next open (where a position would execute) to the
+    open ``label_horizon`` bars later, in units of recent volatility.
+    """
+    h = config.label_horizon
+    usable = signal_count(bars) - h
+    if usable <= 0:
+        raise ModelError(
+            f"{len(bars)} bars are too few to train: need more than {WARMUP + 1 + h} "
+            f"(warm-up {WARMUP} + label horizon {h})"
+        )
+    x = feature_matrix(bars, config)[:usable]
+    entry = bars.open[WARMUP + 1 : WARMUP + 1 + usable]
+    exit_ = bars.open[WARMUP + 1 + h : WARMUP + 1 + h + usable]
+    fwd = exit_ / entry - 1.0
+    r1 = np.zeros(len(bars))
+    r1[1:] = bars.close[1:] / bars.close[:-1] - 1.0
+    vol = np.sqrt(
+        np.convolve(r1 * r1, np.ones(config.vol_window), "full")[: len(bars)] / config.vol_window
+    )
+    scale = vol[WARMUP : WARMUP + usable] * np.sqrt(h) + 1e-12
+    z = fwd / scale
+    y = np.ones(usable, dtype=np.int64)
+    y[z > LABEL_THRESHOLD] = 2
+    y[z < -LABEL_THRESHOLD] = 0
+    return x.astype(np.float32), y
+
+
+def train(
+    base_weights: Mapping[str, np.ndarray] | None,
+    config: ModelConfig,
+    bars: OHLCV,
+    seed: int,
+) -> dict[str, F32]:
+    """Train locally from ``base_weights`` (or `init_weights(config)` if None) on ``bars``.
+
+    If ``config.perturb_ppm`` > 0 the base is first perturbed with seed ``config.init_seed``
+    (an exploration directive). Adam, cross-entropy, ``config.epochs`` passes of shuffled
+    minibatches; the shuffle is seeded by ``seed``.
+
+    @return float32 weights with the same names and shapes as the base
+    """
+    if seed < 0:
+        raise ModelError("training seed must be non-negative")
+    start = dict(base_weights) if base_weights is not None else init_weights(config)
+    check_weights(start, config)
+    if config.perturb_ppm:
+        start = perturb_weights(start, config.init_seed, config.perturb_ppm)
+    x_np, y_np = training_set(bars, config)
+    with _deterministic_torch():
+        net = to_module(start, config)
+        x = torch.from_numpy(x_np)
+        y = torch.from_numpy(y_np)
+        gen = torch.Generator().manual_seed(seed)
+        # class weights counter the imbalance between flat and directional labels
+        counts = torch.bincount(y, minlength=N_OUTPUTS).to(torch.float32).clamp_min(1.0)
+        loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (N_OUTPUTS * counts))
+        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        n = x.shape[0]
+        for _ in range(config.epochs):
+            order = torch.randperm(n, generator=gen)
+            for i in range(0, n, config.batch_size):
+                idx = order[i : i + config.batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(net(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+        out = export_weights(net)
+    for name, arr in out.items():
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"training diverged: tensor {name} is not finite")
+    return out
+
+
+def torch_positions(
+    weights: Mapping[str, np.ndarray],
+    config: ModelConfig,
+    bars: OHLCV,
+    dtype: torch.dtype = torch.float64,
+) -> npt.NDArray[np.int8]:
+    """Positions from the torch forward pass (same features and decision rule as the reference).
+
+    Used to show that torch and the reference path agree; claims always use the reference.
+    """
+    t = signal_count(bars)
+    if t <= 0:
+        raise ModelError(f"{len(bars)} bars are too few: need at least {WARMUP + 2}")
+    net = to_module(weights, config).to(dtype)
+    x = torch.from_numpy(feature_matrix(bars, config)[:t]).to(dtype)
+    with torch.no_grad():
+        z = net(x).numpy()
+    return positions_from_logits(z)
