@@ -50,6 +50,7 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "DEFAULT_DATA_DIR",
     "ENV_PREFIX",
+    "SETTING_NAMES",
     "ChainBackend",
     "DevnetProfile",
     "LoadedSettings",

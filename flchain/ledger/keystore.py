@@ -260,6 +260,13 @@ class Keystore:
             raise WalletNotFound(f"no wallet named {name_or_address!r} in {self.directory}")
         return self._info(path)
 
+    def check_new_name(self, name: str) -> Path:
+        """The path for a new wallet `name`; raises if the name is invalid or already taken."""
+        path = self.path_for(name)
+        if path.exists():
+            raise WalletExists(f"wallet {name!r} already exists at {path}; nothing was changed")
+        return path
+
     # .. writes ................................................................................
 
     def create(self, name: str, password: str) -> str:
@@ -336,12 +343,10 @@ class Keystore:
             ) from None
 
     def _store(self, name: str, key: bytes, password: str, *, action: str) -> str:
-        path = self.path_for(name)
+        path = self.check_new_name(name)
         if not password:
             raise MissingPassword("refusing to encrypt a wallet with an empty password")
         address: str = Account.from_key(key).address
-        if path.exists():
-            raise WalletExists(f"wallet {name!r} already exists at {path}; nothing was changed")
         for info in self.list():
             if info.address == address:
                 raise WalletExists(

@@ -1,0 +1,182 @@
+"""`flchain config show`: the effective settings and where each value came from.
+
+Also the shared command-line options other commands use to take part in the settings layers
+(`ConfigFileOption`, `ProfileOption`, ..., `SetOption`) and `settings_from_options`, which
+turns them into `LoadedSettings` with flags on top. Secrets are never settings, so they are
+never shown: for the keystore password this only says whether its variable is set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flchain.config import SETTING_NAMES, LoadedSettings, Origin, load_settings
+from flchain.errors import ConfigError
+
+app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+
+
+@app.callback()
+def _config() -> None:
+    """Settings: flags > FLCHAIN_* environment > flchain.toml > devnet profile > defaults."""
+
+
+# Shared options: `None` means "not given on the command line", so lower layers apply.
+ConfigFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file (default: $FLCHAIN_CONFIG, else ./flchain.toml if present).",
+        show_default=False,
+    ),
+]
+ProfileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile", help="Devnet profile JSON (default: <data_dir>/devnet/profile.json)."
+    ),
+]
+NoProfileOption = Annotated[bool, typer.Option("--no-profile", help="Ignore any devnet profile.")]
+ChainOption = Annotated[
+    str | None, typer.Option("--chain", help="Chain backend: embedded, anvil, hardhat or rpc.")
+]
+RpcUrlOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint.")]
+ChainIdOption = Annotated[int | None, typer.Option("--chain-id", help="Expected chain id.")]
+ContractOption = Annotated[str | None, typer.Option("--contract", help="Contract address.")]
+StoreOption = Annotated[str | None, typer.Option("--store", help="Content store: local or ipfs.")]
+IpfsUrlOption = Annotated[str | None, typer.Option("--ipfs-url", help="IPFS HTTP RPC API URL.")]
+StoreDirOption = Annotated[
+    Path | None, typer.Option("--store-dir", help="Local blockstore folder.")
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="flchain data folder.")]
+KeystoreDirOption = Annotated[
+    Path | None, typer.Option("--keystore-dir", help="Encrypted wallet folder.")
+]
+WalletOption = Annotated[str | None, typer.Option("--wallet", help="Wallet name or address.")]
+LogLevelOption = Annotated[
+    str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Any setting as KEY=VALUE (repeatable), e.g. --set retry_attempts=3."
+    ),
+]
+
+
+def parse_set_options(items: list[str] | None) -> dict[str, str]:
+    """Turn repeated `--set KEY=VALUE` into a mapping; a malformed item is a `ConfigError`."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        if key not in SETTING_NAMES:
+            raise ConfigError(f"--set: unknown setting '{key}' (known: {', '.join(SETTING_NAMES)})")
+        result[key] = value
+    return result
+
+
+def settings_from_options(
+    config_file: Path | None = None,
+    set_items: list[str] | None = None,
+    **flags: Any,
+) -> LoadedSettings:
+    """`load_settings` with command-line values on top; explicit flags beat `--set`."""
+    merged: dict[str, Any] = dict(parse_set_options(set_items))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    return load_settings(merged, config_file=config_file)
+
+
+def _show_value(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    return str(value)
+
+
+def _where(origin: Origin) -> str:
+    return origin.source.value + (f" {origin.detail}" if origin.detail else "")
+
+
+def render_settings(loaded: LoadedSettings) -> list[str]:
+    """The lines `config show` prints: `name = value  [source detail]`, then the password."""
+    values = loaded.settings.model_dump()
+    rows = [
+        (name, _show_value(values[name]), _where(loaded.origins[name])) for name in SETTING_NAMES
+    ]
+    env_name = loaded.settings.password_env
+    if loaded.environ_password_set:
+        rows.append(("password", "(set, hidden)", f"env {env_name}"))
+    else:
+        rows.append(("password", "(not set)", f"prompt; or set env {env_name}"))
+    width = max(len(name) for name, _, _ in rows)
+    vwidth = max(len(value) for _, value, _ in rows)
+    lines = [f"{name:<{width}} = {value:<{vwidth}}  [{where}]" for name, value, where in rows]
+    if loaded.config_file is not None:
+        lines.append(f"# config file: {loaded.config_file}")
+    if loaded.profile is not None:
+        lines.append(f"# devnet profile: {loaded.settings.profile}")
+    return lines
+
+
+def render_json(loaded: LoadedSettings) -> str:
+    """Machine-readable `config show --json`."""
+    doc = {
+        "settings": loaded.settings.model_dump(mode="json"),
+        "origins": {
+            name: {"source": o.source.value, "detail": o.detail}
+            for name, o in loaded.origins.items()
+        },
+        "password": "set" if loaded.environ_password_set else "unset",
+        "config_file": None if loaded.config_file is None else str(loaded.config_file),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+@app.command("show")
+def show(
+    config_file: ConfigFileOption = None,
+    profile: ProfileOption = None,
+    no_profile: NoProfileOption = False,
+    chain: ChainOption = None,
+    rpc_url: RpcUrlOption = None,
+    chain_id: ChainIdOption = None,
+    contract: ContractOption = None,
+    store: StoreOption = None,
+    ipfs_url: IpfsUrlOption = None,
+    store_dir: StoreDirOption = None,
+    data_dir: DataDirOption = None,
+    keystore_dir: KeystoreDirOption = None,
+    wallet: WalletOption = None,
+    log_level: LogLevelOption = None,
+    set_items: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the effective settings and where each value came from (flag/env/file/profile/default)."""
+    loaded = settings_from_options(
+        config_file,
+        set_items,
+        profile=profile,
+        use_profile=False if no_profile else None,
+        chain=chain,
+        rpc_url=rpc_url,
+        chain_id=chain_id,
+        contract=contract,
+        store=store,
+        ipfs_url=ipfs_url,
+        store_dir=store_dir,
+        data_dir=data_dir,
+        keystore_dir=keystore_dir,
+        wallet=wallet,
+        log_level=log_level,
+    )
+    if as_json:
+        typer.echo(render_json(loaded))
+    else:
+        for line in render_settings(loaded):
+            typer.echo(line)
