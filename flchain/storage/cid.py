@@ -127,7 +127,7 @@ def cid_from_bytes(raw: bytes) -> Cid:
 
 
 def parse_cid(text: str) -> Cid:
-    """Parse a CID string: CIDv1 in base32 (``b…``) or CIDv0 (``Qm…``).
+    """Parse a CID string: CIDv1 in base32 (``b…``) or base58btc (``z…``), or CIDv0 (``Qm…``).
 
     @raises InvalidCidError with the offending string (shortened) in one line.
     """
@@ -136,6 +136,8 @@ def parse_cid(text: str) -> Cid:
     text = text.strip()
     if len(text) == 46 and text.startswith("Qm"):
         return cid_from_bytes(_b58decode(text))
+    if text.startswith("z"):  # base58btc multibase, which js-ipfs prints by default
+        return cid_from_bytes(_b58decode(text[1:]))
     if not text.startswith("b"):
         raise InvalidCidError(
             f"not a CID: {_short(text)} (expected base32 CIDv1 starting with 'b', or 'Qm…')"
