@@ -86,7 +86,7 @@ class ModelConfig(BaseModel):
     learning_rate_ppm: int = Field(3_000, ge=1, le=1_000_000)
     epochs: int = Field(4, ge=0, le=1_000)
     batch_size: int = Field(128, ge=1, le=1_000_000)
-    label_horizon: int = Field(4, ge=1, le=256)
+    label_horizon: int = Field(8, ge=1, le=256)
     init_seed: int = Field(0, ge=0, lt=2**63)
     perturb_ppm: int = Field(0, ge=0, le=1_000_000)
     base_digest: str | None = None

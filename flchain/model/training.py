@@ -34,6 +34,8 @@ F32 = npt.NDArray[np.float32]
 # A forward move smaller than this many volatility units is labelled "flat": trading it would
 # mostly pay fees.
 LABEL_THRESHOLD = 0.5
+# Exponent of the inverse-frequency class weights (0 = plain cross-entropy, 1 = balanced).
+CLASS_BALANCE = 0.0
 
 
 class TradingNet(nn.Module):
@@ -134,7 +136,7 @@ def train(
         gen = torch.Generator().manual_seed(seed)
         # class weights counter the imbalance between flat and directional labels
         counts = torch.bincount(y, minlength=N_OUTPUTS).to(torch.float32).clamp_min(1.0)
-        loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (N_OUTPUTS * counts))
+        loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (N_OUTPUTS * counts)) ** CLASS_BALANCE)
         opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         n = x.shape[0]
         for _ in range(config.epochs):
