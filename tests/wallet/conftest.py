@@ -55,3 +55,20 @@ NoKeyCheck = Callable[[str | bytes, bytes], None]
 def assert_no_key() -> NoKeyCheck:
     """`assert_no_key(text, key)`: fails if any spelling of `key` occurs in `text`."""
     return _assert_no_key
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No FLCHAIN_* from the developer's shell, no ~/.flchain, no ./flchain.toml leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("FLCHAIN_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
