@@ -34,6 +34,7 @@ __all__ = [
     "aggregate_median",
     "aggregate_trimmed_mean",
     "aggregate_weighted_mean",
+    "aggregate_weighted_mean_streaming",
     "canonical_keys",
     "trim_count",
 ]
@@ -101,15 +102,71 @@ def _flat(array: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.ascontiguousarray(array).reshape(-1)
 
 
+def _materialise(
+    updates: Mapping[str, Tensors],
+) -> tuple[list[str], list[Tensors], dict[str, tuple[int, ...]]]:
+    keys = canonical_keys(updates.keys())
+    if not keys:
+        raise AggregationError("cannot aggregate zero updates")
+    materialised = [updates[k] for k in keys]
+    layout = _layout(materialised[0])
+    for key, update in zip(keys, materialised, strict=True):
+        _check_same_layout(key, update, layout)
+    return keys, materialised, layout
+
+
 def aggregate_weighted_mean(
     updates: Mapping[str, Tensors], weights: Mapping[str, int]
 ) -> dict[str, NDArray[np.float32]]:
-    """Weighted mean `sum_i w_i x_i / sum_i w_i`, streamed over updates in canonical order.
+    """Weighted mean `sum_i w_i x_i / sum_i w_i`, blocked over coordinates.
 
-    @param updates node -> tensors (may be lazy; each is looked up exactly once).
+    For each block of `CHUNK_ELEMENTS` coordinates a float64 accumulator (cache-resident) takes
+    `w_i * x_i` for every update in canonical order, then is divided once by the weight total and
+    rounded once to float32. Per coordinate this is exactly the sequence of operations of
+    `aggregate_weighted_mean_streaming`, so both give the same bits; this one reads each input
+    once and never writes a model-sized float64 array, but holds every update at once (free when
+    they are zero-copy views of payload bytes, as `decode_weights` returns).
+
+    @param updates node -> tensors.
     @param weights node -> positive integer weight (exact; only ratios matter).
-    @return name -> float32 array, rounded once from the float64 accumulator.
+    @return name -> float32 array.
     @raises AggregationError on no updates, bad weights, or mismatched tensor layouts.
+    """
+    keys, materialised, layout = _materialise(updates)
+    numerators = _reduced_weights(keys, weights)
+    total = float(sum(numerators))
+    scale = [float(w) for w in numerators]
+    acc: NDArray[np.float64] = np.empty(CHUNK_ELEMENTS, dtype=np.float64)
+    scratch: NDArray[np.float64] = np.empty(CHUNK_ELEMENTS, dtype=np.float64)
+    out: dict[str, NDArray[np.float32]] = {}
+    for name, shape in layout.items():
+        inputs = [_flat(u[name]) for u in materialised]
+        size = math.prod(shape)
+        result = np.empty(size, dtype=np.float32)
+        for start in range(0, size, CHUNK_ELEMENTS):
+            stop = min(start + CHUNK_ELEMENTS, size)
+            block, part = acc[: stop - start], scratch[: stop - start]
+            # block starts as w*x, not 0 + w*x: 0.0 + -0.0 would turn a -0.0 into +0.0
+            np.multiply(inputs[0][start:stop], scale[0], out=block, dtype=np.float64)
+            for x, w in zip(inputs[1:], scale[1:], strict=True):
+                if w == 1.0:
+                    np.add(block, x[start:stop], out=block)
+                else:
+                    np.multiply(x[start:stop], w, out=part, dtype=np.float64)
+                    np.add(block, part, out=block)
+            if total != 1.0:
+                np.divide(block, total, out=block)
+            result[start:stop] = block  # the one rounding to float32 (round-to-nearest-even)
+        out[name] = result.reshape(shape)
+    return out
+
+
+def aggregate_weighted_mean_streaming(
+    updates: Mapping[str, Tensors], weights: Mapping[str, int]
+) -> dict[str, NDArray[np.float32]]:
+    """Same bits as `aggregate_weighted_mean`, looking each update up once, in canonical order,
+    and dropping it before the next: for lazy sources that cannot all be held at once. Memory:
+    one model in float64 plus one input.
     """
     keys = canonical_keys(updates.keys())
     if not keys:
@@ -173,13 +230,7 @@ def _sorted_columns(
 def _coordinatewise(
     updates: Mapping[str, Tensors], pick: str, trim: int
 ) -> dict[str, NDArray[np.float32]]:
-    keys = canonical_keys(updates.keys())
-    if not keys:
-        raise AggregationError("cannot aggregate zero updates")
-    materialised = [updates[k] for k in keys]
-    layout = _layout(materialised[0])
-    for key, update in zip(keys, materialised, strict=True):
-        _check_same_layout(key, update, layout)
+    keys, materialised, layout = _materialise(updates)
     n = len(keys)
     out: dict[str, NDArray[np.float32]] = {}
     for name, shape in layout.items():

@@ -15,6 +15,7 @@ from flchain.merge.aggregate import (
     aggregate_median,
     aggregate_trimmed_mean,
     aggregate_weighted_mean,
+    aggregate_weighted_mean_streaming,
     trim_count,
 )
 from flchain.merge.errors import AggregationError
@@ -92,6 +93,14 @@ def test_identical_updates_give_that_update(method: str, updates: dict, n: int) 
     (only,) = updates.values()
     copies = {_address(i + 1): only for i in range(n)}
     assert _bits(AGGREGATORS[method](copies)) == _bits(only)
+
+
+@settings(max_examples=60, deadline=None)
+@given(updates=update_sets(min_n=1, max_n=6), data=st.data())
+def test_blocked_and_streaming_mean_give_identical_bits(updates: dict, data: st.DataObject) -> None:
+    weights = {k: data.draw(st.integers(1, 2**35)) for k in updates}
+    blocked = aggregate_weighted_mean(updates, weights)
+    assert _bits(blocked) == _bits(aggregate_weighted_mean_streaming(updates, weights))
 
 
 def test_median_keeps_negative_zero_and_orders_by_total_order() -> None:
