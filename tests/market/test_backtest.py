@@ -138,9 +138,7 @@ def test_equity_curve_ends_at_roi(positions: list[int], seed: int) -> None:
         ([[1.0, 2.0]], [1], 0.0, "one-dimensional"),
     ],
 )
-def test_bad_input_is_refused(
-    prices: object, positions: object, fee: float, message: str
-) -> None:
+def test_bad_input_is_refused(prices: object, positions: object, fee: float, message: str) -> None:
     with pytest.raises(BacktestError, match=message):
         roi(prices, positions, fee)
 
