@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -35,6 +35,9 @@ from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
 from flchain.errors import FlchainError
+
+if TYPE_CHECKING:
+    from flchain.config import Settings
 
 __all__ = [
     "DEFAULT_KEYSTORE_DIR",
@@ -52,6 +55,7 @@ __all__ = [
     "WrongPassword",
     "parse_private_key",
     "password_from_env",
+    "unlock_from_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -356,6 +360,24 @@ class Keystore:
         _write_new_file(path, (json.dumps(document, sort_keys=True) + "\n").encode("utf-8"))
         log.info("%s wallet %s (%s) at %s", action, name, address, path)
         return address
+
+
+def unlock_from_settings(
+    settings: Settings, *, environ: Mapping[str, str] | None = None
+) -> LocalAccount:
+    """Unattended unlock for daemons: wallet `settings.wallet` in `settings.keystore_dir`,
+    password from the environment variable named by `settings.password_env`.
+
+    Raises `ConfigError` when no wallet is configured and `MissingPassword` when the variable
+    is unset; never prompts (a daemon has no terminal).
+    """
+    name = settings.require("wallet")
+    password = password_from_env(settings.password_env, environ)
+    if password is None:
+        raise MissingPassword(
+            f"wallet {name!r} needs its password in environment variable {settings.password_env}"
+        )
+    return Keystore(settings.keystore_dir).unlock(name, password)
 
 
 def _ensure_private_dir(directory: Path) -> None:

@@ -274,3 +274,24 @@ def test_key_never_reaches_files_logs_or_errors(
     assert "bob" in caplog.text  # logging did happen, it just holds no key
     for path in keystore_dir.rglob("*"):
         assert_no_key(path.read_bytes(), private_key)
+
+
+def test_unlock_from_settings_uses_the_configured_wallet_and_variable(
+    keystore: Keystore, keystore_dir: Path
+) -> None:
+    from flchain.config import load_settings
+    from flchain.errors import ConfigError
+    from flchain.ledger.keystore import unlock_from_settings
+
+    address = keystore.create("alice", PW)
+    settings = load_settings(
+        {"keystore_dir": keystore_dir, "wallet": "alice", "password_env": "NODE_PW"}
+    ).settings
+    assert unlock_from_settings(settings, environ={"NODE_PW": PW}).address == address
+    with pytest.raises(MissingPassword, match="NODE_PW"):
+        unlock_from_settings(settings, environ={"FLCHAIN_PASSWORD": PW})
+    with pytest.raises(WrongPassword):
+        unlock_from_settings(settings, environ={"NODE_PW": "bad"})
+    no_wallet = load_settings({"keystore_dir": keystore_dir}).settings
+    with pytest.raises(ConfigError, match="'wallet' is not set"):
+        unlock_from_settings(no_wallet, environ={"NODE_PW": PW})
