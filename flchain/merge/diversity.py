@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -23,14 +22,12 @@ from numpy.typing import NDArray
 from flchain.hashing import hex_to_bytes32
 from flchain.merge.aggregate import canonical_keys
 from flchain.merge.errors import MergeInputError
-from flchain.protocol import PPM, Address, Directive, canonical_address_key
+from flchain.protocol import PPM, Address, canonical_address_key
 
 __all__ = [
-    "DirectiveMenu",
-    "KeccakStream",
-    "assign_directives",
     "behavioural_similarity_ppm",
     "cap_cluster_weights",
+    "cluster_best",
     "directive_seed",
     "integer_weights",
     "quantise_deltas",
@@ -229,82 +226,6 @@ def directive_seed(
     return bytes(keccak(b"".join(parts)))
 
 
-class KeccakStream:
-    """Deterministic random stream: block i = keccak256(seed || uint64_be(i))."""
-
-    def __init__(self, seed: bytes) -> None:
-        self._seed = bytes(seed)
-        self._counter = 0
-        self._buffer = b""
-
-    def read(self, n: int) -> bytes:
-        """The next `n` bytes of the stream."""
-        while len(self._buffer) < n:
-            self._buffer += bytes(keccak(self._seed + self._counter.to_bytes(8, "big")))
-            self._counter += 1
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        return out
-
-    def uint64(self) -> int:
-        """A uniform integer in [0, 2**64)."""
-        return int.from_bytes(self.read(8), "big")
-
-    def below(self, n: int) -> int:
-        """A uniform integer in [0, n), by rejection (no modulo bias)."""
-        if n <= 0:
-            raise ValueError("n must be positive")
-        limit = (1 << 64) - (1 << 64) % n
-        while True:
-            value = self.uint64()
-            if value < limit:
-                return value % n
-
-
-@dataclass(frozen=True)
-class DirectiveMenu:
-    """The options an exploration directive is drawn from (each a non-empty tuple)."""
-
-    feature_sets: tuple[str, ...]
-    lookback_scales: tuple[int, ...]
-    learning_rates_ppm: tuple[int, ...]
-    epochs: tuple[int, ...]
-
-
-def _draw_directive(node: Address, menu: DirectiveMenu, stream: KeccakStream) -> Directive:
-    # Fixed draw order: the stream position of every field is part of the protocol.
-    return Directive(
-        node=node,
-        feature_set=menu.feature_sets[stream.below(len(menu.feature_sets))],
-        lookback_scale=menu.lookback_scales[stream.below(len(menu.lookback_scales))],
-        learning_rate_ppm=menu.learning_rates_ppm[stream.below(len(menu.learning_rates_ppm))],
-        epochs=menu.epochs[stream.below(len(menu.epochs))],
-        init_seed=stream.uint64(),
-    )
-
-
 def cluster_best(members: Sequence[Address], verified_roi_bps: Mapping[Address, int]) -> Address:
     """Highest verified ROI; ties go to the canonically first address."""
     return min(members, key=lambda n: (-verified_roi_bps[n], canonical_address_key(n)))
-
-
-def assign_directives(
-    clusters: Sequence[Sequence[Address]],
-    verified_roi_bps: Mapping[Address, int],
-    seed: bytes,
-    menu: DirectiveMenu,
-) -> tuple[Directive, ...]:
-    """Exploration directives for next round: every member of a multi-node cluster but its best.
-
-    Clusters are visited in their given (canonical) order and members in canonical order, all
-    drawing from one stream, so the same record always gives the same directives.
-    """
-    stream = KeccakStream(seed)
-    out: list[Directive] = []
-    for members in clusters:
-        if len(members) < 2:
-            continue
-        best = cluster_best(members, verified_roi_bps)
-        for node in canonical_keys(members):
-            if node != best:
-                out.append(_draw_directive(node, menu, stream))
-    return tuple(out)

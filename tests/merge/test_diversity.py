@@ -10,11 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flchain.merge.diversity import (
-    DirectiveMenu,
-    KeccakStream,
-    assign_directives,
     behavioural_similarity_ppm,
     cap_cluster_weights,
+    cluster_best,
     directive_seed,
     integer_weights,
     quantise_deltas,
@@ -24,7 +22,6 @@ from flchain.merge.diversity import (
 from flchain.protocol import PPM
 
 A, B, C, D = ("0x" + c * 40 for c in "abcd")
-MENU = DirectiveMenu(("f1", "f2", "f3"), (1, 2, 4), (500, 1000), (1, 2, 3))
 
 
 def test_behavioural_similarity_counts_agreeing_bars() -> None:
@@ -91,24 +88,10 @@ def test_seed_depends_on_every_salt_not_on_order() -> None:
     assert s1 != directive_seed(1, A, 4, salts)
 
 
-def test_keccak_stream_is_reproducible_and_uniform_enough() -> None:
-    s1, s2 = KeccakStream(b"x"), KeccakStream(b"x")
-    draws = [s1.below(3) for _ in range(3000)]
-    assert draws == [s2.below(3) for _ in range(3000)]
-    assert all(800 < draws.count(v) < 1200 for v in range(3))
-
-
-def test_directives_for_all_cluster_members_but_the_best() -> None:
+def test_cluster_best_is_highest_verified_roi_then_lowest_address() -> None:
     roi = {A: 10, B: 30, C: 30, D: 5}
-    seed = directive_seed(1, A, 0, {A: "0x" + "00" * 32})
-    ds = assign_directives(((A, B, C), (D,)), roi, seed, MENU)
-    # B and C tie at 30: the canonically first (B) is the best and explores nothing
-    assert [d.node for d in ds] == [A, C]
-    assert ds == assign_directives(((A, B, C), (D,)), roi, seed, MENU)
-    for d in ds:
-        assert d.feature_set in MENU.feature_sets and d.epochs in MENU.epochs
-    other = assign_directives(((A, B, C), (D,)), roi, b"\x01" * 32, MENU)
-    assert other != ds
+    assert cluster_best([C, A, B], roi) == B
+    assert cluster_best([D], roi) == D
 
 
 def test_mismatched_series_refused() -> None:
