@@ -74,13 +74,18 @@ contract FLChain {
     }
 
     /// @notice A finalized round's global model as stored.
+    /// @dev Three slots (four for a dag-pb merged CID). The packed slot holds the first 160 bits
+    ///      of the finalized result hash, so later attestations of the same result are counted
+    ///      here and finalization never writes a separate vote slot (a 160-bit second preimage
+    ///      is out of reach).
     struct Final {
-        bytes32 mergedDigest; // non-zero iff finalized
+        bytes32 mergedDigest;
         bytes32 manifestCidDigest;
+        bytes20 resultTag; // non-zero iff finalized
         uint64 finalizedAt;
         uint8 mergedCodec;
         uint8 manifestCodec;
-        uint16 votes;
+        uint16 votes; // attestations of the finalized result
         bytes32 mergedCidDigest; // only stored for dag-pb roots; raw CIDs carry mergedDigest
     }
 
@@ -335,8 +340,7 @@ contract FLChain {
         bytes32 stored = _commitments[round][msg.sender];
         if (stored == bytes32(0)) revert NoCommitment(round, msg.sender);
         if (uint256(stored) >> 9 == 0) revert AlreadyRevealed(round, msg.sender);
-        (uint8 codec, bytes32 cidDigest) = _parseCid(cid);
-        if (codec == CODEC_RAW && cidDigest != updateDigest) revert CidDigestMismatch();
+        _checkModelCid(cid, updateDigest);
         bytes32 expected = keccak256(
             abi.encode(
                 block.chainid, address(this), round, msg.sender, updateDigest, keccak256(cid), baseDigest, roiBps, salt
@@ -392,33 +396,72 @@ contract FLChain {
         if (last > round) revert AttestationOutOfOrder(round, uint256(last) - 1);
         rec.lastAttestedRound = uint32(round + 1);
 
-        (uint8 mergedCodec, bytes32 mergedCidDigest) = _parseCid(mergedCid);
-        if (mergedCodec == CODEC_RAW && mergedCidDigest != mergedDigest) revert CidDigestMismatch();
-        (uint8 manifestCodec, bytes32 manifestCidDigest) = _parseCid(manifestCid);
+        _checkModelCid(mergedCid, mergedDigest);
+        _parseCid(manifestCid);
         _checkPenalised(round, penalised);
 
         resultHash =
             keccak256(abi.encode(round, mergedDigest, keccak256(mergedCid), keccak256(manifestCid), penalised));
-        uint256 votes = _votes[round][resultHash] + 1;
-        _votes[round][resultHash] = votes;
-        emit Attested(round, msg.sender, resultHash, mergedDigest, mergedCid, manifestCid, penalised, votes);
-
         Final storage fin = _finals[round];
-        if (fin.mergedDigest == bytes32(0) && votes >= _rules[_rulesIndex(round)].quorum) {
-            fin.mergedDigest = mergedDigest;
-            fin.manifestCidDigest = manifestCidDigest;
-            fin.finalizedAt = uint64(block.timestamp);
-            fin.mergedCodec = mergedCodec;
-            fin.manifestCodec = manifestCodec;
-            fin.votes = uint16(votes);
-            if (mergedCodec != CODEC_RAW) fin.mergedCidDigest = mergedCidDigest;
-            emit RoundFinalized(round, resultHash, votes);
-            for (uint256 i = 0; i < penalised.length; ++i) {
-                NodeRecord storage p = _nodes[penalised[i]];
-                uint32 n = p.penalties + 1;
-                p.penalties = n;
-                emit NodePenalised(round, penalised[i], n);
+        bytes20 tag = fin.resultTag;
+        uint256 votes;
+        bool finalizing;
+        if (tag == bytes20(0)) {
+            votes = _votes[round][resultHash] + 1;
+            if (votes >= _rules[_rulesIndex(round)].quorum) {
+                _storeFinal(fin, resultHash, mergedDigest, mergedCid, manifestCid, votes);
+                finalizing = true;
+            } else {
+                _votes[round][resultHash] = votes;
             }
+        } else if (tag == bytes20(resultHash)) {
+            votes = uint256(fin.votes) + 1;
+            if (votes <= type(uint16).max) fin.votes = uint16(votes); // saturates: only a count
+        } else {
+            votes = _votes[round][resultHash] + 1;
+            _votes[round][resultHash] = votes;
+        }
+        emit Attested(round, msg.sender, resultHash, mergedDigest, mergedCid, manifestCid, penalised, votes);
+        if (finalizing) {
+            emit RoundFinalized(round, resultHash, votes);
+            _penalise(round, penalised);
+        }
+    }
+
+    /// @dev Finalization writes the Final record instead of a vote slot (see `Final`).
+    function _storeFinal(
+        Final storage fin,
+        bytes32 resultHash,
+        bytes32 mergedDigest,
+        bytes calldata mergedCid,
+        bytes calldata manifestCid,
+        uint256 votes
+    ) private {
+        (uint8 mergedCodec, bytes32 mergedCidDigest) = _parseCid(mergedCid);
+        (uint8 manifestCodec, bytes32 manifestCidDigest) = _parseCid(manifestCid);
+        fin.mergedDigest = mergedDigest;
+        fin.manifestCidDigest = manifestCidDigest;
+        fin.resultTag = bytes20(resultHash);
+        fin.finalizedAt = uint64(block.timestamp);
+        fin.mergedCodec = mergedCodec;
+        fin.manifestCodec = manifestCodec;
+        fin.votes = uint16(votes);
+        if (mergedCodec != CODEC_RAW) fin.mergedCidDigest = mergedCidDigest;
+    }
+
+    /// @dev A raw (single-block) CID's digest is the content's sha256, so it must equal the
+    ///      model digest; a dag-pb root cannot be checked on-chain.
+    function _checkModelCid(bytes calldata cid, bytes32 digest) private pure {
+        (uint8 codec, bytes32 cidDigest) = _parseCid(cid);
+        if (codec == CODEC_RAW && cidDigest != digest) revert CidDigestMismatch();
+    }
+
+    function _penalise(uint256 round, address[] calldata penalised) private {
+        for (uint256 i = 0; i < penalised.length; ++i) {
+            NodeRecord storage p = _nodes[penalised[i]];
+            uint32 n = p.penalties + 1;
+            p.penalties = n;
+            emit NodePenalised(round, penalised[i], n);
         }
     }
 
@@ -514,6 +557,8 @@ contract FLChain {
 
     /// @notice Attestations so far for `resultHash` in `round`.
     function votesFor(uint256 round, bytes32 resultHash) external view returns (uint256) {
+        Final storage fin = _finals[round];
+        if (fin.resultTag != bytes20(0) && fin.resultTag == bytes20(resultHash)) return fin.votes;
         return _votes[round][resultHash];
     }
 
@@ -531,7 +576,7 @@ contract FLChain {
         )
     {
         Final storage fin = _finals[round];
-        if (fin.mergedDigest == bytes32(0)) return (false, bytes32(0), "", "", 0, 0);
+        if (fin.resultTag == bytes20(0)) return (false, bytes32(0), "", "", 0, 0);
         bytes32 mergedCidDigest = fin.mergedCodec == CODEC_RAW ? fin.mergedDigest : fin.mergedCidDigest;
         return (
             true,

@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flchain.ledger.compile")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
     opts = parser.parse_args(argv)
-    artifact, note = compile_artifact()
+    try:
+        artifact, note = compile_artifact()
+    except CompileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     text = artifact_text(artifact)
     path = ARTIFACT_DIR / f"{CONTRACT}.json"
     print(note)

@@ -1,0 +1,95 @@
+"""Turn a failed call into the contract's custom error, by name (decoded against the ABI)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eth_abi import decode
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
+
+_ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
+_PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
+_HEX = re.compile(r"0x(?:[0-9a-fA-F]{2}){4,}")
+
+
+def _abi_type(param: Mapping[str, Any]) -> str:
+    t = str(param["type"])
+    if t.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){t[5:]}"
+    return t
+
+
+class ErrorDecoder:
+    """Selector → (name, parameter names, types) for every custom error in an ABI."""
+
+    def __init__(self, abi: Sequence[Mapping[str, Any]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for item in abi:
+            if item.get("type") != "error":
+                continue
+            types = [_abi_type(p) for p in item["inputs"]]
+            names = [str(p["name"]) or f"arg{i}" for i, p in enumerate(item["inputs"])]
+            selector = keccak(f"{item['name']}({','.join(types)})".encode())[:4]
+            self._errors[selector] = (str(item["name"]), names, types)
+
+    def decode(self, data: bytes) -> tuple[str, dict[str, Any]] | None:
+        """(error name, args by name) for revert `data`, or None if it is not recognisable."""
+        if len(data) < 4:
+            return None
+        selector, body = data[:4], data[4:]
+        try:
+            if selector == _ERROR_STRING:
+                return "Error", {"message": decode(["string"], body)[0]}
+            if selector == _PANIC:
+                return "Panic", {"code": decode(["uint256"], body)[0]}
+            if selector in self._errors:
+                name, names, types = self._errors[selector]
+                values = decode(types, body)
+                return name, {
+                    n: to_checksum_address(v) if t == "address" else v
+                    for n, t, v in zip(names, types, values, strict=True)
+                }
+        except Exception:  # malformed body: treat as unknown rather than crash
+            return None
+        return None
+
+
+def revert_data(exc: BaseException) -> bytes | None:
+    """Best-effort extraction of revert bytes from web3 / eth-tester / JSON-RPC exceptions."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, bytes) and data:
+        return data
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return bytes.fromhex(data[2:])
+    if isinstance(data, Mapping):
+        inner = data.get("data")
+        if isinstance(inner, str) and inner.startswith("0x"):
+            return bytes.fromhex(inner[2:])
+    for arg in exc.args:
+        if isinstance(arg, bytes) and arg:
+            return arg
+        if isinstance(arg, Mapping):
+            inner = arg.get("data")
+            if isinstance(inner, str) and inner.startswith("0x"):
+                return bytes.fromhex(inner[2:])
+        if isinstance(arg, str):
+            # eth-tester: "execution reverted: b'...'" (a Python bytes repr)
+            marker = arg.find("b'")
+            if marker < 0:
+                marker = arg.find('b"')
+            if marker >= 0:
+                try:
+                    parsed = ast.literal_eval(arg[marker:])
+                except (ValueError, SyntaxError):
+                    parsed = None
+                if isinstance(parsed, bytes) and parsed:
+                    return parsed
+            match = _HEX.search(arg)
+            if match:
+                return bytes.fromhex(match.group(0)[2:])
+    return None
