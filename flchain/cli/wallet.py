@@ -70,6 +70,15 @@ def _keystore(
     return Keystore(loaded.settings.keystore_dir, kdf=kdf), loaded.settings.password_env
 
 
+def _warn_if_weak(kdf: Kdf) -> None:
+    if kdf is Kdf.pbkdf2:
+        typer.echo(
+            "warning: pbkdf2 keystore: fine for tests and throw-away devnet wallets, "
+            "use the default (scrypt) for keys that hold value",
+            err=True,
+        )
+
+
 def _password(password_env: str | None, default_env: str, *, confirm: bool) -> str:
     """From the named variable, else the default variable, else a hidden prompt."""
     if password_env is not None:
@@ -123,6 +132,7 @@ def create(
     store.check_new_name(name)  # fail before asking for a password
     password = _password(password_env, default_env, confirm=True)
     address = store.create(name, password)
+    _warn_if_weak(kdf)
     typer.echo(f"created wallet {name}: {address}")
     typer.echo(f"keystore: {store.path_for(name)}")
 
@@ -153,6 +163,7 @@ def import_(
     key = _read_key(key_file)
     password = _password(password_env, default_env, confirm=True)
     address = store.import_key(name, key, password)
+    _warn_if_weak(kdf)
     typer.echo(f"imported wallet {name}: {address}")
     typer.echo(f"keystore: {store.path_for(name)}")
 

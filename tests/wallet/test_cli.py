@@ -46,7 +46,8 @@ def test_create_list_show_verify_with_env_password(
     created = run("create", "alice", *FAST, env={"FLCHAIN_PASSWORD": PW})
     assert created.exit_code == 0, created.output
     address = Keystore(keystore_dir).find("alice").address
-    assert f"created wallet alice: {address}" in created.output
+    assert f"created wallet alice: {address}" in created.stdout
+    assert "warning: pbkdf2 keystore" in created.stderr
     listed = run("list")
     assert listed.exit_code == 0 and address in listed.output and "alice" in listed.output
     as_json = json.loads(run("list", "--json").stdout)
