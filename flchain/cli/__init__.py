@@ -63,24 +63,16 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point.
+
+    Click's standalone mode already reports usage errors and Ctrl-C well; what is ours is
+    `FlchainError`: one line on stderr and its exit code, never a traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=True)
     except FlchainError as exc:
-        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        _err.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         _err.print("interrupted")
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
