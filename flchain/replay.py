@@ -1,0 +1,338 @@
+"""Round replay: rebuild a round from the chain and the content store, run the pure merge.
+
+    replay_round(ledger, store, round) -> ReplayResult          (reads only)
+    publish_and_attest(ledger, account, store, round) -> MergeResult
+
+`replay_round` is what every merger and every auditor runs: the round record comes from
+contract events alone (`Ledger.round_record`), every other input is fetched by the CID the
+chain names and verified against it:
+
+* the base model: the latest model finalized before the round's reveal window closed (or the
+  genesis model), its bytes checked against the on-chain digest;
+* the directives in force: the ones the base model's manifest assigned (the manifest is
+  fetched by its on-chain CID; genesis assigns none);
+* the benchmark the round's rules name (`flchain.market.benchmark.resolve`; an all-zero id
+  means "unset" and selects the shipped window of that round, `benchmark_for_round`);
+* every revealed payload. Content the store does not have, or has corrupted, is handed to the
+  merge as `None` (the merge records `content_unavailable`, a distinct, non-penalised outcome)
+  and listed in `ReplayResult.unavailable` / `.corrupted`, so a caller can tell "the network
+  lost it" from "the merge rejected it". A dead IPFS daemon is *not* missing content: it raises,
+  because merging without the network would attest a wrong result.
+
+`publish_and_attest` is the merger's side: replay, store merged weights and manifest (pinned),
+attest on-chain. It is idempotent per (account, round).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
+
+from flchain.errors import FlchainError, UnavailableError
+from flchain.hashing import sha256_hex
+from flchain.ledger import Ledger
+from flchain.market.benchmark import Benchmark, benchmark_for_round, resolve
+from flchain.merge.core import MergeResult, merge
+from flchain.protocol import Directive, GlobalModel, RevealOutcome, RoundRecord, Rules
+from flchain.storage import ContentStore
+from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
+
+__all__ = [
+    "ReplayError",
+    "ReplayInputs",
+    "ReplayResult",
+    "ReplayUnavailable",
+    "Tamper",
+    "benchmark_for_rules",
+    "directives_for_record",
+    "directives_from_manifest",
+    "fetch_base_weights",
+    "fetch_payloads",
+    "publish_and_attest",
+    "replay_round",
+    "run_merge",
+]
+
+ZERO_ID = "0x" + "00" * 32
+
+#: A manifest larger than this is refused before parsing (real ones are a few KiB per node).
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+class ReplayError(FlchainError):
+    """A round cannot be replayed from what the chain and the store say (exit code 1)."""
+
+
+class ReplayUnavailable(ReplayError, UnavailableError):
+    """Content the whole round depends on (base model, previous manifest) cannot be fetched."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ReplayInputs:
+    """Everything the pure merge was given, kept so callers can inspect or re-run it."""
+
+    record: RoundRecord
+    payloads: Mapping[str, bytes | None]
+    base_weights: bytes
+    benchmark: Benchmark
+    directives: tuple[Directive, ...]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """One replayed round.
+
+    @param result the merge's output (merged bytes, manifest, digests, CIDs, decisions)
+    @param record the round as rebuilt from contract events
+    @param unavailable CIDs of revealed payloads the store does not have
+    @param corrupted CIDs whose stored bytes do not match the CID (named blocks in `problems`)
+    @param problems CID -> one-line description of what went wrong fetching it
+    @param inputs the exact merge inputs (base bytes, payloads, benchmark, directives)
+    """
+
+    result: MergeResult
+    record: RoundRecord
+    unavailable: tuple[str, ...]
+    corrupted: tuple[str, ...] = ()
+    problems: Mapping[str, str] = field(default_factory=dict)
+    inputs: ReplayInputs | None = None
+
+
+#: A deliberate fault (simulation adversaries, tamper tests): given the honest replay, return
+#: the result to publish and attest instead. Never used by an honest node.
+Tamper = Callable[[ReplayResult], MergeResult]
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
+    """The benchmark the rules name; an all-zero id selects the round's shipped window."""
+    if rules.benchmark_id.lower() == ZERO_ID:
+        return benchmark_for_round(round)
+    return resolve(rules.benchmark_id)
+
+
+def fetch_base_weights(store: ContentStore, base: GlobalModel) -> bytes:
+    """The base model's bytes, fetched by CID and checked against the on-chain digest.
+
+    @raises ReplayUnavailable when the store does not have it (or has it corrupted).
+    @raises ReplayError when the bytes under the CID are not the digest the chain recorded.
+    """
+    label = "genesis model" if base.round < 0 else f"global model of round {base.round}"
+    try:
+        data = store.get(base.cid)
+    except (BlockNotFoundError, ContentMismatchError, MalformedDagError) as exc:
+        raise ReplayUnavailable(f"cannot fetch the {label} ({base.cid}): {exc}") from None
+    if sha256_hex(data) != base.digest:
+        raise ReplayError(
+            f"the {label} under {base.cid} has digest {sha256_hex(data)}, chain says {base.digest}"
+        )
+    return data
+
+
+def _directive_from_doc(doc: Mapping[str, Any]) -> Directive:
+    return Directive(
+        node=str(doc["node"]),
+        feature_set=str(doc["feature_set"]),
+        lookback_scale=int(doc["lookback_scale"]),
+        learning_rate_ppm=int(doc["learning_rate_ppm"]),
+        epochs=int(doc["epochs"]),
+        init_seed=int(str(doc["init_seed"])),
+    )
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """A manifest's JSON document (plain JSON only: nothing is ever unpickled or evaluated).
+
+    @raises ReplayError when the bytes are not a JSON object.
+    """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ReplayError(
+            f"manifest of {len(data)} bytes exceeds the {MAX_MANIFEST_BYTES}-byte limit"
+        )
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReplayError(f"manifest is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ReplayError("manifest is not a JSON object")
+    return doc
+
+
+def directives_from_manifest(data: bytes) -> tuple[Directive, ...]:
+    """The exploration directives a manifest assigns for the next round.
+
+    @raises ReplayError when the manifest does not parse or a directive is malformed.
+    """
+    doc = parse_manifest(data)
+    try:
+        return tuple(_directive_from_doc(d) for d in doc.get("directives", []))
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        raise ReplayError(f"manifest directive is malformed: {str(exc).splitlines()[0]}") from None
+
+
+def directives_for_record(store: ContentStore, record: RoundRecord) -> tuple[Directive, ...]:
+    """Directives in force for `record`'s round: those the base model's manifest assigned.
+
+    The genesis model has no manifest and assigns none. Nodes training for a round must use
+    exactly this function's answer, or the merge rejects their update as `ignored_directive`.
+    @raises ReplayUnavailable when the base manifest cannot be fetched.
+    """
+    cid = record.base.manifest_cid
+    if record.base.round < 0 or not cid:
+        return ()
+    try:
+        data = store.get(cid)
+    except (BlockNotFoundError, ContentMismatchError, MalformedDagError) as exc:
+        raise ReplayUnavailable(
+            f"cannot fetch the manifest of round {record.base.round} ({cid}): {exc}"
+        ) from None
+    return directives_from_manifest(data)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    payloads: dict[str, bytes | None]
+    unavailable: tuple[str, ...]
+    corrupted: tuple[str, ...]
+    problems: dict[str, str]
+
+
+def needs_content(record: RoundRecord) -> list[str]:
+    """CIDs the merge will read: accepted on-chain and built on the round's base (the merge
+    decides the other reveals from the record alone), de-duplicated, in reveal order."""
+    out: list[str] = []
+    for r in record.reveals:
+        reads = r.outcome == RevealOutcome.ACCEPTED and r.base_digest == record.base.digest
+        if reads and r.cid not in out:
+            out.append(r.cid)
+    return out
+
+
+def fetch_payloads(store: ContentStore, cids: list[str]) -> Fetched:
+    """Fetch each CID (verified by the store). Missing or corrupt content becomes `None`.
+
+    Daemon outages (`UnavailableError`) propagate: they say nothing about the content.
+    """
+    payloads: dict[str, bytes | None] = {}
+    unavailable: list[str] = []
+    corrupted: list[str] = []
+    problems: dict[str, str] = {}
+    for cid in cids:
+        try:
+            payloads[cid] = store.get(cid)
+        except BlockNotFoundError as exc:
+            payloads[cid] = None
+            unavailable.append(cid)
+            problems[cid] = f"unavailable: {exc}"
+        except (ContentMismatchError, MalformedDagError) as exc:
+            payloads[cid] = None
+            corrupted.append(cid)
+            problems[cid] = f"corrupted: {exc}"
+    return Fetched(payloads, tuple(unavailable), tuple(corrupted), problems)
+
+
+def run_merge(inputs: ReplayInputs) -> MergeResult:
+    """The pure merge over already-gathered inputs."""
+    return merge(
+        inputs.record, inputs.payloads, inputs.base_weights, inputs.benchmark, inputs.directives
+    )
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+def gather_inputs(
+    ledger: Ledger, store: ContentStore, round: int, record: RoundRecord | None = None
+) -> tuple[ReplayInputs, Fetched]:
+    """Rebuild the round from events and fetch every input the merge needs (no writes)."""
+    record = record if record is not None else ledger.round_record(round)
+    base_weights = fetch_base_weights(store, record.base)
+    directives = directives_for_record(store, record)
+    benchmark = benchmark_for_rules(record.rules, round)
+    fetched = fetch_payloads(store, needs_content(record))
+    inputs = ReplayInputs(
+        record=record,
+        payloads=fetched.payloads,
+        base_weights=base_weights,
+        benchmark=benchmark,
+        directives=directives,
+    )
+    return inputs, fetched
+
+
+def replay_round(ledger: Ledger, store: ContentStore, round: int) -> ReplayResult:
+    """Recompute the merge of `round` from contract events and content by CID. No writes.
+
+    @param ledger any Ledger (a wallet is not needed)
+    @param store the content store to fetch by CID from
+    @param round a round whose reveal window has closed (earlier rounds replay an incomplete record)
+    @return the merge result, the record, and which payload CIDs were unavailable or corrupted
+    @raises ReplayUnavailable when the base model or the previous manifest cannot be fetched
+    @raises ReplayError / MergeError when the chain's record is inconsistent
+    """
+    inputs, fetched = gather_inputs(ledger, store, round)
+    return ReplayResult(
+        result=run_merge(inputs),
+        record=inputs.record,
+        unavailable=fetched.unavailable,
+        corrupted=fetched.corrupted,
+        problems=fetched.problems,
+        inputs=inputs,
+    )
+
+
+# --- publish ----------------------------------------------------------------------------------
+
+
+def publish(store: ContentStore, result: MergeResult) -> None:
+    """Put the merged weights and the manifest in the store (pinned) and check their CIDs."""
+    for label, data, cid in (
+        ("merged weights", result.merged_weights, result.merged_cid),
+        ("manifest", result.manifest, result.manifest_cid),
+    ):
+        stored = store.put(data)
+        if stored != cid:
+            raise ReplayError(f"the store gave {label} CID {stored}, the merge computed {cid}")
+        store.pin(stored)
+
+
+def already_attested(record: RoundRecord, address: str) -> bool:
+    return any(a.attester.lower() == address.lower() for a in record.attestations)
+
+
+def publish_and_attest(
+    ledger: Ledger,
+    account: LocalAccount,
+    store: ContentStore,
+    round: int,
+    *,
+    tamper: Tamper | None = None,
+) -> MergeResult:
+    """Replay `round`, publish the merged weights and manifest, attest the result on-chain.
+
+    Idempotent: if `account` already attested this round, nothing is written and the
+    (replayed, possibly tampered) result is returned.
+
+    @param tamper a deliberate fault for adversary simulations and tamper tests: it receives
+        the honest replay and returns the result to publish and attest instead.
+    @return the result that was (or had been) attested
+    @raises ContractRevert e.g. RoundNotClosed, AttestationOutOfOrder, Unregistered
+    """
+    replay = replay_round(ledger, store, round)
+    result = tamper(replay) if tamper is not None else replay.result
+    if already_attested(replay.record, account.address):
+        return result
+    publish(store, result)
+    ledger.with_account(account).attest(
+        round, result.merged_digest, result.merged_cid, result.manifest_cid, result.penalised
+    )
+    return result
