@@ -211,7 +211,9 @@ contract FLChain {
     error ZeroAddress();
     error RulesForOpenRound(uint256 effectiveRound, uint256 openRound);
     error RulesOutOfOrder(uint256 effectiveRound, uint256 lastScheduled);
-    error RuleOutOfBounds(string field);
+    /// @dev `field` is the parameter's name, left-aligned ASCII (bytes32 rather than string so that
+    ///      every client, eth-tester included, hands back the raw revert data).
+    error RuleOutOfBounds(bytes32 field);
 
     // ---------------------------------------------------------------- construction
 

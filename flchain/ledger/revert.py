@@ -50,13 +50,20 @@ class ErrorDecoder:
             if selector in self._errors:
                 name, names, types = self._errors[selector]
                 values = decode(types, body)
-                return name, {
-                    n: to_checksum_address(v) if t == "address" else v
-                    for n, t, v in zip(names, types, values, strict=True)
-                }
+                return name, {n: _readable(t, v) for n, t, v in zip(names, types, values, strict=True)}
         except Exception:  # malformed body: treat as unknown rather than crash
             return None
         return None
+
+
+def _readable(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type == "bytes32" and isinstance(value, bytes):
+        text = value.rstrip(b"\0")
+        if text and all(32 < c < 127 for c in text):  # a short name, e.g. RuleOutOfBounds(field)
+            return text.decode("ascii")
+    return value
 
 
 def revert_data(exc: BaseException) -> bytes | None:
