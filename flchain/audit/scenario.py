@@ -156,7 +156,7 @@ class Federation:
 
     @property
     def addresses(self) -> list[Address]:
-        return [a.address for a in self.nodes]
+        return [str(a.address) for a in self.nodes]
 
     # -------------------------------------------------------------- one update
 
@@ -183,7 +183,7 @@ class Federation:
             }
         else:
             choices = {"init_seed": seed}
-        config = ModelConfig(perturb_ppm=PERTURB_PPM, base_digest=base.digest, **choices)  # type: ignore[arg-type]
+        config = ModelConfig(perturb_ppm=PERTURB_PPM, base_digest=base.digest, **choices)
         tensors = perturb_weights(base_tensors, seed, PERTURB_PPM)
         payload = encode_weights(tensors, config_to_metadata(config))
         bench = benchmark_for_rules(rules, round)
@@ -211,7 +211,7 @@ class Federation:
         skip = {a.lower() for a in plan.skip}
         subs: list[Submitted] = []
         for acct in self.nodes:
-            node = acct.address
+            node: Address = str(acct.address)
             if node.lower() in skip:
                 continue
             payload, true_roi = self.craft_update(
