@@ -1,0 +1,17 @@
+"""Errors raised by `flchain.audit` (one line each; exit codes match the audit's verdicts)."""
+
+from __future__ import annotations
+
+from flchain.errors import FlchainError, UnavailableError
+
+
+class AuditError(FlchainError):
+    """The audit was asked something it cannot answer (bad round range, bad source)."""
+
+    exit_code = 2
+
+
+class AuditSourceUnavailable(AuditError, UnavailableError):
+    """The chain or the content store could not be reached: nothing could be verified."""
+
+    exit_code = 2
