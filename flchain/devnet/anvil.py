@@ -101,17 +101,25 @@ class LocalChainProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace")
+                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(
+                    errors="replace"
+                )
                 last = (err.strip().splitlines() or ["no output"])[-1]
-                raise DevChainError(f"{self.name} exited with code {self.proc.returncode}: {last[:200]}")
+                raise DevChainError(
+                    f"{self.name} exited with code {self.proc.returncode}: {last[:200]}"
+                )
             try:
                 answer = httpx.post(self.url, json=body, timeout=1.0).json()
                 if int(answer["result"], 16) == self.chain_id:
                     return
-                raise DevChainError(f"{self.name} answered chain id {answer['result']}, expected {self.chain_id}")
+                raise DevChainError(
+                    f"{self.name} answered chain id {answer['result']}, expected {self.chain_id}"
+                )
             except (httpx.HTTPError, ValueError, KeyError):
                 time.sleep(0.1)
-        raise DevChainError(f"{self.name} did not answer on {self.url} within {self.startup_timeout:.0f} s")
+        raise DevChainError(
+            f"{self.name} did not answer on {self.url} within {self.startup_timeout:.0f} s"
+        )
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -133,7 +141,10 @@ class LocalChainProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

@@ -30,7 +30,15 @@ class HardhatProcess(LocalChainProcess):
         node = shutil.which("node")
         if node is None:
             raise DevChainError("node is not installed: hardhat needs it")
-        return [node, str(find_hardhat()), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        return [
+            node,
+            str(find_hardhat()),
+            "node",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
 
     def cwd(self) -> Path:
         return find_hardhat().parents[3].parent  # <repo>/node_modules/hardhat/internal/cli → <repo>

@@ -69,7 +69,9 @@ class Backend(ABC):
     def _check_forward(self, timestamp: int) -> None:
         latest = self.latest_timestamp()
         if timestamp <= latest:
-            raise ChainConfigError(f"chain time can only move forward (latest block is at {latest})")
+            raise ChainConfigError(
+                f"chain time can only move forward (latest block is at {latest})"
+            )
 
 
 class EmbeddedBackend(Backend):
@@ -125,7 +127,9 @@ class RpcBackend(Backend):
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the RPC endpoint at {url}") from None
         except (ValueError, TypeError, KeyError):
-            raise ChainUnavailable(f"the endpoint at {url} did not answer like an EVM JSON-RPC node") from None
+            raise ChainUnavailable(
+                f"the endpoint at {url} did not answer like an EVM JSON-RPC node"
+            ) from None
         if expected_chain_id is not None and chain_id != expected_chain_id:
             raise ChainConfigError(
                 f"wrong chain: {url} has chain id {chain_id}, expected {expected_chain_id}"

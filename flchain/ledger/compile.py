@@ -55,7 +55,9 @@ def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
         "sourceName": SOURCE,
         "sourceSha256": hashlib.sha256(source.encode()).hexdigest(),
         "compiler": {"name": "solc", "version": result["version"]},
-        "settings": {k: v for k, v in result["input"]["settings"].items() if k != "outputSelection"},
+        "settings": {
+            k: v for k, v in result["input"]["settings"].items() if k != "outputSelection"
+        },
         "abi": contract["abi"],
         "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
         "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],

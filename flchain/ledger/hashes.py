@@ -43,7 +43,17 @@ def commitment_hash(
     Binding chain id and contract makes a commitment useless on any other deployment.
     """
     data = encode(
-        ["uint256", "address", "uint256", "address", "bytes32", "bytes32", "bytes32", "int256", "bytes32"],
+        [
+            "uint256",
+            "address",
+            "uint256",
+            "address",
+            "bytes32",
+            "bytes32",
+            "bytes32",
+            "int256",
+            "bytes32",
+        ],
         [
             chain_id,
             to_checksum_address(contract),

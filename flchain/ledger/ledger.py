@@ -22,7 +22,13 @@ from web3.contract import Contract
 
 from flchain.hashing import hex_to_bytes32
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
-from flchain.ledger.errors import ChainConfigError, ChainUnavailable, ContractRevert, LedgerError, TransactionFailed
+from flchain.ledger.errors import (
+    ChainConfigError,
+    ChainUnavailable,
+    ContractRevert,
+    LedgerError,
+    TransactionFailed,
+)
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import (
@@ -259,7 +265,9 @@ class Ledger:
         self.account = account
         self.from_block = from_block
         self._artifact = load_artifact()
-        self.contract: Contract = self.w3.eth.contract(address=self.address, abi=self._artifact["abi"])
+        self.contract: Contract = self.w3.eth.contract(
+            address=self.address, abi=self._artifact["abi"]
+        )
         self._errors = ErrorDecoder(self._artifact["abi"])
         if check:
             self._check_code()
@@ -312,19 +320,25 @@ class Ledger:
         except NETWORK_ERRORS:
             raise ChainUnavailable("cannot reach the chain to read contract code") from None
         if not code:
-            raise ChainConfigError(f"no contract code at {self.address} on chain {self.backend.chain_id}")
+            raise ChainConfigError(
+                f"no contract code at {self.address} on chain {self.backend.chain_id}"
+            )
         try:
             self.contract.functions.genesisDigest().call()
         except NETWORK_ERRORS:
             raise ChainUnavailable("cannot reach the chain to read the contract") from None
         except Exception:
-            raise ChainConfigError(f"the contract at {self.address} is not an FLChain deployment") from None
+            raise ChainConfigError(
+                f"the contract at {self.address} is not an FLChain deployment"
+            ) from None
 
     # ------------------------------------------------------------ sending
 
     def _signer(self) -> LocalAccount:
         if self.account is None:
-            raise ChainConfigError("this Ledger has no wallet: pass an account to send transactions")
+            raise ChainConfigError(
+                "this Ledger has no wallet: pass an account to send transactions"
+            )
         return self.account
 
     def _raise_revert(self, exc: BaseException, function: str) -> None:
@@ -340,7 +354,13 @@ class Ledger:
         sender = account.address
         try:
             nonce = w3.eth.get_transaction_count(sender, "pending")
-            params: dict[str, Any] = {"from": sender, "nonce": nonce, "value": value, "chainId": w3.eth.chain_id}
+            chain_id = self.__dict__.get("chain_id") or w3.eth.chain_id  # cached after the first
+            params: dict[str, Any] = {
+                "from": sender,
+                "nonce": nonce,
+                "value": value,
+                "chainId": chain_id,
+            }
             try:
                 tx = call.build_transaction(params)
             except NETWORK_ERRORS:
@@ -356,7 +376,9 @@ class Ledger:
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
         if int(receipt["status"]) != 1:
-            raise TransactionFailed(f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash.hex()})")
+            raise TransactionFailed(
+                f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash.hex()})"
+            )
         return receipt
 
     def _transact(self, function: str, *args: Any, value: int = 0) -> TxResult:
@@ -417,7 +439,9 @@ class Ledger:
             roi_bps,
             hex_to_bytes32(salt),
         )
-        outcome = next(RevealOutcome(int(e.args["outcome"])) for e in tx.events if e.name == "Revealed")
+        outcome = next(
+            RevealOutcome(int(e.args["outcome"])) for e in tx.events if e.name == "Revealed"
+        )
         return tx, outcome
 
     # ------------------------------------------------------------ attestation
@@ -519,7 +543,9 @@ class Ledger:
 
     def finalized(self, round: int) -> GlobalModel | None:
         """The finalized global model of `round` from contract storage, or None."""
-        is_final, digest, merged_cid, manifest_cid, finalized_at, _votes = self._call("finalized", round)
+        is_final, digest, merged_cid, manifest_cid, finalized_at, _votes = self._call(
+            "finalized", round
+        )
         if not is_final:
             return None
         return GlobalModel(
@@ -590,7 +616,11 @@ class Ledger:
             topics.append("0x" + round.to_bytes(32, "big").hex())
         while topics and topics[-1] is None:
             topics.pop()
-        query: dict[str, Any] = {"address": self.address, "fromBlock": self.from_block, "toBlock": "latest"}
+        query: dict[str, Any] = {
+            "address": self.address,
+            "fromBlock": self.from_block,
+            "toBlock": "latest",
+        }
         if topics:
             query["topics"] = topics
         try:
@@ -617,7 +647,9 @@ class Ledger:
             commit_window=int(g["commitWindow"]),
             reveal_window=int(g["revealWindow"]),
         )
-        genesis = GlobalModel(round=-1, digest=str(g["digest"]), cid=_cid_str(bytes.fromhex(g["cid"][2:])))
+        genesis = GlobalModel(
+            round=-1, digest=str(g["digest"]), cid=_cid_str(bytes.fromhex(g["cid"][2:]))
+        )
         return schedule, genesis
 
     def rules_from_events(self, round: int) -> Rules:
@@ -737,5 +769,3 @@ class Ledger:
         if start is None:
             raise ChainConfigError("goto needs COMMIT, REVEAL or CLOSED")
         return self.set_time(start + offset)
-
-

@@ -50,7 +50,9 @@ class ErrorDecoder:
             if selector in self._errors:
                 name, names, types = self._errors[selector]
                 values = decode(types, body)
-                return name, {n: _readable(t, v) for n, t, v in zip(names, types, values, strict=True)}
+                return name, {
+                    n: _readable(t, v) for n, t, v in zip(names, types, values, strict=True)
+                }
         except Exception:  # malformed body: treat as unknown rather than crash
             return None
         return None

@@ -16,7 +16,15 @@ from eth_account.signers.local import LocalAccount
 
 from flchain.devnet.anvil import AnvilProcess, DevChainError
 from flchain.hashing import sha256_hex
-from flchain.ledger import Backend, DeployConfig, EmbeddedBackend, Ledger, Phase, RpcBackend, commitment_hash
+from flchain.ledger import (
+    Backend,
+    DeployConfig,
+    EmbeddedBackend,
+    Ledger,
+    Phase,
+    RpcBackend,
+    commitment_hash,
+)
 from flchain.protocol import Rules
 from flchain.storage.cid import cid_for_bytes
 
@@ -83,7 +91,15 @@ class World:
     def commit(self, node: Ledger, u: Update) -> None:
         assert node.account is not None
         c = commitment_hash(
-            node.chain_id, node.address, u.round, node.account.address, u.digest, u.cid, u.base_digest, u.roi_bps, u.salt
+            node.chain_id,
+            node.address,
+            u.round,
+            node.account.address,
+            u.digest,
+            u.cid,
+            u.base_digest,
+            u.roi_bps,
+            u.salt,
         )
         node.commit(u.round, c)
 
@@ -95,7 +111,9 @@ class World:
         self.gov.goto(round, phase, offset)
 
 
-def deploy_world(backend: Backend, rules: Rules | None = None, n_nodes: int = 3, min_bond: int = 0) -> World:
+def deploy_world(
+    backend: Backend, rules: Rules | None = None, n_nodes: int = 3, min_bond: int = 0
+) -> World:
     gov_acct: LocalAccount = Account.create()
     backend.fund(gov_acct.address, 10**21)
     now = backend.latest_timestamp()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from typing import Any
+
+import pytest
 
 from flchain.hashing import sha256_hex
 from flchain.ledger import Backend, ContractRevert, NodeStatus, Phase, result_hash
@@ -21,7 +22,9 @@ def refused(name: str) -> pytest.RaisesExc[ContractRevert]:
 
 
 def attest(node: object, round: int, merged: bytes = MERGED, penalised: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    return node.attest(round, sha256_hex(merged), cid_for_bytes(merged), cid_for_bytes(MANIFEST), penalised)  # type: ignore[attr-defined]
+    return node.attest(
+        round, sha256_hex(merged), cid_for_bytes(merged), cid_for_bytes(MANIFEST), penalised
+    )  # type: ignore[attr-defined]
 
 
 def addr(node: object) -> str:
@@ -43,7 +46,9 @@ def test_full_round_finalizes_and_is_rebuilt_from_events(world: Any) -> None:
     world.goto(0, Phase.CLOSED)
     res = attest(a, 0)
     assert res.finalized and res.votes == 1
-    assert res.result_hash == result_hash(0, sha256_hex(MERGED), cid_for_bytes(MERGED), cid_for_bytes(MANIFEST))
+    assert res.result_hash == result_hash(
+        0, sha256_hex(MERGED), cid_for_bytes(MERGED), cid_for_bytes(MANIFEST)
+    )
 
     stored = world.gov.finalized(0)
     assert stored is not None
@@ -55,7 +60,10 @@ def test_full_round_finalizes_and_is_rebuilt_from_events(world: Any) -> None:
     record = world.gov.round_record(0)
     assert record.finalized == stored
     assert [r.node for r in record.reveals] == [addr(a), addr(b)]
-    assert [(r.roi_bps, r.cid, r.salt) for r in record.reveals] == [(150, ua.cid, ua.salt), (-20, ub.cid, ub.salt)]
+    assert [(r.roi_bps, r.cid, r.salt) for r in record.reveals] == [
+        (150, ua.cid, ua.salt),
+        (-20, ub.cid, ub.salt),
+    ]
     assert len(record.commitments) == 2 and len(record.attestations) == 1
     assert record.base.round == -1 and record.base.digest == sha256_hex(GENESIS)
     assert record.rules == world.gov.rules_for_round(0)
@@ -64,7 +72,12 @@ def test_full_round_finalizes_and_is_rebuilt_from_events(world: Any) -> None:
     # round 1 builds on round 0: finalized before round 1's reveal window closed
     assert world.gov.round_record(1).base == stored
     rec = world.gov.node_record(addr(a))
-    assert (rec.accepted_reveals, rec.roi_sum_bps, rec.penalties, rec.last_attested_round) == (1, 150, 0, 0)
+    assert (rec.accepted_reveals, rec.roi_sum_bps, rec.penalties, rec.last_attested_round) == (
+        1,
+        150,
+        0,
+        0,
+    )
 
 
 def test_genesis_is_readable(world: Any) -> None:
@@ -243,7 +256,9 @@ def test_attestation_needs_a_closed_round_once_per_node(world: Any) -> None:
         attest(a, 0, merged=b"another result")
 
 
-def test_conflicting_attestations_stay_on_record_and_quorum_decides(backend: Backend, make_world: Any) -> None:
+def test_conflicting_attestations_stay_on_record_and_quorum_decides(
+    backend: Backend, make_world: Any
+) -> None:
     world = make_world(Rules(quorum=2), n_nodes=4)
     a, b, c, d = world.nodes
     world.goto(0, Phase.CLOSED)
@@ -304,7 +319,9 @@ def test_invalid_cid_is_refused(world: Any) -> None:
     with refused("CidDigestMismatch"):  # a raw CID must carry the model digest
         a.attest(0, sha256_hex(b"x"), cid_for_bytes(b"y"), cid_for_bytes(MANIFEST), ())
     with refused("InvalidCid"):
-        a.attest(0, sha256_hex(MERGED), b"\x01\x71\x12\x20" + bytes(32), cid_for_bytes(MANIFEST), ())
+        a.attest(
+            0, sha256_hex(MERGED), b"\x01\x71\x12\x20" + bytes(32), cid_for_bytes(MANIFEST), ()
+        )
 
 
 def test_governance_transfer(world: Any) -> None:
