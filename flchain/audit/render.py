@@ -1,0 +1,325 @@
+"""Rendering an `AuditReport`: rich terminal text, JSON, and one self-contained HTML page.
+
+The HTML page has no external resource and no script: styles inline, plots as base64 PNG
+(matplotlib, Agg backend). The overall verdict is a banner in a solid colour that says it at
+a glance (and lets a screenshot test find it): green verified, red mismatch, amber could not
+verify.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
+
+__all__ = ["BANNER_RGB", "print_report", "report_html", "report_json"]
+
+#: Banner colours by exit code (0 verified, 1 mismatch, 2 could not verify).
+BANNER_RGB: dict[int, tuple[int, int, int]] = {0: (26, 127, 55), 1: (207, 34, 46), 2: (191, 135, 0)}
+
+_STYLE = {
+    Verdict.VERIFIED: "bold green",
+    Verdict.NOT_FINALIZED: "cyan",
+    Verdict.CONFLICT: "bold red",
+    Verdict.MISMATCH: "bold red",
+    Verdict.UNVERIFIABLE: "bold yellow",
+}
+
+
+def _short(text: str | None, keep: int = 10) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-6:]}"
+
+
+# --- terminal ---------------------------------------------------------------------------------
+
+
+def print_round(a: RoundAudit, console: Console) -> None:
+    console.rule(f"round {a.round}")
+    console.print(f"[{_STYLE[a.verdict]}]{a.verdict.value.upper()}[/]  {a.headline}")
+    console.print(f"base: round {a.base_round} {_short(a.base_digest)}   rules: aggregation "
+                  f"{a.rules.get('aggregation')}, quorum {a.rules.get('quorum')}, roi tolerance "
+                  f"{a.rules.get('roi_tolerance_bps')} bps")  # fmt: skip
+    if a.finalized or a.replayed:
+        t = Table(show_header=True, header_style="bold")
+        t.add_column("fact")
+        t.add_column("finalized on-chain")
+        t.add_column("replayed")
+        for name in ("merged_digest", "merged_cid", "manifest_cid"):
+            fin = getattr(a.finalized, name) if a.finalized else None
+            rep = getattr(a.replayed, name) if a.replayed else None
+            style = "" if fin is None or fin == rep else "red"
+            t.add_row(name, _short(fin, 14), _short(rep, 14), style=style)
+        console.print(t)
+    if a.inputs:
+        t = Table(title="inputs", show_header=True, header_style="bold")
+        for col in (
+            "node",
+            "claimed",
+            "recomputed",
+            "decision (replay)",
+            "finalized manifest",
+            "content",
+        ):
+            t.add_column(col)
+        for row in a.inputs:
+            differs = row.finalized_reason is not None and row.finalized_reason != row.reason
+            t.add_row(
+                _short(row.node),
+                str(row.claimed_roi_bps),
+                "-" if row.recomputed_roi_bps is None else str(row.recomputed_roi_bps),
+                row.reason,
+                row.finalized_reason or "-",
+                row.content,
+                style="red" if differs or row.content in ("unavailable", "corrupted") else "",
+            )
+        console.print(t)
+    if a.clusters:
+        console.print(
+            "clusters: "
+            + "; ".join("{" + ", ".join(_short(n, 6) for n in c) + "}" for c in a.clusters)
+        )
+    if a.weights:
+        console.print(
+            "weights: "
+            + ", ".join(f"{_short(w.node, 6)} {w.share_ppm / 1e4:.2f}%" for w in a.weights)
+        )
+    if a.attesters:
+        t = Table(title="attesters", show_header=True, header_style="bold")
+        for col in ("attester", "result", "agrees with replay", "finalizing", "differs in"):
+            t.add_column(col)
+        for r in a.attesters:
+            agrees = "?" if r.matches_replay is None else ("yes" if r.matches_replay else "NO")
+            t.add_row(_short(r.attester), _short(r.result_hash), agrees, "yes" if r.finalizing else "",
+                      ", ".join(r.differs_in), style="red" if r.matches_replay is False else "")  # fmt: skip
+        console.print(t)
+    for f in a.findings:
+        if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED:
+            colour = {"mismatch": "red", "unverifiable": "yellow", "note": "dim"}[f.severity.value]
+            console.print(f"  [{colour}]{f.severity.value}[/] {f.fact}: {f.message}")
+
+
+def print_report(report: AuditReport, console: Console) -> None:
+    """The readable terminal report: one section per round, then the history and the verdict."""
+    console.print(f"[bold]flchain audit[/] chain {report.chain_id} contract {report.contract}")
+    for a in report.rounds:
+        print_round(a, console)
+    console.rule("history")
+    if not report.history:
+        console.print(
+            "each round's base is the previous finalized model; rule changes were scheduled in advance"
+        )
+    for f in report.history:
+        console.print(f"  [red]{f.severity.value}[/] {f.fact}: {f.message}")
+    style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[report.exit_code]
+    counts = ", ".join(f"{sum(r.verdict == v for r in report.rounds)} {v.value}" for v in Verdict
+                       if any(r.verdict == v for r in report.rounds))  # fmt: skip
+    console.print(
+        f"[{style}]{report.verdict.upper()}[/] — {len(report.rounds)} round(s): {counts or 'none'}"
+    )
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def report_json(report: AuditReport) -> str:
+    doc: dict[str, Any] = report.model_dump(mode="json")
+    doc["exit_code"] = report.exit_code
+    doc["verdict"] = report.verdict
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return (
+        '<img alt="plot" src="data:image/png;base64,'
+        + base64.b64encode(buf.getvalue()).decode()
+        + '">'
+    )
+
+
+def _plots(report: AuditReport) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out: list[tuple[str, str]] = []
+    rounds = [a for a in report.rounds if a.global_roi_bps is not None]
+    if rounds:
+        fig, ax = plt.subplots(figsize=(7, 3))
+        equity, xs, ys = 1.0, [rounds[0].round - 1], [1.0]
+        for a in rounds:
+            equity *= 1 + (a.global_roi_bps or 0) / 10_000
+            xs.append(a.round)
+            ys.append(equity)
+        ax.plot(xs, ys, marker="o")
+        ax.set_xlabel("round")
+        ax.set_ylabel("equity (benchmark ROI compounded)")
+        ax.set_title("global model equity across rounds")
+        out.append(("Global model equity", _png(fig)))
+    pts = [(r.claimed_roi_bps, r.recomputed_roi_bps, r.reason) for a in report.rounds for r in a.inputs
+           if r.recomputed_roi_bps is not None]  # fmt: skip
+    if pts:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        good = [(c, r) for c, r, why in pts if why != "roi_not_reproduced"]
+        bad = [(c, r) for c, r, why in pts if why == "roi_not_reproduced"]
+        if good:
+            ax.scatter(*zip(*good, strict=True), label="reproduced", color="#1a7f37")
+        if bad:
+            ax.scatter(*zip(*bad, strict=True), label="not reproduced", color="#cf222e", marker="x")
+        lo = min(min(c, r) for c, r, _ in pts)
+        hi = max(max(c, r) for c, r, _ in pts)
+        ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
+        ax.set_xlabel("claimed ROI (bps)")
+        ax.set_ylabel("recomputed ROI (bps)")
+        ax.legend()
+        ax.set_title("ROI claimed vs recomputed, per node and round")
+        out.append(("ROI claims", _png(fig)))
+    last = next((x for x in reversed(report.rounds) if x.similarity), None)
+    if last is not None:
+        nodes = sorted({n for p, q, _ in last.similarity for n in (p, q)}, key=str.lower)
+        idx = {n: i for i, n in enumerate(nodes)}
+        grid = [[1.0 if i == j else 0.0 for j in range(len(nodes))] for i in range(len(nodes))]
+        for p, q, v in last.similarity:
+            grid[idx[p]][idx[q]] = grid[idx[q]][idx[p]] = v / 1e6
+        fig, ax = plt.subplots(figsize=(5, 4))
+        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+        labels = [n[:8] for n in nodes]
+        ax.set_xticks(range(len(nodes)), labels, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(nodes)), labels, fontsize=7)
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"strategy similarity, round {last.round}")
+        out.append((f"Similarity matrix (round {last.round})", _png(fig)))
+    weighted = [a for a in report.rounds if a.weights]
+    if weighted:
+        latest = weighted[-1]
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.bar([w.node[:8] for w in latest.weights], [w.share_ppm / 1e4 for w in latest.weights])
+        ax.set_ylabel("share (%)")
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+        ax.set_title(f"aggregation weights, round {latest.round}")
+        out.append((f"Aggregation weights (round {latest.round})", _png(fig)))
+    return out
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], bad: Sequence[bool] = ()
+) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = ' class="bad"' if i < len(bad) and bad[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _round_html(a: RoundAudit) -> str:
+    colour = {0: "#1a7f37", 1: "#cf222e", 2: "#bf8700"}[a.exit_code]
+    parts = [
+        f'<h2>Round {a.round} <span class="tag" style="background:{colour}">{_e(a.verdict.value)}</span></h2>',
+        f"<p>{_e(a.headline)}</p>",
+        f"<p>base: round {a.base_round} <code>{_e(a.base_digest)}</code></p>",
+    ]
+    facts = []
+    for name in ("merged_digest", "merged_cid", "manifest_cid", "penalised"):
+        fin = getattr(a.finalized, name) if a.finalized else "-"
+        rep = getattr(a.replayed, name) if a.replayed else "-"
+        facts.append((name, fin, rep))
+    parts.append(
+        _table(
+            ["fact", "finalized on-chain", "replayed"],
+            facts,
+            [f[1] != "-" and f[1] != f[2] for f in facts],
+        )
+    )
+    if a.inputs:
+        rows = [(r.node, r.claimed_roi_bps, r.recomputed_roi_bps, r.reason, r.finalized_reason or "-", r.content, r.detail)
+                for r in a.inputs]  # fmt: skip
+        bad = [
+            r.finalized_reason not in (None, r.reason) or r.content in ("unavailable", "corrupted")
+            for r in a.inputs
+        ]
+        parts.append("<h3>Inputs</h3>" + _table(
+            ["node", "claimed bps", "recomputed bps", "decision (replay)", "finalized manifest", "content", "detail"], rows, bad))  # fmt: skip
+    if a.clusters:
+        parts.append(
+            "<h3>Clusters</h3><ul>"
+            + "".join(f"<li>{_e(', '.join(c))}</li>" for c in a.clusters)
+            + "</ul>"
+        )
+    if a.weights:
+        parts.append(
+            "<h3>Weights</h3>"
+            + _table(["node", "share", "ppm"], [(w.node, w.share, w.share_ppm) for w in a.weights])
+        )
+    if a.attesters:
+        att_rows = [(r.attester, r.result_hash, {None: "?", True: "yes", False: "NO"}[r.matches_replay],
+                 "yes" if r.finalizing else "", ", ".join(r.differs_in)) for r in a.attesters]  # fmt: skip
+        parts.append("<h3>Attesters</h3>" + _table(
+            ["attester", "result hash", "agrees with replay", "finalizing", "differs in"], att_rows,
+            [r.matches_replay is False for r in a.attesters]))  # fmt: skip
+    findings = [
+        f for f in a.findings if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED
+    ]
+    if findings:
+        parts.append("<h3>Findings</h3><ul>" + "".join(
+            f"<li><b>{_e(f.severity.value)}</b> {_e(f.fact)}: {_e(f.message)}</li>" for f in findings) + "</ul>")  # fmt: skip
+    return "<section>" + "".join(parts) + "</section>"
+
+
+def report_html(report: AuditReport) -> str:
+    """One self-contained HTML page: verdict banner, plots, and every round's details."""
+    r, g, b = BANNER_RGB[report.exit_code]
+    plots = "".join(
+        f"<figure><figcaption>{_e(t)}</figcaption>{img}</figure>" for t, img in _plots(report)
+    )
+    history = "".join(
+        f"<li><b>{_e(f.severity.value)}</b> {_e(f.fact)}: {_e(f.message)}</li>"
+        for f in report.history
+    )
+    summary = _table(
+        ["round", "verdict", "headline"], [(a.round, a.verdict.value, a.headline) for a in report.rounds],
+        [a.exit_code != 0 for a in report.rounds],
+    )  # fmt: skip
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>flchain audit — {_e(report.verdict)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 0; color: #1f2328; }}
+main {{ padding: 0 24px 24px; }}
+#verdict {{ background: rgb({r},{g},{b}); color: #fff; padding: 28px 24px; font-size: 28px; font-weight: bold; }}
+table {{ border-collapse: collapse; margin: 8px 0; font-size: 13px; }}
+td, th {{ border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; font-family: monospace; }}
+tr.bad td {{ background: #ffebe9; }}
+.tag {{ color: #fff; padding: 2px 8px; border-radius: 4px; font-size: 16px; }}
+figure {{ display: inline-block; margin: 8px; }}
+section {{ border-top: 1px solid #d0d7de; margin-top: 16px; }}
+</style></head>
+<body><div id="verdict">{_e(report.verdict.upper())} — {len(report.rounds)} round(s), chain {report.chain_id}, contract {_e(report.contract)}</div>
+<main>
+<h2>Summary</h2>{summary}
+<h2>History</h2><ul>{history or "<li>each round's base is the previous finalized model; rule changes were scheduled in advance</li>"}</ul>
+<h2>Plots</h2>{plots or "<p>no plots (no round could be replayed)</p>"}
+{"".join(_round_html(a) for a in report.rounds)}
+</main></body></html>
+"""

@@ -1,0 +1,118 @@
+"""`flchain audit`: verify rounds from the on-chain record and content by CID.
+
+Exit codes: 0 verified, 1 a mismatch was found, 2 could not verify (content unavailable or
+corrupt, chain or IPFS unreachable). See `flchain.audit.report`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flchain.audit.core import audit, closed_rounds
+from flchain.audit.errors import AuditError
+from flchain.audit.render import print_report, report_html, report_json
+from flchain.audit.report import RoundAudit
+from flchain.audit.source import open_source
+from flchain.errors import FlchainError
+
+__all__ = ["parse_rounds", "register"]
+
+_RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
+
+
+def parse_rounds(single: int | None, span: str | None, every: bool) -> tuple[int, int] | None:
+    """(first, last) inclusive, or None for --all. Exactly one choice must be given."""
+    given = sum(x for x in (single is not None, span is not None, every))
+    if given != 1:
+        raise AuditError("give exactly one of --round N, --rounds A..B or --all")
+    if single is not None:
+        if single < 0:
+            raise AuditError("--round must be 0 or more")
+        return single, single
+    if span is not None:
+        m = _RANGE.match(span)
+        if not m or int(m.group(1)) > int(m.group(2)):
+            raise AuditError(f"--rounds wants A..B with A <= B, got {span!r}")
+        return int(m.group(1)), int(m.group(2))
+    return None
+
+
+def audit_command(
+    rpc: Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL of the chain.")] = None,
+    contract: Annotated[
+        str | None, typer.Option("--contract", help="Address of the FLChain contract.")
+    ] = None,
+    ipfs: Annotated[
+        str | None, typer.Option("--ipfs", help="IPFS HTTP RPC API URL to fetch content from.")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Local blockstore folder instead of IPFS.")
+    ] = None,
+    profile: Annotated[Path | None, typer.Option("--profile", help="Devnet profile file.")] = None,
+    run: Annotated[Path | None, typer.Option("--run", help="Simulation run folder.")] = None,
+    from_block: Annotated[
+        int, typer.Option("--from-block", help="Deployment block (with --rpc).")
+    ] = 0,
+    round: Annotated[int | None, typer.Option("--round", help="Audit one round.")] = None,
+    rounds: Annotated[
+        str | None, typer.Option("--rounds", help="Audit rounds A..B (inclusive).")
+    ] = None,
+    all_rounds: Annotated[bool, typer.Option("--all", help="Audit every closed round.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, help="Worker processes for the re-merges.")
+    ] = 1,
+) -> None:
+    """Verify rounds from the on-chain record alone: re-fetch, re-backtest, re-merge, compare.
+
+    Exit 0 verified, 1 mismatch found, 2 could not verify.
+    """
+    out = Console(stderr=as_json)
+    try:
+        span = parse_rounds(round, rounds, all_rounds)
+        source = open_source(rpc=rpc, contract=contract, ipfs=ipfs, store_dir=store, profile=profile,
+                             run=run, from_block=from_block)  # fmt: skip
+        wanted = list(range(span[0], span[1] + 1)) if span else closed_rounds(source.ledger)
+        closed = set(closed_rounds(source.ledger))
+        early = [r for r in wanted if r not in closed]
+        if early:
+            raise AuditError(f"round {early[0]} has not closed yet (closed rounds: {len(closed)})")
+        with Progress(
+            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            disable=not sys.stderr.isatty(),
+        ) as bar:  # fmt: skip
+            task = bar.add_task("", total=len(wanted))
+
+            def tick(done: int, total: int, a: RoundAudit) -> None:
+                bar.update(task, completed=done, description=f"round {a.round}: {a.verdict.value}")
+
+            report = audit(source.ledger, source.store, wanted, jobs=jobs, progress=tick)
+    except FlchainError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        # Whatever went wrong, nothing was verified: 2, never 1 (1 means "a mismatch was found").
+        raise typer.Exit(2) from None
+    if html is not None:
+        html.write_text(report_html(report), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(report_json(report) + "\n")
+    else:
+        print_report(report, out)
+        if html is not None:
+            out.print(f"HTML report: {html}")
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level `flchain audit` command."""
+    app.command(name="audit")(audit_command)
