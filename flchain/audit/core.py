@@ -251,7 +251,11 @@ def _decision_findings(rows: Sequence[InputRow], theirs: Mapping[str, Any]) -> l
     return out
 
 
-def _section_findings(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[Finding]:
+def _section_findings(
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], incomplete: bool
+) -> list[Finding]:
+    """Round-level manifest sections that differ. With content missing, clusters and weights
+    are expected to differ, so they only count as unverifiable."""
     out = []
     for key in (
         "base",
@@ -265,7 +269,9 @@ def _section_findings(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> lis
         if ours.get(key) != theirs.get(key):
             out.append(
                 Finding(
-                    severity=Severity.MISMATCH,
+                    severity=Severity.UNVERIFIABLE
+                    if incomplete and key in ("clusters", "weights", "directives")
+                    else Severity.MISMATCH,
                     fact=f"manifest.{key}",
                     message=f"the finalized manifest's {key!r} differs from the replay's",
                     expected=_short(ours.get(key)),
@@ -411,7 +417,9 @@ def judge_round(m: RoundMaterial) -> RoundAudit:
                 )
             detail: list[Finding] = []
             if theirs is not None:
-                detail = _decision_findings(rows, theirs) + _section_findings(ours, theirs)
+                detail = _decision_findings(rows, theirs) + _section_findings(
+                    ours, theirs, incomplete
+                )
             elif m.finalized_manifest_problem:
                 detail = [Finding(severity=Severity.NOTE, fact="manifest",
                                   message=f"finalized manifest {finalized.manifest_cid}: {m.finalized_manifest_problem}")]  # fmt: skip

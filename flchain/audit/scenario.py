@@ -148,6 +148,12 @@ class Federation:
             gov.with_account(acct).register()
         return cls(backend=backend, store=store, gov=gov, nodes=nodes, seed=seed)
 
+    def reader(self) -> Ledger:
+        """A fresh read-only view with the event log read once (fast on the embedded chain)."""
+        from flchain.audit.source import SnapshotLedger
+
+        return SnapshotLedger(self.backend, self.gov.address, from_block=self.gov.from_block)
+
     def ledger_for(self, node: Address) -> Ledger:
         return self.gov.with_account(self.account(node))
 
@@ -199,12 +205,12 @@ class Federation:
         attested result. Chain time ends inside the round's closed phase."""
         plan = plan or RoundPlan()
         self.gov.goto(round, Phase.COMMIT)
-        rules = self.gov.rules_from_events(round)
-        base = self.gov.latest_global()
+        view = self.reader()
+        rules = view.rules_from_events(round)
+        base = view.latest_global()
         # The record is incomplete now, but its base and directives are what the merge will use.
         directives = {
-            d.node.lower(): d
-            for d in directives_for_record(self.store, self.gov.round_record(round))
+            d.node.lower(): d for d in directives_for_record(self.store, view.round_record(round))
         }
         offsets = {k.lower(): v for k, v in plan.claim_offsets.items()}
         withheld = {a.lower() for a in plan.withheld}
@@ -270,7 +276,11 @@ class Federation:
         out: dict[Address, MergeResult] = {}
         for node in attesters:
             out[node] = publish_and_attest(
-                self.gov, self.account(node), self.store, round, tamper=tampers.get(node.lower())
+                self.reader(),
+                self.account(node),
+                self.store,
+                round,
+                tamper=tampers.get(node.lower()),
             )
         self.results[round] = out
         return out
