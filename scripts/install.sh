@@ -25,7 +25,10 @@ echo "==> installing npm tools (solc, anvil, hardhat, js-ipfs)"
 if command -v npm >/dev/null 2>&1; then
     # --ignore-scripts: js-ipfs's native optional deps are not needed and their install
     # scripts would try to download prebuilt binaries.
-    npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+    # `npm ci` refuses this lock: js-ipfs pulls an optional dependency (electron-eval ->
+    # headless) whose GitHub tarball is unreachable offline, so npm never locks it. `npm install`
+    # follows the lock for everything else and skips that optional package.
+    npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 else
     echo "npm not found: install Node.js 20 and npm, then run this again" >&2
     exit 1
