@@ -1,0 +1,287 @@
+"""The per-round node cycle: one idempotent `step()` that looks at the chain and does what is due.
+
+Both the daemon (`flchain node run`, a loop around `step`) and the simulation (which moves
+chain time and calls `step` on every node once per phase) run this code; there is no second
+implementation of the protocol.
+
+What a step does, from the chain's (round, phase) at the latest block:
+
+* the most recent closed round not yet attested by this wallet → replay its merge, publish
+  the merged weights and manifest, attest (`flchain.replay.publish_and_attest`);
+* commit window → if this wallet has no commitment for the round: wait (until half the window
+  has passed) for the previous round to be finalized, fetch the latest finalized global model
+  by CID and verify it, train on the node's own bars (following the directive the base model's
+  manifest assigned to it), compute the ROI claim on the rules' benchmark, put the weights in
+  the store, commit;
+* reveal window → if committed and not revealed: reveal.
+
+Restart safety (SIGKILL at any point). The node writes nothing of its own: the chain says
+whether it committed, revealed and attested (`commitmentOf`, `Revealed`, `nodeRecord`), the
+salt is re-derived from the keystore (`flchain.node.salt`), and the update is re-derived by
+deterministic training from the same base, directive, bars and seed. Before revealing, the
+rebuilt update's commitment is compared with the one on-chain; a reveal is sent only when they
+match, so a restart can neither double-commit (the contract refuses, and the node checks first)
+nor reveal something else. If the base changed between commit and restart (a late
+finalization), the earlier finalized models are tried as bases, newest first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+
+from flchain.errors import FlchainError
+from flchain.ledger import ContractRevert, Ledger, NodeStatus, Phase
+from flchain.ledger.backends import NETWORK_ERRORS
+from flchain.ledger.errors import ChainUnavailable
+from flchain.market import OHLCV, Benchmark
+from flchain.node.behaviour import HONEST, Behaviour
+from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
+from flchain.node.salt import derive_salt, training_seed
+from flchain.node.update import SealedUpdate, UpdateInputs, prepare_update, seal
+from flchain.protocol import Directive, GlobalModel, Rules
+from flchain.replay import (
+    benchmark_for_rules,
+    directives_from_manifest,
+    fetch_base_weights,
+    publish_and_attest,
+)
+from flchain.storage import ContentStore
+
+log = logging.getLogger("flchain.node")
+
+#: Seconds of the commit window a node spends waiting for the previous round's finalization
+#: before it trains on the latest finalized model it has (as a fraction of the window: 1/2).
+FINALIZATION_WAIT_DIVISOR = 2
+
+
+@dataclass(frozen=True)
+class CommitState:
+    """What the contract holds for (round, node): the commitment, or the reveal outcome."""
+
+    commitment: str | None  # 0x… while committed and unrevealed
+    revealed: bool
+    outcome: int
+
+
+@dataclass
+class StepReport:
+    """What one step saw and did (for logs, status and the simulation's table)."""
+
+    round: int
+    phase: Phase
+    actions: list[str] = field(default_factory=list)
+
+
+class NodeRunner:
+    """One node (one wallet) taking part in the federation.
+
+    @param ledger the contract (any backend); the runner signs with `account`
+    @param account the node's unlocked wallet (kept in memory only)
+    @param store the content store (local blockstore or an IPFS daemon)
+    @param bars_for the node's private training bars, by training identity (an address)
+    @param behaviour honest unless the simulation injects an adversary
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        account: LocalAccount,
+        store: ContentStore,
+        bars_for: Callable[[str], OHLCV],
+        behaviour: Behaviour = HONEST,
+    ) -> None:
+        self.account = account
+        self.address = account.address
+        self.ledger = ledger.with_account(account)
+        self.store = store
+        self.bars_for = bars_for
+        self.behaviour = behaviour
+        self._sealed: dict[int, SealedUpdate] = {}  # in-memory cache only; never required
+
+    # ------------------------------------------------------------------ chain reads
+
+    def commit_state(self, round: int) -> CommitState:
+        try:
+            value, revealed, outcome = self.ledger.contract.functions.commitmentOf(
+                round, self.address
+            ).call()
+        except NETWORK_ERRORS:
+            raise ChainUnavailable(
+                "cannot reach the chain to read this node's commitment"
+            ) from None
+        commitment = "0x" + bytes(value).hex()
+        return CommitState(
+            commitment=None if int(commitment, 16) == 0 else commitment,
+            revealed=bool(revealed),
+            outcome=int(outcome),
+        )
+
+    def status(self) -> NodeStatus:
+        return self.ledger.node_record(self.address).status
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self) -> StepReport:
+        """Do whatever is due at the chain's current time; safe to call any number of times."""
+        round, phase = self.ledger.phase()
+        report = StepReport(round, phase)
+        if phase == Phase.NOT_STARTED:
+            report.actions.append("waiting for round 0")
+            return report
+        closed = round if phase == Phase.CLOSED else round - 1
+        if closed >= 0:
+            self.ensure_attested(closed, report)
+        if phase == Phase.COMMIT:
+            self.ensure_committed(round, report)
+        elif phase == Phase.REVEAL:
+            self.ensure_revealed(round, report)
+        return report
+
+    # ------------------------------------------------------------------ attest
+
+    def ensure_attested(self, round: int, report: StepReport) -> None:
+        """Attest the merge of closed `round` unless this wallet already did (or cannot)."""
+        record = self.ledger.node_record(self.address)
+        if record.status != NodeStatus.ACTIVE:
+            return
+        if record.last_attested_round is not None and record.last_attested_round >= round:
+            return
+        try:
+            result = publish_and_attest(
+                self.ledger, self.account, self.store, round, tamper=self.behaviour.tamper
+            )
+        except ContractRevert as exc:
+            if exc.error_name in ("AlreadyAttested", "AttestationOutOfOrder"):
+                return
+            raise
+        report.actions.append(
+            f"attested round {round}: merged {result.merged_digest[:12]}… manifest {result.manifest_cid[:16]}… "
+            f"penalised {len(result.penalised)}"
+        )
+
+    # ------------------------------------------------------------------ commit
+
+    def _waiting_for_finalization(self, round: int) -> bool:
+        if round == 0 or self.ledger.finalized(round - 1) is not None:
+            return False
+        schedule = self.ledger.schedule
+        patience = schedule.commit_window // FINALIZATION_WAIT_DIVISOR
+        return self.ledger.now() < schedule.start(round) + patience
+
+    def ensure_committed(self, round: int, report: StepReport) -> None:
+        state = self.commit_state(round)
+        if state.commitment is not None or state.revealed:
+            return
+        if self.status() != NodeStatus.ACTIVE:
+            raise NotRegistered(
+                f"{self.address} is not an active node of {self.ledger.address}: cannot commit"
+            )
+        if self._waiting_for_finalization(round):
+            report.actions.append(f"waiting for round {round - 1} to be finalized")
+            return
+        sealed = self.build(round, self.ledger.latest_global())
+        self.put_weights(sealed)
+        self.ledger.commit(round, sealed.commitment)
+        self._sealed[round] = sealed
+        report.actions.append(
+            f"committed round {round}: update {sealed.cid[:16]}… claim {sealed.roi_bps} bps on base {sealed.base_digest[:12]}…"
+        )
+
+    def directive_for(self, base: GlobalModel) -> Directive | None:
+        """The exploration directive the base model's manifest assigned to this node, if any."""
+        if base.round < 0 or not base.manifest_cid:
+            return None
+        for directive in directives_from_manifest(self.store.get(base.manifest_cid)):
+            if directive.node.lower() == self.address.lower():
+                return directive
+        return None
+
+    def inputs(
+        self, round: int, base: GlobalModel, rules: Rules, benchmark: Benchmark
+    ) -> UpdateInputs:
+        identity = self.behaviour.training_identity(self.address)
+        chain_id, contract = self.ledger.chain_id, self.ledger.address
+        return UpdateInputs(
+            chain_id=chain_id,
+            contract=contract,
+            round=round,
+            node=self.address,
+            base=base,
+            base_weights=fetch_base_weights(self.store, base),
+            directive=self.directive_for(base),
+            bars=self.bars_for(identity),
+            rules=rules,
+            benchmark=benchmark,
+            seed=training_seed(chain_id, contract, round, identity, base.digest),
+        )
+
+    def build(self, round: int, base: GlobalModel) -> SealedUpdate:
+        """Train, claim, alter (adversaries only) and seal this round's update on `base`."""
+        rules = self.ledger.rules_for_round(round)
+        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
+        update = self.behaviour.alter(prepare_update(inputs), inputs)
+        salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
+        return seal(inputs, update, salt)
+
+    def put_weights(self, sealed: SealedUpdate) -> None:
+        """Store the update (pinned) before committing to it; a failed write commits nothing."""
+        try:
+            cid = self.store.put(sealed.payload)
+        except OSError as exc:
+            raise StoreWriteError(
+                f"cannot write the update of round {sealed.round} to the store: {exc.strerror or exc}"
+            ) from None
+        if cid != sealed.cid:
+            raise StoreWriteError(f"the store returned CID {cid}, expected {sealed.cid}")
+
+    # ------------------------------------------------------------------ reveal
+
+    def candidate_bases(self, round: int) -> list[GlobalModel]:
+        """Bases the committed update may have been trained on, most likely first."""
+        bases = [self.ledger.latest_global()]
+        for r in range(bases[0].round - 1, -1, -1):
+            model = self.ledger.finalized(r)
+            if model is not None:
+                bases.append(model)
+            if len(bases) >= 3:
+                break
+        if bases[-1].round >= 0:
+            bases.append(self.ledger.genesis())
+        return bases
+
+    def rebuild(self, round: int, commitment: str) -> SealedUpdate:
+        """The update behind this node's on-chain `commitment`, re-derived (never stored)."""
+        cached = self._sealed.get(round)
+        if cached is not None and cached.commitment == commitment:
+            return cached
+        for base in self.candidate_bases(round):
+            sealed = self.build(round, base)
+            if sealed.commitment == commitment:
+                return sealed
+        raise CommitmentLost(
+            f"cannot rebuild the update committed for round {round}: training data or code changed since the commit"
+        )
+
+    def ensure_revealed(self, round: int, report: StepReport) -> None:
+        state = self.commit_state(round)
+        if state.revealed or state.commitment is None or not self.behaviour.reveals:
+            return
+        sealed = self.rebuild(round, state.commitment)
+        if not self.store.has(sealed.cid):  # lost with a wiped store: the bytes are re-derived
+            self.put_weights(sealed)
+        _, outcome = self.ledger.reveal(
+            round, sealed.digest, sealed.cid, sealed.base_digest, sealed.roi_bps, sealed.salt
+        )
+        self._sealed.pop(round, None)
+        report.actions.append(
+            f"revealed round {round}: claim {sealed.roi_bps} bps, on-chain outcome {outcome.name}"
+        )
+
+
+def describe_error(exc: FlchainError) -> str:
+    """One log line for an error the daemon survives."""
+    return f"{type(exc).__name__}: {exc.message}"
