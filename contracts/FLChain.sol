@@ -10,8 +10,10 @@ pragma solidity 0.8.37;
 ///         search).
 /// @dev Gas layout, measured by bench/gas.py: commit writes one new slot (the commitment);
 ///      reveal rewrites that slot (it then holds the outcome) and the node record; CID, digests
-///      and salt live only in calldata and events. A finalizing attestation stores three slots
-///      (four if the merged model's CID is a dag-pb root).
+///      and salt live only in calldata and events. A non-finalizing attestation writes one vote
+///      slot and only checks the penalised list's bound and order (calldata, no storage); the
+///      finalizing one stores three slots (four if the merged model's CID is a dag-pb root) and
+///      is the only one that reads and writes the listed nodes' storage.
 contract FLChain {
     // ---------------------------------------------------------------- types
 
@@ -62,7 +64,20 @@ contract FLChain {
         bytes32 benchmarkId;
     }
 
-    /// @notice A node's registration and performance record (one storage slot).
+    /// @notice The rule fields a reveal and an attestation read, for one version.
+    /// @dev Packed in one slot (160 bits); the contract keeps a copy for the newest version.
+    struct Gate {
+        uint32 effectiveRound;
+        int32 roiMinBps;
+        int32 roiMaxBps;
+        int32 eligibilityMinScoreBps;
+        uint16 probationRounds;
+        uint16 quorum;
+    }
+
+    /// @notice A node's registration and performance record.
+    /// @dev Two slots: the first holds everything commit, reveal and attest read or write;
+    ///      `withdrawableAt` spills into the second, which only the exit path touches.
     struct NodeRecord {
         Status status;
         uint32 index; // registration order, 0-based
@@ -131,6 +146,9 @@ contract FLChain {
     uint32 public nodeCount;
 
     Rules[] private _rules;
+    // Copy of the newest version's gate fields: a reveal or an attestation under the newest
+    // rules (the common case) reads this one slot instead of the array length and an element.
+    Gate private _newestGate;
     mapping(address => NodeRecord) private _nodes;
     mapping(address => uint256) private _bonds;
     mapping(uint256 => mapping(address => bytes32)) private _commitments;
@@ -243,7 +261,7 @@ contract FLChain {
                 || uint256(commitWindow_) + revealWindow_ > roundLength_ || genesisDigest_ == bytes32(0)
         ) revert InvalidSchedule();
         if (rules_.effectiveRound != 0) revert RulesOutOfOrder(rules_.effectiveRound, 0);
-        (uint8 codec, bytes32 cidDigest) = _parseCid(genesisCid_);
+        (uint8 codec, bytes32 cidDigest) = _parseCidMemory(genesisCid_);
         if (codec == CODEC_RAW && cidDigest != genesisDigest_) revert CidDigestMismatch();
         T0 = t0;
         roundLength = roundLength_;
@@ -335,8 +353,9 @@ contract FLChain {
         int32 roiBps,
         bytes32 salt
     ) external {
-        NodeRecord memory rec = _nodes[msg.sender];
-        if (rec.status == Status.None || rec.status == Status.Withdrawn) revert Unregistered(msg.sender);
+        NodeRecord storage rec = _nodes[msg.sender];
+        Status status = rec.status;
+        if (status == Status.None || status == Status.Withdrawn) revert Unregistered(msg.sender);
         (uint256 open, Phase phase) = _phaseAt(block.timestamp);
         if (phase != Phase.Reveal || open != round) revert NotInRevealWindow(round);
         bytes32 stored = _commitments[round][msg.sender];
@@ -350,17 +369,17 @@ contract FLChain {
         );
         if (expected != stored) revert CommitmentMismatch(round, msg.sender);
 
-        Rules storage rules = _rules[_rulesIndex(round)];
+        Gate memory gate = _gateFor(round);
+        uint32 accepted = rec.acceptedReveals;
         RevealOutcome outcome;
-        if (roiBps < rules.roiMinBps || roiBps > rules.roiMaxBps) {
+        if (roiBps < gate.roiMinBps || roiBps > gate.roiMaxBps) {
             outcome = RevealOutcome.RejectedAbnormalRoi;
-        } else if (!_eligible(rec, rules.probationRounds, rules.eligibilityMinScoreBps)) {
+        } else if (!_eligible(accepted, rec.penalties, rec.roiSumBps, gate)) {
             outcome = RevealOutcome.RejectedIneligible;
         } else {
             outcome = RevealOutcome.Accepted;
-            NodeRecord storage w = _nodes[msg.sender];
-            w.acceptedReveals = rec.acceptedReveals + 1;
-            w.roiSumBps = rec.roiSumBps + roiBps;
+            rec.acceptedReveals = accepted + 1;
+            rec.roiSumBps += roiBps;
         }
         _commitments[round][msg.sender] = bytes32(REVEALED_TAG | uint256(outcome));
         emit Revealed(round, msg.sender, updateDigest, cid, baseDigest, roiBps, salt, outcome);
@@ -376,6 +395,12 @@ contract FLChain {
     ///         is stored and every penalised node's record gets one penalty. Attestations that
     ///         disagree, or arrive after finalization, are recorded (event and vote count) and
     ///         change nothing else.
+    ///         Every attestation checks that the penalised list is bounded and strictly
+    ///         ascending. That each listed node had an Accepted reveal in `round` is checked
+    ///         only by the attestation that would finalize (NotPenalisable otherwise): the
+    ///         result hash binds the list, so all attesters of a result attested the same list,
+    ///         and reveal outcomes no longer change once the round is closed. A result whose list
+    ///         fails that check can collect votes but never finalize.
     /// @param mergedDigest sha256 of the merged model's canonical safetensors bytes
     /// @param mergedCid binary CIDv1 of the merged model
     /// @param manifestCid binary CIDv1 of the merge manifest
@@ -400,17 +425,17 @@ contract FLChain {
 
         _checkModelCid(mergedCid, mergedDigest);
         _parseCid(manifestCid);
-        _checkPenalised(round, penalised);
+        _checkPenalisedOrder(penalised);
 
-        resultHash =
-            keccak256(abi.encode(round, mergedDigest, keccak256(mergedCid), keccak256(manifestCid), penalised));
+        resultHash = _resultHash(round, mergedDigest, keccak256(mergedCid), keccak256(manifestCid), penalised);
         Final storage fin = _finals[round];
         bytes20 tag = fin.resultTag;
         uint256 votes;
         bool finalizing;
         if (tag == bytes20(0)) {
             votes = _votes[round][resultHash] + 1;
-            if (votes >= _rules[_rulesIndex(round)].quorum) {
+            if (votes >= _gateFor(round).quorum) {
+                _checkPenalisable(round, penalised);
                 _storeFinal(fin, resultHash, mergedDigest, mergedCid, manifestCid, votes);
                 finalizing = true;
             } else {
@@ -458,6 +483,32 @@ contract FLChain {
         if (codec == CODEC_RAW && cidDigest != digest) revert CidDigestMismatch();
     }
 
+    /// @dev keccak256(abi.encode(round, mergedDigest, mergedCidHash, manifestCidHash, penalised)),
+    ///      with the list's words hashed straight from calldata rather than re-encoded one by one:
+    ///      `_checkPenalisedOrder` has read every element, and reading a calldata address reverts
+    ///      unless its word is clean, so those words are exactly the list's ABI encoding.
+    function _resultHash(
+        uint256 round,
+        bytes32 mergedDigest,
+        bytes32 mergedCidHash,
+        bytes32 manifestCidHash,
+        address[] calldata penalised
+    ) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40) // scratch above the free memory pointer, left unallocated
+            mstore(p, round)
+            mstore(add(p, 0x20), mergedDigest)
+            mstore(add(p, 0x40), mergedCidHash)
+            mstore(add(p, 0x60), manifestCidHash)
+            mstore(add(p, 0x80), 0xa0) // offset of the dynamic array in the head
+            mstore(add(p, 0xa0), penalised.length)
+            let words := shl(5, penalised.length)
+            calldatacopy(add(p, 0xc0), penalised.offset, words)
+            h := keccak256(p, add(0xc0, words))
+        }
+    }
+
+    /// @dev Runs after `_checkPenalisable` accepted the whole list.
     function _penalise(uint256 round, address[] calldata penalised) private {
         for (uint256 i = 0; i < penalised.length; ++i) {
             NodeRecord storage p = _nodes[penalised[i]];
@@ -486,6 +537,7 @@ contract FLChain {
         if (effective == lastEffective) {
             _checkRules(rules);
             _rules[n - 1] = rules;
+            _storeNewestGate(rules);
             emit RulesScheduled(effective, n - 1, rules);
         } else {
             _pushRules(rules);
@@ -537,10 +589,9 @@ contract FLChain {
     ///         roiSumBps − PENALTY_BPS·penalties ≥ eligibilityMinScoreBps·acceptedReveals
     ///         (i.e. its mean score is at least the threshold; integers only, no division).
     function isEligible(address node, uint256 round) external view returns (bool) {
-        NodeRecord memory rec = _nodes[node];
+        NodeRecord storage rec = _nodes[node];
         if (rec.status == Status.None || rec.status == Status.Withdrawn) return false;
-        Rules storage rules = _rules[_rulesIndex(round)];
-        return _eligible(rec, rules.probationRounds, rules.eligibilityMinScoreBps);
+        return _eligible(rec.acceptedReveals, rec.penalties, rec.roiSumBps, _gateFor(round));
     }
 
     /// @notice Commitment state of `node` in `round`: the commitment while unrevealed, and
@@ -617,10 +668,31 @@ contract FLChain {
         return elapsed % roundLength >= uint256(commitWindow) + revealWindow;
     }
 
-    function _eligible(NodeRecord memory rec, uint16 probation, int32 minScore) private pure returns (bool) {
-        if (rec.acceptedReveals < probation) return true;
-        int256 score = int256(rec.roiSumBps) - int256(PENALTY_BPS) * int256(uint256(rec.penalties));
-        return score >= int256(minScore) * int256(uint256(rec.acceptedReveals));
+    function _eligible(uint32 acceptedReveals, uint32 penalties, int64 roiSumBps, Gate memory gate)
+        private
+        pure
+        returns (bool)
+    {
+        if (acceptedReveals < gate.probationRounds) return true;
+        int256 score = int256(roiSumBps) - int256(PENALTY_BPS) * int256(uint256(penalties));
+        return score >= int256(gate.eligibilityMinScoreBps) * int256(uint256(acceptedReveals));
+    }
+
+    /// @dev The gate fields of the rules frozen for `round`: one slot read when the newest
+    ///      version applies, else the version found by `_rulesIndex`.
+    function _gateFor(uint256 round) private view returns (Gate memory gate) {
+        gate = _newestGate;
+        if (gate.effectiveRound <= round) return gate;
+        Rules storage r = _rules[_rulesIndex(round)];
+        gate = Gate(
+            r.effectiveRound, r.roiMinBps, r.roiMaxBps, r.eligibilityMinScoreBps, r.probationRounds, r.quorum
+        );
+    }
+
+    function _storeNewestGate(Rules memory r) private {
+        _newestGate = Gate(
+            r.effectiveRound, r.roiMinBps, r.roiMaxBps, r.eligibilityMinScoreBps, r.probationRounds, r.quorum
+        );
     }
 
     /// @dev Index of the last version with effectiveRound ≤ round. Version 0 has round 0, so
@@ -642,6 +714,7 @@ contract FLChain {
     function _pushRules(Rules memory rules) private {
         _checkRules(rules);
         _rules.push(rules);
+        _storeNewestGate(rules);
         emit RulesScheduled(rules.effectiveRound, _rules.length - 1, rules);
     }
 
@@ -662,15 +735,23 @@ contract FLChain {
         if (r.feePpm >= 1_000_000) revert RuleOutOfBounds("feePpm");
     }
 
-    /// @dev Every penalised node must have an Accepted reveal in `round`; the list is strictly
-    ///      ascending (canonical order, no duplicates) and bounded.
-    function _checkPenalised(uint256 round, address[] calldata penalised) private view {
+    /// @dev The penalised list is bounded and strictly ascending (canonical order, no
+    ///      duplicates). Calldata only: every attestation pays this, whatever it finalizes.
+    function _checkPenalisedOrder(address[] calldata penalised) private pure {
         if (penalised.length > MAX_PENALISED) revert TooManyPenalised(penalised.length, MAX_PENALISED);
         address prev = address(0);
         for (uint256 i = 0; i < penalised.length; ++i) {
             address p = penalised[i];
             if (p <= prev) revert PenalisedNotSorted();
             prev = p;
+        }
+    }
+
+    /// @dev Every penalised node must have an Accepted reveal in `round`. One storage read per
+    ///      listed node, so only the finalizing attestation pays it (see `attest`).
+    function _checkPenalisable(uint256 round, address[] calldata penalised) private view {
+        for (uint256 i = 0; i < penalised.length; ++i) {
+            address p = penalised[i];
             if (_commitments[round][p] != bytes32(REVEALED_TAG | uint256(RevealOutcome.Accepted))) {
                 revert NotPenalisable(round, p);
             }
@@ -679,13 +760,30 @@ contract FLChain {
 
     /// @dev Accepts exactly the CIDs `ipfs add --cid-version=1 --raw-leaves` produces:
     ///      0x01, codec raw (0x55) or dag-pb (0x70), sha2-256 (0x12), length 32, digest.
-    function _parseCid(bytes memory cid) private pure returns (uint8 codec, bytes32 digest) {
-        if (cid.length != 36 || cid[0] != 0x01 || cid[2] != 0x12 || cid[3] != 0x20) revert InvalidCid();
-        codec = uint8(cid[1]);
-        if (codec != CODEC_RAW && codec != CODEC_DAG_PB) revert InvalidCid();
+    ///      Read in place from calldata (transactions) or memory (the constructor).
+    function _parseCid(bytes calldata cid) private pure returns (uint8 codec, bytes32 digest) {
+        if (cid.length != 36) revert InvalidCid();
+        codec = _cidCodec(bytes4(cid[:4]));
+        digest = bytes32(cid[4:]);
+    }
+
+    function _parseCidMemory(bytes memory cid) private pure returns (uint8 codec, bytes32 digest) {
+        if (cid.length != 36) revert InvalidCid();
+        bytes4 prefix;
         assembly ("memory-safe") {
+            prefix := and(mload(add(cid, 32)), shl(224, 0xffffffff))
             digest := mload(add(cid, 36))
         }
+        codec = _cidCodec(prefix);
+    }
+
+    /// @dev The codec of a CID whose first four bytes are `prefix` (see `_parseCid`).
+    function _cidCodec(bytes4 prefix) private pure returns (uint8 codec) {
+        codec = uint8(prefix[1]);
+        if (
+            prefix[0] != 0x01 || prefix[2] != 0x12 || prefix[3] != 0x20
+                || (codec != CODEC_RAW && codec != CODEC_DAG_PB)
+        ) revert InvalidCid();
     }
 
     function _formatCid(uint8 codec, bytes32 digest) private pure returns (bytes memory) {

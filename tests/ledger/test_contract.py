@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from flchain.hashing import sha256_hex
-from flchain.ledger import Backend, ContractRevert, NodeStatus, Phase, result_hash
+from flchain.ledger import Backend, ContractRevert, NodeStatus, Phase, cid_to_bytes, result_hash
 from flchain.protocol import RevealOutcome, Rules
 from flchain.storage.cid import cid_for_bytes
 
@@ -15,6 +15,11 @@ EXIT_DELAY = 50  # conftest deploys with this exit delay
 GENESIS = b"genesis model bytes"  # and this genesis payload
 MERGED = b"merged model round 0"
 MANIFEST = b'{"manifest": 0}'
+MAX_PENALISED = 64  # FLChain.MAX_PENALISED
+
+
+def cid_bytes(payload: bytes) -> bytes:
+    return cid_to_bytes(cid_for_bytes(payload))
 
 
 def refused(name: str) -> pytest.RaisesExc[ContractRevert]:
@@ -243,6 +248,24 @@ def test_rules_take_effect_only_from_the_scheduled_round(world: Any) -> None:
         assert world.reveal(a, u) == expected
 
 
+def test_attestations_use_the_quorum_frozen_for_their_round(
+    backend: Backend, make_world: Any
+) -> None:
+    world = make_world(Rules(quorum=1), n_nodes=2)
+    a, b = world.nodes
+    world.gov.schedule_rules(2, Rules(quorum=3))
+    world.gov.schedule_rules(2, Rules(quorum=2))  # replaces the pending version
+    world.gov.schedule_rules(4, Rules(quorum=1))
+    world.gov.schedule_rules(6, Rules(quorum=2))  # four versions: older rounds need a search
+    world.goto(6, Phase.CLOSED)
+    assert attest(a, 1).finalized  # version 0
+    assert not attest(a, 3).finalized  # version 1 as replaced: quorum 2, not 3
+    assert attest(b, 3).finalized
+    assert attest(a, 5).finalized  # version 2
+    assert not attest(a, 6).finalized  # the newest version
+    assert attest(b, 6).finalized
+
+
 def test_attestation_needs_a_closed_round_once_per_node(world: Any) -> None:
     a = world.nodes[0]
     world.goto(0, Phase.REVEAL)
@@ -283,8 +306,8 @@ def test_conflicting_attestations_stay_on_record_and_quorum_decides(
 
 
 def test_penalties_update_the_record_on_finalization(backend: Backend, make_world: Any) -> None:
-    world = make_world(Rules(quorum=2), n_nodes=3)
-    a, b, c = world.nodes
+    world = make_world(Rules(quorum=2), n_nodes=4)
+    a, b, c, d = world.nodes
     world.goto(0, Phase.COMMIT)
     ua, ub = world.update(0, 100), world.update(0, 200)
     world.commit(a, ua)
@@ -293,16 +316,73 @@ def test_penalties_update_the_record_on_finalization(backend: Backend, make_worl
     world.reveal(a, ua)
     world.reveal(b, ub)
     world.goto(0, Phase.CLOSED)
-    with refused("NotPenalisable"):  # c never revealed
-        attest(a, 0, penalised=(addr(c),))
-    attest(a, 0, penalised=(addr(b),))
+    # c never revealed: a non-finalizing attestation does not look the list up in storage...
+    bad = attest(a, 0, penalised=(addr(c),))
+    assert not bad.finalized and bad.votes == 1
+    # ...the one that would finalize does, and its refusal leaves everything as it was
+    with refused("NotPenalisable"):
+        attest(d, 0, penalised=(addr(c),))
+    assert world.gov.node_record(addr(d)).last_attested_round is None
+    assert world.gov.votes_for(0, bad.result_hash) == 1
+    assert world.gov.finalized(0) is None
+
+    first = attest(b, 0, penalised=(addr(b),))
+    assert not first.finalized
     assert world.gov.node_record(addr(b)).penalties == 0  # not final yet
-    res = attest(c, 0, penalised=(addr(b),))
-    assert res.finalized
-    assert any(e.name == "NodePenalised" for e in res.tx.events)
+    res = attest(d, 0, penalised=(addr(b),))  # d's refused attempt did not use up its vote
+    assert res.finalized and res.votes == 2
+    penalised_events = [e for e in res.tx.events if e.name == "NodePenalised"]
+    assert [(e.args["node"], e.args["penalties"]) for e in penalised_events] == [(addr(b), 1)]
     assert world.gov.node_record(addr(b)).penalties == 1
     assert world.gov.node_record(addr(a)).penalties == 0
-    assert world.gov.round_record(0).attestations[0].penalised == (addr(b),)
+    assert world.gov.node_record(addr(c)).penalties == 0
+    assert world.gov.round_record(0).attestations[1].penalised == (addr(b),)
+    # the bad result keeps its vote but can never finalize now; late agreement changes nothing
+    late = attest(c, 0, penalised=(addr(b),))
+    assert not late.finalized and world.gov.node_record(addr(b)).penalties == 1
+
+
+def test_penalised_list_bound_and_order_are_checked_by_every_attestation(
+    backend: Backend, make_world: Any
+) -> None:
+    world = make_world(Rules(quorum=3), n_nodes=2)
+    a, _ = world.nodes
+    world.goto(0, Phase.CLOSED)
+    too_many = [world.wallet().account.address for _ in range(MAX_PENALISED + 1)]
+    with refused("TooManyPenalised"):  # non-finalizing (quorum 3), still refused
+        attest(a, 0, penalised=tuple(too_many))
+    # Ledger.attest always sends the canonical order; bypass it to send a descending list
+    descending = sorted(too_many[:2], key=lambda x: int(x, 16), reverse=True)
+    args = (0, sha256_hex(MERGED), cid_bytes(MERGED), cid_bytes(MANIFEST), descending)
+    with refused("PenalisedNotSorted"):
+        a._transact("attest", *args)
+    with refused("PenalisedNotSorted"):  # duplicates are not strictly ascending either
+        a._transact("attest", *args[:4], [descending[1], descending[1]])
+    assert world.gov.node_record(addr(a)).last_attested_round is None
+
+
+def test_dirty_address_words_in_the_penalised_list_are_refused(
+    backend: Backend, make_world: Any
+) -> None:
+    """The result hash is taken over the list's raw calldata words, which is only the ABI
+    encoding if every word is a clean address: one with high bits set must not get through."""
+    world = make_world(Rules(quorum=2), n_nodes=1)  # non-finalizing: no storage look-up
+    a = world.nodes[0]
+    world.goto(0, Phase.CLOSED)
+    listed = sorted((world.wallet().account.address for _ in range(2)), key=lambda x: int(x, 16))
+    fn = a.contract.functions.attest(
+        0, bytes.fromhex(sha256_hex(MERGED)[2:]), cid_bytes(MERGED), cid_bytes(MANIFEST), listed
+    )
+    clean = bytes.fromhex(fn._encode_transaction_data()[2:])
+    word = clean.rfind(bytes.fromhex(listed[1][2:].lower())) - 12  # the last element's word
+    dirty = clean[:word] + b"\x01" + clean[word + 1 :]
+    sender = {"from": addr(a), "to": a.address}
+    expected = result_hash(
+        0, sha256_hex(MERGED), cid_for_bytes(MERGED), cid_for_bytes(MANIFEST), listed
+    )
+    assert "0x" + bytes(a.w3.eth.call({**sender, "data": clean})).hex() == expected
+    with pytest.raises(Exception):  # noqa: B017 - ABI validation reverts without data
+        a.w3.eth.call({**sender, "data": dirty})
 
 
 def test_attestations_go_forward_in_rounds(world: Any) -> None:
