@@ -1,1 +1,6 @@
-"""flchain.audit"""
+"""flchain.audit — verify any merge from the on-chain record alone (docs/audit.md).
+
+`core.audit` / `core.audit_round` (rebuild, re-fetch, re-backtest, re-merge, compare),
+`report` (verdicts, exit codes), `render` (terminal, JSON, HTML), `source` (chain + store from
+RPC, profile or run folder), `scenario` (drive protocol rounds with opt-in faults).
+"""
