@@ -252,7 +252,7 @@ def validate_reveal(
     if sha256_hex(payload) != reveal.update_digest:
         return Reason.DIGEST_MISMATCH, "bytes do not hash to the revealed digest"
     try:
-        tensors, metadata = decode_weights(payload)
+        tensors, metadata = decode_weights(payload, require_canonical=True)
     except WeightsError as exc:
         return decode_reason(exc), str(exc)
     bad_layout = layout_reason(tensors, base)
