@@ -83,15 +83,16 @@ def cat(
 ) -> None:
     """Write the content of CID to stdout or a file (verified against the CID)."""
     source = _store(ipfs, store)
-    # The daemon's stream is only verified as a whole; buffer it so nothing unverified escapes.
-    chunks: Iterator[bytes] = (
-        source.iter_content(cid) if isinstance(source, LocalStore) else iter([source.get(cid)])
-    )
+    # Both stores stream block by block and verify each block (a parent before its children)
+    # before yielding it, so no unverified byte is written; memory stays one block.
+    chunks: Iterator[bytes] = source.iter_content(cid)
     if output is None:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
         return
+    # Written beside the target and renamed only once the whole DAG verified: a failure
+    # midway (corrupt block, daemon gone) leaves neither a half-written FILE nor the temp file.
     tmp = output.with_name(output.name + ".partial")
     try:
         with tmp.open("wb") as handle:

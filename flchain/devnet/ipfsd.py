@@ -94,6 +94,7 @@ class IpfsDaemon:
     @param repo repository directory; a temporary one (deleted on stop) when omitted.
     @param cli path to js-ipfs ``cli.js``; found under ``node_modules`` when omitted.
     @param node the ``node`` executable.
+    @param api_port serve the API on this 127.0.0.1 port (0: a free one, fresh on each try).
     """
 
     def __init__(
@@ -103,8 +104,10 @@ class IpfsDaemon:
         cli: Path | None = None,
         node: str | None = None,
         startup_timeout: float = 90.0,
+        api_port: int = 0,
     ) -> None:
         self._own_repo = repo is None
+        self._fixed_api_port = api_port
         self.repo = (
             Path(repo) if repo is not None else Path(tempfile.mkdtemp(prefix="flchain-ipfs-"))
         )
@@ -153,7 +156,7 @@ class IpfsDaemon:
     def _write_config(self) -> None:
         path = self.repo / "config"
         config = json.loads(path.read_text())
-        self.api_port, self.gateway_port = free_port(), free_port()
+        self.api_port, self.gateway_port = self._fixed_api_port or free_port(), free_port()
         path.write_text(
             json.dumps(offline_config(config, self.api_port, self.gateway_port), indent=2)
         )

@@ -5,7 +5,8 @@ Why not `ipfshttpclient`: its last release (0.7.0, 2021) refuses every daemon �
 with timeouts, retries with exponential backoff on connection errors, and one rule: the CID a
 daemon reports for content we add must equal the one computed locally, else
 `CidDisagreementError` — a daemon with another chunker or layout would silently break every
-commitment otherwise. Content read back with `get` is re-hashed locally before it is returned.
+commitment otherwise. Content read back with `get` is re-hashed locally before it is returned;
+`iter_content` streams large files block by block, each block verified against its CID.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from flchain.storage.car import read_car
-from flchain.storage.cid import Cid, cid_from_bytes, parse_cid
+from flchain.storage.cid import CODEC_DAG_PB, CODEC_RAW, Cid, cid_from_bytes, parse_cid
 from flchain.storage.errors import (
     BlockNotFoundError,
     CarFormatError,
@@ -28,11 +29,12 @@ from flchain.storage.errors import (
     InvalidCidError,
     IpfsProtocolError,
     IpfsUnavailableError,
+    MalformedDagError,
     StorageError,
 )
-from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder
+from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, decode_dag_pb
 
-__all__ = ["ADD_PARAMS", "IpfsClient"]
+__all__ = ["ADD_PARAMS", "MAX_BLOCK_SIZE", "IpfsClient"]
 
 #: Parameters that make `add` produce the protocol's CIDs (DESIGN §5). js-ipfs ignores
 #: ``--raw-leaves`` implied by ``cid-version=1``, so it is always sent explicitly.
@@ -44,6 +46,9 @@ ADD_PARAMS: Mapping[str, str] = {
     "cid-base": "base32",
     "pin": "true",
 }
+
+#: Largest block we accept from a daemon (Kubo refuses blocks over 2 MiB; ours are <= 256 KiB).
+MAX_BLOCK_SIZE = 2 * 1024 * 1024
 
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 
@@ -231,19 +236,78 @@ class IpfsClient:
         """Add `data`; return its CID (checked against the local computation)."""
         return self.put_stream(io.BytesIO(data))
 
-    def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
-        """Stream the file's bytes as the daemon sends them (NOT verified; `get` verifies)."""
-        parsed = cid if isinstance(cid, Cid) else parse_cid(cid)
-        params = {"arg": str(parsed), "timeout": f"{self.block_timeout}s"}
+    def _cat(self, cid: Cid) -> Iterator[bytes]:
+        """The file's bytes as the daemon's ``cat`` sends them (unverified: `get` verifies)."""
+        params = {"arg": str(cid), "timeout": f"{self.block_timeout}s"}
         response = self._send("cat", params, stream=True)
         try:
             yield from response.iter_bytes(CHUNK_SIZE)
         except httpx.HTTPError as exc:
             raise IpfsUnavailableError(
-                f"IPFS daemon at {self.url} broke off cat of {parsed}: {type(exc).__name__}"
+                f"IPFS daemon at {self.url} broke off cat of {cid}: {type(exc).__name__}"
             ) from None
         finally:
             response.close()
+
+    def get_block(self, cid: str | Cid) -> bytes:
+        """One raw block (``block/get``), verified against its CID before it is returned.
+
+        @raises ContentMismatchError if the daemon served other bytes, IpfsProtocolError if
+            it sent more than any block can hold, BlockNotFoundError if it does not have it.
+        """
+        parsed = cid if isinstance(cid, Cid) else parse_cid(cid)
+        params = {"arg": str(parsed), "timeout": f"{self.block_timeout}s"}
+        response = self._send("block/get", params, stream=True)
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for part in response.iter_bytes(CHUNK_SIZE):
+                size += len(part)
+                if size > MAX_BLOCK_SIZE:
+                    raise IpfsProtocolError(
+                        f"IPFS daemon at {self.url} sent more than {MAX_BLOCK_SIZE} bytes "
+                        f"for block {parsed}"
+                    )
+                parts.append(part)
+        except httpx.HTTPError as exc:
+            raise IpfsUnavailableError(
+                f"IPFS daemon at {self.url} broke off block/get of {parsed}: {type(exc).__name__}"
+            ) from None
+        finally:
+            response.close()
+        block = b"".join(parts)
+        if not parsed.verify(block):
+            raise ContentMismatchError(
+                f"IPFS daemon at {self.url} served a block that does not match {parsed}"
+            )
+        return block
+
+    def _walk_verified(self, root: Cid) -> Iterator[bytes]:
+        stack = [root]  # at most the tree depth x 174 CIDs: memory is flat in the file size
+        while stack:
+            cid = stack.pop()
+            block = self.get_block(cid)
+            if cid.codec == CODEC_RAW:
+                yield block
+                continue
+            if cid.codec != CODEC_DAG_PB:
+                raise MalformedDagError(f"block {cid} has codec {cid.codec:#x}, not a file")
+            try:
+                node = decode_dag_pb(block)
+            except ValueError as exc:
+                raise MalformedDagError(f"block {cid} is not a UnixFS file node: {exc}") from None
+            if node.data:
+                yield node.data
+            stack.extend(cid_from_bytes(raw) for raw, _tsize in reversed(node.links))
+
+    def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
+        """Stream the file block by block (``block/get``), each block verified before a byte
+        of it is yielded; a parent is verified before its children are fetched, so every byte
+        yielded is the content `cid` names. Memory: one block plus the tree's pending links.
+
+        @raises ContentMismatchError, MalformedDagError, BlockNotFoundError, IpfsUnavailableError.
+        """
+        return self._walk_verified(cid if isinstance(cid, Cid) else parse_cid(cid))
 
     def get(self, cid: str | Cid) -> bytes:
         """Fetch the file `cid` and verify that its bytes hash back to `cid`.
@@ -253,7 +317,7 @@ class IpfsClient:
         parsed = cid if isinstance(cid, Cid) else parse_cid(cid)
         reader = _HashingReader(io.BytesIO())
         parts = []
-        for part in self.iter_content(parsed):
+        for part in self._cat(parsed):  # one request; the whole file is checked below
             parts.append(part)
             reader.feed(part)
         if reader.root() != parsed.to_v1():
