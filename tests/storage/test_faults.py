@@ -8,13 +8,14 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from flchain.devnet.ipfsd import free_port
 from flchain.storage import IpfsClient, LocalStore, cid_for_bytes, parse_cid
+from flchain.storage.cid import Cid, cid_from_bytes
 from flchain.storage.errors import (
     BlockNotFoundError,
     CidDisagreementError,
@@ -30,22 +31,38 @@ from .conftest import pseudo_random_bytes
 DATA = pseudo_random_bytes(3 * CHUNK_SIZE + 100, seed=b"faults")
 
 
-def _leaf_path(store: LocalStore, cid: str, index: int) -> Path:
-    root = store.read_block(cid)
-    leaf = parse_cid(str(parse_cid(cid)))  # root
-    node = decode_dag_pb(root)
-    from flchain.storage.cid import cid_from_bytes
+def _leaf(store: LocalStore, cid: str, index: int) -> Cid:
+    return cid_from_bytes(decode_dag_pb(store.read_block(cid)).links[index][0])
 
-    leaf = cid_from_bytes(node.links[index][0])
-    return store._block_path(leaf)
+
+def _damage(store: LocalStore, cid: Cid, edit: Callable[[bytearray], bytearray]) -> None:
+    """Rewrite the stored bytes of one block in place (in its pack or its own file)."""
+    path, offset, length = store._block_location(cid)
+    raw = bytearray(path.read_bytes())
+    end = offset + (length if length is not None else len(raw) - offset)
+    path.write_bytes(bytes(raw[:offset] + edit(raw[offset:end]) + raw[end:]))
+
+
+def _flip(at: int) -> Callable[[bytearray], bytearray]:
+    def edit(block: bytearray) -> bytearray:
+        block[at] ^= 0x01
+        return block
+
+    return edit
+
+
+def test_multi_block_put_is_one_pack(local_store: LocalStore) -> None:
+    cid = local_store.put(DATA)
+    assert len(list((local_store.root / "packs").glob("*.pack"))) == 1
+    assert len(list((local_store.root / "packs").glob("*.idx"))) == 1
+    assert not list((local_store.root / "blocks").glob("*/*"))
+    assert len(list(local_store.iter_block_cids())) == 5
+    assert local_store.get(cid) == DATA
 
 
 def test_flipped_byte_is_content_mismatch(local_store: LocalStore) -> None:
     cid = local_store.put(DATA)
-    path = _leaf_path(local_store, cid, 1)
-    raw = bytearray(path.read_bytes())
-    raw[1000] ^= 0x01
-    path.write_bytes(bytes(raw))
+    _damage(local_store, _leaf(local_store, cid, 1), _flip(1000))
     with pytest.raises(ContentMismatchError, match="corrupt") as info:
         local_store.get(cid)
     assert not isinstance(info.value, TruncatedBlockError)
@@ -61,18 +78,72 @@ def test_flipped_byte_in_single_block_file(local_store: LocalStore) -> None:
 
 def test_truncated_leaf_is_truncated_block(local_store: LocalStore) -> None:
     cid = local_store.put(DATA)
-    path = _leaf_path(local_store, cid, 2)
-    path.write_bytes(path.read_bytes()[:5000])
+    leaf = _leaf(local_store, cid, 2)
+    path, offset, _length = local_store._block_location(leaf)
+    with path.open("r+b") as handle:  # a torn pack: cut off 5000 bytes into leaf 2
+        handle.truncate(offset + 5000)
     with pytest.raises(TruncatedBlockError, match="5000 of 262144"):
+        local_store.read_block(leaf)
+    with pytest.raises(TruncatedBlockError):
+        local_store.get(cid)  # the root, written last, is cut off too
+
+
+def test_truncated_single_block_file(local_store: LocalStore) -> None:
+    data = pseudo_random_bytes(CHUNK_SIZE, seed=b"one")
+    cid = local_store.put(data)
+    local_store._block_path(parse_cid(cid)).write_bytes(data[:5000])
+    with pytest.raises(ContentMismatchError):
         local_store.get(cid)
+    assert local_store.put(data) == cid  # a re-put repairs the short block
+    assert local_store.get(cid) == data
 
 
 def test_missing_block_is_block_not_found(local_store: LocalStore) -> None:
     cid = local_store.put(DATA)
-    _leaf_path(local_store, cid, 0).unlink()
+    path, _offset, _length = local_store._block_location(_leaf(local_store, cid, 0))
+    path.unlink()
     assert not local_store.has(cid)
     with pytest.raises(BlockNotFoundError):
         local_store.get(cid)
+
+
+def test_uncommitted_pack_is_invisible_and_collected(local_store: LocalStore) -> None:
+    # A crash after writing pack data but before its index was committed.
+    cid = local_store.put(DATA)
+    packs = local_store.root / "packs"
+    (index,) = packs.glob("*.idx")
+    index.rename(packs / ("crashed.idx" + ".tmp-0123"))
+    fresh = LocalStore(local_store.root)
+    assert not fresh.has(cid)
+    assert fresh.gc().bytes_freed > len(DATA)
+    assert not any(packs.iterdir())
+    assert fresh.put(DATA) == cid and fresh.get(cid) == DATA
+
+
+def test_gc_repacks_a_pack_with_live_and_dead_blocks(tmp_path: Path) -> None:
+    # A CAR import of two files lands in one pack; unpin one, gc keeps only the other's blocks.
+    src = LocalStore(tmp_path / "src")
+    a, b = DATA, pseudo_random_bytes(2 * CHUNK_SIZE + 1, seed=b"other")
+    cid_a, cid_b = src.put(a), src.put(b)
+    from flchain.storage.car import write_car
+
+    blocks = [
+        (c.to_bytes(), blk)
+        for root in (cid_a, cid_b)
+        for c, blk in src._iter_dag(parse_cid(root), verify=True)
+    ]
+    both = io.BytesIO()
+    write_car(both, [parse_cid(cid_a), parse_cid(cid_b)], iter(blocks))
+    both.seek(0)
+    dst = LocalStore(tmp_path / "dst")
+    assert dst.import_car(both) == [cid_a, cid_b]
+    assert len(list((dst.root / "packs").glob("*.pack"))) == 1
+    dst.unpin(cid_b)
+    report = dst.gc()
+    assert report.blocks == 4  # b's root and three leaves
+    assert dst.get(cid_a) == a and not dst.has(cid_b)
+    assert len(list((dst.root / "packs").glob("*.pack"))) == 1
+    assert LocalStore(dst.root).get(cid_a) == a  # a fresh reader finds the new pack
 
 
 def test_put_block_refuses_wrong_content(local_store: LocalStore) -> None:
