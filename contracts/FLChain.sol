@@ -65,7 +65,9 @@ contract FLChain {
     }
 
     /// @notice The rule fields a reveal and an attestation read, for one version.
-    /// @dev Packed in one slot (160 bits); the contract keeps a copy for the newest version.
+    /// @dev One slot. The stored copy (`_gate`) is the newest version's and also carries the
+    ///      effective round and quorum of the version before it, so that an attestation reads
+    ///      one slot of rules even while a change is pending; elsewhere those two are zero.
     struct Gate {
         uint32 effectiveRound;
         int32 roiMinBps;
@@ -73,6 +75,8 @@ contract FLChain {
         int32 eligibilityMinScoreBps;
         uint16 probationRounds;
         uint16 quorum;
+        uint32 previousEffectiveRound;
+        uint16 previousQuorum;
     }
 
     /// @notice A node's registration and performance record.
@@ -146,11 +150,9 @@ contract FLChain {
     uint32 public nodeCount;
 
     Rules[] private _rules;
-    // Copies of the gate fields of the newest version and of the one before it: a reveal or an
-    // attestation under the newest rules (the common case) reads one slot, and while a change is
-    // pending (the newest version not yet in force) two, instead of searching `_rules`.
-    Gate private _newestGate;
-    Gate private _previousGate;
+    // The newest version's gate (see `Gate`): a reveal or an attestation under the newest rules,
+    // and an attestation under the previous ones, read this slot instead of searching `_rules`.
+    Gate private _gate;
     mapping(address => NodeRecord) private _nodes;
     mapping(address => uint256) private _bonds;
     mapping(uint256 => mapping(address => bytes32)) private _commitments;
@@ -436,7 +438,7 @@ contract FLChain {
         bool finalizing;
         if (tag == bytes20(0)) {
             votes = _votes[round][resultHash] + 1;
-            if (votes >= _gateFor(round).quorum) {
+            if (votes >= _quorumFor(round)) {
                 _checkPenalisable(round, penalised);
                 _storeFinal(fin, resultHash, mergedDigest, mergedCid, manifestCid, votes);
                 finalizing = true;
@@ -539,7 +541,7 @@ contract FLChain {
         if (effective == lastEffective) {
             _checkRules(rules);
             _rules[n - 1] = rules;
-            _newestGate = _gateOf(_rules[n - 1]);
+            _storeGate(_rules[n - 1], _gate); // the version before the replaced one is unchanged
             emit RulesScheduled(effective, n - 1, rules);
         } else {
             _pushRules(rules);
@@ -680,19 +682,42 @@ contract FLChain {
         return score >= int256(gate.eligibilityMinScoreBps) * int256(uint256(acceptedReveals));
     }
 
-    /// @dev The gate fields of the rules frozen for `round`: from the newest or the previous
-    ///      version's copy when one of them applies, else from the version `_rulesIndex` finds.
+    /// @dev The gate fields of the rules frozen for `round`: the stored copy when the newest
+    ///      version applies, else the version `_rulesIndex` finds.
     function _gateFor(uint256 round) private view returns (Gate memory gate) {
-        gate = _newestGate;
+        gate = _gate;
         if (gate.effectiveRound <= round) return gate;
-        gate = _previousGate;
-        if (gate.effectiveRound <= round) return gate;
-        return _gateOf(_rules[_rulesIndex(round)]);
+        Rules storage r = _rules[_rulesIndex(round)];
+        gate = Gate(
+            r.effectiveRound, r.roiMinBps, r.roiMaxBps, r.eligibilityMinScoreBps, r.probationRounds, r.quorum, 0, 0
+        );
     }
 
-    function _gateOf(Rules storage r) private view returns (Gate memory) {
-        return Gate(
-            r.effectiveRound, r.roiMinBps, r.roiMaxBps, r.eligibilityMinScoreBps, r.probationRounds, r.quorum
+    /// @dev The quorum frozen for `round`: one slot read under the newest or the previous version.
+    function _quorumFor(uint256 round) private view returns (uint256) {
+        Gate memory gate = _gate;
+        if (gate.effectiveRound <= round) return gate.quorum;
+        if (gate.previousEffectiveRound <= round) return gate.previousQuorum;
+        return _rules[_rulesIndex(round)].quorum;
+    }
+
+    /// @dev `old` as the previous version of a newer one: its effective round and quorum.
+    function _gateWithPrevious(Gate memory old) private pure returns (Gate memory gate) {
+        gate.previousEffectiveRound = old.effectiveRound;
+        gate.previousQuorum = old.quorum;
+    }
+
+    /// @dev Store version `r`'s gate fields, keeping `previous`'s previous-version fields.
+    function _storeGate(Rules storage r, Gate memory previous) private {
+        _gate = Gate(
+            r.effectiveRound,
+            r.roiMinBps,
+            r.roiMaxBps,
+            r.eligibilityMinScoreBps,
+            r.probationRounds,
+            r.quorum,
+            previous.previousEffectiveRound,
+            previous.previousQuorum
         );
     }
 
@@ -715,8 +740,7 @@ contract FLChain {
     function _pushRules(Rules memory rules) private {
         _checkRules(rules);
         _rules.push(rules);
-        _previousGate = _newestGate; // before the first version: unused, newest is in force from 0
-        _newestGate = _gateOf(_rules[_rules.length - 1]);
+        _storeGate(_rules[_rules.length - 1], _gateWithPrevious(_gate));
         emit RulesScheduled(rules.effectiveRound, _rules.length - 1, rules);
     }
 
