@@ -19,6 +19,7 @@ returned. Concurrent writers (threads or processes) serialise on the lock, which
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -198,6 +199,11 @@ class _PackWriter:
             os.unlink(self._dir / self.pack)
 
 
+def _cid_string(raw: bytes) -> str:
+    """The base32 string of a binary CIDv1 the DAG builder made (same as ``str(Cid)``)."""
+    return "b" + base64.b32encode(raw).decode("ascii").lower().rstrip("=")
+
+
 def _reused_chunks(stream: BinaryIO) -> Iterator[bytes]:
     """`iter_chunks` (same boundaries) into one reused buffer when the stream has readinto.
 
@@ -240,7 +246,10 @@ class _BlockWriter:
         self._pack: _PackWriter | None = None
 
     def add(self, cid: Cid, block: bytes) -> None:
-        name = str(cid.to_v1())
+        self.add_named(str(cid.to_v1()), block)
+
+    def add_named(self, name: str, block: bytes) -> None:
+        """Add a block under its CIDv1 string `name` (the caller computed it)."""
         if name in self._seen or self._store._present(name, len(block)):
             return
         self._seen.add(name)
@@ -285,6 +294,7 @@ class LocalStore:
         self._blocks = self.root / "blocks"
         self._pins = self.root / "pins"
         self._packs = self.root / "packs"
+        self._blocks_dir = str(self._blocks)
         self._tmp = self.root / "tmp"
         for directory in (self._blocks, self._packs, self._pins, self._tmp):
             directory.mkdir(parents=True, exist_ok=True)
@@ -330,8 +340,8 @@ class LocalStore:
         where = self._index.get(name)
         if where is not None and where[2] == size:
             return True
-        try:
-            return (self._blocks / name[-2:] / name).stat().st_size == size
+        try:  # plain strings: this runs once per block of every put
+            return os.stat(f"{self._blocks_dir}/{name[-2:]}/{name}").st_size == size
         except FileNotFoundError:
             return False
 
@@ -423,10 +433,10 @@ class LocalStore:
             try:
                 for chunk in _reused_chunks(stream):
                     for raw_cid, block in builder.add_chunk(chunk):  # each leaf hashed once
-                        writer.add(cid_from_bytes(raw_cid), block)
+                        writer.add_named(_cid_string(raw_cid), block)
                 rest, root = builder.finish()
                 for raw_cid, block in rest:
-                    writer.add(cid_from_bytes(raw_cid), block)
+                    writer.add_named(_cid_string(raw_cid), block)
             except BaseException:
                 writer.abort()  # an exception mid-put: its pack is deleted, nothing visible
                 raise
