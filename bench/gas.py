@@ -10,7 +10,8 @@ compares the worst sample with the issue's target.
 Each round every node commits and reveals (all accepted). Then, with quorum 2, one node
 attests a result alone (non-finalizing) with 0, 8 and MAX_PENALISED listed nodes, two nodes
 finalize a result penalising k nodes (k cycles through 0, 1, 8, 64 over the rounds), and two
-more attest after finality (agreeing, dissenting). From the middle round on, a rules change for
+more attest after finality (agreeing: a sample of the non-finalizing row with that k; dissenting,
+with an empty list: the "after finality" row). From the middle round on, a rules change for
 a far round is pending, so the later samples take the "previous version" rules path. With one
 registered node, a quorum-2 deployment gives the non-finalizing rows and a quorum-1 one the
 finalizing rows (k = 0 or 1: the node can only penalise itself).
@@ -161,7 +162,8 @@ def run_hundred(backend: Backend, n_nodes: int, rounds: int) -> Samples:
         closing = next(attesters).attest(*agreed)
         assert closing.finalized
         gas[final_row(k)].append(closing.tx.gas_used)
-        gas["attest after finality"].append(next(attesters).attest(*agreed).tx.gas_used)
+        agreeing = next(attesters).attest(*agreed).tx.gas_used  # non-finalizing too, same list
+        gas[nonfinal_row(k) if k in NONFINAL_KS else "attest after finality"].append(agreeing)
         late = next(attesters).attest(*result(rnd, "late dissent", []))
         gas["attest after finality"].append(late.tx.gas_used)
     return gas

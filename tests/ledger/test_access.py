@@ -67,7 +67,7 @@ def test_contract_without_flchain_interface_is_refused() -> None:
         backend.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
     )
     with pytest.raises(ChainConfigError, match=r"not an FLChain deployment"):
-        Ledger.connect(backend, receipt["contractAddress"])
+        Ledger.connect(backend, str(receipt["contractAddress"]))
 
 
 def test_read_only_ledger_refuses_to_send() -> None:

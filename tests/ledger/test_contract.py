@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eth_typing import ChecksumAddress
 
 from flchain.hashing import sha256_hex
-from flchain.ledger import Backend, ContractRevert, NodeStatus, Phase, cid_to_bytes, result_hash
+from flchain.ledger import (
+    AttestResult,
+    Backend,
+    ContractRevert,
+    Ledger,
+    NodeStatus,
+    Phase,
+    cid_to_bytes,
+    result_hash,
+)
 from flchain.protocol import RevealOutcome, Rules
 from flchain.storage.cid import cid_for_bytes
 
@@ -26,14 +36,17 @@ def refused(name: str) -> pytest.RaisesExc[ContractRevert]:
     return pytest.raises(ContractRevert, match=rf"\b{name}\(")
 
 
-def attest(node: object, round: int, merged: bytes = MERGED, penalised: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def attest(
+    node: Ledger, round: int, merged: bytes = MERGED, penalised: tuple[str, ...] = ()
+) -> AttestResult:
     return node.attest(
         round, sha256_hex(merged), cid_for_bytes(merged), cid_for_bytes(MANIFEST), penalised
-    )  # type: ignore[attr-defined]
+    )
 
 
-def addr(node: object) -> str:
-    return node.account.address  # type: ignore[attr-defined, no-any-return]
+def addr(node: Ledger) -> ChecksumAddress:
+    assert node.account is not None
+    return node.account.address
 
 
 # ---------------------------------------------------------------- happy path
