@@ -46,7 +46,7 @@ class ContentStore(Protocol):
         ...
 
     def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
-        """Stream the content of `cid` in chunks."""
+        """Stream the content of `cid` in chunks, each block verified before it is yielded."""
         ...
 
     def has(self, cid: str | Cid) -> bool:
