@@ -69,7 +69,10 @@ __all__ = [
     "SimulationResult",
     "assign_roles",
     "parse_adversaries",
+    "print_report",
+    "round_table",
     "run_simulation",
+    "write_plot",
 ]
 
 #: A fixed future genesis time: blocks are stamped from travelled time only, so a journal
