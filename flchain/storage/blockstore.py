@@ -23,6 +23,7 @@ import base64
 import contextlib
 import io
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -210,10 +211,12 @@ def _reused_chunks(stream: BinaryIO) -> Iterator[bytes]:
     Each chunk is only valid until the next one is read; `_BlockWriter` writes it at once
     or copies it. Saves a fresh 256 KiB allocation (and its page faults) per chunk.
     """
-    readinto = getattr(stream, "readinto", None)
-    if readinto is None:
+    # Only types whose readinto is known to work: a RawIOBase subclass that defines read()
+    # alone inherits a readinto that raises NotImplementedError.
+    if not isinstance(stream, io.BufferedReader | io.FileIO | io.BytesIO):
         yield from iter_chunks(stream)
         return
+    readinto = stream.readinto
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     while True:
@@ -303,6 +306,7 @@ class LocalStore:
         # block name -> (pack file, offset, length), from every committed index file
         self._index: dict[str, tuple[str, int, int]] = {}
         self._index_files: dict[str, list[str]] = {}  # index file -> block names it lists
+        self._index_lock = threading.Lock()  # readers in several threads may refresh at once
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -319,6 +323,10 @@ class LocalStore:
             present = {n for n in os.listdir(self._packs) if n.endswith(".idx")}
         except FileNotFoundError:
             present = set()
+        with self._index_lock:
+            self._sync_index(present)
+
+    def _sync_index(self, present: set[str]) -> None:
         for gone in set(self._index_files) - present:
             pack = gone.removesuffix(".idx") + ".pack"
             for name in self._index_files.pop(gone):
@@ -329,9 +337,13 @@ class LocalStore:
                 text = (self._packs / new).read_text(encoding="ascii", errors="replace")
             except FileNotFoundError:  # removed by gc in another process meanwhile
                 continue
-            self._adopt_index(new, _parse_index(text, new.removesuffix(".idx") + ".pack"))
+            self._adopt(new, _parse_index(text, new.removesuffix(".idx") + ".pack"))
 
     def _adopt_index(self, index: str, entries: list[tuple[str, tuple[str, int, int]]]) -> None:
+        with self._index_lock:
+            self._adopt(index, entries)
+
+    def _adopt(self, index: str, entries: list[tuple[str, tuple[str, int, int]]]) -> None:
         self._index_files[index] = [name for name, _ in entries]
         self._index.update(entries)
 

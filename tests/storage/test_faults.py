@@ -205,6 +205,48 @@ def test_concurrent_writers_in_processes(tmp_path: Path) -> None:
     assert len({cids[1] for cids in outputs}) == 3
 
 
+def test_put_stream_of_a_read_only_file_object(local_store: LocalStore) -> None:
+    data = pseudo_random_bytes(2 * CHUNK_SIZE + 3, seed=b"trickle")
+
+    class Trickle(io.RawIOBase):  # defines read() only; RawIOBase.readinto would raise
+        def __init__(self) -> None:
+            self.pos = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            part = data[self.pos : self.pos + min(n, 1000)]
+            self.pos += len(part)
+            return part
+
+    assert local_store.put_stream(Trickle()) == cid_for_bytes(data)  # type: ignore[arg-type]
+    assert local_store.get(cid_for_bytes(data)) == data
+
+
+def test_threads_sharing_one_store(local_store: LocalStore) -> None:
+    datas = [pseudo_random_bytes(CHUNK_SIZE * 2 + i, seed=b"t%d" % i) for i in range(6)]
+    first = local_store.put(datas[0])
+    errors: list[BaseException] = []
+
+    def work(data: bytes) -> None:
+        try:
+            cid = local_store.put(data)
+            for _ in range(3):
+                assert local_store.get(cid) == data
+                assert local_store.get(first) == datas[0]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(d,)) for d in datas[1:] * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert [LocalStore(local_store.root).get(cid_for_bytes(d)) for d in datas] == datas
+
+
 # --- daemon faults --------------------------------------------------------------------------
 
 
