@@ -177,7 +177,8 @@ def save_journal(backend: JournaledEmbeddedBackend, path: Path) -> Path:
 
 
 def replay_journal(path: Path) -> EmbeddedBackend:
-    """A fresh embedded chain with every recorded change applied, in order.
+    """A fresh embedded chain with every recorded change applied, in order (itself journaled,
+    so its event queries use the log index).
 
     @raises ConfigError when the file is missing or not a journal, or a step fails.
     """
@@ -196,7 +197,7 @@ def replay_journal(path: Path) -> EmbeddedBackend:
         raise ConfigError(
             f"{path} is not an flchain embedded-chain journal (version {JOURNAL_VERSION})"
         )
-    backend = EmbeddedBackend()
+    backend = JournaledEmbeddedBackend()
     for number, line in enumerate(lines[1:], start=2):
         try:
             entry = json.loads(line)

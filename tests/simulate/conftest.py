@@ -1,0 +1,21 @@
+"""One real 10-node × 7-day embedded simulation with every adversary, shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flchain.simulate import SimulationConfig, SimulationResult, parse_adversaries, run_simulation
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    out = tmp_path_factory.mktemp("sim") / "run"
+    config = SimulationConfig(nodes=10, days=7, adversaries=parse_adversaries("all"))
+    return run_simulation(config, out, progress=False)
+
+
+@pytest.fixture(scope="session")
+def run_dir(full_run: SimulationResult) -> Path:
+    return Path(full_run.run_dir)
