@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,22 +12,34 @@ from flchain.simulate import SimulationConfig, parse_adversaries, print_report, 
 
 
 def simulate(
-    nodes: int = typer.Option(10, "--nodes", min=1, max=1000, help="Number of nodes (wallets)."),
-    days: int = typer.Option(7, "--days", min=1, max=365, help="Simulated days (rounds)."),
-    adversaries: str = typer.Option(
-        "none",
-        "--adversaries",
-        help="all, none, or a comma list of: inflated-roi, abnormal-roi, copycat, nan-weights, "
-        "no-reveal, wrong-attestation.",
-    ),
-    chain: str = typer.Option("embedded", "--chain", help="embedded (in-process) or anvil."),
-    store: str = typer.Option(
-        "local", "--store", help="local (blockstore folder) or ipfs (js-ipfs daemon)."
-    ),
-    out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<run name>)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of wallets and data partitions."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run folder."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=1, max=1000, help="Number of nodes (wallets).")
+    ] = 10,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=365, help="Simulated days (rounds).")
+    ] = 7,
+    adversaries: Annotated[
+        str,
+        typer.Option(
+            "--adversaries",
+            help="all, none, or a comma list of: inflated-roi, abnormal-roi, copycat, "
+            "nan-weights, no-reveal, wrong-attestation.",
+        ),
+    ] = "none",
+    chain: Annotated[
+        str, typer.Option("--chain", help="embedded (in-process) or anvil.")
+    ] = "embedded",
+    store: Annotated[
+        str, typer.Option("--store", help="local (blockstore folder) or ipfs (js-ipfs daemon).")
+    ] = "local",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default runs/<run name>).")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed of wallets and data partitions.")
+    ] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Run N nodes for D simulated days on a devnet and report what the rules caught."""
     if chain not in ("embedded", "anvil"):

@@ -1,0 +1,90 @@
+"""Building a node's chain, store, wallet and data from `Settings` (flags > env > file > profile)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+
+from flchain.config import Settings
+from flchain.errors import ConfigError
+from flchain.ledger import Ledger, RpcBackend
+from flchain.ledger.keystore import unlock_from_settings
+from flchain.market import OHLCV
+from flchain.node.errors import NodeDataError
+from flchain.storage import ContentStore, IpfsClient, LocalStore
+
+#: The most recent bars of the node's data used for one round's training.
+TRAIN_BARS = 1_500
+
+
+def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledger:
+    """The contract on the configured chain (refuses the embedded chain: it has no other process)."""
+    if settings.chain == "embedded":
+        raise ConfigError(
+            "the embedded chain lives inside one process, so a node cannot join it: run "
+            "`flchain simulate` for an in-process federation, or `flchain devnet up --chain anvil`"
+        )
+    backend = RpcBackend(
+        settings.require("rpc_url"),
+        kind=settings.chain,
+        expected_chain_id=settings.chain_id,
+        timeout=settings.rpc_timeout_s,
+    )
+    return Ledger.connect(
+        backend, settings.require("contract"), account, from_block=settings.deployment_block
+    )
+
+
+def open_store(settings: Settings) -> ContentStore:
+    if settings.store == "ipfs":
+        return IpfsClient(settings.require("ipfs_url"))
+    return LocalStore(settings.store_dir)
+
+
+def bars_source(data_source: str | None, max_bars: int = TRAIN_BARS) -> Callable[[str], OHLCV]:
+    """The node's training bars by identity: `partition[:SEED]` (default) is the node's shipped
+    non-IID partition; anything else is a CSV file (CCXT / exchange kline layout)."""
+    source = data_source or "partition"
+    cache: dict[str, OHLCV] = {}
+
+    def load(identity: str) -> OHLCV:
+        if identity in cache:
+            return cache[identity]
+        if source == "partition" or source.startswith("partition:"):
+            from flchain.market.partition import node_partition
+
+            try:
+                seed = int(source.split(":", 1)[1]) if ":" in source else 0
+            except ValueError:
+                raise NodeDataError(
+                    f"data source {source!r}: the partition seed must be an integer"
+                ) from None
+            bars, _ = node_partition(identity, seed=seed)
+        else:
+            from flchain.market.loaders import load_csv
+
+            bars = load_csv(source).bars
+        cache[identity] = bars.slice(max(0, len(bars) - max_bars), len(bars))
+        return cache[identity]
+
+    return load
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    account: LocalAccount
+    ledger: Ledger
+    store: ContentStore
+    bars_for: Callable[[str], OHLCV]
+
+
+def node_context(settings: Settings) -> NodeContext:
+    account = unlock_from_settings(settings)
+    return NodeContext(
+        account,
+        open_ledger(settings, account),
+        open_store(settings),
+        bars_source(settings.data_source),
+    )
