@@ -50,8 +50,8 @@ def simulate(
         nodes=nodes,
         days=days,
         adversaries=parse_adversaries(adversaries),
-        chain=chain,  # type: ignore[arg-type]
-        store=store,  # type: ignore[arg-type]
+        chain=chain,
+        store=store,
         seed=seed,
     )
     result = run_simulation(
