@@ -44,7 +44,7 @@ def commitments(ledger: Ledger, round: int) -> list[str]:
 def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
     federation: tuple,
 ) -> None:
-    ledger, store, (a, b) = federation
+    ledger, store, (a, _b) = federation
     bars = bars_source("partition")
     ledger.goto(0, Phase.COMMIT)
     first = NodeRunner(ledger, a, store, bars)
