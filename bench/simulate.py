@@ -31,7 +31,7 @@ def main() -> None:
         for nodes, days in CASES:
             config = SimulationConfig(
                 nodes=nodes, days=days, adversaries=parse_adversaries("all"), chain=chain
-            )  # type: ignore[arg-type]
+            )
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_simulation(
                     config, Path(tmp) / "run", progress=False, measure_memory=True
