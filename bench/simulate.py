@@ -28,7 +28,7 @@ def run_case(chain: str, nodes: int, days: int) -> None:
     started = time.perf_counter()
     config = SimulationConfig(
         nodes=nodes, days=days, adversaries=parse_adversaries("all"), chain=chain
-    )  # type: ignore[arg-type]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         result = run_simulation(config, Path(tmp) / "run", progress=False)
     total = time.perf_counter() - started
