@@ -54,9 +54,11 @@ def _register_subcommands() -> None:
         sub = getattr(module, "app", None)
         if isinstance(sub, typer.Typer):
             app.add_typer(sub, name=name)
-        register = getattr(module, "register", None)
-        if callable(register):  # modules that add top-level commands (simulate, audit)
-            register(app)
+        # Modules that add top-level commands (simulate, audit) export this hook; a dedicated
+        # name so a sub-command called `register` is never mistaken for it.
+        register_commands = getattr(module, "register_commands", None)
+        if callable(register_commands):
+            register_commands(app)
 
 
 _register_subcommands()

@@ -113,6 +113,6 @@ def audit_command(
     raise typer.Exit(report.exit_code)
 
 
-def register(app: typer.Typer) -> None:
+def register_commands(app: typer.Typer) -> None:
     """Add the top-level `flchain audit` command."""
     app.command(name="audit")(audit_command)

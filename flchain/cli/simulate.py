@@ -60,6 +60,6 @@ def simulate(
     print_report(result, Console())
 
 
-def register(app: typer.Typer) -> None:
+def register_commands(app: typer.Typer) -> None:
     """Add the top-level `flchain simulate` command."""
     app.command("simulate")(simulate)
