@@ -56,11 +56,20 @@ class LocalChainProcess:
     name = "chain"
     startup_timeout = 30.0
 
-    def __init__(self, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        chain_id: int = DEFAULT_CHAIN_ID,
+        *,
+        log_path: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: list[str] = []
+        # With a log file the process writes there instead of a pipe, so it can outlive us
+        # (`detach`): a pipe whose reader has gone would end it with SIGPIPE.
+        self.log_path = log_path
 
     @property
     def url(self) -> str:
@@ -75,18 +84,27 @@ class LocalChainProcess:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def start(self) -> LocalChainProcess:
         if self.proc is not None:
             return self
-        self.proc = subprocess.Popen(
-            self.command(),
-            cwd=self.cwd(),
-            env=self.env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: stop() reaches node's children too
-        )
+        log = self.log_path.open("ab") if self.log_path is not None else None
+        try:
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=self.cwd(),
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log if log is not None else subprocess.DEVNULL,
+                stderr=log if log is not None else subprocess.PIPE,
+                start_new_session=True,  # own process group: stop() reaches node's children too
+            )
+        finally:
+            if log is not None:
+                log.close()
         atexit.register(self.stop)
         try:
             self._wait_ready()
@@ -101,9 +119,7 @@ class LocalChainProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(
-                    errors="replace"
-                )
+                err = self._output()
                 last = (err.strip().splitlines() or ["no output"])[-1]
                 raise DevChainError(
                     f"{self.name} exited with code {self.proc.returncode}: {last[:200]}"
@@ -120,6 +136,31 @@ class LocalChainProcess:
         raise DevChainError(
             f"{self.name} did not answer on {self.url} within {self.startup_timeout:.0f} s"
         )
+
+    def _output(self) -> str:
+        """What the exited process wrote (its log file or its stderr pipe)."""
+        if self.log_path is not None:
+            try:
+                return self.log_path.read_text(errors="replace")
+            except OSError:
+                return ""
+        assert self.proc is not None
+        return (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace")
+
+    def detach(self) -> int:
+        """Leave the running process to outlive this one (needs `log_path`); returns its pid.
+
+        It already runs in its own session, so a closing terminal does not end it; from here on
+        only its pid can stop it (`flchain devnet down`).
+        """
+        if self.proc is None:
+            raise DevChainError(f"{self.name} is not running")
+        if self.log_path is None:
+            raise DevChainError(f"{self.name} writes to a pipe; start it with a log_path to detach")
+        pid = self.proc.pid
+        self.proc = None
+        atexit.unregister(self.stop)
+        return pid
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -158,12 +199,33 @@ def find_anvil(start: Path | None = None) -> Path:
 
 
 class AnvilProcess(LocalChainProcess):
-    """anvil with its default funded accounts, fixed chain id, no wall-clock auto-mining."""
+    """anvil with its default funded accounts and a fixed chain id.
+
+    Without `block_time` it mines only on transactions (chain time stands still while idle);
+    with it, it also mines a block every `block_time` seconds (anvil's mixed mining), so the
+    latest block's timestamp follows the wall clock — what a long-running devnet needs.
+    """
 
     name = "anvil"
     startup_timeout = 15.0
 
+    def __init__(
+        self,
+        port: int | None = None,
+        chain_id: int = DEFAULT_CHAIN_ID,
+        *,
+        log_path: Path | None = None,
+        block_time: int | None = None,
+    ) -> None:
+        super().__init__(port, chain_id, log_path=log_path)
+        if block_time is not None and block_time < 1:
+            raise DevChainError("anvil block time must be at least 1 second")
+        self.block_time = block_time
+
     def command(self) -> list[str]:
+        interval = (
+            ["--block-time", str(self.block_time), "--mixed-mining"] if self.block_time else []
+        )
         return [
             str(find_anvil()),
             "--host",
@@ -173,4 +235,5 @@ class AnvilProcess(LocalChainProcess):
             "--chain-id",
             str(self.chain_id),
             "--silent",
+            *interval,
         ]
