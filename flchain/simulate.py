@@ -34,7 +34,8 @@ from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
+from rich import box
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -70,6 +71,9 @@ __all__ = [
     "assign_roles",
     "parse_adversaries",
     "print_report",
+    "reason_label",
+    "rejection_legend",
+    "report_renderables",
     "round_table",
     "run_simulation",
     "write_plot",
@@ -431,9 +435,10 @@ def _run(
             genesis_roi_bps=genesis_roi,
             wall_seconds=round(time.perf_counter() - started, 3),
         )
-        table = round_table(result)
         with (work / "table.txt").open("w") as fh:
-            Console(file=fh, width=160, color_system=None).print(table)
+            text = Console(file=fh, width=100, color_system=None)
+            for renderable in report_renderables(result):
+                text.print(renderable)
         write_plot(result, work / "plot.png")
         return result
 
@@ -513,38 +518,107 @@ def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
 # ------------------------------------------------------------------------------ reporting
 
 
+#: Short labels of rejection reasons for the per-round table (the legend under it names each
+#: one in full), so the table fits an 80-column terminal; an unknown reason shows in full.
+REASON_LABELS: dict[str, str] = {
+    "no_reveal": "no-rev",
+    "not_merged": "unmerged",
+    "rejected_on_chain_abnormal_roi": "roi-abn",
+    "rejected_on_chain_ineligible": "inelig",
+    "roi_not_reproduced": "roi-nr",
+    "non_finite": "nan",
+    "ignored_directive": "ign-dir",
+    "stale_base": "stale",
+    "beyond_participant_cap": "cap",
+    "content_unavailable": "unavail",
+    "cid_mismatch": "cid-mm",
+    "digest_mismatch": "dig-mm",
+    "not_safetensors": "not-st",
+    "wrong_dtype": "dtype",
+    "missing_tensor": "miss-t",
+    "extra_tensor": "extra-t",
+    "wrong_shape": "shape",
+    "bad_metadata": "meta",
+    "norm_too_large": "norm",
+}
+
+#: What the columns with a number in brackets hold (printed in the legend under the table).
+COLUMN_NOTES: dict[str, str] = {
+    "directives": "issued by this round's merge (in force this round)",
+    "attests": "attestations (with a result other than the finalized one)",
+    "global ROI": "the finalized global model's benchmark ROI",
+}
+
+
+def reason_label(reason: str) -> str:
+    """The short table label of a rejection reason (the reason itself when it has none)."""
+    return REASON_LABELS.get(reason, reason)
+
+
+def rejections_cell(rejected: dict[str, int]) -> str:
+    """`label×count` items, space-separated so a narrow column wraps between items."""
+    return " ".join(f"{reason_label(k)}×{v}" for k, v in rejected.items()) or "-"
+
+
+def rejection_legend(result: SimulationResult) -> list[tuple[str, str]]:
+    """(label, reason) for every rejection reason the table shows, in the table's order."""
+    seen = dict.fromkeys(k for r in result.rounds for k in r.rejected)
+    return [(reason_label(k), k) for k in seen]
+
+
+def legend_grid(result: SimulationResult) -> Table:
+    """Two columns under the table: each short label or column, and what it means."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, reason in rejection_legend(result):
+        grid.add_row(label, f"rejected: {reason}")
+    for column, note in COLUMN_NOTES.items():
+        grid.add_row(column, note)
+    grid.add_row("genesis", f"the genesis model's benchmark ROI: {result.genesis_roi_bps} bps")
+    grid.add_row("contract", f"{result.contract} (chain id {result.chain_id})")
+    return grid
+
+
 def round_table(result: SimulationResult) -> Table:
-    """The per-round table (rich)."""
+    """The per-round table (rich): short headers and reason labels, readable at 80 columns."""
+    cfg = result.config
     table = Table(
-        title=f"flchain simulation — {result.config.nodes} nodes × {result.config.days} days, contract {result.contract}"
+        title=f"flchain simulation: {cfg.nodes} nodes × {cfg.days} days",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    for name in (
-        "round",
-        "commits",
-        "reveals",
-        "accepted",
-        "rejected (reason: n)",
-        "clusters",
-        "directives",
-        "attest (conflicting)",
-        "final",
-        "global ROI bps",
-    ):
-        table.add_column(name, justify="left" if name.startswith("rejected") else "right")
+    numeric = {"justify": "right", "no_wrap": True}
+    table.add_column("round", **numeric)  # type: ignore[arg-type]
+    table.add_column("com-\nmits", **numeric)  # type: ignore[arg-type]
+    table.add_column("re-\nveals", **numeric)  # type: ignore[arg-type]
+    table.add_column("acc-\nepted", **numeric)  # type: ignore[arg-type]
+    table.add_column("rejected\n(label×n)", justify="left", overflow="fold", min_width=9)
+    table.add_column("clus-\nters", justify="right", overflow="fold")
+    table.add_column("direc-\ntives", **numeric)  # type: ignore[arg-type]
+    table.add_column("att-\nests", **numeric)  # type: ignore[arg-type]
+    table.add_column("final", **numeric)  # type: ignore[arg-type]
+    table.add_column("global\nROI bps", **numeric)  # type: ignore[arg-type]
     for r in result.rounds:
         table.add_row(
             str(r.round),
             str(r.commits),
             str(r.reveals),
             str(r.accepted),
-            "\n".join(f"{k}: {v}" for k, v in r.rejected.items()) or "-",
+            rejections_cell(r.rejected),
             ",".join(str(c) for c in r.clusters) or "-",
-            f"{r.directives} (in force {r.directives_in_force})",
+            f"{r.directives} ({r.directives_in_force})",
             f"{r.attestations} ({r.conflicting_results})",
             "yes" if r.finalized else "NO",
             "-" if r.global_roi_bps is None else str(r.global_roi_bps),
         )
     return table
+
+
+def report_renderables(result: SimulationResult) -> list[RenderableType]:
+    """What the terminal and `table.txt` show: the per-round table and its legend."""
+    return [round_table(result), legend_grid(result)]
 
 
 OUTCOME_COLOURS: dict[str, str] = {
@@ -616,7 +690,8 @@ def write_plot(result: SimulationResult, path: Path) -> Path:
 
 
 def print_report(result: SimulationResult, console: Console) -> None:
-    console.print(round_table(result))
+    for renderable in report_renderables(result):
+        console.print(renderable)
     console.print(
         f"run folder: {result.run_dir}  (summary.json, manifests/, plot.png, store/, "
         f"{'chain.jsonl' if result.config.chain == 'embedded' else 'anvil-state.json'})  "
