@@ -1,9 +1,10 @@
 """Where the audit reads from: a chain (RPC URL, devnet profile or simulation run folder) and
 a content store (IPFS daemon or local blockstore), opened read-only.
 
-`SnapshotLedger` reads the contract's whole event log once and answers every later event query
-from that snapshot (filtering exactly as the node would), so auditing N rounds costs one
-`eth_getLogs` instead of O(N²). It adds nothing to what the chain says.
+`SnapshotLedger` pins the audit to the chain as it was at its first event read: every later
+query is answered from the ledger's shared event index (`flchain.ledger.events`) up to that
+block, so all rounds and the history checks judge one consistent log even on a live chain. It
+adds nothing to what the chain says.
 """
 
 from __future__ import annotations
@@ -20,31 +21,30 @@ __all__ = ["AuditSource", "SnapshotLedger", "open_source"]
 
 
 class SnapshotLedger(Ledger):
-    """A read-only Ledger whose event queries are served from one snapshot of the log."""
+    """A read-only Ledger whose event queries see the log up to the block of its first read."""
 
     def __init__(self, backend: Backend, address: str, *, from_block: int = 0) -> None:
         super().__init__(backend, address, None, from_block=from_block)
-        self._snapshot: list[ChainEvent] | None = None
-        self._times: dict[int, int] = {}
+        self._pinned: int | None = None
+
+    @property
+    def pinned_block(self) -> int | None:
+        """The last block this view reads events from (None before the first read)."""
+        return self._pinned
 
     def refresh(self) -> None:
-        """Forget the snapshot (the next query reads the log again)."""
-        self._snapshot = None
+        """Unpin (the next query reads the blocks mined since)."""
+        self._pinned = None
 
-    def events(self, name: str | None = None, round: int | None = None) -> list[ChainEvent]:
-        if self._snapshot is None:
-            self._snapshot = super().events()
-        return [
-            e
-            for e in self._snapshot
-            if (name is None or e.name == name)
-            and (round is None or ("round" in e.args and int(e.args["round"]) == round))
-        ]
-
-    def _block_time(self, block_number: int) -> int:
-        if block_number not in self._times:
-            self._times[block_number] = super()._block_time(block_number)
-        return self._times[block_number]
+    def events(
+        self, name: str | None = None, round: int | None = None, *, to_block: int | None = None
+    ) -> list[ChainEvent]:
+        if self._pinned is None:
+            self._pinned = self.sync_events()
+        if name is not None:
+            self._topic_of(name)  # an unknown event name is an error, as on any Ledger
+        limit = self._pinned if to_block is None else min(to_block, self._pinned)
+        return self.event_index.query(name, round, to_block=limit)
 
 
 @dataclass

@@ -14,10 +14,11 @@ from flchain.ledger.errors import (
     LedgerError,
     TransactionFailed,
 )
+from flchain.ledger.events import ChainEvent, EventIndex
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes, commitment_hash, result_hash
 from flchain.ledger.ledger import (
     AttestResult,
-    ChainEvent,
+    CommitState,
     DeployConfig,
     Ledger,
     NodeRecord,
@@ -34,10 +35,12 @@ __all__ = [
     "ChainConfigError",
     "ChainEvent",
     "ChainUnavailable",
+    "CommitState",
     "CompileError",
     "ContractRevert",
     "DeployConfig",
     "EmbeddedBackend",
+    "EventIndex",
     "Ledger",
     "LedgerError",
     "NodeRecord",

@@ -5,16 +5,27 @@ Both give the `Ledger` a `Web3` object plus devnet controls behind one interface
 `fund(address, wei)`, and snapshots. Transactions are never sent from an unlocked node
 account: the Ledger signs locally. The one exception is `EmbeddedBackend.fund`, which pays
 from eth-tester's built-in test accounts (a faucet that exists only in-process).
+
+Reads the event layer (`flchain.ledger.events`) builds on: `head()`, `block_hash(n)`, cached
+`block_timestamp(n)` and `fetch_logs(address, lo, hi)` — bounded `eth_getLogs` ranges over
+JSON-RPC; on the embedded chain the logs of receipts this process already received
+(`note_receipt`) plus a direct read of py-evm's stored receipts for the other blocks, because
+eth-tester's own `eth_getLogs` looks every receipt up by walking back from the head. A backend
+also keeps the views derived from it (`shared`), so every Ledger on it reads one event index.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import requests
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
+from web3.exceptions import BlockNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
@@ -29,6 +40,8 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+T = TypeVar("T")
+
 
 class Backend(ABC):
     """A connected chain with devnet controls."""
@@ -36,9 +49,101 @@ class Backend(ABC):
     kind: BackendKind
     w3: Web3
 
+    #: Most blocks one `eth_getLogs` asks for (providers cap ranges or result counts; a refused
+    #: range is halved down to one block before giving up).
+    LOG_CHUNK = 2_000
+
     @property
     def chain_id(self) -> int:
         return int(self.w3.eth.chain_id)
+
+    # ------------------------------------------------------------ caches
+
+    def _state(self) -> dict[str, Any]:
+        # Lazily, so a subclass that does not call Backend.__init__ still works.
+        state: dict[str, Any] | None = self.__dict__.get("_flchain_state")
+        if state is None:
+            state = self.__dict__.setdefault(
+                "_flchain_state", {"lock": threading.RLock(), "times": {}, "shared": {}}
+            )
+        return state
+
+    def shared(self, key: tuple[Any, ...], factory: Callable[[], T]) -> T:
+        """The view stored under `key` on this backend, made by `factory` the first time
+        (one event index per contract, whichever Ledger object asks)."""
+        state = self._state()
+        with state["lock"]:
+            if key not in state["shared"]:
+                state["shared"][key] = factory()
+            value: T = state["shared"][key]
+            return value
+
+    def forget_blocks_from(self, block_number: int) -> None:
+        """Drop what is cached about blocks ≥ `block_number` (after a rewind)."""
+        state = self._state()
+        with state["lock"]:
+            times: dict[int, int] = state["times"]
+            for n in [n for n in times if n >= block_number]:
+                del times[n]
+
+    def _forget_everything(self) -> None:
+        """After a revert: drop cached timestamps and every shared view (they rebuild)."""
+        state = self._state()
+        with state["lock"]:
+            state["times"].clear()
+            state["shared"].clear()
+
+    # ------------------------------------------------------------ block reads
+
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest block."""
+        block = self.w3.eth.get_block("latest")
+        return int(block["number"]), bytes(block["hash"])
+
+    def block_hash(self, block_number: int) -> bytes | None:
+        """Hash of block `block_number`, or None if the chain has no such block."""
+        try:
+            return bytes(self.w3.eth.get_block(block_number)["hash"])
+        except BlockNotFound:
+            return None
+
+    def block_timestamp(self, block_number: int) -> int:
+        """Timestamp of block `block_number` (cached: blocks do not change on a devnet; a
+        rewind noticed by the event index drops the cache)."""
+        state = self._state()
+        times: dict[int, int] = state["times"]
+        ts = times.get(block_number)
+        if ts is None:
+            ts = int(self.w3.eth.get_block(block_number)["timestamp"])
+            times[block_number] = ts
+        return ts
+
+    def note_receipt(self, receipt: Any) -> None:  # noqa: B027 - optional hook, no-op by default
+        """A receipt this process received (the Ledger passes every one it waits for)."""
+
+    def fetch_logs(self, address: str, lo: int, hi: int) -> list[Any]:
+        """Every log `address` emitted in blocks lo..hi (inclusive), in chain order."""
+        out: list[Any] = []
+        chunk = max(1, self.LOG_CHUNK)
+        start = lo
+        while start <= hi:
+            end = min(hi, start + chunk - 1)
+            try:
+                out.extend(
+                    self.w3.eth.get_logs(
+                        {"address": address, "fromBlock": start, "toBlock": end}  # type: ignore[typeddict-item]
+                    )
+                )
+            except NETWORK_ERRORS:
+                raise
+            except Exception as exc:  # a provider refusing the range or the result size
+                if end == start:
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise LedgerError(f"eth_getLogs refused block {start}: {first[:200]}") from None
+                chunk = max(1, (end - start + 1) // 2)
+                continue
+            start = end + 1
+        return out
 
     def latest_timestamp(self) -> int:
         """Timestamp of the latest block: the chain's idea of 'now' for views."""
@@ -85,6 +190,52 @@ class EmbeddedBackend(Backend):
         self.tester = EthereumTester(PyEVMBackend())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         self._faucet = self.tester.get_accounts()[0]
+        # Logs of blocks whose every transaction's receipt this process saw, by block number.
+        self._receipt_logs: dict[int, list[Any]] = {}
+
+    def note_receipt(self, receipt: Any) -> None:
+        # With auto-mining each transaction is mined alone in its own block, so one receipt is
+        # the whole block's log. Without it a block may hold transactions nobody asked about.
+        if not getattr(self.tester, "auto_mine_transactions", False):
+            return
+        self._receipt_logs[int(receipt["blockNumber"])] = list(receipt["logs"])
+
+    def fetch_logs(self, address: str, lo: int, hi: int) -> list[Any]:
+        wanted = address.lower()
+        out: list[Any] = []
+        for n in range(lo, hi + 1):
+            seen = self._receipt_logs.get(n)
+            if seen is None:
+                out.extend(self._scan_block(bytes.fromhex(wanted[2:]), n))
+            else:
+                out.extend(log for log in seen if str(log["address"]).lower() == wanted)
+        return out
+
+    def _scan_block(self, address: bytes, block_number: int) -> list[dict[str, Any]]:
+        """The logs of `address` in one mined block, read from py-evm's stored receipts (what
+        eth-tester's eth_getLogs returns, without its per-receipt walk from the head)."""
+        chain = self.tester.backend.chain
+        block = chain.get_canonical_block_by_number(block_number)
+        out: list[dict[str, Any]] = []
+        receipts = block.get_receipts(chain.chaindb)
+        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+            for log_index, log in enumerate(receipt.logs):  # eth-tester numbers per receipt
+                if log.address != address:
+                    continue
+                out.append(
+                    {
+                        "address": to_checksum_address(log.address),
+                        "topics": [HexBytes(t.to_bytes(32, "big")) for t in log.topics],
+                        "data": HexBytes(log.data),
+                        "blockNumber": block.number,
+                        "blockHash": HexBytes(block.hash),
+                        "logIndex": log_index,
+                        "transactionIndex": tx_index,
+                        "transactionHash": HexBytes(tx.hash),
+                        "removed": False,
+                    }
+                )
+        return out
 
     def set_time(self, timestamp: int) -> int:
         self._check_forward(timestamp)
@@ -106,6 +257,8 @@ class EmbeddedBackend(Backend):
 
     def revert(self, snapshot_id: Any) -> None:
         self.tester.revert_to_snapshot(snapshot_id)
+        self._receipt_logs.clear()
+        self._forget_everything()
 
 
 class RpcBackend(Backend):
@@ -161,5 +314,7 @@ class RpcBackend(Backend):
         return self._rpc("evm_snapshot", [])
 
     def revert(self, snapshot_id: Any) -> None:
-        if self._rpc("evm_revert", [snapshot_id]) is False:
+        refused = self._rpc("evm_revert", [snapshot_id]) is False
+        self._forget_everything()
+        if refused:
             raise LedgerError(f"evm_revert({snapshot_id}) was refused by {self.url}")

@@ -4,12 +4,17 @@ Writes are signed locally by an `eth_account` LocalAccount and return a `TxResul
 receipt's gas. A refusal surfaces as `ContractRevert` carrying the contract's custom error by
 name. Reads return the shared `flchain.protocol` types; `round_record` rebuilds a round from
 events alone (no contract view is trusted for it), so an auditor can compare both.
+
+Events are read through one `flchain.ledger.events.EventIndex` per contract and backend (shared
+by `with_account` copies and any other Ledger on the same backend), filled incrementally and
+decoded once; block timestamps are cached by the backend (`block_timestamp`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from enum import IntEnum
 from functools import cached_property
 from importlib import resources
@@ -29,6 +34,7 @@ from flchain.ledger.errors import (
     LedgerError,
     TransactionFailed,
 )
+from flchain.ledger.events import ChainEvent, EventIndex, ReadScope
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import (
@@ -153,16 +159,14 @@ class TxResult(BaseModel):
     events: tuple[ChainEvent, ...] = ()
 
 
-class ChainEvent(BaseModel):
-    """One decoded contract log."""
+class CommitState(BaseModel):
+    """What the contract stores about one node's commitment in one round."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    log_index: int
-    tx_hash: str
+    commitment: Bytes32 | None  # None: not committed, or revealed (the slot then holds the outcome)
+    revealed: bool
+    outcome: RevealOutcome | None  # None until revealed
 
 
 class AttestResult(BaseModel):
@@ -269,6 +273,7 @@ class Ledger:
             address=self.address, abi=self._artifact["abi"]
         )
         self._errors = ErrorDecoder(self._artifact["abi"])
+        self._read_scope = ReadScope()
         if check:
             self._check_code()
 
@@ -375,6 +380,7 @@ class Ledger:
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
+        self.backend.note_receipt(receipt)
         if int(receipt["status"]) != 1:
             raise TransactionFailed(
                 f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash.hex()})"
@@ -608,30 +614,60 @@ class Ledger:
                 return topic
         raise ChainConfigError(f"the contract has no event named {name}")
 
-    def events(self, name: str | None = None, round: int | None = None) -> list[ChainEvent]:
-        """Decoded contract events in chain order, optionally one kind and/or one round (the
-        round is the first indexed topic of every per-round event)."""
-        topics: list[Any] = [None if name is None else "0x" + self._topic_of(name).hex()]
-        if round is not None:
-            topics.append("0x" + round.to_bytes(32, "big").hex())
-        while topics and topics[-1] is None:
-            topics.pop()
-        query: dict[str, Any] = {
-            "address": self.address,
-            "fromBlock": self.from_block,
-            "toBlock": "latest",
-        }
-        if topics:
-            query["topics"] = topics
+    @property
+    def event_index(self) -> EventIndex:
+        """The event index of this contract on this backend (shared; see `flchain.ledger.events`)."""
+        return self.backend.shared(
+            ("events", self.address, self.from_block),
+            lambda: EventIndex(self.backend, self.address, self.from_block, self._decode_logs),
+        )
+
+    def sync_events(self) -> int:
+        """Index every block mined since the last read; returns the last block indexed."""
         try:
-            logs = self.w3.eth.get_logs(query)  # type: ignore[arg-type]
+            return self.event_index.sync()
         except NETWORK_ERRORS:
             raise ChainUnavailable("cannot reach the chain to read events") from None
-        events = self._decode_logs(logs)
-        return sorted(events, key=lambda e: (e.block_number, e.log_index))
+
+    def _one_read(self) -> AbstractContextManager[None]:
+        """Context: one sync for everything read inside it (nested reads do not sync again)."""
+        return self._read_scope(self.sync_events)
+
+    def events(
+        self, name: str | None = None, round: int | None = None, *, to_block: int | None = None
+    ) -> list[ChainEvent]:
+        """Decoded contract events in chain order, optionally one kind and/or one round (the
+        round is the first indexed topic of every per-round event) and up to `to_block`.
+
+        Served from the shared event index after indexing the blocks mined since the last read
+        (none inside a `round_record` or similar compound read, which syncs once)."""
+        if name is not None:
+            self._topic_of(name)  # an unknown event name is a caller error, as before
+        if not self._read_scope.active:
+            self.sync_events()
+        return self.event_index.query(name, round, to_block=to_block)
+
+    def block_timestamp(self, block_number: int) -> int:
+        """Timestamp of block `block_number` (cached per backend)."""
+        try:
+            return self.backend.block_timestamp(block_number)
+        except NETWORK_ERRORS:
+            raise ChainUnavailable("cannot reach the chain to read a block") from None
 
     def _block_time(self, block_number: int) -> int:
-        return int(self.w3.eth.get_block(block_number)["timestamp"])
+        # Kept for callers written before block_timestamp was public.
+        return self.block_timestamp(block_number)
+
+    def commitment_of(self, round: int, node: Address) -> CommitState:
+        """The contract's record of `node`'s commitment in `round` (storage, not events): the
+        pending commitment before the reveal; after it, `revealed` and the on-chain outcome."""
+        value, revealed, outcome = self._call("commitmentOf", round, to_checksum_address(node))
+        commitment = "0x" + bytes(value).hex()
+        return CommitState(
+            commitment=None if int(commitment, 16) == 0 else commitment,
+            revealed=bool(revealed),
+            outcome=RevealOutcome(int(outcome)) if revealed else None,
+        )
 
     # ------------------------------------------------------------ rebuilding a round from logs
 
@@ -681,6 +717,10 @@ class Ledger:
     def base_for_round(self, round: int, schedule: Schedule | None = None) -> GlobalModel:
         """Base model of `round`: the finalized model of the latest round r' < round finalized
         before `round`'s reveal window closed; genesis if there is none. From events alone."""
+        with self._one_read():
+            return self._base_for_round(round, schedule)
+
+    def _base_for_round(self, round: int, schedule: Schedule | None) -> GlobalModel:
         sched, genesis = self.schedule_from_events()
         sched = schedule or sched
         deadline = sched.reveal_end(round)
@@ -695,7 +735,12 @@ class Ledger:
         return best or genesis
 
     def round_record(self, round: int) -> RoundRecord:
-        """Everything the chain says about `round`, rebuilt from events alone."""
+        """Everything the chain says about `round`, rebuilt from events alone (one index sync,
+        so every part comes from the same block)."""
+        with self._one_read():
+            return self._round_record(round)
+
+    def _round_record(self, round: int) -> RoundRecord:
         schedule, _ = self.schedule_from_events()
         commitments = tuple(
             Commitment(
