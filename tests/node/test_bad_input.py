@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 
 from flchain.config import DevnetProfile, load_profile, save_profile
@@ -27,7 +28,7 @@ PASSWORD = "bad-input-password"
 
 # Init code that deploys a contract whose runtime is PUSH1 0 PUSH1 0 RETURN: it answers every
 # call with empty data, so it has code but is not an FLChain deployment.
-NOT_FLCHAIN_INIT = "0x6005600c60003960056000f360006000f3"
+NOT_FLCHAIN_INIT = HexStr("0x6005600c60003960056000f360006000f3")
 
 
 def flchain(*args: str) -> subprocess.CompletedProcess[str]:
@@ -154,7 +155,9 @@ def test_contract_that_is_not_flchain(devnet: Devnet, tmp_path: Path) -> None:
     w3 = devnet.backend.w3
     funded = w3.eth.accounts[0]  # anvil's own unlocked dev account
     tx = w3.eth.send_transaction({"from": funded, "data": NOT_FLCHAIN_INIT})
-    other = to_checksum_address(w3.eth.wait_for_transaction_receipt(tx)["contractAddress"])
+    created = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    assert created is not None
+    other = to_checksum_address(created)
     assert w3.eth.get_code(other)
     path = devnet.variant(tmp_path, contract=other)
     result = flchain("node", "status", "--wallet", "node-1", "--profile", str(path))
