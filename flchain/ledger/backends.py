@@ -214,8 +214,15 @@ class EmbeddedBackend(Backend):
     def _scan_block(self, address: bytes, block_number: int) -> list[dict[str, Any]]:
         """The logs of `address` in one mined block, read from py-evm's stored receipts (what
         eth-tester's eth_getLogs returns, without its per-receipt walk from the head)."""
+        from eth.constants import BLANK_ROOT_HASH
+        from eth_bloom import BloomFilter
+
         chain = self.tester.backend.chain
-        block = chain.get_canonical_block_by_number(block_number)
+        header = chain.get_canonical_block_header_by_number(block_number)
+        # Most blocks are time steps (empty) or other senders' (the bloom rules them out).
+        if header.transaction_root == BLANK_ROOT_HASH or address not in BloomFilter(header.bloom):
+            return []
+        block = chain.get_block_by_header(header)
         out: list[dict[str, Any]] = []
         receipts = block.get_receipts(chain.chaindb)
         for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):

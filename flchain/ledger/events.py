@@ -23,10 +23,11 @@ indexed tip; a reorg racing a sync on a public chain is out of scope (use a fina
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
@@ -47,6 +48,50 @@ class ChainEvent(BaseModel):
     block_number: int
     log_index: int
     tx_hash: str
+
+
+class EventCodec:
+    """Decodes one event's logs with eth_abi directly, into what web3's `process_log` gives
+    (indexed arguments first, addresses checksummed, structs as dicts by component name,
+    indexed dynamic values as their topic hash), without web3's per-log setup."""
+
+    def __init__(self, abi: Mapping[str, Any]) -> None:
+        from flchain.ledger.revert import _abi_type
+
+        self.name = str(abi["name"])
+        inputs = list(abi["inputs"])
+        self.indexed = [(p, _abi_type(p)) for p in inputs if p.get("indexed")]
+        self.data = [p for p in inputs if not p.get("indexed")]
+        self.data_types = [_abi_type(p) for p in self.data]
+
+    def decode(self, codec: Any, log: RawLog) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        for (param, abi_type), topic in zip(self.indexed, log["topics"][1:], strict=True):
+            if _is_dynamic(abi_type):
+                args[param["name"]] = bytes(topic)  # only its hash is on chain
+            else:
+                args[param["name"]] = _named(codec.decode([abi_type], bytes(topic))[0], param)
+        values = codec.decode(self.data_types, bytes(log["data"])) if self.data else ()
+        for param, value in zip(self.data, values, strict=True):
+            args[param["name"]] = _named(value, param)
+        return args
+
+
+def _is_dynamic(abi_type: str) -> bool:
+    return abi_type in ("bytes", "string") or abi_type.endswith("]") or abi_type.startswith("(")
+
+
+def _named(value: Any, param: Mapping[str, Any]) -> Any:
+    """A decoded value shaped like web3 returns it (checksummed addresses, named structs)."""
+    t = str(param["type"])
+    if t.endswith("]"):
+        inner = {**param, "type": t[: t.rindex("[")]}
+        return [_named(v, inner) for v in value]
+    if t == "tuple":
+        return {c["name"]: _named(v, c) for c, v in zip(param["components"], value, strict=True)}
+    if t == "address":
+        return to_checksum_address(value)
+    return value
 
 
 def round_topic(round: int) -> bytes:

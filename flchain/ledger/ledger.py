@@ -34,7 +34,7 @@ from flchain.ledger.errors import (
     LedgerError,
     TransactionFailed,
 )
-from flchain.ledger.events import ChainEvent, EventIndex, ReadScope
+from flchain.ledger.events import ChainEvent, EventCodec, EventIndex, ReadScope
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import (
@@ -575,6 +575,29 @@ class Ledger:
     # ------------------------------------------------------------ events
 
     def _decode_logs(self, logs: Iterable[Any]) -> list[ChainEvent]:
+        """This contract's logs as `ChainEvent`s (others' logs and unknown topics dropped)."""
+        out: list[ChainEvent] = []
+        codecs = self._event_codecs
+        for log in logs:
+            if to_checksum_address(log["address"]) != self.address or not log["topics"]:
+                continue
+            codec = codecs.get(bytes(log["topics"][0]))
+            if codec is None:
+                continue
+            out.append(
+                ChainEvent(
+                    name=codec.name,
+                    args=_plain(codec.decode(self.w3.codec, log)),
+                    block_number=int(log["blockNumber"]),
+                    log_index=int(log["logIndex"]),
+                    tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+                )
+            )
+        return out
+
+    def _decode_logs_with_web3(self, logs: Iterable[Any]) -> list[ChainEvent]:
+        """The same through web3's `process_log` (the reference `_decode_logs` is tested against;
+        about 5× slower, which every first read of a long log paid)."""
         out: list[ChainEvent] = []
         by_topic = self._event_topics
         for log in logs:
@@ -594,6 +617,17 @@ class Ledger:
                 )
             )
         return out
+
+    @cached_property
+    def _event_codecs(self) -> dict[bytes, EventCodec]:
+        return {
+            topic: EventCodec(
+                next(
+                    i for i in self._artifact["abi"] if i.get("type") == "event" and i["name"] == n
+                )
+            )
+            for topic, n in self._event_topics.items()
+        }
 
     @cached_property
     def _event_topics(self) -> dict[bytes, str]:

@@ -353,3 +353,16 @@ def test_commitment_of_follows_commit_and_reveal(world: Any) -> None:
 def test_unknown_event_name_is_a_clear_error(world: Any) -> None:
     with pytest.raises(ChainConfigError, match="no event named Nope"):
         world.gov.events("Nope")
+
+
+def test_fast_decoder_agrees_with_web3(world: Any) -> None:
+    """The eth_abi decoder behind the index gives exactly what web3's process_log gives."""
+    gov: Ledger = world.gov
+    gov.schedule_rules(3, Rules(quorum=2))  # a struct argument
+    play_round(world, 0)
+    logs = gov.w3.eth.get_logs(
+        {"address": gov.address, "fromBlock": gov.from_block, "toBlock": "latest"}
+    )
+    fast = gov._decode_logs(logs)
+    assert {e.name for e in fast} >= {"Genesis", "RulesScheduled", "Attested", "Revealed"}
+    assert fast == gov._decode_logs_with_web3(logs)
