@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _devnet_cli import PASSWORD, error_line, flchain, port_open, profile_json
+from _devnet_cli import FLCHAIN, PASSWORD, error_line, flchain, port_open, profile_json
 from eth_utils import to_checksum_address
 
 from flchain.config import ProfileProcess, load_profile
@@ -275,3 +275,68 @@ def test_hardhat_devnet(tmp_path: Path) -> None:
     finally:
         devnet_down(data)
     assert not is_running(result.profile.processes[0])
+
+
+@pytest.mark.slow
+def test_node_daemon_plays_a_round_on_chain_time_alone(tmp_path: Path) -> None:
+    """No time travel: with a 60 s round (commit 30 s, reveal 15 s, so a loaded machine still
+    trains in time), blocks mined while idle carry chain time through the commit, reveal and
+    closed phases, and `flchain node run` commits, reveals and attests."""
+    data = tmp_path / "flchain"
+    up = flchain("devnet", "up", "--nodes", "1", "--round-length", "60", "--data-dir", str(data))
+    assert up.returncode == 0, up.stderr
+    try:
+        assert (
+            flchain("node", "register", "--wallet", "node-1", "--data-dir", str(data)).returncode
+            == 0
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
+        env["FLCHAIN_PASSWORD"] = PASSWORD
+        log = (tmp_path / "node.log").open("w")
+        daemon = subprocess.Popen(
+            [
+                FLCHAIN,
+                "node",
+                "run",
+                "--wallet",
+                "node-1",
+                "--poll",
+                "0.5",
+                "--data-dir",
+                str(data),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 240
+            record: dict[str, object] = {}
+            while time.monotonic() < deadline and daemon.poll() is None:
+                status = flchain(
+                    "node",
+                    "status",
+                    "--wallet",
+                    "node-1",
+                    "--round",
+                    "0",
+                    "--json",
+                    "--data-dir",
+                    str(data),
+                )
+                if status.returncode == 0:
+                    record = json.loads(status.stdout)
+                    if record["attested"]:
+                        break
+                time.sleep(2)
+        finally:
+            daemon.send_signal(signal.SIGINT)
+            code = daemon.wait(timeout=60)
+            log.close()
+        text = (tmp_path / "node.log").read_text()
+        assert record.get("attested") is True, text
+        assert record["committed"] and record["revealed"] and record["finalized"], (record, text)
+        assert "stopping (SIGINT)" in text
+        assert code == 0, text
+    finally:
+        assert flchain("devnet", "down", "--data-dir", str(data)).returncode == 0
