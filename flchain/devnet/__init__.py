@@ -1,1 +1,11 @@
-"""flchain.devnet"""
+"""flchain.devnet — local chains, a content-store daemon and federation set-up.
+
+- `anvil` / `hardhat`: `AnvilProcess`, `HardhatProcess` (127.0.0.1, readiness wait, clean stop,
+  optional log file + `detach()` so a process outlives the command that started it).
+- `ipfsd`: `IpfsDaemon`, a strictly offline js-ipfs daemon.
+- `federation`: genesis model, devnet rules, deployment, deterministic wallets, funding.
+- `journal`: the embedded chain's replayable journal (`flchain simulate`).
+- `manager`: `devnet_up` / `devnet_down` / `devnet_status`, behind `flchain devnet up|down|status`.
+
+Nothing is imported here, so `import flchain.devnet.anvil` stays light.
+"""
