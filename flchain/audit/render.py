@@ -111,6 +111,8 @@ def print_round(a: RoundAudit, console: Console) -> None:
 def print_report(report: AuditReport, console: Console) -> None:
     """The readable terminal report: one section per round, then the history and the verdict."""
     console.print(f"[bold]flchain audit[/] chain {report.chain_id} contract {report.contract}")
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
     for a in report.rounds:
         print_round(a, console)
     console.rule("history")
@@ -317,6 +319,7 @@ section {{ border-top: 1px solid #d0d7de; margin-top: 16px; }}
 </style></head>
 <body><div id="verdict">{_e(report.verdict.upper())} — {len(report.rounds)} round(s), chain {report.chain_id}, contract {_e(report.contract)}</div>
 <main>
+{"".join(f"<p>{_e(n)}</p>" for n in report.notes)}
 <h2>Summary</h2>{summary}
 <h2>History</h2><ul>{history or "<li>each round's base is the previous finalized model; rule changes were scheduled in advance</li>"}</ul>
 <h2>Plots</h2>{plots or "<p>no plots (no round could be replayed)</p>"}

@@ -146,6 +146,7 @@ class AuditReport(BaseModel):
     rounds: tuple[RoundAudit, ...]
     history: tuple[Finding, ...] = ()
     genesis_digest: str = ""
+    notes: tuple[str, ...] = ()  # how the chain was read when not simply as named (header)
 
     @property
     def exit_code(self) -> int:

@@ -5,19 +5,30 @@ a content store (IPFS daemon or local blockstore), opened read-only.
 query is answered from the ledger's shared event index (`flchain.ledger.events`) up to that
 block, so all rounds and the history checks judge one consistent log even on a live chain. It
 adds nothing to what the chain says.
+
+A `flchain simulate --chain anvil` run folder outlives its anvil: its profile's `rpc_url` is
+dead once the simulation ended, but `anvil-state.json` beside it holds `anvil_dumpState`. When
+that RPC does not answer, `open_source` starts a temporary anvil (127.0.0.1, free port),
+`anvil_loadState`s the dump into it and audits against it; `AuditSource.close()` stops it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flchain.audit.errors import AuditError
 from flchain.config import DevnetProfile, load_profile
-from flchain.ledger import Backend, ChainEvent, Ledger, RpcBackend
+from flchain.ledger import Backend, ChainEvent, ChainUnavailable, Ledger, RpcBackend
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 
-__all__ = ["AuditSource", "SnapshotLedger", "open_source"]
+__all__ = ["ANVIL_STATE_FILE", "RESTORED_NOTE", "AuditSource", "SnapshotLedger", "open_source"]
+
+#: What `flchain simulate --chain anvil` writes beside its profile: `{"state": <anvil_dumpState>}`.
+ANVIL_STATE_FILE = "anvil-state.json"
+RESTORED_NOTE = f"chain restored from {ANVIL_STATE_FILE} into a temporary anvil"
 
 
 class SnapshotLedger(Ledger):
@@ -49,9 +60,29 @@ class SnapshotLedger(Ledger):
 
 @dataclass
 class AuditSource:
+    """What the audit reads: a ledger, a content store, and how to release them.
+
+    `notes` say how the chain was obtained when it is not simply the one named (shown in the
+    report header). Use as a context manager, or call `close()`, so a temporary chain process
+    is stopped whatever happens.
+    """
+
     ledger: Ledger
     store: ContentStore
     label: str
+    notes: tuple[str, ...] = ()
+    _cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        """Stop whatever `open_source` started for this source (safe to call twice)."""
+        while self._cleanup:
+            self._cleanup.pop()()
+
+    def __enter__(self) -> AuditSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _store_of(profile: DevnetProfile) -> ContentStore:
@@ -62,15 +93,60 @@ def _store_of(profile: DevnetProfile) -> ContentStore:
     return LocalStore(profile.store_dir)
 
 
-def _backend_of(profile: DevnetProfile, folder: Path) -> Backend:
+def _dumped_state(path: Path) -> str:
+    """The `anvil_dumpState` payload saved in `path` (a hex string)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise AuditError(f"cannot read {path}: {type(exc).__name__}") from None
+    state = doc.get("state") if isinstance(doc, dict) else None
+    if not isinstance(state, str) or not state.startswith("0x"):
+        raise AuditError(f'{path} holds no anvil state (expected {{"state": "0x…"}})')
+    return state
+
+
+def _restored_anvil(profile: DevnetProfile, dump: Path) -> tuple[Backend, Callable[[], None]]:
+    """A fresh anvil on a free 127.0.0.1 port holding the dumped chain, and its stop."""
+    from flchain.devnet.anvil import AnvilProcess
+
+    state = _dumped_state(dump)
+    anvil = AnvilProcess(chain_id=profile.chain_id)
+    anvil.start()
+    try:
+        backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=profile.chain_id)
+        answer = backend.w3.provider.make_request("anvil_loadState", [state])  # type: ignore[arg-type]
+        if answer.get("result") is not True:
+            why = str(answer.get("error", {}).get("message", "no reason given")).splitlines()[0]
+            raise AuditError(f"anvil refused the state in {dump}: {why[:200]}")
+    except BaseException:
+        anvil.stop()
+        raise
+    return backend, anvil.stop
+
+
+_Opened = tuple[Backend, tuple[str, ...], list[Callable[[], None]]]
+
+
+def _backend_of(profile: DevnetProfile, folder: Path) -> _Opened:
+    """The chain a profile names; for a dead anvil with a dump beside it, a restored one.
+
+    Also returns the notes for the report header and what stops a temporary process.
+    """
     if profile.rpc_url:
-        return RpcBackend(profile.rpc_url, expected_chain_id=profile.chain_id)
+        dump = folder / ANVIL_STATE_FILE
+        try:
+            return RpcBackend(profile.rpc_url, expected_chain_id=profile.chain_id), (), []
+        except ChainUnavailable:
+            if profile.chain != "anvil" or not dump.is_file():
+                raise
+        backend, stop = _restored_anvil(profile, dump)
+        return backend, (RESTORED_NOTE,), [stop]
     journal = (profile.state_dir or folder) / "chain.jsonl"
     if not journal.exists():
         raise AuditError(f"embedded chain without a journal: {journal} does not exist")
     from flchain.devnet.journal import replay_journal
 
-    return replay_journal(journal)
+    return replay_journal(journal), (), []
 
 
 def open_source(
@@ -85,6 +161,9 @@ def open_source(
 ) -> AuditSource:
     """Open exactly one chain source (RPC + contract, a profile, or a run folder) and a store.
 
+    A run folder (or profile) of an anvil chain whose RPC no longer answers is restored from
+    its `anvil-state.json` into a temporary anvil; close the returned source to stop it.
+
     @raises AuditError for a missing or contradictory choice; UnavailableError subclasses when
         the chain cannot be reached.
     """
@@ -94,12 +173,21 @@ def open_source(
     if run or profile:
         path = Path(run) / "profile.json" if run else Path(str(profile))
         prof = load_profile(path)
-        backend = _backend_of(prof, path.parent)
-        ledger = SnapshotLedger(backend, prof.contract, from_block=prof.deployment_block)
-        store = (
-            IpfsClient(ipfs) if ipfs else LocalStore(store_dir) if store_dir else _store_of(prof)
-        )
-        return AuditSource(ledger, store, str(path))
+        backend, notes, cleanup = _backend_of(prof, path.parent)
+        try:
+            ledger = SnapshotLedger(backend, prof.contract, from_block=prof.deployment_block)
+            store = (
+                IpfsClient(ipfs)
+                if ipfs
+                else LocalStore(store_dir)
+                if store_dir
+                else _store_of(prof)
+            )
+        except BaseException:
+            for stop in cleanup:
+                stop()
+            raise
+        return AuditSource(ledger, store, str(path), notes, cleanup)
     if not contract:
         raise AuditError("--rpc needs --contract ADDRESS")
     if not (ipfs or store_dir):

@@ -18,11 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from flchain.audit.core import audit, closed_rounds
 from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
-from flchain.audit.report import RoundAudit
-from flchain.audit.source import open_source
+from flchain.audit.report import AuditReport, RoundAudit
+from flchain.audit.source import AuditSource, open_source
 from flchain.errors import FlchainError
 
-__all__ = ["parse_rounds", "register"]
+__all__ = ["parse_rounds", "register_commands"]
 
 _RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 
@@ -82,24 +82,10 @@ def audit_command(
         span = parse_rounds(round, rounds, all_rounds)
         source = open_source(rpc=rpc, contract=contract, ipfs=ipfs, store_dir=store, profile=profile,
                              run=run, from_block=from_block)  # fmt: skip
-        wanted = list(range(span[0], span[1] + 1)) if span else closed_rounds(source.ledger)
-        closed = set(closed_rounds(source.ledger))
-        early = [r for r in wanted if r not in closed]
-        if early:
-            raise AuditError(f"round {early[0]} has not closed yet (closed rounds: {len(closed)})")
-        with Progress(
-            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-            disable=not sys.stderr.isatty(),
-        ) as bar:  # fmt: skip
-            task = bar.add_task("", total=len(wanted))
-
-            def tick(done: int, total: int, a: RoundAudit) -> None:
-                bar.update(task, completed=done, description=f"round {a.round}: {a.verdict.value}")
-
-            report = audit(source.ledger, source.store, wanted, jobs=jobs, progress=tick)
+        with source:  # stops a temporary anvil (restored run folder) also on error
+            report = _audit_source(source, span, jobs).model_copy(update={"notes": source.notes})
     except FlchainError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         # Whatever went wrong, nothing was verified: 2, never 1 (1 means "a mismatch was found").
         raise typer.Exit(2) from None
     if html is not None:
@@ -111,6 +97,26 @@ def audit_command(
         if html is not None:
             out.print(f"HTML report: {html}")
     raise typer.Exit(report.exit_code)
+
+
+def _audit_source(source: AuditSource, span: tuple[int, int] | None, jobs: int) -> AuditReport:
+    """Audit the wanted rounds of an opened source, with a progress bar on a terminal."""
+    wanted = list(range(span[0], span[1] + 1)) if span else closed_rounds(source.ledger)
+    closed = set(closed_rounds(source.ledger))
+    early = [r for r in wanted if r not in closed]
+    if early:
+        raise AuditError(f"round {early[0]} has not closed yet (closed rounds: {len(closed)})")
+    with Progress(
+        TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("", total=len(wanted))
+
+        def tick(done: int, total: int, a: RoundAudit) -> None:
+            bar.update(task, completed=done, description=f"round {a.round}: {a.verdict.value}")
+
+        return audit(source.ledger, source.store, wanted, jobs=jobs, progress=tick)
 
 
 def register_commands(app: typer.Typer) -> None:
