@@ -103,8 +103,11 @@ def test_full_disk_commits_nothing(federation: tuple, tmp_path: Path) -> None:
 
 def test_second_daemon_on_the_same_wallet_is_refused(tmp_path: Path) -> None:
     address = deterministic_account("x", 1).address
-    with wallet_lock(tmp_path, address), pytest.raises(NodeLocked, match="already running"):
-        with wallet_lock(tmp_path, address):
-            pass
+    with (
+        wallet_lock(tmp_path, address),
+        pytest.raises(NodeLocked, match="already running"),
+        wallet_lock(tmp_path, address),
+    ):
+        pass
     with wallet_lock(tmp_path, address):  # released: a new daemon may start
         pass
