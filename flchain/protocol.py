@@ -56,7 +56,9 @@ class Rules(BaseModel):
     probation_rounds: int = Field(3, ge=0, description="reveals before eligibility applies")
     max_participants: int = Field(64, ge=1, description="updates kept by the select step")
     similarity_threshold_ppm: int = Field(950_000, ge=0, le=PPM)
-    cluster_cap_ppm: int = Field(1_000_000, ge=0, le=PPM, description="max total weight share of one cluster")
+    cluster_cap_ppm: int = Field(
+        1_000_000, ge=0, le=PPM, description="max total weight share of one cluster"
+    )
     similarity_metric: SimilarityMetric = SimilarityMetric.BEHAVIOURAL
     aggregation: Aggregation = Aggregation.MEAN_EQUAL
     trim_ppm: int = Field(100_000, ge=0, lt=500_000, description="trimmed-mean cut per side")

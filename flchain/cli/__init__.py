@@ -44,7 +44,17 @@ def _root(
 def _register_subcommands() -> None:
     import importlib
 
-    for name in ("wallet", "chain", "store", "market", "node", "devnet", "simulate", "audit", "config"):
+    for name in (
+        "wallet",
+        "chain",
+        "store",
+        "market",
+        "node",
+        "devnet",
+        "simulate",
+        "audit",
+        "config",
+    ):
         try:
             module = importlib.import_module(f"flchain.cli.{name}")
         except ModuleNotFoundError as exc:

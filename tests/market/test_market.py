@@ -23,8 +23,8 @@ from flchain.market.synthetic import synthetic_bars
 def test_shipped_daily_cleaning_report() -> None:
     loaded = load_btc_daily()
     r = loaded.report
-    assert (
-        (r.rows_in == 665 and r.nan_rows == 4 and r.rows_out == 661) or r.rows_out == len(loaded.bars)
+    assert (r.rows_in == 665 and r.nan_rows == 4 and r.rows_out == 661) or r.rows_out == len(
+        loaded.bars
     )
     assert r.nan_rows == 4  # the four `null` days of the CSV
     assert np.all(np.diff(loaded.bars.timestamps) > 0)
