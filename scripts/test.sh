@@ -14,6 +14,7 @@ fi
 
 echo "==> ruff"
 .venv/bin/ruff check flchain tests bench scripts
+.venv/bin/ruff format --check flchain tests bench scripts
 echo "==> mypy"
 .venv/bin/mypy
 
