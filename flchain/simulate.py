@@ -52,6 +52,7 @@ from flchain.errors import ConfigError
 from flchain.ledger import Backend, Ledger, Phase
 from flchain.market import OHLCV
 from flchain.market.partition import node_partition
+from flchain.merge.reasons import REASON_LABELS, reason_label  # shared with the audit report
 from flchain.model import config_from_metadata
 from flchain.node.behaviour import ADVERSARY_KINDS, HONEST, behaviour_for
 from flchain.node.runner import NodeRunner
@@ -63,6 +64,7 @@ from flchain.storage.weights import decode_weights
 
 __all__ = [
     "COPYCAT_CLUSTER",
+    "REASON_LABELS",
     "NodeRole",
     "RoundSummary",
     "SimulationConfig",
@@ -518,41 +520,12 @@ def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
 # ------------------------------------------------------------------------------ reporting
 
 
-#: Short labels of rejection reasons for the per-round table (the legend under it names each
-#: one in full), so the table fits an 80-column terminal; an unknown reason shows in full.
-REASON_LABELS: dict[str, str] = {
-    "no_reveal": "no-rev",
-    "not_merged": "unmerged",
-    "rejected_on_chain_abnormal_roi": "roi-abn",
-    "rejected_on_chain_ineligible": "inelig",
-    "roi_not_reproduced": "roi-nr",
-    "non_finite": "nan",
-    "ignored_directive": "ign-dir",
-    "stale_base": "stale",
-    "beyond_participant_cap": "cap",
-    "content_unavailable": "unavail",
-    "cid_mismatch": "cid-mm",
-    "digest_mismatch": "dig-mm",
-    "not_safetensors": "not-st",
-    "wrong_dtype": "dtype",
-    "missing_tensor": "miss-t",
-    "extra_tensor": "extra-t",
-    "wrong_shape": "shape",
-    "bad_metadata": "meta",
-    "norm_too_large": "norm",
-}
-
 #: What the columns with a number in brackets hold (printed in the legend under the table).
 COLUMN_NOTES: dict[str, str] = {
     "directives": "issued by this round's merge (in force this round)",
     "attests": "attestations (with a result other than the finalized one)",
     "global ROI": "the finalized global model's benchmark ROI",
 }
-
-
-def reason_label(reason: str) -> str:
-    """The short table label of a rejection reason (the reason itself when it has none)."""
-    return REASON_LABELS.get(reason, reason)
 
 
 def rejections_cell(rejected: dict[str, int]) -> str:

@@ -15,12 +15,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
+from flchain.merge.reasons import reason_label, reason_legend
 
-__all__ = ["BANNER_RGB", "print_report", "report_html", "report_json"]
+__all__ = ["BANNER_RGB", "print_report", "report_html", "report_json", "short_address"]
 
 #: Banner colours by exit code (0 verified, 1 mismatch, 2 could not verify).
 BANNER_RGB: dict[int, tuple[int, int, int]] = {0: (26, 127, 55), 1: (207, 34, 46), 2: (191, 135, 0)}
@@ -40,20 +42,89 @@ def _short(text: str | None, keep: int = 10) -> str:
     return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-6:]}"
 
 
+def short_address(address: str | None) -> str:
+    """`0x1234…abcd`: enough to tell the nodes of a report apart (the full one is in --json)."""
+    if not address:
+        return "-"
+    return address if len(address) <= 13 else f"{address[:6]}…{address[-4:]}"
+
+
 # --- terminal ---------------------------------------------------------------------------------
+# Everything fits an 80-column terminal without cutting a value: long codes are short labels
+# named in a legend (`flchain.merge.reasons`), addresses and hashes are shortened on purpose
+# (full values in --json/--html), and free text wraps at spaces instead of being truncated.
+
+
+def _rich_table(title: str | None = None) -> Table:
+    return Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
+def _legend(codes: Sequence[str]) -> Table | None:
+    pairs = reason_legend(codes)
+    if not pairs:
+        return None
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, code in pairs:
+        grid.add_row(label, code)
+    return grid
+
+
+def _inputs_table(a: RoundAudit) -> Table:
+    t = _rich_table("inputs (ROI in bps)")
+    t.add_column("node", no_wrap=True)
+    t.add_column("claimed", justify="right", no_wrap=True)
+    t.add_column("recom-\nputed", justify="right", no_wrap=True)
+    t.add_column("decision\nreplay", no_wrap=True)
+    t.add_column("decision\nfinalized", no_wrap=True)
+    t.add_column("content", overflow="fold")
+    for row in a.inputs:
+        differs = row.finalized_reason is not None and row.finalized_reason != row.reason
+        t.add_row(
+            short_address(row.node),
+            str(row.claimed_roi_bps),
+            "-" if row.recomputed_roi_bps is None else str(row.recomputed_roi_bps),
+            reason_label(row.reason),
+            "-" if row.finalized_reason is None else reason_label(row.finalized_reason),
+            row.content,
+            style="red" if differs or row.content in ("unavailable", "corrupted") else "",
+        )
+    return t
+
+
+def _attesters_table(a: RoundAudit) -> Table:
+    t = _rich_table("attesters")
+    t.add_column("attester", no_wrap=True)
+    t.add_column("result hash", no_wrap=True)
+    t.add_column("agrees\nw/ replay", no_wrap=True)
+    t.add_column("final-\nizing", no_wrap=True)
+    t.add_column("differs in", overflow="fold")
+    for r in a.attesters:
+        agrees = "?" if r.matches_replay is None else ("yes" if r.matches_replay else "NO")
+        t.add_row(short_address(r.attester), short_address(r.result_hash), agrees,
+                  "yes" if r.finalizing else "", ", ".join(r.differs_in) or "-",
+                  style="red" if r.matches_replay is False else "")  # fmt: skip
+    return t
 
 
 def print_round(a: RoundAudit, console: Console) -> None:
     console.rule(f"round {a.round}")
     console.print(f"[{_STYLE[a.verdict]}]{a.verdict.value.upper()}[/]  {a.headline}")
-    console.print(f"base: round {a.base_round} {_short(a.base_digest)}   rules: aggregation "
-                  f"{a.rules.get('aggregation')}, quorum {a.rules.get('quorum')}, roi tolerance "
-                  f"{a.rules.get('roi_tolerance_bps')} bps")  # fmt: skip
+    console.print(f"base:  round {a.base_round}, {_short(a.base_digest)}")
+    console.print(f"rules: aggregation {a.rules.get('aggregation')}, quorum "
+                  f"{a.rules.get('quorum')}, roi tolerance {a.rules.get('roi_tolerance_bps')} bps")  # fmt: skip
     if a.finalized or a.replayed:
-        t = Table(show_header=True, header_style="bold")
-        t.add_column("fact")
-        t.add_column("finalized on-chain")
-        t.add_column("replayed")
+        t = _rich_table()
+        t.add_column("fact", no_wrap=True)
+        t.add_column("finalized on-chain", no_wrap=True)
+        t.add_column("replayed", no_wrap=True)
         for name in ("merged_digest", "merged_cid", "manifest_cid"):
             fin = getattr(a.finalized, name) if a.finalized else None
             rep = getattr(a.replayed, name) if a.replayed else None
@@ -61,47 +132,23 @@ def print_round(a: RoundAudit, console: Console) -> None:
             t.add_row(name, _short(fin, 14), _short(rep, 14), style=style)
         console.print(t)
     if a.inputs:
-        t = Table(title="inputs", show_header=True, header_style="bold")
-        for col in (
-            "node",
-            "claimed",
-            "recomputed",
-            "decision (replay)",
-            "finalized manifest",
-            "content",
-        ):
-            t.add_column(col)
-        for row in a.inputs:
-            differs = row.finalized_reason is not None and row.finalized_reason != row.reason
-            t.add_row(
-                _short(row.node),
-                str(row.claimed_roi_bps),
-                "-" if row.recomputed_roi_bps is None else str(row.recomputed_roi_bps),
-                row.reason,
-                row.finalized_reason or "-",
-                row.content,
-                style="red" if differs or row.content in ("unavailable", "corrupted") else "",
-            )
-        console.print(t)
+        console.print(_inputs_table(a))
+        codes = [c for r in a.inputs for c in (r.reason, r.finalized_reason) if c is not None]
+        legend = _legend(codes)
+        if legend is not None:
+            console.print(legend)
     if a.clusters:
         console.print(
             "clusters: "
-            + "; ".join("{" + ", ".join(_short(n, 6) for n in c) + "}" for c in a.clusters)
+            + "; ".join("{" + ", ".join(short_address(n) for n in c) + "}" for c in a.clusters)
         )
     if a.weights:
         console.print(
             "weights: "
-            + ", ".join(f"{_short(w.node, 6)} {w.share_ppm / 1e4:.2f}%" for w in a.weights)
+            + ", ".join(f"{short_address(w.node)} {w.share_ppm / 1e4:.2f}%" for w in a.weights)
         )
     if a.attesters:
-        t = Table(title="attesters", show_header=True, header_style="bold")
-        for col in ("attester", "result", "agrees with replay", "finalizing", "differs in"):
-            t.add_column(col)
-        for r in a.attesters:
-            agrees = "?" if r.matches_replay is None else ("yes" if r.matches_replay else "NO")
-            t.add_row(_short(r.attester), _short(r.result_hash), agrees, "yes" if r.finalizing else "",
-                      ", ".join(r.differs_in), style="red" if r.matches_replay is False else "")  # fmt: skip
-        console.print(t)
+        console.print(_attesters_table(a))
     for f in a.findings:
         if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED:
             colour = {"mismatch": "red", "unverifiable": "yellow", "note": "dim"}[f.severity.value]
@@ -109,8 +156,13 @@ def print_round(a: RoundAudit, console: Console) -> None:
 
 
 def print_report(report: AuditReport, console: Console) -> None:
-    """The readable terminal report: one section per round, then the history and the verdict."""
-    console.print(f"[bold]flchain audit[/] chain {report.chain_id} contract {report.contract}")
+    """The readable terminal report: one section per round, then the history and the verdict.
+
+    Fits an 80-column terminal: reason codes as short labels with a legend, addresses and hashes
+    shortened (full values in `report_json`).
+    """
+    console.print(f"[bold]flchain audit[/]  chain id {report.chain_id}")
+    console.print(f"contract {report.contract}")
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
     for a in report.rounds:

@@ -88,6 +88,7 @@ def test_plain_report_says_where_the_chain_came_from(run_dir: Path) -> None:
     head = done.stdout.splitlines()[:3]
     assert any("anvil-state.json" in line and "temporary anvil" in line for line in head), head
     assert "VERIFIED" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80  # COLUMNS=80, piped
 
 
 def test_temporary_anvil_is_stopped_after_use_and_on_error(run_dir: Path) -> None:
