@@ -464,7 +464,7 @@ def _write_run_folder(
     info: dict[str, Any],
 ) -> None:
     events = ledger.events()
-    times = {e.block_number: ledger._block_time(e.block_number) for e in events}
+    times = {e.block_number: ledger.block_timestamp(e.block_number) for e in events}
     (work / "events.json").write_text(
         json.dumps(
             [{**e.model_dump(), "timestamp": times[e.block_number]} for e in events], indent=1

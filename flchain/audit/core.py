@@ -502,7 +502,7 @@ def rules_schedule_findings(ledger: Ledger) -> list[Finding]:
     out = []
     for e in ledger.events("RulesScheduled"):
         effective = int(e.args["effectiveRound"])
-        at = ledger._block_time(e.block_number)
+        at = ledger.block_timestamp(e.block_number)
         if at >= schedule.start(effective) and effective > 0:
             out.append(
                 Finding(

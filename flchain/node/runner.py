@@ -34,9 +34,7 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 
 from flchain.errors import FlchainError
-from flchain.ledger import ContractRevert, Ledger, NodeStatus, Phase
-from flchain.ledger.backends import NETWORK_ERRORS
-from flchain.ledger.errors import ChainUnavailable
+from flchain.ledger import CommitState, ContractRevert, Ledger, NodeStatus, Phase
 from flchain.market import OHLCV, Benchmark
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
@@ -56,15 +54,6 @@ log = logging.getLogger("flchain.node")
 #: Seconds of the commit window a node spends waiting for the previous round's finalization
 #: before it trains on the latest finalized model it has (as a fraction of the window: 1/2).
 FINALIZATION_WAIT_DIVISOR = 2
-
-
-@dataclass(frozen=True)
-class CommitState:
-    """What the contract holds for (round, node): the commitment, or the reveal outcome."""
-
-    commitment: str | None  # 0x… while committed and unrevealed
-    revealed: bool
-    outcome: int
 
 
 @dataclass
@@ -105,20 +94,9 @@ class NodeRunner:
     # ------------------------------------------------------------------ chain reads
 
     def commit_state(self, round: int) -> CommitState:
-        try:
-            value, revealed, outcome = self.ledger.contract.functions.commitmentOf(
-                round, self.address
-            ).call()
-        except NETWORK_ERRORS:
-            raise ChainUnavailable(
-                "cannot reach the chain to read this node's commitment"
-            ) from None
-        commitment = "0x" + bytes(value).hex()
-        return CommitState(
-            commitment=None if int(commitment, 16) == 0 else commitment,
-            revealed=bool(revealed),
-            outcome=int(outcome),
-        )
+        """This wallet's commitment in `round` as the contract stores it (ChainUnavailable when
+        the chain cannot be reached)."""
+        return self.ledger.commitment_of(round, self.address)
 
     def status(self) -> NodeStatus:
         return self.ledger.node_record(self.address).status
