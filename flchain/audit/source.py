@@ -7,9 +7,10 @@ block, so all rounds and the history checks judge one consistent log even on a l
 adds nothing to what the chain says.
 
 A `flchain simulate --chain anvil` run folder outlives its anvil: its profile's `rpc_url` is
-dead once the simulation ended, but `anvil-state.json` beside it holds `anvil_dumpState`. When
-that RPC does not answer, `open_source` starts a temporary anvil (127.0.0.1, free port),
-`anvil_loadState`s the dump into it and audits against it; `AuditSource.close()` stops it.
+dead once the simulation ended, but `anvil-state.json` beside it holds `anvil_dumpState`. For a
+run folder `open_source` always starts a temporary anvil (127.0.0.1, free port), `anvil_loadState`s
+the dump into it and audits against it (a profile with a dump beside it: only when its RPC does
+not answer); `AuditSource.close()` stops it.
 """
 
 from __future__ import annotations
@@ -127,13 +128,19 @@ def _restored_anvil(profile: DevnetProfile, dump: Path) -> tuple[Backend, Callab
 _Opened = tuple[Backend, tuple[str, ...], list[Callable[[], None]]]
 
 
-def _backend_of(profile: DevnetProfile, folder: Path) -> _Opened:
+def _backend_of(profile: DevnetProfile, folder: Path, *, prefer_dump: bool = False) -> _Opened:
     """The chain a profile names; for a dead anvil with a dump beside it, a restored one.
 
+    With `prefer_dump` (a simulation run folder) an anvil dump is used even when something
+    answers at the recorded URL: the run's own anvil is gone, and whatever listens on that port
+    now — perhaps another anvil with the same chain id and contract address — is not its chain.
     Also returns the notes for the report header and what stops a temporary process.
     """
     if profile.rpc_url:
         dump = folder / ANVIL_STATE_FILE
+        if prefer_dump and profile.chain == "anvil" and dump.is_file():
+            backend, stop = _restored_anvil(profile, dump)
+            return backend, (RESTORED_NOTE,), [stop]
         try:
             return RpcBackend(profile.rpc_url, expected_chain_id=profile.chain_id), (), []
         except ChainUnavailable:
@@ -173,7 +180,7 @@ def open_source(
     if run or profile:
         path = Path(run) / "profile.json" if run else Path(str(profile))
         prof = load_profile(path)
-        backend, notes, cleanup = _backend_of(prof, path.parent)
+        backend, notes, cleanup = _backend_of(prof, path.parent, prefer_dump=bool(run))
         try:
             ledger = SnapshotLedger(backend, prof.contract, from_block=prof.deployment_block)
             store = (
