@@ -288,6 +288,13 @@ def _table(
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _fact_text(value: object) -> str:
+    """A fact as a person reads it: the penalised list as addresses, not a Python tuple."""
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return str(value)
+
+
 def _round_html(a: RoundAudit) -> str:
     colour = {0: "#1a7f37", 1: "#cf222e", 2: "#bf8700"}[a.exit_code]
     parts = [
@@ -297,8 +304,8 @@ def _round_html(a: RoundAudit) -> str:
     ]
     facts = []
     for name in ("merged_digest", "merged_cid", "manifest_cid", "penalised"):
-        fin = getattr(a.finalized, name) if a.finalized else "-"
-        rep = getattr(a.replayed, name) if a.replayed else "-"
+        fin = _fact_text(getattr(a.finalized, name)) if a.finalized else "-"
+        rep = _fact_text(getattr(a.replayed, name)) if a.replayed else "-"
         facts.append((name, fin, rep))
     parts.append(
         _table(
