@@ -21,11 +21,21 @@ chain names and verified against it:
 
 `publish_and_attest` is the merger's side: replay, store merged weights and manifest (pinned),
 attest on-chain. It is idempotent per (account, round).
+
+`MergeMemo` lets the many nodes of one in-process simulation share the pure merge: the merge is
+a pure function of its inputs, so a memo keyed by a digest of *every* input (the round record
+minus the attestations and finalization the merge never reads, each payload's bytes, the base
+bytes, the benchmark's content id, the directives) returns the very result a recomputation
+would. Each node still rebuilds the record from events, fetches and verifies every input by CID,
+and attests through its own wallet; only the arithmetic is shared. Nothing else uses a memo:
+the audit and a node daemon recompute every merge.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +53,7 @@ from flchain.storage import ContentStore
 from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
 
 __all__ = [
+    "MergeMemo",
     "ReplayError",
     "ReplayInputs",
     "ReplayResult",
@@ -53,6 +64,7 @@ __all__ = [
     "directives_from_manifest",
     "fetch_base_weights",
     "fetch_payloads",
+    "merge_inputs_key",
     "publish_and_attest",
     "replay_round",
     "run_merge",
@@ -249,6 +261,72 @@ def run_merge(inputs: ReplayInputs) -> MergeResult:
     )
 
 
+#: Record fields written by attesting, which the merge never reads: leaving them out of the key
+#: lets the nodes that attest one after another share the merge of the same closed round.
+_KEY_EXCLUDED_RECORD_FIELDS = frozenset({"attestations", "finalized"})
+
+
+def merge_inputs_key(inputs: ReplayInputs) -> str:
+    """A sha256 over everything `run_merge` reads: equal keys mean equal merge results.
+
+    Payloads and base weights are hashed by their bytes (not trusted by CID), the benchmark by
+    its id and the hash of the bars it holds, the record and directives by their canonical JSON.
+    """
+    h = hashlib.sha256()
+
+    def part(label: str, data: bytes) -> None:
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    record = inputs.record.model_dump(mode="json", exclude=set(_KEY_EXCLUDED_RECORD_FIELDS))
+    part("record", json.dumps(record, sort_keys=True, separators=(",", ":")).encode())
+    part("base", hashlib.sha256(inputs.base_weights).digest())
+    # The bars' own hash, not the `id` field: a Benchmark is a plain dataclass anyone can build.
+    part(
+        "benchmark",
+        f"{inputs.benchmark.id.lower()}/{inputs.benchmark.bars.content_hash()}".encode(),
+    )
+    directives = [d.model_dump(mode="json") for d in inputs.directives]
+    part("directives", json.dumps(directives, sort_keys=True, separators=(",", ":")).encode())
+    for cid in sorted(inputs.payloads):
+        data = inputs.payloads[cid]
+        part("payload", cid.encode())
+        part("bytes", b"-" if data is None else hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+class MergeMemo:
+    """An in-process memo of the pure merge, keyed by `merge_inputs_key` (bounded, LRU).
+
+    For one process running many nodes against the same chain (the simulation): the first node
+    to replay a closed round computes its merge, the others get the same frozen `MergeResult`.
+    Never pass one to an audit: an audit exists to recompute.
+
+    @param max_entries rounds kept (a closed round is only replayed while it is being attested)
+    """
+
+    def __init__(self, max_entries: int = 4) -> None:
+        self.max_entries = max_entries
+        self._results: OrderedDict[str, MergeResult] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def merge(self, inputs: ReplayInputs) -> MergeResult:
+        """`run_merge(inputs)`, computed once per distinct inputs."""
+        key = merge_inputs_key(inputs)
+        cached = self._results.get(key)
+        if cached is not None:
+            self.hits += 1
+            self._results.move_to_end(key)
+            return cached
+        self.misses += 1
+        result = run_merge(inputs)
+        self._results[key] = result
+        while len(self._results) > self.max_entries:
+            self._results.popitem(last=False)
+        return result
+
+
 # --- replay -----------------------------------------------------------------------------------
 
 
@@ -271,19 +349,22 @@ def gather_inputs(
     return inputs, fetched
 
 
-def replay_round(ledger: Ledger, store: ContentStore, round: int) -> ReplayResult:
+def replay_round(
+    ledger: Ledger, store: ContentStore, round: int, *, memo: MergeMemo | None = None
+) -> ReplayResult:
     """Recompute the merge of `round` from contract events and content by CID. No writes.
 
     @param ledger any Ledger (a wallet is not needed)
     @param store the content store to fetch by CID from
     @param round a round whose reveal window has closed (earlier rounds replay an incomplete record)
+    @param memo share the pure merge between the nodes of one process (never for an audit)
     @return the merge result, the record, and which payload CIDs were unavailable or corrupted
     @raises ReplayUnavailable when the base model or the previous manifest cannot be fetched
     @raises ReplayError / MergeError when the chain's record is inconsistent
     """
     inputs, fetched = gather_inputs(ledger, store, round)
     return ReplayResult(
-        result=run_merge(inputs),
+        result=memo.merge(inputs) if memo is not None else run_merge(inputs),
         record=inputs.record,
         unavailable=fetched.unavailable,
         corrupted=fetched.corrupted,
@@ -318,6 +399,7 @@ def publish_and_attest(
     round: int,
     *,
     tamper: Tamper | None = None,
+    memo: MergeMemo | None = None,
 ) -> MergeResult:
     """Replay `round`, publish the merged weights and manifest, attest the result on-chain.
 
@@ -326,10 +408,11 @@ def publish_and_attest(
 
     @param tamper a deliberate fault for adversary simulations and tamper tests: it receives
         the honest replay and returns the result to publish and attest instead.
+    @param memo an in-process `MergeMemo` shared by the simulation's nodes (see `replay_round`)
     @return the result that was (or had been) attested
     @raises ContractRevert e.g. RoundNotClosed, AttestationOutOfOrder, Unregistered
     """
-    replay = replay_round(ledger, store, round)
+    replay = replay_round(ledger, store, round, memo=memo)
     result = tamper(replay) if tamper is not None else replay.result
     if already_attested(replay.record, account.address):
         return result

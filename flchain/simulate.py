@@ -58,7 +58,7 @@ from flchain.node.behaviour import ADVERSARY_KINDS, HONEST, behaviour_for
 from flchain.node.runner import NodeRunner
 from flchain.node.update import claim_roi_bps
 from flchain.protocol import RevealOutcome, RoundRecord
-from flchain.replay import benchmark_for_rules, parse_manifest
+from flchain.replay import MergeMemo, benchmark_for_rules, parse_manifest
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.weights import decode_weights
 
@@ -382,6 +382,9 @@ def _run(
         roles = [NodeRole(name=n, address=a.address, behaviour=k) for n, a, k in roles_spec]
         bars_for = _bars_source(config)
         leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
+        # One memo of the pure merge for the whole federation: each node still replays the
+        # round from events and fetches every input itself, only the arithmetic is shared.
+        memo = MergeMemo()
         runners = [
             NodeRunner(
                 ledger,
@@ -389,6 +392,7 @@ def _run(
                 store,
                 bars_for,
                 HONEST if kind == "honest" else behaviour_for(kind, leader),
+                merge_memo=memo,
             )
             for _, acct, kind in roles_spec
         ]

@@ -42,6 +42,7 @@ from flchain.node.salt import derive_salt, training_seed
 from flchain.node.update import SealedUpdate, UpdateInputs, prepare_update, seal
 from flchain.protocol import Directive, GlobalModel, Rules
 from flchain.replay import (
+    MergeMemo,
     benchmark_for_rules,
     directives_from_manifest,
     fetch_base_weights,
@@ -73,6 +74,8 @@ class NodeRunner:
     @param store the content store (local blockstore or an IPFS daemon)
     @param bars_for the node's private training bars, by training identity (an address)
     @param behaviour honest unless the simulation injects an adversary
+    @param merge_memo the simulation's in-process memo of the pure merge, shared by its nodes
+        (`flchain.replay.MergeMemo`); a daemon has none and computes every merge itself
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class NodeRunner:
         store: ContentStore,
         bars_for: Callable[[str], OHLCV],
         behaviour: Behaviour = HONEST,
+        merge_memo: MergeMemo | None = None,
     ) -> None:
         self.account = account
         self.address = account.address
@@ -89,6 +93,7 @@ class NodeRunner:
         self.store = store
         self.bars_for = bars_for
         self.behaviour = behaviour
+        self.merge_memo = merge_memo
         self._sealed: dict[int, SealedUpdate] = {}  # in-memory cache only; never required
 
     # ------------------------------------------------------------------ chain reads
@@ -130,7 +135,12 @@ class NodeRunner:
             return
         try:
             result = publish_and_attest(
-                self.ledger, self.account, self.store, round, tamper=self.behaviour.tamper
+                self.ledger,
+                self.account,
+                self.store,
+                round,
+                tamper=self.behaviour.tamper,
+                memo=self.merge_memo,
             )
         except ContractRevert as exc:
             if exc.error_name in ("AlreadyAttested", "AttestationOutOfOrder"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from flchain.config import load_profile
 from flchain.devnet.journal import replay_journal
 from flchain.ledger import Ledger
-from flchain.replay import replay_round
+from flchain.replay import MergeMemo, gather_inputs, merge_inputs_key, replay_round, run_merge
 from flchain.simulate import (
     SimulationConfig,
     SimulationError,
@@ -133,6 +134,31 @@ def test_run_folder_rebuilds_the_chain_and_the_merge_replays(
     assert (run_dir / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["contract"] == full_run.contract and len(summary["rounds"]) == 7
+
+
+def test_merge_memo_shares_only_identical_inputs(full_run: SimulationResult, run_dir: Path) -> None:
+    profile = load_profile(run_dir / "profile.json")
+    assert profile.state_dir is not None and profile.store_dir is not None
+    backend = replay_journal(profile.state_dir / "chain.jsonl")
+    ledger = Ledger.connect(backend, profile.contract, from_block=profile.deployment_block)
+    inputs, _ = gather_inputs(ledger, LocalStore(profile.store_dir), 1)
+    memo = MergeMemo()
+    first = memo.merge(inputs)
+    assert first == run_merge(inputs)  # the memo returns what a recomputation returns
+    assert inputs.record.finalized is not None
+    assert first.manifest_cid == inputs.record.finalized.manifest_cid
+    # attestations arrive one by one while nodes replay: they are not a merge input
+    unattested = replace(inputs, record=inputs.record.model_copy(update={"attestations": ()}))
+    assert memo.merge(unattested) is first and (memo.hits, memo.misses) == (1, 1)
+    # one flipped payload byte under the same CID is another input: recomputed, not shared
+    cid = next(c for c, data in inputs.payloads.items() if data is not None)
+    data = inputs.payloads[cid]
+    assert data is not None
+    forged = replace(inputs, payloads={**inputs.payloads, cid: data[:-1] + bytes([data[-1] ^ 1])})
+    assert merge_inputs_key(forged) != merge_inputs_key(inputs)
+    assert memo.merge(forged) == run_merge(forged) != first and memo.misses == 2
+    other_round, _ = gather_inputs(ledger, LocalStore(profile.store_dir), 2)
+    assert merge_inputs_key(other_round) != merge_inputs_key(inputs)
 
 
 def test_bad_input_is_refused_with_one_line(tmp_path: Path, run_dir: Path) -> None:
