@@ -1,19 +1,129 @@
-"""The `flchain` command line. It imports everything; nothing imports it.
+"""The `flchain` command line. Nothing imports it.
 
 Each concern adds its sub-commands in its own module (`flchain/cli/<concern>.py`) exposing a
-`typer.Typer` named `app`; this module only assembles them and turns `FlchainError` into one
-line on stderr and an exit code, never a traceback.
+`typer.Typer` named `app` (a group `flchain <concern> …`) or a `register_commands(app)` hook
+(top-level commands such as `flchain audit`); this module only assembles them and turns
+`FlchainError` into one line on stderr and an exit code, never a traceback.
+
+The concern modules import web3, torch, pandas and the like; importing them all cost ~1.4 s
+before any command ran. So a concern's module is imported only when one of its commands is
+looked up (to run it, or to show help that lists it): `flchain --version` and
+`flchain store --help` load only what they show.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from flchain import __version__
 from flchain.errors import FlchainError
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+# Root command name -> the module that provides it, in the order `flchain --help` lists them
+# (the order typer gave when every module was imported eagerly: top-level commands first).
+LAZY_COMMANDS: dict[str, str] = {
+    "simulate": "flchain.cli.simulate",
+    "audit": "flchain.cli.audit",
+    "wallet": "flchain.cli.wallet",
+    "chain": "flchain.cli.chain",
+    "store": "flchain.cli.store",
+    "market": "flchain.cli.market",
+    "node": "flchain.cli.node",
+    "devnet": "flchain.cli.devnet",
+    "config": "flchain.cli.config",
+}
+
+
+def _load_command(root: typer.Typer, name: str, module_name: str) -> Command:
+    """Import `module_name` and build the click command `name` it provides.
+
+    Built exactly as typer builds an eagerly registered group or command, with the root's
+    settings, so options, help text and behaviour are unchanged.
+    """
+    from typer.main import get_command_from_info, get_group_from_info
+    from typer.models import TyperInfo
+
+    module = importlib.import_module(module_name)
+    sub = getattr(module, "app", None)
+    if isinstance(sub, typer.Typer):
+        return get_group_from_info(
+            TyperInfo(sub, name=name),
+            pretty_exceptions_short=root.pretty_exceptions_short,
+            rich_markup_mode=root.rich_markup_mode,
+            suggest_commands=root.suggest_commands,
+        )
+    # A dedicated hook name so a sub-command called `register` is never mistaken for it.
+    holder = typer.Typer()
+    module.register_commands(holder)
+    for info in holder.registered_commands:
+        command = get_command_from_info(
+            info,
+            pretty_exceptions_short=root.pretty_exceptions_short,
+            rich_markup_mode=root.rich_markup_mode,
+        )
+        if command.name == name:
+            return command
+    raise LookupError(f"{module_name} does not provide the command {name!r}")
+
+
+class _LazyCommands(MutableMapping[str, "Command"]):
+    """The root group's name -> command table; a lazy entry is built on first access.
+
+    Names are known up front, so listing, "did you mean" suggestions and usage errors never
+    import a concern.
+    """
+
+    def __init__(self, eager: MutableMapping[str, Command], lazy: dict[str, str]) -> None:
+        self._loaded: dict[str, Command] = dict(eager)
+        self._lazy = {n: m for n, m in lazy.items() if n not in self._loaded}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded:
+            module_name = self._lazy[name]  # KeyError for an unknown name, as a dict does
+            self._loaded[name] = _load_command(app, name, module_name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._lazy.pop(name, None)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name in self._lazy:
+            del self._lazy[name]
+        else:
+            del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._lazy
+        yield from (n for n in self._loaded if n not in self._lazy)
+
+    def __len__(self) -> int:
+        return len(self._lazy) + sum(1 for n in self._loaded if n not in self._lazy)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._lazy or name in self._loaded
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: its sub-commands are imported only when looked up."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands, LAZY_COMMANDS)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        # Names only: the base implementation reads `.items()`, which would import everything.
+        return list(self.commands)
+
 
 app = typer.Typer(
     name="flchain",
@@ -21,6 +131,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyGroup,
 )
 
 _err = Console(stderr=True)
@@ -39,39 +150,6 @@ def _root(
     ),
 ) -> None:
     """An auditable federation for trading models with a blockchain ledger."""
-
-
-def _register_subcommands() -> None:
-    import importlib
-
-    for name in (
-        "wallet",
-        "chain",
-        "store",
-        "market",
-        "node",
-        "devnet",
-        "simulate",
-        "audit",
-        "config",
-    ):
-        try:
-            module = importlib.import_module(f"flchain.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"flchain.cli.{name}":
-                continue  # that concern has no commands yet
-            raise
-        sub = getattr(module, "app", None)
-        if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name)
-        # Modules that add top-level commands (simulate, audit) export this hook; a dedicated
-        # name so a sub-command called `register` is never mistaken for it.
-        register_commands = getattr(module, "register_commands", None)
-        if callable(register_commands):
-            register_commands(app)
-
-
-_register_subcommands()
 
 
 def main() -> None:
