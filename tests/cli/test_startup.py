@@ -1,0 +1,92 @@
+"""The CLI imports a concern's module (and its web3/torch/pandas) only when a command needs it.
+
+Each check runs `flchain ARGS` in a fresh interpreter and reports which heavy packages ended up
+in `sys.modules`: an assertion about imports, not about timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import flchain.cli
+from flchain import __version__
+from flchain.cli import LAZY_COMMANDS
+
+HEAVY = ("torch", "web3", "pandas", "eth_account", "flchain.ledger")
+
+# Runs the real entry point, then prints which heavy modules were imported as the last line.
+_PROBE = """
+import json, sys
+heavy = json.loads(sys.argv[2])
+sys.argv = ["flchain", *json.loads(sys.argv[1])]
+from flchain.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
+"""
+
+
+def _run(*args: str) -> tuple[str, int, list[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(list(args)), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    *out, last = proc.stdout.rstrip("\n").split("\n")
+    probe = json.loads(last)
+    return "\n".join(out) + proc.stderr, int(probe["code"] or 0), probe["loaded"]
+
+
+def test_version_imports_no_heavy_module() -> None:
+    out, code, loaded = _run("--version")
+    assert code == 0
+    assert out.strip() == f"flchain {__version__}"
+    assert loaded == []
+
+
+def test_group_help_imports_only_that_group() -> None:
+    out, code, loaded = _run("store", "--help")
+    assert code == 0
+    for sub in ("add", "cat", "pin", "gc"):
+        assert sub in out
+    assert loaded == []
+
+
+def test_unknown_command_is_a_usage_error_without_imports() -> None:
+    out, code, loaded = _run("wallt")
+    assert code == 2
+    assert "No such command" in out
+    assert "wallet" in out  # the suggestion still knows every command name
+    assert loaded == []
+
+
+def test_root_help_lists_every_command() -> None:
+    out, code, _ = _run("--help")
+    assert code == 0
+    listed = [line.split()[1] for line in out.splitlines() if line.startswith("│ ")]
+    names = [n for n in listed if n in LAZY_COMMANDS]
+    assert names == list(LAZY_COMMANDS)
+
+
+def test_running_a_command_loads_its_module() -> None:
+    # `node exit --help` must build the real `node` group: its help shows the command's options.
+    out, code, loaded = _run("node", "exit", "--help")
+    assert code == 0
+    assert "--wallet" in out
+    assert "torch" not in loaded
+
+
+def test_every_cli_module_is_registered() -> None:
+    package = Path(flchain.cli.__file__).parent
+    modules = {f"flchain.cli.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    assert set(LAZY_COMMANDS.values()) == modules
