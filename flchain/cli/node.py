@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from flchain.cli.errors import WrongNodeStatus
 from flchain.config import Settings, load_settings
-from flchain.ledger import NodeStatus
-from flchain.node.context import node_context, open_ledger
+from flchain.ledger import NodeRecord, NodeStatus
+from flchain.node.context import NodeContext, node_context, open_ledger
 from flchain.node.daemon import Daemon, wallet_lock
 from flchain.node.errors import NotRegistered, RoundNotFound
 from flchain.node.runner import NodeRunner
@@ -28,6 +29,34 @@ DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="flchain dat
 
 def _settings(config: Path | None, **flags: Any) -> Settings:
     return load_settings(flags, config_file=config).settings
+
+
+def _refuse_unless(ctx: NodeContext, wanted: NodeStatus, command: str) -> NodeRecord:
+    """The wallet's node record if its status is `wanted`; else a friendly one-line refusal.
+
+    Checked before sending so the user reads what to do next rather than the contract's raw
+    revert (`NotActive(node=…)`), and no transaction is attempted.
+    """
+    address, contract = ctx.account.address, ctx.ledger.address
+    rec = ctx.ledger.node_record(address)
+    if rec.status == wanted:
+        return rec
+    if rec.status == NodeStatus.NONE:
+        raise NotRegistered(
+            f"wallet {address} is not a registered node of {contract}: nothing to {command}"
+            " (`flchain node register` joins)"
+        )
+    if rec.status == NodeStatus.WITHDRAWN:
+        raise NotRegistered(f"wallet {address} already left {contract} and withdrew its bond")
+    if rec.status == NodeStatus.EXITING:
+        raise WrongNodeStatus(
+            f"wallet {address} already requested its exit from {contract}: the bond is"
+            f" withdrawable at chain time {rec.withdrawable_at} (`flchain node withdraw`)"
+        )
+    raise WrongNodeStatus(
+        f"wallet {address} is still an active node of {contract}: run `flchain node exit`"
+        " first, then withdraw after the exit delay"
+    )
 
 
 @app.command()
@@ -121,6 +150,7 @@ def exit_(
 ) -> None:
     """Ask to leave; the bond becomes withdrawable after the exit delay."""
     ctx = node_context(_settings(config, wallet=wallet, profile=profile, data_dir=data_dir))
+    _refuse_unless(ctx, NodeStatus.ACTIVE, "exit")
     tx = ctx.ledger.request_exit()
     rec = ctx.ledger.node_record(ctx.account.address)
     typer.echo(
@@ -137,5 +167,6 @@ def withdraw(
 ) -> None:
     """Withdraw the bond after the exit delay."""
     ctx = node_context(_settings(config, wallet=wallet, profile=profile, data_dir=data_dir))
+    _refuse_unless(ctx, NodeStatus.EXITING, "withdraw")
     tx = ctx.ledger.withdraw()
     typer.echo(f"bond withdrawn (tx {tx.tx_hash})")

@@ -88,5 +88,9 @@ def test_running_a_command_loads_its_module() -> None:
 
 def test_every_cli_module_is_registered() -> None:
     package = Path(flchain.cli.__file__).parent
-    modules = {f"flchain.cli.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    modules = {
+        f"flchain.cli.{p.stem}"
+        for p in package.glob("*.py")
+        if p.stem not in {"__init__", "errors"}
+    }
     assert set(LAZY_COMMANDS.values()) == modules

@@ -201,7 +201,10 @@ def test_run_for_an_unregistered_wallet(devnet: Devnet) -> None:
 
 @pytest.mark.parametrize(
     ("command", "expected"),
-    [("exit", "contract refused requestExit: NotActive"), ("withdraw", "NotExiting")],
+    [
+        ("exit", "is not a registered node of"),
+        ("withdraw", "is not a registered node of"),
+    ],
 )
 def test_exit_and_withdraw_for_an_unregistered_wallet(
     devnet: Devnet, command: str, expected: str
@@ -210,5 +213,17 @@ def test_exit_and_withdraw_for_an_unregistered_wallet(
     result = flchain("node", command, "--wallet", "node-2", "--data-dir", str(devnet.data_dir))
     line = error_line(result)
     assert expected in line and devnet.address("node-2") in line
+    assert f"nothing to {command}" in line
+    assert "contract refused" not in line  # checked before sending, not the raw revert
     assert devnet.state() == before
     assert devnet.ledger.node_record(devnet.address("node-2")).status.name == "NONE"
+
+
+def test_withdraw_while_still_active(devnet: Devnet) -> None:
+    before = devnet.state()
+    result = flchain("node", "withdraw", "--wallet", "node-1", "--data-dir", str(devnet.data_dir))
+    line = error_line(result)
+    assert f"wallet {devnet.address('node-1')} is still an active node" in line
+    assert "flchain node exit" in line
+    assert devnet.state() == before
+    assert devnet.ledger.node_record(devnet.address("node-1")).status.name == "ACTIVE"
