@@ -3,8 +3,8 @@ js-ipfs daemon, run as the CLI a user types (a subprocess, on an 80-column termi
 
 Each adversary must be caught by the rule meant for it (manifests, events, summary), the printed
 table must fit 80 columns without cutting a reason, and the run folder must be auditable after
-the simulation's anvil and IPFS daemon are gone: `anvil-state.json` is loaded into a fresh anvil
-(`anvil_loadState`) and `flchain audit --rpc … --store <run>/store` re-merges every round.
+the simulation's anvil and IPFS daemon are gone: `flchain audit --run <run>` restores
+`anvil-state.json` into a temporary anvil and re-merges every round.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 
 from flchain.config import load_profile
-from flchain.devnet.anvil import AnvilProcess
-from flchain.ledger import RpcBackend
 from flchain.ledger.ledger import _cid_str
 from flchain.simulate import REASON_LABELS
 from flchain.storage import LocalStore
@@ -161,29 +159,13 @@ def test_table_fits_80_columns_and_names_every_reason(run: tuple[Path, str]) -> 
     assert "roi_not_reproduced" in saved and "contract" in saved and "…" not in saved
 
 
-def test_audit_after_the_run_via_restored_anvil_state(run: tuple[Path, str]) -> None:
-    """The simulation's anvil died with it (profile.json's rpc_url is dead): load the dumped
-    state into a fresh anvil and audit every round from it and the run folder's store."""
+def test_audit_after_the_run_from_the_run_folder(run: tuple[Path, str]) -> None:
+    """The simulation's anvil died with it (profile.json's rpc_url is dead): `flchain audit
+    --run` restores the folder's anvil-state.json into a temporary anvil itself and audits every
+    round from it and the run folder's store."""
     run_dir, _ = run
-    profile = load_profile(run_dir / "profile.json")
-    state = json.loads((run_dir / "anvil-state.json").read_text())["state"]
     liar = node_of(run_dir, "wrong-attestation")
-    with AnvilProcess() as anvil:
-        assert RpcBackend(anvil.url, kind="anvil")._rpc("anvil_loadState", [state]) is True
-        assert profile.store_dir is not None
-        done = flchain(
-            "audit",
-            "--rpc",
-            anvil.url,
-            "--contract",
-            profile.contract,
-            "--store",
-            str(profile.store_dir),
-            "--from-block",
-            str(profile.deployment_block),
-            "--all",
-            "--json",
-        )
+    done = flchain("audit", "--run", str(run_dir), "--all", "--json")
     report = json.loads(done.stdout)
     assert [r["round"] for r in report["rounds"]] == list(range(DAYS))
     for audited in report["rounds"]:
