@@ -417,7 +417,10 @@ def publish_and_attest(
     if already_attested(replay.record, account.address):
         return result
     publish(store, result)
-    ledger.with_account(account).attest(
+    # A ledger already signing as `account` (a node's own) is reused: `with_account` builds a
+    # fresh contract binding and re-reads the schedule on first use.
+    signer = ledger if ledger.account is account else ledger.with_account(account)
+    signer.attest(
         round, result.merged_digest, result.merged_cid, result.manifest_cid, result.penalised
     )
     return result
