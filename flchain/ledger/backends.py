@@ -49,6 +49,10 @@ class Backend(ABC):
     kind: BackendKind
     w3: Web3
 
+    #: Gas limit of every transaction the Ledger sends, or None to estimate each one (with a
+    #: margin). Real chains charge for the limit, so only a free in-process chain fixes it.
+    FIXED_GAS: int | None = None
+
     #: Most blocks one `eth_getLogs` asks for (providers cap ranges or result counts; a refused
     #: range is halved down to one block before giving up).
     LOG_CHUNK = 2_000
@@ -121,6 +125,11 @@ class Backend(ABC):
     def note_receipt(self, receipt: Any) -> None:  # noqa: B027 - optional hook, no-op by default
         """A receipt this process received (the Ledger passes every one it waits for)."""
 
+    def revert_data_of(self, receipt: Any) -> bytes | None:
+        """The revert bytes of the failed transaction behind `receipt`, if this backend can
+        re-execute it exactly (None: unknown)."""
+        return None
+
     def fetch_logs(self, address: str, lo: int, hi: int) -> list[Any]:
         """Every log `address` emitted in blocks lo..hi (inclusive), in chain order."""
         out: list[Any] = []
@@ -184,12 +193,21 @@ class EmbeddedBackend(Backend):
 
     kind: BackendKind = "embedded"
 
+    #: py-evm estimates by binary search (~13 executions per transaction); gas is free here and
+    #: a receipt's gasUsed does not depend on the limit, so every transaction gets this limit:
+    #: far above any FLChain call, well below the block gas limit (~30 M; it drifts by at most
+    #: 1/1024 per block), and cheap to prepay for a funded wallet (limit × fee ≪ 1 ether).
+    FIXED_GAS: int | None = 10_000_000
+
     def __init__(self) -> None:
         from eth_tester import EthereumTester, PyEVMBackend
 
         self.tester = EthereumTester(PyEVMBackend())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         self._faucet = self.tester.get_accounts()[0]
+        # web3's eth-tester middleware fills a missing `from` of every call with eth_accounts[0]
+        # (a round-trip per view); it is the faucet, so name it once.
+        self.w3.eth.default_account = self._faucet
         # Logs of blocks whose every transaction's receipt this process saw, by block number.
         self._receipt_logs: dict[int, list[Any]] = {}
 
@@ -210,6 +228,27 @@ class EmbeddedBackend(Backend):
             else:
                 out.extend(log for log in seen if str(log["address"]).lower() == wanted)
         return out
+
+    def revert_data_of(self, receipt: Any) -> bytes | None:
+        # Re-run the block's transactions up to the failed one on the parent's state under the
+        # mined header (same timestamp, same order), and read the revert bytes py-evm kept.
+        from eth.exceptions import Revert
+
+        chain = self.tester.backend.chain
+        number, index = int(receipt["blockNumber"]), int(receipt["transactionIndex"])
+        header = chain.get_canonical_block_header_by_number(number)
+        parent = chain.get_canonical_block_header_by_number(number - 1)
+        transactions = chain.get_block_by_header(header).transactions
+        state = chain.get_vm(at_header=header.copy(state_root=parent.state_root, gas_used=0)).state
+        for tx in transactions[:index]:
+            state.apply_transaction(tx)
+        if index >= len(transactions):
+            return None
+        computation = state.apply_transaction(transactions[index])
+        error = computation.error if computation.is_error else None
+        if isinstance(error, Revert) and error.args and isinstance(error.args[0], bytes):
+            return error.args[0]
+        return None
 
     def _scan_block(self, address: bytes, block_number: int) -> list[dict[str, Any]]:
         """The logs of `address` in one mined block, read from py-evm's stored receipts (what

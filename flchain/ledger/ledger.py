@@ -235,6 +235,11 @@ def _cid_str(value: bytes) -> str:
     return str(cid_from_bytes(bytes(value)))
 
 
+def _call_params(tx: Mapping[str, Any]) -> dict[str, Any]:
+    """The eth_call twin of a built transaction (no nonce or fee fields)."""
+    return {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+
+
 def _plain(value: Any) -> Any:
     """Decoded event/call values as JSON-friendly plain Python."""
     if isinstance(value, bytes):
@@ -247,6 +252,10 @@ def _plain(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- the ledger
+
+
+#: cached_property values fixed at deployment, carried over by `Ledger.with_account`.
+_IMMUTABLE_CACHES = ("schedule", "chain_id", "_genesis", "_event_codecs", "_event_topics")
 
 
 class Ledger:
@@ -316,8 +325,22 @@ class Ledger:
         return cls(backend, address, account, from_block=from_block)
 
     def with_account(self, account: LocalAccount) -> Ledger:
-        """The same contract, signing as another wallet."""
-        return Ledger(self.backend, self.address, account, from_block=self.from_block, check=False)
+        """The same contract, signing as another wallet (sharing this one's immutables: ABI,
+        bound contract, error decoder and, once read, schedule and chain id)."""
+        other = Ledger.__new__(Ledger)
+        other.backend = self.backend
+        other.w3 = self.w3
+        other.address = self.address
+        other.account = account
+        other.from_block = self.from_block
+        other._artifact = self._artifact
+        other.contract = self.contract
+        other._errors = self._errors
+        other._read_scope = ReadScope()
+        for name in _IMMUTABLE_CACHES:
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other
 
     def _check_code(self) -> None:
         try:
@@ -354,9 +377,14 @@ class Ledger:
             raise ContractRevert(name, args, function) from None
 
     def _send(self, call: Any, account: LocalAccount, function: str, value: int = 0) -> Any:
-        """Estimate (surfacing reverts by name), sign locally, send, wait; returns the receipt."""
+        """Check (surfacing reverts by name), sign locally, send, wait; returns the receipt.
+
+        JSON-RPC chains estimate gas (plus a margin: they charge for the limit); the embedded
+        chain runs the transaction once as an eth_call on the pending block (the one it will
+        be mined in) and sends it with the backend's fixed limit."""
         w3 = self.w3
         sender = account.address
+        fixed_gas = self.backend.FIXED_GAS
         try:
             nonce = w3.eth.get_transaction_count(sender, "pending")
             chain_id = self.__dict__.get("chain_id") or w3.eth.chain_id  # cached after the first
@@ -366,15 +394,20 @@ class Ledger:
                 "value": value,
                 "chainId": chain_id,
             }
+            if fixed_gas is not None:
+                params["gas"] = fixed_gas
             try:
                 tx = call.build_transaction(params)
+                if fixed_gas is not None:
+                    w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
             except NETWORK_ERRORS:
                 raise
             except Exception as exc:
                 self._raise_revert(exc, function)
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise TransactionFailed(f"{function} would fail: {first[:200]}") from None
-            tx["gas"] = int(tx["gas"]) * (100 + self.GAS_MARGIN_PCT) // 100
+            if fixed_gas is None:
+                tx["gas"] = int(tx["gas"]) * (100 + self.GAS_MARGIN_PCT) // 100
             signed = account.sign_transaction(tx)
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
@@ -382,6 +415,11 @@ class Ledger:
             raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
         self.backend.note_receipt(receipt)
         if int(receipt["status"]) != 1:
+            # Passed the check but failed when mined (state or time moved in between).
+            data = self.backend.revert_data_of(receipt)
+            decoded = self._errors.decode(data) if data else None
+            if decoded is not None:
+                raise ContractRevert(decoded[0], decoded[1], function)
             raise TransactionFailed(
                 f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash.hex()})"
             )
@@ -544,6 +582,11 @@ class Ledger:
         return int(self._call("votesFor", round, hex_to_bytes32(result_hash)))
 
     def genesis(self) -> GlobalModel:
+        return self._genesis
+
+    @cached_property
+    def _genesis(self) -> GlobalModel:
+        # Set by the constructor and never written again.
         digest, cid = self._call("genesis")
         return GlobalModel(round=-1, digest=_hex32(digest), cid=_cid_str(cid))
 

@@ -1,0 +1,62 @@
+"""The embedded send path: one eth_call check plus a fixed gas limit, reverts still by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flchain.ledger import EmbeddedBackend, Ledger, Phase
+from flchain.ledger.errors import ContractRevert
+
+
+@pytest.fixture
+def embedded_world(make_world: Any, backend: Any) -> Any:
+    if not isinstance(backend, EmbeddedBackend):
+        pytest.skip("embedded send path only")
+    return make_world(n_nodes=1)
+
+
+def test_revert_only_at_send_time_is_surfaced_by_name(
+    embedded_world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = embedded_world
+    node: Ledger = world.nodes[0]
+    world.goto(0, Phase.REVEAL)
+    eth = node.w3.eth
+    real_call = eth.call
+
+    # Injected fault: the pre-send check sees nothing wrong, so the refusal happens on-chain.
+    def blind_check(tx: Any, block: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if block == "pending":
+            return b""
+        return real_call(tx, block, *args, **kwargs)
+
+    monkeypatch.setattr(eth, "call", blind_check)
+    u = world.update(0)
+    with pytest.raises(ContractRevert, match=r"\bNotInCommitWindow\("):
+        world.commit(node, u)
+    monkeypatch.undo()
+    assert node.commitment_of(0, node.account.address).commitment is None  # nothing stored
+
+
+def test_transactions_use_the_fixed_limit_and_report_gas_used(embedded_world: Any) -> None:
+    world = embedded_world
+    node: Ledger = world.nodes[0]
+    world.goto(0, Phase.COMMIT)
+    before = node.w3.eth.block_number
+    world.commit(node, world.update(0))
+    tx = node.w3.eth.get_block(before + 1, full_transactions=True)["transactions"][0]
+    receipt = node.w3.eth.get_transaction_receipt(tx["hash"])
+    assert int(tx["gas"]) == EmbeddedBackend.FIXED_GAS
+    assert 21_000 < int(receipt["gasUsed"]) < int(tx["gas"])
+
+
+def test_with_account_carries_immutables_without_rereading(embedded_world: Any) -> None:
+    world = embedded_world
+    gov: Ledger = world.gov
+    schedule, genesis = gov.schedule, gov.genesis()
+    copy = gov.with_account(world.nodes[0].account)
+    assert copy.schedule is schedule and copy.genesis() is genesis
+    assert copy.contract is gov.contract and copy.chain_id == gov.chain_id
+    assert copy.account is world.nodes[0].account and gov.account is not copy.account
