@@ -37,6 +37,7 @@ def test_revert_only_at_send_time_is_surfaced_by_name(
     with pytest.raises(ContractRevert, match=r"\bNotInCommitWindow\("):
         world.commit(node, u)
     monkeypatch.undo()
+    assert node.account is not None
     assert node.commitment_of(0, node.account.address).commitment is None  # nothing stored
 
 
@@ -46,7 +47,7 @@ def test_transactions_use_the_fixed_limit_and_report_gas_used(embedded_world: An
     world.goto(0, Phase.COMMIT)
     before = node.w3.eth.block_number
     world.commit(node, world.update(0))
-    tx = node.w3.eth.get_block(before + 1, full_transactions=True)["transactions"][0]
+    tx: Any = node.w3.eth.get_block(before + 1, full_transactions=True)["transactions"][0]
     receipt = node.w3.eth.get_transaction_receipt(tx["hash"])
     assert int(tx["gas"]) == EmbeddedBackend.FIXED_GAS
     assert 21_000 < int(receipt["gasUsed"]) < int(tx["gas"])
