@@ -78,7 +78,9 @@ def deploy(backend: Backend, quorum: int, n_nodes: int) -> tuple[Ledger, list[Le
     backend.fund(gov_acct.address, 10**22)
     genesis = b"genesis"
     cfg = DeployConfig(
-        t0=backend.latest_timestamp() + 100,
+        # Round 0 must open after the set-up: the embedded chain mines a block a second, and
+        # funding + registering each node takes a few blocks.
+        t0=backend.latest_timestamp() + 100 + 4 * n_nodes,
         round_length=10_000,
         commit_window=4_000,
         reveal_window=3_000,
