@@ -10,10 +10,7 @@ grace period) and is safe to call twice. `LocalChainProcess` is shared with `har
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +18,7 @@ from types import TracebackType
 
 import httpx
 
+from flchain.devnet.process import free_port, stop_process_group
 from flchain.errors import UnavailableError
 
 __all__ = ["AnvilProcess", "DevChainError", "LocalChainProcess", "find_node_modules", "free_port"]
@@ -41,13 +39,6 @@ def find_node_modules(start: Path | None = None) -> Path:
             if (directory / "node_modules").is_dir():
                 return directory / "node_modules"
     raise DevChainError("node_modules not found; run `npm install --ignore-scripts`")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalChainProcess:
@@ -166,14 +157,7 @@ class LocalChainProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_process_group(proc, grace=5)
         if proc.stderr is not None:
             proc.stderr.close()
         atexit.unregister(self.stop)

@@ -19,8 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from flchain.devnet.process import free_port, stop_process_group
 from flchain.errors import UnavailableError
 
 __all__ = ["IpfsDaemon", "IpfsDaemonError", "find_jsipfs_cli", "free_port", "offline_config"]
@@ -55,13 +54,6 @@ def find_jsipfs_cli(start: Path | None = None) -> Path:
     raise IpfsDaemonError(
         "js-ipfs not found (node_modules/ipfs/src/cli.js); run `npm install --ignore-scripts`"
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the caller retries on a clash)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def offline_config(config: dict[str, Any], api_port: int, gateway_port: int) -> dict[str, Any]:
@@ -217,15 +209,7 @@ class IpfsDaemon:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_process_group(proc, grace=10)
 
     def stop(self) -> None:
         """Stop the daemon (SIGTERM, then SIGKILL after 10 s) and delete a temporary repo."""

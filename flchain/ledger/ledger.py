@@ -731,10 +731,6 @@ class Ledger:
         except NETWORK_ERRORS:
             raise ChainUnavailable("cannot reach the chain to read a block") from None
 
-    def _block_time(self, block_number: int) -> int:
-        # Kept for callers written before block_timestamp was public.
-        return self.block_timestamp(block_number)
-
     def commitment_of(self, round: int, node: Address) -> CommitState:
         """The contract's record of `node`'s commitment in `round` (storage, not events): the
         pending commitment before the reveal; after it, `revealed` and the on-chain outcome."""
@@ -788,7 +784,7 @@ class Ledger:
             digest=str(att.args["mergedDigest"]),
             cid=_cid_str(bytes.fromhex(att.args["mergedCid"][2:])),
             manifest_cid=_cid_str(bytes.fromhex(att.args["manifestCid"][2:])),
-            finalized_at=self._block_time(fin[0].block_number),
+            finalized_at=self.block_timestamp(fin[0].block_number),
         )
 
     def base_for_round(self, round: int, schedule: Schedule | None = None) -> GlobalModel:
@@ -806,7 +802,7 @@ class Ledger:
             r = int(e.args["round"])
             if r >= round or (best is not None and r <= best.round):
                 continue
-            if self._block_time(e.block_number) >= deadline:
+            if self.block_timestamp(e.block_number) >= deadline:
                 continue
             best = self.finalized_from_events(r)
         return best or genesis

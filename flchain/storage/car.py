@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from flchain.storage.cid import Cid, cid_from_bytes
 from flchain.storage.errors import CarFormatError, InvalidCidError
-from flchain.storage.unixfs import encode_varint
+from flchain.storage.unixfs import decode_varint, encode_varint
 
 __all__ = ["MAX_SECTION_BYTES", "encode_car_header", "read_car", "write_car"]
 
@@ -140,17 +140,10 @@ def _split_cid(section: bytes) -> tuple[bytes, bytes]:
     pos = 1
     values = []
     for _ in range(3):
-        value = 0
-        shift = 0
-        while True:
-            if pos >= len(section):
-                raise CarFormatError("CAR section CID is truncated")
-            byte = section[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
+        try:
+            value, pos = decode_varint(section, pos)
+        except ValueError:
+            raise CarFormatError("CAR section CID is truncated") from None
         values.append(value)
     end = pos + values[2]
     if end > len(section):
