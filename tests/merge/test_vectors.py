@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from flchain.merge import PENALISED_REASONS, Reason
-from flchain.protocol import PPM, Aggregation
+from flchain.protocol import PPM, Aggregation, SimilarityMetric
 from flchain.storage.cid import cid_for_bytes
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -116,7 +116,9 @@ def test_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
     cap = Fraction(rules.cluster_cap_ppm, PPM)
     reasons: set[str] = set()
     clusterings = set()
+    merged: dict[tuple[Aggregation, SimilarityMetric], str] = {}
     for case, summary, manifest in all_expected():
+        merged[case.aggregation, case.metric] = summary["merged_digest"]
         doc = json.loads(manifest)
         reasons |= {d["reason"] for d in summary["decisions"]}
         assert not summary["kept_base"], case.title
@@ -130,6 +132,12 @@ def test_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
         clusterings.add(json.dumps(summary["clusters"]))
     assert reasons == {r.value for r in Reason}
     assert len(clusterings) == 2, "the two metrics should cluster the same round differently"
+    for aggregation in (Aggregation.MEAN_EQUAL, Aggregation.MEAN_ROI):
+        assert (
+            merged[aggregation, SimilarityMetric.BEHAVIOURAL]
+            != merged[aggregation, SimilarityMetric.WEIGHT_DELTA]
+        ), f"{aggregation.name}: the metric should move the merged bytes through the cap"
+    assert len({merged[a, SimilarityMetric.BEHAVIOURAL] for a in Aggregation}) == len(Aggregation)
     kept = [d for d in summary["decisions"] if d["reason"] == Reason.ACCEPTED.value]
     assert len(kept) == rules.max_participants
     assert len(kept) % 2 == 0, "an even count takes the median's midpoint path"

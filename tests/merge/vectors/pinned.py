@@ -24,7 +24,7 @@ import difflib
 import json
 import random
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -37,6 +37,8 @@ from flchain.merge import MergeResult, merge
 from flchain.protocol import Aggregation, Directive, RoundRecord, SimilarityMetric
 from flchain.storage.weights import decode_weights
 
+Labels = Callable[[str], str]  # address -> "address (label)"
+
 HERE = Path(__file__).resolve().parent
 INPUTS = HERE / "inputs"
 EXPECTED = HERE / "expected"
@@ -44,7 +46,8 @@ ROUND_FILE = INPUTS / "round.json"
 
 #: Fields of a summary compared one by one, in the order a failure reports them.
 SCALAR_FIELDS = ("merged_digest", "merged_cid", "manifest_cid", "kept_base")
-LIST_FIELDS = ("penalised", "clusters", "weights", "directives")
+NODE_ENTRY_FIELDS = ("decisions", "weights", "directives")
+NODE_LIST_FIELDS = ("penalised", "clusters")
 MAX_DIFF_LINES = 200  # of the manifest's unified diff in one report
 
 
@@ -261,20 +264,39 @@ def _tensor_differences(
         )
 
 
-def _decision_differences(
-    expected: list[dict[str, Any]], got: list[dict[str, Any]]
+def _per_node_differences(
+    field: str, expected: Sequence[Mapping[str, Any]], got: Sequence[Mapping[str, Any]], who: Labels
 ) -> Iterator[str]:
-    old = {d["node"]: d for d in expected}
-    new = {d["node"]: d for d in got}
-    if list(old) != list(new):
-        yield f"decisions: nodes expected {list(old)}, got {list(new)}"
+    """Entries keyed by node (decisions, weights, directives): one line per differing value."""
+    old = {e["node"]: e for e in expected}
+    new = {e["node"]: e for e in got}
+    for node in [n for n in old if n not in new]:
+        yield f"{field}: {who(node)} expected {json.dumps(old[node])}, now absent"
+    for node in [n for n in new if n not in old]:
+        yield f"{field}: {who(node)} not expected, got {json.dumps(new[node])}"
     for node in [n for n in old if n in new]:
-        for key in ("reason", "recomputed_roi_bps", "norm_micro"):
-            if old[node][key] != new[node][key]:
-                yield (
-                    f"decision of {node} ({old[node]['label']}): {key} expected "
-                    f"{old[node][key]!r}, got {new[node][key]!r}"
-                )
+        changed = [
+            f"{key} expected {old[node][key]!r}, got {new[node].get(key)!r}"
+            for key in old[node]
+            if key not in ("node", "label") and old[node][key] != new[node].get(key)
+        ]
+        if changed:
+            yield f"{field} of {who(node)}: " + "; ".join(changed)
+    if [n for n in old if n in new] != [n for n in new if n in old]:
+        yield f"{field}: order expected {[who(n) for n in old]}, got {[who(n) for n in new]}"
+
+
+def _node_list_differences(
+    field: str, expected: Sequence[Any], got: Sequence[Any], who: Labels
+) -> Iterator[str]:
+    """Lists of addresses (penalised) or of lists of addresses (clusters), shown by label."""
+    if list(expected) == list(got):
+        return
+
+    def show(items: Sequence[Any]) -> list[Any]:
+        return [show(i) if isinstance(i, list) else who(i) for i in items]
+
+    yield f"{field}:\n  expected {show(expected)}\n  got      {show(got)}"
 
 
 def manifest_diff(expected: bytes, got: bytes, case: Case) -> str:
@@ -300,16 +322,19 @@ def differences(
     """Every field of `got` that is not as pinned, one readable line each, then the manifest
     as a unified diff. Empty when the case reproduces its vector byte for byte."""
     (old, old_manifest), (new, new_manifest) = expected, got
+    labels = {d["node"]: d["label"] for d in [*old.get("decisions", []), *new["decisions"]]}
+
+    def who(node: str) -> str:
+        return f"{node} ({labels[node]})" if labels.get(node) else node
+
     out: list[str] = []
     for key in SCALAR_FIELDS:
         if old.get(key) != new[key]:
             out.append(f"{key}: expected {old.get(key)!r}, got {new[key]!r}")
-    out.extend(_decision_differences(old.get("decisions", []), new["decisions"]))
-    for key in LIST_FIELDS:
-        if old.get(key) != new[key]:
-            out.append(
-                f"{key}:\n  expected {json.dumps(old.get(key))}\n  got      {json.dumps(new[key])}"
-            )
+    for key in NODE_ENTRY_FIELDS:
+        out.extend(_per_node_differences(key, old.get(key, []), new[key], who))
+    for key in NODE_LIST_FIELDS:
+        out.extend(_node_list_differences(key, old.get(key, []), new[key], who))
     out.extend(_tensor_differences(old.get("merged_tensors", {}), new["merged_tensors"]))
     if old_manifest != new_manifest:
         out.append("manifest:\n" + manifest_diff(old_manifest, new_manifest, case))

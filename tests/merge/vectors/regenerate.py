@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,6 @@ from _scenario import (  # noqa: E402
     as_pickle,
     node,
     with_extra_tensor,
-    with_float64,
     with_missing_tensor,
     with_nan,
     with_wrong_shape,
@@ -75,14 +75,15 @@ PREVIOUS_SEED = hashlib.sha256(b"flchain/tests/merge/vectors/previous-round").di
 #: count: the median takes the midpoint path, the 20 % trim cuts floor(1.6) = 1 per side); the
 #: 950 000 ppm threshold separates the charlie twins (>= 998 000 on both metrics) and bravo's
 #: same-positions copy (10^6 behavioural, ~830 000 weight delta) from every other pair
-#: (<= 820 000); a 25 % cap binds on the charlie cluster (raw 3/8) and, behavioural, on the
-#: bravo pair once the first cap has moved weight to it (2/8 -> 2/5 of 3/4).
+#: (<= 820 000); a 22 % cap binds on the charlie cluster (raw 3/8) and then, behavioural
+#: only, on the bravo pair that the first cap pushed over it, with equal and with ROI weights:
+#: the metric moves the merged bytes of both means.
 RULES = {
     "roi_min_bps": -8_000,
     "roi_max_bps": 20_000,
     "max_participants": 8,
     "similarity_threshold_ppm": 950_000,
-    "cluster_cap_ppm": 250_000,
+    "cluster_cap_ppm": 220_000,
     "trim_ppm": 200_000,
     "roi_tolerance_bps": 1,
     "norm_bound_micro": 2_000_000,
@@ -91,6 +92,22 @@ RULES = {
 
 Tensors = dict[str, np.ndarray]
 Spoiler = Callable[[bytes, Tensors], bytes]
+
+
+def with_float64(payload: bytes, tensors: Tensors) -> bytes:
+    """The first tensor stored as F64, in a canonical header. Not `_scenario.with_float64`:
+    safetensors' own writer orders the metadata differently in every process."""
+    (size,) = struct.unpack_from("<Q", payload, 0)
+    header, blobs, offset = json.loads(payload[8 : 8 + size]), [], 0
+    for i, name in enumerate(sorted(tensors)):
+        data = tensors[name].astype("<f8" if i == 0 else "<f4").tobytes()
+        header[name] = {**header[name], "dtype": "F64" if i == 0 else "F32"}
+        header[name]["data_offsets"] = [offset, offset + len(data)]
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return b"".join([struct.pack("<Q", len(head)), head, *blobs])
 
 
 def with_bad_metadata(_: bytes, tensors: Tensors) -> bytes:
@@ -308,8 +325,8 @@ def main() -> int:
             print(pinned.report(case, problems))
         else:
             print(f"{case.title}: unchanged")
+    print(f"{changed} of {len(pinned.CASES)} cases {'would change' if args.check else 'changed'}")
     if args.check:
-        print(f"{changed} of {len(pinned.CASES)} cases would change")
         return 1 if changed else 0
     if write_tree(pinned.EXPECTED, files):
         print(
