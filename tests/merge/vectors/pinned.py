@@ -34,6 +34,7 @@ import numpy as np
 
 from flchain.market.benchmark import Benchmark, shipped_window
 from flchain.merge import MergeResult, merge
+from flchain.merge.manifest import encode_manifest
 from flchain.protocol import Aggregation, Directive, RoundRecord, SimilarityMetric
 from flchain.storage.weights import decode_weights
 
@@ -209,10 +210,9 @@ def pretty(manifest: bytes) -> str:
 
 
 def canonical(pretty_text: str) -> bytes:
-    """Exact manifest bytes back from the pretty file (the merge's encoding: sorted keys, no
-    whitespace, ASCII; the manifest holds only ints and strings, so the round trip is exact)."""
-    doc = json.loads(pretty_text)
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    """Exact manifest bytes back from the pretty file (ints and strings only, so the round
+    trip is exact). The encoder itself is pinned too: the summary holds the manifest CID."""
+    return encode_manifest(json.loads(pretty_text))
 
 
 def summary_text(case: Case, summary: Mapping[str, Any]) -> str:
@@ -337,7 +337,8 @@ def differences(
         out.extend(_node_list_differences(key, old.get(key, []), new[key], who))
     out.extend(_tensor_differences(old.get("merged_tensors", {}), new["merged_tensors"]))
     if old_manifest != new_manifest:
-        out.append("manifest:\n" + manifest_diff(old_manifest, new_manifest, case))
+        diff = manifest_diff(old_manifest, new_manifest, case)
+        out.append("manifest:\n" + (diff or "same content, other bytes: the encoding changed"))
     return out
 
 
