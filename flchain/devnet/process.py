@@ -58,7 +58,7 @@ _WATCHDOG = Path(__file__).with_name("_watchdog.py")
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (or another terminating signal) arrived; the guarded servers are already stopped.
+    """SIGTERM arrived and the guarded servers are stopped: raised by the handler `spawn` installs.
 
     A `KeyboardInterrupt`, so no ``except Exception`` swallows it and whatever handles Ctrl-C
     (pytest, click) handles it too.
@@ -118,31 +118,36 @@ class _Guard:
     """This process's guarded servers, its watchdog and its signal handlers."""
 
     def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
         self.owner = os.getpid()
-        self.servers: dict[int, _Guarded] = {}
         self.previous: dict[int, Any] = {}
         self.report: Callable[[str], None] = _report_to_stderr
+        self.libc: Any = None
+        if sys.platform == "linux":
+            with contextlib.suppress(OSError):
+                self.libc = ctypes.CDLL(None, use_errno=True)
+        self.clear()
+
+    def clear(self) -> None:
+        self.servers: dict[int, _Guarded] = {}
         self.watchdog: subprocess.Popen[bytes] | None = None
         self.watchdog_failed = False
         self.spawning = 0
         self.pending_signal: int | None = None
         self.stopping = False
         self.lock = threading.RLock()
-        self.libc: Any = None
-        if sys.platform == "linux":
-            with contextlib.suppress(OSError):
-                self.libc = ctypes.CDLL(None, use_errno=True)
 
     def after_fork_in_child(self) -> None:
-        """A forked child guards nothing of its parent's and must not hold the watchdog's pipe
-        (the pipe's closing is how the watchdog learns that the parent died)."""
+        """A forked child guards nothing of its parent's, and must not hold the watchdog's pipe:
+        its closing is how the watchdog learns that the parent died. The fd is pointed at
+        /dev/null rather than closed (no lock taken, and the file object's eventual close
+        cannot hit a reused fd). `owner` stays the parent: a signal to the child does what it
+        did before (see `on_signal`)."""
         if self.watchdog is not None and self.watchdog.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.watchdog.stdin.close()
-        self.reset()
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.watchdog.stdin.fileno())
+                os.close(null)
+        self.clear()
 
     # --- watchdog -------------------------------------------------------------------------
 
@@ -208,18 +213,23 @@ class _Guard:
         self.stopping = True
         try:
             servers = list(reversed(self.servers.values()))
-            for server in servers:  # all at once: the stop takes the longest grace, not the sum
-                if server.proc.poll() is None:
+            exited = [server.proc.poll() is not None for server in servers]
+            for server, gone in zip(servers, exited, strict=True):
+                if not gone:  # all at once: the stop takes the longest grace, not the sum
                     _signal_group(server.proc.pid, signal.SIGTERM)
-            for server in servers:
-                self.report(f"{why}: {self.finish(server)}")
+            for server, gone in zip(servers, exited, strict=True):
+                outcome = self.finish(server, gone)
+                with contextlib.suppress(OSError, ValueError):  # stderr closed: stop them anyway
+                    self.report(f"{why}: {outcome}")
         finally:
             self.stopping = False
 
-    def finish(self, server: _Guarded) -> str:
+    def finish(self, server: _Guarded, exited: bool) -> str:
         """Wait for a server SIGTERM was sent to, SIGKILL it after its grace; forget it."""
         proc, pid = server.proc, server.proc.pid
-        if _reaped(proc, server.grace):
+        if exited:
+            outcome = f"{server.name} (pid {pid}) had already exited with code {proc.returncode}"
+        elif _reaped(proc, server.grace):
             outcome = f"stopped {server.name} (pid {pid})"
         else:
             _signal_group(pid, signal.SIGKILL)
@@ -243,8 +253,8 @@ class _Guard:
         finally:
             self.spawning -= 1
         signum, self.pending_signal = self.pending_signal, None
-        if signum is not None and not self.spawning:
-            self.on_signal(signum, None)
+        if signum is not None:  # again, for the main thread's handler (we may be another thread)
+            os.kill(os.getpid(), signum)
 
 
 _guard = _Guard()

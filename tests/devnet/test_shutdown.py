@@ -307,6 +307,7 @@ def test_a_killed_pytest_session_leaves_no_server(tmp_path: Path, sig: signal.Si
 # --- each SIGKILL guard alone ---------------------------------------------------------------
 
 HOLDER = """
+import os
 import sys
 import threading
 import time
@@ -319,6 +320,13 @@ if sys.argv[1] == "thread":
     worker.join()
 else:
     AnvilProcess().start()
+if sys.argv[1] == "fork":
+    child = os.fork()
+    if child == 0:
+        time.sleep(600)
+        os._exit(0)
+    print("fork", child, "ended by signal", os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+    sys.stdout.flush()
 time.sleep(600)
 """
 
@@ -352,3 +360,25 @@ def test_the_parent_death_signal_alone_kills_a_server(tmp_path: Path) -> None:
         assert run.kill_with(signal.SIGKILL) == -signal.SIGKILL
         run.assert_all_gone()
     assert "flchain: killed" not in run.stderr
+
+
+def test_a_forked_child_keeps_the_default_sigterm_and_leaves_the_servers_alone(
+    tmp_path: Path,
+) -> None:
+    """A fork (multiprocessing's, say) inherits the handler; a SIGTERM to it must end it as
+    before, not stop the servers of the process it was forked from."""
+    argv = [sys.executable, "-c", HOLDER, "fork"]
+    with launched(argv, tmp_path) as run:
+        anvil = _anvil_answering(run)
+        fork = run.wait_for(
+            "the fork", lambda p: p.ppid == run.proc.pid and p.argv[-1:] == ("fork",)
+        )
+        os.kill(fork.pid, signal.SIGTERM)
+        stdout = tmp_path / "stdout.txt"
+        ended = f"fork {fork.pid} ended by signal {-signal.SIGTERM}"
+        poll("the fork ended", lambda: ended in stdout.read_text(), GONE_S, why=run.why)
+        assert chain_answers(anvil) and not run.stopped(), run.why()
+
+        run.kill_with(signal.SIGTERM)
+        run.assert_all_gone()
+    assert run.stopped() == {("SIGTERM", "anvil", anvil.pid)}, run.stderr
