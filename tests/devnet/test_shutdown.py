@@ -110,9 +110,20 @@ class Run:
 def launched(
     argv: list[str], tmp_path: Path, *, env: dict[str, str] | None = None
 ) -> Iterator[Run]:
-    """Start `argv`; whatever the test's outcome, nothing of it outlives the test."""
+    """Start `argv`; whatever the test's outcome, nothing of it outlives the test.
+
+    SIGINT gets its default disposition back: a test run started in the background by a shell
+    ignores it, and its children would inherit that.
+    """
     with (tmp_path / "stdout.txt").open("wb") as out, (tmp_path / "stderr.txt").open("wb") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     run = Run(proc, Family(proc.pid, {}), tmp_path)
     try:
         yield run
