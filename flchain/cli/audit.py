@@ -20,6 +20,7 @@ from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
 from flchain.audit.report import AuditReport, RoundAudit
 from flchain.audit.source import AuditSource, open_source
+from flchain.config import check_local_store
 from flchain.errors import FlchainError
 
 __all__ = ["parse_rounds", "register_commands"]
@@ -80,6 +81,8 @@ def audit_command(
     out = Console(stderr=as_json)
     try:
         span = parse_rounds(round, rounds, all_rounds)
+        if store is not None:  # a typo must not audit an empty store as "content missing"
+            check_local_store(store, flag="--store")
         source = open_source(rpc=rpc, contract=contract, ipfs=ipfs, store_dir=store, profile=profile,
                              run=run, from_block=from_block)  # fmt: skip
         with source:  # stops a temporary anvil (restored run folder) also on error
