@@ -50,7 +50,7 @@ RulesFileOption = Annotated[
     Path | None,
     typer.Option(
         "--rules",
-        help="Federation file (TOML: [deployment] and [rules]; see docs/operators.md).",
+        help="Federation file (TOML: [deployment] and [rules]; see docs/deploy.md).",
         show_default=False,
     ),
 ]
@@ -77,6 +77,7 @@ def genesis(
     """Make a genesis model, add it (pinned) to the content store; print its digest and CID."""
     from flchain.cli.store import open_settings_store
     from flchain.devnet.federation import genesis_model
+    from flchain.storage import IpfsClient, LocalStore
 
     loaded = _settings(config, data_dir=data_dir)
     store = open_settings_store(loaded, ipfs_url=ipfs_url, store_dir=store_dir, create=True)
@@ -91,9 +92,15 @@ def genesis(
     store.pin(cid)
     typer.echo(f'genesis_digest = "{model.digest}"')
     typer.echo(f'genesis_cid = "{model.cid}"')
-    typer.echo(
-        f"# {len(model.payload)} bytes, seed {seed}, in {store}" + (f" and {out}" if out else "")
+    where = (
+        f"IPFS at {store.url}"
+        if isinstance(store, IpfsClient)
+        else f"the store {store.root}"
+        if isinstance(store, LocalStore)
+        else str(store)
     )
+    also = f" (also written to {out})" if out else ""
+    typer.echo(f"# {len(model.payload)} bytes, seed {seed}, pinned in {where}{also}")
 
 
 # ------------------------------------------------------------------------------- deploy
