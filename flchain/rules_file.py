@@ -389,3 +389,55 @@ def render_federation_file(deployment: Deployment | None, rules: Rules) -> str:
         else:
             lines.append(f"{name} = {value}")
     return "\n".join(lines) + "\n"
+
+
+_RULE_NOTES = {
+    "similarity_threshold_ppm": "similarity above which two strategies share a cluster (ppm)",
+    "similarity_metric": "behavioural (agreement of positions) or weight_delta (cosine)",
+    "aggregation": "mean_equal, mean_roi, median or trimmed_mean",
+    "benchmark_id": "content hash of the benchmark; all zero: each round's shipped window",
+}
+_DEPLOYMENT_NOTES = {
+    "t0": "start of round 0: unix seconds or a date-time with offset; must be in the future "
+    "(default: the next minute of chain time)",
+    "round_length": "seconds per round",
+    "commit_window": "seconds of commit window from the round's start",
+    "reveal_window": "seconds of reveal window after it (commit + reveal ≤ round_length)",
+    "min_bond": "smallest bond a node registers with (wei)",
+    "exit_delay": "seconds from an exit request to the withdrawal",
+    "genesis_digest": "sha256 of the genesis model (0x + 64 hex; `flchain chain genesis`)",
+    "genesis_cid": "CIDv1 of the genesis model (raw: its digest must be genesis_digest)",
+}
+
+
+def _allowed(low: int, high: int) -> str:
+    return f"{low} … {high if high < 2**63 else f'2^{high.bit_length()} − 1'}"
+
+
+def federation_reference() -> str:
+    """The field tables of a federation file, generated from the bounds above and `Rules`
+    (docs/deploy.md carries them between markers; a test checks they are current)."""
+    defaults = Deployment(t0=None)
+    lines = ["| `[deployment]` field | allowed | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, note in _DEPLOYMENT_NOTES.items():
+        bounds = DEPLOYMENT_FIELDS.get(name)
+        allowed = _allowed(*bounds) if bounds else "text"
+        default = getattr(defaults, name, None)
+        lines.append(f"| `{name}` | {allowed} | {'-' if default is None else default} | {note} |")
+    lines += ["", "| `[rules]` field | allowed | default | meaning |", "| --- | --- | --- | --- |"]
+    rules = Rules()
+    for name, info in Rules.model_fields.items():
+        value = getattr(rules, name)
+        if name in _ENUMS:
+            allowed = ", ".join(m.name.lower() for m in _ENUMS[name])
+            shown = f"`{_ENUMS[name](value).name.lower()}`"
+        elif name in RULE_BOUNDS:
+            allowed, shown = _allowed(*RULE_BOUNDS[name]), str(value)
+        else:
+            allowed, shown = "0x + 64 hex", "all zero"
+        note = (info.description or _RULE_NOTES.get(name, "")).replace("|", "\\|")
+        lines.append(f"| `{name}` | {allowed} | {shown} | {_RULE_NOTES.get(name, note)} |")
+    lines.append("")
+    lines.append("Also checked: `roi_min_bps ≤ roi_max_bps`, and a `benchmark_id` other than zero "
+                 "must be a known benchmark (`flchain market info`).")  # fmt: skip
+    return "\n".join(lines) + "\n"
