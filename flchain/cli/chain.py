@@ -86,7 +86,9 @@ def genesis(
         out.write_bytes(model.payload)
     cid = store.put(model.payload)
     if cid != model.cid:  # the store computes CIDs itself: a disagreement is a broken store
-        raise ConfigError(
+        from flchain.storage.errors import StorageError
+
+        raise StorageError(
             f"the content store returned CID {cid} for the genesis, expected {model.cid}"
         )
     store.pin(cid)

@@ -320,7 +320,13 @@ def fund(
             "devnet, so nobody can set balances: send ether from a funded wallet (on a testnet:"
             " a faucet)"
         )
-    chain.kind = kind  # the method name (anvil_setBalance / hardhat_setBalance) follows it
+    if chain.kind != kind:  # the balance method (anvil_setBalance / hardhat_setBalance) follows it
+        from flchain.ledger import RpcBackend
+
+        if kind == "hardhat":
+            chain = RpcBackend(chain.url, kind="hardhat", expected_chain_id=chain.chain_id)
+        else:
+            chain = RpcBackend(chain.url, kind="anvil", expected_chain_id=chain.chain_id)
     for w in infos:
         chain.fund(w.address, wei)
         typer.echo(f"{w.name}  {w.address}  {format_eth(balance_of(chain, w.address))}")

@@ -84,7 +84,15 @@ class NodeMetrics:
         """Serve /metrics on 127.0.0.1:`port` (0: a free port) in a thread; returns the port."""
         from prometheus_client import start_http_server
 
-        server, _thread = start_http_server(port, addr=BIND_HOST, registry=self.registry)
+        from flchain.node.errors import NodeError
+
+        try:
+            server, _thread = start_http_server(port, addr=BIND_HOST, registry=self.registry)
+        except OSError as exc:
+            raise NodeError(
+                f"cannot serve metrics on {BIND_HOST}:{port}: {exc.strerror or exc}; choose "
+                "another --metrics-port (metrics_port) or leave it unset"
+            ) from None
         self._server = server
         return int(server.server_port)
 

@@ -20,6 +20,7 @@ from flchain.devnet.journal import JournaledEmbeddedBackend
 from flchain.ledger import Phase, RpcBackend
 from flchain.node.context import bars_source
 from flchain.node.daemon import Backoff, Daemon
+from flchain.node.errors import NodeError
 from flchain.node.logs import configure_logging
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner import NodeRunner
@@ -124,3 +125,13 @@ def test_metrics_endpoint_is_local_and_counts(tmp_path: Path) -> None:
     assert "flchain_node_round 1.0" in text
     assert 'flchain_node_phase{phase="COMMIT"} 1.0' in text
     assert "flchain_node_wallet_balance_wei" in text
+
+
+def test_metrics_port_in_use_is_one_clear_error() -> None:
+    first = NodeMetrics()
+    port = first.serve(0)
+    try:
+        with pytest.raises(NodeError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+            NodeMetrics().serve(port)
+    finally:
+        first.close()
