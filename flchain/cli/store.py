@@ -52,11 +52,8 @@ def _store(
     *,
     create: bool = False,
 ) -> ContentStore:
-    loaded = settings_from_options(
-        config, ipfs_url=ipfs_url, store_dir=store_dir, data_dir=data_dir,
-        store="ipfs" if ipfs_url else "local" if store_dir else None,
-    )  # fmt: skip
-    return open_settings_store(loaded, create=create)
+    loaded = settings_from_options(config, data_dir=data_dir)
+    return open_settings_store(loaded, ipfs_url=ipfs_url, store_dir=store_dir, create=create)
 
 
 def open_settings_store(
