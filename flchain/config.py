@@ -54,13 +54,17 @@ __all__ = [
     "ChainBackend",
     "DevnetProfile",
     "LoadedSettings",
+    "MissingSetting",
     "Origin",
     "ProfileProcess",
     "ProfileWallet",
     "Settings",
     "Source",
     "StoreBackend",
+    "StoreNotFound",
+    "check_local_store",
     "default_profile_path",
+    "is_local_store",
     "load_profile",
     "load_settings",
     "save_profile",
@@ -75,6 +79,7 @@ PROFILE_VERSION = 1
 ChainBackend = Literal["embedded", "anvil", "hardhat", "rpc"]
 StoreBackend = Literal["local", "ipfs"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 
 _URL_RE = re.compile(r"^(https?|wss?)://[^\s/]+(/\S*)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -257,7 +262,11 @@ class Settings(BaseSettings):
     )
 
     # chain
-    chain: ChainBackend = Field("embedded", description="chain backend")
+    chain: ChainBackend = Field(
+        "embedded",
+        description="chain backend: embedded (in-process: simulate only), anvil, hardhat, or rpc "
+        "(any endpoint; what an rpc_url with the default means)",
+    )
     rpc_url: str | None = Field(None, description="JSON-RPC endpoint (anvil, hardhat, rpc)")
     chain_id: int | None = Field(None, gt=0, description="expected chain id (checked on connect)")
     contract: str | None = Field(None, description="flchain contract address")
@@ -280,7 +289,13 @@ class Settings(BaseSettings):
     data_source: str | None = Field(
         None, description="node market data: a CSV file or a built-in dataset name"
     )
-    log_level: LogLevel = Field("INFO", description="logging level")
+    log_level: LogLevel = Field(
+        "INFO", description="logging level (HTTP libraries log per request only at DEBUG)"
+    )
+    log_format: LogFormat = Field("text", description="node log lines: text, or json objects")
+    metrics_port: int | None = Field(
+        None, ge=0, lt=65536, description="serve Prometheus metrics on 127.0.0.1:PORT (node run)"
+    )
     # network resilience
     rpc_timeout_s: float = Field(30.0, gt=0, description="per-request timeout (s)")
     retry_attempts: int = Field(5, ge=0, description="retries of a failed RPC/IPFS call")
@@ -318,6 +333,11 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("password_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
@@ -332,21 +352,36 @@ class Settings(BaseSettings):
         return self
 
     def require(self, name: str) -> Any:
-        """The value of setting `name`, or a `ConfigError` saying how to set it when unset.
+        """The value of setting `name`, or a `MissingSetting` saying how to set it when unset.
 
         Settings that only some backends need (rpc_url, contract, ipfs_url, wallet) are
-        optional in the model; a command that needs one asks for it through this.
+        optional in the model; a command that needs one asks for it through this, or through
+        `LoadedSettings.require`, which also names the command's own flag for it.
         """
         if name not in type(self).model_fields:
             raise ConfigError(f"unknown setting {name!r}")
         value = getattr(self, name)
         if value is None:
-            raise ConfigError(
-                f"setting '{name}' is not set: pass --{name.replace('_', '-')}, set "
-                f"{ENV_PREFIX}{name.upper()}, add `{name} = ...` to {CONFIG_FILE_NAME}, "
-                "or start a devnet (`flchain devnet up`)"
-            )
+            raise MissingSetting(name)
         return value
+
+
+class MissingSetting(ConfigError):
+    """A setting the command needs is unset; the message says every way to set it.
+
+    `flag` is the command's own option for it, when it has one (never a guessed flag name).
+    """
+
+    def __init__(self, name: str, flag: str | None = None) -> None:
+        ways = [f"pass {flag}"] if flag else []
+        ways += [
+            f"set {ENV_PREFIX}{name.upper()}",
+            f"add `{name} = ...` to {CONFIG_FILE_NAME}",
+            "or start a devnet (`flchain devnet up`)",
+        ]
+        super().__init__(f"setting '{name}' is not set: {', '.join(ways)}")
+        self.setting = name
+        self.flag = flag
 
 
 def _derived_paths(data_dir: Path) -> dict[str, Path]:
@@ -376,6 +411,44 @@ _PROFILE_TO_SETTING = {
     "store_dir": "store_dir",
     "keystore_dir": "keystore_dir",
 }
+
+
+# --- the local content store ------------------------------------------------------------
+
+#: Folders every local blockstore has (`flchain.storage.LocalStore` creates them).
+_STORE_MARKERS = ("blocks", "pins")
+
+
+class StoreNotFound(ConfigError):
+    """A local content store path that is not a store (a typo would read an empty one)."""
+
+
+def is_local_store(path: Path) -> bool:
+    """True when `path` is a local blockstore folder (has its `blocks/` and `pins/`)."""
+    path = Path(path).expanduser()
+    return all((path / marker).is_dir() for marker in _STORE_MARKERS)
+
+
+def check_local_store(path: Path, *, create: bool = False, flag: str | None = None) -> bool:
+    """Refuse a local store path that is not a store; returns True when it must be created.
+
+    Commands that read content refuse a path that is not a store (`create=False`): an empty
+    store made at a typo'd path would report every CID as missing. Commands that write may
+    create one where nothing is yet (`create=True`: a missing or empty folder), never inside a
+    folder that already holds something else.
+    """
+    path = Path(path).expanduser()
+    if is_local_store(path):
+        return False
+    fresh = not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    if create and fresh:
+        return True
+    what = "does not exist" if not path.exists() else "is not a flchain content store"
+    where = f"{flag}, " if flag else ""
+    raise StoreNotFound(
+        f"content store {path} {what}: create one with `flchain store init --store {path}`, "
+        f"or fix the path ({where}{ENV_PREFIX}STORE_DIR or store_dir in {CONFIG_FILE_NAME})"
+    )
 
 
 # --- provenance ---------------------------------------------------------------------------
@@ -419,6 +492,19 @@ class LoadedSettings:
     config_file: Path | None = None
     profile: DevnetProfile | None = None
     environ_password_set: bool = field(default=False, repr=False)
+    #: setting -> the option of the running command that sets it (e.g. rpc_url -> --rpc)
+    flag_names: Mapping[str, str] = field(default_factory=dict)
+
+    def require(self, *names: str) -> None:
+        """Check that every setting in `names` is set, naming this command's flag for it.
+
+        Commands call this first, so a missing value is reported before any keystore is
+        unlocked or any endpoint contacted."""
+        for name in names:
+            if name not in Settings.model_fields:
+                raise ConfigError(f"unknown setting {name!r}")
+            if getattr(self.settings, name) is None:
+                raise MissingSetting(name, self.flag_names.get(name))
 
 
 # --- layers -------------------------------------------------------------------------------
@@ -485,7 +571,9 @@ def _profile_layer(profile: DevnetProfile, path: Path) -> dict[str, tuple[Any, O
     return layer
 
 
-def _flag_layer(flags: Mapping[str, Any]) -> dict[str, tuple[Any, Origin]]:
+def _flag_layer(
+    flags: Mapping[str, Any], flag_names: Mapping[str, str]
+) -> dict[str, tuple[Any, Origin]]:
     layer: dict[str, tuple[Any, Origin]] = {}
     for name, value in flags.items():
         if value is None:
@@ -494,7 +582,7 @@ def _flag_layer(flags: Mapping[str, Any]) -> dict[str, tuple[Any, Origin]]:
             raise ConfigError(
                 f"unknown setting '{name}' given as a flag (known: {', '.join(SETTING_NAMES)})"
             )
-        layer[name] = (value, Origin(Source.FLAG, f"--{name.replace('_', '-')}"))
+        layer[name] = (value, Origin(Source.FLAG, flag_names.get(name, f"({name})")))
     return layer
 
 
@@ -520,11 +608,14 @@ def load_settings(
     config_file: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> LoadedSettings:
     """Build the effective `Settings` from flags > environment > file > profile > defaults.
 
     Args:
         flags: setting name -> value from the command line; `None` values mean "not given".
+        flag_names: setting name -> the command-line option it came from (as messages and
+            `config show` name it); the command line knows, this module does not.
         config_file: the `--config FILE` flag (must exist when given).
         environ: the environment (default `os.environ`).
         cwd: where to look for `flchain.toml` (default the current directory).
@@ -535,7 +626,8 @@ def load_settings(
     """
     env = dict(os.environ if environ is None else environ)
     here = Path.cwd() if cwd is None else cwd
-    flag_layer = _flag_layer(flags or {})
+    names = dict(flag_names or {})
+    flag_layer = _flag_layer(flags or {}, names)
     env_layer = _env_layer(env)
     file_path = _find_config_file(config_file, env, here)
     file_layer = _file_layer(file_path) if file_path is not None else {}
@@ -555,6 +647,7 @@ def load_settings(
         config_file=file_path,
         profile=profile,
         environ_password_set=bool(env.get(settings.password_env)),
+        flag_names=names,
     )
 
 
@@ -585,3 +678,76 @@ def _locate_profile(
     data_dir = upper.get("data_dir")
     path = default_profile_path(Path(str(data_dir[0])) if data_dir else DEFAULT_DATA_DIR)
     return (load_profile(path), path) if path.is_file() else (None, None)
+
+
+# --- the reference of flchain.toml ----------------------------------------------------------
+
+
+def _toml_literal(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def _type_name(annotation: Any) -> str:
+    """`int (optional)`, `one of "a", "b"`, `path` — table-safe (no `|`)."""
+    text = str(annotation).replace("typing.", "").replace("pathlib.", "")
+    text = text.replace("<class '", "").replace("'>", "").replace("NoneType", "None")
+    optional = text.endswith(" | None")
+    text = text.removesuffix(" | None")
+    text = re.sub(r"Literal\[(.*)\]", lambda m: "one of " + m.group(1).replace("'", '"'), text)
+    text = {"Path": "path", "str": "text", "int": "integer", "float": "number"}.get(text, text)
+    return text + (" (optional)" if optional else "")
+
+
+def settings_reference() -> str:
+    """docs/settings.md: every setting of `Settings` with its type, default, environment
+    variable and meaning (generated; `scripts/settings_reference.py` writes it and a test
+    checks the committed file matches)."""
+    derived = {"keystore_dir": "<data_dir>/keystores", "store_dir": "<data_dir>/store",
+               "profile": "<data_dir>/devnet/profile.json"}  # fmt: skip
+    lines = [
+        "# Settings reference (`flchain.toml`)",
+        "",
+        "<!-- generated by scripts/settings_reference.py from flchain.config.Settings: "
+        "do not edit -->",
+        "",
+        "Every command reads its settings from, highest first: its flags, `FLCHAIN_<NAME>` "
+        "environment variables, the TOML file (`--config FILE`, else `$FLCHAIN_CONFIG`, else "
+        "`./flchain.toml`), the devnet profile, and the defaults below. `flchain config show` "
+        "prints each effective value and where it came from. Relative paths in the file are "
+        "relative to the file's folder. Passwords are never settings: the keystore password "
+        "comes from the variable named by `password_env`, or a prompt.",
+        "",
+        "| setting | type | default | environment | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = derived.get(name) or _toml_literal(info.default)
+        lines.append(
+            f"| `{name}` | {_type_name(info.annotation)} | `{default}` | "
+            f"`{ENV_PREFIX}{name.upper()}` | {info.description or ''} |"
+        )
+    example = [
+        "",
+        "A node operator's file, for example:",
+        "",
+        "```toml",
+        'chain = "rpc"',
+        'rpc_url = "https://rpc.example.org"',
+        "chain_id = 11155111",
+        'contract = "0x…"',
+        "deployment_block = 5123456",
+        'store = "ipfs"',
+        'ipfs_url = "http://127.0.0.1:5001"',
+        'wallet = "mynode"',
+        'log_format = "json"',
+        "metrics_port = 9464",
+        "```",
+        "",
+    ]
+    return "\n".join(lines + example)

@@ -2,8 +2,9 @@
 
 Each concern adds its sub-commands in its own module (`flchain/cli/<concern>.py`) exposing a
 `typer.Typer` named `app` (a group `flchain <concern> …`) or a `register_commands(app)` hook
-(top-level commands such as `flchain audit`); this module only assembles them and turns
-`FlchainError` into one line on stderr and an exit code, never a traceback.
+(top-level commands such as `flchain audit`); this module only assembles them and is the error
+boundary (`main`): every failure is one `error:` line on stderr and an exit code, never a
+traceback.
 
 The concern modules import web3, torch, pandas and the like; importing them all cost ~1.4 s
 before any command ran. So a concern's module is imported only when one of its commands is
@@ -14,12 +15,14 @@ looked up (to run it, or to show help that lists it): `flchain --version` and
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from flchain import __version__
@@ -153,16 +156,59 @@ def _root(
 
 
 def main() -> None:
-    """Console entry point.
+    """Console entry point: the CLI's error boundary.
 
-    Click's standalone mode already reports usage errors and Ctrl-C well; what is ours is
-    `FlchainError`: one line on stderr and its exit code, never a traceback.
+    Whatever goes wrong ends as one `error:` line on stderr and an exit code, never a
+    traceback: a `FlchainError` prints its message (its exit code), a usage error click found
+    prints its message and where to get help (2), and anything that escaped the layers below
+    (a web3 or HTTP library error nobody turned into a `FlchainError`, or a bug) prints its
+    type and first line (1). `FLCHAIN_TRACEBACK=1` shows the traceback of the last kind.
     """
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)
     except FlchainError as exc:
-        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        for line in getattr(exc, "problems", ()) or (exc.message,):  # one line per bad field
+            _error(line)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except NoArgsIsHelpError as exc:  # the help was printed already
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        if exc.ctx is not None:
+            _err.print(exc.ctx.get_usage(), highlight=False, markup=False, soft_wrap=True)
+        _error(exc.format_message())
+        if exc.ctx is not None:
+            _err.print(f"Try '{exc.ctx.command_path} --help' for help.", highlight=False,
+                       markup=False)  # fmt: skip
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except (Abort, KeyboardInterrupt):
         _err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("FLCHAIN_TRACEBACK"):
+            raise
+        _error(describe_unexpected(exc))
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str) -> None:
+    first = message.strip().splitlines()[0] if message.strip() else "(no message)"
+    _err.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """One line for an exception that is not a `FlchainError`."""
+    from flchain.node.errors import describe_foreign_error, from_library
+
+    if from_library(exc):
+        return f"from the chain or network: {describe_foreign_error(exc)}"
+    return (
+        f"unexpected {describe_foreign_error(exc)} (a bug in flchain: please report it; "
+        "FLCHAIN_TRACEBACK=1 shows where)"
+    )

@@ -20,6 +20,7 @@ from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
 from flchain.audit.report import AuditReport, RoundAudit
 from flchain.audit.source import AuditSource, open_source
+from flchain.config import check_local_store
 from flchain.errors import FlchainError
 
 __all__ = ["parse_rounds", "register_commands"]
@@ -72,14 +73,26 @@ def audit_command(
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, help="Worker processes for the re-merges.")
     ] = 1,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML settings file (used when no --rpc/--profile/--run)."),
+    ] = None,
 ) -> None:
     """Verify rounds from the on-chain record alone: re-fetch, re-backtest, re-merge, compare.
 
+    Without --rpc, --profile or --run the chain, contract and store come from the settings
+    (flchain.toml, FLCHAIN_*, the devnet profile), as for every other command.
     Exit 0 verified, 1 mismatch found, 2 could not verify.
     """
     out = Console(stderr=as_json)
     try:
         span = parse_rounds(round, rounds, all_rounds)
+        if not (rpc or profile or run):
+            rpc, contract, ipfs, store, profile, from_block = _from_settings(
+                config, contract, ipfs, store, from_block
+            )
+        if store is not None:  # a typo must not audit an empty store as "content missing"
+            check_local_store(store, flag="--store")
         source = open_source(rpc=rpc, contract=contract, ipfs=ipfs, store_dir=store, profile=profile,
                              run=run, from_block=from_block)  # fmt: skip
         with source:  # stops a temporary anvil (restored run folder) also on error
@@ -97,6 +110,38 @@ def audit_command(
         if html is not None:
             out.print(f"HTML report: {html}")
     raise typer.Exit(report.exit_code)
+
+
+def _from_settings(
+    config: Path | None,
+    contract: str | None,
+    ipfs: str | None,
+    store: Path | None,
+    from_block: int,
+) -> tuple[str | None, str | None, str | None, Path | None, Path | None, int]:
+    """(rpc, contract, ipfs, store, profile, from_block) from the settings: an RPC endpoint and
+    contract when set (the store as configured unless --ipfs/--store), else the devnet profile."""
+    from flchain.cli.config import settings_from_options
+
+    loaded = settings_from_options(config)
+    s = loaded.settings
+    if s.rpc_url and (contract or s.contract):
+        if not (ipfs or store):
+            ipfs, store = (s.ipfs_url, None) if s.store == "ipfs" else (None, s.store_dir)
+        return (
+            s.rpc_url,
+            contract or s.contract,
+            ipfs,
+            store,
+            None,
+            from_block or s.deployment_block,
+        )
+    if loaded.profile is not None:
+        return None, contract, ipfs, store, s.profile, from_block
+    raise AuditError(
+        "nothing to audit: pass --rpc URL with --contract ADDRESS (and --ipfs URL or --store "
+        "DIR), --profile FILE or --run DIR, or set rpc_url and contract (flchain.toml, FLCHAIN_*)"
+    )
 
 
 def _audit_source(source: AuditSource, span: tuple[int, int] | None, jobs: int) -> AuditReport:

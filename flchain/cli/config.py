@@ -87,10 +87,35 @@ def settings_from_options(
     set_items: list[str] | None = None,
     **flags: Any,
 ) -> LoadedSettings:
-    """`load_settings` with command-line values on top; explicit flags beat `--set`."""
+    """`load_settings` with command-line values on top; explicit flags beat `--set`.
+
+    A flag is passed by its setting's name (`rpc_url=...`); the running command's option for
+    that setting is found by the parameter of the same name, so every message and
+    `config show` names the option the user can actually type (`--rpc`, not `--rpc-url`)."""
     merged: dict[str, Any] = dict(parse_set_options(set_items))
+    names = {key: f"--set {key}" for key in merged}
     merged.update({k: v for k, v in flags.items() if v is not None})
-    return load_settings(merged, config_file=config_file)
+    names.update(command_flag_names())
+    return load_settings(merged, config_file=config_file, flag_names=names)
+
+
+def command_flag_names() -> dict[str, str]:
+    """Setting name -> option of the running command whose parameter has that name."""
+    ctx = click_context()
+    if ctx is None:
+        return {}
+    return {
+        str(p.name): str(p.opts[0])
+        for p in ctx.command.params
+        if p.name in SETTING_NAMES and p.opts and str(p.opts[0]).startswith("--")
+    }
+
+
+def click_context() -> Any:
+    """The click context of the running command, or None outside one (a direct call)."""
+    from typer._click import globals as click_globals
+
+    return click_globals.get_current_context(silent=True)
 
 
 def _show_value(value: Any) -> str:

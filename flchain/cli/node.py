@@ -1,23 +1,26 @@
-"""`flchain node run|register|status|exit|withdraw`."""
+"""`flchain node run|register|status|exit|withdraw`.
+
+Each command checks its arguments and the wallet's state on the chain (address only, no
+password) before it unlocks the keystore: a wallet that cannot do what it asks (not registered,
+already left, too poor to pay the gas) is told so in one line and nothing is sent.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from flchain.cli import _common as common
+from flchain.cli.config import settings_from_options
 from flchain.cli.errors import WrongNodeStatus
-from flchain.config import Settings, load_settings
-from flchain.ledger import NodeRecord, NodeStatus
-from flchain.node.context import NodeContext, node_context, open_ledger
-from flchain.node.daemon import Daemon, wallet_lock
+from flchain.config import LoadedSettings
+from flchain.ledger import Ledger, NodeRecord, NodeStatus
+from flchain.ledger.keystore import WalletInfo
 from flchain.node.errors import NotRegistered, RoundNotFound
-from flchain.node.runner import NodeRunner
-from flchain.node.status import node_status
 
 app = typer.Typer(help="Take part in the federation as a node.", no_args_is_help=True)
 
@@ -27,18 +30,30 @@ ProfileOpt = Annotated[Path | None, typer.Option("--profile", help="Devnet profi
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="flchain data folder.")]
 
 
-def _settings(config: Path | None, **flags: Any) -> Settings:
-    return load_settings(flags, config_file=config).settings
+def _wallet_and_ledger(
+    config: Path | None, **flags: Any
+) -> tuple[LoadedSettings, WalletInfo, Ledger]:
+    """Settings, the wallet (found, not unlocked) and the contract (read-only)."""
+    loaded = settings_from_options(config, **flags)
+    loaded.require("wallet")
+    info = common.wallet_info(loaded)
+    if loaded.settings.chain == "embedded" and loaded.settings.rpc_url is None:
+        from flchain.node.context import open_ledger
+
+        open_ledger(loaded.settings)  # refuses, saying why
+    return loaded, info, common.ledger(loaded)
 
 
-def _refuse_unless(ctx: NodeContext, wanted: NodeStatus, command: str) -> NodeRecord:
+def _refuse_unless(
+    ledger: Ledger, info: WalletInfo, wanted: NodeStatus, command: str
+) -> NodeRecord:
     """The wallet's node record if its status is `wanted`; else a friendly one-line refusal.
 
     Checked before sending so the user reads what to do next rather than the contract's raw
     revert (`NotActive(node=…)`), and no transaction is attempted.
     """
-    address, contract = ctx.account.address, ctx.ledger.address
-    rec = ctx.ledger.node_record(address)
+    address, contract = info.address, ledger.address
+    rec = ledger.node_record(address)
     if rec.status == wanted:
         return rec
     if rec.status == NodeStatus.NONE:
@@ -47,7 +62,11 @@ def _refuse_unless(ctx: NodeContext, wanted: NodeStatus, command: str) -> NodeRe
             " (`flchain node register` joins)"
         )
     if rec.status == NodeStatus.WITHDRAWN:
-        raise NotRegistered(f"wallet {address} already left {contract} and withdrew its bond")
+        raise NotRegistered(
+            f"wallet {address} already left {contract} and withdrew its bond; an address can "
+            "never rejoin: to take part again, create a new wallet (`flchain wallet create`) "
+            "and register that"
+        )
     if rec.status == NodeStatus.EXITING:
         raise WrongNodeStatus(
             f"wallet {address} already requested its exit from {contract}: the bond is"
@@ -69,29 +88,63 @@ def run(
         str | None, typer.Option("--data-source", help="partition[:SEED] or a CSV file.")
     ] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between steps.")] = 2.0,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text, or json (one object per line).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT (default: off)."
+        ),
+    ] = None,
 ) -> None:
     """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM."""
-    settings = _settings(
-        config, wallet=wallet, profile=profile, data_dir=data_dir, data_source=data_source
-    )
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    ctx = node_context(settings)
-    with wallet_lock(settings.data_dir, ctx.account.address):
-        if ctx.ledger.node_record(ctx.account.address).status != NodeStatus.ACTIVE:
-            raise NotRegistered(
-                f"wallet {ctx.account.address} is not an active node of {ctx.ledger.address}: run `flchain node register`"
-            )
-        from flchain.node.daemon import Backoff
+    from flchain.node.context import open_store
+    from flchain.node.daemon import Backoff, Daemon, wallet_lock
+    from flchain.node.logs import configure_logging
+    from flchain.node.runner import NodeRunner
 
+    loaded, info, ledger = _wallet_and_ledger(
+        config, wallet=wallet, profile=profile, data_dir=data_dir, data_source=data_source,
+        log_level=log_level, log_format=log_format, metrics_port=metrics_port,
+    )  # fmt: skip
+    settings = loaded.settings
+    if ledger.node_record(info.address).status != NodeStatus.ACTIVE:
+        raise NotRegistered(
+            f"wallet {info.address} is not an active node of {ledger.address}: run `flchain node register`"
+        )
+    store = open_store(settings)  # a wrong store path fails here, before the unlock
+    configure_logging(settings.log_level, settings.log_format)
+    with wallet_lock(settings.data_dir, info.address):
+        from flchain.node.context import bars_source
+
+        account = common.unlock(loaded)
+        metrics = None
+        if settings.metrics_port is not None:
+            from flchain.node.metrics import BIND_HOST, NodeMetrics
+
+            metrics = NodeMetrics()
+            port = metrics.serve(settings.metrics_port)
+            import logging
+
+            logging.getLogger("flchain.node").info(
+                "metrics on http://%s:%d/metrics", BIND_HOST, port
+            )
         daemon = Daemon(
-            NodeRunner(ctx.ledger, ctx.account, ctx.store, ctx.bars_for),
+            NodeRunner(ledger, account, store, bars_source(settings.data_source)),
             poll_s=poll,
             backoff=Backoff(settings.retry_backoff_initial_s, settings.retry_backoff_max_s),
+            metrics=metrics,
         )
         daemon.install_signal_handlers()
-        daemon.run()
+        try:
+            daemon.run()
+        finally:
+            if metrics is not None:
+                metrics.close()
 
 
 @app.command("register")
@@ -105,10 +158,34 @@ def register_node(
     ] = 0,
 ) -> None:
     """Register the wallet as a node, bonding --bond wei."""
-    ctx = node_context(_settings(config, wallet=wallet, profile=profile, data_dir=data_dir))
-    tx = ctx.ledger.register(bond)
+    from flchain.node.status import contract_view
+
+    loaded, info, ledger = _wallet_and_ledger(
+        config, wallet=wallet, profile=profile, data_dir=data_dir
+    )
+    rec = ledger.node_record(info.address)
+    if rec.status == NodeStatus.WITHDRAWN:
+        raise NotRegistered(
+            f"wallet {info.address} left {ledger.address} and withdrew its bond: the contract "
+            "keeps one record per address, so this wallet can never register again; create a "
+            "new wallet (`flchain wallet create NAME`) and register that"
+        )
+    if rec.status != NodeStatus.NONE:
+        raise WrongNodeStatus(
+            f"wallet {info.address} is already a node of {ledger.address} (status "
+            f"{rec.status.name}): nothing to register"
+        )
+    min_bond = int(contract_view(ledger, "minBond"))
+    if bond < min_bond:
+        raise WrongNodeStatus(
+            f"--bond {bond} wei is below the contract's minimum bond of {min_bond} wei: pass "
+            f"--bond {min_bond} or more"
+        )
+    call = ledger.contract.functions.register()
+    common.check_funds(ledger.backend, info, call, value=bond, action="`flchain node register`")
+    tx = ledger.with_account(common.unlock(loaded)).register(bond)
     typer.echo(
-        f"registered {ctx.account.address} with bond {bond} wei (tx {tx.tx_hash}, block {tx.block_number})"
+        f"registered {info.address} with bond {bond} wei (tx {tx.tx_hash}, block {tx.block_number})"
     )
 
 
@@ -124,15 +201,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The node's on-chain record, this round's phase, and what it did in the round."""
-    settings = _settings(config, wallet=wallet, profile=profile, data_dir=data_dir)
-    from flchain.ledger.keystore import Keystore
+    from flchain.node.status import node_status
 
-    address = Keystore(settings.keystore_dir).find(settings.require("wallet")).address
-    ledger = open_ledger(settings)
+    _, info, ledger = _wallet_and_ledger(config, wallet=wallet, profile=profile, data_dir=data_dir)
     current = ledger.current_round()
     if round is not None and not 0 <= round <= current:
         raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
-    report = node_status(ledger, address, current if round is None else round)
+    report = node_status(ledger, info.address, current if round is None else round)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -149,10 +224,15 @@ def exit_(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Ask to leave; the bond becomes withdrawable after the exit delay."""
-    ctx = node_context(_settings(config, wallet=wallet, profile=profile, data_dir=data_dir))
-    _refuse_unless(ctx, NodeStatus.ACTIVE, "exit")
-    tx = ctx.ledger.request_exit()
-    rec = ctx.ledger.node_record(ctx.account.address)
+    loaded, info, ledger = _wallet_and_ledger(
+        config, wallet=wallet, profile=profile, data_dir=data_dir
+    )
+    _refuse_unless(ledger, info, NodeStatus.ACTIVE, "exit")
+    call = ledger.contract.functions.requestExit()
+    common.check_funds(ledger.backend, info, call, action="`flchain node exit`")
+    signer = ledger.with_account(common.unlock(loaded))
+    tx = signer.request_exit()
+    rec = signer.node_record(info.address)
     typer.echo(
         f"exit requested (tx {tx.tx_hash}); withdrawable at chain time {rec.withdrawable_at}"
     )
@@ -166,7 +246,17 @@ def withdraw(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Withdraw the bond after the exit delay."""
-    ctx = node_context(_settings(config, wallet=wallet, profile=profile, data_dir=data_dir))
-    _refuse_unless(ctx, NodeStatus.EXITING, "withdraw")
-    tx = ctx.ledger.withdraw()
-    typer.echo(f"bond withdrawn (tx {tx.tx_hash})")
+    loaded, info, ledger = _wallet_and_ledger(
+        config, wallet=wallet, profile=profile, data_dir=data_dir
+    )
+    rec = _refuse_unless(ledger, info, NodeStatus.EXITING, "withdraw")
+    now = ledger.now()
+    if now < rec.withdrawable_at:
+        raise WrongNodeStatus(
+            f"wallet {info.address} can withdraw from chain time {rec.withdrawable_at}, in "
+            f"{rec.withdrawable_at - now} s: retry then"
+        )
+    call = ledger.contract.functions.withdraw()
+    common.check_funds(ledger.backend, info, call, action="`flchain node withdraw`")
+    tx = ledger.with_account(common.unlock(loaded)).withdraw()
+    typer.echo(f"bond of {rec.bond} wei withdrawn to {info.address} (tx {tx.tx_hash})")

@@ -12,7 +12,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from flchain.ledger.keystore import (
     Keystore,
     KeystoreError,
     MissingPassword,
+    WalletInfo,
     parse_private_key,
     password_from_env,
 )
@@ -175,18 +176,22 @@ def list_(
     data_dir: DataDirOption = None,
     config_file: ConfigFileOption = None,
 ) -> None:
-    """List wallets: name, address, keystore file."""
+    """List wallets: name, address, keystore file; unreadable keystore files as BROKEN."""
     store, _ = _keystore(config_file, data_dir, keystore_dir)
-    wallets = store.list()
+    wallets, broken = store.scan()
     if as_json:
-        typer.echo(json.dumps([w.model_dump(mode="json") for w in wallets], indent=2))
+        doc = [w.model_dump(mode="json") for w in wallets]
+        doc += [{**b.model_dump(mode="json"), "address": None, "broken": True} for b in broken]
+        typer.echo(json.dumps(sorted(doc, key=lambda d: d["name"]), indent=2))
         return
-    if not wallets:
+    if not wallets and not broken:
         typer.echo(f"no wallets in {store.directory}")
         return
-    width = max(len(w.name) for w in wallets)
-    for w in wallets:
-        typer.echo(f"{w.name:<{width}}  {w.address}  {w.path}")
+    width = max(len(name) for name in [*(w.name for w in wallets), *(b.name for b in broken)])
+    rows = [(w.name, f"{w.name:<{width}}  {w.address}  {w.path}") for w in wallets]
+    rows += [(b.name, f"{b.name:<{width}}  BROKEN  {b.problem}") for b in broken]
+    for _, row in sorted(rows):
+        typer.echo(row)
 
 
 @app.command("show")
@@ -214,3 +219,114 @@ def verify(
     info = store.find(wallet)
     account = store.unlock(info.name, _password(password_env, default_env, confirm=False))
     typer.echo(f"password ok for wallet {info.name}: {account.address}")
+
+
+# ------------------------------------------------------------------------------- on the chain
+
+RpcOption = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC URL (setting rpc_url).", show_default=False)
+]
+WalletsArgument = Annotated[
+    list[str] | None, typer.Argument(help="Wallet names or addresses (default: every wallet).")
+]
+
+
+def _chain_wallets(
+    names: list[str] | None,
+    config_file: Path | None,
+    data_dir: Path | None,
+    keystore_dir: Path | None,
+    rpc_url: str | None,
+) -> tuple[Any, list[WalletInfo]]:
+    """The chain and the wallets `names` (all of them by default), found before connecting."""
+    from flchain.cli import _common as common
+
+    loaded = _settings(config_file, data_dir=data_dir, keystore_dir=keystore_dir, rpc_url=rpc_url)
+    loaded.require("rpc_url")
+    store = Keystore(loaded.settings.keystore_dir)
+    wallets = [store.find(n) for n in names] if names else store.list()
+    return common.backend(loaded.settings), wallets
+
+
+@app.command("balance")
+def balance(
+    wallets: WalletsArgument = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    rpc_url: RpcOption = None,
+    keystore_dir: KeystoreDirOption = None,
+    data_dir: DataDirOption = None,
+    config_file: ConfigFileOption = None,
+) -> None:
+    """Show the balance of wallets on the chain (no password needed)."""
+    from flchain.node.funds import balance_of, format_eth
+
+    chain, infos = _chain_wallets(wallets, config_file, data_dir, keystore_dir, rpc_url)
+    rows = [(w, balance_of(chain, w.address)) for w in infos]
+    if as_json:
+        doc = [{"name": w.name, "address": w.address, "balance_wei": b} for w, b in rows]
+        typer.echo(json.dumps({"chain_id": chain.chain_id, "wallets": doc}, indent=2))
+        return
+    if not rows:
+        typer.echo("no wallets")
+        return
+    width = max(len(w.name) for w, _ in rows)
+    for w, b in rows:
+        typer.echo(f"{w.name:<{width}}  {w.address}  {format_eth(b)}")
+
+
+def parse_amount(text: str) -> int:
+    """`10`, `0.5`, `10ether`, `5 gwei`, `1000wei` -> wei (a bare number is ether)."""
+    from decimal import Decimal, InvalidOperation
+
+    units = {"ether": 10**18, "eth": 10**18, "gwei": 10**9, "wei": 1}
+    raw = text.strip().lower().replace(" ", "")
+    unit = next((u for u in units if raw.endswith(u)), "ether")
+    number = raw[: -len(unit)] if raw.endswith(unit) else raw
+    try:
+        wei = Decimal(number) * units[unit]
+    except InvalidOperation:
+        raise KeystoreError(
+            f"--amount {text!r} is not an amount: write e.g. 10, 0.5ether, 20gwei or 1000wei"
+        ) from None
+    if wei < 0 or wei != wei.to_integral_value():
+        raise KeystoreError(f"--amount {text!r} must be a whole, non-negative number of wei")
+    return int(wei)
+
+
+@app.command("fund")
+def fund(
+    wallets: Annotated[list[str], typer.Argument(help="Wallet names or addresses to fund.")],
+    amount: Annotated[
+        str,
+        typer.Option(
+            "--amount", help="Balance to give each wallet (at least): 10, 0.5ether, 20gwei."
+        ),
+    ] = "10",
+    rpc_url: RpcOption = None,
+    keystore_dir: KeystoreDirOption = None,
+    data_dir: DataDirOption = None,
+    config_file: ConfigFileOption = None,
+) -> None:
+    """Devnet only (anvil, hardhat node): give wallets a balance of at least --amount."""
+    from flchain.ledger.errors import LedgerError
+    from flchain.node.funds import balance_of, devnet_kind, format_eth
+
+    wei = parse_amount(amount)
+    chain, infos = _chain_wallets(wallets, config_file, data_dir, keystore_dir, rpc_url)
+    kind = devnet_kind(chain)
+    if kind not in ("anvil", "hardhat"):
+        raise LedgerError(
+            f"the chain at {chain.url} (chain id {chain.chain_id}) is not an anvil or hardhat "
+            "devnet, so nobody can set balances: send ether from a funded wallet (on a testnet:"
+            " a faucet)"
+        )
+    if chain.kind != kind:  # the balance method (anvil_setBalance / hardhat_setBalance) follows it
+        from flchain.ledger import RpcBackend
+
+        if kind == "hardhat":
+            chain = RpcBackend(chain.url, kind="hardhat", expected_chain_id=chain.chain_id)
+        else:
+            chain = RpcBackend(chain.url, kind="anvil", expected_chain_id=chain.chain_id)
+    for w in infos:
+        chain.fund(w.address, wei)
+        typer.echo(f"{w.name}  {w.address}  {format_eth(balance_of(chain, w.address))}")

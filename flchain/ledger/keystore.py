@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_KEYSTORE_DIR",
     "DEFAULT_PASSWORD_ENV",
+    "BrokenWallet",
     "InvalidPrivateKey",
     "InvalidWalletName",
     "KdfParams",
@@ -116,6 +117,16 @@ class WalletInfo(BaseModel):
     name: str
     address: str  # checksummed
     path: Path
+
+
+class BrokenWallet(BaseModel):
+    """A `*.json` file in the keystore folder that is not a readable keystore."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+    problem: str  # the MalformedKeystore message (names the file, never key material)
 
 
 @dataclass(frozen=True)
@@ -244,21 +255,41 @@ class Keystore:
         """The file that holds wallet `name` (whether or not it exists)."""
         return self.directory / f"{validate_wallet_name(name)}.json"
 
-    def list(self) -> list[WalletInfo]:
-        """All wallets, sorted by name. A malformed file raises `MalformedKeystore` naming it."""
+    def scan(self) -> tuple[list[WalletInfo], list[BrokenWallet]]:
+        """Every `*.json` in the folder, sorted by name: the readable wallets, and the files that
+        are not keystores (each with why), so one damaged file hides no other wallet."""
+        good: list[WalletInfo] = []
+        broken: list[BrokenWallet] = []
         if not self.directory.is_dir():
-            return []
-        infos = [self._info(path) for path in sorted(self.directory.glob("*.json"))]
-        return [info for info in infos if not info.name.startswith(".")]
+            return good, broken
+        for path in sorted(self.directory.glob("*.json")):
+            if path.name.startswith("."):
+                continue
+            try:
+                good.append(self._info(path))
+            except MalformedKeystore as exc:
+                broken.append(BrokenWallet(name=path.stem, path=path, problem=exc.message))
+        return good, broken
+
+    def list(self) -> list[WalletInfo]:
+        """All readable wallets, sorted by name (`scan` also reports the broken files)."""
+        return self.scan()[0]
 
     def find(self, name_or_address: str) -> WalletInfo:
-        """The wallet with that name, or that address (`0x` + 40 hex, any case)."""
+        """The wallet with that name, or that address (`0x` + 40 hex, any case).
+
+        A broken keystore file is skipped in an address lookup (it names no address anyone can
+        rely on); looked up by its own name it raises `MalformedKeystore` naming the file."""
         if _is_address(name_or_address):
             wanted = name_or_address.lower()
-            for info in self.list():
+            good, broken = self.scan()
+            for info in good:
                 if info.address.lower() == wanted:
                     return info
-            raise WalletNotFound(f"no wallet with address {name_or_address} in {self.directory}")
+            skipped = f" ({len(broken)} unreadable keystore file(s) skipped)" if broken else ""
+            raise WalletNotFound(
+                f"no wallet with address {name_or_address} in {self.directory}{skipped}"
+            )
         path = self.path_for(name_or_address)
         if not path.is_file():
             raise WalletNotFound(f"no wallet named {name_or_address!r} in {self.directory}")

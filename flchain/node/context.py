@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from eth_account.signers.local import LocalAccount
 
-from flchain.config import Settings
+from flchain.config import Settings, check_local_store
 from flchain.errors import ConfigError
 from flchain.ledger import Ledger, RpcBackend
 from flchain.ledger.keystore import unlock_from_settings
@@ -20,15 +21,17 @@ TRAIN_BARS = 1_500
 
 
 def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledger:
-    """The contract on the configured chain (refuses the embedded chain: it has no other process)."""
-    if settings.chain == "embedded":
+    """The contract on the configured chain (refuses the embedded chain: it has no other process).
+
+    An RPC URL with the default chain backend ("embedded") means a plain JSON-RPC endpoint."""
+    if settings.chain == "embedded" and settings.rpc_url is None:
         raise ConfigError(
             "the embedded chain lives inside one process, so a node cannot join it: run "
             "`flchain simulate` for an in-process federation, or `flchain devnet up --chain anvil`"
         )
     backend = RpcBackend(
         settings.require("rpc_url"),
-        kind=settings.chain,
+        kind="rpc" if settings.chain == "embedded" else settings.chain,
         expected_chain_id=settings.chain_id,
         timeout=settings.rpc_timeout_s,
     )
@@ -38,8 +41,11 @@ def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledg
 
 
 def open_store(settings: Settings) -> ContentStore:
+    """The configured content store; a local path that is not a store is refused (`StoreNotFound`)
+    rather than silently created empty, where the node would wait forever for the genesis."""
     if settings.store == "ipfs":
         return IpfsClient(settings.require("ipfs_url"))
+    check_local_store(settings.store_dir)
     return LocalStore(settings.store_dir)
 
 
@@ -74,17 +80,22 @@ def bars_source(data_source: str | None, max_bars: int = TRAIN_BARS) -> Callable
 
 @dataclass(frozen=True)
 class NodeContext:
+    """A node's unlocked wallet and its contract; the store and data open on first use (register,
+    exit and withdraw need neither)."""
+
+    settings: Settings
     account: LocalAccount
     ledger: Ledger
-    store: ContentStore
-    bars_for: Callable[[str], OHLCV]
+
+    @cached_property
+    def store(self) -> ContentStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def bars_for(self) -> Callable[[str], OHLCV]:
+        return bars_source(self.settings.data_source)
 
 
 def node_context(settings: Settings) -> NodeContext:
     account = unlock_from_settings(settings)
-    return NodeContext(
-        account,
-        open_ledger(settings, account),
-        open_store(settings),
-        bars_source(settings.data_source),
-    )
+    return NodeContext(settings, account, open_ledger(settings, account))

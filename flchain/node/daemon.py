@@ -4,6 +4,12 @@ One daemon per wallet (an exclusive file lock under the data dir); outages of th
 or the IPFS daemon are retried with exponential backoff and logged, never fatal; SIGINT and
 SIGTERM stop the loop between steps. Killing it (SIGKILL) at any point is safe: see
 `flchain.node.runner` for why a restart neither commits twice nor misses a reveal.
+
+A failed step is logged as one line and retried with backoff, whatever failed: a refusal the
+node can name (a chain reset that left no contract at the address is said as such, the way
+`flchain chain info` says it), and also an error of the web3 stack nobody turned into a
+`FlchainError` (a transaction the chain refused, e.g. for insufficient funds). A daemon must
+outlive what an operator can fix while it runs.
 """
 
 from __future__ import annotations
@@ -19,8 +25,16 @@ from types import FrameType
 from filelock import FileLock, Timeout
 
 from flchain.errors import FlchainError, UnavailableError
-from flchain.node.errors import NodeLocked, NotRegistered
-from flchain.node.runner import NodeRunner, describe_error
+from flchain.ledger import Ledger
+from flchain.ledger.errors import ChainConfigError, LedgerError
+from flchain.node.errors import (
+    NodeLocked,
+    NotRegistered,
+    describe_foreign_error,
+    from_library,
+)
+from flchain.node.metrics import NodeMetrics
+from flchain.node.runner import NodeRunner, StepReport, describe_error
 
 log = logging.getLogger("flchain.node")
 
@@ -62,12 +76,19 @@ class Daemon:
     """Runs `runner.step()` every `poll_s` seconds until stopped."""
 
     def __init__(
-        self, runner: NodeRunner, *, poll_s: float = 2.0, backoff: Backoff | None = None
+        self,
+        runner: NodeRunner,
+        *,
+        poll_s: float = 2.0,
+        backoff: Backoff | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.runner = runner
         self.poll_s = poll_s
         self.backoff = backoff or Backoff(0.5, 30.0)
+        self.metrics = metrics
         self.stopping = threading.Event()
+        self._round: int | None = None  # the round the last successful step saw
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping.is_set():
@@ -89,15 +110,58 @@ class Daemon:
                 self.backoff.reset()
                 for action in report.actions:
                     log.info("round %d %s: %s", report.round, report.phase.name.lower(), action)
-            except UnavailableError as exc:
-                delay = self.backoff.next_delay()
-                log.warning("%s; retrying in %.1f s", describe_error(exc), delay)
+                self._observe(report)
             except NotRegistered:
                 raise
+            except UnavailableError as exc:
+                delay = self._failed(logging.WARNING, exc, describe_error(exc))
             except FlchainError as exc:
-                delay = self.backoff.next_delay()
-                log.error("%s; retrying in %.1f s", describe_error(exc), delay)
+                delay = self._failed(logging.ERROR, exc, self._diagnose(exc))
+            except Exception as exc:
+                if not from_library(exc):
+                    raise  # a bug: let it show
+                delay = self._failed(logging.ERROR, exc, describe_foreign_error(exc))
             steps += 1
             self.stopping.wait(delay)
         log.info("node %s stopped", self.runner.address)
         return steps
+
+    def _failed(self, level: int, exc: BaseException, line: str) -> float:
+        delay = self.backoff.next_delay()
+        log.log(level, "%s; retrying in %.1f s", line, delay)
+        if self.metrics is not None:
+            self.metrics.observe_error(type(exc).__name__, line)
+        return delay
+
+    def _diagnose(self, exc: FlchainError) -> str:
+        """The error's line; for a failed contract read, what is wrong with the deployment if
+        anything is (after a chain reset: no code at the address any more)."""
+        if isinstance(exc, LedgerError) and not isinstance(exc, ChainConfigError):
+            ledger = self.runner.ledger
+            try:
+                Ledger.connect(ledger.backend, ledger.address, from_block=ledger.from_block)
+            except ChainConfigError as found:
+                return (
+                    f"{type(found).__name__}: {found.message} (was the chain reset or the "
+                    "contract setting changed? check `flchain chain info`)"
+                )
+            except FlchainError:
+                pass
+        return describe_error(exc)
+
+    def _observe(self, report: StepReport) -> None:
+        """Metrics of a successful step, and a missed round when one closed without our reveal."""
+        previous, self._round = self._round, report.round
+        if self.metrics is None:
+            return
+        self.metrics.observe_step(report)
+        self.metrics.observe_balance(
+            int(self.runner.ledger.w3.eth.get_balance(self.runner.address))
+        )
+        if previous is None or report.round <= previous:
+            return
+        for closed in range(previous, report.round):
+            if closed in self.runner.sat_out:
+                continue
+            if not self.runner.commit_state(closed).revealed:
+                self.metrics.observe_missed()

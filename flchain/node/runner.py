@@ -59,11 +59,18 @@ FINALIZATION_WAIT_DIVISOR = 2
 
 @dataclass
 class StepReport:
-    """What one step saw and did (for logs, status and the simulation's table)."""
+    """What one step saw and did (for logs, metrics, status and the simulation's table).
+
+    `actions` are the log lines; the lists name the rounds this step committed, revealed,
+    attested, or sat out (a claim outside the round's ROI band)."""
 
     round: int
     phase: Phase
     actions: list[str] = field(default_factory=list)
+    committed: list[int] = field(default_factory=list)
+    revealed: list[int] = field(default_factory=list)
+    attested: list[int] = field(default_factory=list)
+    sat_out: list[int] = field(default_factory=list)
 
 
 class NodeRunner:
@@ -95,6 +102,7 @@ class NodeRunner:
         self.behaviour = behaviour
         self.merge_memo = merge_memo
         self._sealed: dict[int, SealedUpdate] = {}  # in-memory cache only; never required
+        self.sat_out: set[int] = set()  # rounds skipped for a claim outside the ROI band
 
     # ------------------------------------------------------------------ chain reads
 
@@ -146,6 +154,7 @@ class NodeRunner:
             if exc.error_name in ("AlreadyAttested", "AttestationOutOfOrder"):
                 return
             raise
+        report.attested.append(round)
         report.actions.append(
             f"attested round {round}: merged {result.merged_digest[:12]}… manifest {result.manifest_cid[:16]}… "
             f"penalised {len(result.penalised)}"
@@ -161,6 +170,8 @@ class NodeRunner:
         return self.ledger.now() < schedule.start(round) + patience
 
     def ensure_committed(self, round: int, report: StepReport) -> None:
+        if round in self.sat_out:
+            return
         state = self.commit_state(round)
         if state.commitment is not None or state.revealed:
             return
@@ -171,13 +182,32 @@ class NodeRunner:
         if self._waiting_for_finalization(round):
             report.actions.append(f"waiting for round {round - 1} to be finalized")
             return
-        sealed = self.build(round, self.ledger.latest_global())
+        sealed, honest_claim, rules = self._build(round, self.ledger.latest_global())
+        if not self._in_band(round, honest_claim, rules, report):
+            return
         self.put_weights(sealed)
         self.ledger.commit(round, sealed.commitment)
         self._sealed[round] = sealed
+        report.committed.append(round)
         report.actions.append(
             f"committed round {round}: update {sealed.cid[:16]}… claim {sealed.roi_bps} bps on base {sealed.base_digest[:12]}…"
         )
+
+    def _in_band(self, round: int, claim: int, rules: Rules, report: StepReport) -> bool:
+        """Whether this node's own (honest) claim lies in the ROI band of the round's frozen
+        rules; if not, it sits the round out: the contract would reject the reveal as abnormal,
+        and a commitment it cannot usefully reveal only costs gas. An adversary's altered claim
+        is not checked here (the contract must catch it)."""
+        if rules.roi_min_bps <= claim <= rules.roi_max_bps:
+            return True
+        self.sat_out.add(round)
+        report.sat_out.append(round)
+        report.actions.append(
+            f"sitting out round {round}: this node's claim {claim} bps is outside the "
+            f"round's ROI band [{rules.roi_min_bps}, {rules.roi_max_bps}] bps, which the contract"
+            " rejects as abnormal; nothing committed"
+        )
+        return False
 
     def directive_for(self, base: GlobalModel) -> Directive | None:
         """The exploration directive the base model's manifest assigned to this node, if any."""
@@ -209,11 +239,16 @@ class NodeRunner:
 
     def build(self, round: int, base: GlobalModel) -> SealedUpdate:
         """Train, claim, alter (adversaries only) and seal this round's update on `base`."""
+        return self._build(round, base)[0]
+
+    def _build(self, round: int, base: GlobalModel) -> tuple[SealedUpdate, int, Rules]:
+        """`build`, plus the honest claim (before any adversary's change) and the rules."""
         rules = self.ledger.rules_for_round(round)
         inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
-        update = self.behaviour.alter(prepare_update(inputs), inputs)
+        honest = prepare_update(inputs)
+        update = self.behaviour.alter(honest, inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
-        return seal(inputs, update, salt)
+        return seal(inputs, update, salt), honest.roi_bps, rules
 
     def put_weights(self, sealed: SealedUpdate) -> None:
         """Store the update (pinned) before committing to it; a failed write commits nothing."""
@@ -265,6 +300,7 @@ class NodeRunner:
             round, sealed.digest, sealed.cid, sealed.base_digest, sealed.roi_bps, sealed.salt
         )
         self._sealed.pop(round, None)
+        report.revealed.append(round)
         report.actions.append(
             f"revealed round {round}: claim {sealed.roi_bps} bps, on-chain outcome {outcome.name}"
         )

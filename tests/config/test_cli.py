@@ -38,7 +38,8 @@ def test_show_names_the_source_of_each_value(
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert _line(out, "rpc_url") == "rpc_url = http://127.0.0.1:9999 [flag --rpc-url]"
-    assert _line(out, "rpc_timeout_s") == "rpc_timeout_s = 2.5 [flag --rpc-timeout-s]"
+    # Set through --set: there is no --rpc-timeout-s option, so none is named.
+    assert _line(out, "rpc_timeout_s") == "rpc_timeout_s = 2.5 [flag --set rpc_timeout_s]"
     assert _line(out, "log_level") == "log_level = WARNING [env FLCHAIN_LOG_LEVEL]"
     assert _line(out, "retry_attempts") == f"retry_attempts = 7 [file {toml}]"
     assert _line(out, "contract") == f"contract = {CONTRACT} [profile {profile}]"

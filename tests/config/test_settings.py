@@ -55,9 +55,15 @@ def test_precedence_of_layers(
 def test_origins_name_the_flag_variable_and_file(isolated_env: Path) -> None:
     toml = isolated_env / "flchain.toml"
     toml.write_text('log_level = "debug"\nretry_attempts = 9\n')
-    loaded = load_settings({"chain": "anvil"}, environ={"FLCHAIN_RETRY_ATTEMPTS": "3"})
+    loaded = load_settings(
+        {"chain": "anvil", "rpc_url": "http://127.0.0.1:1"},
+        environ={"FLCHAIN_RETRY_ATTEMPTS": "3"},
+        flag_names={"chain": "--chain"},
+    )
     o = loaded.origins
     assert (o["chain"].source, o["chain"].detail) == (Source.FLAG, "--chain")
+    # A value given without its option's name is not credited to an invented flag.
+    assert (o["rpc_url"].source, o["rpc_url"].detail) == (Source.FLAG, "(rpc_url)")
     assert (o["retry_attempts"].source, o["retry_attempts"].detail) == (
         Source.ENV,
         "FLCHAIN_RETRY_ATTEMPTS",
@@ -166,7 +172,14 @@ def test_require_explains_how_to_set_a_missing_value() -> None:
     s = load_settings().settings
     with pytest.raises(ConfigError) as exc:
         s.require("rpc_url")
-    assert "--rpc-url" in str(exc.value) and "FLCHAIN_RPC_URL" in str(exc.value)
+    assert "FLCHAIN_RPC_URL" in str(exc.value) and "flchain.toml" in str(exc.value)
+    # Settings alone do not know the command's options: no guessed flag (there is no
+    # --rpc-url on most commands).
+    assert "--" not in str(exc.value)
+    loaded = load_settings(flag_names={"rpc_url": "--rpc"})
+    with pytest.raises(ConfigError) as named:
+        loaded.require("rpc_url")
+    assert "pass --rpc," in str(named.value)
     assert (
         load_settings({"rpc_url": "http://127.0.0.1:1"}).settings.require("rpc_url")
         == "http://127.0.0.1:1"

@@ -201,11 +201,29 @@ def test_malformed_keystore_file_is_named(
 ) -> None:
     path = keystore_dir / "broken.json"
     _write(path, content)
-    with pytest.raises(MalformedKeystore) as exc:
-        keystore.list()
-    assert str(path) in str(exc.value) and expected in str(exc.value)
+    good, broken = keystore.scan()
+    assert good == [] and [b.name for b in broken] == ["broken"]
+    assert str(path) in broken[0].problem and expected in broken[0].problem
     with pytest.raises(MalformedKeystore, match=r"broken\.json"):
         keystore.unlock("broken", PW)
+    with pytest.raises(MalformedKeystore, match=r"broken\.json"):
+        keystore.find("broken")
+
+
+def test_one_broken_file_hides_no_other_wallet(keystore: Keystore, keystore_dir: Path) -> None:
+    """Failed before the fix: `list()` and every address lookup raised on the broken file."""
+    alice = keystore.create("alice", PW)
+    _write(keystore_dir / "aaa-broken.json", "{not json")
+    _write(keystore_dir / "zzz-broken.json", '{"version": 3}')
+    assert [w.name for w in keystore.list()] == ["alice"]
+    assert keystore.find(alice).name == "alice"
+    assert keystore.find(alice.lower()).address == alice
+    assert keystore.unlock(alice, PW).address == alice
+    with pytest.raises(WalletNotFound, match="2 unreadable keystore file"):
+        keystore.find("0x" + "12" * 20)
+    # A new wallet is still checked against every readable address.
+    bob = keystore.create("bob", PW)
+    assert {w.address for w in keystore.list()} == {alice, bob}
 
 
 def test_missing_kdf_params_in_an_otherwise_valid_file_is_named(
