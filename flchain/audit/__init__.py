@@ -2,5 +2,5 @@
 
 `core.audit` / `core.audit_round` (rebuild, re-fetch, re-backtest, re-merge, compare),
 `report` (verdicts, exit codes), `render` (terminal, JSON, HTML), `source` (chain + store from
-RPC, profile or run folder), `scenario` (drive protocol rounds with opt-in faults).
+RPC, profile or run folder).
 """

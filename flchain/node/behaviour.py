@@ -1,22 +1,34 @@
 """How a node departs from the protocol — honest by default; adversaries for the simulation.
 
 The daemon and the simulation run the same `NodeRunner`; a `Behaviour` only alters what that
-code produces at three documented points (which identity's data and seed it trains with, the
-update before it is sealed, and the merge result it attests) and whether it reveals. Every
-adversary is a deliberate fault that says so in its name; the honest behaviour changes nothing.
+code produces at five documented points:
+
+* `training_identity` — whose data partition and training seed the update is built from;
+* `prepare` — the update source: train from the base (honest) or anything that yields an
+  `Update` (a test's fast perturbation, `flchain.testing.PerturbedUpdates`);
+* `alter` — the update and its ROI claim just before sealing;
+* `tamper` — the merge result it publishes and attests instead of the honest replay;
+* `reveals` — whether it reveals what it committed.
+
+Every adversary is a deliberate fault that says so in its name; the honest behaviour changes
+nothing. A `Fault` delegates every point it does not alter to an inner behaviour, so faults
+stack on any update source.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import BinaryIO
 
 from flchain.hashing import sha256_hex
 from flchain.merge.core import MergeResult
-from flchain.node.update import Update, UpdateInputs
+from flchain.node.update import Update, UpdateInputs, prepare_update
 from flchain.protocol import Address
 from flchain.replay import ReplayResult, Tamper
-from flchain.storage.cid import cid_for_bytes
+from flchain.storage import ContentStore
+from flchain.storage.cid import Cid, cid_for_bytes, cid_for_stream
 
 ADVERSARY_KINDS: tuple[str, ...] = (
     "inflated-roi",
@@ -32,11 +44,18 @@ class Behaviour:
     """Honest: train on its own data, claim the true ROI, reveal, attest the true merge."""
 
     kind = "honest"
-    reveals = True
+
+    @property
+    def reveals(self) -> bool:
+        return True
 
     def training_identity(self, node: Address) -> Address:
         """Whose data partition and training seed to use."""
         return node
+
+    def prepare(self, inputs: UpdateInputs) -> Update:
+        """The update before any alteration: trained from the base on the node's bars."""
+        return prepare_update(inputs)
 
     def alter(self, update: Update, inputs: UpdateInputs) -> Update:
         return update
@@ -49,74 +68,131 @@ class Behaviour:
 HONEST = Behaviour()
 
 
-class InflatedRoi(Behaviour):
+class Fault(Behaviour):
+    """A deliberate fault layered on `inner` (honest by default): a subclass overrides the one
+    point it corrupts and every other point is `inner`'s, so faults stack."""
+
+    kind = "fault"
+
+    def __init__(self, inner: Behaviour = HONEST) -> None:
+        self.inner = inner
+
+    @property
+    def reveals(self) -> bool:
+        return self.inner.reveals
+
+    def training_identity(self, node: Address) -> Address:
+        return self.inner.training_identity(node)
+
+    def prepare(self, inputs: UpdateInputs) -> Update:
+        return self.inner.prepare(inputs)
+
+    def alter(self, update: Update, inputs: UpdateInputs) -> Update:
+        return self.inner.alter(update, inputs)
+
+    @property
+    def tamper(self) -> Tamper | None:
+        return self.inner.tamper
+
+
+class InflatedRoi(Fault):
     """Claims more ROI than its weights earn (still inside the on-chain band): the merge's ROI
     verification must reject it and the attesters penalise it."""
 
     kind = "inflated-roi"
 
-    def __init__(self, extra_bps: int = 700) -> None:
+    def __init__(self, extra_bps: int = 700, inner: Behaviour = HONEST) -> None:
+        super().__init__(inner)
         self.extra_bps = extra_bps
 
     def alter(self, update: Update, inputs: UpdateInputs) -> Update:
+        honest = self.inner.alter(update, inputs)
         return replace(
-            update, roi_bps=min(update.roi_bps + self.extra_bps, inputs.rules.roi_max_bps)
+            honest, roi_bps=min(honest.roi_bps + self.extra_bps, inputs.rules.roi_max_bps)
         )
 
 
-class AbnormalRoi(Behaviour):
+class AbnormalRoi(Fault):
     """Claims an ROI above the rules' band: the contract rejects it at reveal."""
 
     kind = "abnormal-roi"
 
     def alter(self, update: Update, inputs: UpdateInputs) -> Update:
-        return replace(update, roi_bps=inputs.rules.roi_max_bps + 25_000)
+        return replace(self.inner.alter(update, inputs), roi_bps=inputs.rules.roi_max_bps + 25_000)
 
 
-@dataclass
-class Copycat(Behaviour):
+class Copycat(Fault):
     """One of a cluster that trains the leader's strategy (same data, same seed): identical
     updates, caught by the diversity step (capped, then sent exploring)."""
 
-    leader: Address
     kind = "copycat"
+
+    def __init__(self, leader: Address, inner: Behaviour = HONEST) -> None:
+        super().__init__(inner)
+        self.leader = leader
 
     def training_identity(self, node: Address) -> Address:
         return self.leader
 
 
-class NanWeights(Behaviour):
+class NanWeights(Fault):
     """Uploads weights with a NaN in them (claiming the honest ROI): validation rejects them."""
 
     kind = "nan-weights"
 
     def alter(self, update: Update, inputs: UpdateInputs) -> Update:
-        return replace(update, payload=inject_nan(update.payload))
+        honest = self.inner.alter(update, inputs)
+        return replace(honest, payload=inject_nan(honest.payload))
 
 
-class NoReveal(Behaviour):
+class NoReveal(Fault):
     """Commits every round and never reveals."""
 
     kind = "no-reveal"
-    reveals = False
+
+    @property
+    def reveals(self) -> bool:
+        return False
 
 
-class WrongAttestation(Behaviour):
+class Tampering(Fault):
+    """Attests what `tamper` makes of the honest replay instead of the replay itself."""
+
+    kind = "tampering"
+
+    def __init__(self, tamper: Tamper, inner: Behaviour = HONEST) -> None:
+        super().__init__(inner)
+        self._tamper = tamper
+
+    @property
+    def tamper(self) -> Tamper | None:
+        return self._tamper
+
+
+class WrongAttestation(Tampering):
     """Attests a result it did not compute (the round's base model instead of the merge)."""
 
     kind = "wrong-attestation"
 
-    @property
-    def tamper(self) -> Tamper | None:
-        return attest_base_instead
+    def __init__(self, inner: Behaviour = HONEST) -> None:
+        super().__init__(attest_base_instead, inner)
+
+
+def _overwrite_first_float(payload: bytes, bits: int) -> bytes:
+    (header_len,) = struct.unpack("<Q", payload[:8])
+    start = 8 + header_len
+    return payload[:start] + struct.pack("<I", bits) + payload[start + 4 :]
 
 
 def inject_nan(payload: bytes) -> bytes:
-    """The same safetensors bytes with the first float32 of the data section set to NaN (the
-    header, names and shapes stay valid, so only the finiteness check can catch it)."""
-    (header_len,) = struct.unpack("<Q", payload[:8])
-    start = 8 + header_len
-    return payload[:start] + struct.pack("<I", 0x7FC00000) + payload[start + 4 :]
+    """FAULT: the same safetensors bytes with the first float32 of the data section set to NaN
+    (the header, names and shapes stay valid, so only the finiteness check can catch it)."""
+    return _overwrite_first_float(payload, 0x7FC00000)
+
+
+def inject_inf(payload: bytes) -> bytes:
+    """FAULT: as `inject_nan`, with +Inf."""
+    return _overwrite_first_float(payload, 0x7F800000)
 
 
 def attest_base_instead(replay: ReplayResult) -> MergeResult:
@@ -157,3 +233,35 @@ def behaviour_for(kind: str, leader: Address | None = None) -> Behaviour:
     if kind == "wrong-attestation":
         return WrongAttestation()
     raise ValueError(f"unknown behaviour {kind!r}")
+
+
+class WithholdingStore:
+    """FAULT: a content store that acknowledges every write with the right CID and keeps none
+    of it (a node that announces content it never serves); reads go to `store`."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self.store = store
+
+    def put(self, data: bytes) -> str:
+        return cid_for_bytes(data)
+
+    def put_stream(self, stream: BinaryIO, *, pin: bool = True) -> str:
+        return cid_for_stream(stream)
+
+    def get(self, cid: str | Cid) -> bytes:
+        return self.store.get(cid)
+
+    def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
+        return self.store.iter_content(cid)
+
+    def has(self, cid: str | Cid) -> bool:
+        return self.store.has(cid)
+
+    def pin(self, cid: str | Cid) -> None:
+        """Nothing was kept, so nothing is pinned."""
+
+    def export_car(self, cid: str | Cid, out: BinaryIO) -> int:
+        return self.store.export_car(cid, out)
+
+    def import_car(self, stream: BinaryIO, *, pin: bool = True) -> list[str]:
+        raise NotImplementedError("a withholding store keeps no CAR either")

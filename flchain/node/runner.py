@@ -39,7 +39,7 @@ from flchain.market import OHLCV, Benchmark
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
 from flchain.node.salt import derive_salt, training_seed
-from flchain.node.update import SealedUpdate, UpdateInputs, prepare_update, seal
+from flchain.node.update import SealedUpdate, UpdateInputs, seal
 from flchain.protocol import Directive, GlobalModel, Rules
 from flchain.replay import (
     MergeMemo,
@@ -211,7 +211,7 @@ class NodeRunner:
         """Train, claim, alter (adversaries only) and seal this round's update on `base`."""
         rules = self.ledger.rules_for_round(round)
         inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
-        update = self.behaviour.alter(prepare_update(inputs), inputs)
+        update = self.behaviour.alter(self.behaviour.prepare(inputs), inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
         return seal(inputs, update, salt)
 

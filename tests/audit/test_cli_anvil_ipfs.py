@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from flchain.audit.scenario import Federation, RoundPlan
 from flchain.devnet.anvil import AnvilProcess, DevChainError
 from flchain.devnet.ipfsd import IpfsDaemon, IpfsDaemonError, find_jsipfs_cli
 from flchain.ledger import RpcBackend
 from flchain.replay import tamper_shift_weights
 from flchain.storage import IpfsClient
+from flchain.testing import RoundDriver, RoundPlan
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil, pytest.mark.ipfs]
 
@@ -25,7 +25,7 @@ FLCHAIN = str(Path(sys.executable).with_name("flchain"))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation, str, str]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RoundDriver, str, str]]:
     try:
         find_jsipfs_cli()
         anvil = AnvilProcess().start()
@@ -37,7 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation
     try:
         daemon.start()
         store = IpfsClient(daemon.url, timeout=120)
-        fed = Federation.deploy(RpcBackend(anvil.url, kind="anvil"), store, 3, seed=11)
+        fed = RoundDriver.deploy(RpcBackend(anvil.url, kind="anvil"), store, 3, seed=11)
         n = fed.addresses
         fed.play_round(0, RoundPlan(attesters=[n[0]]))
         fed.play_round(1, RoundPlan(attesters=[n[0], n[1]], tampers={n[1]: tamper_shift_weights}))
@@ -54,7 +54,7 @@ def run_audit(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def source(world: tuple[Federation, str, str]) -> list[str]:
+def source(world: tuple[RoundDriver, str, str]) -> list[str]:
     fed, rpc, ipfs = world
     return [
         "--rpc",
@@ -68,7 +68,7 @@ def source(world: tuple[Federation, str, str]) -> list[str]:
     ]
 
 
-def test_verified_round_exits_0_with_json(world: tuple[Federation, str, str]) -> None:
+def test_verified_round_exits_0_with_json(world: tuple[RoundDriver, str, str]) -> None:
     proc = run_audit(*source(world), "--round", "0", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -80,7 +80,7 @@ def test_verified_round_exits_0_with_json(world: tuple[Federation, str, str]) ->
 
 
 def test_wrong_attester_exits_1_and_is_named(
-    world: tuple[Federation, str, str], tmp_path: Path
+    world: tuple[RoundDriver, str, str], tmp_path: Path
 ) -> None:
     fed = world[0]
     page = tmp_path / "report.html"
@@ -91,7 +91,7 @@ def test_wrong_attester_exits_1_and_is_named(
     assert page.read_text().startswith("<!DOCTYPE html>")
 
 
-def test_unreachable_rpc_exits_2(world: tuple[Federation, str, str]) -> None:
+def test_unreachable_rpc_exits_2(world: tuple[RoundDriver, str, str]) -> None:
     fed, _, ipfs = world
     proc = run_audit(
         "--rpc", "http://127.0.0.1:9", "--contract", fed.gov.address, "--ipfs", ipfs, "--all"
@@ -100,7 +100,7 @@ def test_unreachable_rpc_exits_2(world: tuple[Federation, str, str]) -> None:
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_bad_round_choice_exits_2(world: tuple[Federation, str, str]) -> None:
+def test_bad_round_choice_exits_2(world: tuple[RoundDriver, str, str]) -> None:
     proc = run_audit(*source(world), "--rounds", "5..3")
     assert proc.returncode == 2 and "A..B" in proc.stderr
     proc = run_audit(*source(world), "--round", "40")

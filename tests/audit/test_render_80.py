@@ -83,7 +83,7 @@ def test_full_addresses_stay_in_json(whole: AuditReport) -> None:
 def test_unavailable_content_fits_80_columns(played: Played, tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     shutil.copytree(played.store_dir, store_dir)
-    victim = played.fed.submitted[4][1]
+    victim = played.fed.reveals(4)[1]
     (store_dir / "blocks" / victim.cid[-2:] / victim.cid).unlink()
     report = audit(played.snapshot_ledger(), LocalStore(store_dir, fsync=False), [4])
     text = rendered(report)
