@@ -68,8 +68,6 @@ __all__ = [
     "publish_and_attest",
     "replay_round",
     "run_merge",
-    "tamper_accept_any_claim",
-    "tamper_shift_weights",
 ]
 
 ZERO_ID = "0x" + "00" * 32
@@ -119,7 +117,7 @@ class ReplayResult:
     inputs: ReplayInputs | None = None
 
 
-#: A deliberate fault (simulation adversaries, tamper tests): given the honest replay, return
+#: A deliberate fault's hook (`flchain.simulate.adversaries`): given the honest replay, return
 #: the result to publish and attest instead. Never used by an honest node.
 Tamper = Callable[[ReplayResult], MergeResult]
 
@@ -424,61 +422,3 @@ def publish_and_attest(
         round, result.merged_digest, result.merged_cid, result.manifest_cid, result.penalised
     )
     return result
-
-
-# --- deliberate faults (simulation adversaries and tamper tests only) -------------------------
-
-
-def _with_merged(result: MergeResult, merged: bytes) -> MergeResult:
-    """`result` with other merged bytes, the manifest's `merged` entry rewritten to match, so
-    the forgery is internally consistent and only a replay can tell."""
-    from flchain.merge.manifest import encode_manifest
-    from flchain.storage.cid import cid_for_bytes
-
-    digest, cid = sha256_hex(merged), cid_for_bytes(merged)
-    doc = parse_manifest(result.manifest)
-    doc["merged"] = {"digest": digest, "cid": cid}
-    manifest = encode_manifest(doc)
-    return result.model_copy(
-        update={
-            "merged_weights": merged,
-            "merged_digest": digest,
-            "merged_cid": cid,
-            "manifest": manifest,
-            "manifest_cid": cid_for_bytes(manifest),
-        }
-    )
-
-
-def tamper_shift_weights(replay: ReplayResult, delta: float = 1e-3) -> MergeResult:
-    """FAULT: attest merged weights with `delta` added to every element of the first tensor
-    (valid canonical safetensors, plausible values, wrong bytes)."""
-    import numpy as np
-
-    from flchain.storage.weights import decode_weights, encode_weights
-
-    tensors, metadata = decode_weights(replay.result.merged_weights)
-    first = sorted(tensors)[0]
-    tensors[first] = (tensors[first].astype(np.float64) + delta).astype(np.float32)
-    return _with_merged(replay.result, encode_weights(tensors, metadata))
-
-
-def tamper_accept_any_claim(replay: ReplayResult) -> MergeResult:
-    """FAULT: a merger that skips ROI verification (tolerance = the contract's maximum, 10 000
-    bps), so false claims are accepted; everything else is computed honestly."""
-    if replay.inputs is None:
-        raise ReplayError("this replay kept no inputs to re-run")
-    inputs = replay.inputs
-    rules = inputs.record.rules.model_copy(update={"roi_tolerance_bps": 10**9})
-    record = inputs.record.model_copy(update={"rules": rules})
-    faulty = merge(
-        record, inputs.payloads, inputs.base_weights, inputs.benchmark, inputs.directives
-    )
-    # The forged manifest keeps the real rules, so the lie is in the decisions, not the header.
-    doc = parse_manifest(faulty.manifest)
-    doc["rules"] = inputs.record.rules.model_dump(mode="json")
-    from flchain.merge.manifest import encode_manifest
-    from flchain.storage.cid import cid_for_bytes
-
-    manifest = encode_manifest(doc)
-    return faulty.model_copy(update={"manifest": manifest, "manifest_cid": cid_for_bytes(manifest)})

@@ -8,6 +8,8 @@ nothing in the product imports the testing room or the CLI.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -107,3 +109,39 @@ def test_nothing_in_the_product_imports_the_testing_room() -> None:
 
 def test_nothing_imports_the_cli() -> None:
     assert importers_of("flchain.cli") == {}
+
+
+#: The modules a node daemon runs: they must never be able to load a deliberate fault.
+DAEMON_PATH = ("flchain.node", "flchain.replay", "flchain.cli.node")
+FAULTS = "flchain.simulate.adversaries"
+
+
+def test_the_daemon_path_never_imports_the_faults() -> None:
+    graph = import_graph()
+    daemon = [m for m in graph if any(m == p or m.startswith(p + ".") for p in DAEMON_PATH)]
+    assert daemon
+    reached = {m: executed_by(m) for m in daemon}
+    assert {m: FAULTS for m, closure in reached.items() if FAULTS in closure} == {}
+
+
+def test_only_the_simulation_and_the_testing_room_import_the_faults() -> None:
+    users = set(importers_of(FAULTS))
+    assert users and all(m.startswith(("flchain.simulate", "flchain.testing")) for m in users), (
+        users
+    )
+
+
+def test_a_daemon_process_has_no_fault_loaded() -> None:
+    """The same rule at run time: import what `flchain node run` imports, look at sys.modules."""
+    daemon = [
+        m for m in import_graph() if any(m == p or m.startswith(p + ".") for p in DAEMON_PATH)
+    ]
+    code = (
+        "import importlib, sys\n"
+        + "".join(f"importlib.import_module({m!r})\n" for m in sorted(daemon))
+        + f"print({FAULTS!r} in sys.modules, 'flchain.testing' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]

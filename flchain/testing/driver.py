@@ -12,7 +12,7 @@ its own wallet, and every commitment, salt, reveal and attestation is the runner
   stack (`InflatedRoi` for a false claim, `Tampering` for a merger publishing another result)
   and, for content that is announced but never stored, the store it hands the runner
   (`WithholdingStore`). Every fault is named in `RoundPlan` and comes from the one module of
-  deliberate faults.
+  deliberate faults, `flchain.simulate.adversaries`.
 
 Updates come from `PerturbedUpdates` by default (valid, ~1000× faster than training); pass
 `updates=HONEST` for real torch training.
@@ -33,11 +33,12 @@ from flchain.devnet.federation import (
 )
 from flchain.ledger import Backend, Ledger, Phase
 from flchain.market.benchmark import Benchmark, benchmark_for_round
-from flchain.node.behaviour import Behaviour, InflatedRoi, Tampering, WithholdingStore
+from flchain.node.behaviour import Behaviour
 from flchain.node.context import bars_source
 from flchain.node.runner import FINALIZATION_WAIT_DIVISOR, NodeRunner, StepReport
 from flchain.protocol import Address, Attestation, Reveal, Rules
 from flchain.replay import MergeMemo, Tamper
+from flchain.simulate.adversaries import InflatedRoi, Tampering, WithholdingStore
 from flchain.storage import ContentStore
 from flchain.testing.updates import PERTURBED
 

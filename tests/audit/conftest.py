@@ -22,7 +22,7 @@ import pytest
 
 from flchain.audit.source import SnapshotLedger
 from flchain.ledger import EmbeddedBackend
-from flchain.replay import tamper_accept_any_claim, tamper_shift_weights
+from flchain.simulate.adversaries import tamper_accept_any_claim, tamper_shift_weights
 from flchain.storage import LocalStore
 from flchain.testing import RoundDriver, RoundPlan
 

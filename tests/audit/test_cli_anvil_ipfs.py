@@ -15,7 +15,7 @@ import pytest
 from flchain.devnet.anvil import AnvilProcess, DevChainError
 from flchain.devnet.ipfsd import IpfsDaemon, IpfsDaemonError, find_jsipfs_cli
 from flchain.ledger import RpcBackend
-from flchain.replay import tamper_shift_weights
+from flchain.simulate.adversaries import tamper_shift_weights
 from flchain.storage import IpfsClient
 from flchain.testing import RoundDriver, RoundPlan
 

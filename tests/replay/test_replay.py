@@ -14,8 +14,8 @@ from flchain.replay import (
     directives_from_manifest,
     publish_and_attest,
     replay_round,
-    tamper_shift_weights,
 )
+from flchain.simulate.adversaries import tamper_shift_weights
 from flchain.storage import LocalStore
 from flchain.testing import RoundDriver, RoundPlan
 

@@ -4,7 +4,7 @@ The simulation deploys the contract with devnet rules, registers N deterministic
 wallets, and then, for each simulated day, moves chain time into the commit window, the reveal
 window and past it, calling `NodeRunner.step()` on every node at each stop — the very code the
 daemon runs — so each node commits, reveals and attests on its own. Misbehaving nodes are the
-same runner with a `Behaviour` that alters one documented point (see `flchain.node.behaviour`).
+same runner with a `Behaviour` that alters one documented point (see `flchain.simulate.adversaries`).
 
 At the end it writes a run folder that is enough to audit the run afterwards:
 
@@ -54,11 +54,12 @@ from flchain.market import OHLCV
 from flchain.market.partition import node_partition
 from flchain.merge.reasons import REASON_LABELS, reason_label  # shared with the audit report
 from flchain.model import config_from_metadata
-from flchain.node.behaviour import ADVERSARY_KINDS, HONEST, behaviour_for
+from flchain.node.behaviour import HONEST
 from flchain.node.runner import NodeRunner
 from flchain.node.update import claim_roi_bps
 from flchain.protocol import RevealOutcome, RoundRecord
 from flchain.replay import MergeMemo, benchmark_for_rules, parse_manifest
+from flchain.simulate.adversaries import ADVERSARY_KINDS, behaviour_for
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.weights import decode_weights
 
