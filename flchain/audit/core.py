@@ -39,18 +39,20 @@ from flchain.backtest import roi_bps
 from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import Ledger, result_hash
 from flchain.ledger.hashes import canonical_penalised
+from flchain.merge.content import needs_content
 from flchain.merge.core import MergeResult
 from flchain.model import config_from_metadata, reference_positions
 from flchain.protocol import RevealOutcome, RoundRecord
 from flchain.replay import (
+    FetchProblem,
     ReplayError,
     ReplayInputs,
+    fetch_content,
     gather_inputs,
     parse_manifest,
     run_merge,
 )
 from flchain.storage import ContentStore
-from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
 from flchain.storage.weights import decode_weights
 
 __all__ = ["RoundMaterial", "audit", "audit_round", "closed_rounds", "gather_round", "judge_round"]
@@ -80,12 +82,8 @@ class RoundMaterial:
 
 
 def _fetch_manifest(store: ContentStore, cid: str) -> tuple[bytes | None, str | None]:
-    try:
-        return store.get(cid), None
-    except BlockNotFoundError as exc:
-        return None, f"unavailable: {exc}"
-    except (ContentMismatchError, MalformedDagError) as exc:
-        return None, f"corrupted: {exc}"
+    got = fetch_content(store, cid)
+    return (None, str(got)) if isinstance(got, FetchProblem) else (got, None)
 
 
 def gather_round(ledger: Ledger, store: ContentStore, round: int) -> RoundMaterial:
@@ -186,14 +184,12 @@ def _input_rows(
 ) -> list[InputRow]:
     details = {d.node.lower(): d.detail for d in result.decisions}
     fin_inputs = {str(i.get("node", "")).lower(): i for i in (theirs or {}).get("inputs", [])}
+    reads = {r.node.lower(): needs_content(r, m.record) for r in m.record.reveals}
     rows = []
     for entry in ours.get("inputs", []):
         node = str(entry["node"])
         fin = fin_inputs.get(node.lower(), {})
-        needed = (
-            int(entry["on_chain_outcome"]) == int(RevealOutcome.ACCEPTED)
-            and entry["base_digest"] == m.record.base.digest
-        )
+        needed = reads.get(node.lower(), False)
         rows.append(
             InputRow(
                 node=node,

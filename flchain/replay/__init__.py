@@ -45,19 +45,21 @@ from flchain.replay.core import (
 from flchain.replay.errors import ReplayError, ReplayUnavailable
 from flchain.replay.inputs import (
     Fetched,
+    FetchProblem,
     ReplayInputs,
     benchmark_for_rules,
     directives_for_record,
     directives_from_manifest,
     fetch_base_weights,
+    fetch_content,
     fetch_payloads,
     gather_inputs,
-    needs_content,
     parse_manifest,
 )
 from flchain.replay.publish import publish, publish_and_attest
 
 __all__ = [
+    "FetchProblem",
     "Fetched",
     "MergeMemo",
     "ReplayError",
@@ -69,10 +71,10 @@ __all__ = [
     "directives_for_record",
     "directives_from_manifest",
     "fetch_base_weights",
+    "fetch_content",
     "fetch_payloads",
     "gather_inputs",
     "merge_inputs_key",
-    "needs_content",
     "parse_manifest",
     "publish",
     "publish_and_attest",

@@ -3,7 +3,7 @@
     gather_inputs(ledger, store, round) -> (ReplayInputs, Fetched)
 
 The base model (checked against its on-chain digest), the directives its manifest assigned, the
-benchmark the rules name, and every payload the merge will read (`needs_content`). Missing or
+benchmark the rules name, and every payload the merge will read (`flchain.merge.content`). Missing or
 corrupt payloads become `None` and are listed in `Fetched`; what the whole round depends on
 (base, previous manifest) raises `ReplayUnavailable` instead.
 """
@@ -13,29 +13,31 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from flchain.hashing import sha256_hex
 from flchain.ledger import Ledger
 from flchain.market.benchmark import Benchmark, benchmark_for_round, resolve
-from flchain.protocol import Directive, GlobalModel, RevealOutcome, RoundRecord, Rules
+from flchain.merge.content import content_cids
+from flchain.protocol import Directive, GlobalModel, RoundRecord, Rules
 from flchain.replay.errors import ReplayError, ReplayUnavailable
 from flchain.storage import ContentStore
 from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
+    "FetchProblem",
     "Fetched",
     "ReplayInputs",
     "benchmark_for_rules",
     "directives_for_record",
     "directives_from_manifest",
     "fetch_base_weights",
+    "fetch_content",
     "fetch_payloads",
     "gather_inputs",
-    "needs_content",
     "parse_manifest",
 ]
 
@@ -56,6 +58,32 @@ class ReplayInputs:
     directives: tuple[Directive, ...]
 
 
+@dataclass(frozen=True)
+class FetchProblem:
+    """Why content could not be had intact: the store does not have it (`unavailable`), or its
+    bytes do not match the CID or its DAG is malformed (`corrupted`)."""
+
+    kind: Literal["unavailable", "corrupted"]
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+def fetch_content(store: ContentStore, cid: str) -> bytes | FetchProblem:
+    """The bytes of `cid` verified by the store, or what is wrong with them.
+
+    The one place content faults are classified. A daemon outage (`UnavailableError`) is not a
+    content fault and propagates: merging without the network would attest a wrong result.
+    """
+    try:
+        return store.get(cid)
+    except BlockNotFoundError as exc:
+        return FetchProblem("unavailable", str(exc))
+    except (ContentMismatchError, MalformedDagError) as exc:
+        return FetchProblem("corrupted", str(exc))
+
+
 def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
     """The benchmark the rules name; an all-zero id selects the round's shipped window."""
     if rules.benchmark_id.lower() == ZERO_ID:
@@ -70,10 +98,9 @@ def fetch_base_weights(store: ContentStore, base: GlobalModel) -> bytes:
     @raises ReplayError when the bytes under the CID are not the digest the chain recorded.
     """
     label = "genesis model" if base.round < 0 else f"global model of round {base.round}"
-    try:
-        data = store.get(base.cid)
-    except (BlockNotFoundError, ContentMismatchError, MalformedDagError) as exc:
-        raise ReplayUnavailable(f"cannot fetch the {label} ({base.cid}): {exc}") from None
+    data = fetch_content(store, base.cid)
+    if isinstance(data, FetchProblem):
+        raise ReplayUnavailable(f"cannot fetch the {label} ({base.cid}): {data.detail}")
     if sha256_hex(data) != base.digest:
         raise ReplayError(
             f"the {label} under {base.cid} has digest {sha256_hex(data)}, chain says {base.digest}"
@@ -132,12 +159,11 @@ def directives_for_record(store: ContentStore, record: RoundRecord) -> tuple[Dir
     cid = record.base.manifest_cid
     if record.base.round < 0 or not cid:
         return ()
-    try:
-        data = store.get(cid)
-    except (BlockNotFoundError, ContentMismatchError, MalformedDagError) as exc:
+    data = fetch_content(store, cid)
+    if isinstance(data, FetchProblem):
         raise ReplayUnavailable(
-            f"cannot fetch the manifest of round {record.base.round} ({cid}): {exc}"
-        ) from None
+            f"cannot fetch the manifest of round {record.base.round} ({cid}): {data.detail}"
+        )
     return directives_from_manifest(data)
 
 
@@ -149,38 +175,25 @@ class Fetched:
     problems: dict[str, str]
 
 
-def needs_content(record: RoundRecord) -> list[str]:
-    """CIDs the merge will read: accepted on-chain and built on the round's base (the merge
-    decides the other reveals from the record alone), de-duplicated, in reveal order."""
-    out: list[str] = []
-    for r in record.reveals:
-        reads = r.outcome == RevealOutcome.ACCEPTED and r.base_digest == record.base.digest
-        if reads and r.cid not in out:
-            out.append(r.cid)
-    return out
-
-
 def fetch_payloads(store: ContentStore, cids: list[str]) -> Fetched:
     """Fetch each CID (verified by the store). Missing or corrupt content becomes `None`.
 
     Daemon outages (`UnavailableError`) propagate: they say nothing about the content.
     """
     payloads: dict[str, bytes | None] = {}
-    unavailable: list[str] = []
-    corrupted: list[str] = []
-    problems: dict[str, str] = {}
+    faults: dict[str, FetchProblem] = {}
     for cid in cids:
-        try:
-            payloads[cid] = store.get(cid)
-        except BlockNotFoundError as exc:
-            payloads[cid] = None
-            unavailable.append(cid)
-            problems[cid] = f"unavailable: {exc}"
-        except (ContentMismatchError, MalformedDagError) as exc:
-            payloads[cid] = None
-            corrupted.append(cid)
-            problems[cid] = f"corrupted: {exc}"
-    return Fetched(payloads, tuple(unavailable), tuple(corrupted), problems)
+        got = fetch_content(store, cid)
+        if isinstance(got, FetchProblem):
+            payloads[cid], faults[cid] = None, got
+        else:
+            payloads[cid] = got
+    return Fetched(
+        payloads,
+        unavailable=tuple(c for c, f in faults.items() if f.kind == "unavailable"),
+        corrupted=tuple(c for c, f in faults.items() if f.kind == "corrupted"),
+        problems={c: str(f) for c, f in faults.items()},
+    )
 
 
 def gather_inputs(
@@ -191,7 +204,7 @@ def gather_inputs(
     base_weights = fetch_base_weights(store, record.base)
     directives = directives_for_record(store, record)
     benchmark = benchmark_for_rules(record.rules, round)
-    fetched = fetch_payloads(store, needs_content(record))
+    fetched = fetch_payloads(store, content_cids(record))
     inputs = ReplayInputs(
         record=record,
         payloads=fetched.payloads,

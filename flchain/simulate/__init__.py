@@ -23,7 +23,7 @@ Modules: `config` (SimulationConfig, roles, the result models), `core` (the run)
 `report` (the table), `plot`, `adversaries` (every deliberate fault).
 """
 
-from flchain.merge.reasons import REASON_LABELS, reason_label
+from flchain.display import REASON_LABELS, reason_label
 from flchain.simulate.config import (
     COPYCAT_CLUSTER,
     SIM_T0,

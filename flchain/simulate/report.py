@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 
-from flchain.merge.reasons import reason_label
+from flchain.display import reason_label
 from flchain.simulate.config import SimulationResult
 
 __all__ = [

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flchain.config import DevnetProfile, ProfileWallet, save_profile
 from flchain.devnet.federation import Genesis
 from flchain.devnet.journal import JournaledEmbeddedBackend, save_journal
+from flchain.devnet.profile import DevnetProfile, ProfileWallet, save_profile
 from flchain.ledger import Backend, Ledger
 from flchain.simulate.config import NodeRole, SimulationConfig
 from flchain.storage import ContentStore, LocalStore
