@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-FLCHAIN = str(Path(sys.executable).with_name("flchain"))
+from flchain.testing.cli import clean_env, run_flchain
+
 PASSWORD = "devnet-test-password"
 
 
@@ -18,13 +17,10 @@ def flchain(
     *args: str, password: str | None = PASSWORD, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed `flchain` command as a user would (no terminal, plain output)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200")
+    env = clean_env(NO_COLOR="1", COLUMNS="200")
     if password is not None:
         env["FLCHAIN_PASSWORD"] = password
-    return subprocess.run(
-        [FLCHAIN, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+    return run_flchain(*args, env=env, timeout=timeout)
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
