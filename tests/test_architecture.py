@@ -8,6 +8,7 @@ nothing in the product imports the testing room or the CLI.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from functools import cache
@@ -145,3 +146,100 @@ def test_a_daemon_process_has_no_fault_loaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+# --- the diagram in docs/ARCHITECTURE.md ----------------------------------------------------
+
+DOC = ROOT / "docs" / "ARCHITECTURE.md"
+
+
+def _blocks(heading: str) -> str:
+    """The first ```text block under `## heading`."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1]
+    return section.split("```text\n", 1)[1].split("```", 1)[0]
+
+
+def documented_levels() -> dict[str, int]:
+    """room -> its line in the diagram (0 = top): the rooms before a line's description."""
+    levels: dict[str, int] = {}
+    for level, line in enumerate(_blocks("Rooms and doors").splitlines()):
+        rooms = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        for room in rooms.split("·"):
+            assert room.strip() not in levels, f"{room} drawn twice"
+            levels[room.strip()] = level
+    return levels
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_every_room_is_drawn_and_every_drawn_room_exists() -> None:
+    rooms = {room_of(m) for m in import_graph()}
+    assert set(documented_levels()) == rooms
+
+
+def test_every_import_points_down_the_diagram() -> None:
+    levels = documented_levels()
+    upward = sorted(
+        f"{m} -> {i}"
+        for m, imported in import_graph().items()
+        for i in imported
+        if room_of(i) != room_of(m) and levels[room_of(i)] <= levels[room_of(m)]
+    )
+    assert upward == []
+
+
+def test_the_merge_imports_no_io_module() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    sentence = text.split("`flchain.merge` imports only", 1)[1].split("It never", 1)[0]
+    allowed = set(re.findall(r"`(flchain\.[\w.]+)`", sentence))
+    assert "flchain.protocol" in allowed and "flchain.ledger" not in allowed
+    outside = {
+        i
+        for m, imported in import_graph().items()
+        if m.startswith("flchain.merge")
+        for i in imported
+        if not i.startswith("flchain.merge")
+    }
+    assert {
+        i for i in outside if not any(i == a or i.startswith(a + ".") for a in allowed)
+    } == set()
+
+
+def documented_tree() -> dict[str, set[str]]:
+    """package (or "" for top-level files) -> the module names the tree block lists for it."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in _blocks("Inside the rooms").splitlines()[1:]:
+        head = re.match(r"^  (\w+)/\s+(.*)$", line)
+        if head:
+            current = head[1]
+            entries[current] = head[2]
+        elif re.match(r"^  \w+\.py", line):
+            current = None
+            entries[""] = entries.get("", "") + ", " + line.strip()
+        elif current is not None:
+            entries[current] += " " + line.strip()
+    out: dict[str, set[str]] = {}
+    for package, text in entries.items():
+        while "(" in text:  # descriptions in brackets name no module
+            text = re.sub(r"\([^()]*\)", "", text)
+        if package == "":
+            out[""] = set(re.findall(r"(\w+)\.py", text))
+        else:
+            out[package] = {item.split()[0] for item in text.split(",") if item.strip()}
+    return out
+
+
+def test_the_tree_in_the_doc_is_the_tree_on_disk() -> None:
+    on_disk: dict[str, set[str]] = {"": set()}
+    for path in PACKAGE.iterdir():
+        if path.is_dir() and (path / "__init__.py").exists():
+            on_disk[path.name] = {p.stem for p in path.glob("*.py")} - {"__init__"}
+        elif path.suffix == ".py" and path.stem != "__init__":
+            on_disk[""].add(path.stem)
+    documented = {p: m - {"__init__"} for p, m in documented_tree().items()}
+    assert documented == on_disk
