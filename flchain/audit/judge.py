@@ -263,34 +263,35 @@ def check_input_decisions(rows: Sequence[InputRow], theirs: Mapping[str, Any]) -
     for row in rows:
         sev = Severity.MISMATCH if row.content in ("ok", "not needed") else Severity.UNVERIFIABLE
         if row.node.lower() not in listed:
-            out.append(Finding(severity=sev, fact="input.missing", node=row.node,
-                               message=f"{row.node} revealed {row.cid} but the finalized manifest does not list it"))  # fmt: skip
+            message = f"{row.node} revealed {row.cid} but the finalized manifest does not list it"
+            out.append(Finding(severity=sev, fact="input.missing", node=row.node, message=message))
             continue
         if row.finalized_reason != row.reason:
             claim = f"claimed {row.claimed_roi_bps} bps, recomputed {row.recomputed_roi_bps} bps"
-            out.append(
-                Finding(
-                    severity=sev,
-                    fact="input.reason",
-                    node=row.node,
-                    message=f"{row.node}: finalized manifest says {row.finalized_reason}, replay says "
-                    f"{row.reason} ({claim})",
-                    expected=row.reason,
-                    found=row.finalized_reason,
-                )
+            fact, expected, found = "input.reason", row.reason, row.finalized_reason
+            message = (
+                f"{row.node}: finalized manifest says {row.finalized_reason}, replay says "
+                f"{row.reason} ({claim})"
             )
         elif row.finalized_recomputed_roi_bps != row.recomputed_roi_bps:
-            out.append(
-                Finding(
-                    severity=sev,
-                    fact="input.recomputed_roi_bps",
-                    node=row.node,
-                    message=f"{row.node}: finalized manifest recomputed {row.finalized_recomputed_roi_bps} "
-                    f"bps, replay recomputes {row.recomputed_roi_bps} bps",
-                    expected=str(row.recomputed_roi_bps),
-                    found=str(row.finalized_recomputed_roi_bps),
-                )
+            fact = "input.recomputed_roi_bps"
+            expected, found = str(row.recomputed_roi_bps), str(row.finalized_recomputed_roi_bps)
+            message = (
+                f"{row.node}: finalized manifest recomputed {row.finalized_recomputed_roi_bps} "
+                f"bps, replay recomputes {row.recomputed_roi_bps} bps"
             )
+        else:
+            continue
+        out.append(
+            Finding(
+                severity=sev,
+                fact=fact,
+                node=row.node,
+                message=message,
+                expected=expected,
+                found=found,
+            )
+        )
     return out
 
 

@@ -31,7 +31,7 @@ and attests through its own wallet; only the arithmetic is shared. Nothing else 
 the audit and a node daemon recompute every merge.
 
 Modules: `inputs` (gather and verify a round's merge inputs), `core` (`replay_round`, the memo),
-`publish` (`publish_and_attest`), `errors`.
+`publish` (`publish_and_attest`), `errors`. The names below are the package's public surface.
 """
 
 from flchain.replay.core import (

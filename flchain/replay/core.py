@@ -17,15 +17,6 @@ from flchain.protocol import RoundRecord
 from flchain.replay.inputs import ReplayInputs, gather_inputs
 from flchain.storage import ContentStore
 
-__all__ = [
-    "MergeMemo",
-    "ReplayResult",
-    "Tamper",
-    "merge_inputs_key",
-    "replay_round",
-    "run_merge",
-]
-
 
 @dataclass(frozen=True)
 class ReplayResult:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flchain.errors import FlchainError, UnavailableError
 
-__all__ = ["ReplayError", "ReplayUnavailable"]
-
 
 class ReplayError(FlchainError):
     """A round cannot be replayed from what the chain and the store say (exit code 1)."""

@@ -26,21 +26,6 @@ from flchain.replay.errors import ReplayError, ReplayUnavailable
 from flchain.storage import ContentStore
 from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
 
-__all__ = [
-    "MAX_MANIFEST_BYTES",
-    "FetchProblem",
-    "Fetched",
-    "ReplayInputs",
-    "benchmark_for_rules",
-    "directives_for_record",
-    "directives_from_manifest",
-    "fetch_base_weights",
-    "fetch_content",
-    "fetch_payloads",
-    "gather_inputs",
-    "parse_manifest",
-]
-
 ZERO_ID = "0x" + "00" * 32
 
 #: A manifest larger than this is refused before parsing (real ones are a few KiB per node).

@@ -14,8 +14,6 @@ from flchain.replay.core import MergeMemo, Tamper, replay_round
 from flchain.replay.errors import ReplayError
 from flchain.storage import ContentStore
 
-__all__ = ["already_attested", "publish", "publish_and_attest"]
-
 
 def publish(store: ContentStore, result: MergeResult) -> None:
     """Put the merged weights and the manifest in the store (pinned) and check their CIDs."""
