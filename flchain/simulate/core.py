@@ -7,7 +7,7 @@ import shutil
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,9 @@ from flchain.devnet.federation import (
 )
 from flchain.devnet.journal import JournaledEmbeddedBackend
 from flchain.ledger import Backend, Ledger, Phase
-from flchain.market import OHLCV
-from flchain.market.partition import node_partition
 from flchain.model import config_from_metadata
 from flchain.node.behaviour import HONEST
+from flchain.node.context import bars_source
 from flchain.node.runner import NodeRunner
 from flchain.node.update import claim_roi_bps
 from flchain.protocol import RevealOutcome, RoundRecord
@@ -81,18 +80,6 @@ def _environment(
             store = IpfsClient(daemon.url)
             info["ipfs_url"] = daemon.url
         yield backend, store, info
-
-
-def _bars_source(config: SimulationConfig) -> Callable[[str], OHLCV]:
-    cache: dict[str, OHLCV] = {}
-
-    def bars_for(identity: str) -> OHLCV:
-        if identity not in cache:
-            bars, _ = node_partition(identity, seed=config.seed)
-            cache[identity] = bars.slice(max(0, len(bars) - config.max_bars), len(bars))
-        return cache[identity]
-
-    return bars_for
 
 
 # ------------------------------------------------------------------------------ per round
@@ -221,7 +208,7 @@ def _run(
         accounts = [acct for _, acct, _ in roles_spec]
         fund_and_register(ledger, accounts)
         roles = [NodeRole(name=n, address=a.address, behaviour=k) for n, a, k in roles_spec]
-        bars_for = _bars_source(config)
+        bars_for = bars_source(f"partition:{config.seed}", config.max_bars)
         leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
         # One memo of the pure merge for the whole federation: each node still replays the
         # round from events and fetches every input itself, only the arithmetic is shared.

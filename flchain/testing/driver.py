@@ -20,7 +20,7 @@ Updates come from `PerturbedUpdates` by default (valid, ~1000× faster than trai
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
@@ -32,6 +32,7 @@ from flchain.devnet.federation import (
     genesis_model,
 )
 from flchain.ledger import Backend, Ledger, Phase
+from flchain.market import OHLCV
 from flchain.market.benchmark import Benchmark, benchmark_for_round
 from flchain.node.behaviour import Behaviour
 from flchain.node.context import bars_source
@@ -88,6 +89,10 @@ class RoundDriver:
     updates: Behaviour = PERTURBED
     memo: MergeMemo = field(default_factory=MergeMemo)
     seed: int = 0
+    bars_for: Callable[[str], OHLCV] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bars_for = bars_source(f"partition:{self.seed}")  # each node's shipped partition
 
     @classmethod
     def deploy(
@@ -157,7 +162,7 @@ class RoundDriver:
             self.gov,
             self.account(node),
             store or self.store,
-            bars_source(f"partition:{self.seed}"),
+            self.bars_for,
             behaviour or self.updates,
             merge_memo=self.memo,
         )
