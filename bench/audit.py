@@ -57,7 +57,7 @@ def main() -> None:
         print(
             f"setup: {args.nodes} nodes x {args.days} rounds played in {time.perf_counter() - t:.1f} s"
         )
-        ledger = SnapshotLedger(fed.backend, fed.gov.address, from_block=fed.gov.from_block)
+        ledger = fed.reader()
 
         # one 10-node round: merge alone vs the audit of that round
         m = gather_round(ledger, store, 0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
+from flchain.audit.source import SnapshotLedger
 from flchain.devnet.federation import (
     deploy,
     deterministic_account,
@@ -137,10 +138,8 @@ class RoundDriver:
     def account(self, node: Address) -> LocalAccount:
         return next(a for a in self.nodes if a.address.lower() == node.lower())
 
-    def reader(self) -> Ledger:
+    def reader(self) -> SnapshotLedger:
         """A fresh read-only view with the event log read once (fast on the embedded chain)."""
-        from flchain.audit.source import SnapshotLedger
-
         return SnapshotLedger(self.backend, self.gov.address, from_block=self.gov.from_block)
 
     def reveals(self, round: int) -> tuple[Reveal, ...]:

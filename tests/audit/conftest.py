@@ -39,9 +39,7 @@ class Played:
         return self.fed.addresses
 
     def snapshot_ledger(self) -> SnapshotLedger:
-        return SnapshotLedger(
-            self.fed.backend, self.fed.gov.address, from_block=self.fed.gov.from_block
-        )
+        return self.fed.reader()
 
 
 @pytest.fixture(scope="module")
