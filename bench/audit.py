@@ -2,8 +2,8 @@
 
     python bench/audit.py [--nodes 10] [--days 7]
 
-The federation is driven directly (flchain.audit.scenario: Ledger + model + LocalStore on the
-embedded chain). For each audited round it prints the audit's wall time split into chain reads +
+The federation is played by `flchain.testing.RoundDriver` (the daemon's NodeRunner per node,
+perturbed updates, LocalStore, embedded chain). For each audited round it prints the audit's wall time split into chain reads +
 fetches ("gather") and the judge (merge re-run incl. every ROI backtest, comparisons), next to a
 bare `flchain.merge.merge` call on the same inputs timed in the same process (the peer). Target:
 audit ≤ 2 × (merge incl. backtests).
@@ -25,12 +25,12 @@ from pathlib import Path
 from web3.types import FilterParams
 
 from flchain.audit.core import audit, gather_round, judge_round
-from flchain.audit.scenario import Federation, RoundPlan
 from flchain.audit.source import SnapshotLedger
 from flchain.devnet.journal import JournaledEmbeddedBackend, replay_journal, save_journal
 from flchain.ledger import Ledger
 from flchain.replay import run_merge
 from flchain.storage import LocalStore
+from flchain.testing import RoundDriver, RoundPlan
 
 
 def best_of(n: int, fn: object) -> float:
@@ -51,13 +51,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = LocalStore(Path(tmp) / "store", fsync=False)
         t = time.perf_counter()
-        fed = Federation.deploy(JournaledEmbeddedBackend(), store, args.nodes, seed=1)
+        fed = RoundDriver.deploy(JournaledEmbeddedBackend(), store, args.nodes, seed=1)
         for day in range(args.days):
             fed.play_round(day, RoundPlan(attesters=fed.addresses[:1]))
         print(
             f"setup: {args.nodes} nodes x {args.days} rounds played in {time.perf_counter() - t:.1f} s"
         )
-        ledger = SnapshotLedger(fed.backend, fed.gov.address, from_block=fed.gov.from_block)
+        ledger = fed.reader()
 
         # one 10-node round: merge alone vs the audit of that round
         m = gather_round(ledger, store, 0)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
-from flchain.merge.reasons import reason_label, reason_legend
+from flchain.display import reason_label, reason_legend
 
 __all__ = ["BANNER_RGB", "print_report", "report_html", "report_json", "short_address"]
 
@@ -51,7 +51,7 @@ def short_address(address: str | None) -> str:
 
 # --- terminal ---------------------------------------------------------------------------------
 # Everything fits an 80-column terminal without cutting a value: long codes are short labels
-# named in a legend (`flchain.merge.reasons`), addresses and hashes are shortened on purpose
+# named in a legend (`flchain.display`), addresses and hashes are shortened on purpose
 # (full values in --json/--html), and free text wraps at spaces instead of being truncated.
 
 

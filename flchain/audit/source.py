@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flchain.audit.errors import AuditError
-from flchain.config import DevnetProfile, load_profile
+from flchain.devnet.profile import DevnetProfile, load_profile
 from flchain.ledger import Backend, ChainEvent, ChainUnavailable, Ledger, RpcBackend
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 

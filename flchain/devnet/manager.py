@@ -46,7 +46,10 @@ from eth_utils import to_checksum_address
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flchain.config import (
+from flchain.devnet.anvil import DEFAULT_CHAIN_ID, AnvilProcess, LocalChainProcess
+from flchain.devnet.errors import DevnetAlreadyUp, DevnetError, DevnetNotUp, DevnetRefused
+from flchain.devnet.federation import FUNDING_WEI, deploy, devnet_rules
+from flchain.devnet.profile import (
     DevnetProfile,
     ProfileProcess,
     ProfileWallet,
@@ -54,9 +57,6 @@ from flchain.config import (
     load_profile,
     save_profile,
 )
-from flchain.devnet.anvil import DEFAULT_CHAIN_ID, AnvilProcess, LocalChainProcess
-from flchain.devnet.errors import DevnetAlreadyUp, DevnetError, DevnetNotUp, DevnetRefused
-from flchain.devnet.federation import FUNDING_WEI, deploy, devnet_rules
 from flchain.errors import ConfigError, FlchainError
 from flchain.ledger import Ledger, RpcBackend
 from flchain.ledger.backends import NETWORK_ERRORS

@@ -38,6 +38,7 @@ from flchain.merge.aggregate import (
     aggregate_trimmed_mean,
     aggregate_weighted_mean,
 )
+from flchain.merge.content import needs_content
 from flchain.merge.diversity import (
     behavioural_similarity_ppm,
     cap_cluster_weights,
@@ -281,14 +282,12 @@ def validate(
     """Step 1. Candidates in canonical order; every other reveal gets its reason."""
     candidates: list[Candidate] = []
     for reveal in reveals:
-        needs_content = (
-            reveal.outcome == RevealOutcome.ACCEPTED and reveal.base_digest == record.base.digest
-        )
-        if needs_content and reveal.cid not in payloads:
+        reads = needs_content(reveal, record)
+        if reads and reveal.cid not in payloads:
             raise MergeInputError(
                 f"no payload entry for CID {reveal.cid} of {reveal.node} (pass None if unfetchable)"
             )
-        payload = payloads.get(reveal.cid) if needs_content else None
+        payload = payloads.get(reveal.cid) if reads else None
         outcome = validate_reveal(
             reveal, payload, base, record, directives.get(reveal.node.lower())
         )

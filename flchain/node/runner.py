@@ -39,7 +39,7 @@ from flchain.market import OHLCV, Benchmark
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
 from flchain.node.salt import derive_salt, training_seed
-from flchain.node.update import SealedUpdate, UpdateInputs, prepare_update, seal
+from flchain.node.update import SealedUpdate, UpdateInputs, seal
 from flchain.protocol import Directive, GlobalModel, Rules
 from flchain.replay import (
     MergeMemo,
@@ -245,7 +245,7 @@ class NodeRunner:
         """`build`, plus the honest claim (before any adversary's change) and the rules."""
         rules = self.ledger.rules_for_round(round)
         inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
-        honest = prepare_update(inputs)
+        honest = self.behaviour.prepare(inputs)
         update = self.behaviour.alter(honest, inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
         return seal(inputs, update, salt), honest.roi_bps, rules

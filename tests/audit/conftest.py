@@ -20,18 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from flchain.audit.scenario import Federation, RoundPlan
 from flchain.audit.source import SnapshotLedger
 from flchain.ledger import EmbeddedBackend
-from flchain.replay import tamper_accept_any_claim, tamper_shift_weights
+from flchain.simulate.adversaries import tamper_accept_any_claim, tamper_shift_weights
 from flchain.storage import LocalStore
+from flchain.testing import RoundDriver, RoundPlan
 
 FALSE_CLAIM_BPS = 700
 
 
 @dataclass
 class Played:
-    fed: Federation
+    fed: RoundDriver
     store_dir: Path
 
     @property
@@ -39,15 +39,13 @@ class Played:
         return self.fed.addresses
 
     def snapshot_ledger(self) -> SnapshotLedger:
-        return SnapshotLedger(
-            self.fed.backend, self.fed.gov.address, from_block=self.fed.gov.from_block
-        )
+        return self.fed.reader()
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
     store_dir = tmp_path_factory.mktemp("audit") / "store"
-    fed = Federation.deploy(EmbeddedBackend(), LocalStore(store_dir, fsync=False), 4, seed=7)
+    fed = RoundDriver.deploy(EmbeddedBackend(), LocalStore(store_dir, fsync=False), 4, seed=7)
     n = fed.addresses
     base_rules = fed.gov.rules_from_events(0)
     fed.play_round(0, RoundPlan(attesters=[n[0]]))

@@ -92,7 +92,7 @@ def test_false_roi_claim_accepted_by_faulty_mergers_names_node_and_claim(played:
 
 def test_corrupted_block_is_named_and_unverifiable(played: Played, tmp_path: Path) -> None:
     store_dir = damaged_copy(played, tmp_path)
-    victim = played.fed.submitted[4][2]
+    victim = played.fed.reveals(4)[2]
     path = block_file(store_dir, victim.cid)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -106,7 +106,7 @@ def test_corrupted_block_is_named_and_unverifiable(played: Played, tmp_path: Pat
 
 def test_payload_no_longer_available_exits_2(played: Played, tmp_path: Path) -> None:
     store_dir = damaged_copy(played, tmp_path)
-    victim = played.fed.submitted[4][1]
+    victim = played.fed.reveals(4)[1]
     block_file(store_dir, victim.cid).unlink()
     report = audit(played.snapshot_ledger(), LocalStore(store_dir, fsync=False), [4])
     assert report.exit_code == 2

@@ -4,57 +4,38 @@ subprocess with --rpc/--contract/--ipfs; exit codes 0 / 1 / 2 and the JSON repor
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from flchain.audit.scenario import Federation, RoundPlan
-from flchain.devnet.anvil import AnvilProcess, DevChainError
-from flchain.devnet.ipfsd import IpfsDaemon, IpfsDaemonError, find_jsipfs_cli
+from flchain.devnet.anvil import AnvilProcess
+from flchain.devnet.ipfsd import IpfsDaemon
 from flchain.ledger import RpcBackend
-from flchain.replay import tamper_shift_weights
+from flchain.simulate.adversaries import tamper_shift_weights
 from flchain.storage import IpfsClient
+from flchain.testing import RoundDriver, RoundPlan
+from flchain.testing.cli import clean_env, run_flchain
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil, pytest.mark.ipfs]
 
-FLCHAIN = str(Path(sys.executable).with_name("flchain"))
-
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation, str, str]]:
-    try:
-        find_jsipfs_cli()
-        anvil = AnvilProcess().start()
-    except (DevChainError, IpfsDaemonError) as exc:
-        if "not found" in str(exc):
-            pytest.skip(str(exc))
-        raise
-    daemon = IpfsDaemon()
-    try:
-        daemon.start()
-        store = IpfsClient(daemon.url, timeout=120)
-        fed = Federation.deploy(RpcBackend(anvil.url, kind="anvil"), store, 3, seed=11)
-        n = fed.addresses
-        fed.play_round(0, RoundPlan(attesters=[n[0]]))
-        fed.play_round(1, RoundPlan(attesters=[n[0], n[1]], tampers={n[1]: tamper_shift_weights}))
-        yield fed, anvil.url, daemon.url
-    finally:
-        daemon.stop()
-        anvil.stop()
+def world(
+    anvil: AnvilProcess, ipfs_daemon: IpfsDaemon, ipfs: IpfsClient
+) -> tuple[RoundDriver, str, str]:
+    fed = RoundDriver.deploy(RpcBackend(anvil.url, kind="anvil"), ipfs, 3, seed=11)
+    n = fed.addresses
+    fed.play_round(0, RoundPlan(attesters=[n[0]]))
+    fed.play_round(1, RoundPlan(attesters=[n[0], n[1]], tampers={n[1]: tamper_shift_weights}))
+    return fed, anvil.url, ipfs_daemon.url
 
 
 def run_audit(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [FLCHAIN, "audit", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    return run_flchain("audit", *args, env=clean_env(NO_COLOR="1", COLUMNS="200"), timeout=300)
 
 
-def source(world: tuple[Federation, str, str]) -> list[str]:
+def source(world: tuple[RoundDriver, str, str]) -> list[str]:
     fed, rpc, ipfs = world
     return [
         "--rpc",
@@ -68,7 +49,7 @@ def source(world: tuple[Federation, str, str]) -> list[str]:
     ]
 
 
-def test_verified_round_exits_0_with_json(world: tuple[Federation, str, str]) -> None:
+def test_verified_round_exits_0_with_json(world: tuple[RoundDriver, str, str]) -> None:
     proc = run_audit(*source(world), "--round", "0", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -80,7 +61,7 @@ def test_verified_round_exits_0_with_json(world: tuple[Federation, str, str]) ->
 
 
 def test_wrong_attester_exits_1_and_is_named(
-    world: tuple[Federation, str, str], tmp_path: Path
+    world: tuple[RoundDriver, str, str], tmp_path: Path
 ) -> None:
     fed = world[0]
     page = tmp_path / "report.html"
@@ -91,7 +72,7 @@ def test_wrong_attester_exits_1_and_is_named(
     assert page.read_text().startswith("<!DOCTYPE html>")
 
 
-def test_unreachable_rpc_exits_2(world: tuple[Federation, str, str]) -> None:
+def test_unreachable_rpc_exits_2(world: tuple[RoundDriver, str, str]) -> None:
     fed, _, ipfs = world
     proc = run_audit(
         "--rpc", "http://127.0.0.1:9", "--contract", fed.gov.address, "--ipfs", ipfs, "--all"
@@ -100,7 +81,7 @@ def test_unreachable_rpc_exits_2(world: tuple[Federation, str, str]) -> None:
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_bad_round_choice_exits_2(world: tuple[Federation, str, str]) -> None:
+def test_bad_round_choice_exits_2(world: tuple[RoundDriver, str, str]) -> None:
     proc = run_audit(*source(world), "--rounds", "5..3")
     assert proc.returncode == 2 and "A..B" in proc.stderr
     proc = run_audit(*source(world), "--round", "40")

@@ -3,7 +3,7 @@
 Rendered for the module federation's five rounds (verified, conflict, two mismatches, one of
 them a decision the finalized manifest took differently) and for a round whose payload was
 deleted from a copy of the store (unavailable content). Reason codes appear as the shared short
-labels (`flchain.merge.reasons`) with a legend; the only '…' allowed is inside a deliberately
+labels (`flchain.display`) with a legend; the only '…' allowed is inside a deliberately
 shortened hex value or CID; the full addresses stay in --json.
 """
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from flchain.audit.core import audit
 from flchain.audit.render import print_report, report_json, short_address
 from flchain.audit.report import AuditReport
-from flchain.merge.reasons import REASON_LABELS, reason_label
+from flchain.display import REASON_LABELS, reason_label
 from flchain.storage import LocalStore
 
 from .conftest import Played
@@ -83,7 +83,7 @@ def test_full_addresses_stay_in_json(whole: AuditReport) -> None:
 def test_unavailable_content_fits_80_columns(played: Played, tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     shutil.copytree(played.store_dir, store_dir)
-    victim = played.fed.submitted[4][1]
+    victim = played.fed.reveals(4)[1]
     (store_dir / "blocks" / victim.cid[-2:] / victim.cid).unlink()
     report = audit(played.snapshot_ledger(), LocalStore(store_dir, fsync=False), [4])
     text = rendered(report)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from flchain.audit.errors import AuditError
 from flchain.audit.source import RESTORED_NOTE, open_source
 from flchain.config import load_profile
 from flchain.ledger import RpcBackend
+from flchain.testing.cli import clean_env, run_flchain
 
 NODES, DAYS = 4, 2
 
@@ -27,16 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 def flchain(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env |= {"COLUMNS": "80", "LINES": "50"}
-    return subprocess.run(
-        [sys.executable, "-c", "from flchain.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_flchain(*args, env=clean_env(COLUMNS="80", LINES="50"), script=False)
 
 
 @pytest.fixture(scope="module")

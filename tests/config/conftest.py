@@ -1,9 +1,8 @@
-"""Fixtures for settings tests: an isolated environment and real files in tmp dirs."""
+"""Fixtures for settings tests: real profile files in tmp dirs, in an isolated environment."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,9 @@ WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No FLCHAIN_* from the developer's shell, a fresh HOME, and an empty cwd."""
-    for name in list(os.environ):
-        if name.upper().startswith("FLCHAIN_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
-@pytest.fixture
-def home(isolated_env: Path) -> Path:
-    return Path(os.environ["HOME"])
+def _isolated(isolated_env: Path) -> Path:
+    """Every settings test runs in the root conftest's isolated environment."""
+    return isolated_env
 
 
 def profile_doc(**overrides: Any) -> dict[str, Any]:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-FLCHAIN = str(Path(sys.executable).with_name("flchain"))
+from flchain.testing.cli import FLCHAIN, clean_env, run_flchain
+
+__all__ = ["FLCHAIN", "PASSWORD", "cli_env", "error_line", "flchain", "port_open", "profile_json"]
+
 PASSWORD = "devnet-test-password"
 
 
 def cli_env(password: str | None = PASSWORD) -> dict[str, str]:
     """The environment of a user's `flchain` command: none of ours, no terminal, plain output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200")
+    env = clean_env(NO_COLOR="1", COLUMNS="200")
     if password is not None:
         env["FLCHAIN_PASSWORD"] = password
     return env
@@ -27,14 +27,7 @@ def flchain(
     *args: str, password: str | None = PASSWORD, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed `flchain` command as a user would (no terminal, plain output)."""
-    return subprocess.run(
-        [FLCHAIN, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(password),
-        check=False,
-    )
+    return run_flchain(*args, env=cli_env(password), timeout=timeout)
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:

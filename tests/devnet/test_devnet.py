@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _devnet_cli import FLCHAIN, PASSWORD, error_line, flchain, port_open, profile_json
+from _devnet_cli import PASSWORD, error_line, flchain, port_open, profile_json
 from eth_utils import to_checksum_address
 
 from flchain.config import ProfileProcess, load_profile
@@ -27,6 +27,7 @@ from flchain.devnet.manager import (
 from flchain.ledger import Ledger, RpcBackend
 from flchain.ledger.keystore import Keystore
 from flchain.storage import IpfsClient
+from flchain.testing.cli import FLCHAIN, clean_env
 
 pytestmark = pytest.mark.anvil
 
@@ -290,8 +291,7 @@ def test_node_daemon_plays_a_round_on_chain_time_alone(tmp_path: Path) -> None:
             flchain("node", "register", "--wallet", "node-1", "--data-dir", str(data)).returncode
             == 0
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-        env["FLCHAIN_PASSWORD"] = PASSWORD
+        env = clean_env(FLCHAIN_PASSWORD=PASSWORD)
         log = (tmp_path / "node.log").open("w")
         daemon = subprocess.Popen(
             [

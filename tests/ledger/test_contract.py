@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from eth_typing import ChecksumAddress
@@ -21,8 +21,10 @@ from flchain.ledger import (
 from flchain.protocol import RevealOutcome, Rules
 from flchain.storage.cid import cid_for_bytes
 
-EXIT_DELAY = 50  # conftest deploys with this exit delay
-GENESIS = b"genesis model bytes"  # and this genesis payload
+from .conftest import EXIT_DELAY, GENESIS, World
+
+MakeWorld = Callable[..., World]
+
 MERGED = b"merged model round 0"
 MANIFEST = b'{"manifest": 0}'
 MAX_PENALISED = 64  # FLChain.MAX_PENALISED
@@ -52,7 +54,7 @@ def addr(node: Ledger) -> ChecksumAddress:
 # ---------------------------------------------------------------- happy path
 
 
-def test_full_round_finalizes_and_is_rebuilt_from_events(world: Any) -> None:
+def test_full_round_finalizes_and_is_rebuilt_from_events(world: World) -> None:
     a, b, _ = world.nodes
     world.goto(0, Phase.COMMIT)
     ua, ub = world.update(0, 150), world.update(0, -20)
@@ -98,7 +100,7 @@ def test_full_round_finalizes_and_is_rebuilt_from_events(world: Any) -> None:
     )
 
 
-def test_genesis_is_readable(world: Any) -> None:
+def test_genesis_is_readable(world: World) -> None:
     g = world.gov.genesis()
     assert g.round == -1 and g.digest == sha256_hex(GENESIS) and g.cid == cid_for_bytes(GENESIS)
     assert world.gov.latest_global() == g
@@ -108,7 +110,7 @@ def test_genesis_is_readable(world: Any) -> None:
 # ---------------------------------------------------------------- refusals
 
 
-def test_unregistered_node_cannot_commit_or_attest(world: Any) -> None:
+def test_unregistered_node_cannot_commit_or_attest(world: World) -> None:
     stranger = world.wallet()
     world.goto(0, Phase.COMMIT)
     with refused("Unregistered"):
@@ -118,7 +120,7 @@ def test_unregistered_node_cannot_commit_or_attest(world: Any) -> None:
         attest(stranger, 0)
 
 
-def test_commit_outside_its_window_or_for_another_round(world: Any) -> None:
+def test_commit_outside_its_window_or_for_another_round(world: World) -> None:
     a = world.nodes[0]
     with refused("NotInCommitWindow"):  # before T0
         world.commit(a, world.update(0))
@@ -130,7 +132,7 @@ def test_commit_outside_its_window_or_for_another_round(world: Any) -> None:
         world.commit(a, world.update(0))
 
 
-def test_double_commit_is_refused(world: Any) -> None:
+def test_double_commit_is_refused(world: World) -> None:
     a = world.nodes[0]
     world.goto(0, Phase.COMMIT)
     world.commit(a, world.update(0))
@@ -138,7 +140,7 @@ def test_double_commit_is_refused(world: Any) -> None:
         world.commit(a, world.update(0))
 
 
-def test_bad_reveals_are_refused(world: Any) -> None:
+def test_bad_reveals_are_refused(world: World) -> None:
     a, b, _ = world.nodes
     world.goto(0, Phase.COMMIT)
     u = world.update(0)
@@ -164,7 +166,7 @@ def test_bad_reveals_are_refused(world: Any) -> None:
         world.reveal(a, u)
 
 
-def test_out_of_band_roi_is_rejected_and_recorded(world: Any) -> None:
+def test_out_of_band_roi_is_rejected_and_recorded(world: World) -> None:
     a, b, _ = world.nodes
     rules = world.gov.rules_for_round(0)
     world.goto(0, Phase.COMMIT)
@@ -179,7 +181,7 @@ def test_out_of_band_roi_is_rejected_and_recorded(world: Any) -> None:
     assert outcomes == [RevealOutcome.REJECTED_ABNORMAL_ROI] * 2
 
 
-def test_ineligible_node_is_rejected_after_probation(backend: Backend, make_world: Any) -> None:
+def test_ineligible_node_is_rejected_after_probation(backend: Backend, make_world: World) -> None:
     world = make_world(Rules(probation_rounds=1, eligibility_min_score_bps=0), n_nodes=2)
     good, bad = world.nodes
     for rnd, (roi_good, roi_bad) in enumerate([(50, -30), (60, 40)]):
@@ -195,7 +197,7 @@ def test_ineligible_node_is_rejected_after_probation(backend: Backend, make_worl
     assert world.gov.is_eligible(addr(good), 2)
 
 
-def test_withdrawal_waits_for_the_exit_delay(backend: Backend, make_world: Any) -> None:
+def test_withdrawal_waits_for_the_exit_delay(backend: Backend, make_world: World) -> None:
     world = make_world(n_nodes=1, min_bond=10**18)
     a = world.nodes[0]
     with refused("NotExiting"):
@@ -216,7 +218,7 @@ def test_withdrawal_waits_for_the_exit_delay(backend: Backend, make_world: Any) 
         a.withdraw()
 
 
-def test_bond_below_minimum_and_double_registration(backend: Backend, make_world: Any) -> None:
+def test_bond_below_minimum_and_double_registration(backend: Backend, make_world: World) -> None:
     world = make_world(n_nodes=1, min_bond=1000)
     with refused("BondTooSmall"):
         world.wallet().register(999)
@@ -224,7 +226,7 @@ def test_bond_below_minimum_and_double_registration(backend: Backend, make_world
         world.nodes[0].register(1000)
 
 
-def test_rule_changes_are_governed_bounded_and_never_for_the_open_round(world: Any) -> None:
+def test_rule_changes_are_governed_bounded_and_never_for_the_open_round(world: World) -> None:
     a = world.nodes[0]
     with refused("NotGovernor"):
         a.schedule_rules(3, Rules())
@@ -239,7 +241,7 @@ def test_rule_changes_are_governed_bounded_and_never_for_the_open_round(world: A
         a.transfer_governance(addr(a))
 
 
-def test_rules_take_effect_only_from_the_scheduled_round(world: Any) -> None:
+def test_rules_take_effect_only_from_the_scheduled_round(world: World) -> None:
     a = world.nodes[0]
     strict = Rules(roi_min_bps=-100, roi_max_bps=100, quorum=2)
     world.gov.schedule_rules(2, strict)
@@ -262,7 +264,7 @@ def test_rules_take_effect_only_from_the_scheduled_round(world: Any) -> None:
 
 
 def test_attestations_use_the_quorum_frozen_for_their_round(
-    backend: Backend, make_world: Any
+    backend: Backend, make_world: World
 ) -> None:
     world = make_world(Rules(quorum=1), n_nodes=2)
     a, b = world.nodes
@@ -279,7 +281,7 @@ def test_attestations_use_the_quorum_frozen_for_their_round(
     assert attest(b, 6).finalized
 
 
-def test_attestation_needs_a_closed_round_once_per_node(world: Any) -> None:
+def test_attestation_needs_a_closed_round_once_per_node(world: World) -> None:
     a = world.nodes[0]
     world.goto(0, Phase.REVEAL)
     with refused("RoundNotClosed"):
@@ -293,7 +295,7 @@ def test_attestation_needs_a_closed_round_once_per_node(world: Any) -> None:
 
 
 def test_conflicting_attestations_stay_on_record_and_quorum_decides(
-    backend: Backend, make_world: Any
+    backend: Backend, make_world: World
 ) -> None:
     world = make_world(Rules(quorum=2), n_nodes=4)
     a, b, c, d = world.nodes
@@ -318,7 +320,7 @@ def test_conflicting_attestations_stay_on_record_and_quorum_decides(
     assert record.finalized is not None and record.finalized.digest == sha256_hex(MERGED)
 
 
-def test_penalties_update_the_record_on_finalization(backend: Backend, make_world: Any) -> None:
+def test_penalties_update_the_record_on_finalization(backend: Backend, make_world: World) -> None:
     world = make_world(Rules(quorum=2), n_nodes=4)
     a, b, c, d = world.nodes
     world.goto(0, Phase.COMMIT)
@@ -356,7 +358,7 @@ def test_penalties_update_the_record_on_finalization(backend: Backend, make_worl
 
 
 def test_penalised_list_bound_and_order_are_checked_by_every_attestation(
-    backend: Backend, make_world: Any
+    backend: Backend, make_world: World
 ) -> None:
     world = make_world(Rules(quorum=3), n_nodes=2)
     a, _ = world.nodes
@@ -375,7 +377,7 @@ def test_penalised_list_bound_and_order_are_checked_by_every_attestation(
 
 
 def test_dirty_address_words_in_the_penalised_list_are_refused(
-    backend: Backend, make_world: Any
+    backend: Backend, make_world: World
 ) -> None:
     """The result hash is taken over the list's raw calldata words, which is only the ABI
     encoding if every word is a clean address: one with high bits set must not get through."""
@@ -398,7 +400,7 @@ def test_dirty_address_words_in_the_penalised_list_are_refused(
         a.w3.eth.call({**sender, "data": dirty})
 
 
-def test_attestations_go_forward_in_rounds(world: Any) -> None:
+def test_attestations_go_forward_in_rounds(world: World) -> None:
     a = world.nodes[0]
     world.goto(2, Phase.CLOSED)
     attest(a, 1)
@@ -406,7 +408,7 @@ def test_attestations_go_forward_in_rounds(world: Any) -> None:
         attest(a, 0)
 
 
-def test_invalid_cid_is_refused(world: Any) -> None:
+def test_invalid_cid_is_refused(world: World) -> None:
     a = world.nodes[0]
     world.goto(0, Phase.CLOSED)
     with refused("CidDigestMismatch"):  # a raw CID must carry the model digest
@@ -417,7 +419,7 @@ def test_invalid_cid_is_refused(world: Any) -> None:
         )
 
 
-def test_governance_transfer(world: Any) -> None:
+def test_governance_transfer(world: World) -> None:
     new = world.wallet()
     world.gov.transfer_governance(addr(new))
     assert world.gov.governor() == addr(new)

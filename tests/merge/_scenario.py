@@ -35,6 +35,7 @@ from flchain.protocol import (
     Rules,
     SimilarityMetric,
 )
+from flchain.simulate.adversaries import inject_inf, inject_nan
 from flchain.storage.cid import cid_for_bytes
 from flchain.storage.weights import encode_weights
 
@@ -158,15 +159,11 @@ def standard_updates() -> list[Update]:
 
 
 def with_nan(payload: bytes, _: dict[str, np.ndarray]) -> bytes:
-    (n,) = struct.unpack_from("<Q", payload, 0)
-    start = 8 + n
-    return payload[:start] + struct.pack("<f", float("nan")) + payload[start + 4 :]
+    return inject_nan(payload)
 
 
 def with_inf(payload: bytes, _: dict[str, np.ndarray]) -> bytes:
-    (n,) = struct.unpack_from("<Q", payload, 0)
-    start = 8 + n
-    return payload[:start] + struct.pack("<f", float("inf")) + payload[start + 4 :]
+    return inject_inf(payload)
 
 
 def _metadata(payload: bytes) -> dict[str, str]:

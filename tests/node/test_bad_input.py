@@ -5,9 +5,7 @@ against a real devnet (anvil, started detached by `devnet_up`). Each case must e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +15,12 @@ from eth_typing import HexStr
 from eth_utils import to_checksum_address
 
 from flchain.config import DevnetProfile, load_profile, save_profile
-from flchain.devnet.anvil import DevChainError, find_anvil
 from flchain.devnet.manager import UpOptions, devnet_down, devnet_up
 from flchain.ledger import Ledger, RpcBackend
+from flchain.testing.cli import clean_env, run_flchain
 
 pytestmark = pytest.mark.anvil
 
-FLCHAIN = str(Path(sys.executable).with_name("flchain"))
 PASSWORD = "bad-input-password"
 
 # Init code that deploys a contract whose runtime is PUSH1 0 PUSH1 0 RETURN: it answers every
@@ -32,11 +29,8 @@ NOT_FLCHAIN_INIT = HexStr("0x6005600c60003960056000f360006000f3")
 
 
 def flchain(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200", FLCHAIN_PASSWORD=PASSWORD)
-    return subprocess.run(
-        [FLCHAIN, *args], capture_output=True, text=True, timeout=180, env=env, check=False
-    )
+    env = clean_env(NO_COLOR="1", COLUMNS="200", FLCHAIN_PASSWORD=PASSWORD)
+    return run_flchain(*args, env=env, timeout=180)
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -75,11 +69,7 @@ class Devnet:
 
 
 @pytest.fixture(scope="module")
-def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    try:
-        find_anvil()
-    except DevChainError as exc:
-        pytest.skip(str(exc))
+def devnet(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterator[Devnet]:
     data_dir = tmp_path_factory.mktemp("bad-input") / "flchain"
     devnet_up(UpOptions(data_dir=data_dir, nodes=2), environ={"FLCHAIN_PASSWORD": PASSWORD})
     try:

@@ -57,12 +57,6 @@ MERGE_ATTEMPTS = 3
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def anvil() -> Iterator[AnvilProcess]:
-    with AnvilProcess() as node:
-        yield node  # type: ignore[misc]
-
-
 class DaemonProcess:
     """One `flchain node run` child; stdout+stderr go to a log file the test reads."""
 

@@ -8,9 +8,11 @@ deliberate fault: a store whose put raises OSError(ENOSPC), saying so.
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from eth_account.signers.local import LocalAccount
 
 from flchain.devnet.federation import deploy, deterministic_account, devnet_rules, fund_and_register
 from flchain.devnet.journal import JournaledEmbeddedBackend
@@ -24,17 +26,26 @@ from flchain.simulate import SIM_T0
 from flchain.storage import LocalStore
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """A devnet contract on the embedded chain, its store and two registered node wallets."""
+
+    ledger: Ledger
+    store: LocalStore
+    accounts: tuple[LocalAccount, LocalAccount]
+
+
 @pytest.fixture()
-def federation(tmp_path: Path) -> tuple[Ledger, LocalStore, list]:
+def federation(tmp_path: Path) -> Deployment:
     backend = JournaledEmbeddedBackend()
     backend.set_time(SIM_T0 - 3_600)
     store = LocalStore(tmp_path / "store", fsync=False)
     ledger, _ = deploy(
         backend, deterministic_account("deployer", 7), store, t0=SIM_T0, rules=devnet_rules(2)
     )
-    accounts = [deterministic_account(f"n{i}", 7) for i in range(2)]
-    fund_and_register(ledger, accounts)
-    return ledger, store, accounts
+    accounts = (deterministic_account("n0", 7), deterministic_account("n1", 7))
+    fund_and_register(ledger, list(accounts))
+    return Deployment(ledger, store, accounts)
 
 
 def commitments(ledger: Ledger, round: int) -> list[str]:
@@ -42,9 +53,9 @@ def commitments(ledger: Ledger, round: int) -> list[str]:
 
 
 def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
-    federation: tuple,
+    federation: Deployment,
 ) -> None:
-    ledger, store, (a, _b) = federation
+    ledger, store, (a, _b) = federation.ledger, federation.store, federation.accounts
     bars = bars_source("partition")
     ledger.goto(0, Phase.COMMIT)
     first = NodeRunner(ledger, a, store, bars)
@@ -60,9 +71,9 @@ def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
 
 
 def test_restart_rebuilds_even_when_the_store_lost_the_weights(
-    federation: tuple, tmp_path: Path
+    federation: Deployment, tmp_path: Path
 ) -> None:
-    ledger, store, (a, _) = federation
+    ledger, store, (a, _) = federation.ledger, federation.store, federation.accounts
     bars = bars_source("partition")
     ledger.goto(0, Phase.COMMIT)
     runner = NodeRunner(ledger, a, store, bars)
@@ -75,8 +86,8 @@ def test_restart_rebuilds_even_when_the_store_lost_the_weights(
     assert fresh_store.has(cid)
 
 
-def test_salt_is_deterministic_secret_and_per_round(federation: tuple) -> None:
-    ledger, _, (a, b) = federation
+def test_salt_is_deterministic_secret_and_per_round(federation: Deployment) -> None:
+    ledger, (a, b) = federation.ledger, federation.accounts
     s0 = derive_salt(a, ledger.chain_id, ledger.address, 0)
     assert s0 == derive_salt(a, ledger.chain_id, ledger.address, 0)
     assert s0 != derive_salt(a, ledger.chain_id, ledger.address, 1)
@@ -91,8 +102,8 @@ class FullDisk(LocalStore):
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_full_disk_commits_nothing(federation: tuple, tmp_path: Path) -> None:
-    ledger, store, (a, _) = federation
+def test_full_disk_commits_nothing(federation: Deployment, tmp_path: Path) -> None:
+    ledger, store, (a, _) = federation.ledger, federation.store, federation.accounts
     full = FullDisk(tmp_path / "full", fsync=False)
     LocalStore(tmp_path / "full", fsync=False).put(store.get(ledger.genesis().cid))
     ledger.goto(0, Phase.COMMIT)

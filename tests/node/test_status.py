@@ -6,9 +6,7 @@ finalized). A real devnet (anvil, `devnet_up`); the node's round is played by th
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import pytest
 
 from flchain.config import load_profile
-from flchain.devnet.anvil import DevChainError, find_anvil
 from flchain.devnet.manager import UpOptions, devnet_down, devnet_up
 from flchain.ledger import Ledger, Phase, RpcBackend
 from flchain.ledger.keystore import Keystore
@@ -24,23 +21,25 @@ from flchain.node.context import bars_source
 from flchain.node.runner import NodeRunner
 from flchain.protocol import RevealOutcome
 from flchain.storage import LocalStore
+from flchain.testing.cli import clean_env, run_flchain
 
 pytestmark = pytest.mark.anvil
 
-FLCHAIN = str(Path(sys.executable).with_name("flchain"))
 PASSWORD = "status-password"
 
 
 def node_status(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200")  # status reads the chain only: no password
-    return subprocess.run(
-        [FLCHAIN, "node", "status", "--wallet", "node-1", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
+    env = clean_env(NO_COLOR="1", COLUMNS="200")  # status reads the chain only: no password
+    return run_flchain(
+        "node",
+        "status",
+        "--wallet",
+        "node-1",
+        "--data-dir",
+        str(data_dir),
+        *args,
         env=env,
-        check=False,
+        timeout=180,
     )
 
 
@@ -52,12 +51,10 @@ def status_json(data_dir: Path, *args: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Ledger, str]]:
+def played(
+    tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path
+) -> Iterator[tuple[Path, Ledger, str]]:
     """A one-node devnet where node-1 registered and played round 0 to the end."""
-    try:
-        find_anvil()
-    except DevChainError as exc:
-        pytest.skip(str(exc))
     data_dir = tmp_path_factory.mktemp("status") / "flchain"
     devnet_up(UpOptions(data_dir=data_dir, nodes=1), environ={"FLCHAIN_PASSWORD": PASSWORD})
     try:

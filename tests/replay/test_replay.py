@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from flchain.audit.scenario import Federation, RoundPlan
 from flchain.ledger import EmbeddedBackend
 from flchain.merge.reasons import Reason
 from flchain.protocol import Rules
@@ -15,24 +14,25 @@ from flchain.replay import (
     directives_from_manifest,
     publish_and_attest,
     replay_round,
-    tamper_shift_weights,
 )
+from flchain.simulate.adversaries import tamper_shift_weights
 from flchain.storage import LocalStore
+from flchain.testing import RoundDriver, RoundPlan
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory: pytest.TempPathFactory) -> Federation:
+def fed(tmp_path_factory: pytest.TempPathFactory) -> RoundDriver:
     store = LocalStore(tmp_path_factory.mktemp("replay") / "store", fsync=False)
     # a low similarity threshold puts every node in one cluster, so round 0 assigns directives
     rules = Rules(roi_min_bps=-10_000, probation_rounds=0, similarity_threshold_ppm=0)
-    f = Federation.deploy(EmbeddedBackend(), store, 3, rules=rules, seed=3)
+    f = RoundDriver.deploy(EmbeddedBackend(), store, 3, rules=rules, seed=3)
     n = f.addresses
     f.play_round(0, RoundPlan(attesters=[n[0]]))
     f.play_round(1, RoundPlan(attesters=[n[0]], withheld=[n[2]]))
     return f
 
 
-def test_replay_reproduces_the_finalized_result(fed: Federation) -> None:
+def test_replay_reproduces_the_finalized_result(fed: RoundDriver) -> None:
     rp = replay_round(fed.reader(), fed.store, 0)
     assert rp.record.finalized is not None
     assert (rp.result.merged_digest, rp.result.merged_cid, rp.result.manifest_cid) == (
@@ -42,7 +42,7 @@ def test_replay_reproduces_the_finalized_result(fed: Federation) -> None:
     assert rp.record.base.round == -1
 
 
-def test_directives_come_from_the_base_manifest_and_are_followed(fed: Federation) -> None:
+def test_directives_come_from_the_base_manifest_and_are_followed(fed: RoundDriver) -> None:
     zero = replay_round(fed.reader(), fed.store, 0)
     assigned = directives_from_manifest(zero.result.manifest)
     assert len(assigned) == 2  # one cluster of three: all but the best explore
@@ -52,25 +52,25 @@ def test_directives_come_from_the_base_manifest_and_are_followed(fed: Federation
     assert all(reasons[d.node] != Reason.IGNORED_DIRECTIVE for d in assigned)
 
 
-def test_withheld_payload_is_unavailable_not_dropped(fed: Federation) -> None:
+def test_withheld_payload_is_unavailable_not_dropped(fed: RoundDriver) -> None:
     rp = replay_round(fed.reader(), fed.store, 1)
-    withheld = fed.submitted[1][2]
+    withheld = fed.reveals(1)[2]
     assert rp.unavailable == (withheld.cid,)
     decision = next(d for d in rp.result.decisions if d.node == withheld.node)
     assert decision.reason == Reason.CONTENT_UNAVAILABLE
     assert withheld.node not in rp.result.penalised
 
 
-def test_publish_and_attest_is_idempotent(fed: Federation) -> None:
+def test_publish_and_attest_is_idempotent(fed: RoundDriver) -> None:
     n = fed.addresses
     view = fed.reader()
     before = len(view.round_record(0).attestations)
     again = publish_and_attest(fed.reader(), fed.account(n[0]), fed.store, 0)
     assert len(fed.reader().round_record(0).attestations) == before
-    assert again.merged_digest == fed.results[0][n[0]].merged_digest
+    assert again.merged_digest == fed.attestation(0, n[0]).merged_digest
 
 
-def test_tampered_attestation_is_recorded_and_published(fed: Federation) -> None:
+def test_tampered_attestation_is_recorded_and_published(fed: RoundDriver) -> None:
     n = fed.addresses
     forged = publish_and_attest(
         fed.reader(), fed.account(n[1]), fed.store, 0, tamper=tamper_shift_weights
@@ -81,6 +81,6 @@ def test_tampered_attestation_is_recorded_and_published(fed: Federation) -> None
     assert fed.store.has(forged.merged_cid) and fed.store.has(forged.manifest_cid)
 
 
-def test_missing_base_model_is_unavailable(fed: Federation, tmp_path: Path) -> None:
+def test_missing_base_model_is_unavailable(fed: RoundDriver, tmp_path: Path) -> None:
     with pytest.raises(ReplayUnavailable, match="genesis model"):
         replay_round(fed.reader(), LocalStore(tmp_path / "empty", fsync=False), 0)

@@ -10,9 +10,7 @@ the simulation's anvil and IPFS daemon are gone: `flchain audit --run <run>` res
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from flchain.config import load_profile
 from flchain.ledger.ledger import _cid_str
 from flchain.simulate import REASON_LABELS
 from flchain.storage import LocalStore
+from flchain.testing.cli import clean_env, run_flchain
 
 ADVERSARIES = ("inflated-roi", "nan-weights", "no-reveal", "wrong-attestation")
 NODES, DAYS = 6, 2  # four adversaries need two honest nodes beyond them
@@ -30,21 +29,13 @@ pytestmark = pytest.mark.slow
 
 
 def flchain(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from flchain.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_flchain(*args, env=env, script=False)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("anvil-ipfs") / "run"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
-    env |= {"COLUMNS": "80", "LINES": "50"}
+    env = clean_env(COLUMNS="80", LINES="50")
     done = flchain(
         "simulate",
         "--nodes",

@@ -4,8 +4,6 @@ caught by the rule meant for it, visible in the manifests, and the run folder ca
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from flchain.simulate import (
     run_simulation,
 )
 from flchain.storage import LocalStore
+from flchain.testing.cli import run_flchain
 
 
 def manifest(run_dir: Path, round: int) -> dict[str, Any]:
@@ -169,20 +168,8 @@ def test_bad_input_is_refused_with_one_line(tmp_path: Path, run_dir: Path) -> No
     with pytest.raises(SimulationError, match="already exists"):
         run_simulation(SimulationConfig(nodes=2, days=1), run_dir, progress=False)
     assert (run_dir / "summary.json").is_file()  # untouched
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from flchain.cli import main; main()",
-            "simulate",
-            "--adversaries",
-            "nope",
-            "--out",
-            str(tmp_path / "x"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    cli = run_flchain(
+        "simulate", "--adversaries", "nope", "--out", str(tmp_path / "x"), timeout=120, script=False
     )
     assert cli.returncode == 1
     assert "unknown adversary 'nope'" in cli.stderr and "Traceback" not in cli.stderr

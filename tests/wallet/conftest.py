@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from eth_keys.constants import SECPK1_N
 
 from flchain.ledger.keystore import KdfParams, Keystore
-
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def private_key() -> bytes:
     """A fresh random key per test, so finding its hex anywhere means it leaked."""
     while True:
         key = secrets.token_bytes(32)
-        if 0 < int.from_bytes(key, "big") < SECP256K1_N:
+        if 0 < int.from_bytes(key, "big") < SECPK1_N:
             return key
 
 
@@ -58,17 +57,6 @@ def assert_no_key() -> NoKeyCheck:
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated(isolated_env: Path) -> Path:
     """No FLCHAIN_* from the developer's shell, no ~/.flchain, no ./flchain.toml leak in."""
-    import os
-
-    for name in list(os.environ):
-        if name.upper().startswith("FLCHAIN_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+    return isolated_env

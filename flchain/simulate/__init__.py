@@ -1,0 +1,65 @@
+"""`flchain simulate`: a whole federation — chain, store, N nodes, D days — in one command.
+
+The simulation deploys the contract with devnet rules, registers N deterministic devnet
+wallets, and then, for each simulated day, moves chain time into the commit window, the reveal
+window and past it, calling `NodeRunner.step()` on every node at each stop — the very code the
+daemon runs — so each node commits, reveals and attests on its own. Misbehaving nodes are the
+same runner with a `Behaviour` that alters one documented point (see `flchain.simulate.adversaries`).
+
+At the end it writes a run folder that is enough to audit the run afterwards:
+
+    summary.json      configuration, roles, per-round table, per-node outcomes, timings
+    profile.json      a DevnetProfile naming the chain, the contract and the store below
+    chain.jsonl       embedded chain: journal of every signed transaction and time step
+                      (`flchain.devnet.journal.replay_journal` rebuilds the chain from it)
+    anvil-state.json  anvil chain: `anvil_dumpState` (start anvil with `--load-state` on it)
+    events.json       every contract event, decoded, with block timestamps
+    store/            local blockstore with genesis, every update, merged model and manifest
+    manifests/        each round's manifest, pretty-printed for reading
+    table.txt         the per-round table as printed
+    plot.png          global model benchmark ROI by round, and each node's outcome per round
+
+Modules: `config` (SimulationConfig, roles, the result models), `core` (the run), `run_folder`,
+`report` (the table), `plot`, `adversaries` (every deliberate fault).
+"""
+
+from flchain.display import REASON_LABELS, reason_label
+from flchain.simulate.config import (
+    COPYCAT_CLUSTER,
+    SIM_T0,
+    NodeRole,
+    RoundSummary,
+    SimulationConfig,
+    SimulationError,
+    SimulationResult,
+    assign_roles,
+    parse_adversaries,
+)
+from flchain.simulate.core import run_simulation
+from flchain.simulate.plot import write_plot
+from flchain.simulate.report import (
+    print_report,
+    rejection_legend,
+    report_renderables,
+    round_table,
+)
+
+__all__ = [
+    "COPYCAT_CLUSTER",
+    "REASON_LABELS",
+    "SIM_T0",
+    "NodeRole",
+    "RoundSummary",
+    "SimulationConfig",
+    "SimulationError",
+    "SimulationResult",
+    "assign_roles",
+    "parse_adversaries",
+    "print_report",
+    "reason_label",
+    "rejection_legend",
+    "report_renderables",
+    "round_table",
+    "run_simulation",
+    "write_plot",
+]

@@ -1,0 +1,89 @@
+"""The run folder's chain and content files: enough to audit the run after it ended.
+
+events.json, manifests/, chain.jsonl (embedded) or anvil-state.json (anvil), store/ (a local
+copy when the run used an IPFS daemon), profile.json naming all of it. summary.json, table.txt
+and plot.png are written by the run itself (`flchain.simulate.core`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flchain.devnet.federation import Genesis
+from flchain.devnet.journal import JournaledEmbeddedBackend, save_journal
+from flchain.devnet.profile import DevnetProfile, ProfileWallet, save_profile
+from flchain.ledger import Backend, Ledger
+from flchain.simulate.config import NodeRole, SimulationConfig
+from flchain.storage import ContentStore, LocalStore
+
+__all__ = ["write_run_folder"]
+
+
+def write_run_folder(
+    work: Path,
+    run_dir: Path,
+    config: SimulationConfig,
+    backend: Backend,
+    store: ContentStore,
+    ledger: Ledger,
+    genesis: Genesis,
+    roles: Sequence[NodeRole],
+    manifests: dict[int, dict[str, Any]],
+    info: dict[str, Any],
+) -> None:
+    """Write the chain, content and profile files of a finished run into `work`."""
+    events = ledger.events()
+    times = {e.block_number: ledger.block_timestamp(e.block_number) for e in events}
+    (work / "events.json").write_text(
+        json.dumps(
+            [{**e.model_dump(), "timestamp": times[e.block_number]} for e in events], indent=1
+        )
+        + "\n"
+    )
+    mdir = work / "manifests"
+    mdir.mkdir()
+    for day, manifest in manifests.items():
+        (mdir / f"round-{day:04d}.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        )
+    if isinstance(backend, JournaledEmbeddedBackend):
+        save_journal(backend, work / "chain.jsonl")
+    else:
+        state = backend.w3.provider.make_request("anvil_dumpState", [])  # type: ignore[arg-type]
+        (work / "anvil-state.json").write_text(
+            json.dumps({"anvil_url": info.get("anvil_url"), "state": state.get("result")}) + "\n"
+        )
+    if not isinstance(store, LocalStore):  # copy everything the audit needs into a local store
+        local = LocalStore(work / "store", fsync=False)
+        for cid in _referenced_cids(ledger, genesis):
+            if store.has(cid):
+                local.put(store.get(cid))
+    profile = DevnetProfile(
+        chain="embedded" if config.chain == "embedded" else "anvil",
+        rpc_url=None if config.chain == "embedded" else info.get("anvil_url"),
+        state_dir=Path(".") if config.chain == "embedded" else None,  # relative to the profile
+        chain_id=ledger.chain_id,
+        contract=ledger.address,
+        deployment_block=ledger.from_block,
+        store="local",
+        store_dir=Path("store"),
+        keystore_dir=Path("keystores"),
+        wallets=tuple(ProfileWallet(name=r.name, address=r.address) for r in roles),
+        genesis_cid=genesis.cid,
+        genesis_digest=genesis.digest,
+    )
+    save_profile(profile, work / "profile.json")
+
+
+def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
+    from flchain.ledger.ledger import _cid_str
+
+    cids = [genesis.cid]
+    for e in ledger.events():
+        for key in ("cid", "mergedCid", "manifestCid"):
+            if key in e.args:
+                cids.append(_cid_str(bytes.fromhex(str(e.args[key])[2:])))
+    return list(dict.fromkeys(cids))

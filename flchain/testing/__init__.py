@@ -1,0 +1,13 @@
+"""flchain.testing — what tests and benchmarks drive a federation with (never the product).
+
+- `driver`: `RoundDriver` — real `NodeRunner`s on funded wallets, played round by round, with the
+  faults of a `RoundPlan` plugged in through the node's `Behaviour` extension points.
+- `updates`: `PerturbedUpdates` — the fast, valid update source the driver uses by default.
+
+Nothing under `flchain/` imports this package (tests/test_architecture.py checks it).
+"""
+
+from flchain.testing.driver import RoundDriver, RoundPlan
+from flchain.testing.updates import PERTURBED, PerturbedUpdates
+
+__all__ = ["PERTURBED", "PerturbedUpdates", "RoundDriver", "RoundPlan"]
