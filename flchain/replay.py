@@ -48,7 +48,14 @@ from flchain.hashing import sha256_hex
 from flchain.ledger import Ledger
 from flchain.market.benchmark import Benchmark, benchmark_for_round, resolve
 from flchain.merge.core import MergeResult, merge
-from flchain.protocol import Directive, GlobalModel, RevealOutcome, RoundRecord, Rules
+from flchain.protocol import (
+    Directive,
+    GlobalModel,
+    RevealOutcome,
+    RoundRecord,
+    Rules,
+    is_unset_benchmark,
+)
 from flchain.storage import ContentStore
 from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
 
@@ -71,8 +78,6 @@ __all__ = [
     "tamper_accept_any_claim",
     "tamper_shift_weights",
 ]
-
-ZERO_ID = "0x" + "00" * 32
 
 #: A manifest larger than this is refused before parsing (real ones are a few KiB per node).
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -129,7 +134,7 @@ Tamper = Callable[[ReplayResult], MergeResult]
 
 def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
     """The benchmark the rules name; an all-zero id selects the round's shipped window."""
-    if rules.benchmark_id.lower() == ZERO_ID:
+    if is_unset_benchmark(rules.benchmark_id):
         return benchmark_for_round(round)
     return resolve(rules.benchmark_id)
 

@@ -486,14 +486,7 @@ def audit_round(ledger: Ledger, store: ContentStore, round: int) -> RoundAudit:
 
 def closed_rounds(ledger: Ledger) -> list[int]:
     """Every round whose reveal window has closed at the latest block (0 … n-1)."""
-    schedule = ledger.schedule
-    now = ledger.now()
-    if now < schedule.reveal_end(0):
-        return []
-    n = (
-        now - schedule.t0 - schedule.commit_window - schedule.reveal_window
-    ) // schedule.round_length + 1
-    return list(range(int(n)))
+    return list(range(ledger.schedule.rounds_closed_at(ledger.now())))
 
 
 def rules_schedule_findings(ledger: Ledger) -> list[Finding]:

@@ -17,7 +17,7 @@ from flchain.cli.config import settings_from_options as _settings
 from flchain.config import Settings
 from flchain.errors import ConfigError
 from flchain.ledger import DeployConfig, Ledger, RpcBackend
-from flchain.protocol import Rules
+from flchain.protocol import MAX_QUORUM, MIN_QUORUM, Rules
 
 app = typer.Typer(help="The FLChain contract on a JSON-RPC chain.", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def deploy(
     reveal_window: Annotated[int, typer.Option(min=1)] = 21_600,
     min_bond: Annotated[int, typer.Option(min=0, help="wei")] = 0,
     exit_delay: Annotated[int, typer.Option(min=0, help="seconds")] = 7 * 86_400,
-    quorum: Annotated[int, typer.Option(min=1)] = 1,
+    quorum: Annotated[int, typer.Option(min=MIN_QUORUM, max=MAX_QUORUM)] = 1,
     rpc: RpcOption = None,
     wallet: WalletOption = None,
     config: ConfigFileOption = None,

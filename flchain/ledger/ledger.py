@@ -13,7 +13,7 @@ decoded once; block timestamps are cached by the backend (`block_timestamp`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from enum import IntEnum
 from functools import cached_property
@@ -39,16 +39,18 @@ from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import (
     Address,
-    Aggregation,
     Attestation,
     Bytes32,
     Commitment,
     GlobalModel,
+    Phase,
     Reveal,
     RevealOutcome,
     RoundRecord,
     Rules,
-    SimilarityMetric,
+    Schedule,
+    rules_from_tuple,
+    rules_to_tuple,
 )
 from flchain.storage.cid import cid_from_bytes
 
@@ -65,54 +67,11 @@ def load_artifact() -> dict[str, Any]:
 # ---------------------------------------------------------------- values
 
 
-class Phase(IntEnum):
-    """Contract `Phase` enum, same numbering."""
-
-    NOT_STARTED = 0
-    COMMIT = 1
-    REVEAL = 2
-    CLOSED = 3
-
-
 class NodeStatus(IntEnum):
     NONE = 0
     ACTIVE = 1
     EXITING = 2
     WITHDRAWN = 3
-
-
-class Schedule(BaseModel):
-    """Round timing fixed at deployment: round r is [t0 + r·L, t0 + (r+1)·L)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    t0: int
-    round_length: int
-    commit_window: int
-    reveal_window: int
-
-    def start(self, round: int) -> int:
-        return self.t0 + round * self.round_length
-
-    def commit_end(self, round: int) -> int:
-        return self.start(round) + self.commit_window
-
-    def reveal_end(self, round: int) -> int:
-        return self.commit_end(round) + self.reveal_window
-
-    def end(self, round: int) -> int:
-        return self.start(round + 1)
-
-    def phase_at(self, ts: int) -> tuple[int, Phase]:
-        """(round, phase) at timestamp `ts`, exactly as the contract's `phaseAt`."""
-        if ts < self.t0:
-            return 0, Phase.NOT_STARTED
-        round, offset = divmod(ts - self.t0, self.round_length)
-        if offset < self.commit_window:
-            return round, Phase.COMMIT
-        if offset < self.commit_window + self.reveal_window:
-            return round, Phase.REVEAL
-        return round, Phase.CLOSED
 
 
 class DeployConfig(BaseModel):
@@ -181,50 +140,6 @@ class AttestResult(BaseModel):
 TxResult.model_rebuild()
 
 # ---------------------------------------------------------------- conversions
-
-_RULE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("roiMinBps", "roi_min_bps"),
-    ("roiMaxBps", "roi_max_bps"),
-    ("eligibilityMinScoreBps", "eligibility_min_score_bps"),
-    ("probationRounds", "probation_rounds"),
-    ("quorum", "quorum"),
-    ("maxParticipants", "max_participants"),
-    ("similarityThresholdPpm", "similarity_threshold_ppm"),
-    ("clusterCapPpm", "cluster_cap_ppm"),
-    ("similarityMetric", "similarity_metric"),
-    ("aggregation", "aggregation"),
-    ("trimPpm", "trim_ppm"),
-    ("roiToleranceBps", "roi_tolerance_bps"),
-    ("normBoundMicro", "norm_bound_micro"),
-    ("feePpm", "fee_ppm"),
-    ("benchmarkId", "benchmark_id"),
-)
-
-
-def rules_to_tuple(rules: Rules, effective_round: int) -> tuple[Any, ...]:
-    """Contract `Rules` tuple (declaration order) for `rules` effective from `effective_round`."""
-    values: list[Any] = [effective_round]
-    for _, py in _RULE_FIELDS:
-        v = getattr(rules, py)
-        values.append(hex_to_bytes32(v) if py == "benchmark_id" else int(v))
-    return tuple(values)
-
-
-def rules_from_tuple(value: Sequence[Any] | Mapping[str, Any]) -> tuple[int, Rules]:
-    """(effective round, Rules) from a decoded contract `Rules` struct."""
-    items = list(value.values()) if isinstance(value, Mapping) else list(value)
-    effective = int(items[0])
-    kwargs: dict[str, Any] = {}
-    for (_, py), v in zip(_RULE_FIELDS, items[1:], strict=True):
-        if py == "benchmark_id":
-            kwargs[py] = v.lower() if isinstance(v, str) else "0x" + bytes(v).hex()
-        elif py == "similarity_metric":
-            kwargs[py] = SimilarityMetric(int(v))
-        elif py == "aggregation":
-            kwargs[py] = Aggregation(int(v))
-        else:
-            kwargs[py] = int(v)
-    return effective, Rules(**kwargs)
 
 
 def _hex32(value: bytes) -> Bytes32:
