@@ -2,7 +2,7 @@
 
 The peer in every comparison is the old read path, kept here as `RawScanLedger`: one
 `eth_getLogs` over the whole history per query and an uncached `get_block` per timestamp.
-Uses the `backend`, `world` and `make_world` fixtures of tests/ledger/conftest.py.
+Uses the `backend`, `world` and `make_world` fixtures of tests/conftest.py.
 """
 
 from __future__ import annotations

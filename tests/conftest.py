@@ -1,7 +1,9 @@
-"""Fixtures for the ledger suite: the same tests run on the embedded chain and on a real anvil.
+"""Shared fixtures: a chain (`backend`: the embedded chain and a real anvil, the same tests on
+both) and fresh FLChain deployments on it (`world`, `make_world`, `deploy_world`).
 
-Each test gets a fresh deployment on a module-wide chain (chain time only moves forward, so a
-fresh contract with T0 just ahead of the chain's clock is simpler and safer than snapshots).
+Used by tests/ledger and tests/protocol. Each test gets a fresh deployment on a module-wide
+chain (chain time only moves forward, so a fresh contract with T0 just ahead of the chain's
+clock is simpler and safer than snapshots).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def world(backend: Backend) -> World:
     return deploy_world(backend)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def make_world(backend: Backend) -> object:
     """Factory: `make_world(rules=None, n_nodes=3, min_bond=0)` on this module's chain."""
 
