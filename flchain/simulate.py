@@ -412,7 +412,7 @@ def _run(
             task = bar.add_task("simulating", total=config.days * len(phases) * len(runners))
             for day in range(config.days):
                 for phase in phases:
-                    ledger.goto(day, phase, offset=1)
+                    ledger.backend.goto(ledger.schedule, day, phase, offset=1)
                     for runner in runners:
                         bar.update(
                             task,
@@ -471,7 +471,7 @@ def _write_run_folder(
     times = {e.block_number: ledger.block_timestamp(e.block_number) for e in events}
     (work / "events.json").write_text(
         json.dumps(
-            [{**e.model_dump(), "timestamp": times[e.block_number]} for e in events], indent=1
+            [{**e.log_record(), "timestamp": times[e.block_number]} for e in events], indent=1
         )
         + "\n"
     )
@@ -511,13 +511,9 @@ def _write_run_folder(
 
 
 def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
-    from flchain.ledger.ledger import _cid_str
-
     cids = [genesis.cid]
     for e in ledger.events():
-        for key in ("cid", "mergedCid", "manifestCid"):
-            if key in e.args:
-                cids.append(_cid_str(bytes.fromhex(str(e.args[key])[2:])))
+        cids.extend(e.cids())
     return list(dict.fromkeys(cids))
 
 

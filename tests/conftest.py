@@ -110,7 +110,7 @@ class World:
         return int(outcome)
 
     def goto(self, round: int, phase: Phase, offset: int = 5) -> None:
-        self.gov.goto(round, phase, offset)
+        self.backend.goto(self.gov.schedule, round, phase, offset)
 
 
 def deploy_world(

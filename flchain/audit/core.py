@@ -37,7 +37,7 @@ from flchain.audit.report import (
 )
 from flchain.backtest import roi_bps
 from flchain.errors import FlchainError, UnavailableError
-from flchain.ledger import Ledger, result_hash
+from flchain.ledger import Ledger, RoundFinalized, RulesScheduled, result_hash
 from flchain.ledger.hashes import canonical_penalised
 from flchain.merge.core import MergeResult
 from flchain.model import config_from_metadata, reference_positions
@@ -111,8 +111,8 @@ def gather_round(ledger: Ledger, store: ContentStore, round: int) -> RoundMateri
     except FlchainError as exc:  # e.g. a benchmark nobody can resolve
         m.gather_error = str(exc)
     if record.finalized is not None:
-        fin = ledger.events("RoundFinalized", round)
-        m.final_result_hash = str(fin[0].args["resultHash"]) if fin else None
+        fin = ledger.events(RoundFinalized, round)
+        m.final_result_hash = fin[0].result_hash if fin else None
         m.finalized_manifest, m.finalized_manifest_problem = _fetch_manifest(
             store, record.finalized.manifest_cid or ""
         )
@@ -493,15 +493,15 @@ def rules_schedule_findings(ledger: Ledger) -> list[Finding]:
     """Every rule change was scheduled before the round it governs opened."""
     schedule = ledger.schedule
     out = []
-    for e in ledger.events("RulesScheduled"):
-        effective = int(e.args["effectiveRound"])
+    for e in ledger.events(RulesScheduled):
+        effective = e.effective_round
         at = ledger.block_timestamp(e.block_number)
         if at >= schedule.start(effective) and effective > 0:
             out.append(
                 Finding(
                     severity=Severity.MISMATCH,
                     fact="rules_schedule",
-                    message=f"rules version {e.args['version']} for round {effective} were scheduled at "
+                    message=f"rules version {e.version} for round {effective} were scheduled at "
                     f"{at}, after that round opened at {schedule.start(effective)}",
                 )
             )

@@ -204,7 +204,7 @@ class Federation:
         """Commit, reveal and attest `round` with the faults in `plan`; returns each attester's
         attested result. Chain time ends inside the round's closed phase."""
         plan = plan or RoundPlan()
-        self.gov.goto(round, Phase.COMMIT)
+        self.backend.goto(self.gov.schedule, round, Phase.COMMIT)
         view = self.reader()
         rules = view.rules_from_events(round)
         base = view.latest_global()
@@ -246,7 +246,7 @@ class Federation:
                 ),
             )
             subs.append(sub)
-        self.gov.goto(round, Phase.REVEAL)
+        self.backend.goto(self.gov.schedule, round, Phase.REVEAL)
         revealed: list[Submitted] = []
         for sub in subs:
             _, outcome = self.ledger_for(sub.node).reveal(
@@ -270,7 +270,7 @@ class Federation:
                 )
             )
         self.submitted[round] = revealed
-        self.gov.goto(round, Phase.CLOSED)
+        self.backend.goto(self.gov.schedule, round, Phase.CLOSED)
         attesters = list(plan.attesters) if plan.attesters is not None else self.addresses
         tampers = {k.lower(): v for k, v in plan.tampers.items()}
         out: dict[Address, MergeResult] = {}

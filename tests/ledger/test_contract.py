@@ -210,7 +210,7 @@ def test_withdrawal_waits_for_the_exit_delay(backend: Backend, make_world: Any) 
     assert rec.status == NodeStatus.EXITING and rec.bond == 10**18
     with refused("WithdrawalTooEarly"):
         a.withdraw()
-    world.gov.advance_time(EXIT_DELAY + 1)
+    world.backend.advance_time(EXIT_DELAY + 1)
     before = backend.w3.eth.get_balance(addr(a))
     tx = a.withdraw()
     after = backend.w3.eth.get_balance(addr(a))
@@ -351,7 +351,7 @@ def test_penalties_update_the_record_on_finalization(backend: Backend, make_worl
     res = attest(d, 0, penalised=(addr(b),))  # d's refused attempt did not use up its vote
     assert res.finalized and res.votes == 2
     penalised_events = [e for e in res.tx.events if e.name == "NodePenalised"]
-    assert [(e.args["node"], e.args["penalties"]) for e in penalised_events] == [(addr(b), 1)]
+    assert [(e.node, e.penalties) for e in penalised_events] == [(addr(b), 1)]
     assert world.gov.node_record(addr(b)).penalties == 1
     assert world.gov.node_record(addr(a)).penalties == 0
     assert world.gov.node_record(addr(c)).penalties == 0

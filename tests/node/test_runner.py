@@ -38,7 +38,7 @@ def federation(tmp_path: Path) -> tuple[Ledger, LocalStore, list]:
 
 
 def commitments(ledger: Ledger, round: int) -> list[str]:
-    return [e.args["node"] for e in ledger.events("Committed", round)]
+    return [e.node for e in ledger.events("Committed", round)]
 
 
 def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
@@ -46,13 +46,13 @@ def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
 ) -> None:
     ledger, store, (a, _b) = federation
     bars = bars_source("partition")
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     first = NodeRunner(ledger, a, store, bars)
     assert any("committed" in x for x in first.step().actions)
     restarted = NodeRunner(ledger, a, store, bars)  # no memory of the commit
     assert restarted.step().actions == []
     assert commitments(ledger, 0) == [a.address]
-    ledger.goto(0, Phase.REVEAL)
+    ledger.backend.goto(ledger.schedule, 0, Phase.REVEAL)
     again = NodeRunner(ledger, a, store, bars)
     actions = again.step().actions
     assert any("revealed round 0" in x and "ACCEPTED" in x for x in actions)
@@ -64,13 +64,13 @@ def test_restart_rebuilds_even_when_the_store_lost_the_weights(
 ) -> None:
     ledger, store, (a, _) = federation
     bars = bars_source("partition")
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     runner = NodeRunner(ledger, a, store, bars)
     runner.step()
     cid = runner._sealed[0].cid
     fresh_store = LocalStore(tmp_path / "wiped", fsync=False)
     fresh_store.put(store.get(ledger.genesis().cid))
-    ledger.goto(0, Phase.REVEAL)
+    ledger.backend.goto(ledger.schedule, 0, Phase.REVEAL)
     assert any("revealed" in x for x in NodeRunner(ledger, a, fresh_store, bars).step().actions)
     assert fresh_store.has(cid)
 
@@ -95,7 +95,7 @@ def test_full_disk_commits_nothing(federation: tuple, tmp_path: Path) -> None:
     ledger, store, (a, _) = federation
     full = FullDisk(tmp_path / "full", fsync=False)
     LocalStore(tmp_path / "full", fsync=False).put(store.get(ledger.genesis().cid))
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     with pytest.raises(StoreWriteError, match="No space left on device"):
         NodeRunner(ledger, a, full, bars_source("partition")).step()
     assert commitments(ledger, 0) == []
