@@ -14,12 +14,14 @@ faster than web3's `process_log`, which `tests/ledger/test_events.py` checks it 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Final
 
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 from flchain.ledger.errors import ChainConfigError
 from flchain.ledger.hashes import cid_to_bytes, cid_to_str
@@ -42,8 +44,16 @@ def _hex(value: Any) -> Any:
     return "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
 
 
+@lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    # A log names the same few nodes again and again; checksumming is a keccak each time.
+    return to_checksum_address(address)
+
+
 def _checksummed(value: Any) -> Any:
-    return to_checksum_address(value) if isinstance(value, str | bytes) else value
+    if isinstance(value, bytes):
+        return to_checksum_address(value)
+    return _checksum(value) if isinstance(value, str) else value
 
 
 def _cid(value: Any) -> Any:
@@ -58,9 +68,13 @@ class _OnChainCid:
     """Marks a field holding a CID (logged as its binary form)."""
 
 
-Address = Annotated[str, BeforeValidator(_checksummed)]
+def _is_cid(info: FieldInfo) -> bool:
+    return any(isinstance(m, _OnChainCid) for m in info.metadata)
+
+
+ChecksummedAddress = Annotated[str, BeforeValidator(_checksummed)]
 Hex32 = Annotated[Bytes32, BeforeValidator(_hex)]
-Cid = Annotated[str, BeforeValidator(_cid), _OnChainCid()]
+CidString = Annotated[str, BeforeValidator(_cid), _OnChainCid()]
 RulesStruct = Annotated[Rules, BeforeValidator(_rules)]
 
 _POSITION: Final = frozenset({"block_number", "log_index", "tx_hash"})
@@ -80,9 +94,7 @@ class ChainEvent(BaseModel):
     def cids(self) -> tuple[str, ...]:
         """Every CID this event names, in argument order."""
         return tuple(
-            getattr(self, f)
-            for f, info in type(self).model_fields.items()
-            if any(isinstance(m, _OnChainCid) for m in info.metadata)
+            getattr(self, f) for f, info in type(self).model_fields.items() if _is_cid(info)
         )
 
     def abi_args(self) -> dict[str, Any]:
@@ -93,7 +105,7 @@ class ChainEvent(BaseModel):
             if f in _POSITION:
                 continue
             value = getattr(self, f)
-            if any(isinstance(m, _OnChainCid) for m in info.metadata):
+            if _is_cid(info):
                 value = "0x" + cid_to_bytes(value).hex()
             out[info.alias or f] = _plain(value)
         return out
@@ -120,7 +132,7 @@ def _plain(value: Any) -> Any:
 class Genesis(ChainEvent):
     name: ClassVar[str] = "Genesis"
     digest: Hex32
-    cid: Cid
+    cid: CidString
     t0: int
     round_length: int
     commit_window: int
@@ -129,36 +141,36 @@ class Genesis(ChainEvent):
 
 class Registered(ChainEvent):
     name: ClassVar[str] = "Registered"
-    node: Address
+    node: ChecksummedAddress
     bond: int
     index: int
 
 
 class ExitRequested(ChainEvent):
     name: ClassVar[str] = "ExitRequested"
-    node: Address
+    node: ChecksummedAddress
     withdrawable_at: int
 
 
 class Withdrawn(ChainEvent):
     name: ClassVar[str] = "Withdrawn"
-    node: Address
+    node: ChecksummedAddress
     amount: int
 
 
 class Committed(ChainEvent):
     name: ClassVar[str] = "Committed"
     round: int
-    node: Address
+    node: ChecksummedAddress
     commitment: Hex32
 
 
 class Revealed(ChainEvent):
     name: ClassVar[str] = "Revealed"
     round: int
-    node: Address
+    node: ChecksummedAddress
     update_digest: Hex32
-    cid: Cid
+    cid: CidString
     base_digest: Hex32
     roi_bps: int
     salt: Hex32
@@ -168,12 +180,12 @@ class Revealed(ChainEvent):
 class Attested(ChainEvent):
     name: ClassVar[str] = "Attested"
     round: int
-    attester: Address
+    attester: ChecksummedAddress
     result_hash: Hex32
     merged_digest: Hex32
-    merged_cid: Cid
-    manifest_cid: Cid
-    penalised: tuple[Address, ...]
+    merged_cid: CidString
+    manifest_cid: CidString
+    penalised: tuple[ChecksummedAddress, ...]
     votes: int
 
 
@@ -187,7 +199,7 @@ class RoundFinalized(ChainEvent):
 class NodePenalised(ChainEvent):
     name: ClassVar[str] = "NodePenalised"
     round: int
-    node: Address
+    node: ChecksummedAddress
     penalties: int
 
 
@@ -211,8 +223,8 @@ class RulesScheduled(ChainEvent):
 
 class GovernanceTransferred(ChainEvent):
     name: ClassVar[str] = "GovernanceTransferred"
-    previous_governor: Address
-    new_governor: Address
+    previous_governor: ChecksummedAddress
+    new_governor: ChecksummedAddress
 
 
 EVENT_TYPES: Final[dict[str, type[ChainEvent]]] = {
@@ -286,6 +298,7 @@ class EventDecoder:
 
     def __init__(self, abi: Sequence[Mapping[str, Any]], address: str, codec: Any) -> None:
         self.address = to_checksum_address(address)
+        self._address_key = self.address.lower()
         self._codec = codec
         self._by_topic: dict[bytes, EventCodec] = {}
         self.topics: dict[str, bytes] = {}
@@ -312,7 +325,7 @@ class EventDecoder:
         """This contract's logs among `logs` as typed events (others and unknown topics dropped)."""
         out: list[ChainEvent] = []
         for log in logs:
-            if not log["topics"] or to_checksum_address(log["address"]) != self.address:
+            if not log["topics"] or str(log["address"]).lower() != self._address_key:
                 continue
             event = self._by_topic.get(bytes(log["topics"][0]))
             if event is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
+from pydantic import BaseModel
+
 from flchain.ledger.errors import LedgerError
 from flchain.ledger.events import (
     Attested,
@@ -32,6 +34,7 @@ from flchain.protocol import (
 )
 
 E = TypeVar("E", bound=ChainEvent)
+V = TypeVar("V", bound=BaseModel)
 
 
 class EventLog(Protocol):
@@ -115,43 +118,14 @@ def compute_round_record(
         reveal_end=schedule.reveal_end(round),
         end=schedule.end(round),
         rules=compute_rules(log, round),
-        commitments=tuple(_commitment(e) for e in log.events(Committed, round)),
-        reveals=tuple(_reveal(e) for e in log.events(Revealed, round)),
-        attestations=tuple(_attestation(e) for e in log.events(Attested, round)),
+        commitments=tuple(_as(Commitment, e) for e in log.events(Committed, round)),
+        reveals=tuple(_as(Reveal, e) for e in log.events(Revealed, round)),
+        attestations=tuple(_as(Attestation, e) for e in log.events(Attested, round)),
         base=compute_base(log, round, schedule),
         finalized=compute_finalized(log, round),
     )
 
 
-def _commitment(e: Committed) -> Commitment:
-    return Commitment(
-        round=e.round, node=e.node, commitment=e.commitment, block_number=e.block_number
-    )
-
-
-def _reveal(e: Revealed) -> Reveal:
-    return Reveal(
-        round=e.round,
-        node=e.node,
-        update_digest=e.update_digest,
-        cid=e.cid,
-        base_digest=e.base_digest,
-        roi_bps=e.roi_bps,
-        salt=e.salt,
-        outcome=e.outcome,
-        block_number=e.block_number,
-        log_index=e.log_index,
-    )
-
-
-def _attestation(e: Attested) -> Attestation:
-    return Attestation(
-        round=e.round,
-        attester=e.attester,
-        result_hash=e.result_hash,
-        merged_digest=e.merged_digest,
-        merged_cid=e.merged_cid,
-        manifest_cid=e.manifest_cid,
-        penalised=e.penalised,
-        block_number=e.block_number,
-    )
+def _as(value: type[V], event: ChainEvent) -> V:
+    """The protocol value `value` of an event (its fields are the event's, by name)."""
+    return value.model_validate(event, from_attributes=True)

@@ -13,6 +13,11 @@ method so that what decides fees, gas and waiting is in one place:
 - `wait`: the receipt (at most `RECEIPT_TIMEOUT_S`);
 - `ensure_success`: a transaction that passed the check but failed when mined (state or time
   moved in between) is re-executed by the backend where it can, and surfaced by name too.
+
+What these steps decide today — the gas margin, the receipt timeout, no fee fields (the node
+fills them), no confirmations, no replacement — is fixed here; a transaction policy is meant to
+come in as one more `TxSender` argument that `prepare` (fees and their caps, the gas margin) and
+`wait` (timeout, confirmations, replacement of a stuck transaction) consult.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
+from web3 import Web3
 from web3.types import RPCEndpoint
 
 from flchain.audit.source import SnapshotLedger
@@ -29,9 +30,11 @@ from flchain.ledger import (
     Ledger,
     Phase,
     RpcBackend,
+    cid_to_str,
     commitment_hash,
+    load_artifact,
 )
-from flchain.ledger.events import typed_event
+from flchain.ledger.events import EventDecoder, typed_event
 from flchain.protocol import RevealOutcome, Rules
 from flchain.storage.cid import cid_for_bytes
 
@@ -406,3 +409,24 @@ def test_fast_decoder_agrees_with_web3(world: Any) -> None:
     assert fast == [typed_event(name, args, log) for name, args, log in reference]
     assert [e.abi_args() for e in fast] == [plain(args) for _, args, _ in reference]
     assert [e.name for e in fast] == [name for name, _, _ in reference]
+    named = [
+        cid_to_str(bytes(args[key]))
+        for _, args, _ in reference
+        for key in ("cid", "mergedCid", "manifestCid")
+        if key in args
+    ]
+    assert [c for e in fast for c in e.cids()] == named
+
+
+def test_an_abi_event_without_a_matching_model_is_refused() -> None:
+    """A contract change the typed events have not followed fails at load, not at a read."""
+    abi = load_artifact()["abi"]
+    dropped = [
+        {**item, "inputs": item["inputs"][:-1]}
+        if item.get("type") == "event" and item["name"] == "Committed"
+        else item
+        for item in abi
+    ]
+    EventDecoder(abi, "0x" + "11" * 20, Web3().codec)
+    with pytest.raises(ChainConfigError, match="event Committed"):
+        EventDecoder(dropped, "0x" + "11" * 20, Web3().codec)
