@@ -14,25 +14,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flchain.hashing import hex_to_bytes32
-from flchain.protocol.constants import (
-    MAX_CLUSTER_CAP_PPM,
-    MAX_ELIGIBILITY_MIN_SCORE_BPS,
-    MAX_FEE_PPM,
-    MAX_MAX_PARTICIPANTS,
-    MAX_NORM_BOUND_MICRO,
-    MAX_PROBATION_ROUNDS,
-    MAX_QUORUM,
-    MAX_ROI_MAX_BPS,
-    MAX_ROI_TOLERANCE_BPS,
-    MAX_SIMILARITY_THRESHOLD_PPM,
-    MAX_TRIM_PPM,
-    MIN_CLUSTER_CAP_PPM,
-    MIN_ELIGIBILITY_MIN_SCORE_BPS,
-    MIN_MAX_PARTICIPANTS,
-    MIN_QUORUM,
-    MIN_ROI_MIN_BPS,
-    ZERO_BENCHMARK_ID,
-)
+from flchain.protocol import constants
 from flchain.protocol.types import Aggregation, Bytes32, SimilarityMetric
 
 BYTES32_PATTERN: Final = r"^0x[0-9a-fA-F]{64}$"
@@ -44,53 +26,63 @@ class Rules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     roi_min_bps: int = Field(
-        -5_000, ge=MIN_ROI_MIN_BPS, description="lowest acceptable ROI claim (bps)"
+        -5_000, ge=constants.MIN_ROI_MIN_BPS, description="lowest acceptable ROI claim (bps)"
     )
     roi_max_bps: int = Field(
-        20_000, le=MAX_ROI_MAX_BPS, description="highest acceptable ROI claim (bps)"
+        20_000, le=constants.MAX_ROI_MAX_BPS, description="highest acceptable ROI claim (bps)"
     )
     eligibility_min_score_bps: int = Field(
         -10_000,
-        ge=MIN_ELIGIBILITY_MIN_SCORE_BPS,
-        le=MAX_ELIGIBILITY_MIN_SCORE_BPS,
+        ge=constants.MIN_ELIGIBILITY_MIN_SCORE_BPS,
+        le=constants.MAX_ELIGIBILITY_MIN_SCORE_BPS,
         description="minimum mean performance score (bps) after probation",
     )
     probation_rounds: int = Field(
-        3, ge=0, le=MAX_PROBATION_ROUNDS, description="reveals before eligibility applies"
+        3, ge=0, le=constants.MAX_PROBATION_ROUNDS, description="reveals before eligibility applies"
     )
     max_participants: int = Field(
         64,
-        ge=MIN_MAX_PARTICIPANTS,
-        le=MAX_MAX_PARTICIPANTS,
+        ge=constants.MIN_MAX_PARTICIPANTS,
+        le=constants.MAX_MAX_PARTICIPANTS,
         description="updates kept by the select step",
     )
-    similarity_threshold_ppm: int = Field(950_000, ge=0, le=MAX_SIMILARITY_THRESHOLD_PPM)
+    similarity_threshold_ppm: int = Field(950_000, ge=0, le=constants.MAX_SIMILARITY_THRESHOLD_PPM)
     cluster_cap_ppm: int = Field(
         1_000_000,
-        ge=MIN_CLUSTER_CAP_PPM,
-        le=MAX_CLUSTER_CAP_PPM,
+        ge=constants.MIN_CLUSTER_CAP_PPM,
+        le=constants.MAX_CLUSTER_CAP_PPM,
         description="max total weight share of one cluster",
     )
     similarity_metric: SimilarityMetric = SimilarityMetric.BEHAVIOURAL
     aggregation: Aggregation = Aggregation.MEAN_EQUAL
-    trim_ppm: int = Field(100_000, ge=0, le=MAX_TRIM_PPM, description="trimmed-mean cut per side")
+    trim_ppm: int = Field(
+        100_000, ge=0, le=constants.MAX_TRIM_PPM, description="trimmed-mean cut per side"
+    )
     roi_tolerance_bps: int = Field(
-        1, ge=0, le=MAX_ROI_TOLERANCE_BPS, description="max |claimed - recomputed| ROI (bps)"
+        1,
+        ge=0,
+        le=constants.MAX_ROI_TOLERANCE_BPS,
+        description="max |claimed - recomputed| ROI (bps)",
     )
     norm_bound_micro: int = Field(
         100_000_000,
         ge=0,
-        le=MAX_NORM_BOUND_MICRO,
+        le=constants.MAX_NORM_BOUND_MICRO,
         description="max L2 norm of (update - base), in 1/NORM_SCALE units",
     )
     quorum: int = Field(
-        1, ge=MIN_QUORUM, le=MAX_QUORUM, description="distinct attesters needed to finalize"
+        1,
+        ge=constants.MIN_QUORUM,
+        le=constants.MAX_QUORUM,
+        description="distinct attesters needed to finalize",
     )
     fee_ppm: int = Field(
-        1_000, ge=0, le=MAX_FEE_PPM, description="backtest fee rate (ppm of notional)"
+        1_000, ge=0, le=constants.MAX_FEE_PPM, description="backtest fee rate (ppm of notional)"
     )
     benchmark_id: Bytes32 = Field(
-        ZERO_BENCHMARK_ID, pattern=BYTES32_PATTERN, description="content hash of benchmark data"
+        constants.ZERO_BENCHMARK_ID,
+        pattern=BYTES32_PATTERN,
+        description="content hash of benchmark data",
     )
 
     @model_validator(mode="after")
