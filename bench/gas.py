@@ -103,7 +103,7 @@ def deploy(backend: Backend, quorum: int, n_nodes: int) -> tuple[Ledger, list[Le
 def commit_and_reveal(gov: Ledger, nodes: list[Ledger], rnd: int, gas: Samples) -> None:
     """Every node commits, then reveals an accepted update; moves time to the round's close."""
     base = gov.genesis().digest
-    gov.goto(rnd, Phase.COMMIT, 5)
+    gov.backend.goto(gov.schedule, rnd, Phase.COMMIT, 5)
     updates = []
     for node in nodes:
         assert node.account is not None
@@ -118,12 +118,12 @@ def commit_and_reveal(gov: Ledger, nodes: list[Ledger], rnd: int, gas: Samples) 
         )
         gas["commit"].append(node.commit(rnd, c).gas_used)
         updates.append((digest, cid, salt))
-    gov.goto(rnd, Phase.REVEAL, 5)
+    gov.backend.goto(gov.schedule, rnd, Phase.REVEAL, 5)
     for node, (digest, cid, salt) in zip(nodes, updates, strict=True):
         tx, outcome = node.reveal(rnd, digest, cid, base, 123, salt)
         assert outcome == RevealOutcome.ACCEPTED
         gas["reveal"].append(tx.gas_used)
-    gov.goto(rnd, Phase.CLOSED, 5)
+    gov.backend.goto(gov.schedule, rnd, Phase.CLOSED, 5)
 
 
 Result = tuple[int, str, str, str, list[str]]

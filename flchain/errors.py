@@ -8,14 +8,18 @@ daemon already runs. Keys, passwords and seeds never appear in a message.
 
 `ConfigError` and `UnavailableError` are kinds a subclass mixes in beside its own room's base
 ("also …": the second base); each class is drawn once, under its first base. Every subclass
-that exists is listed with the module defining it (tests/test_errors.py fails otherwise):
+that exists is listed with the module defining it (tests/test_errors.py fails otherwise;
+`python scripts/error_tree.py` prints the drawing from the classes):
 
     FlchainError                                                     flchain.errors
     ├── ConfigError                                                  flchain.errors
+    │   ├── MissingSetting                                           flchain.config
+    │   ├── StoreNotFound                                            flchain.config
     │   ├── DevnetNotUp (also DevnetError)                           flchain.devnet.errors
     │   ├── DevnetRefused (also DevnetError)                         flchain.devnet.errors
     │   ├── ChainConfigError (also LedgerError)                      flchain.ledger.errors
     │   ├── NodeDataError (also NodeError)                           flchain.node.errors
+    │   ├── RulesFileError                                           flchain.rules_file
     │   └── SimulationError                                          flchain.simulate.config
     ├── UnavailableError [exit 2]                                    flchain.errors
     │   ├── DevChainError [exit 2]                                   flchain.devnet.anvil
@@ -25,6 +29,8 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     ├── AuditError [exit 2]                                          flchain.audit.errors
     │   └── AuditSourceUnavailable (also UnavailableError) [exit 2]  flchain.audit.errors
     ├── BacktestError                                                flchain.backtest.errors
+    ├── NotGovernor                                                  flchain.cli.errors
+    ├── RulesNotSchedulable                                          flchain.cli.errors
     ├── DevnetError                                                  flchain.devnet.errors
     │   └── DevnetAlreadyUp                                          flchain.devnet.errors
     ├── LedgerError                                                  flchain.ledger.errors
@@ -52,6 +58,7 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── NotRegistered                                            flchain.node.errors
     │   ├── RoundNotFound                                            flchain.node.errors
     │   └── StoreWriteError (also UnavailableError) [exit 2]         flchain.node.errors
+    ├── InsufficientFunds                                            flchain.node.funds
     ├── ReplayError                                                  flchain.replay.errors
     │   └── ReplayUnavailable (also UnavailableError) [exit 2]       flchain.replay.errors
     └── StorageError                                                 flchain.storage.errors

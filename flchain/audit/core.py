@@ -30,7 +30,7 @@ from flchain.audit.report import (
     Severity,
 )
 from flchain.errors import FlchainError, UnavailableError
-from flchain.ledger import Ledger
+from flchain.ledger import Ledger, RoundFinalized, RulesScheduled
 from flchain.replay import (
     FetchProblem,
     ReplayError,
@@ -75,8 +75,8 @@ def gather_round(ledger: Ledger, store: ContentStore, round: int) -> RoundMateri
     except FlchainError as exc:  # e.g. a benchmark nobody can resolve
         m.gather_error = str(exc)
     if record.finalized is not None:
-        fin = ledger.events("RoundFinalized", round)
-        m.final_result_hash = str(fin[0].args["resultHash"]) if fin else None
+        fin = ledger.events(RoundFinalized, round)
+        m.final_result_hash = fin[0].result_hash if fin else None
         m.finalized_manifest, m.finalized_manifest_problem = _fetch_manifest(
             store, record.finalized.manifest_cid or ""
         )
@@ -109,29 +109,22 @@ def audit_round(ledger: Ledger, store: ContentStore, round: int) -> RoundAudit:
 
 def closed_rounds(ledger: Ledger) -> list[int]:
     """Every round whose reveal window has closed at the latest block (0 … n-1)."""
-    schedule = ledger.schedule
-    now = ledger.now()
-    if now < schedule.reveal_end(0):
-        return []
-    n = (
-        now - schedule.t0 - schedule.commit_window - schedule.reveal_window
-    ) // schedule.round_length + 1
-    return list(range(int(n)))
+    return list(range(ledger.schedule.rounds_closed_at(ledger.now())))
 
 
 def rules_schedule_findings(ledger: Ledger) -> list[Finding]:
     """Every rule change was scheduled before the round it governs opened."""
     schedule = ledger.schedule
     out = []
-    for e in ledger.events("RulesScheduled"):
-        effective = int(e.args["effectiveRound"])
+    for e in ledger.events(RulesScheduled):
+        effective = e.effective_round
         at = ledger.block_timestamp(e.block_number)
         if at >= schedule.start(effective) and effective > 0:
             out.append(
                 Finding(
                     severity=Severity.MISMATCH,
                     fact="rules_schedule",
-                    message=f"rules version {e.args['version']} for round {effective} were scheduled at "
+                    message=f"rules version {e.version} for round {effective} were scheduled at "
                     f"{at}, after that round opened at {schedule.start(effective)}",
                 )
             )

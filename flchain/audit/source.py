@@ -2,7 +2,7 @@
 a content store (IPFS daemon or local blockstore), opened read-only.
 
 `SnapshotLedger` pins the audit to the chain as it was at its first event read: every later
-query is answered from the ledger's shared event index (`flchain.ledger.events`) up to that
+query is answered from the ledger's shared event index (`flchain.ledger.index`) up to that
 block, so all rounds and the history checks judge one consistent log even on a live chain. It
 adds nothing to what the chain says.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from flchain.audit.errors import AuditError
 from flchain.devnet.profile import DevnetProfile, load_profile
-from flchain.ledger import Backend, ChainEvent, ChainUnavailable, Ledger, RpcBackend
+from flchain.ledger import Backend, ChainUnavailable, Deployment, Ledger, RpcBackend
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 
 __all__ = ["ANVIL_STATE_FILE", "RESTORED_NOTE", "AuditSource", "SnapshotLedger", "open_source"]
@@ -36,7 +36,7 @@ class SnapshotLedger(Ledger):
     """A read-only Ledger whose event queries see the log up to the block of its first read."""
 
     def __init__(self, backend: Backend, address: str, *, from_block: int = 0) -> None:
-        super().__init__(backend, address, None, from_block=from_block)
+        super().__init__(Deployment.connect(backend, address, from_block=from_block))
         self._pinned: int | None = None
 
     @property
@@ -48,15 +48,10 @@ class SnapshotLedger(Ledger):
         """Unpin (the next query reads the blocks mined since)."""
         self._pinned = None
 
-    def events(
-        self, name: str | None = None, round: int | None = None, *, to_block: int | None = None
-    ) -> list[ChainEvent]:
+    def _read_horizon(self, to_block: int | None) -> int | None:
         if self._pinned is None:
             self._pinned = self.sync_events()
-        if name is not None:
-            self._topic_of(name)  # an unknown event name is an error, as on any Ledger
-        limit = self._pinned if to_block is None else min(to_block, self._pinned)
-        return self.event_index.query(name, round, to_block=limit)
+        return self._pinned if to_block is None else min(to_block, self._pinned)
 
 
 @dataclass

@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flchain.backtest.errors import BacktestError
+from flchain.protocol.constants import BPS, PPM
 
 __all__ = [
     "BacktestError",
@@ -51,9 +52,6 @@ __all__ = [
     "stats",
     "trade_multipliers",
 ]
-
-PPM = 1_000_000
-BPS = 10_000
 
 
 def _validated(prices: Any, positions: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:

@@ -193,7 +193,7 @@ def _constructor(chain: Any, cfg: Any) -> Any:
     """The deployment call `Ledger.deploy` sends (for its gas estimate)."""
     from flchain.hashing import hex_to_bytes32
     from flchain.ledger import cid_to_bytes, load_artifact
-    from flchain.ledger.ledger import rules_to_tuple
+    from flchain.protocol import rules_to_tuple
 
     artifact = load_artifact()
     factory = chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -462,8 +462,8 @@ def rules_schedule(
     round of the latest pending version replaces it.
     """
     from flchain.cli.errors import RulesNotSchedulable
-    from flchain.ledger.ledger import rules_to_tuple
     from flchain.node.status import rule_versions
+    from flchain.protocol import rules_to_tuple
     from flchain.rules_file import load_federation_file, validate_rules
 
     fed = load_federation_file(rules_file)
@@ -486,10 +486,12 @@ def rules_schedule(
     call = ledger.contract.functions.scheduleRules(rules_to_tuple(rules, round))
     common.check_funds(ledger.backend, info, call, action="`flchain chain rules schedule`")
     tx = ledger.with_account(common.unlock(loaded)).schedule_rules(round, rules)
-    scheduled = next(e for e in tx.events if e.name == "RulesScheduled")
+    from flchain.ledger import RulesScheduled
+
+    scheduled = next(e for e in tx.events if isinstance(e, RulesScheduled))
     replaced = " (replaced the pending version)" if round == last_effective else ""
     typer.echo(
-        f"scheduled rules v{scheduled.args['version']} from round {round}{replaced} (tx "
+        f"scheduled rules v{scheduled.version} from round {round}{replaced} (tx "
         f"{tx.tx_hash}, block {tx.block_number})"
     )
     typer.echo(f"rules     {_rules_summary(rules)}")

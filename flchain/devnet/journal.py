@@ -11,7 +11,7 @@ transactions are public on any chain, and they cannot be altered without breakin
 Block timestamps replay exactly because the simulation moves time forward (to a fixed future
 T0) before any transaction, and eth-tester then stamps blocks from the travelled time.
 
-Event reads are not this module's business: the ledger's event index (`flchain.ledger.events`)
+Event reads are not this module's business: the ledger's event index (`flchain.ledger.index`)
 serves them on every embedded chain, journaled or not.
 """
 

@@ -1,11 +1,16 @@
 """flchain.ledger — the FLChain contract and typed access to it over any EVM backend.
 
-`Ledger` (deploy / connect, register, commit, reveal, attest, schedule_rules, reads, events,
-`round_record`), the backends (`EmbeddedBackend` in-process, `RpcBackend` for anvil, hardhat
-node or any URL) and the two protocol hashes the contract checks.
+`Ledger` (deploy / connect, with_account, register, commit, reveal, attest, schedule_rules,
+views, typed events, `round_record`) is the facade; behind it `Deployment` (the contract on a
+backend), `Signer` + `TxSender` (sending), `views` (storage reads), `events` (one typed model
+per contract event), `index` (the incremental event index) and `history` (rounds rebuilt from
+events). The backends (`EmbeddedBackend` in-process, `RpcBackend` for anvil, hardhat node or
+any URL) also move devnet time. `hashes`: the two protocol hashes the contract checks and the
+on-chain form of a CID.
 """
 
 from flchain.ledger.backends import Backend, EmbeddedBackend, RpcBackend
+from flchain.ledger.deployment import Deployment, load_artifact
 from flchain.ledger.errors import (
     ChainConfigError,
     ChainUnavailable,
@@ -14,44 +19,73 @@ from flchain.ledger.errors import (
     LedgerError,
     TransactionFailed,
 )
-from flchain.ledger.events import ChainEvent, EventIndex
-from flchain.ledger.hashes import canonical_penalised, cid_to_bytes, commitment_hash, result_hash
-from flchain.ledger.ledger import (
-    AttestResult,
-    CommitState,
-    DeployConfig,
-    Ledger,
-    NodeRecord,
-    NodeStatus,
-    Phase,
-    Schedule,
-    TxResult,
-    load_artifact,
+from flchain.ledger.events import (
+    EVENT_TYPES,
+    Attested,
+    ChainEvent,
+    Committed,
+    ExitRequested,
+    Genesis,
+    GovernanceTransferred,
+    NodePenalised,
+    Registered,
+    Revealed,
+    RoundFinalized,
+    RulesScheduled,
+    Withdrawn,
 )
+from flchain.ledger.hashes import (
+    canonical_penalised,
+    cid_to_bytes,
+    cid_to_str,
+    commitment_hash,
+    result_hash,
+)
+from flchain.ledger.index import EventIndex
+from flchain.ledger.ledger import AttestResult, DeployConfig, Ledger
+from flchain.ledger.sending import Signer, TxResult, TxSender
+from flchain.ledger.views import CommitState, NodeRecord, NodeStatus
+from flchain.protocol import Phase, Schedule
 
 __all__ = [
+    "EVENT_TYPES",
     "AttestResult",
+    "Attested",
     "Backend",
     "ChainConfigError",
     "ChainEvent",
     "ChainUnavailable",
     "CommitState",
+    "Committed",
     "CompileError",
     "ContractRevert",
     "DeployConfig",
+    "Deployment",
     "EmbeddedBackend",
     "EventIndex",
+    "ExitRequested",
+    "Genesis",
+    "GovernanceTransferred",
     "Ledger",
     "LedgerError",
+    "NodePenalised",
     "NodeRecord",
     "NodeStatus",
     "Phase",
+    "Registered",
+    "Revealed",
+    "RoundFinalized",
     "RpcBackend",
+    "RulesScheduled",
     "Schedule",
+    "Signer",
     "TransactionFailed",
     "TxResult",
+    "TxSender",
+    "Withdrawn",
     "canonical_penalised",
     "cid_to_bytes",
+    "cid_to_str",
     "commitment_hash",
     "load_artifact",
     "result_hash",

@@ -1,12 +1,12 @@
 """Chain backends: the embedded eth-tester/py-evm chain and any EVM JSON-RPC endpoint.
 
 Both give the `Ledger` a `Web3` object plus devnet controls behind one interface:
-`set_time(ts)` / `advance_time(seconds)` (the latest block then carries that timestamp),
-`fund(address, wei)`, and snapshots. Transactions are never sent from an unlocked node
+`set_time(ts)` / `advance_time(seconds)` / `goto(schedule, round, phase)` (the latest block then
+carries that timestamp), `fund(address, wei)`, and snapshots. Transactions are never sent from an unlocked node
 account: the Ledger signs locally. The one exception is `EmbeddedBackend.fund`, which pays
 from eth-tester's built-in test accounts (a faucet that exists only in-process).
 
-Reads the event layer (`flchain.ledger.events`) builds on: `head()`, `block_hash(n)`, cached
+Reads the event index (`flchain.ledger.index`) builds on: `head()`, `block_hash(n)`, cached
 `block_timestamp(n)` and `fetch_logs(address, lo, hi)` — bounded `eth_getLogs` ranges over
 JSON-RPC; on the embedded chain the logs of receipts this process already received
 (`note_receipt`) plus a direct read of py-evm's stored receipts for the other blocks, because
@@ -29,6 +29,7 @@ from web3.exceptions import BlockNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.protocol import Phase, Schedule
 
 BackendKind = Literal["embedded", "anvil", "hardhat", "rpc"]
 
@@ -167,6 +168,15 @@ class Backend(ABC):
     @abstractmethod
     def set_time(self, timestamp: int) -> int:
         """Mine a block with timestamp `timestamp` (must be later than the latest block)."""
+
+    def goto(self, schedule: Schedule, round: int, phase: Phase, offset: int = 1) -> int:
+        """Move chain time to `offset` seconds into `phase` (COMMIT, REVEAL or CLOSED) of
+        `round` of `schedule` (a deployment's `Ledger.schedule`); returns the new timestamp."""
+        try:
+            start = schedule.phase_start(round, phase)
+        except ValueError:
+            raise ChainConfigError("goto needs COMMIT, REVEAL or CLOSED") from None
+        return self.set_time(start + offset)
 
     @abstractmethod
     def fund(self, address: str, wei: int) -> None:

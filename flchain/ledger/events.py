@@ -1,79 +1,275 @@
-"""One incremental, cached reader of the contract's event log, shared by every `Ledger` view.
+"""The contract's events as typed values, and the decoder that makes them from raw logs.
 
-Reading events used to mean one `eth_getLogs` over the whole history per query. On the
-embedded chain eth-tester answers that by loading every block and looking up each receipt by
-transaction hash (a walk back from the head), so each query cost O(chain²) and a week of
-simulated rounds took seconds per query. `EventIndex` reads each block once:
+One frozen model per event of `FLChain`, with typed fields named like the ABI's in snake case:
+addresses checksummed, bytes32 as 0x-hex, CIDs as CID strings (parsed once, at decode), the
+rules struct as `Rules`, enums as their `IntEnum`. Every event also carries where it sits in the
+chain (`block_number`, `log_index`, `tx_hash`) and its kind as the class attribute `name`.
 
-- it remembers the last block it indexed and, on `sync`, asks the backend only for the blocks
-  after it (`Backend.fetch_logs`: bounded `eth_getLogs` ranges over JSON-RPC; receipts the
-  process already saw plus a direct one-time block scan on the embedded chain);
-- every log is decoded once into a `ChainEvent` (the ledger's decoder) and kept in chain order,
-  bucketed by event name, so a query is a list filter, not a chain read.
-
-Reorgs. flchain runs on devnets (eth-tester, anvil, hardhat node), which never reorganise on
-their own; the only rewinds are snapshot reverts. Each sync compares the hash of the last indexed
-block with the chain's: if it changed (a revert, a reorg, another chain at the same URL) or the
-head went below it, the index and the backend's timestamp cache start again from the deployment
-block. A block hash commits to all its ancestors, so this catches any rewind at or below the
-indexed tip; a reorg racing a sync on a public chain is out of scope (use a finality lag there:
-`EventIndex(finality_depth=N)` indexes only blocks at least N below the head).
+`EventDecoder` turns this contract's raw logs into those models with eth_abi directly (about 5×
+faster than web3's `process_log`, which `tests/ledger/test_events.py` checks it against).
+`ChainEvent.log_record()` gives back the arguments by ABI name as the ABI decodes them (bytes as
+0x-hex): the form of a simulation run folder's `events.json`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Final
 
+from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
-if TYPE_CHECKING:
-    from flchain.ledger.backends import Backend
+from flchain.ledger.errors import ChainConfigError
+from flchain.ledger.hashes import cid_to_bytes, cid_to_str
+from flchain.ledger.revert import abi_type
+from flchain.protocol import (
+    RULE_FIELDS,
+    Bytes32,
+    RevealOutcome,
+    Rules,
+    rules_from_tuple,
+    rules_to_tuple,
+)
 
 #: A log as web3 returns it (`address`, `topics`, `data`, `blockNumber`, `blockHash`, `logIndex`,
-#: `transactionHash`, `transactionIndex`); what `Ledger._decode_logs` takes.
+#: `transactionHash`, `transactionIndex`).
 RawLog = Any
 
 
+def _hex(value: Any) -> Any:
+    return "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
+
+
+@lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    # A log names the same few nodes again and again; checksumming is a keccak each time.
+    return to_checksum_address(address)
+
+
+def _checksummed(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return to_checksum_address(value)
+    return _checksum(value) if isinstance(value, str) else value
+
+
+def _cid(value: Any) -> Any:
+    return cid_to_str(bytes(value)) if isinstance(value, bytes | bytearray) else value
+
+
+def _rules(value: Any) -> Any:
+    return value if isinstance(value, Rules) else rules_from_tuple(value)[1]
+
+
+class _OnChainCid:
+    """Marks a field holding a CID (logged as its binary form)."""
+
+
+def _is_cid(info: FieldInfo) -> bool:
+    return any(isinstance(m, _OnChainCid) for m in info.metadata)
+
+
+ChecksummedAddress = Annotated[str, BeforeValidator(_checksummed)]
+Hex32 = Annotated[Bytes32, BeforeValidator(_hex)]
+CidString = Annotated[str, BeforeValidator(_cid), _OnChainCid()]
+RulesStruct = Annotated[Rules, BeforeValidator(_rules)]
+
+_POSITION: Final = frozenset({"block_number", "log_index", "tx_hash"})
+
+
 class ChainEvent(BaseModel):
-    """One decoded contract log."""
+    """One decoded contract log; the subclasses add the event's arguments."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
-    name: str
-    args: dict[str, Any]
+    name: ClassVar[str] = ""
+
     block_number: int
     log_index: int
-    tx_hash: str
+    tx_hash: Hex32
+
+    def cids(self) -> tuple[str, ...]:
+        """Every CID this event names, in argument order."""
+        return tuple(
+            getattr(self, f) for f, info in type(self).model_fields.items() if _is_cid(info)
+        )
+
+    def abi_args(self) -> dict[str, Any]:
+        """The arguments by ABI name as the ABI decodes them, JSON-ready: integers, checksummed
+        addresses, bytes as 0x-hex (CIDs as their binary form), structs as objects."""
+        out: dict[str, Any] = {}
+        for f, info in type(self).model_fields.items():
+            if f in _POSITION:
+                continue
+            value = getattr(self, f)
+            if _is_cid(info):
+                value = "0x" + cid_to_bytes(value).hex()
+            out[info.alias or f] = _plain(value)
+        return out
+
+    def log_record(self) -> dict[str, Any]:
+        """`{name, args, block_number, log_index, tx_hash}`: the event as a JSON record."""
+        return {
+            "name": self.name,
+            "args": self.abi_args(),
+            "block_number": self.block_number,
+            "log_index": self.log_index,
+            "tx_hash": self.tx_hash,
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return int(value) if isinstance(value, int) else value
+
+
+class Genesis(ChainEvent):
+    name: ClassVar[str] = "Genesis"
+    digest: Hex32
+    cid: CidString
+    t0: int
+    round_length: int
+    commit_window: int
+    reveal_window: int
+
+
+class Registered(ChainEvent):
+    name: ClassVar[str] = "Registered"
+    node: ChecksummedAddress
+    bond: int
+    index: int
+
+
+class ExitRequested(ChainEvent):
+    name: ClassVar[str] = "ExitRequested"
+    node: ChecksummedAddress
+    withdrawable_at: int
+
+
+class Withdrawn(ChainEvent):
+    name: ClassVar[str] = "Withdrawn"
+    node: ChecksummedAddress
+    amount: int
+
+
+class Committed(ChainEvent):
+    name: ClassVar[str] = "Committed"
+    round: int
+    node: ChecksummedAddress
+    commitment: Hex32
+
+
+class Revealed(ChainEvent):
+    name: ClassVar[str] = "Revealed"
+    round: int
+    node: ChecksummedAddress
+    update_digest: Hex32
+    cid: CidString
+    base_digest: Hex32
+    roi_bps: int
+    salt: Hex32
+    outcome: RevealOutcome
+
+
+class Attested(ChainEvent):
+    name: ClassVar[str] = "Attested"
+    round: int
+    attester: ChecksummedAddress
+    result_hash: Hex32
+    merged_digest: Hex32
+    merged_cid: CidString
+    manifest_cid: CidString
+    penalised: tuple[ChecksummedAddress, ...]
+    votes: int
+
+
+class RoundFinalized(ChainEvent):
+    name: ClassVar[str] = "RoundFinalized"
+    round: int
+    result_hash: Hex32
+    votes: int
+
+
+class NodePenalised(ChainEvent):
+    name: ClassVar[str] = "NodePenalised"
+    round: int
+    node: ChecksummedAddress
+    penalties: int
+
+
+class RulesScheduled(ChainEvent):
+    """A rules version scheduled (or a pending one replaced) from `effective_round` on."""
+
+    name: ClassVar[str] = "RulesScheduled"
+    effective_round: int
+    version: int
+    rules: RulesStruct
+
+    def abi_args(self) -> dict[str, Any]:
+        struct = rules_to_tuple(self.rules, self.effective_round)
+        members = ("effectiveRound", *(abi for abi, _ in RULE_FIELDS))
+        return {
+            "effectiveRound": self.effective_round,
+            "version": self.version,
+            "rules": dict(zip(members, (_plain(v) for v in struct), strict=True)),
+        }
+
+
+class GovernanceTransferred(ChainEvent):
+    name: ClassVar[str] = "GovernanceTransferred"
+    previous_governor: ChecksummedAddress
+    new_governor: ChecksummedAddress
+
+
+EVENT_TYPES: Final[dict[str, type[ChainEvent]]] = {
+    cls.name: cls
+    for cls in (
+        Genesis,
+        Registered,
+        ExitRequested,
+        Withdrawn,
+        Committed,
+        Revealed,
+        Attested,
+        RoundFinalized,
+        NodePenalised,
+        RulesScheduled,
+        GovernanceTransferred,
+    )
+}
+
+
+# ---------------------------------------------------------------- decoding
 
 
 class EventCodec:
-    """Decodes one event's logs with eth_abi directly, into what web3's `process_log` gives
-    (indexed arguments first, addresses checksummed, structs as dicts by component name,
-    indexed dynamic values as their topic hash), without web3's per-log setup."""
+    """Decodes one event's logs with eth_abi directly, into its arguments by ABI name (indexed
+    ones first; indexed dynamic values as their topic hash, all the chain keeps of them)."""
 
     def __init__(self, abi: Mapping[str, Any]) -> None:
-        from flchain.ledger.revert import _abi_type
-
         self.name = str(abi["name"])
         inputs = list(abi["inputs"])
-        self.indexed = [(p, _abi_type(p)) for p in inputs if p.get("indexed")]
+        self.indexed = [(str(p["name"]), abi_type(p)) for p in inputs if p.get("indexed")]
         self.data = [p for p in inputs if not p.get("indexed")]
-        self.data_types = [_abi_type(p) for p in self.data]
+        self.data_types = [abi_type(p) for p in self.data]
+        self.signature = f"{self.name}({','.join(abi_type(p) for p in inputs)})"
 
     def decode(self, codec: Any, log: RawLog) -> dict[str, Any]:
         args: dict[str, Any] = {}
-        for (param, abi_type), topic in zip(self.indexed, log["topics"][1:], strict=True):
-            if _is_dynamic(abi_type):
-                args[param["name"]] = bytes(topic)  # only its hash is on chain
+        for (name, abi_t), topic in zip(self.indexed, log["topics"][1:], strict=True):
+            if _is_dynamic(abi_t):
+                args[name] = bytes(topic)
             else:
-                args[param["name"]] = _named(codec.decode([abi_type], bytes(topic))[0], param)
+                args[name] = codec.decode([abi_t], bytes(topic))[0]
         values = codec.decode(self.data_types, bytes(log["data"])) if self.data else ()
         for param, value in zip(self.data, values, strict=True):
-            args[param["name"]] = _named(value, param)
+            args[str(param["name"])] = value
         return args
 
 
@@ -81,153 +277,62 @@ def _is_dynamic(abi_type: str) -> bool:
     return abi_type in ("bytes", "string") or abi_type.endswith("]") or abi_type.startswith("(")
 
 
-def _named(value: Any, param: Mapping[str, Any]) -> Any:
-    """A decoded value shaped like web3 returns it (checksummed addresses, named structs)."""
-    t = str(param["type"])
-    if t.endswith("]"):
-        inner = {**param, "type": t[: t.rindex("[")]}
-        return [_named(v, inner) for v in value]
-    if t == "tuple":
-        return {c["name"]: _named(v, c) for c, v in zip(param["components"], value, strict=True)}
-    if t == "address":
-        return to_checksum_address(value)
-    return value
+def typed_event(name: str, args: Mapping[str, Any], log: RawLog) -> ChainEvent:
+    """The typed event `name` with decoded `args` (by ABI name), at `log`'s place in the chain."""
+    return EVENT_TYPES[name].model_validate(
+        {
+            **args,
+            "block_number": int(log["blockNumber"]),
+            "log_index": int(log["logIndex"]),
+            "tx_hash": bytes(log["transactionHash"]),
+        }
+    )
 
 
-def round_topic(round: int) -> bytes:
-    """The first indexed topic a per-round event carries for `round` (a uint256)."""
-    return round.to_bytes(32, "big")
+class EventDecoder:
+    """This contract's raw logs → typed events; also the names and topics of its events.
 
-
-class _Indexed:
-    """An event with the raw first indexed topic it was logged with (what a topic filter sees)."""
-
-    __slots__ = ("event", "topic1")
-
-    def __init__(self, event: ChainEvent, topic1: bytes | None) -> None:
-        self.event = event
-        self.topic1 = topic1
-
-
-class EventIndex:
-    """The decoded event log of the contract at `address` from `from_block` on, filled
-    incrementally from `backend` and shared by every Ledger on that backend and address.
-
-    @param decode turns raw logs into `ChainEvent`s (logs of other contracts or unknown events
-        are dropped by it); called once per log
-    @param finality_depth index only blocks at least this far below the head (0 on devnets)
+    @raises ChainConfigError if the ABI has an event without a model here, or whose arguments
+        differ from the model's (a contract change the Python side has not followed)
     """
 
-    def __init__(
-        self,
-        backend: Backend,
-        address: str,
-        from_block: int,
-        decode: Callable[[Iterable[RawLog]], list[ChainEvent]],
-        *,
-        finality_depth: int = 0,
-    ) -> None:
-        self.backend = backend
-        self.address = address
-        self.from_block = from_block
-        self.finality_depth = finality_depth
-        self._decode = decode
-        self._lock = threading.RLock()
-        self._reset()
+    def __init__(self, abi: Sequence[Mapping[str, Any]], address: str, codec: Any) -> None:
+        self.address = to_checksum_address(address)
+        self._address_key = self.address.lower()
+        self._codec = codec
+        self._by_topic: dict[bytes, EventCodec] = {}
+        self.topics: dict[str, bytes] = {}
+        for item in abi:
+            if item.get("type") != "event":
+                continue
+            event = EventCodec(item)
+            model = EVENT_TYPES.get(event.name)
+            logged = [name for name, _ in event.indexed] + [str(p["name"]) for p in event.data]
+            if model is None or logged != _argument_aliases(model):
+                raise ChainConfigError(f"event {event.name} of the contract has no matching model")
+            topic = keccak(event.signature.encode())
+            self._by_topic[topic] = event
+            self.topics[event.name] = topic
 
-    def _reset(self) -> None:
-        self._all: list[_Indexed] = []
-        self._by_name: dict[str, list[_Indexed]] = {}
-        self._tip: tuple[int, bytes] | None = None  # last indexed block and its hash
-        self.syncs = 0  # block-fetching syncs done (for tests and benches)
+    def kind(self, kind: str | type[ChainEvent]) -> type[ChainEvent]:
+        """The model of an event given by name or model; refuses events the contract lacks."""
+        name = kind if isinstance(kind, str) else kind.name
+        if name not in self.topics:
+            raise ChainConfigError(f"the contract has no event named {name}")
+        return EVENT_TYPES[name]
 
-    @property
-    def indexed_through(self) -> int:
-        """The last block indexed (`from_block - 1` before the first sync)."""
-        return self._tip[0] if self._tip else self.from_block - 1
-
-    # ------------------------------------------------------------ filling
-
-    def sync(self) -> int:
-        """Index every block from the last indexed one to the chain's head (minus the finality
-        depth); returns the last block indexed. Cheap when nothing was mined since."""
-        with self._lock:
-            number, head_hash = self.backend.head()
-            target = number - self.finality_depth
-            if self._tip is not None:
-                tip_number, tip_hash = self._tip
-                if tip_number == number and tip_hash == head_hash:
-                    return tip_number
-                if target < tip_number or self.backend.block_hash(tip_number) != tip_hash:
-                    self._rewind()
-            start = self.indexed_through + 1
-            if target < start:
-                return self.indexed_through
-            logs = self.backend.fetch_logs(self.address, start, target)
-            new_tip = head_hash if target == number else self.backend.block_hash(target)
-            if new_tip is None:  # the block vanished between two reads: a rewind, start over
-                self._rewind()
-                return self.indexed_through
-            self._add(_chain_order(logs))
-            self._tip = (target, new_tip)
-            self.syncs += 1
-            return target
-
-    def _rewind(self) -> None:
-        """The chain no longer contains the indexed tip: forget everything it said."""
-        self.backend.forget_blocks_from(self.from_block)
-        self._reset()
-
-    def _add(self, logs: Sequence[RawLog]) -> None:
+    def decode(self, logs: Iterable[RawLog]) -> list[ChainEvent]:
+        """This contract's logs among `logs` as typed events (others and unknown topics dropped)."""
+        out: list[ChainEvent] = []
         for log in logs:
-            for event in self._decode([log]):
-                topic1 = bytes(log["topics"][1]) if len(log["topics"]) > 1 else None
-                item = _Indexed(event, topic1)
-                self._all.append(item)
-                self._by_name.setdefault(event.name, []).append(item)
-
-    # ------------------------------------------------------------ reading
-
-    def query(
-        self, name: str | None = None, round: int | None = None, *, to_block: int | None = None
-    ) -> list[ChainEvent]:
-        """Indexed events in chain order: of kind `name` (all kinds if None), whose first
-        indexed topic is `round` (like an `eth_getLogs` topic filter), up to `to_block`."""
-        with self._lock:
-            items = self._all if name is None else self._by_name.get(name, [])
-            if round is not None:
-                if round < 0:
-                    return []
-                wanted = round_topic(round)
-                items = [i for i in items if i.topic1 == wanted]
-            if to_block is not None:
-                return [i.event for i in items if i.event.block_number <= to_block]
-            return [i.event for i in items]
+            if not log["topics"] or str(log["address"]).lower() != self._address_key:
+                continue
+            event = self._by_topic.get(bytes(log["topics"][0]))
+            if event is not None:
+                out.append(typed_event(event.name, event.decode(self._codec, log), log))
+        return out
 
 
-def _chain_order(logs: Sequence[RawLog]) -> list[RawLog]:
-    # Stable: logs arrive in chain order; this only repairs a backend that answers out of order.
-    return sorted(logs, key=lambda g: (int(g["blockNumber"]), int(g["logIndex"])))
-
-
-class ReadScope:
-    """At most one sync per outermost read: `round_record` asks for a dozen event lists and
-    they should all come from the same indexed tip (and not pay a head check each)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @property
-    def active(self) -> bool:
-        return bool(getattr(self._local, "depth", 0))
-
-    @contextmanager
-    def __call__(self, sync: Callable[[], int]) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
-        if depth == 0:
-            sync()
-        self._local.depth = depth + 1
-        try:
-            yield
-        finally:
-            self._local.depth = depth
+def _argument_aliases(model: type[ChainEvent]) -> list[str]:
+    """The model's arguments by ABI name, in field order (the order a log carries them)."""
+    return [info.alias or f for f, info in model.model_fields.items() if f not in _POSITION]

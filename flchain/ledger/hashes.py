@@ -1,4 +1,5 @@
-"""The two hashes the contract checks, computed exactly as it does (pure functions)."""
+"""The two hashes the contract checks, computed exactly as it does, and the on-chain form of a
+CID both ways (pure functions)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from eth_utils import to_checksum_address
 
 from flchain.hashing import hex_to_bytes32
 from flchain.protocol import Address, Bytes32, canonical_address_key
-from flchain.storage.cid import parse_cid
+from flchain.storage.cid import cid_from_bytes, parse_cid
 
 
 def cid_to_bytes(cid: str | bytes) -> bytes:
@@ -18,6 +19,14 @@ def cid_to_bytes(cid: str | bytes) -> bytes:
     if isinstance(cid, bytes):
         return cid
     return parse_cid(cid).to_v1().to_bytes()
+
+
+def cid_to_str(cid: bytes | str) -> str:
+    """CID string (CIDv1, base32) of a binary CID as the contract stores and logs it; a string is
+    returned unchanged."""
+    if isinstance(cid, str):
+        return cid
+    return str(cid_from_bytes(bytes(cid)))
 
 
 def canonical_penalised(penalised: Iterable[Address]) -> tuple[Address, ...]:

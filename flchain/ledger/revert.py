@@ -11,15 +11,18 @@ from eth_abi import decode
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
+from flchain.ledger.errors import ContractRevert
+
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2}){4,}")
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
+def abi_type(param: Mapping[str, Any]) -> str:
+    """The canonical ABI type of a parameter (structs as tuples), as selectors and topics hash it."""
     t = str(param["type"])
     if t.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
+        inner = ",".join(abi_type(c) for c in param["components"])
         return f"({inner}){t[5:]}"
     return t
 
@@ -32,7 +35,7 @@ class ErrorDecoder:
         for item in abi:
             if item.get("type") != "error":
                 continue
-            types = [_abi_type(p) for p in item["inputs"]]
+            types = [abi_type(p) for p in item["inputs"]]
             names = [str(p["name"]) or f"arg{i}" for i, p in enumerate(item["inputs"])]
             selector = keccak(f"{item['name']}({','.join(types)})".encode())[:4]
             self._errors[selector] = (str(item["name"]), names, types)
@@ -56,6 +59,13 @@ class ErrorDecoder:
         except Exception:  # malformed body: treat as unknown rather than crash
             return None
         return None
+
+    def refusal(self, data: bytes | None, function: str) -> ContractRevert | None:
+        """The contract's custom error behind revert `data` of `function`, or None if unknown."""
+        decoded = self.decode(data) if data else None
+        if decoded is None:
+            return None
+        return ContractRevert(decoded[0], decoded[1], function)
 
 
 def _readable(abi_type: str, value: Any) -> Any:

@@ -54,6 +54,7 @@ from flchain.merge.manifest import MANIFEST_KIND, MANIFEST_VERSION, encode_manif
 from flchain.merge.reasons import PENALISED_REASONS, Reason
 from flchain.model import ModelConfig, config_from_metadata, draw_directive, reference_positions
 from flchain.protocol import (
+    NORM_SCALE,
     PPM,
     Address,
     Aggregation,
@@ -64,6 +65,7 @@ from flchain.protocol import (
     Rules,
     SimilarityMetric,
     canonical_address_key,
+    is_unset_benchmark,
 )
 from flchain.storage.cid import cid_for_bytes
 from flchain.storage.errors import NonFiniteWeightsError, WeightsDtypeError, WeightsError
@@ -73,9 +75,6 @@ __all__ = ["Decision", "MergeResult", "merge"]
 
 Tensors = dict[str, NDArray[np.float32]]
 
-#: 1e-6 units: norms are compared as integers in micro units; squared, 1e12.
-MICRO = 1_000_000
-ZERO_BENCHMARK_ID = "0x" + "00" * 32  # the rules' "unset" benchmark id (devnets)
 
 _ON_CHAIN_REASON = {
     RevealOutcome.REJECTED_ABNORMAL_ROI: Reason.REJECTED_ON_CHAIN_ABNORMAL_ROI,
@@ -161,7 +160,7 @@ def process_base(record: RoundRecord, base_weights: bytes) -> BaseModelState:
 
 def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
     """The benchmark must be the one the rules name (an all-zero id means unset: devnets)."""
-    if rules.benchmark_id != ZERO_BENCHMARK_ID and benchmark.id != rules.benchmark_id:
+    if not is_unset_benchmark(rules.benchmark_id) and benchmark.id != rules.benchmark_id:
         raise MergeInputError(
             f"benchmark {benchmark.id} is not the rules' benchmark {rules.benchmark_id}"
         )
@@ -218,7 +217,7 @@ def update_norm_squared(tensors: Tensors, base: BaseModelState) -> float:
 
 def norm_micro(norm_squared: float) -> int:
     """floor(sqrt(norm^2) * 1e6), exactly (the float64 is converted to a rational)."""
-    scaled = Fraction(norm_squared) * MICRO * MICRO
+    scaled = Fraction(norm_squared) * NORM_SCALE * NORM_SCALE
     return math.isqrt(scaled.numerator // scaled.denominator)
 
 

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from flchain.errors import FlchainError
-from flchain.ledger import Backend, Ledger
+from flchain.ledger import Backend
 from flchain.ledger.backends import NETWORK_ERRORS
 from flchain.ledger.errors import ChainUnavailable
+from flchain.ledger.sending import GAS_MARGIN_PCT
 
 WEI_PER_ETH = 10**18
 WEI_PER_GWEI = 10**9
@@ -64,7 +65,7 @@ def gas_limit(backend: Backend, estimate: int) -> int:
     """The gas limit the ledger sends with for a call estimated at `estimate`."""
     if backend.FIXED_GAS is not None:
         return backend.FIXED_GAS
-    return estimate * (100 + Ledger.GAS_MARGIN_PCT) // 100
+    return estimate * (100 + GAS_MARGIN_PCT) // 100
 
 
 def balance_of(backend: Backend, address: str) -> int:

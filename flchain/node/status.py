@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flchain.ledger import Ledger
-from flchain.protocol import Rules
+from flchain.ledger import (
+    Attested,
+    Committed,
+    ExitRequested,
+    Ledger,
+    Registered,
+    Revealed,
+    RoundFinalized,
+    Withdrawn,
+)
+from flchain.protocol import Rules, rules_from_tuple
 from flchain.rules_file import format_utc
 
 
@@ -14,16 +23,11 @@ def node_status(ledger: Ledger, address: str, round: int) -> dict[str, Any]:
     """A JSON-friendly status of `address` in `round` (from the chain only)."""
     rec = ledger.node_record(address)
     current, phase = ledger.phase()
-    committed = any(
-        e.args["node"].lower() == address.lower() for e in ledger.events("Committed", round)
-    )
+    committed = any(e.node.lower() == address.lower() for e in ledger.events(Committed, round))
     reveal = next(
-        (e for e in ledger.events("Revealed", round) if e.args["node"].lower() == address.lower()),
-        None,
+        (e for e in ledger.events(Revealed, round) if e.node.lower() == address.lower()), None
     )
-    attested = any(
-        e.args["attester"].lower() == address.lower() for e in ledger.events("Attested", round)
-    )
+    attested = any(e.attester.lower() == address.lower() for e in ledger.events(Attested, round))
     final = ledger.finalized(round)
     return {
         "node": rec.address,
@@ -37,8 +41,8 @@ def node_status(ledger: Ledger, address: str, round: int) -> dict[str, Any]:
         "round": round,
         "committed": committed,
         "revealed": reveal is not None,
-        "reveal_outcome": None if reveal is None else int(reveal.args["outcome"]),
-        "claim_bps": None if reveal is None else int(reveal.args["roiBps"]),
+        "reveal_outcome": None if reveal is None else int(reveal.outcome),
+        "claim_bps": None if reveal is None else reveal.roi_bps,
         "attested": attested,
         "finalized": final is not None,
     }
@@ -75,8 +79,6 @@ def time_doc(ts: int) -> dict[str, Any]:
 
 def rule_versions(ledger: Ledger) -> list[tuple[int, int, Rules]]:
     """(version, effective round, rules) of every rules version the contract holds."""
-    from flchain.ledger.ledger import rules_from_tuple
-
     count = int(contract_view(ledger, "rulesVersionCount"))
     out = []
     for version in range(count):
@@ -88,12 +90,12 @@ def rule_versions(ledger: Ledger) -> list[tuple[int, int, Rules]]:
 def nodes(ledger: Ledger) -> list[dict[str, Any]]:
     """Every node that ever registered (from Registered, ExitRequested and Withdrawn events),
     in registration order, with its current on-chain record."""
-    registered = ledger.events("Registered")
-    exits = {e.args["node"].lower(): e for e in ledger.events("ExitRequested")}
-    withdrawals = {e.args["node"].lower(): e for e in ledger.events("Withdrawn")}
+    registered = ledger.events(Registered)
+    exits = {e.node.lower(): e for e in ledger.events(ExitRequested)}
+    withdrawals = {e.node.lower(): e for e in ledger.events(Withdrawn)}
     out = []
     for event in registered:
-        address = str(event.args["node"])
+        address = event.node
         rec = ledger.node_record(address)
         exit_event = exits.get(address.lower())
         withdrawal = withdrawals.get(address.lower())
@@ -102,7 +104,7 @@ def nodes(ledger: Ledger) -> list[dict[str, Any]]:
                 "node": rec.address,
                 "index": rec.index,
                 "status": rec.status.name,
-                "bond_wei": int(event.args["bond"]),
+                "bond_wei": event.bond,
                 "registered_block": event.block_number,
                 "accepted_reveals": rec.accepted_reveals,
                 "penalties": rec.penalties,
@@ -111,7 +113,7 @@ def nodes(ledger: Ledger) -> list[dict[str, Any]]:
                 "exit_requested_block": None if exit_event is None else exit_event.block_number,
                 "withdrawable_at": None
                 if exit_event is None
-                else time_doc(int(exit_event.args["withdrawableAt"])),
+                else time_doc(exit_event.withdrawable_at),
                 "withdrawn_block": None if withdrawal is None else withdrawal.block_number,
             }
         )
@@ -121,29 +123,22 @@ def nodes(ledger: Ledger) -> list[dict[str, Any]]:
 def attestations(ledger: Ledger, round: int) -> list[dict[str, Any]]:
     """The attestations of `round` in chain order; `finalized` marks the result that reached
     quorum (later attestations of it count as votes too)."""
-    final = ledger.events("RoundFinalized", round)
-    attested = ledger.events("Attested", round)
-    final_hash = final[0].args["resultHash"] if final else None
+    final = ledger.events(RoundFinalized, round)
+    final_hash = final[0].result_hash if final else None
     return [
         {
-            "attester": str(e.args["attester"]),
-            "result_hash": str(e.args["resultHash"]),
-            "finalized": e.args["resultHash"] == final_hash,
-            "votes": int(e.args["votes"]),
-            "merged_digest": str(e.args["mergedDigest"]),
-            "merged_cid": _cid(e.args["mergedCid"]),
-            "manifest_cid": _cid(e.args["manifestCid"]),
-            "penalised": [str(p) for p in e.args["penalised"]],
+            "attester": e.attester,
+            "result_hash": e.result_hash,
+            "finalized": e.result_hash == final_hash,
+            "votes": e.votes,
+            "merged_digest": e.merged_digest,
+            "merged_cid": e.merged_cid,
+            "manifest_cid": e.manifest_cid,
+            "penalised": list(e.penalised),
             "block": e.block_number,
         }
-        for e in attested
+        for e in ledger.events(Attested, round)
     ]
-
-
-def _cid(hex_bytes: str) -> str:
-    from flchain.storage.cid import cid_from_bytes
-
-    return str(cid_from_bytes(bytes.fromhex(hex_bytes[2:])))
 
 
 def chain_overview(ledger: Ledger, round: int | None = None) -> dict[str, Any]:

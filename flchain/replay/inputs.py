@@ -21,12 +21,10 @@ from flchain.hashing import sha256_hex
 from flchain.ledger import Ledger
 from flchain.market.benchmark import Benchmark, benchmark_for_round, resolve
 from flchain.merge.content import content_cids
-from flchain.protocol import Directive, GlobalModel, RoundRecord, Rules
+from flchain.protocol import Directive, GlobalModel, RoundRecord, Rules, is_unset_benchmark
 from flchain.replay.errors import ReplayError, ReplayUnavailable
 from flchain.storage import ContentStore
 from flchain.storage.errors import BlockNotFoundError, ContentMismatchError, MalformedDagError
-
-ZERO_ID = "0x" + "00" * 32
 
 #: A manifest larger than this is refused before parsing (real ones are a few KiB per node).
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -71,7 +69,7 @@ def fetch_content(store: ContentStore, cid: str) -> bytes | FetchProblem:
 
 def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
     """The benchmark the rules name; an all-zero id selects the round's shipped window."""
-    if rules.benchmark_id.lower() == ZERO_ID:
+    if is_unset_benchmark(rules.benchmark_id):
         return benchmark_for_round(round)
     return resolve(rules.benchmark_id)
 

@@ -240,7 +240,7 @@ def _run(
             task = bar.add_task("simulating", total=config.days * len(phases) * len(runners))
             for day in range(config.days):
                 for phase in phases:
-                    ledger.goto(day, phase, offset=1)
+                    ledger.backend.goto(ledger.schedule, day, phase, offset=1)
                     for runner in runners:
                         bar.update(
                             task,

@@ -39,7 +39,7 @@ def write_run_folder(
     times = {e.block_number: ledger.block_timestamp(e.block_number) for e in events}
     (work / "events.json").write_text(
         json.dumps(
-            [{**e.model_dump(), "timestamp": times[e.block_number]} for e in events], indent=1
+            [{**e.log_record(), "timestamp": times[e.block_number]} for e in events], indent=1
         )
         + "\n"
     )
@@ -79,11 +79,7 @@ def write_run_folder(
 
 
 def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
-    from flchain.ledger.ledger import _cid_str
-
     cids = [genesis.cid]
     for e in ledger.events():
-        for key in ("cid", "mergedCid", "manifestCid"):
-            if key in e.args:
-                cids.append(_cid_str(bytes.fromhex(str(e.args[key])[2:])))
+        cids.extend(e.cids())
     return list(dict.fromkeys(cids))

@@ -182,17 +182,17 @@ class RoundDriver:
             store = WithholdingStore(self.store) if node.lower() in withheld else self.store
             players.append(self.runner(node, behaviour, store))
 
-        self.gov.goto(round, Phase.COMMIT)
+        self.gov.backend.goto(self.gov.schedule, round, Phase.COMMIT)
         if round > 0 and self.gov.finalized(round - 1) is None:
             # a runner waits this long for the previous round's finalization before training
             wait = self.gov.schedule.commit_window // FINALIZATION_WAIT_DIVISOR
-            self.gov.goto(round, Phase.COMMIT, offset=wait)
+            self.gov.backend.goto(self.gov.schedule, round, Phase.COMMIT, offset=wait)
         for runner in players:
             runner.ensure_committed(round, StepReport(round, Phase.COMMIT))
-        self.gov.goto(round, Phase.REVEAL)
+        self.gov.backend.goto(self.gov.schedule, round, Phase.REVEAL)
         for runner in players:
             runner.ensure_revealed(round, StepReport(round, Phase.REVEAL))
-        self.gov.goto(round, Phase.CLOSED)
+        self.gov.backend.goto(self.gov.schedule, round, Phase.CLOSED)
 
         attesters = list(plan.attesters) if plan.attesters is not None else self.addresses
         tampers = {k.lower(): v for k, v in plan.tampers.items()}

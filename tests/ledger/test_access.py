@@ -157,7 +157,7 @@ def test_hardhat_node_smoke() -> None:
         ledger = Ledger.deploy(backend, gov, cfg)
         node_ledger = ledger.with_account(member)
         node_ledger.register()
-        ledger.goto(0, Phase.COMMIT, 5)
+        backend.goto(ledger.schedule, 0, Phase.COMMIT, 5)
         digest, cid, salt = sha256_hex(b"u"), cid_for_bytes(b"u"), "0x" + "44" * 32
         c = commitment_hash(
             31337, ledger.address, 0, member.address, digest, cid, sha256_hex(b"g"), 10, salt
@@ -165,12 +165,12 @@ def test_hardhat_node_smoke() -> None:
         node_ledger.commit(0, c)
         with pytest.raises(ContractRevert, match=r"AlreadyCommitted"):
             node_ledger.commit(0, c)
-        ledger.goto(0, Phase.REVEAL, 5)
+        backend.goto(ledger.schedule, 0, Phase.REVEAL, 5)
         assert (
             node_ledger.reveal(0, digest, cid, sha256_hex(b"g"), 10, salt)[1]
             == RevealOutcome.ACCEPTED
         )
-        ledger.goto(0, Phase.CLOSED, 5)
+        backend.goto(ledger.schedule, 0, Phase.CLOSED, 5)
         assert node_ledger.attest(
             0, sha256_hex(b"m"), cid_for_bytes(b"m"), cid_for_bytes(b"f")
         ).finalized

@@ -60,4 +60,5 @@ def test_with_account_carries_immutables_without_rereading(embedded_world: Any) 
     copy = gov.with_account(world.nodes[0].account)
     assert copy.schedule is schedule and copy.genesis() is genesis
     assert copy.contract is gov.contract and copy.chain_id == gov.chain_id
+    assert copy.deployment is gov.deployment and copy.event_index is gov.event_index
     assert copy.account is world.nodes[0].account and gov.account is not copy.account

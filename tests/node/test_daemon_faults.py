@@ -73,7 +73,7 @@ def test_claim_outside_the_band_sits_the_round_out(tmp_path: Path) -> None:
     ledger, _ = deploy(backend, deterministic_account("gov", 4), store, t0=SIM_T0, rules=rules)
     node = deterministic_account("n", 4)
     fund_and_register(ledger, [node])
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     runner = NodeRunner(ledger, node, store, bars_source("partition"))
     first = runner.step()
     assert first.sat_out == [0] and first.committed == []
@@ -112,9 +112,9 @@ def test_metrics_endpoint_is_local_and_counts(tmp_path: Path) -> None:
     port = metrics.serve(0)
     try:
         daemon = Daemon(NodeRunner(ledger, node, store, bars_source("partition")), metrics=metrics)
-        ledger.goto(0, Phase.COMMIT)
+        ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
         daemon.run(max_steps=1)
-        ledger.goto(1, Phase.COMMIT)  # round 0 closed unrevealed: missed
+        ledger.backend.goto(ledger.schedule, 1, Phase.COMMIT)  # round 0 closed unrevealed: missed
         daemon.run(max_steps=1)
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     finally:

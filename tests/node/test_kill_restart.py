@@ -126,7 +126,7 @@ class Federation:
         return sum(
             1
             for e in self.ledger.events(event, round)
-            if e.args[key].lower() == self.address.lower()
+            if getattr(e, key).lower() == self.address.lower()
         )
 
     # -- bounded waits -------------------------------------------------------------------
@@ -177,7 +177,7 @@ class Federation:
     def goto(self, round: int, phase: Phase) -> None:
         """Move anvil's clock 1 s into `phase` of `round` (no-op when already in it)."""
         if self.ledger.phase() != (round, phase):
-            self.ledger.goto(round, phase, offset=1)
+            self.ledger.backend.goto(self.ledger.schedule, round, phase, offset=1)
 
 
 @pytest.fixture()
@@ -291,9 +291,7 @@ def test_kill_after_commit_before_reveal(federation: Federation) -> None:
     third = fed.start()
     fed.wait_event("Revealed", 0, third)
     outcome = next(
-        e.args["outcome"]
-        for e in fed.ledger.events("Revealed", 0)
-        if e.args["node"].lower() == fed.address.lower()
+        e.outcome for e in fed.ledger.events("Revealed", 0) if e.node.lower() == fed.address.lower()
     )
     assert outcome == RevealOutcome.ACCEPTED, "the rebuilt reveal matches the commitment"
     finish_round_and_check(fed, 0, third)

@@ -49,7 +49,7 @@ def federation(tmp_path: Path) -> Deployment:
 
 
 def commitments(ledger: Ledger, round: int) -> list[str]:
-    return [e.args["node"] for e in ledger.events("Committed", round)]
+    return [e.node for e in ledger.events("Committed", round)]
 
 
 def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
@@ -57,13 +57,13 @@ def test_restart_after_commit_reveals_the_same_update_and_never_commits_twice(
 ) -> None:
     ledger, store, (a, _b) = federation.ledger, federation.store, federation.accounts
     bars = bars_source("partition")
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     first = NodeRunner(ledger, a, store, bars)
     assert any("committed" in x for x in first.step().actions)
     restarted = NodeRunner(ledger, a, store, bars)  # no memory of the commit
     assert restarted.step().actions == []
     assert commitments(ledger, 0) == [a.address]
-    ledger.goto(0, Phase.REVEAL)
+    ledger.backend.goto(ledger.schedule, 0, Phase.REVEAL)
     again = NodeRunner(ledger, a, store, bars)
     actions = again.step().actions
     assert any("revealed round 0" in x and "ACCEPTED" in x for x in actions)
@@ -75,13 +75,13 @@ def test_restart_rebuilds_even_when_the_store_lost_the_weights(
 ) -> None:
     ledger, store, (a, _) = federation.ledger, federation.store, federation.accounts
     bars = bars_source("partition")
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     runner = NodeRunner(ledger, a, store, bars)
     runner.step()
     cid = runner._sealed[0].cid
     fresh_store = LocalStore(tmp_path / "wiped", fsync=False)
     fresh_store.put(store.get(ledger.genesis().cid))
-    ledger.goto(0, Phase.REVEAL)
+    ledger.backend.goto(ledger.schedule, 0, Phase.REVEAL)
     assert any("revealed" in x for x in NodeRunner(ledger, a, fresh_store, bars).step().actions)
     assert fresh_store.has(cid)
 
@@ -106,7 +106,7 @@ def test_full_disk_commits_nothing(federation: Deployment, tmp_path: Path) -> No
     ledger, store, (a, _) = federation.ledger, federation.store, federation.accounts
     full = FullDisk(tmp_path / "full", fsync=False)
     LocalStore(tmp_path / "full", fsync=False).put(store.get(ledger.genesis().cid))
-    ledger.goto(0, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 0, Phase.COMMIT)
     with pytest.raises(StoreWriteError, match="No space left on device"):
         NodeRunner(ledger, a, full, bars_source("partition")).step()
     assert commitments(ledger, 0) == []

@@ -67,9 +67,9 @@ def played(
         ledger.register(0)
         runner = NodeRunner(ledger, account, LocalStore(profile.store_dir), bars_source(None))
         assert any("committed" in a for a in runner.step().actions)
-        ledger.goto(0, Phase.REVEAL)
+        ledger.backend.goto(ledger.schedule, 0, Phase.REVEAL)
         assert any("revealed round 0" in a for a in runner.step().actions)
-        ledger.goto(0, Phase.CLOSED)
+        ledger.backend.goto(ledger.schedule, 0, Phase.CLOSED)
         runner.step()  # merges round 0 and attests; quorum 1 finalizes it
         yield data_dir, ledger, account.address
     finally:
@@ -87,7 +87,7 @@ def test_status_after_a_round(played: tuple[Path, Ledger, str]) -> None:
     assert report["reveal_outcome"] == RevealOutcome.ACCEPTED
     # The claim shown is the one on chain, and the record counts the accepted reveal.
     (reveal,) = ledger.events("Revealed", 0)
-    assert report["claim_bps"] == int(reveal.args["roiBps"])
+    assert report["claim_bps"] == reveal.roi_bps
     assert report["accepted_reveals"] == 1 and report["penalties"] == 0
     assert report["roi_sum_bps"] == report["claim_bps"]
 
@@ -113,7 +113,7 @@ def test_next_round_shows_its_phase_and_that_nothing_is_done_yet(
     played: tuple[Path, Ledger, str],
 ) -> None:
     data_dir, ledger, _ = played
-    ledger.goto(1, Phase.COMMIT)
+    ledger.backend.goto(ledger.schedule, 1, Phase.COMMIT)
     now = status_json(data_dir)
     assert (now["current_round"], now["phase"], now["round"]) == (1, "COMMIT", 1)
     assert not any(now[k] for k in ("committed", "revealed", "attested", "finalized"))

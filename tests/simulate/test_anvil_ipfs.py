@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from flchain.config import load_profile
-from flchain.ledger.ledger import _cid_str
+from flchain.ledger import cid_to_str
 from flchain.simulate import REASON_LABELS
 from flchain.storage import LocalStore
 from flchain.testing.cli import clean_env, run_flchain
@@ -124,7 +124,7 @@ def test_run_folder_holds_every_referenced_content(run: tuple[Path, str]) -> Non
     store = LocalStore(profile.store_dir)
     events = json.loads((run_dir / "events.json").read_text())
     cids = {
-        _cid_str(bytes.fromhex(str(e["args"][key])[2:]))
+        cid_to_str(bytes.fromhex(str(e["args"][key])[2:]))
         for e in events
         for key in ("cid", "mergedCid", "manifestCid")
         if key in e["args"]

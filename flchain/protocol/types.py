@@ -1,21 +1,16 @@
-"""Protocol v1 data types shared by the ledger, the merge, the node and the audit.
+"""Protocol values: what the chain records about commitments, reveals, attestations and models.
 
-These are plain, immutable values: no I/O, no chain or storage access. The ledger turns
-contract state and events into them; the merge and the audit consume them. Every field that
-takes part in a decision is an integer (basis points, parts per million, fixed point) so
-that no float ever sits next to a threshold.
+Plain, immutable values: no I/O, no chain or storage access. The ledger turns contract state
+and events into them; the merge and the audit consume them. Every field that takes part in a
+decision is an integer (basis points, parts per million, fixed point) so that no float ever
+sits next to a threshold.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
-PROTOCOL_VERSION = 1
-
-BPS = 10_000  # 1.0 in basis points
-PPM = 1_000_000  # 1.0 in parts per million
+from pydantic import BaseModel, ConfigDict
 
 Address = str  # checksummed 0x-address; canonical order is by lower-case hex
 Bytes32 = str  # 0x-prefixed, 64 lower-case hex digits
@@ -41,34 +36,6 @@ class RevealOutcome(IntEnum):
     ACCEPTED = 0
     REJECTED_ABNORMAL_ROI = 1
     REJECTED_INELIGIBLE = 2
-
-
-class Rules(BaseModel):
-    """Rule parameters in force for a round. Mirrors the contract's `Rules` struct."""
-
-    model_config = ConfigDict(frozen=True)
-
-    roi_min_bps: int = Field(-5_000, description="lowest acceptable ROI claim (bps)")
-    roi_max_bps: int = Field(20_000, description="highest acceptable ROI claim (bps)")
-    eligibility_min_score_bps: int = Field(
-        -10_000, description="minimum mean performance score (bps) after probation"
-    )
-    probation_rounds: int = Field(3, ge=0, description="reveals before eligibility applies")
-    max_participants: int = Field(64, ge=1, description="updates kept by the select step")
-    similarity_threshold_ppm: int = Field(950_000, ge=0, le=PPM)
-    cluster_cap_ppm: int = Field(
-        1_000_000, ge=0, le=PPM, description="max total weight share of one cluster"
-    )
-    similarity_metric: SimilarityMetric = SimilarityMetric.BEHAVIOURAL
-    aggregation: Aggregation = Aggregation.MEAN_EQUAL
-    trim_ppm: int = Field(100_000, ge=0, lt=500_000, description="trimmed-mean cut per side")
-    roi_tolerance_bps: int = Field(1, ge=0, description="max |claimed - recomputed| ROI (bps)")
-    norm_bound_micro: int = Field(
-        100_000_000, ge=0, description="max L2 norm of (update - base), in 1e-6 units"
-    )
-    quorum: int = Field(1, ge=1, description="distinct attesters needed to finalize")
-    fee_ppm: int = Field(1_000, ge=0, description="backtest fee rate (ppm of notional)")
-    benchmark_id: Bytes32 = Field("0x" + "00" * 32, description="content hash of benchmark data")
 
 
 class Directive(BaseModel):
@@ -133,27 +100,6 @@ class GlobalModel(BaseModel):
     cid: str
     manifest_cid: str | None = None
     finalized_at: int = 0  # block timestamp of finalization (0 for genesis)
-
-
-class RoundRecord(BaseModel):
-    """Everything the chain says about one round, rebuilt from events."""
-
-    model_config = ConfigDict(frozen=True)
-
-    round: int
-    chain_id: int
-    contract: Address
-    start: int
-    commit_end: int
-    reveal_end: int
-    end: int
-    rules: Rules
-    commitments: tuple[Commitment, ...] = ()
-    reveals: tuple[Reveal, ...] = ()
-    attestations: tuple[Attestation, ...] = ()
-    base: GlobalModel
-    directives_from_previous: tuple[Directive, ...] = ()
-    finalized: GlobalModel | None = None
 
 
 def canonical_address_key(address: Address) -> str:

@@ -1,0 +1,156 @@
+"""Sending transactions: check → sign → send → wait → receipt, refusals surfaced by name.
+
+`Signer` is the local wallet (an `eth_account` LocalAccount: keys never leave the process, no
+node account is ever unlocked). `TxSender` runs one transaction through the steps, each its own
+method so that what decides fees, gas and waiting is in one place:
+
+- `prepare`: nonce, chain id, gas limit, and a check that the call would succeed — a refusal
+  raises `ContractRevert` with the contract's custom error before anything is signed. JSON-RPC
+  chains estimate gas (plus `GAS_MARGIN_PCT`: they charge for the limit); the embedded chain
+  runs the call once as an eth_call on the pending block (the one it will be mined in) and
+  sends it with the backend's fixed limit (py-evm's estimate is a ~13-execution binary search);
+- `submit`: sign locally and send the raw transaction;
+- `wait`: the receipt (at most `RECEIPT_TIMEOUT_S`);
+- `ensure_success`: a transaction that passed the check but failed when mined (state or time
+  moved in between) is re-executed by the backend where it can, and surfaced by name too.
+
+What these steps decide today — the gas margin, the receipt timeout, no fee fields (the node
+fills them), no confirmations, no replacement — is fixed here; a transaction policy is meant to
+come in as one more `TxSender` argument that `prepare` (fees and their caps, the gas margin) and
+`wait` (timeout, confirmations, replacement of a stuck transaction) consult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict
+
+from flchain.ledger.backends import NETWORK_ERRORS, Backend
+from flchain.ledger.errors import ChainUnavailable, TransactionFailed
+from flchain.ledger.events import ChainEvent
+from flchain.ledger.revert import ErrorDecoder, revert_data
+from flchain.protocol import Address
+
+#: Over the estimate on JSON-RPC chains: py-evm and anvil estimate exactly; refunds vary.
+GAS_MARGIN_PCT: Final = 20
+RECEIPT_TIMEOUT_S: Final = 120
+
+#: A receipt as web3 returns it (`status`, `blockNumber`, `transactionHash`, `gasUsed`, `logs`, …).
+Receipt = Any
+
+
+class TxResult(BaseModel):
+    """What a successful transaction did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    function: str
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[ChainEvent, ...] = ()
+
+
+class Signer:
+    """A local wallet that signs this process's transactions."""
+
+    def __init__(self, account: LocalAccount) -> None:
+        self.account = account
+
+    @property
+    def address(self) -> Address:
+        return str(self.account.address)
+
+    def sign(self, tx: Mapping[str, Any]) -> bytes:
+        return bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
+
+
+class TxSender:
+    """Sends contract calls signed by `signer` on `backend`; `errors` names the refusals.
+
+    @param chain_id the chain id to sign for, asked for once at the first send (a Ledger passes
+        its deployment's cached one)
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        errors: ErrorDecoder,
+        signer: Signer,
+        chain_id: Callable[[], int],
+    ) -> None:
+        self.backend = backend
+        self.errors = errors
+        self.signer = signer
+        self._chain_id = chain_id
+
+    def send(self, call: Any, function: str, value: int = 0) -> Receipt:
+        """Run the contract call `call` (a web3 contract function or constructor, named
+        `function` in errors) as a transaction paying `value` wei; returns its receipt."""
+        try:
+            tx = self.prepare(call, function, value)
+            tx_hash = self.submit(tx)
+            receipt = self.wait(tx_hash)
+        except NETWORK_ERRORS:
+            raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
+        self.backend.note_receipt(receipt)
+        self.ensure_success(receipt, function)
+        return receipt
+
+    def prepare(self, call: Any, function: str, value: int) -> dict[str, Any]:
+        """The transaction to sign, checked to succeed (nonce, chain id, gas filled in)."""
+        w3 = self.backend.w3
+        fixed_gas = self.backend.FIXED_GAS
+        params: dict[str, Any] = {
+            "from": self.signer.address,
+            "nonce": w3.eth.get_transaction_count(self.signer.address, "pending"),  # type: ignore[arg-type]
+            "value": value,
+            "chainId": self._chain_id(),
+        }
+        if fixed_gas is not None:
+            params["gas"] = fixed_gas
+        try:
+            tx: dict[str, Any] = dict(call.build_transaction(params))
+            if fixed_gas is not None:
+                w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
+        except NETWORK_ERRORS:
+            raise
+        except Exception as exc:
+            refusal = self.errors.refusal(revert_data(exc), function)
+            if refusal is not None:
+                raise refusal from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TransactionFailed(f"{function} would fail: {first[:200]}") from None
+        if fixed_gas is None:
+            tx["gas"] = int(tx["gas"]) * (100 + GAS_MARGIN_PCT) // 100
+        return tx
+
+    def submit(self, tx: Mapping[str, Any]) -> bytes:
+        """Sign `tx` locally and send it; returns its hash."""
+        return bytes(self.backend.w3.eth.send_raw_transaction(self.signer.sign(tx)))
+
+    def wait(self, tx_hash: bytes) -> Receipt:
+        return self.backend.w3.eth.wait_for_transaction_receipt(
+            tx_hash,  # type: ignore[arg-type]
+            timeout=RECEIPT_TIMEOUT_S,
+        )
+
+    def ensure_success(self, receipt: Receipt, function: str) -> None:
+        """Raise for a mined transaction that failed: by name where the backend can tell."""
+        if int(receipt["status"]) == 1:
+            return
+        refusal = self.errors.refusal(self.backend.revert_data_of(receipt), function)
+        if refusal is not None:
+            raise refusal
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        raise TransactionFailed(
+            f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash})"
+        )
+
+
+def _call_params(tx: Mapping[str, Any]) -> dict[str, Any]:
+    """The eth_call twin of a built transaction (no nonce or fee fields)."""
+    return {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
