@@ -68,7 +68,7 @@ class Rules(BaseModel):
         100_000_000,
         ge=0,
         le=constants.MAX_NORM_BOUND_MICRO,
-        description="max L2 norm of (update - base), in 1/NORM_SCALE units",
+        description="max L2 norm of (update - base), in 1e-6 units (NORM_SCALE = 1.0)",
     )
     quorum: int = Field(
         1,

@@ -227,10 +227,13 @@ def test_devnet_up_killed_while_it_starts_leaves_no_process(
 
 INNER_CONFTEST = f"""
 import importlib.util
+import sys
 
 # The suite's own conftest: its hook sends the stop lines past pytest's capture of stderr.
+# Registered before it runs, as an import would: its dataclasses look their module up.
 _spec = importlib.util.spec_from_file_location("flchain_suite_conftest", {str(SUITE_CONFTEST)!r})
 _suite = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _suite
 _spec.loader.exec_module(_suite)
 pytest_configure = _suite.pytest_configure
 """
