@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compile contracts/*.sol offline with the npm solc (wasm) over standard JSON.
+// Compile contracts/**/*.sol offline with the npm solc (wasm) over standard JSON.
 // Prints one JSON object on stdout: {"version": ..., "input": <standard JSON input>,
 // "output": <standard JSON output>}. Settings are fixed here (and mirrored in
 // flchain/ledger/compile.py and hardhat.config.js) so the bytecode is reproducible:
@@ -22,17 +22,26 @@ const SETTINGS = {
   },
 };
 
-function main() {
-  const dir = path.join(root, "contracts");
-  const sources = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (name.endsWith(".sol")) {
-      sources[`contracts/${name}`] = { content: fs.readFileSync(path.join(dir, name), "utf8") };
+// Every .sol file under contracts/, keyed by its repo-relative path with "/" separators (the
+// key is the source unit name the imports resolve against), in sorted order.
+function collectSources(rel, sources) {
+  const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const child = `${rel}/${entry.name}`;
+    if (entry.isDirectory()) collectSources(child, sources);
+    else if (entry.name.endsWith(".sol")) {
+      sources[child] = { content: fs.readFileSync(path.join(root, child), "utf8") };
     }
   }
+  return sources;
+}
+
+function main() {
+  const sources = collectSources("contracts", {});
   const input = { language: "Solidity", sources, settings: SETTINGS };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
-  process.stdout.write(JSON.stringify({ version: solc.version(), input, output }));
+  // Synchronous: an async stdout write may be cut off when a pipe is slow and node exits.
+  fs.writeSync(1, JSON.stringify({ version: solc.version(), input, output }));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
   process.exitCode = errors.length ? 1 : 0;
 }

@@ -1,4 +1,4 @@
-"""Compile `contracts/` into the committed artifact `flchain/contracts/FLChain.json`.
+"""Compile `contracts/` (every `.sol` below it) into the artifact `flchain/contracts/FLChain.json`.
 
 `python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
 JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
@@ -49,11 +49,14 @@ def run_solcjs() -> dict[str, Any]:
 def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
     """The committed artifact: everything a deployer and an auditor need, nothing volatile."""
     contract = result["output"]["contracts"][SOURCE][CONTRACT]
-    source = result["input"]["sources"][SOURCE]["content"]
+    sources = result["input"]["sources"]
     return {
         "contractName": CONTRACT,
         "sourceName": SOURCE,
-        "sourceSha256": hashlib.sha256(source.encode()).hexdigest(),
+        "sourceSha256": _sha256(sources[SOURCE]["content"]),
+        # every source unit of the build (the contract's imports and their siblings), so the
+        # artifact names exactly the files it was compiled from
+        "sources": {name: _sha256(unit["content"]) for name, unit in sorted(sources.items())},
         "compiler": {"name": "solc", "version": result["version"]},
         "settings": {
             k: v for k, v in result["input"]["settings"].items() if k != "outputSelection"
@@ -64,6 +67,10 @@ def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
         "devdoc": contract.get("devdoc", {}),
         "userdoc": contract.get("userdoc", {}),
     }
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def artifact_text(artifact: dict[str, Any]) -> str:
