@@ -2,9 +2,11 @@
 
 `python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
 JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
-difference. Where a native solc of the same version is installed for py-solc-x it compiles
-the same standard JSON input through it too and requires identical bytecode; without one that
-step is skipped (py-solc-x would need the internet to install it).
+difference. It also compiles the same standard JSON input through py-solc-x and requires
+identical bytecode: with a native solc of the same version where py-solc-x has one installed
+(an independent compiler), else with `scripts/solc`, the `solc` executable over the npm solc that
+forge uses (it proves forge's tests run on the committed bytecode; py-solc-x would need the
+internet to install a native solc).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from flchain.ledger.errors import CompileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "compile_contracts.js"
+SOLC_FRONT = REPO_ROOT / "scripts" / "solc"
 ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "contracts"
 CONTRACT = "FLChain"
 SOURCE = f"contracts/{CONTRACT}.sol"
@@ -78,32 +81,39 @@ def artifact_text(artifact: dict[str, Any]) -> str:
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
 
 
-def native_solc_bytecode(result: dict[str, Any]) -> str | None:
-    """Bytecode from a native solc of the same version via py-solc-x, or None if absent."""
+def solcx_bytecode(result: dict[str, Any]) -> tuple[str, str] | None:
+    """Bytecode of the same input compiled through py-solc-x, and which solc compiled it.
+
+    A native solc of the same version if py-solc-x has one, else the front `scripts/solc`;
+    None if py-solc-x is missing or neither compiler is there.
+    """
     try:
         import solcx
     except ImportError:
         return None
     wanted = result["version"].split("+")[0]
-    installed = {str(v) for v in solcx.get_installed_solc_versions()}
-    if wanted not in installed:
+    if wanted in {str(v) for v in solcx.get_installed_solc_versions()}:
+        out = solcx.compile_standard(result["input"], solc_version=wanted)
+        used = "native solc"
+    elif SOLC_FRONT.exists() and shutil.which("node") is not None:
+        out = solcx.compile_standard(result["input"], solc_binary=SOLC_FRONT)
+        used = "scripts/solc (npm solc, forge's compiler)"
+    else:
         return None
-    out = solcx.compile_standard(result["input"], solc_version=wanted)
-    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"]
+    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"], used
 
 
 def compile_artifact() -> tuple[dict[str, Any], str]:
-    """Compile and cross-check; returns the artifact and a note on the native check."""
+    """Compile and cross-check; returns the artifact and a note on the py-solc-x check."""
     result = run_solcjs()
     artifact = build_artifact(result)
-    native = native_solc_bytecode(result)
-    if native is None:
-        note = "native solc not installed: py-solc-x cross-check skipped"
-    elif native != artifact["bytecode"]:
-        raise CompileError("native solc and solcjs produce different bytecode")
-    else:
-        note = "native solc (py-solc-x) produces identical bytecode"
-    return artifact, note
+    other = solcx_bytecode(result)
+    if other is None:
+        return artifact, "py-solc-x or a solc for it missing: py-solc-x cross-check skipped"
+    bytecode, used = other
+    if bytecode != artifact["bytecode"]:
+        raise CompileError(f"{used} and scripts/compile_contracts.js produce different bytecode")
+    return artifact, f"py-solc-x with {used} produces identical bytecode"
 
 
 def main(argv: list[str] | None = None) -> int:
