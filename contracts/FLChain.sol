@@ -68,6 +68,7 @@ contract FLChain is IFLChain {
     // ---------------------------------------------------------------- immutables
 
     /// @inheritdoc IFLChain
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     uint64 public immutable T0;
     /// @inheritdoc IFLChain
     uint64 public immutable roundLength;
@@ -188,6 +189,9 @@ contract FLChain is IFLChain {
         rec.status = Status.Withdrawn;
         _bonds[msg.sender] = 0;
         emit Withdrawn(msg.sender, amount);
+        // The way to send ether to any wallet, a contract one included (`transfer`'s 2300-gas
+        // stipend fails for many); every state change is done by now.
+        // slither-disable-next-line low-level-calls
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
     }
@@ -222,7 +226,7 @@ contract FLChain is IFLChain {
         CommitmentSlot stored = _commitments[round][msg.sender];
         if (stored.isEmpty()) revert NoCommitment(round, msg.sender);
         if (stored.isRevealed()) revert AlreadyRevealed(round, msg.sender);
-        CidLib.parseModel(cid, updateDigest);
+        CidLib.validateModel(cid, updateDigest);
         bytes32 expected = keccak256(
             abi.encode(
                 block.chainid, address(this), round, msg.sender, updateDigest, keccak256(cid), baseDigest, roiBps, salt
@@ -266,15 +270,15 @@ contract FLChain is IFLChain {
         if (last > round) revert AttestationOutOfOrder(round, uint256(last) - 1);
         rec.lastAttestedRound = uint32(round + 1);
 
-        CidLib.parseModel(mergedCid, mergedDigest);
-        CidLib.parse(manifestCid);
+        CidLib.validateModel(mergedCid, mergedDigest);
+        CidLib.validate(manifestCid);
         _checkPenalisedList(penalised);
 
         resultHash = _resultHash(round, mergedDigest, keccak256(mergedCid), keccak256(manifestCid), penalised);
         Final storage fin = _finals[round];
         bytes20 tag = fin.resultTag;
         uint256 votes;
-        bool finalizing;
+        bool finalizing = false;
         if (tag == bytes20(0)) {
             votes = _votes[round][resultHash] + 1;
             if (votes >= _quorumFor(round)) {
@@ -330,6 +334,7 @@ contract FLChain is IFLChain {
         bytes32 manifestCidHash,
         address[] calldata penalised
     ) private pure returns (bytes32 h) {
+        // slither-disable-next-line assembly (hashes the list in place, see @dev above)
         assembly ("memory-safe") {
             let p := mload(0x40) // scratch above the free memory pointer, left unallocated
             mstore(p, round)
@@ -477,6 +482,7 @@ contract FLChain is IFLChain {
         if (ts < T0) return (0, Phase.NotStarted);
         uint256 elapsed = ts - T0;
         round = elapsed / roundLength;
+        // slither-disable-next-line weak-prng (schedule arithmetic: the offset into the round)
         uint256 offset = elapsed % roundLength;
         if (offset < commitWindow) phase = Phase.Commit;
         else if (offset < uint256(commitWindow) + revealWindow) phase = Phase.Reveal;
@@ -490,6 +496,7 @@ contract FLChain is IFLChain {
         uint256 elapsed = block.timestamp - T0;
         uint256 current = elapsed / roundLength;
         if (round != current) return round < current;
+        // slither-disable-next-line weak-prng (schedule arithmetic: the offset into the round)
         return elapsed % roundLength >= uint256(commitWindow) + revealWindow;
     }
 
@@ -575,6 +582,7 @@ contract FLChain is IFLChain {
         if (n > MAX_PENALISED) revert TooManyPenalised(n, MAX_PENALISED);
         bool clean = true;
         bool ascending = true;
+        // slither-disable-next-line assembly (for gas, see @dev above)
         assembly ("memory-safe") {
             let prev := 0
             let end := add(penalised.offset, shl(5, n)) // the decoder checked it is in calldata

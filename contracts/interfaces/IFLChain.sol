@@ -296,18 +296,23 @@ interface IFLChain {
     // ---------------------------------------------------------------- constants and immutables
 
     /// @notice Score subtracted from a node's ROI sum for each penalty (1.0 in bps).
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     function PENALTY_BPS() external view returns (int64);
 
     /// @notice Most penalised nodes one attestation may list.
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     function MAX_PENALISED() external view returns (uint256);
 
     /// @notice Multicodec of a raw leaf (single-block file).
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     function CODEC_RAW() external view returns (uint8);
 
     /// @notice Multicodec of a dag-pb (UnixFS) root.
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     function CODEC_DAG_PB() external view returns (uint8);
 
     /// @notice Genesis time: round r is [T0 + r·L, T0 + (r+1)·L).
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     function T0() external view returns (uint64);
 
     /// @notice Round length L in seconds.

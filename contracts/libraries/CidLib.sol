@@ -19,11 +19,27 @@ library CidLib {
     uint8 private constant DIGEST_LENGTH = 0x20;
     uint256 private constant CID_LENGTH = 4 + 32;
 
-    /// @notice The codec and digest of `cid`, read in place from calldata.
-    /// @dev Reverts InvalidCid unless `cid` is one of the accepted CIDs.
+    /// @notice Revert InvalidCid unless `cid` (in calldata) is one of the accepted CIDs.
+    function validate(bytes calldata cid) internal pure {
+        if (cid.length != CID_LENGTH) revert IFLChain.InvalidCid();
+        _validatePrefix(bytes4(cid[:4]));
+    }
+
+    /// @notice `validate`, and for a raw CID also that it names content with sha256 `digest`
+    ///         (CidDigestMismatch): a raw CID's digest is the content's sha256. A dag-pb root
+    ///         cannot be checked on-chain.
+    function validateModel(bytes calldata cid, bytes32 digest) internal pure {
+        (uint8 codec, bytes32 cidDigest) = parse(cid);
+        if (codec == CODEC_RAW && cidDigest != digest) revert IFLChain.CidDigestMismatch();
+    }
+
+    /// @notice The codec and digest of `cid`, read in place from calldata; reverts as
+    ///         `validate` does.
     function parse(bytes calldata cid) internal pure returns (uint8 codec, bytes32 digest) {
         if (cid.length != CID_LENGTH) revert IFLChain.InvalidCid();
-        codec = codecOf(bytes4(cid[:4]));
+        bytes4 prefix = bytes4(cid[:4]);
+        _validatePrefix(prefix);
+        codec = uint8(prefix[1]);
         digest = bytes32(cid[4:]);
     }
 
@@ -31,33 +47,26 @@ library CidLib {
     function parseMemory(bytes memory cid) internal pure returns (uint8 codec, bytes32 digest) {
         if (cid.length != CID_LENGTH) revert IFLChain.InvalidCid();
         bytes4 prefix;
+        // slither-disable-next-line assembly (Solidity cannot slice a bytes in memory)
         assembly ("memory-safe") {
             prefix := and(mload(add(cid, 32)), shl(224, 0xffffffff))
             digest := mload(add(cid, 36))
         }
-        codec = codecOf(prefix);
-    }
-
-    /// @notice `parse` for the CID of a model with sha256 `digest`: a raw CID's digest is the
-    ///         content's sha256, so it must equal `digest` (CidDigestMismatch); a dag-pb root
-    ///         cannot be checked on-chain.
-    function parseModel(bytes calldata cid, bytes32 digest) internal pure returns (uint8 codec, bytes32 cidDigest) {
-        (codec, cidDigest) = parse(cid);
-        if (codec == CODEC_RAW && cidDigest != digest) revert IFLChain.CidDigestMismatch();
-    }
-
-    /// @notice The codec of a CID whose first four bytes are `prefix`.
-    /// @dev Reverts InvalidCid on any other version, codec, hash function or digest length.
-    function codecOf(bytes4 prefix) internal pure returns (uint8 codec) {
+        _validatePrefix(prefix);
         codec = uint8(prefix[1]);
-        if (
-            uint8(prefix[0]) != CID_VERSION || uint8(prefix[2]) != MULTIHASH_SHA2_256
-                || uint8(prefix[3]) != DIGEST_LENGTH || (codec != CODEC_RAW && codec != CODEC_DAG_PB)
-        ) revert IFLChain.InvalidCid();
     }
 
     /// @notice The binary CID with `codec` and sha2-256 `digest`.
     function format(uint8 codec, bytes32 digest) internal pure returns (bytes memory) {
         return abi.encodePacked(CID_VERSION, codec, MULTIHASH_SHA2_256, DIGEST_LENGTH, digest);
+    }
+
+    /// @dev The first four bytes: version 1, codec raw or dag-pb, sha2-256, digest length 32.
+    function _validatePrefix(bytes4 prefix) private pure {
+        uint8 codec = uint8(prefix[1]);
+        if (
+            uint8(prefix[0]) != CID_VERSION || uint8(prefix[2]) != MULTIHASH_SHA2_256
+                || uint8(prefix[3]) != DIGEST_LENGTH || (codec != CODEC_RAW && codec != CODEC_DAG_PB)
+        ) revert IFLChain.InvalidCid();
     }
 }
