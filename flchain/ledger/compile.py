@@ -1,12 +1,11 @@
-"""Compile `contracts/` (every `.sol` below it) into the artifact `flchain/contracts/FLChain.json`.
+"""Compile `contracts/FLChain.sol` and its imports into `flchain/contracts/FLChain.json`.
 
 `python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
 JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
 difference. It also compiles the same standard JSON input through py-solc-x and requires
 identical bytecode: with a native solc of the same version where py-solc-x has one installed
 (an independent compiler), else with `scripts/solc`, the `solc` executable over the npm solc that
-forge uses (it proves forge's tests run on the committed bytecode; py-solc-x would need the
-internet to install a native solc).
+forge uses (py-solc-x would need the internet to install a native solc).
 """
 
 from __future__ import annotations
