@@ -17,13 +17,10 @@ interface Vm {
     function prank(address sender) external;
     function deal(address account, uint256 balance) external;
     function assume(bool condition) external pure;
-    function expectRevert() external;
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
-    function addr(uint256 privateKey) external pure returns (address keyAddr);
-    function label(address account, string calldata newLabel) external;
     function readFile(string calldata path) external view returns (string memory data);
     function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
@@ -36,7 +33,6 @@ interface Vm {
     function assertEq(address left, address right, string calldata message) external pure;
     function assertEq(bytes calldata left, bytes calldata right, string calldata message) external pure;
     function assertLe(uint256 left, uint256 right, string calldata message) external pure;
-    function assertGe(uint256 left, uint256 right, string calldata message) external pure;
 }
 
 address constant VM_ADDRESS = address(uint160(uint256(keccak256("hevm cheat code"))));
