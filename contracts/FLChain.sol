@@ -1,68 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {IFLChain} from "./interfaces/IFLChain.sol";
+import {CidLib} from "./libraries/CidLib.sol";
+import {CommitmentSlot, CommitmentSlotLibrary} from "./libraries/CommitmentSlot.sol";
+import {RulesLib} from "./libraries/RulesLib.sol";
+
 /// @title FLChain — protocol v1 ledger of an auditable federation for trading models
 /// @notice Registration with a bond, a fixed daily round schedule, commit–reveal of model updates
 ///         with on-chain filtering (ROI band, eligibility), scheduled rule changes, and merge
 ///         attestations finalized by a quorum of distinct registered nodes. Every fact an auditor
 ///         needs to rebuild a round is emitted as an event; no transaction loops over an
 ///         unbounded set (the penalised list is capped at MAX_PENALISED, rule lookup is a binary
-///         search).
+///         search). Types, events, errors and the function docs are in `IFLChain`.
 /// @dev Gas layout, measured by bench/gas.py: commit writes one new slot (the commitment);
-///      reveal rewrites that slot (it then holds the outcome) and the node record; CID, digests
-///      and salt live only in calldata and events. A non-finalizing attestation writes one vote
-///      slot and only checks the penalised list's bound and order (calldata, no storage); the
-///      finalizing one stores three slots (four if the merged model's CID is a dag-pb root) and
-///      is the only one that reads and writes the listed nodes' storage.
-contract FLChain {
-    // ---------------------------------------------------------------- types
-
-    /// @notice Outcome of a reveal (same numbering as flchain.protocol.RevealOutcome).
-    enum RevealOutcome {
-        Accepted,
-        RejectedAbnormalRoi,
-        RejectedIneligible
-    }
-
-    /// @notice Round phase at a timestamp.
-    enum Phase {
-        NotStarted,
-        Commit,
-        Reveal,
-        Closed
-    }
-
-    /// @notice Node lifecycle.
-    enum Status {
-        None,
-        Active,
-        Exiting,
-        Withdrawn
-    }
-
-    /// @notice Rule parameters, in force from round `effectiveRound` until the next version.
-    /// @dev Field order is the storage packing: the first slot holds everything a reveal and an
-    ///      attestation read, so those read one slot of rules.
-    struct Rules {
-        uint32 effectiveRound;
-        int32 roiMinBps;
-        int32 roiMaxBps;
-        int32 eligibilityMinScoreBps;
-        uint16 probationRounds;
-        uint16 quorum;
-        uint16 maxParticipants;
-        uint32 similarityThresholdPpm;
-        uint32 clusterCapPpm;
-        uint8 similarityMetric;
-        uint8 aggregation;
-        // second slot
-        uint32 trimPpm;
-        uint32 roiToleranceBps;
-        uint64 normBoundMicro;
-        uint32 feePpm;
-        // third slot
-        bytes32 benchmarkId;
-    }
+///      reveal rewrites that slot (it then holds the outcome, see `CommitmentSlot`) and the node
+///      record; CID, digests and salt live only in calldata and events. A non-finalizing
+///      attestation writes one vote slot and only checks the penalised list's bound and order
+///      (calldata, no storage); the finalizing one stores three slots (four if the merged
+///      model's CID is a dag-pb root) and is the only one that reads and writes the listed
+///      nodes' storage.
+contract FLChain is IFLChain {
+    // ---------------------------------------------------------------- internal types
 
     /// @notice The rule fields a reveal and an attestation read, for one version.
     /// @dev One slot. The stored copy (`_gate`) is the newest version's and also carries the
@@ -77,19 +36,6 @@ contract FLChain {
         uint16 quorum;
         uint32 previousEffectiveRound;
         uint16 previousQuorum;
-    }
-
-    /// @notice A node's registration and performance record.
-    /// @dev Two slots: the first holds everything commit, reveal and attest read or write;
-    ///      `withdrawableAt` spills into the second, which only the exit path touches.
-    struct NodeRecord {
-        Status status;
-        uint32 index; // registration order, 0-based
-        uint32 acceptedReveals;
-        uint32 penalties;
-        int64 roiSumBps; // sum of accepted ROI claims
-        uint32 lastAttestedRound; // round + 1 of the latest attestation, 0 = never
-        uint64 withdrawableAt; // set by requestExit
     }
 
     /// @notice A finalized round's global model as stored.
@@ -110,43 +56,40 @@ contract FLChain {
 
     // ---------------------------------------------------------------- constants
 
-    /// @notice Score subtracted from a node's ROI sum for each penalty (1.0 in bps).
+    /// @inheritdoc IFLChain
     int64 public constant PENALTY_BPS = 10_000;
-    /// @notice Most penalised nodes one attestation may list.
+    /// @inheritdoc IFLChain
     uint256 public constant MAX_PENALISED = 64;
-    /// @notice Multicodec of a raw leaf (single-block file).
-    uint8 public constant CODEC_RAW = 0x55;
-    /// @notice Multicodec of a dag-pb (UnixFS) root.
-    uint8 public constant CODEC_DAG_PB = 0x70;
-
-    // Commitment slot values once revealed: REVEALED_TAG | outcome. A keccak output equals one
-    // of these with negligible probability.
-    uint256 private constant REVEALED_TAG = 0x100;
+    /// @inheritdoc IFLChain
+    uint8 public constant CODEC_RAW = CidLib.CODEC_RAW;
+    /// @inheritdoc IFLChain
+    uint8 public constant CODEC_DAG_PB = CidLib.CODEC_DAG_PB;
 
     // ---------------------------------------------------------------- immutables
 
-    /// @notice Genesis time: round r is [T0 + r·L, T0 + (r+1)·L).
+    /// @inheritdoc IFLChain
+    // slither-disable-next-line naming-convention (v1's ABI name: renaming changes the selector)
     uint64 public immutable T0;
-    /// @notice Round length L in seconds.
+    /// @inheritdoc IFLChain
     uint64 public immutable roundLength;
-    /// @notice Commit window length from the start of a round.
+    /// @inheritdoc IFLChain
     uint64 public immutable commitWindow;
-    /// @notice Reveal window length, right after the commit window.
+    /// @inheritdoc IFLChain
     uint64 public immutable revealWindow;
-    /// @notice Smallest bond accepted at registration (wei, may be 0).
+    /// @inheritdoc IFLChain
     uint256 public immutable minBond;
-    /// @notice Seconds between an exit request and the earliest withdrawal.
+    /// @inheritdoc IFLChain
     uint64 public immutable exitDelay;
-    /// @notice Digest of the genesis global model (round -1).
+    /// @inheritdoc IFLChain
     bytes32 public immutable genesisDigest;
     bytes32 private immutable _genesisCidDigest;
     uint8 private immutable _genesisCidCodec;
 
     // ---------------------------------------------------------------- storage
 
-    /// @notice Address allowed to schedule rule changes and hand the role over.
+    /// @inheritdoc IFLChain
     address public governor;
-    /// @notice Number of registrations so far.
+    /// @inheritdoc IFLChain
     uint32 public nodeCount;
 
     Rules[] private _rules;
@@ -155,87 +98,16 @@ contract FLChain {
     Gate private _gate;
     mapping(address => NodeRecord) private _nodes;
     mapping(address => uint256) private _bonds;
-    mapping(uint256 => mapping(address => bytes32)) private _commitments;
+    mapping(uint256 => mapping(address => CommitmentSlot)) private _commitments;
     mapping(uint256 => mapping(bytes32 => uint256)) private _votes;
     mapping(uint256 => Final) private _finals;
 
-    // ---------------------------------------------------------------- events
+    // ---------------------------------------------------------------- modifiers
 
-    /// @notice The genesis global model (round -1) and the round schedule, at deployment.
-    event Genesis(
-        bytes32 digest, bytes cid, uint64 t0, uint64 roundLength, uint64 commitWindow, uint64 revealWindow
-    );
-    /// @notice A node registered with `bond` wei; `index` is its registration order.
-    event Registered(address indexed node, uint256 bond, uint32 index);
-    /// @notice A node asked to leave; it may withdraw from `withdrawableAt` on.
-    event ExitRequested(address indexed node, uint64 withdrawableAt);
-    /// @notice A node's bond was paid back.
-    event Withdrawn(address indexed node, uint256 amount);
-    /// @notice A node committed to an update for `round`.
-    event Committed(uint256 indexed round, address indexed node, bytes32 commitment);
-    /// @notice A node revealed its update; `outcome` is the on-chain filter decision.
-    event Revealed(
-        uint256 indexed round,
-        address indexed node,
-        bytes32 updateDigest,
-        bytes cid,
-        bytes32 baseDigest,
-        int32 roiBps,
-        bytes32 salt,
-        RevealOutcome outcome
-    );
-    /// @notice Rule version `version` takes effect at round `rules.effectiveRound`.
-    event RulesScheduled(uint256 indexed effectiveRound, uint256 version, Rules rules);
-    /// @notice A registered node attested the merge result of `round`.
-    event Attested(
-        uint256 indexed round,
-        address indexed attester,
-        bytes32 indexed resultHash,
-        bytes32 mergedDigest,
-        bytes mergedCid,
-        bytes manifestCid,
-        address[] penalised,
-        uint256 votes
-    );
-    /// @notice `round` is final: `votes` distinct attesters agreed on `resultHash`.
-    event RoundFinalized(uint256 indexed round, bytes32 indexed resultHash, uint256 votes);
-    /// @notice A node's record got a penalty from the finalized result of `round`.
-    event NodePenalised(uint256 indexed round, address indexed node, uint32 penalties);
-    /// @notice The governor role moved.
-    event GovernanceTransferred(address indexed previousGovernor, address indexed newGovernor);
-
-    // ---------------------------------------------------------------- errors
-
-    error InvalidSchedule();
-    error InvalidCid();
-    error CidDigestMismatch();
-    error BondTooSmall(uint256 bond, uint256 minBond);
-    error AlreadyRegistered(address node);
-    error Unregistered(address node);
-    error NotActive(address node);
-    error NotExiting(address node);
-    error WithdrawalTooEarly(uint64 withdrawableAt);
-    error TransferFailed();
-    error RoundNotStarted();
-    error NotInCommitWindow(uint256 round);
-    error NotInRevealWindow(uint256 round);
-    error AlreadyCommitted(uint256 round, address node);
-    error NoCommitment(uint256 round, address node);
-    error AlreadyRevealed(uint256 round, address node);
-    error CommitmentMismatch(uint256 round, address node);
-    error RoundNotClosed(uint256 round);
-    error AlreadyAttested(uint256 round, address node);
-    error AttestationOutOfOrder(uint256 round, uint256 lastAttestedRound);
-    error TooManyPenalised(uint256 count, uint256 max);
-    error PenalisedNotSorted();
-    error NotPenalisable(uint256 round, address node);
-    error NotGovernor(address caller);
-    error ZeroAddress();
-    error RulesForOpenRound(uint256 effectiveRound, uint256 openRound);
-    error RulesOutOfOrder(uint256 effectiveRound, uint256 lastScheduled);
-    /// @dev `field` is the parameter's name, left-aligned ASCII (bytes32 rather than string so that
-    ///      every client, eth-tester included, hands back the raw revert data).
-    error RuleOutOfBounds(bytes32 field);
+    modifier onlyGovernor() {
+        if (msg.sender != governor) revert NotGovernor(msg.sender);
+        _;
+    }
 
     // ---------------------------------------------------------------- construction
 
@@ -265,7 +137,7 @@ contract FLChain {
                 || uint256(commitWindow_) + revealWindow_ > roundLength_ || genesisDigest_ == bytes32(0)
         ) revert InvalidSchedule();
         if (rules_.effectiveRound != 0) revert RulesOutOfOrder(rules_.effectiveRound, 0);
-        (uint8 codec, bytes32 cidDigest) = _parseCidMemory(genesisCid_);
+        (uint8 codec, bytes32 cidDigest) = CidLib.parseMemory(genesisCid_);
         if (codec == CODEC_RAW && cidDigest != genesisDigest_) revert CidDigestMismatch();
         T0 = t0;
         roundLength = roundLength_;
@@ -284,7 +156,7 @@ contract FLChain {
 
     // ---------------------------------------------------------------- identity
 
-    /// @notice Register the sender as a node, bonding `msg.value` (≥ minBond).
+    /// @inheritdoc IFLChain
     function register() external payable {
         NodeRecord storage rec = _nodes[msg.sender];
         if (rec.status != Status.None) revert AlreadyRegistered(msg.sender);
@@ -297,8 +169,7 @@ contract FLChain {
         emit Registered(msg.sender, msg.value, index);
     }
 
-    /// @notice Ask to leave. The node can no longer commit or attest; it may still reveal a
-    ///         commitment already made. The bond is withdrawable after `exitDelay` seconds.
+    /// @inheritdoc IFLChain
     function requestExit() external {
         NodeRecord storage rec = _nodes[msg.sender];
         if (rec.status != Status.Active) revert NotActive(msg.sender);
@@ -308,7 +179,8 @@ contract FLChain {
         emit ExitRequested(msg.sender, readyAt);
     }
 
-    /// @notice Pay the bond back after the exit delay (checks, effects, then the transfer).
+    /// @inheritdoc IFLChain
+    /// @dev Checks, effects, then the transfer.
     function withdraw() external {
         NodeRecord storage rec = _nodes[msg.sender];
         if (rec.status != Status.Exiting) revert NotExiting(msg.sender);
@@ -317,38 +189,27 @@ contract FLChain {
         rec.status = Status.Withdrawn;
         _bonds[msg.sender] = 0;
         emit Withdrawn(msg.sender, amount);
+        // The way to send ether to any wallet, a contract one included (`transfer`'s 2300-gas
+        // stipend fails for many); every state change is done by now.
+        // slither-disable-next-line low-level-calls
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
     }
 
     // ---------------------------------------------------------------- commit–reveal
 
-    /// @notice Commit to an update for the open round, once, inside its commit window.
-    /// @param round the round being committed to (must be the open one)
-    /// @param commitment keccak256(abi.encode(chainId, this, round, node, updateDigest,
-    ///        keccak256(cid), baseDigest, roiBps, salt))
+    /// @inheritdoc IFLChain
     function commit(uint256 round, bytes32 commitment) external {
         if (_nodes[msg.sender].status != Status.Active) revert Unregistered(msg.sender);
         (uint256 open, Phase phase) = _phaseAt(block.timestamp);
         if (phase != Phase.Commit || open != round) revert NotInCommitWindow(round);
-        bytes32 slot = _commitments[round][msg.sender];
-        if (slot != bytes32(0)) revert AlreadyCommitted(round, msg.sender);
-        if (commitment == bytes32(0) || uint256(commitment) >> 9 == 0) revert CommitmentMismatch(round, msg.sender);
-        _commitments[round][msg.sender] = commitment;
+        if (!_commitments[round][msg.sender].isEmpty()) revert AlreadyCommitted(round, msg.sender);
+        if (!CommitmentSlotLibrary.isValidCommitment(commitment)) revert CommitmentMismatch(round, msg.sender);
+        _commitments[round][msg.sender] = CommitmentSlotLibrary.fromCommitment(commitment);
         emit Committed(round, msg.sender, commitment);
     }
 
-    /// @notice Reveal the committed update inside the reveal window of `round`. The contract
-    ///         checks the commitment, then applies the rules frozen for that round:
-    ///         ROI claim outside [roiMinBps, roiMaxBps] → RejectedAbnormalRoi; node not
-    ///         eligible (see isEligible) → RejectedIneligible; otherwise Accepted, and the
-    ///         node's record counts the reveal and adds its claim to the ROI sum.
-    /// @param updateDigest sha256 of the update's canonical safetensors bytes
-    /// @param cid binary CIDv1 of the update (raw or dag-pb, sha2-256); a raw CID must carry
-    ///        updateDigest
-    /// @param baseDigest digest of the global model the update started from
-    /// @param roiBps the node's ROI claim on the round's benchmark, basis points
-    /// @param salt the secret that blinded the commitment
+    /// @inheritdoc IFLChain
     function reveal(
         uint256 round,
         bytes32 updateDigest,
@@ -362,16 +223,16 @@ contract FLChain {
         if (status == Status.None || status == Status.Withdrawn) revert Unregistered(msg.sender);
         (uint256 open, Phase phase) = _phaseAt(block.timestamp);
         if (phase != Phase.Reveal || open != round) revert NotInRevealWindow(round);
-        bytes32 stored = _commitments[round][msg.sender];
-        if (stored == bytes32(0)) revert NoCommitment(round, msg.sender);
-        if (uint256(stored) >> 9 == 0) revert AlreadyRevealed(round, msg.sender);
-        _checkModelCid(cid, updateDigest);
+        CommitmentSlot stored = _commitments[round][msg.sender];
+        if (stored.isEmpty()) revert NoCommitment(round, msg.sender);
+        if (stored.isRevealed()) revert AlreadyRevealed(round, msg.sender);
+        CidLib.validateModel(cid, updateDigest);
         bytes32 expected = keccak256(
             abi.encode(
                 block.chainid, address(this), round, msg.sender, updateDigest, keccak256(cid), baseDigest, roiBps, salt
             )
         );
-        if (expected != stored) revert CommitmentMismatch(round, msg.sender);
+        if (expected != stored.commitment()) revert CommitmentMismatch(round, msg.sender);
 
         Gate memory gate = _gateFor(round);
         uint32 accepted = rec.acceptedReveals;
@@ -385,33 +246,15 @@ contract FLChain {
             rec.acceptedReveals = accepted + 1;
             rec.roiSumBps += roiBps;
         }
-        _commitments[round][msg.sender] = bytes32(REVEALED_TAG | uint256(outcome));
+        _commitments[round][msg.sender] = CommitmentSlotLibrary.fromOutcome(outcome);
         emit Revealed(round, msg.sender, updateDigest, cid, baseDigest, roiBps, salt, outcome);
     }
 
     // ---------------------------------------------------------------- attestation
 
-    /// @notice Attest the merge result of `round` (after its reveal window closed). One
-    ///         attestation per node per round, in increasing round order (a node that attested
-    ///         round r can no longer attest an earlier round; this keeps the duplicate check in
-    ///         the node's own record slot). When `quorum` distinct attesters (quorum from the
-    ///         rules of `round`) agree on the same result hash the round is finalized: its model
-    ///         is stored and every penalised node's record gets one penalty. Attestations that
-    ///         disagree, or arrive after finalization, are recorded (event and vote count) and
-    ///         change nothing else.
-    ///         Every attestation checks that the penalised list is bounded and strictly
-    ///         ascending. That each listed node had an Accepted reveal in `round` is checked
-    ///         only by the attestation that would finalize (NotPenalisable otherwise): the
-    ///         result hash binds the list, so all attesters of a result attested the same list,
-    ///         and reveal outcomes no longer change once the round is closed. A result whose list
-    ///         fails that check can collect votes but never finalize.
-    /// @param mergedDigest sha256 of the merged model's canonical safetensors bytes
-    /// @param mergedCid binary CIDv1 of the merged model
-    /// @param manifestCid binary CIDv1 of the merge manifest
-    /// @param penalised nodes whose accepted reveal the merge rejected as unreproducible or
-    ///        invalid, strictly ascending by address, at most MAX_PENALISED
-    /// @return resultHash keccak256(abi.encode(round, mergedDigest, keccak256(mergedCid),
-    ///         keccak256(manifestCid), penalised))
+    /// @inheritdoc IFLChain
+    /// @dev Attestations go forward in rounds so that the duplicate check stays in the node's
+    ///      own record slot.
     function attest(
         uint256 round,
         bytes32 mergedDigest,
@@ -427,15 +270,15 @@ contract FLChain {
         if (last > round) revert AttestationOutOfOrder(round, uint256(last) - 1);
         rec.lastAttestedRound = uint32(round + 1);
 
-        _checkModelCid(mergedCid, mergedDigest);
-        _parseCid(manifestCid);
+        CidLib.validateModel(mergedCid, mergedDigest);
+        CidLib.validate(manifestCid);
         _checkPenalisedList(penalised);
 
         resultHash = _resultHash(round, mergedDigest, keccak256(mergedCid), keccak256(manifestCid), penalised);
         Final storage fin = _finals[round];
         bytes20 tag = fin.resultTag;
         uint256 votes;
-        bool finalizing;
+        bool finalizing = false;
         if (tag == bytes20(0)) {
             votes = _votes[round][resultHash] + 1;
             if (votes >= _quorumFor(round)) {
@@ -468,8 +311,8 @@ contract FLChain {
         bytes calldata manifestCid,
         uint256 votes
     ) private {
-        (uint8 mergedCodec, bytes32 mergedCidDigest) = _parseCid(mergedCid);
-        (uint8 manifestCodec, bytes32 manifestCidDigest) = _parseCid(manifestCid);
+        (uint8 mergedCodec, bytes32 mergedCidDigest) = CidLib.parse(mergedCid);
+        (uint8 manifestCodec, bytes32 manifestCidDigest) = CidLib.parse(manifestCid);
         fin.mergedDigest = mergedDigest;
         fin.manifestCidDigest = manifestCidDigest;
         fin.resultTag = bytes20(resultHash);
@@ -478,13 +321,6 @@ contract FLChain {
         fin.manifestCodec = manifestCodec;
         fin.votes = uint16(votes);
         if (mergedCodec != CODEC_RAW) fin.mergedCidDigest = mergedCidDigest;
-    }
-
-    /// @dev A raw (single-block) CID's digest is the content's sha256, so it must equal the
-    ///      model digest; a dag-pb root cannot be checked on-chain.
-    function _checkModelCid(bytes calldata cid, bytes32 digest) private pure {
-        (uint8 codec, bytes32 cidDigest) = _parseCid(cid);
-        if (codec == CODEC_RAW && cidDigest != digest) revert CidDigestMismatch();
     }
 
     /// @dev keccak256(abi.encode(round, mergedDigest, mergedCidHash, manifestCidHash, penalised)),
@@ -498,6 +334,7 @@ contract FLChain {
         bytes32 manifestCidHash,
         address[] calldata penalised
     ) private pure returns (bytes32 h) {
+        // slither-disable-next-line assembly (hashes the list in place, see @dev above)
         assembly ("memory-safe") {
             let p := mload(0x40) // scratch above the free memory pointer, left unallocated
             mstore(p, round)
@@ -524,12 +361,8 @@ contract FLChain {
 
     // ---------------------------------------------------------------- rules
 
-    /// @notice Schedule a rules version from round `rules.effectiveRound` on. Governor only;
-    ///         the round must not be open yet (strictly after the current round, or ≥ 0 before
-    ///         T0) and not before the latest scheduled version; scheduling the same round as
-    ///         the latest pending version replaces it. Each parameter is bounds-checked.
-    function scheduleRules(Rules calldata rules) external {
-        if (msg.sender != governor) revert NotGovernor(msg.sender);
+    /// @inheritdoc IFLChain
+    function scheduleRules(Rules calldata rules) external onlyGovernor {
         uint256 effective = rules.effectiveRound;
         if (block.timestamp >= T0) {
             uint256 open = (block.timestamp - T0) / roundLength;
@@ -539,7 +372,7 @@ contract FLChain {
         uint256 lastEffective = _rules[n - 1].effectiveRound;
         if (effective < lastEffective) revert RulesOutOfOrder(effective, lastEffective);
         if (effective == lastEffective) {
-            _checkRules(rules);
+            RulesLib.check(rules);
             _rules[n - 1] = rules;
             _storeGate(_rules[n - 1], _gate); // the version before the replaced one is unchanged
             emit RulesScheduled(effective, n - 1, rules);
@@ -548,9 +381,8 @@ contract FLChain {
         }
     }
 
-    /// @notice Hand the governor role to `newGovernor` (governor only).
-    function transferGovernance(address newGovernor) external {
-        if (msg.sender != governor) revert NotGovernor(msg.sender);
+    /// @inheritdoc IFLChain
+    function transferGovernance(address newGovernor) external onlyGovernor {
         if (newGovernor == address(0)) revert ZeroAddress();
         emit GovernanceTransferred(governor, newGovernor);
         governor = newGovernor;
@@ -558,68 +390,62 @@ contract FLChain {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Round index and phase at timestamp `ts` (round 0 with NotStarted before T0).
+    /// @inheritdoc IFLChain
     function phaseAt(uint256 ts) external view returns (uint256 round, Phase phase) {
         return _phaseAt(ts);
     }
 
-    /// @notice Round index and phase now.
+    /// @inheritdoc IFLChain
     function currentPhase() external view returns (uint256 round, Phase phase) {
         return _phaseAt(block.timestamp);
     }
 
-    /// @notice The rules frozen for `round`.
+    /// @inheritdoc IFLChain
     function rulesForRound(uint256 round) external view returns (Rules memory) {
         return _rules[_rulesIndex(round)];
     }
 
-    /// @notice Number of rule versions ever scheduled (replacements do not count).
+    /// @inheritdoc IFLChain
     function rulesVersionCount() external view returns (uint256) {
         return _rules.length;
     }
 
-    /// @notice Rule version `version` (0 = the deployment rules).
+    /// @inheritdoc IFLChain
     function rulesVersion(uint256 version) external view returns (Rules memory) {
         return _rules[version];
     }
 
-    /// @notice A node's record and bond.
+    /// @inheritdoc IFLChain
     function nodeRecord(address node) external view returns (NodeRecord memory record, uint256 bond) {
         return (_nodes[node], _bonds[node]);
     }
 
-    /// @notice Whether `node` would pass the eligibility filter in `round`: eligible iff it is
-    ///         registered and either still in probation (acceptedReveals < probationRounds) or
-    ///         roiSumBps − PENALTY_BPS·penalties ≥ eligibilityMinScoreBps·acceptedReveals
-    ///         (i.e. its mean score is at least the threshold; integers only, no division).
+    /// @inheritdoc IFLChain
     function isEligible(address node, uint256 round) external view returns (bool) {
         NodeRecord storage rec = _nodes[node];
         if (rec.status == Status.None || rec.status == Status.Withdrawn) return false;
         return _eligible(rec.acceptedReveals, rec.penalties, rec.roiSumBps, _gateFor(round));
     }
 
-    /// @notice Commitment state of `node` in `round`: the commitment while unrevealed, and
-    ///         whether it was revealed with which outcome.
+    /// @inheritdoc IFLChain
     function commitmentOf(uint256 round, address node)
         external
         view
         returns (bytes32 commitment, bool revealed, RevealOutcome outcome)
     {
-        bytes32 v = _commitments[round][node];
-        if (v != bytes32(0) && uint256(v) >> 9 == 0) {
-            return (bytes32(0), true, RevealOutcome(uint256(v) & 0xff));
-        }
-        return (v, false, RevealOutcome.Accepted);
+        CommitmentSlot slot = _commitments[round][node];
+        if (slot.isRevealed()) return (bytes32(0), true, slot.outcome());
+        return (slot.commitment(), false, RevealOutcome.Accepted);
     }
 
-    /// @notice Attestations so far for `resultHash` in `round`.
+    /// @inheritdoc IFLChain
     function votesFor(uint256 round, bytes32 resultHash) external view returns (uint256) {
         Final storage fin = _finals[round];
         if (fin.resultTag != bytes20(0) && fin.resultTag == bytes20(resultHash)) return fin.votes;
         return _votes[round][resultHash];
     }
 
-    /// @notice The finalized global model of `round`, if any.
+    /// @inheritdoc IFLChain
     function finalized(uint256 round)
         external
         view
@@ -638,16 +464,16 @@ contract FLChain {
         return (
             true,
             fin.mergedDigest,
-            _formatCid(fin.mergedCodec, mergedCidDigest),
-            _formatCid(fin.manifestCodec, fin.manifestCidDigest),
+            CidLib.format(fin.mergedCodec, mergedCidDigest),
+            CidLib.format(fin.manifestCodec, fin.manifestCidDigest),
             fin.finalizedAt,
             fin.votes
         );
     }
 
-    /// @notice The genesis global model (round -1).
+    /// @inheritdoc IFLChain
     function genesis() external view returns (bytes32 digest, bytes memory cid) {
-        return (genesisDigest, _formatCid(_genesisCidCodec, _genesisCidDigest));
+        return (genesisDigest, CidLib.format(_genesisCidCodec, _genesisCidDigest));
     }
 
     // ---------------------------------------------------------------- internals
@@ -656,6 +482,7 @@ contract FLChain {
         if (ts < T0) return (0, Phase.NotStarted);
         uint256 elapsed = ts - T0;
         round = elapsed / roundLength;
+        // slither-disable-next-line weak-prng (schedule arithmetic: the offset into the round)
         uint256 offset = elapsed % roundLength;
         if (offset < commitWindow) phase = Phase.Commit;
         else if (offset < uint256(commitWindow) + revealWindow) phase = Phase.Reveal;
@@ -669,6 +496,7 @@ contract FLChain {
         uint256 elapsed = block.timestamp - T0;
         uint256 current = elapsed / roundLength;
         if (round != current) return round < current;
+        // slither-disable-next-line weak-prng (schedule arithmetic: the offset into the round)
         return elapsed % roundLength >= uint256(commitWindow) + revealWindow;
     }
 
@@ -738,27 +566,10 @@ contract FLChain {
     }
 
     function _pushRules(Rules memory rules) private {
-        _checkRules(rules);
+        RulesLib.check(rules);
         _rules.push(rules);
         _storeGate(_rules[_rules.length - 1], _gateWithPrevious(_gate));
         emit RulesScheduled(rules.effectiveRound, _rules.length - 1, rules);
-    }
-
-    function _checkRules(Rules memory r) private pure {
-        if (r.roiMinBps < -10_000 || r.roiMinBps > r.roiMaxBps) revert RuleOutOfBounds("roiMinBps");
-        if (r.roiMaxBps > 1_000_000) revert RuleOutOfBounds("roiMaxBps");
-        if (r.eligibilityMinScoreBps < -1_000_000 || r.eligibilityMinScoreBps > 1_000_000) {
-            revert RuleOutOfBounds("eligibilityMinScoreBps");
-        }
-        if (r.maxParticipants == 0) revert RuleOutOfBounds("maxParticipants");
-        if (r.similarityThresholdPpm > 1_000_000) revert RuleOutOfBounds("similarityThresholdPpm");
-        if (r.clusterCapPpm == 0 || r.clusterCapPpm > 1_000_000) revert RuleOutOfBounds("clusterCapPpm");
-        if (r.similarityMetric > 1) revert RuleOutOfBounds("similarityMetric");
-        if (r.aggregation > 3) revert RuleOutOfBounds("aggregation");
-        if (r.trimPpm >= 500_000) revert RuleOutOfBounds("trimPpm");
-        if (r.roiToleranceBps > 10_000) revert RuleOutOfBounds("roiToleranceBps");
-        if (r.quorum == 0) revert RuleOutOfBounds("quorum");
-        if (r.feePpm >= 1_000_000) revert RuleOutOfBounds("feePpm");
     }
 
     /// @dev The penalised list is bounded, strictly ascending (canonical order, no duplicates)
@@ -771,6 +582,7 @@ contract FLChain {
         if (n > MAX_PENALISED) revert TooManyPenalised(n, MAX_PENALISED);
         bool clean = true;
         bool ascending = true;
+        // slither-disable-next-line assembly (for gas, see @dev above)
         assembly ("memory-safe") {
             let prev := 0
             let end := add(penalised.offset, shl(5, n)) // the decoder checked it is in calldata
@@ -796,41 +608,9 @@ contract FLChain {
     function _checkPenalisable(uint256 round, address[] calldata penalised) private view {
         for (uint256 i = 0; i < penalised.length; ++i) {
             address p = penalised[i];
-            if (_commitments[round][p] != bytes32(REVEALED_TAG | uint256(RevealOutcome.Accepted))) {
+            if (!_commitments[round][p].hasOutcome(RevealOutcome.Accepted)) {
                 revert NotPenalisable(round, p);
             }
         }
-    }
-
-    /// @dev Accepts exactly the CIDs `ipfs add --cid-version=1 --raw-leaves` produces:
-    ///      0x01, codec raw (0x55) or dag-pb (0x70), sha2-256 (0x12), length 32, digest.
-    ///      Read in place from calldata (transactions) or memory (the constructor).
-    function _parseCid(bytes calldata cid) private pure returns (uint8 codec, bytes32 digest) {
-        if (cid.length != 36) revert InvalidCid();
-        codec = _cidCodec(bytes4(cid[:4]));
-        digest = bytes32(cid[4:]);
-    }
-
-    function _parseCidMemory(bytes memory cid) private pure returns (uint8 codec, bytes32 digest) {
-        if (cid.length != 36) revert InvalidCid();
-        bytes4 prefix;
-        assembly ("memory-safe") {
-            prefix := and(mload(add(cid, 32)), shl(224, 0xffffffff))
-            digest := mload(add(cid, 36))
-        }
-        codec = _cidCodec(prefix);
-    }
-
-    /// @dev The codec of a CID whose first four bytes are `prefix` (see `_parseCid`).
-    function _cidCodec(bytes4 prefix) private pure returns (uint8 codec) {
-        codec = uint8(prefix[1]);
-        if (
-            prefix[0] != 0x01 || prefix[2] != 0x12 || prefix[3] != 0x20
-                || (codec != CODEC_RAW && codec != CODEC_DAG_PB)
-        ) revert InvalidCid();
-    }
-
-    function _formatCid(uint8 codec, bytes32 digest) private pure returns (bytes memory) {
-        return abi.encodePacked(uint8(0x01), codec, uint8(0x12), uint8(0x20), digest);
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compile contracts/*.sol offline with the npm solc (wasm) over standard JSON.
+// Compile contracts/FLChain.sol and its imports offline with the npm solc (wasm) over standard JSON.
 // Prints one JSON object on stdout: {"version": ..., "input": <standard JSON input>,
 // "output": <standard JSON output>}. Settings are fixed here (and mirrored in
 // flchain/ledger/compile.py and hardhat.config.js) so the bytecode is reproducible:
@@ -22,17 +22,30 @@ const SETTINGS = {
   },
 };
 
-function main() {
-  const dir = path.join(root, "contracts");
-  const sources = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (name.endsWith(".sol")) {
-      sources[`contracts/${name}`] = { content: fs.readFileSync(path.join(dir, name), "utf8") };
-    }
+// FLChain.sol and every file it imports, transitively, keyed by repo-relative source unit name
+// (the name imports resolve against). Only those: another contract in contracts/ (the next
+// protocol version, say) must not change this artifact's input.
+const ENTRY = "contracts/FLChain.sol";
+const IMPORT = /^\s*import\s+(?:[^"']*\sfrom\s+)?["']([^"']+)["']\s*;/gm;
+
+function collectSources(unit, sources) {
+  if (unit in sources) return sources;
+  const content = fs.readFileSync(path.join(root, unit), "utf8");
+  sources[unit] = { content };
+  for (const [, target] of content.matchAll(IMPORT)) {
+    if (!target.startsWith(".")) throw new Error(`${unit}: only relative imports are resolved (${target})`);
+    collectSources(path.posix.normalize(path.posix.join(path.posix.dirname(unit), target)), sources);
   }
+  return sources;
+}
+
+function main() {
+  const found = collectSources(ENTRY, {});
+  const sources = Object.fromEntries(Object.keys(found).sort().map((unit) => [unit, found[unit]]));
   const input = { language: "Solidity", sources, settings: SETTINGS };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
-  process.stdout.write(JSON.stringify({ version: solc.version(), input, output }));
+  // Synchronous: an async stdout write may be cut off when a pipe is slow and node exits.
+  fs.writeSync(1, JSON.stringify({ version: solc.version(), input, output }));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
   process.exitCode = errors.length ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install flchain and the tools it drives into this checkout: a virtualenv in .venv (with the
-# CPU build of torch) and the npm tools in node_modules (solc wasm, anvil, hardhat, js-ipfs).
+# CPU build of torch) and the npm tools in node_modules (solc wasm, anvil, forge, hardhat,
+# js-ipfs); with --test also Slither, in a virtualenv of its own (.venv-slither).
 # Idempotent: a second run only checks. Usage: scripts/install.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,17 @@ echo "==> installing Python packages"
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 
-echo "==> installing npm tools (solc, anvil, hardhat, js-ipfs)"
+if [[ -n "$extras" ]]; then
+    # Slither pins its own versions of packages flchain uses (eth-*, web3's stack): it gets a
+    # virtualenv of its own and is never a dependency of the flchain package.
+    echo "==> installing Slither into .venv-slither"
+    if [[ ! -x .venv-slither/bin/python ]]; then
+        "$PYTHON" -m venv .venv-slither
+    fi
+    .venv-slither/bin/python -m pip install --quiet --disable-pip-version-check "slither-analyzer==0.11.6"
+fi
+
+echo "==> installing npm tools (solc, anvil, forge, hardhat, js-ipfs)"
 if command -v npm >/dev/null 2>&1; then
     # --ignore-scripts: js-ipfs's native optional deps are not needed and their install
     # scripts would try to download prebuilt binaries.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything and run the whole test suite: lint, types, then pytest.
+# Install everything and run the whole test suite: lint, types, the contract's forge tests and
+# Slither, then pytest.
 # This is the README's test command and what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check flchain tests bench scripts
 echo "==> mypy"
 .venv/bin/mypy
+
+bash scripts/test_contracts.sh
 
 echo "==> pytest"
 set +e

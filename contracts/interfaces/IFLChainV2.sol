@@ -534,8 +534,8 @@ interface IFLChainV2 {
     /// @notice Cancel the last scheduled version if it has not taken effect (governor).
     function cancelRules() external;
     /// @notice Propose a new governor (governor).
-    /// @param pendingGovernor the proposed governor
-    function transferGovernance(address pendingGovernor) external;
+    /// @param newGovernor the proposed governor
+    function transferGovernance(address newGovernor) external;
     /// @notice Accept the governor role (the pending governor).
     function acceptGovernance() external;
     /// @notice Stop rounds that start in the next `duration` seconds from accepting commits (governor).

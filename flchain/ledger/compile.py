@@ -1,10 +1,11 @@
-"""Compile `contracts/` into the committed artifact `flchain/contracts/FLChain.json`.
+"""Compile `contracts/FLChain.sol` and its imports into `flchain/contracts/FLChain.json`.
 
 `python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
 JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
-difference. Where a native solc of the same version is installed for py-solc-x it compiles
-the same standard JSON input through it too and requires identical bytecode; without one that
-step is skipped (py-solc-x would need the internet to install it).
+difference. It also compiles the same standard JSON input through py-solc-x and requires
+identical bytecode: with a native solc of the same version where py-solc-x has one installed
+(an independent compiler), else with `scripts/solc`, the `solc` executable over the npm solc that
+forge uses (py-solc-x would need the internet to install a native solc).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flchain.ledger.errors import CompileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "compile_contracts.js"
+SOLC_FRONT = REPO_ROOT / "scripts" / "solc"
 ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "contracts"
 CONTRACT = "FLChain"
 SOURCE = f"contracts/{CONTRACT}.sol"
@@ -49,11 +51,14 @@ def run_solcjs() -> dict[str, Any]:
 def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
     """The committed artifact: everything a deployer and an auditor need, nothing volatile."""
     contract = result["output"]["contracts"][SOURCE][CONTRACT]
-    source = result["input"]["sources"][SOURCE]["content"]
+    sources = result["input"]["sources"]
     return {
         "contractName": CONTRACT,
         "sourceName": SOURCE,
-        "sourceSha256": hashlib.sha256(source.encode()).hexdigest(),
+        "sourceSha256": _sha256(sources[SOURCE]["content"]),
+        # every source unit of the build (the contract's imports and their siblings), so the
+        # artifact names exactly the files it was compiled from
+        "sources": {name: _sha256(unit["content"]) for name, unit in sorted(sources.items())},
         "compiler": {"name": "solc", "version": result["version"]},
         "settings": {
             k: v for k, v in result["input"]["settings"].items() if k != "outputSelection"
@@ -66,37 +71,48 @@ def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def artifact_text(artifact: dict[str, Any]) -> str:
     """Canonical serialisation (sorted keys, fixed indentation, trailing newline)."""
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
 
 
-def native_solc_bytecode(result: dict[str, Any]) -> str | None:
-    """Bytecode from a native solc of the same version via py-solc-x, or None if absent."""
+def solcx_bytecode(result: dict[str, Any]) -> tuple[str, str] | None:
+    """Bytecode of the same input compiled through py-solc-x, and which solc compiled it.
+
+    A native solc of the same version if py-solc-x has one, else the front `scripts/solc`;
+    None if py-solc-x is missing or neither compiler is there.
+    """
     try:
         import solcx
     except ImportError:
         return None
     wanted = result["version"].split("+")[0]
-    installed = {str(v) for v in solcx.get_installed_solc_versions()}
-    if wanted not in installed:
+    if wanted in {str(v) for v in solcx.get_installed_solc_versions()}:
+        out = solcx.compile_standard(result["input"], solc_version=wanted)
+        used = "native solc"
+    elif SOLC_FRONT.exists() and shutil.which("node") is not None:
+        out = solcx.compile_standard(result["input"], solc_binary=SOLC_FRONT)
+        used = "scripts/solc (npm solc, forge's compiler)"
+    else:
         return None
-    out = solcx.compile_standard(result["input"], solc_version=wanted)
-    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"]
+    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"], used
 
 
 def compile_artifact() -> tuple[dict[str, Any], str]:
-    """Compile and cross-check; returns the artifact and a note on the native check."""
+    """Compile and cross-check; returns the artifact and a note on the py-solc-x check."""
     result = run_solcjs()
     artifact = build_artifact(result)
-    native = native_solc_bytecode(result)
-    if native is None:
-        note = "native solc not installed: py-solc-x cross-check skipped"
-    elif native != artifact["bytecode"]:
-        raise CompileError("native solc and solcjs produce different bytecode")
-    else:
-        note = "native solc (py-solc-x) produces identical bytecode"
-    return artifact, note
+    other = solcx_bytecode(result)
+    if other is None:
+        return artifact, "py-solc-x or a solc for it missing: py-solc-x cross-check skipped"
+    bytecode, used = other
+    if bytecode != artifact["bytecode"]:
+        raise CompileError(f"{used} and scripts/compile_contracts.js produce different bytecode")
+    return artifact, f"py-solc-x with {used} produces identical bytecode"
 
 
 def main(argv: list[str] | None = None) -> int:
