@@ -1,4 +1,4 @@
-"""Probe.sol compiled with the project's npm solc and deployed on an in-process py-evm chain.
+"""Solidity compiled with the project's npm solc; Probe.sol deployed on an in-process py-evm chain.
 
 The digest tests call it so that every committed vector is also what Solidity computes, not
 only what eth_abi computes: an encoding mistake made the same way in the Python and the
@@ -31,13 +31,14 @@ process.stdin.on("end", () => {
 """
 
 
-def compile_probe() -> dict[str, Any]:
+def compile_solidity(path: Path, contract: str) -> dict[str, Any]:
+    """{"abi", "evm": {"bytecode": …}} of `contract` in the Solidity file `path`."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is needed to run the npm solc compiler")
     standard = {
         "language": "Solidity",
-        "sources": {"Probe.sol": {"content": SOURCE.read_text()}},
+        "sources": {path.name: {"content": path.read_text()}},
         "settings": {
             "evmVersion": "cancun",
             "optimizer": {"enabled": True, "runs": 200},
@@ -54,15 +55,15 @@ def compile_probe() -> dict[str, Any]:
     output = json.loads(proc.stdout)
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
     if errors:
-        raise RuntimeError("Probe.sol: " + errors[0])
-    result: dict[str, Any] = output["contracts"]["Probe.sol"]["Probe"]
+        raise RuntimeError(f"{path.name}: " + errors[0])
+    result: dict[str, Any] = output["contracts"][path.name][contract]
     return result
 
 
 @lru_cache(maxsize=1)
 def probe() -> Any:
     """The deployed probe (a web3 contract), one per test process."""
-    compiled = compile_probe()
+    compiled = compile_solidity(SOURCE, "Probe")
     w3 = Web3(EthereumTesterProvider())
     w3.eth.default_account = w3.eth.accounts[0]
     factory = w3.eth.contract(abi=compiled["abi"], bytecode=compiled["evm"]["bytecode"]["object"])
