@@ -46,6 +46,9 @@ MAX_PAYLOAD_BYTES: Final = 16_384
 MAX_PAUSE: Final = 7 * 86_400
 PAUSE_COOLDOWN: Final = 7 * 86_400
 MAX_NODES: Final = TREE_SIZE
+# Gas a reward transfer forwards (the contract's only: the machine models whether the recipient
+# accepts, `State.rejecting`), so a recipient that burns gas cannot make `settle` run out.
+PAYOUT_GAS: Final = 50_000
 ZERO_ADDRESS: Final = "0x" + "00" * 20
 CODEC_RAW: Final = 0x55
 CODEC_DAG_PB: Final = 0x70
@@ -252,9 +255,6 @@ class RulesV2(_AbiStruct):
             else:
                 _check_uint(f.name, value, int(abi_type[4:]))
 
-    def with_round(self, effective_round: int) -> RulesV2:
-        return _replace(self, effective_round=effective_round)
-
     @classmethod
     def from_abi(cls, values: Sequence[Any]) -> RulesV2:
         """From a decoded `Rules` tuple (declaration order)."""
@@ -292,12 +292,6 @@ RULES_ABI: Final[tuple[tuple[str, str, str], ...]] = (
     ("wrong_vote_slash_wei", "wrongVoteSlashWei", "uint128"),
 )
 _RULES_TYPES: Final = {py: t for py, _, t in RULES_ABI}
-
-
-def _replace(rules: RulesV2, **changes: int) -> RulesV2:
-    values = {f.name: getattr(rules, f.name) for f in fields(rules)}
-    values.update(changes)
-    return RulesV2(**values)
 
 
 @dataclass(frozen=True)
@@ -712,13 +706,9 @@ class State:
 # ---------------------------------------------------------------- helpers (pure)
 
 
-def _fail(name: str, *args: Any) -> ProtocolError:
-    return ProtocolError(name, *args)
-
-
 def _non_payable(tx: Tx) -> None:
     if tx.value:
-        raise _fail(NOT_PAYABLE)
+        raise ProtocolError(NOT_PAYABLE)
 
 
 def _round(state: State, round: int) -> RoundState:
@@ -750,12 +740,12 @@ def _paused(state: State, round: int) -> bool:
     return state.pause_from <= start < state.pause_until
 
 
-def _decided(state: State, round: int, ts: int) -> bool:
+def round_decided(state: State, round: int, ts: int) -> bool:
     """Round `round` is final, or past its deadline (skipped)."""
     return _round(state, round).final_result != dg.ZERO32 or ts >= state.deployment.deadline(round)
 
 
-def _lags(state: State, node: NodeState, ts: int) -> bool:
+def node_lags(state: State, node: NodeState, ts: int) -> bool:
     """§8 lag rule: the node took part in a round p of an earlier round than the one in
     progress with settledRound < p ≤ latestFinalRound (all as round + 1). The latest
     participation stands for every earlier one: each was checked when the next was made."""
@@ -767,9 +757,9 @@ def _lags(state: State, node: NodeState, ts: int) -> bool:
 def _parse_cid(cid: bytes) -> tuple[int, bytes]:
     """(codec, digest) of a 36-byte CIDv1 sha2-256, raw or dag-pb; else `InvalidCid`."""
     if len(cid) != 36 or cid[0] != 0x01 or cid[2:4] != b"\x12\x20":
-        raise _fail("InvalidCid")
+        raise ProtocolError("InvalidCid")
     if cid[1] not in (CODEC_RAW, CODEC_DAG_PB):
-        raise _fail("InvalidCid")
+        raise ProtocolError("InvalidCid")
     return cid[1], cid[4:]
 
 
@@ -795,7 +785,7 @@ def check_rules(rules: RulesV2, deployment: Deployment) -> None:
 
     def bound(ok: bool, name: str) -> None:
         if not ok:
-            raise _fail("RuleOutOfBounds", _bytes32_name(name))
+            raise ProtocolError("RuleOutOfBounds", _bytes32_name(name))
 
     r = rules
     bound(MIN_ROI_MIN_BPS <= r.roi_min_bps <= r.roi_max_bps, "roiMinBps")
@@ -829,7 +819,7 @@ def check_deployment(deployment: Deployment) -> None:
 
     def valid(ok: bool, name: str) -> None:
         if not ok:
-            raise _fail("InvalidDeployment", _bytes32_name(name))
+            raise ProtocolError("InvalidDeployment", _bytes32_name(name))
 
     d = deployment
     valid(d.commit_window > 0, "commitWindow")
@@ -851,7 +841,7 @@ def check_deployment(deployment: Deployment) -> None:
     valid(no_source or (d.source_chain_id != 0 and d.source_contract != ZERO_ADDRESS), "source")
     codec, digest = _parse_cid(d.genesis_cid)
     if codec == CODEC_RAW and digest != d.genesis_digest:
-        raise _fail("CidDigestMismatch")
+        raise ProtocolError("CidDigestMismatch")
 
 
 # ---------------------------------------------------------------- shared effects
@@ -864,9 +854,8 @@ def _restake(state: State, address: str, node: NodeState, ts: int) -> int:
     active = node.status == Status.ACTIVE and node.bond >= state.deployment.min_bond
     new = node.bond if active else 0
     old = node.stake.at(from_round)
-    if new != old or node.stake.from_round != from_round:
-        state.total_stake.write(from_round, state.total_stake.at(from_round) + new - old)
-        node.stake.write(from_round, new)
+    state.total_stake.write(from_round, state.total_stake.at(from_round) + new - old)
+    node.stake.write(from_round, new)
     return from_round
 
 
@@ -901,7 +890,7 @@ def _wrong_vote_due(state: State, node: NodeState, ts: int) -> tuple[int, bool] 
     if node.last_vote_round == 0:
         return None
     round = node.last_vote_round - 1
-    if not _decided(state, round, ts):
+    if not round_decided(state, round, ts):
         return None
     final = _round(state, round).final_result
     return round, final != dg.ZERO32 and final != node.last_vote_hash
@@ -969,7 +958,7 @@ def _require_accepts(state: State, to: str, amount: int) -> None:
     """`TransferFailed` if a transfer of `amount` to `to` would revert (withdraw, collect,
     bounty: the recipient is the caller, who can fix it)."""
     if amount > 0 and to in state.rejecting:
-        raise _fail("TransferFailed")
+        raise ProtocolError("TransferFailed")
 
 
 def _accumulate(state: State, round: int, entry: bytes) -> RoundState:
@@ -990,7 +979,7 @@ def initialize_state(
     _non_payable(tx)
     check_deployment(deployment)
     if rules.effective_round != 0:
-        raise _fail("RulesOutOfOrder", rules.effective_round, 0)
+        raise ProtocolError("RulesOutOfOrder", rules.effective_round, 0)
     check_rules(rules, deployment)
     latest = Latest(0, deployment.genesis_digest, deployment.genesis_cid, b"", dg.ZERO32)
     state = State(
@@ -1021,13 +1010,13 @@ def process_register(state: State, tx: Tx) -> list[Event]:
     d = state.deployment
     node = state.nodes.get(tx.sender)
     if node is not None and node.status == Status.WITHDRAWN:
-        raise _fail("WalletRetired", tx.sender)
+        raise ProtocolError("WalletRetired", tx.sender)
     if node is not None:
-        raise _fail("AlreadyRegistered", tx.sender)
+        raise ProtocolError("AlreadyRegistered", tx.sender)
     if tx.value < d.min_bond:
-        raise _fail("BondTooSmall", tx.value, d.min_bond)
+        raise ProtocolError("BondTooSmall", tx.value, d.min_bond)
     if len(state.node_at) >= MAX_NODES:
-        raise _fail("RegistryFull")
+        raise ProtocolError("RegistryFull")
     state.balance += tx.value
     node = NodeState(index=len(state.node_at), bond=tx.value)
     state.nodes[tx.sender] = node
@@ -1042,7 +1031,7 @@ def process_add_bond(state: State, tx: Tx) -> list[Event]:
     effective(now). Events: BondAdded(node, amount, bond, fromRound)."""
     node = state.nodes.get(tx.sender)
     if node is None or node.status != Status.ACTIVE:
-        raise _fail("NotActive", tx.sender)
+        raise ProtocolError("NotActive", tx.sender)
     state.balance += tx.value
     node.bond += tx.value
     state.bonds += tx.value
@@ -1057,7 +1046,7 @@ def process_request_exit(state: State, tx: Tx) -> list[Event]:
     _non_payable(tx)
     node = state.nodes.get(tx.sender)
     if node is None or node.status != Status.ACTIVE:
-        raise _fail("NotActive", tx.sender)
+        raise ProtocolError("NotActive", tx.sender)
     node.status = Status.EXITING
     node.withdrawable_at = tx.timestamp + state.deployment.exit_delay
     from_round = _restake(state, tx.sender, node, tx.timestamp)
@@ -1074,16 +1063,16 @@ def process_withdraw(state: State, tx: Tx) -> list[Event]:
     _non_payable(tx)
     node = state.nodes.get(tx.sender)
     if node is None or node.status != Status.EXITING:
-        raise _fail("NotExiting", tx.sender)
+        raise ProtocolError("NotExiting", tx.sender)
     if tx.timestamp < node.withdrawable_at:
-        raise _fail("WithdrawalTooEarly", node.withdrawable_at)
+        raise ProtocolError("WithdrawalTooEarly", node.withdrawable_at)
     last = node.last_participated_round
-    if last != 0 and not _decided(state, last - 1, tx.timestamp):
-        raise _fail("RoundUndecided", last - 1)
-    if _lags(state, node, tx.timestamp):
-        raise _fail("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
+    if last != 0 and not round_decided(state, last - 1, tx.timestamp):
+        raise ProtocolError("RoundUndecided", last - 1)
+    if node_lags(state, node, tx.timestamp):
+        raise ProtocolError("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
     if node.unrevealed:
-        raise _fail("UnrevealedCommitment", node.unrevealed)
+        raise ProtocolError("UnrevealedCommitment", node.unrevealed)
     taken, _ = _planned_slashes(state, tx.sender, node, tx.sender, tx.timestamp, None)
     _require_accepts(state, tx.sender, node.bond - taken)
     events: list[Event] = []
@@ -1104,7 +1093,7 @@ def process_collect(state: State, tx: Tx) -> list[Event]:
     node = state.nodes.get(tx.sender)
     amount = node.owed if node is not None else 0
     if amount == 0:
-        raise _fail("NothingOwed")
+        raise ProtocolError("NothingOwed")
     _require_accepts(state, tx.sender, amount)
     assert node is not None
     node.owed = 0
@@ -1134,11 +1123,11 @@ def process_open_round(state: State, tx: Tx, round: int) -> list[Event]:
     d = state.deployment
     ts = tx.timestamp
     if ts < d.t0 or d.round_at(ts) != round or ts >= d.reveal_end(round):
-        raise _fail("NotOpenable", round)
+        raise ProtocolError("NotOpenable", round)
     if _paused(state, round):
-        raise _fail("RoundPaused", round)
+        raise ProtocolError("RoundPaused", round)
     if _round(state, round).opened:
-        raise _fail("RoundAlreadyOpen", round)
+        raise ProtocolError("RoundAlreadyOpen", round)
     state.pool += state.reserved
     amount = min(get_rules_for_round(state, round).emission_wei, state.pool)
     state.pool -= amount
@@ -1158,18 +1147,18 @@ def process_commit(state: State, tx: Tx, round: int, commitment: bytes) -> list[
     _non_payable(tx)
     _check_bytes("commitment", commitment, 32)
     if not _in_window(state, round, tx.timestamp, Phase.COMMIT):
-        raise _fail("NotInCommitWindow", round)
+        raise ProtocolError("NotInCommitWindow", round)
     if _paused(state, round):
-        raise _fail("RoundPaused", round)
+        raise ProtocolError("RoundPaused", round)
     if _stake(state, tx.sender, round) == 0:
-        raise _fail("NotInFrozenSet", round, tx.sender)
+        raise ProtocolError("NotInFrozenSet", round, tx.sender)
     node = state.nodes[tx.sender]
     if tx.sender in _round(state, round).slots:
-        raise _fail("AlreadyCommitted", round, tx.sender)
+        raise ProtocolError("AlreadyCommitted", round, tx.sender)
     if commitment == dg.ZERO32:
-        raise _fail("CommitmentMismatch", round, tx.sender)
-    if _lags(state, node, tx.timestamp):
-        raise _fail("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
+        raise ProtocolError("CommitmentMismatch", round, tx.sender)
+    if node_lags(state, node, tx.timestamp):
+        raise ProtocolError("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
     events: list[Event] = []
     _settle_vote(state, tx.sender, node, tx.sender, tx.timestamp, events)
     _round_mut(state, round).slots[tx.sender] = Slot(CommitState.COMMITTED, commitment)
@@ -1201,21 +1190,21 @@ def process_reveal(
     _check_int("roi_bps", roi_bps, 32)
     _check_bytes("salt", salt, 32)
     if not _in_window(state, round, tx.timestamp, Phase.REVEAL):
-        raise _fail("NotInRevealWindow", round)
+        raise ProtocolError("NotInRevealWindow", round)
     slot = _round(state, round).slots.get(tx.sender)
     if slot is None:
-        raise _fail("NoCommitment", round, tx.sender)
+        raise ProtocolError("NoCommitment", round, tx.sender)
     if slot.state != CommitState.COMMITTED:
-        raise _fail("AlreadyRevealed", round, tx.sender)
+        raise ProtocolError("AlreadyRevealed", round, tx.sender)
     rules = get_rules_for_round(state, round)
     if len(payload) > rules.max_payload_bytes:
-        raise _fail("PayloadTooLarge", len(payload), rules.max_payload_bytes)
+        raise ProtocolError("PayloadTooLarge", len(payload), rules.max_payload_bytes)
     update_digest = dg.sha256(payload)
     expected = dg.commitment_hash_v2(
         state.chain_id, state.contract, round, tx.sender, update_digest, base_digest, roi_bps, salt
     )
     if expected != slot.commitment:
-        raise _fail("CommitmentMismatch", round, tx.sender)
+        raise ProtocolError("CommitmentMismatch", round, tx.sender)
     node = state.nodes[tx.sender]
     # During r's reveal window the latest final model is r's base: finalize(r−1) closed at S(r)
     # and finalize(r) opens only at attestOpen(r).
@@ -1263,13 +1252,13 @@ def process_post_beacon(state: State, tx: Tx, round: int, signature: bytes) -> l
     _non_payable(tx)
     _check_bytes("signature", signature)
     if not _in_window(state, round, tx.timestamp, Phase.BEACON):
-        raise _fail("NotInBeaconWindow", round)
+        raise ProtocolError("NotInBeaconWindow", round)
     if _stake(state, tx.sender, round) == 0:
-        raise _fail("NotInFrozenSet", round, tx.sender)
+        raise ProtocolError("NotInFrozenSet", round, tx.sender)
     if tx.sender in _round(state, round).beacon_posted:
-        raise _fail("BeaconAlreadyPosted", round, tx.sender)
+        raise ProtocolError("BeaconAlreadyPosted", round, tx.sender)
     if len(signature) != SIGNATURE_BYTES:
-        raise _fail("InvalidBeaconSignature", len(signature))
+        raise ProtocolError("InvalidBeaconSignature", len(signature))
     rs = _accumulate(state, round, dg.beacon_entry(tx.sender, signature))
     rs.beacon_posted.add(tx.sender)
     rs.others += 1
@@ -1288,18 +1277,18 @@ def process_attest(state: State, tx: Tx, round: int, result: Result) -> list[Eve
     Events: [Slashed(WrongVote)], Attested(...)."""
     _non_payable(tx)
     if not _in_window(state, round, tx.timestamp, Phase.ATTEST):
-        raise _fail("NotInAttestWindow", round)
+        raise ProtocolError("NotInAttestWindow", round)
     weight = _stake(state, tx.sender, round)
     if weight == 0:
-        raise _fail("NotInFrozenSet", round, tx.sender)
+        raise ProtocolError("NotInFrozenSet", round, tx.sender)
     node = state.nodes[tx.sender]
     if node.last_attested_round == round + 1:
-        raise _fail("AlreadyAttested", round, tx.sender)
-    if _lags(state, node, tx.timestamp):
-        raise _fail("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
+        raise ProtocolError("AlreadyAttested", round, tx.sender)
+    if node_lags(state, node, tx.timestamp):
+        raise ProtocolError("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
     codec, digest = _parse_cid(result.merged_cid)
     if codec == CODEC_RAW and digest != result.merged_digest:
-        raise _fail("CidDigestMismatch")
+        raise ProtocolError("CidDigestMismatch")
     _parse_cid(result.manifest_cid)
     events: list[Event] = []
     _settle_vote(state, tx.sender, node, tx.sender, tx.timestamp, events)
@@ -1341,18 +1330,18 @@ def process_finalize(state: State, tx: Tx, round: int, result: Result) -> list[E
     resultHash, tally, totalStake)."""
     _non_payable(tx)
     if not _in_window(state, round, tx.timestamp, Phase.ATTEST):
-        raise _fail("NotInAttestWindow", round)
+        raise ProtocolError("NotInAttestWindow", round)
     rs_read = _round(state, round)
     if rs_read.final_result != dg.ZERO32:
-        raise _fail("AlreadyFinal", round)
+        raise ProtocolError("AlreadyFinal", round)
     result_hash = result.hash(state.chain_id, state.contract, round)
     tally = rs_read.tallies.get(result_hash, 0)
     total = state.total_stake.at(round)
     needed = finality_needed(total, get_rules_for_round(state, round).finality_ppm)
     if tally < needed:
-        raise _fail("BelowFinality", tally, needed)
+        raise ProtocolError("BelowFinality", tally, needed)
     if result.round_earned > rs_read.reserved:
-        raise _fail("OverBudget", result.round_earned, rs_read.reserved)
+        raise ProtocolError("OverBudget", result.round_earned, rs_read.reserved)
     rs = _accumulate(state, round, dg.finalized_entry(result_hash, tally, total))
     rs.final_result = result_hash
     rs.others += 1
@@ -1385,7 +1374,7 @@ def process_settle(state: State, tx: Tx, leaf: Leaf, proof: Sequence[bytes]) -> 
     latest = state.latest.round_plus_one
     node = state.nodes.get(leaf.node)
     if node is None or node.settled_round >= latest:
-        raise _fail("AlreadySettled", leaf.node)
+        raise ProtocolError("AlreadySettled", leaf.node)
     if (
         leaf.index >= len(state.node_at)
         or state.node_at[leaf.index] != leaf.node
@@ -1397,9 +1386,9 @@ def process_settle(state: State, tx: Tx, leaf: Leaf, proof: Sequence[bytes]) -> 
             proof,
         )
     ):
-        raise _fail("InvalidProof")
+        raise ProtocolError("InvalidProof")
     if leaf.cum_earned < node.cum_earned or leaf.cum_penalties < node.cum_penalties:
-        raise _fail("LeafRegressed", leaf.node)
+        raise ProtocolError("LeafRegressed", leaf.node)
     latest_round = latest - 1
     ts = tx.timestamp
     penalty_due = (
@@ -1460,7 +1449,7 @@ def process_slash_no_reveal(state: State, tx: Tx, round: int, node_address: str)
         or slot is None
         or slot.state != CommitState.COMMITTED
     ):
-        raise _fail("NotSlashable", round, address)
+        raise ProtocolError("NotSlashable", round, address)
     node = state.nodes[address]
     rules = get_rules_for_round(state, round)
     if tx.sender != address:
@@ -1492,7 +1481,7 @@ def process_slash_no_reveal(state: State, tx: Tx, round: int, node_address: str)
 def _only_governor(state: State, tx: Tx) -> None:
     _non_payable(tx)
     if tx.sender != state.governor:
-        raise _fail("NotGovernor", tx.sender)
+        raise ProtocolError("NotGovernor", tx.sender)
 
 
 def _notice_earliest(state: State, ts: int) -> int:
@@ -1510,10 +1499,10 @@ def process_schedule_rules(state: State, tx: Tx, rules: RulesV2) -> list[Event]:
     _only_governor(state, tx)
     earliest = _notice_earliest(state, tx.timestamp)
     if rules.effective_round < earliest:
-        raise _fail("NoticeTooShort", rules.effective_round, earliest)
+        raise ProtocolError("NoticeTooShort", rules.effective_round, earliest)
     last = state.rules[-1].effective_round
     if rules.effective_round <= last:
-        raise _fail("RulesOutOfOrder", rules.effective_round, last)
+        raise ProtocolError("RulesOutOfOrder", rules.effective_round, last)
     check_rules(rules, state.deployment)
     state.rules.append(rules)
     return [_event("RulesScheduled", rules.effective_round, len(state.rules) - 1, rules)]
@@ -1526,14 +1515,14 @@ def process_cancel_rules(state: State, tx: Tx) -> list[Event]:
     Effects: the last version removed. Events: RulesCancelled(version)."""
     _only_governor(state, tx)
     if len(state.rules) == 1:
-        raise _fail("NothingToCancel")
+        raise ProtocolError("NothingToCancel")
     version = len(state.rules) - 1
     effective = state.rules[-1].effective_round
     if effective < state.deployment.effective_round(tx.timestamp):
-        raise _fail("RulesInEffect", version)
+        raise ProtocolError("RulesInEffect", version)
     earliest = _notice_earliest(state, tx.timestamp)
     if effective < earliest:
-        raise _fail("NoticeTooShort", effective, earliest)
+        raise ProtocolError("NoticeTooShort", effective, earliest)
     state.rules.pop()
     return [_event("RulesCancelled", version)]
 
@@ -1545,7 +1534,7 @@ def process_transfer_governance(state: State, tx: Tx, pending: str) -> list[Even
     _only_governor(state, tx)
     pending = to_checksum_address(pending)
     if pending == ZERO_ADDRESS:
-        raise _fail("ZeroAddress")
+        raise ProtocolError("ZeroAddress")
     state.pending_governor = pending
     return [_event("GovernanceTransferStarted", state.governor, pending)]
 
@@ -1555,7 +1544,7 @@ def process_accept_governance(state: State, tx: Tx) -> list[Event]:
     no pending governor. Events: GovernanceTransferred(previous, sender)."""
     _non_payable(tx)
     if state.pending_governor == ZERO_ADDRESS or tx.sender != state.pending_governor:
-        raise _fail("NotPendingGovernor", tx.sender)
+        raise ProtocolError("NotPendingGovernor", tx.sender)
     previous = state.governor
     state.governor = tx.sender
     state.pending_governor = ZERO_ADDRESS
@@ -1570,9 +1559,9 @@ def process_pause(state: State, tx: Tx, duration: int) -> list[Event]:
     _only_governor(state, tx)
     _check_uint("duration", duration, 64)
     if not 0 < duration <= MAX_PAUSE:
-        raise _fail("PauseNotAllowed", 0)
+        raise ProtocolError("PauseNotAllowed", 0)
     if state.pause_until != 0 and tx.timestamp < state.pause_until + PAUSE_COOLDOWN:
-        raise _fail("PauseNotAllowed", state.pause_until + PAUSE_COOLDOWN)
+        raise ProtocolError("PauseNotAllowed", state.pause_until + PAUSE_COOLDOWN)
     state.pause_from = tx.timestamp
     state.pause_until = tx.timestamp + duration
     return [_event("Paused", state.pause_from, state.pause_until)]
@@ -1584,7 +1573,7 @@ def process_unpause(state: State, tx: Tx) -> list[Event]:
     Events: Unpaused()."""
     _only_governor(state, tx)
     if not state.pause_from <= tx.timestamp < state.pause_until:
-        raise _fail("NotPaused")
+        raise ProtocolError("NotPaused")
     state.pause_until = tx.timestamp
     return [_event("Unpaused")]
 
@@ -1643,11 +1632,6 @@ def get_node_at(state: State, index: int) -> str:
 def get_stake_of(state: State, node: str, round: int) -> int:
     """stake(node, round): exact for the current round and the next (the checkpoint's range)."""
     return _stake(state, node, round)
-
-
-def get_total_stake(state: State, round: int) -> int:
-    """totalStake(round), for the current round and the next."""
-    return state.total_stake.at(round)
 
 
 def get_node_view(state: State, address: str, ts: int) -> NodeView:

@@ -289,7 +289,7 @@ class World:
         voters = list(self.active(round) if voters is None else voters)
         self.goto(round, m.Phase.COMMIT)
         for n in dict.fromkeys(committers + voters):
-            if m._lags(self.state, self.state.nodes[n], self.now):
+            if m.node_lags(self.state, self.state.nodes[n], self.now):
                 self.settle(n)
         if not self.state.rounds.get(round, m.RoundState()).opened:
             self.call(m.process_open_round, self.gov, round)

@@ -314,7 +314,7 @@ def test_honest_nodes_are_never_slashed_by_a_minority() -> None:
     for r in range(3):
         w.goto(r, P.COMMIT)
         for n in honest + attacker:
-            if m._lags(w.state, w.state.nodes[n], w.now):
+            if m.node_lags(w.state, w.state.nodes[n], w.now):
                 w.settle(n)
         updates = [w.update(n, r) for n in honest + attacker]
         for u in updates:

@@ -128,9 +128,9 @@ class MachineInvariants(RuleBasedStateMachine):
                 n = before.nodes[node]
                 assert tx.timestamp >= n.withdrawable_at
                 assert n.unrevealed == 0
-                assert not m._lags(before, n, tx.timestamp)
+                assert not m.node_lags(before, n, tx.timestamp)
                 p = n.last_participated_round
-                assert p == 0 or m._decided(before, p - 1, tx.timestamp)
+                assert p == 0 or m.round_decided(before, p - 1, tx.timestamp)
                 falls[node] = falls.get(node, 0) + e["amount"]
             elif e.name == "Finalized":
                 rnd = e["round"]
