@@ -385,7 +385,7 @@ interface IFLChainV2 {
     /// @notice The round was opened already.
     /// @param round the round
     error RoundAlreadyOpen(uint256 round);
-    /// @notice The round starts inside a pause: no commits (§10).
+    /// @notice The round starts inside a pause: it cannot be opened and accepts no commits (§10).
     /// @param round the round
     error RoundPaused(uint256 round);
     /// @notice The caller has no stake in the round's frozen set.
