@@ -5,9 +5,9 @@ The scheme is drand's unchained one (`pedersen-bls-unchained`): BLS12-381 with t
 G1 (48 bytes compressed) and signatures on G2 (96 bytes compressed), the message of round n is
 `sha256(uint64_be(n))`, hashed to G2 with the DST `BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_`
 — py_ecc's `G2Basic`. The value a flchain round uses is `sha256(signature)`, as drand's own.
-The contract never verifies BLS; every merger and auditor does, so a verification (0.36 s in pure
-Python on an idle core here, 0.65 s under load: `bench/beacon.py`) is memoised by (key, round,
-signature).
+The contract never verifies BLS; every merger and auditor does, so a verification (0.25 s in pure
+Python on an idle core here, up to 0.7 s on a loaded one: `bench/beacon.py`) is memoised by
+(key, round, signature).
 
 Every refusal is a `BeaconError` subclass naming what is wrong; nothing py_ecc raises leaks out.
 """
