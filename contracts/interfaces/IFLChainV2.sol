@@ -130,6 +130,7 @@ interface IFLChainV2 {
         uint256 stakeThisRound; // stake(node, current round)
         uint256 stakeNextRound; // stake(node, current round + 1)
         uint32 acceptedReveals; // counted by the contract at reveal
+        uint32 lastAcceptedRound; // round + 1 of the latest Accepted reveal, 0 = never (§8 penalty check)
         uint32 unrevealed; // commitments neither revealed nor slashed
         uint32 lastParticipatedRound; // round + 1, 0 = never (commit or attest)
         uint32 settledRound; // round + 1 of the root last applied, 0 = never
@@ -203,6 +204,10 @@ interface IFLChainV2 {
     /// @param node the node
     /// @param amount wei paid
     event Withdrawn(address indexed node, uint256 amount);
+    /// @notice A node pulled the rewards credited to it after a failed transfer.
+    /// @param node the node
+    /// @param amount wei paid
+    event Collected(address indexed node, uint256 amount);
     /// @notice Round `round` reserved its budget; `totalStake` is its frozen stake.
     /// @param round the round
     /// @param reserved wei reserved from the pool
@@ -359,7 +364,8 @@ interface IFLChainV2 {
     /// @param node the node
     /// @param latestRound the latest final round
     error SettlementPending(address node, uint256 latestRound);
-    /// @notice A native transfer failed where it cannot be credited (withdraw, bounty).
+    /// @notice A native transfer to the caller failed (withdraw, collect, a bounty); rewards paid by settle
+    ///         are credited instead.
     error TransferFailed();
     /// @notice The round is not the open one, or the time is outside its commit window.
     /// @param round the round asked for
@@ -379,7 +385,7 @@ interface IFLChainV2 {
     /// @notice The round was opened already.
     /// @param round the round
     error RoundAlreadyOpen(uint256 round);
-    /// @notice The round starts inside a pause: no commits (§10).
+    /// @notice The round starts inside a pause: it cannot be opened and accepts no commits (§10).
     /// @param round the round
     error RoundPaused(uint256 round);
     /// @notice The caller has no stake in the round's frozen set.
@@ -450,7 +456,7 @@ interface IFLChainV2 {
     error NotPendingGovernor(address caller);
     /// @notice The zero address where an address is required.
     error ZeroAddress();
-    /// @notice A version takes effect before effective(now) + noticeRounds.
+    /// @notice A version takes (or, to cancel, took) effect before effective(now) + noticeRounds in force now.
     /// @param effectiveRound the version's round
     /// @param earliest the earliest round allowed
     error NoticeTooShort(uint256 effectiveRound, uint256 earliest);
@@ -531,7 +537,7 @@ interface IFLChainV2 {
     /// @notice Schedule a rules version (governor; notice, order and bounds checked).
     /// @param rules the version, `effectiveRound` included
     function scheduleRules(Rules calldata rules) external;
-    /// @notice Cancel the last scheduled version if it has not taken effect (governor).
+    /// @notice Cancel the last scheduled version if it is still outside the notice period (governor).
     function cancelRules() external;
     /// @notice Propose a new governor (governor).
     /// @param newGovernor the proposed governor

@@ -1,0 +1,203 @@
+"""The randomness beacon of docs/protocol.md §6: which drand round seeds a flchain round, how a
+posted signature is verified, and a devnet stand-in.
+
+The scheme is drand's unchained one (`pedersen-bls-unchained`): BLS12-381 with the public key on
+G1 (48 bytes compressed) and signatures on G2 (96 bytes compressed), the message of round n is
+`sha256(uint64_be(n))`, hashed to G2 with the DST `BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_`
+— py_ecc's `G2Basic`. The value a flchain round uses is `sha256(signature)`, as drand's own.
+The contract never verifies BLS; every merger and auditor does, so a verification (0.25 s in pure
+Python on an idle core here, up to 0.7 s on a loaded one: `bench/beacon.py`) is memoised by
+(key, round, signature).
+
+Every refusal is a `BeaconError` subclass naming what is wrong; nothing py_ecc raises leaks out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from typing import Final, Protocol
+
+from eth_typing import BLSPubkey, BLSSignature
+from py_ecc.bls import G2Basic
+from py_ecc.bls.g2_primitives import signature_to_G2, subgroup_check
+
+from flchain.errors import FlchainError
+
+__all__ = [
+    "BEACON_DST",
+    "PUBLIC_KEY_BYTES",
+    "SIGNATURE_BYTES",
+    "BeaconError",
+    "BeaconKeyError",
+    "BeaconSchedule",
+    "BeaconSignatureError",
+    "BeaconSignatureRefused",
+    "DevnetBeacon",
+    "beacon_message",
+    "beacon_randomness",
+    "beacon_round",
+    "is_valid_beacon",
+    "verify_beacon",
+]
+
+BEACON_DST: Final = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_"
+PUBLIC_KEY_BYTES: Final = 48
+SIGNATURE_BYTES: Final = 96
+UINT64_MAX: Final = 2**64 - 1
+_DEVNET_KEY_DOMAIN: Final = b"flchain.devnet.beacon.v1"
+_MEMO_SIZE: Final = 4096  # (key, round, signature) outcomes kept: a few rounds of every post
+
+
+class BeaconError(FlchainError):
+    """A beacon key or signature was refused."""
+
+
+class BeaconKeyError(BeaconError):
+    """The public key is not a 48-byte compressed point of BLS12-381 G1's prime subgroup."""
+
+
+class BeaconSignatureError(BeaconError):
+    """The signature is not a 96-byte compressed point of BLS12-381 G2's prime subgroup."""
+
+
+class BeaconSignatureRefused(BeaconError):
+    """A well-formed signature that does not verify for this key and round."""
+
+
+class BeaconSchedule(Protocol):
+    """The deployment fields D(r) depends on (`machine.Deployment` has them)."""
+
+    @property
+    def t0(self) -> int: ...
+    @property
+    def round_length(self) -> int: ...
+    @property
+    def commit_window(self) -> int: ...
+    @property
+    def reveal_window(self) -> int: ...
+    @property
+    def beacon_genesis(self) -> int: ...
+    @property
+    def beacon_period(self) -> int: ...
+    @property
+    def beacon_delay(self) -> int: ...
+
+
+def beacon_round(deployment: BeaconSchedule, round: int) -> int:
+    """D(r): the first beacon round produced at or after `revealEnd(r) + δ` (§6).
+
+    drand's round n is produced at `genesis + (n − 1)·period`, so D(r) = 1 + ⌈(revealEnd(r) + δ
+    − genesis) / period⌉, and 1 when that time precedes the beacon's genesis."""
+    reveal_end = (
+        deployment.t0
+        + round * deployment.round_length
+        + deployment.commit_window
+        + deployment.reveal_window
+    )
+    after = reveal_end + deployment.beacon_delay - deployment.beacon_genesis
+    if after <= 0:
+        return 1
+    return 1 + -(-after // deployment.beacon_period)
+
+
+def beacon_message(round: int) -> bytes:
+    """The message drand signs for `round`: sha256 of the round as a big-endian uint64."""
+    if not 0 <= round <= UINT64_MAX:
+        raise BeaconError(f"beacon round {round} is not a uint64")
+    return hashlib.sha256(round.to_bytes(8, "big")).digest()
+
+
+def beacon_randomness(signature: bytes) -> bytes:
+    """The randomness a (verified) signature yields: sha256(signature), as drand publishes."""
+    return hashlib.sha256(signature).digest()
+
+
+def _check_key(public_key: bytes) -> None:
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise BeaconKeyError(
+            f"beacon public key has {len(public_key)} bytes, expected {PUBLIC_KEY_BYTES}"
+        )
+    try:
+        valid = G2Basic.KeyValidate(BLSPubkey(public_key))
+    except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed key
+        valid = False
+    if not valid:
+        raise BeaconKeyError(
+            "beacon public key is not a point of BLS12-381 G1's subgroup: check the deployment"
+        )
+
+
+def _check_signature_encoding(signature: bytes) -> None:
+    if len(signature) != SIGNATURE_BYTES:
+        raise BeaconSignatureError(
+            f"beacon signature has {len(signature)} bytes, expected {SIGNATURE_BYTES}"
+        )
+    try:
+        valid = subgroup_check(signature_to_G2(BLSSignature(signature)))
+    except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed signature
+        valid = False
+    if not valid:
+        raise BeaconSignatureError("beacon signature is not a point of BLS12-381 G2's subgroup")
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _verdict(public_key: bytes, round: int, signature: bytes) -> BeaconError | None:
+    """None if the signature verifies, else the refusal (cached either way: an invalid post is
+    as expensive to re-check as a valid one)."""
+    try:
+        message = beacon_message(round)
+    except BeaconError as exc:
+        return exc
+    try:
+        ok = G2Basic.Verify(BLSPubkey(public_key), message, BLSSignature(signature))
+    except Exception:  # defensive: Verify already folds py_ecc's own errors into False
+        ok = False
+    if ok:
+        return None
+    # Only a refusal pays for telling a malformed key or signature from a wrong one.
+    try:
+        _check_key(public_key)
+        _check_signature_encoding(signature)
+    except BeaconError as exc:
+        return exc
+    return BeaconSignatureRefused(
+        f"beacon signature does not verify for round {round} under the deployment's key"
+    )
+
+
+def verify_beacon(public_key: bytes, round: int, signature: bytes) -> bytes:
+    """The randomness of beacon round `round` if `signature` verifies under `public_key`.
+
+    @raises BeaconKeyError, BeaconSignatureError (malformed) or BeaconSignatureRefused."""
+    verdict = _verdict(bytes(public_key), int(round), bytes(signature))
+    if verdict is not None:
+        raise type(verdict)(verdict.message)
+    return beacon_randomness(signature)
+
+
+def is_valid_beacon(public_key: bytes, round: int, signature: bytes) -> bool:
+    """Whether `signature` is beacon round `round`'s under `public_key` (never raises)."""
+    return _verdict(bytes(public_key), int(round), bytes(signature)) is None
+
+
+class DevnetBeacon:
+    """A local stand-in for drand on devnets: one BLS key, derived from a seed, that signs any
+    round with drand's scheme. Anyone who knows the seed can sign every future round, so it
+    never seeds anything of value."""
+
+    __slots__ = ("_secret", "public_key")
+
+    def __init__(self, seed: bytes) -> None:
+        # KeyGen wants ≥ 32 bytes of input keying material; the domain keeps this key apart
+        # from any other use of the same seed.
+        ikm = hashlib.sha256(_DEVNET_KEY_DOMAIN + bytes(seed)).digest()
+        self._secret: int = G2Basic.KeyGen(ikm)
+        self.public_key: bytes = bytes(G2Basic.SkToPk(self._secret))
+
+    def __repr__(self) -> str:  # the secret never reaches a log
+        return f"DevnetBeacon(public_key=0x{self.public_key.hex()})"
+
+    def sign(self, round: int) -> bytes:
+        """The 96-byte signature of beacon round `round`."""
+        return bytes(G2Basic.Sign(self._secret, beacon_message(round)))
