@@ -37,6 +37,7 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── CompileError                                             flchain.ledger.errors
     │   ├── ContractRevert                                           flchain.ledger.errors
     │   └── TransactionFailed                                        flchain.ledger.errors
+    │       └── OutOfGas                                             flchain.ledger.errors
     ├── KeystoreError                                                flchain.ledger.keystore
     │   ├── InvalidPrivateKey                                        flchain.ledger.keystore
     │   ├── InvalidWalletName                                        flchain.ledger.keystore

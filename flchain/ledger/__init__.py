@@ -17,6 +17,7 @@ from flchain.ledger.errors import (
     CompileError,
     ContractRevert,
     LedgerError,
+    OutOfGas,
     TransactionFailed,
 )
 from flchain.ledger.events import (
@@ -71,6 +72,7 @@ __all__ = [
     "NodePenalised",
     "NodeRecord",
     "NodeStatus",
+    "OutOfGas",
     "Phase",
     "Registered",
     "Revealed",

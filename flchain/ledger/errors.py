@@ -39,6 +39,10 @@ class TransactionFailed(LedgerError):
     """A transaction failed without a decodable custom error (out of gas, panic, unknown)."""
 
 
+class OutOfGas(TransactionFailed):
+    """A mined transaction used all the gas of its limit and failed: the limit was too low."""
+
+
 def _short(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()

@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict
 
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
-from flchain.ledger.errors import ChainUnavailable, TransactionFailed
+from flchain.ledger.errors import ChainUnavailable, OutOfGas, TransactionFailed
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import Address
@@ -87,20 +87,29 @@ class TxSender:
         self.signer = signer
         self._chain_id = chain_id
 
-    def send(self, call: Any, function: str, value: int = 0) -> Receipt:
+    def send(
+        self, call: Any, function: str, value: int = 0, *, gas_floor: int | None = None
+    ) -> Receipt:
         """Run the contract call `call` (a web3 contract function or constructor, named
-        `function` in errors) as a transaction paying `value` wei; returns its receipt."""
+        `function` in errors) as a transaction paying `value` wei; returns its receipt.
+
+        @param gas_floor the least gas the call may need when mined, whatever the estimate
+            says (the caller's knowledge of a costlier path the chain may take: see
+            `Ledger.attest`)
+        """
         try:
-            tx = self.prepare(call, function, value)
+            tx = self.prepare(call, function, value, gas_floor)
             tx_hash = self.submit(tx)
             receipt = self.wait(tx_hash)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
         self.backend.note_receipt(receipt)
-        self.ensure_success(receipt, function)
+        self.ensure_success(receipt, function, int(tx["gas"]))
         return receipt
 
-    def prepare(self, call: Any, function: str, value: int) -> dict[str, Any]:
+    def prepare(
+        self, call: Any, function: str, value: int, gas_floor: int | None = None
+    ) -> dict[str, Any]:
         """The transaction to sign, checked to succeed (nonce, chain id, gas filled in)."""
         w3 = self.backend.w3
         fixed_gas = self.backend.FIXED_GAS
@@ -125,7 +134,7 @@ class TxSender:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TransactionFailed(f"{function} would fail: {first[:200]}") from None
         if fixed_gas is None:
-            tx["gas"] = int(tx["gas"]) * (100 + GAS_MARGIN_PCT) // 100
+            tx["gas"] = max(int(tx["gas"]), gas_floor or 0) * (100 + GAS_MARGIN_PCT) // 100
         return tx
 
     def submit(self, tx: Mapping[str, Any]) -> bytes:
@@ -138,14 +147,20 @@ class TxSender:
             timeout=RECEIPT_TIMEOUT_S,
         )
 
-    def ensure_success(self, receipt: Receipt, function: str) -> None:
-        """Raise for a mined transaction that failed: by name where the backend can tell."""
+    def ensure_success(self, receipt: Receipt, function: str, gas_limit: int) -> None:
+        """Raise for a mined transaction that failed: by name where the backend can tell, and
+        `OutOfGas` when it used all of its `gas_limit` (a revert returns what it did not use)."""
         if int(receipt["status"]) == 1:
             return
         refusal = self.errors.refusal(self.backend.revert_data_of(receipt), function)
         if refusal is not None:
             raise refusal
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        if int(receipt["gasUsed"]) >= gas_limit:
+            raise OutOfGas(
+                f"{function} ran out of gas in block {receipt['blockNumber']}: it used all "
+                f"{gas_limit} gas of its limit (tx {tx_hash})"
+            )
         raise TransactionFailed(
             f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash})"
         )
