@@ -28,7 +28,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import BlockNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
 
-from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError, first_line
 from flchain.protocol import Phase, Schedule
 
 BackendKind = Literal["embedded", "anvil", "hardhat", "rpc"]
@@ -148,8 +148,8 @@ class Backend(ABC):
                 raise
             except Exception as exc:  # a provider refusing the range or the result size
                 if end == start:
-                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise LedgerError(f"eth_getLogs refused block {start}: {first[:200]}") from None
+                    why = first_line(exc, type(exc).__name__)
+                    raise LedgerError(f"eth_getLogs refused block {start}: {why}") from None
                 chunk = max(1, (end - start + 1) // 2)
                 continue
             start = end + 1
@@ -350,8 +350,11 @@ class RpcBackend(Backend):
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the RPC endpoint at {self.url}") from None
         if "error" in response:
-            message = str(response["error"].get("message", response["error"]))
-            raise LedgerError(f"{method} failed on {self.url}: {message.splitlines()[0]}")
+            error = response["error"]
+            if not isinstance(error, dict):
+                error = {"message": error}
+            why = first_line(error.get("message", ""), f"code {error.get('code', '?')}")
+            raise LedgerError(f"{method} failed on {self.url}: {why}")
         return response.get("result")
 
     def set_time(self, timestamp: int) -> int:

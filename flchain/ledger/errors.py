@@ -43,6 +43,15 @@ class OutOfGas(TransactionFailed):
     """A mined transaction used all the gas of its limit and failed: the limit was too low."""
 
 
+def first_line(text: object, fallback: str, limit: int = 200) -> str:
+    """The first non-blank line of `text` (at most `limit` characters), or `fallback` when it
+    has none: an exception's message may be empty."""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return fallback
+
+
 def _short(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()

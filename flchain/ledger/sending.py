@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict
 
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
-from flchain.ledger.errors import ChainUnavailable, OutOfGas, TransactionFailed
+from flchain.ledger.errors import ChainUnavailable, OutOfGas, TransactionFailed, first_line
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import Address
@@ -131,8 +131,8 @@ class TxSender:
             refusal = self.errors.refusal(revert_data(exc), function)
             if refusal is not None:
                 raise refusal from None
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TransactionFailed(f"{function} would fail: {first[:200]}") from None
+            why = first_line(exc, type(exc).__name__)
+            raise TransactionFailed(f"{function} would fail: {why}") from None
         if fixed_gas is None:
             tx["gas"] = max(int(tx["gas"]), gas_floor or 0) * (100 + GAS_MARGIN_PCT) // 100
         return tx
