@@ -36,8 +36,12 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     ├── LedgerError                                                  flchain.ledger.errors
     │   ├── CompileError                                             flchain.ledger.errors
     │   ├── ContractRevert                                           flchain.ledger.errors
-    │   └── TransactionFailed                                        flchain.ledger.errors
-    │       └── OutOfGas                                             flchain.ledger.errors
+    │   ├── InsufficientFunds                                        flchain.ledger.errors
+    │   ├── TransactionFailed                                        flchain.ledger.errors
+    │   │   └── OutOfGas                                             flchain.ledger.errors
+    │   └── TransactionRejected                                      flchain.ledger.errors
+    │       ├── NonceTooLow                                          flchain.ledger.errors
+    │       └── Underpriced                                          flchain.ledger.errors
     ├── KeystoreError                                                flchain.ledger.keystore
     │   ├── InvalidPrivateKey                                        flchain.ledger.keystore
     │   ├── InvalidWalletName                                        flchain.ledger.keystore
@@ -59,7 +63,6 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── NotRegistered                                            flchain.node.errors
     │   ├── RoundNotFound                                            flchain.node.errors
     │   └── StoreWriteError (also UnavailableError) [exit 2]         flchain.node.errors
-    ├── InsufficientFunds                                            flchain.node.funds
     ├── ReplayError                                                  flchain.replay.errors
     │   └── ReplayUnavailable (also UnavailableError) [exit 2]       flchain.replay.errors
     └── StorageError                                                 flchain.storage.errors

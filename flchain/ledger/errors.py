@@ -43,6 +43,24 @@ class OutOfGas(TransactionFailed):
     """A mined transaction used all the gas of its limit and failed: the limit was too low."""
 
 
+class InsufficientFunds(LedgerError):
+    """The wallet cannot pay the gas and value of a transaction (checked before sending, or
+    refused by the chain for it)."""
+
+
+class TransactionRejected(LedgerError):
+    """The chain's node refused a signed transaction (nothing was mined)."""
+
+
+class NonceTooLow(TransactionRejected):
+    """The transaction's nonce is already used by a mined transaction of the same wallet."""
+
+
+class Underpriced(TransactionRejected):
+    """The fee is below what the node accepts: under the next block's base fee, or too small
+    a bump to replace a pending transaction at the same nonce."""
+
+
 def first_line(text: object, fallback: str, limit: int = 200) -> str:
     """The first non-blank line of `text` (at most `limit` characters), or `fallback` when it
     has none: an exception's message may be empty."""

@@ -23,13 +23,26 @@ come in as one more `TxSender` argument that `prepare` (fees and their caps, the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Final
 
 from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
 from pydantic import BaseModel, ConfigDict
+from web3.exceptions import Web3RPCError
 
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
-from flchain.ledger.errors import ChainUnavailable, OutOfGas, TransactionFailed, first_line
+from flchain.ledger.errors import (
+    ChainUnavailable,
+    InsufficientFunds,
+    LedgerError,
+    NonceTooLow,
+    OutOfGas,
+    TransactionFailed,
+    TransactionRejected,
+    Underpriced,
+    first_line,
+)
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.revert import ErrorDecoder, revert_data
 from flchain.protocol import Address
@@ -37,6 +50,13 @@ from flchain.protocol import Address
 #: Over the estimate on JSON-RPC chains: py-evm and anvil estimate exactly; refunds vary.
 GAS_MARGIN_PCT: Final = 20
 RECEIPT_TIMEOUT_S: Final = 120
+
+WEI_PER_ETH: Final = 10**18
+WEI_PER_GWEI: Final = 10**9
+
+#: What nodes answer when they already hold the very transaction sent (geth, anvil, others):
+#: it was sent before (e.g. through another endpoint), not refused.
+ALREADY_KNOWN: Final = ("already known", "already imported", "known transaction")
 
 #: A receipt as web3 returns it (`status`, `blockNumber`, `transactionHash`, `gasUsed`, `logs`, …).
 Receipt = Any
@@ -99,7 +119,7 @@ class TxSender:
         """
         try:
             tx = self.prepare(call, function, value, gas_floor)
-            tx_hash = self.submit(tx)
+            tx_hash = self.submit(tx, function)
             receipt = self.wait(tx_hash)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"lost the chain connection while sending {function}") from None
@@ -137,9 +157,46 @@ class TxSender:
             tx["gas"] = max(int(tx["gas"]), gas_floor or 0) * (100 + GAS_MARGIN_PCT) // 100
         return tx
 
-    def submit(self, tx: Mapping[str, Any]) -> bytes:
-        """Sign `tx` locally and send it; returns its hash."""
-        return bytes(self.backend.w3.eth.send_raw_transaction(self.signer.sign(tx)))
+    def submit(self, tx: Mapping[str, Any], function: str = "transaction") -> bytes:
+        """Sign `tx` locally and send it; returns its hash. A refusal of the node is raised
+        as a named `TransactionRejected` (`InsufficientFunds`, `NonceTooLow`, `Underpriced`)."""
+        raw = self.signer.sign(tx)
+        try:
+            self.backend.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            message = rpc_message(exc)
+            if not any(known in message.lower() for known in ALREADY_KNOWN):
+                raise self.refused(message, tx, function) from None
+        return bytes(keccak(raw))
+
+    def refused(self, message: str, tx: Mapping[str, Any], function: str) -> LedgerError:
+        """The named error for the node's refusal `message` of the signed transaction `tx`."""
+        low = message.lower()
+        if "insufficient funds" in low:
+            return self.insufficient_funds(tx, function)
+        where = f"the chain refused {function}"
+        if "nonce too low" in low or "nonce has already been used" in low:
+            return NonceTooLow(
+                f"{where}: nonce {tx['nonce']} of {self.signer.address} is already used "
+                f"({message}); another transaction of this wallet was mined first, retry"
+            )
+        if "underpriced" in low or "base fee" in low:
+            return Underpriced(
+                f"{where}: {message} (offered {describe_fees(tx)}); raise the fee caps or retry"
+            )
+        return TransactionRejected(f"{where}: {message}")
+
+    def insufficient_funds(self, tx: Mapping[str, Any], function: str) -> InsufficientFunds:
+        address = self.signer.address
+        balance = int(self.backend.w3.eth.get_balance(address))  # type: ignore[arg-type]
+        value = int(tx.get("value", 0))
+        need = int(tx["gas"]) * max_fee_of(tx) + value
+        return InsufficientFunds(
+            f"wallet {address} has {format_eth(balance)} on chain {tx.get('chainId', '?')}; "
+            f"{function} needs up to {format_eth(need)} ({tx['gas']} gas × "
+            f"{format_gwei(max_fee_of(tx))} max fee + {format_eth(value)}): fund it and "
+            "retry; nothing was sent"
+        )
 
     def wait(self, tx_hash: bytes) -> Receipt:
         return self.backend.w3.eth.wait_for_transaction_receipt(
@@ -164,6 +221,44 @@ class TxSender:
         raise TransactionFailed(
             f"{function} reverted in block {receipt['blockNumber']} (tx {tx_hash})"
         )
+
+
+def rpc_message(exc: Web3RPCError) -> str:
+    """The node's own message of a JSON-RPC error (web3's text wraps it in a dict repr)."""
+    response = exc.rpc_response
+    error = response.get("error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping):
+        return first_line(error.get("message", ""), f"code {error.get('code', '?')}")
+    return first_line(exc.message, type(exc).__name__)
+
+
+def max_fee_of(tx: Mapping[str, Any]) -> int:
+    """The most `tx` may pay per gas: its max fee (EIP-1559) or its gas price (legacy)."""
+    return int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+
+
+def describe_fees(tx: Mapping[str, Any]) -> str:
+    if "maxFeePerGas" in tx:
+        return (
+            f"max fee {format_gwei(int(tx['maxFeePerGas']))}, "
+            f"tip {format_gwei(int(tx.get('maxPriorityFeePerGas', 0)))}"
+        )
+    return f"gas price {format_gwei(max_fee_of(tx))}"
+
+
+def format_eth(wei: int) -> str:
+    """`wei` in ether, exact and without trailing zeros (`0.0123 ETH`, `100 ETH`, `0 ETH`)."""
+    return f"{_plain(Decimal(wei) / WEI_PER_ETH)} ETH"
+
+
+def format_gwei(wei: int) -> str:
+    """`wei` in gwei, exact and without trailing zeros (`1.5 gwei`)."""
+    return f"{_plain(Decimal(wei) / WEI_PER_GWEI)} gwei"
+
+
+def _plain(amount: Decimal) -> str:
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _call_params(tx: Mapping[str, Any]) -> dict[str, Any]:

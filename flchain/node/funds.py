@@ -14,18 +14,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flchain.errors import FlchainError
 from flchain.ledger import Backend
 from flchain.ledger.backends import NETWORK_ERRORS
-from flchain.ledger.errors import ChainUnavailable
-from flchain.ledger.sending import GAS_MARGIN_PCT
+from flchain.ledger.errors import ChainUnavailable, InsufficientFunds
+from flchain.ledger.sending import GAS_MARGIN_PCT, WEI_PER_GWEI, format_eth
 
-WEI_PER_ETH = 10**18
-WEI_PER_GWEI = 10**9
-
-
-class InsufficientFunds(FlchainError):
-    """The wallet cannot pay the gas and value of a transaction it is about to send."""
+__all__ = [
+    "Cost",
+    "InsufficientFunds",
+    "balance_of",
+    "devnet_kind",
+    "estimate",
+    "format_eth",
+    "fund_hint",
+    "gas_limit",
+    "max_fee_per_gas",
+    "require_funds",
+]
 
 
 @dataclass(frozen=True)
@@ -39,14 +44,6 @@ class Cost:
     @property
     def total(self) -> int:
         return self.gas_limit * self.max_fee_per_gas + self.value
-
-
-def format_eth(wei: int) -> str:
-    """`wei` in ether, exact and without trailing zeros (`0.0123 ETH`, `100 ETH`, `0 ETH`)."""
-    text = f"{Decimal(wei) / WEI_PER_ETH:f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} ETH"
 
 
 def max_fee_per_gas(backend: Backend) -> int:
