@@ -25,7 +25,8 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── DevChainError [exit 2]                                   flchain.devnet.anvil
     │   ├── DevnetUnhealthy (also DevnetError) [exit 2]              flchain.devnet.errors
     │   ├── IpfsDaemonError [exit 2]                                 flchain.devnet.ipfsd
-    │   └── ChainUnavailable (also LedgerError) [exit 2]             flchain.ledger.errors
+    │   ├── ChainUnavailable (also LedgerError) [exit 2]             flchain.ledger.errors
+    │   └── ReceiptTimeout (also LedgerError) [exit 2]               flchain.ledger.errors
     ├── AuditError [exit 2]                                          flchain.audit.errors
     │   └── AuditSourceUnavailable (also UnavailableError) [exit 2]  flchain.audit.errors
     ├── BacktestError                                                flchain.backtest.errors
@@ -36,6 +37,8 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     ├── LedgerError                                                  flchain.ledger.errors
     │   ├── CompileError                                             flchain.ledger.errors
     │   ├── ContractRevert                                           flchain.ledger.errors
+    │   ├── DeadlineMissed                                           flchain.ledger.errors
+    │   ├── FeeCapExceeded                                           flchain.ledger.errors
     │   ├── InsufficientFunds                                        flchain.ledger.errors
     │   ├── TransactionFailed                                        flchain.ledger.errors
     │   │   └── OutOfGas                                             flchain.ledger.errors

@@ -123,6 +123,21 @@ class Backend(ABC):
             times[block_number] = ts
         return ts
 
+    def next_base_fee(self) -> int | None:
+        """Base fee per gas of the next block (what a transaction must offer at least to be
+        mined in it), or None on a chain without EIP-1559. From `eth_feeHistory`, whose last
+        entry is the next block's, else the pending block."""
+        try:
+            fees = self.w3.eth.fee_history(1, "latest").get("baseFeePerGas") or []
+        except NETWORK_ERRORS:
+            raise
+        except Exception:  # a node without eth_feeHistory
+            fees = []
+        if fees:
+            return int(fees[-1]) or None
+        pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
+        return None if pending is None else int(pending)
+
     def note_receipt(self, receipt: Any) -> None:  # noqa: B027 - optional hook, no-op by default
         """A receipt this process received (the Ledger passes every one it waits for)."""
 
@@ -220,6 +235,11 @@ class EmbeddedBackend(Backend):
         self.w3.eth.default_account = self._faucet
         # Logs of blocks whose every transaction's receipt this process saw, by block number.
         self._receipt_logs: dict[int, list[Any]] = {}
+
+    def next_base_fee(self) -> int | None:
+        # eth-tester answers eth_feeHistory with no base fees; its pending block has the one.
+        pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
+        return None if pending is None else int(pending)
 
     def note_receipt(self, receipt: Any) -> None:
         # With auto-mining each transaction is mined alone in its own block, so one receipt is

@@ -48,6 +48,20 @@ class InsufficientFunds(LedgerError):
     refused by the chain for it)."""
 
 
+class FeeCapExceeded(LedgerError):
+    """The fee the chain asks is above the operator's cap (max fee per gas, cost per
+    transaction): nothing was sent, or a stuck transaction cannot be bumped further."""
+
+
+class DeadlineMissed(LedgerError):
+    """A transaction can no longer be mined before its deadline (e.g. its window's end)."""
+
+
+class ReceiptTimeout(UnavailableError, LedgerError):
+    """No receipt (or not enough confirmations) within the policy's receipt timeout; the
+    transaction may still be mined."""
+
+
 class TransactionRejected(LedgerError):
     """The chain's node refused a signed transaction (nothing was mined)."""
 

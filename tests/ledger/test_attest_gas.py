@@ -135,8 +135,8 @@ def test_a_transaction_that_runs_out_of_gas_is_named_out_of_gas(
     merged = b"merged 0"
 
     def raw_attest(node: Ledger) -> Any:
-        assert node._sender is not None
-        return node._sender.send(attest_call(node, 0, merged, []), "attest")
+        assert node.sender is not None
+        return node.sender.send(attest_call(node, 0, merged, []), "attest")
 
     results = in_one_block(anvil_backend, [lambda: raw_attest(a), lambda: raw_attest(b)])
     failed = [r for r in results if isinstance(r, Exception)]

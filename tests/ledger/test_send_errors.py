@@ -54,8 +54,8 @@ def anvil_world(backend: Backend, world: World) -> World:
     return world
 
 
-def test_an_unfunded_wallet_is_told_its_balance_and_need(anvil_world: World) -> None:
-    poor = anvil_world.gov.with_account(Account.create())
+def test_an_unfunded_wallet_is_told_its_balance_and_need(world: World) -> None:
+    poor = world.gov.with_account(Account.create())
     with pytest.raises(InsufficientFunds) as caught:
         poor.register()
     message = str(caught.value)
@@ -67,7 +67,7 @@ def test_an_unfunded_wallet_is_told_its_balance_and_need(anvil_world: World) -> 
 
 def test_a_used_nonce_is_nonce_too_low(anvil_world: World) -> None:
     node = anvil_world.nodes[0]
-    sender = node._sender
+    sender = node.sender
     assert sender is not None
     tx = sender.prepare(node.contract.functions.requestExit(), "requestExit", 0)
     tx["nonce"] -= 1  # the register transaction's
@@ -79,7 +79,7 @@ def test_a_replacement_at_the_same_fee_is_underpriced(anvil_world: World) -> Non
     backend = anvil_world.backend
     assert isinstance(backend, RpcBackend)
     node = anvil_world.nodes[0]
-    sender = node._sender
+    sender = node.sender
     assert sender is not None
     tx = sender.prepare(node.contract.functions.requestExit(), "requestExit", 0)
     backend._rpc("evm_setAutomine", [False])
@@ -97,7 +97,7 @@ def test_the_same_transaction_sent_twice_is_not_an_error(anvil_world: World) -> 
     backend = anvil_world.backend
     assert isinstance(backend, RpcBackend)
     node = anvil_world.nodes[0]
-    sender = node._sender
+    sender = node.sender
     assert sender is not None
     tx = sender.prepare(node.contract.functions.requestExit(), "requestExit", 0)
     backend._rpc("evm_setAutomine", [False])
