@@ -83,6 +83,10 @@ MIN_FEE_BUMP_BPS: Final = 1_250
 #: wallet (sent by another process) before giving up.
 PREPARE_ATTEMPTS: Final = 3
 
+#: Mined transactions per wallet whose nonce and fees are kept, to notice a reorg that removed
+#: one (deeper reorgs than this many of the wallet's transactions are not outbid, only re-sent).
+REMEMBERED_MINED: Final = 64
+
 #: What nodes answer when they already hold the very transaction sent (geth, anvil, others):
 #: it was sent before (e.g. through another endpoint), not refused.
 ALREADY_KNOWN: Final = ("already known", "already imported", "known transaction")
@@ -387,19 +391,22 @@ class TxSender:
             raise FeeCapExceeded(f"{function} not sent: {exc.message}") from None
 
     def next_nonce(self) -> tuple[int, Fees | None]:
-        """The nonce to send at, and the fees of this wallet's transaction still pending there
-        (sent by this process, ended without a receipt) that the new one must outbid."""
+        """The nonce to send at, and the fees of this wallet's transaction that may still be
+        pending there, which the new one must outbid: one this process sent that ended without
+        a receipt, or one whose receipt a reorg removed (geth puts such a transaction back in
+        its pool: sending at its nonce means only one of the two can ever be mined)."""
         address = self.signer.address
-        flights = self._in_flight()
+        w3 = self.backend.w3
+        flights, mined_here = self._in_flight(), self._mined()
+        mined = int(w3.eth.get_transaction_count(address, "latest"))  # type: ignore[arg-type]
+        for n in [n for n in mined_here if n >= mined]:  # un-mined by a reorg
+            flights.setdefault(n, mined_here.pop(n))
+        for n in [n for n in flights if n < mined]:
+            del flights[n]
         if flights:
-            mined = int(self.backend.w3.eth.get_transaction_count(address, "latest"))  # type: ignore[arg-type]
-            for n in [n for n in flights if n < mined]:
-                del flights[n]
-            if flights:
-                n = min(flights)
-                return n, flights[n]
-        pending = self.backend.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-        return int(pending), None
+            n = min(flights)
+            return n, flights[n]
+        return int(w3.eth.get_transaction_count(address, "pending")), None  # type: ignore[arg-type]
 
     def fee_market(self) -> FeeMarket:
         return read_fee_market(self.backend, self.policy)
@@ -499,7 +506,7 @@ class TxSender:
         wallet (the caller checks the call again)."""
         policy = self.policy
         nonce = int(tx["nonce"])
-        flights = self._in_flight()
+        flights, mined_here = self._in_flight(), self._mined()
         sent: list[bytes] = []
 
         def put(version: dict[str, Any]) -> None:
@@ -519,7 +526,9 @@ class TxSender:
             receipt = self.receipt_of(sent)
             if receipt is not None:
                 if int(receipt["status"]) != 1 or self.confirmed(receipt):
-                    flights.pop(nonce, None)
+                    mined_here[nonce] = flights.pop(nonce, Fees.of(tx))
+                    for old in sorted(mined_here)[:-REMEMBERED_MINED]:
+                        del mined_here[old]
                     return receipt
                 if time.monotonic() - started >= policy.receipt_timeout_s:
                     raise ReceiptTimeout(
@@ -633,6 +642,10 @@ class TxSender:
         """Nonce → fees of this wallet's transactions sent by this process and not known mined
         (one table per wallet on the backend, whichever Ledger sends)."""
         return self.backend.shared(("in-flight", self.signer.address.lower()), dict)
+
+    def _mined(self) -> dict[int, Fees]:
+        """Nonce → fees of this wallet's last transactions this process saw mined."""
+        return self.backend.shared(("mined", self.signer.address.lower()), dict)
 
     # ------------------------------------------------------------ outcome
 
