@@ -375,7 +375,8 @@ class TxSender:
             if replacing is None:
                 raise FeeCapExceeded(
                     f"{function} not sent: replacing this wallet's pending transaction at nonce "
-                    f"{nonce} ({describe_fees(pending.fields())}) needs a bump above the fee cap"
+                    f"{nonce} ({describe_fees(pending)}) needs a bump above the fee cap; raise "
+                    "max_fee_gwei / max_tx_cost_eth"
                 )
             fees = replacing
         for key in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
@@ -517,7 +518,7 @@ class TxSender:
             try:
                 put(tx)
             except Underpriced:  # the base fee rose since `prepare`, or another tx holds `nonce`
-                tx = self.replacement(tx, function) or tx
+                tx = self.replacement(tx) or tx
                 put(tx)
         except NonceTooLow:  # taken since `prepare`
             return None
@@ -554,17 +555,34 @@ class TxSender:
                     tx = self.resend(tx, function, put)
                     last_sent = now
                 elif now - last_sent >= policy.replace_after_s:
-                    replacing = self.replacement(tx, function)
-                    if replacing is not None:
-                        log.warning(
-                            "%s: tx 0x%s pending for %.1f s; replacing it (%s)",
-                            function, sent[-1].hex(), now - last_sent,
-                            describe_fees(replacing),
-                        )  # fmt: skip
-                        tx = replacing
-                        put(tx)
+                    tx = self.replace(tx, function, put, now - last_sent)
                     last_sent = now
             time.sleep(policy.poll_s)
+
+    def replace(
+        self,
+        tx: dict[str, Any],
+        function: str,
+        put: Callable[[dict[str, Any]], None],
+        waited: float,
+    ) -> dict[str, Any]:
+        """Replace the pending `tx` with a fee bump; returns what is pending now."""
+        replacing = self.replacement(tx)
+        if replacing is None:
+            log.warning(
+                "%s: tx at nonce %s pending for %.1f s and its fee cannot be raised within the "
+                "cap; still waiting", function, tx["nonce"], waited,
+            )  # fmt: skip
+            return tx
+        try:
+            put(replacing)
+        except (Underpriced, NonceTooLow):  # the base fee outran it, or it was just mined
+            return tx
+        log.warning(
+            "%s: tx at nonce %s pending for %.1f s; replaced it (%s)",
+            function, tx["nonce"], waited, describe_fees(replacing),
+        )  # fmt: skip
+        return replacing
 
     def resend(
         self, tx: dict[str, Any], function: str, put: Callable[[dict[str, Any]], None]
@@ -572,19 +590,23 @@ class TxSender:
         """Send `tx` again, the node having forgotten it; if the node now refuses its fee, a
         replacement. Returns what was sent (`tx` when nothing could be: the next look tries
         again)."""
-        for version in (tx, self.replacement(tx, function)):
-            if version is None:
-                break
+        try:
+            put(tx)
+        except (Underpriced, NonceTooLow):
+            replacing = self.replacement(tx)
+            if replacing is None:
+                return tx
             try:
-                put(version)
+                put(replacing)
             except (Underpriced, NonceTooLow):
-                continue
-            log.warning("%s: the chain no longer knew it; sent it again (%s)", function,
-                        describe_fees(version))  # fmt: skip
-            return version
+                return tx
+            tx = replacing
+        log.warning(
+            "%s: the chain no longer knew it; sent it again (%s)", function, describe_fees(tx)
+        )
         return tx
 
-    def replacement(self, tx: Mapping[str, Any], function: str) -> dict[str, Any] | None:
+    def replacement(self, tx: Mapping[str, Any]) -> dict[str, Any] | None:
         """`tx` with the fees of a valid replacement at the current fee market, or None when
         the cap leaves no room (it stays pending as it is)."""
         gas = int(tx["gas"])
@@ -594,9 +616,6 @@ class TxSender:
             fresh = Fees.of(tx)
         fees = compute_replacement(self.policy, Fees.of(tx), fresh, gas)
         if fees is None:
-            log.warning(
-                "%s: cannot bump the fee of tx at nonce %s within the cap", function, tx["nonce"]
-            )
             return None
         out = {
             k: v
