@@ -139,7 +139,7 @@ class Backend(ABC):
             raise
         except Exception:  # a node without eth_feeHistory
             fees = []
-        if fees:
+        if fees:  # zeros: a chain before London answers so; legacy transactions suit it
             return int(fees[-1]) or None
         pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
         return None if pending is None else int(pending)
