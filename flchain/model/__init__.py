@@ -24,7 +24,7 @@ from flchain.model.config import (
     validate_directive,
 )
 from flchain.model.errors import ModelError
-from flchain.model.features import feature_matrix
+from flchain.model.features import feature_columns, feature_matrix
 from flchain.model.network import (
     check_weights,
     init_weights,
@@ -52,6 +52,7 @@ __all__ = [
     "config_to_metadata",
     "directive_menu",
     "draw_directive",
+    "feature_columns",
     "feature_matrix",
     "init_weights",
     "perturb_weights",
