@@ -127,11 +127,12 @@ Tamper = Callable[[ReplayResult], MergeResult]
 # --- inputs -----------------------------------------------------------------------------------
 
 
-def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
-    """The benchmark the rules name; an all-zero id selects the round's shipped window."""
+def benchmark_for_rules(rules: Rules, round: int, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark the rules name (a window not shipped or registered here is fetched from
+    ``store`` by the CID of its file digest); an all-zero id selects the round's shipped window."""
     if rules.benchmark_id.lower() == ZERO_ID:
         return benchmark_for_round(round)
-    return resolve(rules.benchmark_id)
+    return resolve(rules.benchmark_id, store)
 
 
 def fetch_base_weights(store: ContentStore, base: GlobalModel) -> bytes:
@@ -337,7 +338,7 @@ def gather_inputs(
     record = record if record is not None else ledger.round_record(round)
     base_weights = fetch_base_weights(store, record.base)
     directives = directives_for_record(store, record)
-    benchmark = benchmark_for_rules(record.rules, round)
+    benchmark = benchmark_for_rules(record.rules, round, store)
     fetched = fetch_payloads(store, needs_content(record))
     inputs = ReplayInputs(
         record=record,

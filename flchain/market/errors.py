@@ -11,3 +11,12 @@ class MarketDataError(FlchainError):
 
 class UnknownBenchmarkError(MarketDataError):
     """A benchmark id names no benchmark this installation knows."""
+
+
+class BenchmarkFormatError(MarketDataError):
+    """Bytes offered as a benchmark file are not a canonical flchain benchmark file."""
+
+
+class BenchmarkUnavailableError(UnknownBenchmarkError):
+    """A benchmark named by digest or CID could not be fetched from the content store
+    (absent, too large, or the store failed): it does not resolve."""

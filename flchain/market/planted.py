@@ -41,6 +41,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from flchain.market.benchfile import encode
 from flchain.market.benchmark import WARMUP, WINDOW_SIGNALS, Benchmark
 from flchain.market.errors import MarketDataError
 from flchain.market.ohlcv import OHLCV
@@ -72,6 +73,8 @@ TAIL_FACTOR = 4
 MAX_RET_PPB = 200_000_000  # no bar moves more than 20 %
 MIN_PRICE = PRICE_SCALE // 100
 
+PLANTED_EXCHANGE = "planted"  # the canonical files of its windows name this venue and pair
+PLANTED_SYMBOL = "PLT/USD"
 TRAIN_BARS = 24_000  # the pool node partitions are cut from
 PLANTED_WINDOWS = 8  # held-out benchmark windows after it
 WORLD_BARS = TRAIN_BARS + WARMUP + 1 + PLANTED_WINDOWS * WINDOW_SIGNALS
@@ -254,7 +257,10 @@ def planted_window(seed: int, index: int) -> Benchmark:
     size = WARMUP + WINDOW_SIGNALS + 1
     stop = WORLD_BARS - index * WINDOW_SIGNALS
     bars = planted_world(seed).bars(stop - size, stop)
-    return Benchmark.from_bars(bars, name=f"planted-s{seed}-w{index}")
+    file = encode(bars, PLANTED_EXCHANGE, PLANTED_SYMBOL, WARMUP)
+    if file.bars != bars:  # pragma: no cover - the world's integers are already 8-decimal
+        raise MarketDataError("planted window is not exactly representable as a file")
+    return Benchmark.from_file(file, name=f"planted-s{seed}-w{index}")
 
 
 PLANTED_BAR_SIZES = ("15m", "15m", "1h")  # factor 1 or 4: two in three nodes keep 15 minutes

@@ -159,8 +159,9 @@ def process_base(record: RoundRecord, base_weights: bytes) -> BaseModelState:
 
 
 def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
-    """The benchmark must be the one the rules name (an all-zero id means unset: devnets)."""
-    if rules.benchmark_id != ZERO_BENCHMARK_ID and benchmark.id != rules.benchmark_id:
+    """The benchmark must be the one the rules name, by bars hash or file digest (an all-zero
+    id means unset: devnets)."""
+    if rules.benchmark_id != ZERO_BENCHMARK_ID and not benchmark.is_named_by(rules.benchmark_id):
         raise MergeInputError(
             f"benchmark {benchmark.id} is not the rules' benchmark {rules.benchmark_id}"
         )

@@ -210,7 +210,7 @@ class NodeRunner:
     def build(self, round: int, base: GlobalModel) -> SealedUpdate:
         """Train, claim, alter (adversaries only) and seal this round's update on `base`."""
         rules = self.ledger.rules_for_round(round)
-        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
+        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round, self.store))
         update = self.behaviour.alter(prepare_update(inputs), inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
         return seal(inputs, update, salt)
