@@ -73,6 +73,11 @@ class ModelConfig(BaseModel):
     @param label_horizon bars ahead the training label looks
     @param init_seed seed of the initial weights (genesis) or of the perturbation of the base
     @param perturb_ppm std-dev of that perturbation relative to each tensor's RMS, ppm (0 = none)
+    @param decision_band_micro no-trade band of the decision rule, in 1e-6 logit units: the
+        held position changes only to one whose logit is more than the band above the held
+        one's (0: memoryless argmax, today's rule). To become a protocol rule in v2.
+    @param label_fee_ppm fee per side the training labels net out of the forward return
+        (0: labels ignore fees). To become a protocol rule in v2.
     @param base_digest digest of the global model this config's weights started from
     @param directive the exploration directive followed in this round, if any
     """
@@ -89,6 +94,8 @@ class ModelConfig(BaseModel):
     label_horizon: int = Field(8, ge=1, le=256)
     init_seed: int = Field(0, ge=0, lt=2**63)
     perturb_ppm: int = Field(0, ge=0, le=1_000_000)
+    decision_band_micro: int = Field(0, ge=0, le=100_000_000)
+    label_fee_ppm: int = Field(0, ge=0, le=100_000)
     base_digest: str | None = None
     directive: Directive | None = None
 
@@ -139,14 +146,22 @@ def _parse(value: str, key: str) -> object:
         raise ModelError(f"model metadata {key} is not valid JSON") from exc
 
 
+#: Fields added after format version 1 was in use: written only when they differ from their
+#: default, so weights that do not use them keep the exact bytes (and digests) they always had.
+OPTIONAL_FIELDS = ("decision_band_micro", "label_fee_ppm")
+
+
 def config_to_metadata(cfg: ModelConfig) -> dict[str, str]:
     """Flat string metadata for the canonical safetensors header.
 
     One key per field, ``flchain.model.<field>``, value = canonical JSON of the field
-    (sorted keys, no spaces), so the same config always gives the same bytes.
+    (sorted keys, no spaces), so the same config always gives the same bytes; an
+    `OPTIONAL_FIELDS` field at its default is left out (reading it back gives the default).
     """
     out: dict[str, str] = {}
     for name, value in cfg.model_dump(mode="json").items():
+        if name in OPTIONAL_FIELDS and value == ModelConfig.model_fields[name].default:
+            continue
         out[METADATA_PREFIX + name] = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return out
 

@@ -7,8 +7,10 @@ Tensor names: ``l1.weight (hidden, N_FEATURES)``, ``l1.bias (hidden)``, ``l2.wei
 `reference_positions` is the path every ROI claim and every verifier uses. It widens the float32
 weights to float64 (exact) and computes each layer as a fixed-order sequence of element-wise
 multiply-then-add steps over the inputs (never a matmul, whose BLAS may reorder or fuse), ReLU
-as ``h if h > 0 else 0``, and the decision as exact comparisons of logits. Ties go to flat, then
-to long. It runs on feature columns in blocks of `BLOCK_ROWS` bars with in-place ufuncs into
+as ``h if h > 0 else 0``, and the decision as exact comparisons of logits: the argmax (ties go to
+flat, then to long), or — with a decision band (`ModelConfig.decision_band_micro`) — a
+hysteresis that leaves the held position only for one whose logit is more than the band above
+the held one's, flat before the first scored bar. It runs on feature columns in blocks of `BLOCK_ROWS` bars with in-place ufuncs into
 reused buffers (bars are independent, so blocking changes speed, not bits);
 tests/model/_reference_v1.py keeps the straightforward version it must match bit for bit.
 """
@@ -180,12 +182,13 @@ def reference_logits(weights: Mapping[str, np.ndarray], x: F64) -> F64:
     return out
 
 
-def _decide(
+def _argmax(
     short: npt.NDArray[np.floating],
     flat: npt.NDArray[np.floating],
     long_: npt.NDArray[np.floating],
     out: npt.NDArray[np.int8] | None = None,
 ) -> npt.NDArray[np.int8]:
+    """Argmax of (short, flat, long) as -1/0/+1; ties go to flat, then long."""
     pos = np.zeros(short.shape[0], dtype=np.int8) if out is None else out
     pos[...] = 0
     go_long = long_ > flat
@@ -195,9 +198,48 @@ def _decide(
     return pos
 
 
-def positions_from_logits(z: npt.NDArray[np.floating]) -> npt.NDArray[np.int8]:
-    """Argmax of (short, flat, long) mapped to -1/0/+1; ties go to flat, then long."""
-    return _decide(z[:, 0], z[:, 1], z[:, 2])
+def band_value(band_micro: int) -> float:
+    """The decision band in logit units (one correctly rounded division)."""
+    return band_micro / 1_000_000
+
+
+def _hysteresis(
+    z: npt.NDArray[np.floating], band: float, state: int, out: npt.NDArray[np.int8]
+) -> int:
+    """Positions of one block of logits ``z`` (3 × width) under the band, from ``state`` (the
+    position held before the block); returns the position held after it.
+
+    Rule, bar by bar: ``a`` = the argmax position (`_argmax`), ``p`` = the position held; move
+    to ``a`` only if ``z[a] − z[p] > band`` (one rounded subtraction, one comparison), else keep
+    ``p``. Each bar's rule is a map of the held position to the next one; the maps of a block are
+    composed by an exact integer prefix scan (log₂ width steps of gathers), then applied to
+    ``state`` — the same result as the sequential loop, with no per-bar Python step.
+    """
+    width = z.shape[1]
+    target = _argmax(z[0], z[1], z[2]).astype(np.intp) + 1  # index 0 short, 1 flat, 2 long
+    z_target = np.take_along_axis(z, target[None, :], axis=0)[0]
+    step = np.empty((width, 3), dtype=np.intp)
+    for held in range(3):
+        moves = (z_target - z[held]) > band
+        step[:, held] = np.where(moves, target, held)
+    # prefix composition: after the loop, step[t] maps the state before bar 0 to the state after t
+    shift = 1
+    while shift < width:
+        earlier = step[:-shift]
+        step[shift:] = np.take_along_axis(step[shift:], earlier, axis=1)
+        shift *= 2
+    out[...] = step[:, state + 1] - 1
+    return int(out[-1]) if width else state
+
+
+def positions_from_logits(z: npt.NDArray[np.floating], band_micro: int = 0) -> npt.NDArray[np.int8]:
+    """Positions from logits (rows × 3: short, flat, long): the argmax with ties to flat, then
+    long when ``band_micro`` is 0; else the hysteresis of `_hysteresis` from flat."""
+    if band_micro == 0:
+        return _argmax(z[:, 0], z[:, 1], z[:, 2])
+    out = np.empty(z.shape[0], dtype=np.int8)
+    _hysteresis(np.ascontiguousarray(z.T), band_value(band_micro), 0, out)
+    return out
 
 
 def reference_positions(
@@ -218,6 +260,12 @@ def reference_positions(
             f"{len(bars)} bars are too few: need at least {WARMUP + 2} for one signal bar"
         )
     pos = np.empty(t, dtype=np.int8)
+    band = band_value(config.decision_band_micro)
+    held = 0  # flat before the first scored bar
     for start, z in _logit_blocks(weights, feature_columns(bars, config)[:, :t]):
-        _decide(z[0], z[1], z[2], out=pos[start : start + z.shape[1]])
+        block = pos[start : start + z.shape[1]]
+        if config.decision_band_micro == 0:
+            _argmax(z[0], z[1], z[2], out=block)
+        else:
+            held = _hysteresis(z, band, held, block)
     return pos

@@ -82,7 +82,9 @@ def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.
     """Features and labels (0 short, 1 flat, 2 long) for every bar with a full label horizon.
 
     The label looks at the return from the next open (where a position would execute) to the
-    open ``label_horizon`` bars later, in units of recent volatility.
+    open ``label_horizon`` bars later, net of a round trip's fees at ``label_fee_ppm`` a side
+    (0: fees ignored), in units of recent volatility: long if the long trade's net return is
+    above `LABEL_THRESHOLD`, short if the short trade's is, else flat.
     """
     h = config.label_horizon
     usable = signal_count(bars) - h
@@ -101,10 +103,10 @@ def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.
         np.convolve(r1 * r1, np.ones(config.vol_window), "full")[: len(bars)] / config.vol_window
     )
     scale = vol[WARMUP : WARMUP + usable] * np.sqrt(h) + 1e-12
-    z = fwd / scale
+    cost = 2.0 * config.label_fee_ppm / 1_000_000
     y = np.ones(usable, dtype=np.int64)
-    y[z > LABEL_THRESHOLD] = 2
-    y[z < -LABEL_THRESHOLD] = 0
+    y[(fwd - cost) / scale > LABEL_THRESHOLD] = 2
+    y[(-fwd - cost) / scale > LABEL_THRESHOLD] = 0
     return x.astype(np.float32), y
 
 
@@ -171,4 +173,4 @@ def torch_positions(
     x = torch.from_numpy(feature_matrix(bars, config)[:t]).to(dtype)
     with torch.no_grad():
         z = net(x).numpy()
-    return positions_from_logits(z)
+    return positions_from_logits(z, config.decision_band_micro)

@@ -96,14 +96,15 @@ def test_partitions_are_non_iid_and_never_touch_the_benchmark_windows() -> None:
 
 
 def test_a_model_learns_the_planted_signal_out_of_sample() -> None:
-    """Trained on the pool, scored on the held-out windows (fee 0, so the signal alone counts):
-    better than always-flat (ROI 0) on average for every seed, and better than the same model
-    trained and scored on the same market with the signal removed."""
-    cfg = ModelConfig(epochs=2)
+    """Trained on the pool, scored on the 8 held-out windows at the protocol fee (10 bps a side)
+    with a decision band of 0.25 logits: better than always-flat (ROI 0) on most seeds and on
+    average, and better than the same model trained and scored on the same market with the
+    signal removed (a paired control: same seed, same regimes and noise, no drift)."""
+    cfg = ModelConfig(epochs=2, decision_band_micro=250_000)
     no_signal = tuple(replace(r, trend_ppb=0) for r in REGIMES)
-    for seed in range(6):
-        means = []
-        for regimes in (REGIMES, no_signal):
+    with_signal, without = [], []
+    for seed in range(8):
+        for regimes, out in ((REGIMES, with_signal), (no_signal, without)):
             world = generate(WORLD_BARS, seed, regimes)
             weights = train(init_weights(cfg), cfg, world.bars(0, TRAIN_BARS), seed=1)
             rois = []
@@ -111,10 +112,13 @@ def test_a_model_learns_the_planted_signal_out_of_sample() -> None:
                 stop = WORLD_BARS - i * WINDOW_SIGNALS
                 bench = Benchmark.from_bars(world.bars(stop - WARMUP - WINDOW_SIGNALS - 1, stop))
                 positions = reference_positions(weights, cfg, bench.bars)
-                rois.append(roi_bps(bench.exec_prices, positions, 0))
-            means.append(float(np.mean(rois)))
-        assert means[0] > 0, f"seed {seed}: the model did not beat always-flat"
-        assert means[0] > means[1], f"seed {seed}: no better than without the signal"
+                rois.append(roi_bps(bench.exec_prices, positions, 1_000))
+            out.append(float(np.mean(rois)))
+    wins = sum(m > 0 for m in with_signal)
+    assert wins >= 6, f"beat always-flat on {wins}/8 seeds: {with_signal}"
+    assert np.mean(with_signal) > 100
+    paired = [a - b for a, b in zip(with_signal, without, strict=True)]
+    assert sum(d > 0 for d in paired) >= 6 and np.mean(paired) > 100, paired
 
 
 def test_bad_arguments_are_refused() -> None:
