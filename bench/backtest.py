@@ -267,6 +267,12 @@ def main() -> None:
         f"{stats(x, w, FEE_PPM).trades} trades, fee {FEE_PPM} ppm"
     )
     print(f"  flchain reference inference: {t_inf * 1e3:9.2f} ms  ({1 / t_inf:9.1f} /s)")
+    banded = cfg.model_copy(update={"decision_band_micro": 250_000})
+    t_band = best_of(
+        lambda: reference_positions(main_series.weights, banded, bench.bars),
+        max(3, args.repeat // 3),
+    )
+    print(f"    with a 0.25 decision band: {t_band * 1e3:9.2f} ms")
     v1 = reference_v1()
     if v1 is not None:
         t_v1 = best_of(lambda: v1(main_series.weights, cfg, bench.bars), max(3, args.repeat // 10))

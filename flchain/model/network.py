@@ -203,6 +203,18 @@ def band_value(band_micro: int) -> float:
     return band_micro / 1_000_000
 
 
+def _map_code(f0: int, f1: int, f2: int) -> int:
+    return f0 + 3 * f1 + 9 * f2
+
+
+# A map of the three held positions (index 0 short, 1 flat, 2 long) to the next ones, coded as
+# f(0) + 3 f(1) + 9 f(2) in [0, 27); _COMPOSE[g * 27 + f] is the code of "f, then g".
+_MAPS = [(c % 3, c // 3 % 3, c // 9) for c in range(27)]
+_COMPOSE = np.array(
+    [_map_code(*(g[f[i]] for i in range(3))) for g in _MAPS for f in _MAPS], dtype=np.intp
+)
+
+
 def _hysteresis(
     z: npt.NDArray[np.floating], band: float, state: int, out: npt.NDArray[np.int8]
 ) -> int:
@@ -211,25 +223,27 @@ def _hysteresis(
 
     Rule, bar by bar: ``a`` = the argmax position (`_argmax`), ``p`` = the position held; move
     to ``a`` only if ``z[a] − z[p] > band`` (one rounded subtraction, one comparison), else keep
-    ``p``. Each bar's rule is a map of the held position to the next one; the maps of a block are
-    composed by an exact integer prefix scan (log₂ width steps of gathers), then applied to
-    ``state`` — the same result as the sequential loop, with no per-bar Python step.
+    ``p``. Each bar's rule is a map of the held position to the next one (one of 27, coded as a
+    small integer); the maps of a block are composed by an exact prefix scan over the table of
+    compositions (log₂ width steps), then applied to ``state``: the same result as the
+    sequential loop, with no per-bar Python step.
     """
     width = z.shape[1]
+    if width == 0:
+        return state
     target = _argmax(z[0], z[1], z[2]).astype(np.intp) + 1  # index 0 short, 1 flat, 2 long
     z_target = np.take_along_axis(z, target[None, :], axis=0)[0]
-    step = np.empty((width, 3), dtype=np.intp)
-    for held in range(3):
+    code = np.zeros(width, dtype=np.intp)
+    for held, weight in ((0, 1), (1, 3), (2, 9)):
         moves = (z_target - z[held]) > band
-        step[:, held] = np.where(moves, target, held)
-    # prefix composition: after the loop, step[t] maps the state before bar 0 to the state after t
+        code += np.where(moves, target, held) * weight
     shift = 1
-    while shift < width:
-        earlier = step[:-shift]
-        step[shift:] = np.take_along_axis(step[shift:], earlier, axis=1)
+    while shift < width:  # code[t] becomes "bars 0 … t in order", the doubling way
+        code[shift:] = _COMPOSE[code[shift:] * 27 + code[:-shift]]
         shift *= 2
-    out[...] = step[:, state + 1] - 1
-    return int(out[-1]) if width else state
+    after = code // (3 ** (state + 1)) % 3  # the map's value at the state held before bar 0
+    out[...] = after - 1
+    return int(out[-1])
 
 
 def positions_from_logits(z: npt.NDArray[np.floating], band_micro: int = 0) -> npt.NDArray[np.int8]:
