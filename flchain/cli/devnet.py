@@ -21,6 +21,7 @@ from flchain.devnet.manager import (
     devnet_status,
     devnet_up,
 )
+from flchain.devnet.process import interrupting_signal
 
 app = typer.Typer(
     help="A local devnet: chain, content store, contract, wallets.", no_args_is_help=True
@@ -58,7 +59,12 @@ def up(
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Start a chain (and a js-ipfs daemon with --store ipfs), deploy, fund wallets, write the profile."""
+    """Start a chain (and a js-ipfs daemon with --store ipfs), deploy, fund wallets, write the profile.
+
+    Once `up` has finished, the devnet keeps running, detached from this command and the terminal, until `flchain devnet down`.
+
+    Ctrl-C or SIGTERM while it starts stops what it started (one line each on stderr) and removes the folder.
+    """
     if chain not in ("anvil", "hardhat", "embedded"):
         raise typer.BadParameter("must be anvil, hardhat or embedded", param_hint="--chain")
     if store not in ("local", "ipfs"):
@@ -73,7 +79,12 @@ def up(
         round_length=round_length,
         password_env=password_env,
     )
-    result = devnet_up(options, progress=lambda line: typer.echo(f"… {line}", err=True))
+    try:
+        result = devnet_up(options, progress=lambda line: typer.echo(f"… {line}", err=True))
+    except KeyboardInterrupt as exc:
+        sig = interrupting_signal(exc)
+        typer.echo(f"devnet up interrupted by {sig.name}: nothing left running", err=True)
+        raise typer.Exit(128 + sig) from None
     p = result.profile
     chain_proc = p.processes[0]
     typer.echo(f"devnet up in {result.seconds:.1f} s")

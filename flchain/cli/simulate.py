@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from flchain.devnet.process import interrupting_signal
 from flchain.simulate import SimulationConfig, parse_adversaries, print_report, run_simulation
 
 
@@ -41,7 +42,10 @@ def simulate(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Run N nodes for D simulated days on a devnet and report what the rules caught."""
+    """Run N nodes for D simulated days on a devnet and report what the rules caught.
+
+    Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright.
+    """
     if chain not in ("embedded", "anvil"):
         raise typer.BadParameter("--chain must be embedded or anvil")
     if store not in ("local", "ipfs"):
@@ -54,9 +58,14 @@ def simulate(
         store=store,
         seed=seed,
     )
-    result = run_simulation(
-        config, out, force=force, console=Console(stderr=True), progress=not quiet
-    )
+    try:
+        result = run_simulation(
+            config, out, force=force, console=Console(stderr=True), progress=not quiet
+        )
+    except KeyboardInterrupt as exc:
+        sig = interrupting_signal(exc)
+        typer.echo(f"simulation interrupted by {sig.name}: no run folder written", err=True)
+        raise typer.Exit(128 + sig) from None
     print_report(result, Console())
 
 

@@ -1,7 +1,10 @@
 """flchain.devnet — local chains, a content-store daemon and federation set-up.
 
+- `process`: free ports and `spawn`: every server below runs guarded — SIGINT/SIGTERM to this
+  process stop it (one stderr line each), and it dies with this process even on SIGKILL
+  (parent-death signal and the `_watchdog` process), unless started detachable and released.
 - `anvil` / `hardhat`: `AnvilProcess`, `HardhatProcess` (127.0.0.1, readiness wait, clean stop,
-  optional log file + `detach()` so a process outlives the command that started it).
+  optional log file + `detachable`/`detach()` so a process outlives the command that started it).
 - `ipfsd`: `IpfsDaemon`, a strictly offline js-ipfs daemon.
 - `federation`: genesis model, devnet rules, deployment, deterministic wallets, funding.
 - `journal`: the embedded chain's replayable journal (`flchain simulate`).

@@ -4,7 +4,9 @@
         backend = RpcBackend(node.url, kind="anvil")
 
 The process is ready when ``eth_chainId`` answers; `stop()` terminates it (then kills it after a
-grace period) and is safe to call twice. `LocalChainProcess` is shared with `hardhat.py`.
+grace period) and is safe to call twice. It is guarded (`flchain.devnet.process`): a SIGINT or
+SIGTERM to this process stops it, and it dies with this process even on SIGKILL — unless it was
+made ``detachable`` and then `detach()`ed. `LocalChainProcess` is shared with `hardhat.py`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from types import TracebackType
 
 import httpx
 
-from flchain.devnet.process import free_port, stop_process_group
+from flchain.devnet.process import free_port, release, spawn, stop_process_group
 from flchain.errors import UnavailableError
 
 __all__ = ["AnvilProcess", "DevChainError", "LocalChainProcess", "find_node_modules", "free_port"]
 
 DEFAULT_CHAIN_ID = 31337
+STOP_GRACE_S = 5.0
 _ANVIL_RELATIVE = Path("@foundry-rs") / "anvil-linux-amd64" / "bin" / "anvil"
 
 
@@ -53,6 +56,7 @@ class LocalChainProcess:
         chain_id: int = DEFAULT_CHAIN_ID,
         *,
         log_path: Path | None = None,
+        detachable: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
@@ -61,6 +65,8 @@ class LocalChainProcess:
         # With a log file the process writes there instead of a pipe, so it can outlive us
         # (`detach`): a pipe whose reader has gone would end it with SIGPIPE.
         self.log_path = log_path
+        # Set before start: a parent-death signal, once the process runs, cannot be lifted.
+        self.detachable = detachable
 
     @property
     def url(self) -> str:
@@ -84,14 +90,15 @@ class LocalChainProcess:
             return self
         log = self.log_path.open("ab") if self.log_path is not None else None
         try:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 self.command(),
+                name=self.name,
+                grace=STOP_GRACE_S,
                 cwd=self.cwd(),
                 env=self.env(),
-                stdin=subprocess.DEVNULL,
                 stdout=log if log is not None else subprocess.DEVNULL,
                 stderr=log if log is not None else subprocess.PIPE,
-                start_new_session=True,  # own process group: stop() reaches node's children too
+                outlive=self.detachable,
             )
         finally:
             if log is not None:
@@ -139,7 +146,8 @@ class LocalChainProcess:
         return (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace")
 
     def detach(self) -> int:
-        """Leave the running process to outlive this one (needs `log_path`); returns its pid.
+        """Leave the running process to outlive this one (needs `log_path` and `detachable`);
+        returns its pid.
 
         It already runs in its own session, so a closing terminal does not end it; from here on
         only its pid can stop it (`flchain devnet down`).
@@ -148,7 +156,10 @@ class LocalChainProcess:
             raise DevChainError(f"{self.name} is not running")
         if self.log_path is None:
             raise DevChainError(f"{self.name} writes to a pipe; start it with a log_path to detach")
+        if not self.detachable:
+            raise DevChainError(f"{self.name} dies with this process; make it detachable to detach")
         pid = self.proc.pid
+        release(self.proc)
         self.proc = None
         atexit.unregister(self.stop)
         return pid
@@ -157,7 +168,7 @@ class LocalChainProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        stop_process_group(proc, grace=5)
+        stop_process_group(proc, grace=STOP_GRACE_S)
         if proc.stderr is not None:
             proc.stderr.close()
         atexit.unregister(self.stop)
@@ -199,9 +210,10 @@ class AnvilProcess(LocalChainProcess):
         chain_id: int = DEFAULT_CHAIN_ID,
         *,
         log_path: Path | None = None,
+        detachable: bool = False,
         block_time: int | None = None,
     ) -> None:
-        super().__init__(port, chain_id, log_path=log_path)
+        super().__init__(port, chain_id, log_path=log_path, detachable=detachable)
         if block_time is not None and block_time < 1:
             raise DevChainError("anvil block time must be at least 1 second")
         self.block_time = block_time

@@ -10,6 +10,10 @@ Use it as a context manager so the daemon stops on any exit, including a failing
 
     with IpfsDaemon() as daemon:
         client = IpfsClient(daemon.url)
+
+The daemon is guarded (`flchain.devnet.process`): a SIGINT or SIGTERM to this process stops it,
+and it dies with this process even on SIGKILL, its temporary repository removed — unless it was
+made ``detachable`` and then `detach()`ed (`flchain devnet up`).
 """
 
 from __future__ import annotations
@@ -28,12 +32,20 @@ from typing import Any
 
 import httpx
 
-from flchain.devnet.process import free_port, stop_process_group
+from flchain.devnet.process import (
+    free_port,
+    keep_on_death,
+    release,
+    remove_on_death,
+    spawn,
+    stop_process_group,
+)
 from flchain.errors import UnavailableError
 
 __all__ = ["IpfsDaemon", "IpfsDaemonError", "find_jsipfs_cli", "free_port", "offline_config"]
 
 _CLI_RELATIVE = Path("node_modules") / "ipfs" / "src" / "cli.js"
+STOP_GRACE_S = 10.0
 
 
 class IpfsDaemonError(UnavailableError):
@@ -87,6 +99,8 @@ class IpfsDaemon:
     @param cli path to js-ipfs ``cli.js``; found under ``node_modules`` when omitted.
     @param node the ``node`` executable.
     @param api_port serve the API on this 127.0.0.1 port (0: a free one, fresh on each try).
+    @param detachable start it without a parent-death signal, so that `detach()` may leave it
+        running after this process ends.
     """
 
     def __init__(
@@ -97,8 +111,10 @@ class IpfsDaemon:
         node: str | None = None,
         startup_timeout: float = 90.0,
         api_port: int = 0,
+        detachable: bool = False,
     ) -> None:
         self._own_repo = repo is None
+        self.detachable = detachable
         self._fixed_api_port = api_port
         self.repo = (
             Path(repo) if repo is not None else Path(tempfile.mkdtemp(prefix="flchain-ipfs-"))
@@ -134,15 +150,23 @@ class IpfsDaemon:
         if (self.repo / "config").is_file():
             return
         self.repo.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
+        init = spawn(
             [self.node, str(self.cli), "init", "--profile", "test"],
+            name="js-ipfs init",
+            grace=STOP_GRACE_S,
             env=self._env(),
-            capture_output=True,
-            timeout=self.startup_timeout,
-            check=False,
+            stderr=subprocess.PIPE,
         )
-        if result.returncode != 0:
-            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        try:
+            _, err = init.communicate(timeout=self.startup_timeout)
+        except subprocess.TimeoutExpired:
+            raise IpfsDaemonError(
+                f"`jsipfs init` did not finish within {self.startup_timeout:.0f} s"
+            ) from None
+        finally:
+            stop_process_group(init, grace=STOP_GRACE_S)
+        if init.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
             raise IpfsDaemonError(f"`jsipfs init` failed: {tail[0]}")
 
     def _write_config(self) -> None:
@@ -156,13 +180,14 @@ class IpfsDaemon:
     def _spawn(self) -> None:
         log = self._log_path.open("ab")
         try:
-            self._proc = subprocess.Popen(
+            self._proc = spawn(
                 [self.node, str(self.cli), "daemon", "--offline"],
+                name="js-ipfs",
+                grace=STOP_GRACE_S,
                 env=self._env(),
-                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends node and children
+                outlive=self.detachable,
             )
         finally:
             log.close()
@@ -195,6 +220,9 @@ class IpfsDaemon:
         """
         if self._proc is not None and self._proc.poll() is None:
             return self.url
+        if self._own_repo:  # a temporary repository does not outlive us, even on SIGKILL
+            remove_on_death(self.repo)
+            remove_on_death(self._log_path)
         self._init_repo()
         for _ in range(attempts):
             self._write_config()
@@ -209,7 +237,21 @@ class IpfsDaemon:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        stop_process_group(proc, grace=10)
+        stop_process_group(proc, grace=STOP_GRACE_S)
+
+    def detach(self) -> int:
+        """Leave the running daemon to outlive this process (needs `detachable`); its pid."""
+        if self._proc is None:
+            raise IpfsDaemonError("the IPFS daemon is not running")
+        if not self.detachable:
+            raise IpfsDaemonError("the IPFS daemon dies with this process; make it detachable")
+        proc, self._proc = self._proc, None
+        release(proc)
+        atexit.unregister(self.stop)
+        if self._own_repo:
+            keep_on_death(self.repo)
+            keep_on_death(self._log_path)
+        return proc.pid
 
     def stop(self) -> None:
         """Stop the daemon (SIGTERM, then SIGKILL after 10 s) and delete a temporary repo."""
@@ -220,6 +262,8 @@ class IpfsDaemon:
             shutil.rmtree(self.repo, ignore_errors=True)
             with contextlib.suppress(OSError):
                 self._log_path.unlink()
+            keep_on_death(self.repo)
+            keep_on_death(self._log_path)
 
     def __enter__(self) -> IpfsDaemon:
         self.start()

@@ -16,8 +16,11 @@ up. Everything lives in ``<data_dir>/devnet/``::
 `devnet_down` stops the processes the profile names (SIGTERM to the process group, SIGKILL after
 a grace period), skipping any that already ended or whose pid now belongs to another program,
 and removes the folder: the chain state died with the chain, so nothing in it is worth keeping.
-An `up` that fails half-way stops what it started and removes the folder; one that was killed
-leaves ``pending.json`` naming its processes, which `devnet_down` also reads.
+An `up` that fails half-way, or is stopped by SIGINT/SIGTERM, stops what it started and removes
+the folder. Until the profile is written the processes are guarded (`flchain.devnet.process`):
+they are started without a parent-death signal, so that they can outlive `up`, but an `up`
+killed with SIGKILL still has them killed by its watchdog; it leaves ``pending.json`` naming them,
+which `devnet_down` also reads (and finds them gone). Only a finished `up` releases them.
 
 The wallets are devnet-only keys, encrypted with a fast PBKDF2 KDF so every command unlocks them
 in milliseconds; their keys are never printed or logged.
@@ -25,7 +28,6 @@ in milliseconds; their keys are never printed or logged.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -36,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from eth_account import Account
@@ -60,6 +62,9 @@ from flchain.ledger import Ledger, RpcBackend
 from flchain.ledger.backends import NETWORK_ERRORS
 from flchain.ledger.keystore import KdfParams, Keystore, password_from_env
 from flchain.storage import ContentStore, IpfsClient, LocalStore
+
+if TYPE_CHECKING:
+    from flchain.devnet.ipfsd import IpfsDaemon
 
 __all__ = [
     "DevnetStatus",
@@ -321,10 +326,10 @@ def _devnet_password(
 def _start_chain(options: UpOptions, folder: Path) -> LocalChainProcess:
     log = folder / f"{options.chain}.log"
     if options.chain == "anvil":
-        return AnvilProcess(log_path=log, block_time=options.block_time).start()
+        return AnvilProcess(log_path=log, detachable=True, block_time=options.block_time).start()
     from flchain.devnet.hardhat import HardhatProcess
 
-    chain = HardhatProcess(log_path=log).start()
+    chain = HardhatProcess(log_path=log, detachable=True).start()
     # hardhat node has no block-time flag; interval mining keeps its auto-mining of transactions.
     try:
         body = {
@@ -342,13 +347,12 @@ def _start_chain(options: UpOptions, folder: Path) -> LocalChainProcess:
     return chain
 
 
-def _start_ipfs(folder: Path) -> tuple[str, int | None]:
+def _start_ipfs(folder: Path) -> IpfsDaemon:
     from flchain.devnet.ipfsd import IpfsDaemon
 
-    daemon = IpfsDaemon(repo=folder / "ipfs")
-    url = daemon.start()
-    atexit.unregister(daemon.stop)  # it must outlive this command: `devnet down` stops it
-    return url, daemon.pid
+    daemon = IpfsDaemon(repo=folder / "ipfs", detachable=True)
+    daemon.start()
+    return daemon
 
 
 def _create_wallets(
@@ -396,41 +400,47 @@ def devnet_up(
                 f"`flchain devnet down --data-dir {data_dir}` to clear them"
             )
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        started: list[ProfileProcess] = []
+        servers: list[LocalChainProcess | IpfsDaemon] = []
         try:
-            profile, password_file = _bring_up(options, folder, started, environ, progress)
+            profile, password_file = _bring_up(options, folder, servers, environ, progress)
             save_profile(profile, profile_path)
             (folder / PENDING_FILE).unlink(missing_ok=True)
         except BaseException:
-            for process in reversed(started):
+            for server in reversed(servers):  # none left running if a signal stopped them all
                 with contextlib.suppress(FlchainError):
-                    stop_process(process)
+                    server.stop()
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        for server in servers:  # from here on only `devnet down` stops them
+            server.detach()
     return UpResult(profile, profile_path, password_file, time.monotonic() - began)
 
 
 def _bring_up(
     options: UpOptions,
     folder: Path,
-    started: list[ProfileProcess],
+    servers: list[LocalChainProcess | IpfsDaemon],
     environ: Mapping[str, str] | None,
     progress: Progress,
 ) -> tuple[DevnetProfile, Path | None]:
+    """Start the servers (appended to `servers` as they start), deploy, fund the wallets."""
     password, password_file = _devnet_password(folder, options.password_env, environ)
+    started: list[ProfileProcess] = []
 
     progress(f"starting {options.chain}")
     chain = _start_chain(options, folder)
+    servers.append(chain)
     started.append(_record(options.chain, chain.pid, chain.port))
-    chain.detach()
     _write_pending(folder, started)
 
     store: ContentStore
     ipfs_url: str | None = None
     if options.store == "ipfs":
         progress("starting the js-ipfs daemon")
-        ipfs_url, ipfs_pid = _start_ipfs(folder)
-        started.append(_record("ipfs", ipfs_pid, int(ipfs_url.rsplit(":", 1)[1])))
+        daemon = _start_ipfs(folder)
+        servers.append(daemon)
+        ipfs_url = daemon.url
+        started.append(_record("ipfs", daemon.pid, daemon.api_port))
         _write_pending(folder, started)
         store = IpfsClient(ipfs_url)
     else:

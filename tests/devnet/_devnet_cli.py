@@ -14,16 +14,26 @@ FLCHAIN = str(Path(sys.executable).with_name("flchain"))
 PASSWORD = "devnet-test-password"
 
 
-def flchain(
-    *args: str, password: str | None = PASSWORD, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `flchain` command as a user would (no terminal, plain output)."""
+def cli_env(password: str | None = PASSWORD) -> dict[str, str]:
+    """The environment of a user's `flchain` command: none of ours, no terminal, plain output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}
     env.update(NO_COLOR="1", COLUMNS="200")
     if password is not None:
         env["FLCHAIN_PASSWORD"] = password
+    return env
+
+
+def flchain(
+    *args: str, password: str | None = PASSWORD, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `flchain` command as a user would (no terminal, plain output)."""
     return subprocess.run(
-        [FLCHAIN, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+        [FLCHAIN, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(password),
+        check=False,
     )
 
 
