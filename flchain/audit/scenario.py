@@ -28,6 +28,7 @@ from flchain.merge.core import MergeResult
 from flchain.model import (
     ModelConfig,
     config_to_metadata,
+    directive_mask,
     init_weights,
     perturb_weights,
     reference_positions,
@@ -179,9 +180,8 @@ class Federation:
         seed = _seed_int(self.seed, round, node)
         choices: dict[str, object] = {}
         if directive is not None:
-            choices = {
-                "feature_set": directive.feature_set,
-                "lookback_scale": directive.lookback_scale,
+            choices = {  # a directive keeps the base's feature set and lookbacks
+                "train_mask": directive_mask(directive),
                 "learning_rate_ppm": directive.learning_rate_ppm,
                 "epochs": directive.epochs,
                 "init_seed": directive.init_seed,

@@ -118,8 +118,9 @@ def train(
 ) -> dict[str, F32]:
     """Train locally from ``base_weights`` (or `init_weights(config)` if None) on ``bars``.
 
-    If ``config.perturb_ppm`` > 0 the base is first perturbed with seed ``config.init_seed``
-    (an exploration directive). Adam, cross-entropy, ``config.epochs`` passes of shuffled
+    If ``config.perturb_ppm`` > 0 the base is first perturbed with seed ``config.init_seed``, and
+    the feature slots of ``config.train_mask`` are zeroed in the training inputs (an
+    exploration directive). Adam, cross-entropy, ``config.epochs`` passes of shuffled
     minibatches; the shuffle is seeded by ``seed``.
 
     @return float32 weights with the same names and shapes as the base
@@ -131,6 +132,8 @@ def train(
     if config.perturb_ppm:
         start = perturb_weights(start, config.init_seed, config.perturb_ppm)
     x_np, y_np = training_set(bars, config)
+    if config.train_mask:  # an exploration directive's masked slots: no gradient reaches them
+        x_np[:, list(config.train_mask)] = 0.0
     with _deterministic_torch():
         net = to_module(start, config)
         x = torch.from_numpy(x_np)
