@@ -10,9 +10,11 @@ multiply-then-add steps over the inputs (never a matmul, whose BLAS may reorder 
 as ``h if h > 0 else 0``, and the decision as exact comparisons of logits: the argmax (ties go to
 flat, then to long), or — with a decision band (`ModelConfig.decision_band_micro`) — a
 hysteresis that leaves the held position only for one whose logit is more than the band above
-the held one's, flat before the first scored bar. It runs on feature columns in blocks of `BLOCK_ROWS` bars with in-place ufuncs into
-reused buffers (bars are independent, so blocking changes speed, not bits);
-tests/model/_reference_v1.py keeps the straightforward version it must match bit for bit.
+the held one's, flat before the first scored bar.
+
+It runs on feature columns in blocks of `BLOCK_ROWS` bars with in-place ufuncs into reused
+buffers (bars are independent, so blocking changes speed, not bits); tests/model/_reference_v1.py
+keeps the straightforward version it must match bit for bit.
 """
 
 from __future__ import annotations
