@@ -13,7 +13,8 @@ and scores the final global model against:
 - plain FedAvg: every update of every node (attackers included) averaged with equal weight each
   round, with none of flchain's rules (no validation, claim check, filter or cluster cap).
 
-Scenarios: ``honest``; ``inflated-roi`` (claims 700 bps more than its weights earn);
+Scenarios: ``honest``; ``honest-no-diversity`` (an ablation, ``--scenarios`` adds it: honest
+nodes, similarity threshold 100 % — only identical position series cluster — and no cluster cap); ``inflated-roi`` (claims 700 bps more than its weights earn);
 ``always-short`` (an output bias that shorts every bar, claimed honestly: the public window
 fell); ``overfit`` (a black-box random search of the weights maximising the claim on the public
 window, claimed honestly); ``oversized`` (the honest update's delta scaled to 90 % of the norm
@@ -90,6 +91,9 @@ Weights = dict[str, F32]
 
 MARKETS = ("real", "planted")
 SCENARIOS = ("honest", "inflated-roi", "always-short", "overfit", "oversized")
+#: An ablation, not an attack: honest nodes with the diversity rule switched off (similarity
+#: threshold 100 %, no cluster cap), to see what clustering and forced exploration do.
+NO_DIVERSITY = "honest-no-diversity"
 ADVERSARIES = 2
 SIM_T0 = 2_000_000_000
 FEE_PPM = 1_000
@@ -254,12 +258,13 @@ class FederationRun:
     rules: Rules
     chain_id: int
     contract: str
-    adversary_reasons: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # node-rounds by reason
+    diversity: dict[str, float] = field(default_factory=dict)  # DIVERSITY_FACTS, round means
 
 
 def roles_for(nodes: int, seed: int, scenario: str) -> tuple[Roles, list[Any]]:
     accounts = [deterministic_account(f"node-{i:03d}", seed) for i in range(nodes)]
-    bad = 0 if scenario == "honest" else ADVERSARIES
+    bad = 0 if scenario in ("honest", NO_DIVERSITY) else ADVERSARIES
     behaviours = [HONEST] * (nodes - bad) + [attacker(scenario) for _ in range(bad)]
     return Roles([a.address for a in accounts], behaviours), accounts
 
@@ -272,6 +277,10 @@ def run_flchain(
     backend.set_time(SIM_T0 - 3_600)
     store = LocalStore(work / "store", fsync=False)
     rules = devnet_rules(nodes)
+    if scenario == NO_DIVERSITY:
+        rules = rules.model_copy(
+            update={"similarity_threshold_ppm": 1_000_000, "cluster_cap_ppm": 1_000_000}
+        )
     if market.name == "planted":  # its window is fetched by CID, the way nodes would
         assert market.claim.file is not None and market.claim.digest is not None
         store.put(market.claim.file.data)
@@ -295,7 +304,8 @@ def run_flchain(
     for runner in runners:  # attest the last round
         runner.step()
     final, finalized = genesis.payload, 0
-    reasons: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = {"attackers": Counter(), "honest": Counter()}
+    diversity: list[dict[str, float]] = []
     adversaries = {
         a.lower() for a, b in zip(roles.addresses, roles.behaviours, strict=True) if b is not HONEST
     }
@@ -306,14 +316,11 @@ def run_flchain(
         finalized += 1
         final = store.get(record.finalized.cid)
         manifest = parse_manifest(store.get(record.finalized.manifest_cid))
-        for entry in manifest["inputs"]:
-            if str(entry["node"]).lower() in adversaries:
-                reasons[str(entry["reason"])] += 1
-        for reveal in record.reveals:  # rejected on chain: never in a manifest's accepted set
-            if reveal.node.lower() in adversaries and all(
-                str(e["node"]).lower() != reveal.node.lower() for e in manifest["inputs"]
-            ):
-                reasons["not_in_manifest"] += 1
+        for entry in manifest["inputs"]:  # every reveal, with its reason (on-chain ones too)
+            who = "attackers" if str(entry["node"]).lower() in adversaries else "honest"
+            reasons[who][str(entry["reason"])] += 1
+        reasons["honest"]["directives issued"] += len(manifest["directives"])
+        diversity.append(_diversity_facts(manifest, store, genesis_cfg, market.claim))
     tensors, metadata = decode_weights(final)
     return FederationRun(
         global_weights={k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()},
@@ -322,8 +329,39 @@ def run_flchain(
         rules=rules,
         chain_id=ledger.chain_id,
         contract=ledger.address,
-        adversary_reasons=dict(reasons),
+        reasons={who: dict(c) for who, c in reasons.items()},
+        diversity={k: float(np.mean([d[k] for d in diversity])) for k in DIVERSITY_FACTS}
+        if diversity
+        else {},
     )
+
+
+DIVERSITY_FACTS = ("largest_cluster", "share_outside", "trades_inside", "trades_outside")
+
+
+def _diversity_facts(
+    manifest: Mapping[str, Any], store: LocalStore, cfg: ModelConfig, claim: Benchmark
+) -> dict[str, float]:
+    """What the diversity step did in one round: the largest cluster's size, the weight share of
+    the merged nodes outside it, and the trades per 1 000 bars (claim window) inside and outside."""
+    largest: set[str] = set()
+    for cluster in manifest.get("clusters", []):
+        if len(cluster) > len(largest):
+            largest = set(cluster)
+    shares = {w["node"]: w["share_ppm"] / 1e6 for w in manifest.get("weights", [])}
+    trades: dict[bool, list[float]] = {True: [], False: []}
+    for entry in manifest["inputs"]:
+        if entry["node"] in shares:
+            tensors, _ = decode_weights(store.get(entry["cid"]))
+            pos = reference_positions(tensors, cfg, claim.bars)
+            count = stats(claim.exec_prices, pos, FEE_PPM).trades * 1_000 / claim.signal_count
+            trades[entry["node"] in largest].append(count)
+    return {
+        "largest_cluster": float(len(largest)),
+        "share_outside": sum(v for n, v in shares.items() if n not in largest),
+        "trades_inside": float(np.mean(trades[True])) if trades[True] else float("nan"),
+        "trades_outside": float(np.mean(trades[False])) if trades[False] else float("nan"),
+    }
 
 
 def _mean(models: Sequence[Mapping[str, np.ndarray]]) -> Weights:
@@ -442,7 +480,8 @@ def evaluate(
         "seed": market.seed,
         "scenario": scenario,
         "finalized_rounds": run.finalized_rounds,
-        "adversary_reasons": run.adversary_reasons,
+        "reasons": run.reasons,
+        "diversity": run.diversity,
         "flchain": score(run.global_weights, run.config, market.scoring).__dict__,
     }
     if with_baselines:
@@ -513,14 +552,24 @@ def report(
                         *bootstrap([r["flchain"]["roi_bps"] - r[name]["roi_bps"] for r in rows])
                     )
                 lines.append(f"  {name:14s} {_fmt(*roi):>24s} {trades:7.1f}   {diff:>26s}")
-            reasons: Counter[str] = Counter()
-            for r in rows:
-                reasons.update(r["adversary_reasons"])
-            if reasons:
+            facts = [r["diversity"] for r in rows if r.get("diversity")]
+            if facts:
+                mean = {k: float(np.nanmean([f[k] for f in facts])) for k in DIVERSITY_FACTS}
                 lines.append(
-                    "  attackers' outcomes (node-rounds): "
-                    + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+                    f"  diversity (round means): largest cluster {mean['largest_cluster']:.1f} "
+                    f"nodes, weight share outside it {mean['share_outside']:.0%}; claim-window "
+                    f"trades per 1 000 bars inside {mean['trades_inside']:.1f}, "
+                    f"outside {mean['trades_outside']:.1f}"
                 )
+            for who in ("honest", "attackers"):
+                reasons: Counter[str] = Counter()
+                for r in rows:
+                    reasons.update(r["reasons"].get(who, {}))
+                if reasons:
+                    lines.append(
+                        f"  {who}' outcomes (node-rounds): "
+                        + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+                    )
     return lines
 
 
