@@ -82,6 +82,7 @@ from flchain.node.salt import training_seed
 from flchain.node.update import Update, UpdateInputs, claim_roi_bps, prepare_update
 from flchain.protocol import GlobalModel, Rules
 from flchain.replay import MergeMemo, parse_manifest
+from flchain.simulate import SIM_T0
 from flchain.storage import LocalStore
 from flchain.storage.cid import cid_for_bytes
 from flchain.storage.weights import decode_weights, encode_weights
@@ -95,7 +96,6 @@ SCENARIOS = ("honest", "inflated-roi", "always-short", "overfit", "oversized")
 #: threshold 100 %, no cluster cap), to see what clustering and forced exploration do.
 NO_DIVERSITY = "honest-no-diversity"
 ADVERSARIES = 2
-SIM_T0 = 2_000_000_000
 FEE_PPM = 1_000
 #: The cost-aware decision rule measured here (to become protocol rules in v2).
 COST_AWARE = {"decision_band_micro": 250_000, "label_fee_ppm": FEE_PPM}
@@ -244,10 +244,6 @@ def attacker(scenario: str) -> Behaviour:
 class Roles:
     addresses: list[str]
     behaviours: list[Behaviour]
-
-    @property
-    def honest(self) -> list[str]:
-        return [a for a, b in zip(self.addresses, self.behaviours, strict=True) if b is HONEST]
 
 
 @dataclass

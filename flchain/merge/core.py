@@ -333,7 +333,7 @@ def verify_roi_claims(
     for c in candidates:
         try:
             positions = reference_positions(c.tensors, scoring, benchmark.bars)
-        except FlchainError as exc:  # the weights do not fit the config they declare
+        except FlchainError as exc:  # weights that do not fit the scoring config
             notes.decide(c.reveal, Reason.BAD_METADATA, str(exc))
             continue
         recomputed = roi_bps(prices, positions, rules.fee_ppm)

@@ -269,7 +269,8 @@ def draw_directive(node: Address, seed: bytes, menu: DirectiveMenu | None = None
 
 
 def validate_directive(directive: Directive, menu: DirectiveMenu | None = None) -> None:
-    """Refuse a directive whose choices are not on the menu."""
+    """Refuse a directive whose choices are not on the menu (pass `directive_menu(base)` of the
+    global model the directive is for; the default menu is that of `ModelConfig()`)."""
     m = menu or directive_menu()
     checks = (
         (directive.feature_set in m.feature_sets, "feature_set"),
