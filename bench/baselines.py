@@ -64,7 +64,7 @@ from flchain.devnet.federation import (
     genesis_model,
 )
 from flchain.hashing import sha256_hex
-from flchain.ledger import EmbeddedBackend, Phase
+from flchain.ledger import EmbeddedBackend, Ledger, Phase
 from flchain.market import OHLCV, Benchmark
 from flchain.market.benchmark import SHIPPED_WINDOWS, shipped_window
 from flchain.market.partition import node_partition
@@ -76,7 +76,7 @@ from flchain.model import (
     reference_logits,
     reference_positions,
 )
-from flchain.node.behaviour import HONEST, Behaviour, InflatedRoi
+from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.runner import NodeRunner
 from flchain.node.salt import training_seed
 from flchain.node.update import Update, UpdateInputs, claim_roi_bps, prepare_update
@@ -149,6 +149,15 @@ def _with_weights(
     payload = encode_weights(weights, metadata)
     claim = claim_roi_bps(payload, update.config, inputs.benchmark, inputs.rules)
     return replace(update, payload=payload, roi_bps=claim)
+
+
+class InflatedClaim(Behaviour):
+    """Claims 700 bps more than its weights earn (inside the on-chain band)."""
+
+    kind = "inflated-roi"
+
+    def alter(self, update: Update, inputs: UpdateInputs) -> Update:
+        return replace(update, roi_bps=min(update.roi_bps + 700, inputs.rules.roi_max_bps))
 
 
 class AlwaysShort(Behaviour):
@@ -230,7 +239,7 @@ class Oversized(Behaviour):
 def attacker(scenario: str) -> Behaviour:
     return {
         "honest": HONEST,
-        "inflated-roi": InflatedRoi(),
+        "inflated-roi": InflatedClaim(),
         "always-short": AlwaysShort(),
         "overfit": Overfitter(),
         "oversized": Oversized(),
@@ -265,6 +274,13 @@ def roles_for(nodes: int, seed: int, scenario: str) -> tuple[Roles, list[Any]]:
     return Roles([a.address for a in accounts], behaviours), accounts
 
 
+def _goto(ledger: Ledger, round: int, phase: Phase) -> None:
+    """Chain time one second into ``phase`` of ``round`` (the devnet time travel)."""
+    s = ledger.schedule
+    start = {Phase.COMMIT: s.start, Phase.REVEAL: s.commit_end, Phase.CLOSED: s.reveal_end}
+    ledger.backend.set_time(start[phase](round) + 1)
+
+
 def run_flchain(
     market: Market, nodes: int, days: int, genesis_cfg: ModelConfig, scenario: str, work: Path
 ) -> FederationRun:
@@ -293,10 +309,10 @@ def run_flchain(
     ]
     for day in range(days):
         for phase in (Phase.COMMIT, Phase.REVEAL, Phase.CLOSED):
-            ledger.goto(day, phase, offset=1)
+            _goto(ledger, day, phase)
             for runner in runners:
                 runner.step()
-    ledger.goto(days, Phase.COMMIT, offset=1)
+    _goto(ledger, days, Phase.COMMIT)
     for runner in runners:  # attest the last round
         runner.step()
     final, finalized = genesis.payload, 0
