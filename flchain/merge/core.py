@@ -8,6 +8,7 @@ Steps, in this order, each a function below (docs/merge.md writes them out):
     validate              per reveal: on-chain outcome, base, content, format, layout, norm,
                           directive compliance
     verify_roi_claims     recompute every claim on the benchmark (reference inference + ROI)
+                          under the base model's config, the config the update is merged into
     select                best `max_participants` by claimed ROI, ties by address
     process_diversity     similarity, clusters, capped weights, next round's directives
     process_aggregation   mean / median / trimmed mean (flchain.merge.aggregate)
@@ -52,7 +53,14 @@ from flchain.merge.diversity import (
 from flchain.merge.errors import MergeInputError
 from flchain.merge.manifest import MANIFEST_KIND, MANIFEST_VERSION, encode_manifest, fraction_str
 from flchain.merge.reasons import PENALISED_REASONS, Reason
-from flchain.model import ModelConfig, config_from_metadata, draw_directive, reference_positions
+from flchain.model import (
+    ModelConfig,
+    config_from_metadata,
+    directive_mask,
+    directive_menu,
+    draw_directive,
+    reference_positions,
+)
 from flchain.protocol import (
     NORM_SCALE,
     PPM,
@@ -114,6 +122,7 @@ class BaseModelState:
     tensors: Tensors
     metadata: dict[str, str]
     layout: dict[str, tuple[int, ...]]
+    config: ModelConfig  # the global model's config: what every update is scored and merged under
 
 
 @dataclass
@@ -154,13 +163,18 @@ def process_base(record: RoundRecord, base_weights: bytes) -> BaseModelState:
         tensors, metadata = decode_weights(base_weights)
     except WeightsError as exc:
         raise MergeInputError(f"base model does not decode: {exc}") from None
+    try:
+        config = config_from_metadata(metadata)
+    except FlchainError as exc:
+        raise MergeInputError(f"base model carries no usable model config: {exc}") from None
     layout = {name: tuple(int(d) for d in t.shape) for name, t in tensors.items()}
-    return BaseModelState(tensors, metadata, layout)
+    return BaseModelState(tensors, metadata, layout, config)
 
 
 def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
-    """The benchmark must be the one the rules name (an all-zero id means unset: devnets)."""
-    if not is_unset_benchmark(rules.benchmark_id) and benchmark.id != rules.benchmark_id:
+    """The benchmark must be the one the rules name, by bars hash or file digest (an all-zero
+    id means unset: devnets)."""
+    if not is_unset_benchmark(rules.benchmark_id) and not benchmark.is_named_by(rules.benchmark_id):
         raise MergeInputError(
             f"benchmark {benchmark.id} is not the rules' benchmark {rules.benchmark_id}"
         )
@@ -222,11 +236,12 @@ def norm_micro(norm_squared: float) -> int:
 
 
 def follows_directive(config: ModelConfig, directive: Directive) -> bool:
-    """The update's config applies every choice of the directive it was assigned."""
+    """The update's config applies every choice of the directive it was assigned: training mask,
+    learning rate, epochs, perturbation seed (a directive never changes the feature set or the
+    lookbacks: those are the base's, and the update is scored under the base's config)."""
     return (
         config.directive == directive
-        and config.feature_set == directive.feature_set
-        and config.lookback_scale == directive.lookback_scale
+        and config.train_mask == directive_mask(directive)
         and config.learning_rate_ppm == directive.learning_rate_ppm
         and config.epochs == directive.epochs
         and config.init_seed == directive.init_seed
@@ -302,15 +317,21 @@ def validate(
 
 
 def verify_roi_claims(
-    candidates: Sequence[Candidate], benchmark: Benchmark, rules: Rules, notes: Notes
+    candidates: Sequence[Candidate],
+    benchmark: Benchmark,
+    rules: Rules,
+    notes: Notes,
+    scoring: ModelConfig,
 ) -> list[Candidate]:
-    """Step 2. Re-run every claim's backtest; a claim off by more than the tolerance fails."""
+    """Step 2. Re-run every claim's backtest under ``scoring`` — the base model's config, the
+    one the update's weights will be merged into (features, lookbacks, decision rule) — whatever
+    config the update declares; a claim off by more than the tolerance fails."""
     prices = benchmark.exec_prices
     verified: list[Candidate] = []
     for c in candidates:
         try:
-            positions = reference_positions(c.tensors, c.config, benchmark.bars)
-        except FlchainError as exc:  # the weights do not fit the config they declare
+            positions = reference_positions(c.tensors, scoring, benchmark.bars)
+        except FlchainError as exc:  # weights that do not fit the scoring config
             notes.decide(c.reveal, Reason.BAD_METADATA, str(exc))
             continue
         recomputed = roi_bps(prices, positions, rules.fee_ppm)
@@ -409,11 +430,12 @@ def process_diversity(
         record.chain_id, record.contract, record.round, {r.node: r.salt for r in record.reveals}
     )
     verified = {c.reveal.node: c.recomputed_roi_bps or 0 for c in selected}
+    menu = directive_menu(base.config)
     directives: list[Directive] = []
     for members in clusters:
         if len(members) > 1:
             best = cluster_best(members, verified)
-            directives.extend(draw_directive(n, seed) for n in members if n != best)
+            directives.extend(draw_directive(n, seed, menu) for n in members if n != best)
     return DiversityOutcome(
         similarity=[(a, b, v) for (a, b), v in sim.items()],
         clusters=clusters,
@@ -548,7 +570,7 @@ def merge(
     notes = Notes()
 
     candidates = validate(reveals, payloads, base, record, assigned, notes)
-    verified = verify_roi_claims(candidates, benchmark, record.rules, notes)
+    verified = verify_roi_claims(candidates, benchmark, record.rules, notes, base.config)
     selected = select(verified, record.rules, notes)
 
     diversity: DiversityOutcome | None = None
