@@ -123,6 +123,8 @@ class RoundRecordV2(BaseModel):
                     f"reveal of {r.node}: outcome {r.outcome.name} disagrees with its base "
                     f"0x{r.base_digest.hex()} (the round's base is 0x{self.base.digest.hex()})"
                 )
+        if len({p.position for p in self.beacon_posts}) != len(self.beacon_posts):
+            raise ValueError("two beacon posts at one (block, log index): chain order is unknown")
         expected = self.beacon_round
         for p in self.beacon_posts:
             if p.beacon_round != expected:

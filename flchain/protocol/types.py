@@ -27,7 +27,7 @@ from pydantic import (
 
 from flchain.errors import FlchainError
 from flchain.protocol.digests import ZERO32, raw_leaf_cid
-from flchain.protocol.machine import Leaf, Result, RulesV2
+from flchain.protocol.machine import Result, RulesV2
 from flchain.protocol.machine import RevealOutcome as RevealOutcomeV2
 from flchain.storage.cid import cid_from_bytes, parse_cid
 
@@ -205,13 +205,9 @@ class _AbiStructIO:
 
 
 _RULES_V2 = _AbiStructIO(RulesV2)
-_LEAF = _AbiStructIO(Leaf)
 _RESULT = _AbiStructIO(Result)
 RulesV2Field = Annotated[
     RulesV2, PlainValidator(_RULES_V2.parse), PlainSerializer(_RULES_V2.dump, when_used="json")
-]
-LeafField = Annotated[
-    Leaf, PlainValidator(_LEAF.parse), PlainSerializer(_LEAF.dump, when_used="json")
 ]
 ResultField = Annotated[
     Result, PlainValidator(_RESULT.parse), PlainSerializer(_RESULT.dump, when_used="json")
