@@ -121,8 +121,8 @@ def build(
         base=BaseModelV2(
             round=ROUND - 1,
             digest=dg.sha256(base),
-            cid=cid_for_bytes(base),
-            manifest_cid=cid_for_bytes(b"previous manifest"),
+            cid=dg.raw_leaf_cid(dg.sha256(base)),
+            manifest_cid=dg.raw_leaf_cid(dg.sha256(b"previous manifest")),
             settlement_root=settlement_root(prior, CHAIN_ID, CONTRACT),
         ),
         reveals=tuple(v2_reveals),

@@ -23,6 +23,7 @@ manifest the caller fetched (`prior_from_manifest`). No clock, environment or gl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,7 +64,7 @@ from flchain.protocol import digests as dg
 from flchain.protocol.machine import RULES_ABI, Leaf, Result, RevealOutcome, RulesV2
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import Address, BeaconPost, Directive, RevealV2, canonical_address_key
-from flchain.storage.cid import cid_for_bytes, parse_cid
+from flchain.storage.cid import cid_for_bytes, cid_from_bytes, parse_cid
 from flchain.storage.weights import encode_weights
 
 __all__ = [
@@ -168,6 +169,30 @@ def check_prior(record: RoundRecordV2, prior: PriorRound) -> None:
             raise MergeInputError(f"prior leaf {leaf.index} ({leaf.node}) is not that registration")
 
 
+@dataclass(frozen=True)
+class RevealInput:
+    """A v2 reveal as the shared steps read it (`core.RevealLike`): with its CID as a string,
+    the raw-leaf CID of its digest (§5: the record carries no CID)."""
+
+    reveal: RevealV2
+
+    @property
+    def node(self) -> Address:
+        return self.reveal.node
+
+    @property
+    def roi_bps(self) -> int:
+        return self.reveal.roi_bps
+
+    @property
+    def cid(self) -> str:
+        return cid_string(dg.raw_leaf_cid(self.reveal.update_digest))
+
+
+def cid_string(cid: bytes) -> str:
+    return str(cid_from_bytes(cid))
+
+
 def canonical_reveals_v2(record: RoundRecordV2) -> list[RevealV2]:
     """Reveals in canonical address order (the record holds one per node)."""
     return sorted(record.reveals, key=lambda r: canonical_address_key(r.node))
@@ -184,7 +209,9 @@ def validate_reveal_v2(
         return _ON_CHAIN_REASON[reveal.outcome], "rejected by the contract at reveal"
     if reveal.payload is None:
         return Reason.PAYLOAD_UNREADABLE, "the reveal's transaction is not a reveal call"
-    return validate_content(reveal, reveal.payload, base, rules.norm_bound_micro, directive)
+    return validate_content(
+        RevealInput(reveal), reveal.payload, base, rules.norm_bound_micro, directive
+    )
 
 
 def validate_v2(
@@ -202,7 +229,7 @@ def validate_v2(
             notes.norm_micro[reveal.node] = outcome.norm_micro
             candidates.append(outcome)
         else:
-            notes.decide(reveal, *outcome)
+            notes.decide(RevealInput(reveal), *outcome)
     return candidates
 
 
@@ -277,7 +304,7 @@ def build_manifest_v2(
     for r in reveals:
         entry: dict[str, Any] = {
             "node": r.node,
-            "cid": r.cid,
+            "cid": RevealInput(r).cid,
             "update_digest": _hex(r.update_digest),
             "base_digest": _hex(r.base_digest),
             "claimed_roi_bps": r.roi_bps,
@@ -303,8 +330,8 @@ def build_manifest_v2(
         "base": {
             "round": base.round,
             "digest": _hex(base.digest),
-            "cid": base.cid,
-            "manifest_cid": base.manifest_cid,
+            "cid": cid_string(base.cid),
+            "manifest_cid": None if base.manifest_cid is None else cid_string(base.manifest_cid),
             "settlement_root": _hex(base.settlement_root),
         },
         "benchmark_id": benchmark.id,

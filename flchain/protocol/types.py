@@ -25,11 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from flchain.errors import FlchainError
-from flchain.protocol.digests import ZERO32, raw_leaf_cid
+from flchain.protocol.digests import ZERO32
 from flchain.protocol.machine import Result, RulesV2
 from flchain.protocol.machine import RevealOutcome as RevealOutcomeV2
-from flchain.storage.cid import cid_from_bytes, parse_cid
 
 Address = str  # checksummed 0x-address; canonical order is by lower-case hex
 Bytes32 = str  # 0x-prefixed, 64 lower-case hex digits
@@ -130,8 +128,9 @@ def canonical_address_key(address: Address) -> str:
 #
 # The values of a v2 round as the chain records them. Byte values are `bytes` (web3 decodes them
 # so, and `flchain.protocol.digests` hashes them); they also validate from `0x`-hex strings, and
-# serialise to `0x`-hex in JSON. CIDs are CIDv1 strings, as in v1. Rules, results and leaves are
-# `flchain.protocol.machine`'s ABI structs themselves (one definition of each field list).
+# serialise to `0x`-hex in JSON. CIDs are binary, as the contract keeps them (36 bytes, CIDv1
+# sha2-256); the merge writes them as strings. Rules and results are `flchain.protocol.machine`'s
+# ABI structs themselves (one definition of each field list).
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -159,20 +158,9 @@ def _checksum(value: Any) -> str:
     return to_checksum_address(value)
 
 
-def _cid_string(value: Any) -> str:
-    """A CIDv1 string (binary CIDs, as the contract keeps them, are accepted and converted)."""
-    try:
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return str(cid_from_bytes(bytes(value)))
-        return str(parse_cid(value).to_v1())
-    except FlchainError as exc:
-        raise ValueError(exc.message) from None
-
-
 HexData = Annotated[bytes, BeforeValidator(_to_bytes), PlainSerializer(_hex, when_used="json")]
 HexBytes32 = Annotated[bytes, BeforeValidator(_to_bytes32), PlainSerializer(_hex, when_used="json")]
 ChecksumAddress = Annotated[str, BeforeValidator(_checksum)]
-CidString = Annotated[str, BeforeValidator(_cid_string)]
 
 
 class _AbiStructIO:
@@ -244,11 +232,6 @@ class RevealV2(BaseModel):
         return self
 
     @property
-    def cid(self) -> str:
-        """The update's CID: raw-leaf CIDv1 of the digest (§5)."""
-        return str(cid_from_bytes(raw_leaf_cid(self.update_digest)))
-
-    @property
     def position(self) -> tuple[int, int]:
         return self.block_number, self.log_index
 
@@ -298,8 +281,8 @@ class BaseModelV2(BaseModel):
 
     round: int = Field(ge=-1)
     digest: HexBytes32
-    cid: CidString
-    manifest_cid: CidString | None = None
+    cid: HexData  # binary CIDv1, as `latest()` returns it
+    manifest_cid: HexData | None = None
     settlement_root: HexBytes32 = ZERO32
 
     @model_validator(mode="after")

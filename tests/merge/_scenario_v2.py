@@ -30,7 +30,6 @@ from flchain.protocol.types import (
     RevealOutcome,
     RevealV2,
 )
-from flchain.storage.cid import cid_for_bytes
 from flchain.storage.weights import encode_weights
 
 CHAIN_ID = 31_337
@@ -40,7 +39,7 @@ COMMIT, REVEAL, BEACON_WINDOW, LENGTH = 400, 300, 100, 1_000
 BEACON = DevnetBeacon(b"flchain/tests/merge/v2 beacon")
 BEACON_PARAMS = BeaconParams(genesis=START - 100, period=3, delay=10, public_key=BEACON.public_key)
 RESERVED = 10**18
-PRIOR_MANIFEST_CID = cid_for_bytes(b"the manifest of round 2")
+PRIOR_MANIFEST_CID = dg.raw_leaf_cid(dg.sha256(b"the manifest of round 2"))
 
 _OUTCOME = {
     RevealOutcome.ACCEPTED: OutcomeV2.ACCEPTED,
@@ -188,7 +187,7 @@ def _record(
         base=BaseModelV2(
             round=-1 if genesis else ROUND - 1,
             digest=dg.sha256(base),
-            cid=cid_for_bytes(base),
+            cid=dg.raw_leaf_cid(dg.sha256(base)),
             manifest_cid=None if genesis else PRIOR_MANIFEST_CID,
             settlement_root=dg.ZERO32 if genesis else root,
         ),

@@ -41,7 +41,7 @@ from flchain.merge.settlement import leaf_doc  # noqa: E402
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest  # noqa: E402
 from flchain.protocol.record import RoundRecordV2  # noqa: E402
 from flchain.protocol.types import Aggregation  # noqa: E402
-from flchain.storage.cid import cid_for_bytes  # noqa: E402
+from flchain.storage.cid import cid_for_bytes, parse_cid  # noqa: E402
 from flchain.storage.weights import decode_weights  # noqa: E402
 
 INPUTS = HERE / "inputs"
@@ -101,7 +101,7 @@ def load_inputs() -> Inputs:
     if record.rules.benchmark_id.hex() != bench.id[2:]:
         raise AssertionError("inputs/round.json: the rules name another benchmark than pinned")
     manifest = pinned.canonical(BASE_MANIFEST_FILE.read_text())
-    if cid_for_bytes(manifest) != record.base.manifest_cid:
+    if parse_cid(cid_for_bytes(manifest)).to_bytes() != record.base.manifest_cid:
         raise AssertionError("inputs/base.manifest.json is not the base's manifest (CID)")
     return Inputs(
         record=record,

@@ -66,7 +66,6 @@ from flchain.protocol.types import (  # noqa: E402
     RegisteredNode,
     RevealV2,
 )
-from flchain.storage.cid import cid_for_bytes  # noqa: E402
 from flchain.storage.weights import decode_weights, encode_weights  # noqa: E402
 
 
@@ -223,7 +222,7 @@ def beacon_round(round: int) -> int:
     probe = RoundRecordV2(
         round=round, chain_id=CHAIN_ID, contract=CONTRACT, **schedule(round), rules=RulesV2(),
         beacon=BEACON_PARAMS, reserved=0, nodes=(),
-        base=BaseModelV2(round=-1, digest=dg.sha256(b""), cid=cid_for_bytes(b"")),
+        base=BaseModelV2(round=-1, digest=dg.sha256(b""), cid=dg.raw_leaf_cid(dg.sha256(b""))),
     )  # fmt: skip
     return probe.beacon_round
 
@@ -385,8 +384,8 @@ def advance(result: MergeResultV2, round: int) -> tuple[bytes, BaseModelV2, Prio
     model = BaseModelV2(
         round=round,
         digest=dg.sha256(base),
-        cid=result.merged_cid,
-        manifest_cid=result.manifest_cid,
+        cid=result.result.merged_cid,
+        manifest_cid=result.result.manifest_cid,
         settlement_root=result.settlement.root,
     )
     return (
@@ -404,7 +403,7 @@ def build_inputs() -> None:
     genesis = encode_weights(init_weights(BASE_CONFIG), config_to_metadata(BASE_CONFIG))
     base, model = (
         genesis,
-        BaseModelV2(round=-1, digest=dg.sha256(genesis), cid=cid_for_bytes(genesis)),
+        BaseModelV2(round=-1, digest=dg.sha256(genesis), cid=dg.raw_leaf_cid(dg.sha256(genesis))),
     )
     prior = PriorRound.genesis()
     before = REGISTRATION[: -len(LATE)]  # every node but the late ones, from round 0 on
