@@ -25,7 +25,8 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── DevChainError [exit 2]                                   flchain.devnet.anvil
     │   ├── DevnetUnhealthy (also DevnetError) [exit 2]              flchain.devnet.errors
     │   ├── IpfsDaemonError [exit 2]                                 flchain.devnet.ipfsd
-    │   └── ChainUnavailable (also LedgerError) [exit 2]             flchain.ledger.errors
+    │   ├── ChainUnavailable (also LedgerError) [exit 2]             flchain.ledger.errors
+    │   └── ReceiptTimeout (also LedgerError) [exit 2]               flchain.ledger.errors
     ├── AuditError [exit 2]                                          flchain.audit.errors
     │   └── AuditSourceUnavailable (also UnavailableError) [exit 2]  flchain.audit.errors
     ├── BacktestError                                                flchain.backtest.errors
@@ -36,7 +37,14 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     ├── LedgerError                                                  flchain.ledger.errors
     │   ├── CompileError                                             flchain.ledger.errors
     │   ├── ContractRevert                                           flchain.ledger.errors
-    │   └── TransactionFailed                                        flchain.ledger.errors
+    │   ├── DeadlineMissed                                           flchain.ledger.errors
+    │   ├── FeeCapExceeded                                           flchain.ledger.errors
+    │   ├── InsufficientFunds                                        flchain.ledger.errors
+    │   ├── TransactionFailed                                        flchain.ledger.errors
+    │   │   └── OutOfGas                                             flchain.ledger.errors
+    │   └── TransactionRejected                                      flchain.ledger.errors
+    │       ├── NonceTooLow                                          flchain.ledger.errors
+    │       └── Underpriced                                          flchain.ledger.errors
     ├── KeystoreError                                                flchain.ledger.keystore
     │   ├── InvalidPrivateKey                                        flchain.ledger.keystore
     │   ├── InvalidWalletName                                        flchain.ledger.keystore
@@ -58,7 +66,11 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── NotRegistered                                            flchain.node.errors
     │   ├── RoundNotFound                                            flchain.node.errors
     │   └── StoreWriteError (also UnavailableError) [exit 2]         flchain.node.errors
-    ├── InsufficientFunds                                            flchain.node.funds
+    ├── BeaconError                                                  flchain.protocol.beacon
+    │   ├── BeaconKeyError                                           flchain.protocol.beacon
+    │   ├── BeaconSignatureError                                     flchain.protocol.beacon
+    │   └── BeaconSignatureRefused                                   flchain.protocol.beacon
+    ├── ProtocolError                                                flchain.protocol.machine
     ├── ReplayError                                                  flchain.replay.errors
     │   └── ReplayUnavailable (also UnavailableError) [exit 2]       flchain.replay.errors
     └── StorageError                                                 flchain.storage.errors

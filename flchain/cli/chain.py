@@ -130,6 +130,9 @@ def deploy(
     rpc_url: RpcOption = None,
     wallet: WalletOption = None,
     config: ConfigFileOption = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Deploy FLChain with the schedule and rules of a federation file; the wallet governs it.
 
@@ -145,7 +148,10 @@ def deploy(
         validate_federation,
     )
 
-    loaded = _settings(config, rpc_url=rpc_url, wallet=wallet)
+    loaded = _settings(
+        config, rpc_url=rpc_url, wallet=wallet, rpc_fallback_urls=rpc_fallback_urls,
+        max_fee_gwei=max_fee_gwei, priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     loaded.require("rpc_url", "wallet")
     where = str(rules_file) if rules_file else "chain deploy"
     fed = load_federation_file(rules_file) if rules_file else None
@@ -174,9 +180,12 @@ def deploy(
         reveal_window=spec.reveal_window, min_bond=spec.min_bond, exit_delay=spec.exit_delay,
         genesis_digest=spec.genesis_digest or "", genesis_cid=spec.genesis_cid or "", rules=rules,
     )  # fmt: skip
-    common.check_funds(chain, info, _constructor(chain, cfg), action="`flchain chain deploy`")
+    common.check_funds(
+        chain, info, _constructor(chain, cfg), action="`flchain chain deploy`",
+        settings=loaded.settings,
+    )  # fmt: skip
     account = common.unlock(loaded)
-    ledger = Ledger.deploy(chain, account, cfg)
+    ledger = Ledger.deploy(chain, account, cfg, loaded.settings.tx_policy())
     typer.echo(f"contract  {ledger.address} (chain {ledger.chain_id}, block {ledger.from_block})")
     typer.echo(f"governor  {account.address} ({info.name})")
     typer.echo(
@@ -369,13 +378,17 @@ def attestations_(
 
 
 def _governor_ledger(
-    config: Path | None, rpc_url: str | None, contract: str | None, wallet: str | None
+    config: Path | None,
+    rpc_url: str | None,
+    contract: str | None,
+    wallet: str | None,
+    **tx_flags: Any,
 ) -> tuple[LoadedSettings, Ledger, Any]:
     """Settings, the contract (read-only) and the wallet, refusing a wallet that is not the
     governor before anything is unlocked or sent."""
     from flchain.cli.errors import NotGovernor
 
-    loaded = _settings(config, rpc_url=rpc_url, contract=contract, wallet=wallet)
+    loaded = _settings(config, rpc_url=rpc_url, contract=contract, wallet=wallet, **tx_flags)
     loaded.require("rpc_url", "contract", "wallet")
     info = common.wallet_info(loaded)
     ledger = common.ledger(loaded)
@@ -455,6 +468,9 @@ def rules_schedule(
     contract: ContractOption = None,
     wallet: WalletOption = None,
     config: ConfigFileOption = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Schedule a rules version from a future round on (governor only).
 
@@ -467,7 +483,10 @@ def rules_schedule(
     from flchain.rules_file import load_federation_file, validate_rules
 
     fed = load_federation_file(rules_file)
-    loaded, ledger, info = _governor_ledger(config, rpc_url, contract, wallet)
+    loaded, ledger, info = _governor_ledger(
+        config, rpc_url, contract, wallet, rpc_fallback_urls=rpc_fallback_urls,
+        max_fee_gwei=max_fee_gwei, priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     versions = rule_versions(ledger)
     _, last_effective, last_rules = versions[-1]
     rules = validate_rules(fed.rules, base=last_rules, where=str(rules_file))
@@ -484,7 +503,10 @@ def rules_schedule(
             "(replaces it) or later"
         )
     call = ledger.contract.functions.scheduleRules(rules_to_tuple(rules, round))
-    common.check_funds(ledger.backend, info, call, action="`flchain chain rules schedule`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain chain rules schedule`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).schedule_rules(round, rules)
     from flchain.ledger import RulesScheduled
 
@@ -504,6 +526,9 @@ def transfer_governance(
     contract: ContractOption = None,
     wallet: WalletOption = None,
     config: ConfigFileOption = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Hand the governor role to another address (governor only; takes effect at once).
 
@@ -516,10 +541,16 @@ def transfer_governance(
             f"new governor {new_governor!r} is not a non-zero 0x-address (40 hex digits)"
         )
     target = to_checksum_address(new_governor)
-    loaded, ledger, info = _governor_ledger(config, rpc_url, contract, wallet)
+    loaded, ledger, info = _governor_ledger(
+        config, rpc_url, contract, wallet, rpc_fallback_urls=rpc_fallback_urls,
+        max_fee_gwei=max_fee_gwei, priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     if target.lower() == info.address.lower():
         raise ConfigError(f"{target} is already the governor of {ledger.address}")
     call = ledger.contract.functions.transferGovernance(target)
-    common.check_funds(ledger.backend, info, call, action="`flchain chain transfer-governance`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain chain transfer-governance`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).transfer_governance(target)
     typer.echo(f"governor of {ledger.address} is now {target} (tx {tx.tx_hash})")

@@ -100,8 +100,22 @@ def run(
             "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT (default: off)."
         ),
     ] = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    max_tx_cost_eth: common.MaxTxCostOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
+    base_fee_multiplier_pct: common.BaseFeeMultiplierOption = None,
+    gas_margin_pct: common.GasMarginOption = None,
+    fee_bump_pct: common.FeeBumpOption = None,
+    tx_replace_after_s: common.ReplaceAfterOption = None,
+    tx_receipt_timeout_s: common.ReceiptTimeoutOption = None,
+    confirmations: common.ConfirmationsOption = None,
 ) -> None:
-    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM."""
+    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM.
+
+    Transactions follow the fee and confirmation settings (docs/deploy.md, "Fees and
+    confirmations"); a commit or reveal that can no longer be mined in its window is reported
+    once and not retried."""
     from flchain.node.context import open_store
     from flchain.node.daemon import Backoff, Daemon, wallet_lock
     from flchain.node.logs import configure_logging
@@ -110,6 +124,11 @@ def run(
     loaded, info, ledger = _wallet_and_ledger(
         config, wallet=wallet, profile=profile, data_dir=data_dir, data_source=data_source,
         log_level=log_level, log_format=log_format, metrics_port=metrics_port,
+        rpc_fallback_urls=rpc_fallback_urls, max_fee_gwei=max_fee_gwei,
+        max_tx_cost_eth=max_tx_cost_eth, priority_fee_gwei=priority_fee_gwei,
+        base_fee_multiplier_pct=base_fee_multiplier_pct, gas_margin_pct=gas_margin_pct,
+        fee_bump_pct=fee_bump_pct, tx_replace_after_s=tx_replace_after_s,
+        tx_receipt_timeout_s=tx_receipt_timeout_s, confirmations=confirmations,
     )  # fmt: skip
     settings = loaded.settings
     if ledger.node_record(info.address).status != NodeStatus.ACTIVE:
@@ -156,13 +175,18 @@ def register_node(
     bond: Annotated[
         int, typer.Option("--bond", min=0, help="Bond in wei (at least the contract's minBond).")
     ] = 0,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Register the wallet as a node, bonding --bond wei."""
     from flchain.node.status import contract_view
 
     loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+        config, wallet=wallet, profile=profile, data_dir=data_dir,
+        rpc_fallback_urls=rpc_fallback_urls, max_fee_gwei=max_fee_gwei,
+        priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     rec = ledger.node_record(info.address)
     if rec.status == NodeStatus.WITHDRAWN:
         raise NotRegistered(
@@ -182,7 +206,10 @@ def register_node(
             f"--bond {min_bond} or more"
         )
     call = ledger.contract.functions.register()
-    common.check_funds(ledger.backend, info, call, value=bond, action="`flchain node register`")
+    common.check_funds(
+        ledger.backend, info, call, value=bond, action="`flchain node register`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).register(bond)
     typer.echo(
         f"registered {info.address} with bond {bond} wei (tx {tx.tx_hash}, block {tx.block_number})"
@@ -222,14 +249,21 @@ def exit_(
     wallet: WalletOpt = None,
     profile: ProfileOpt = None,
     data_dir: DataDirOpt = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Ask to leave; the bond becomes withdrawable after the exit delay."""
     loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+        config, wallet=wallet, profile=profile, data_dir=data_dir,
+        rpc_fallback_urls=rpc_fallback_urls, max_fee_gwei=max_fee_gwei,
+        priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     _refuse_unless(ledger, info, NodeStatus.ACTIVE, "exit")
     call = ledger.contract.functions.requestExit()
-    common.check_funds(ledger.backend, info, call, action="`flchain node exit`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain node exit`", settings=loaded.settings
+    )
     signer = ledger.with_account(common.unlock(loaded))
     tx = signer.request_exit()
     rec = signer.node_record(info.address)
@@ -244,11 +278,16 @@ def withdraw(
     wallet: WalletOpt = None,
     profile: ProfileOpt = None,
     data_dir: DataDirOpt = None,
+    rpc_fallback_urls: common.RpcFallbackOption = None,
+    max_fee_gwei: common.MaxFeeOption = None,
+    priority_fee_gwei: common.PriorityFeeOption = None,
 ) -> None:
     """Withdraw the bond after the exit delay."""
     loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+        config, wallet=wallet, profile=profile, data_dir=data_dir,
+        rpc_fallback_urls=rpc_fallback_urls, max_fee_gwei=max_fee_gwei,
+        priority_fee_gwei=priority_fee_gwei,
+    )  # fmt: skip
     rec = _refuse_unless(ledger, info, NodeStatus.EXITING, "withdraw")
     now = ledger.now()
     if now < rec.withdrawable_at:
@@ -257,6 +296,8 @@ def withdraw(
             f"{rec.withdrawable_at - now} s: retry then"
         )
     call = ledger.contract.functions.withdraw()
-    common.check_funds(ledger.backend, info, call, action="`flchain node withdraw`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain node withdraw`", settings=loaded.settings
+    )
     tx = ledger.with_account(common.unlock(loaded)).withdraw()
     typer.echo(f"bond of {rec.bond} wei withdrawn to {info.address} (tx {tx.tx_hash})")

@@ -2,7 +2,7 @@
 
 `Ledger` (deploy / connect, with_account, register, commit, reveal, attest, schedule_rules,
 views, typed events, `round_record`) is the facade; behind it `Deployment` (the contract on a
-backend), `Signer` + `TxSender` (sending), `views` (storage reads), `events` (one typed model
+backend), `Signer` + `TxSender` under a `TxPolicy` (sending), `views` (storage reads), `events` (one typed model
 per contract event), `index` (the incremental event index) and `history` (rounds rebuilt from
 events). The backends (`EmbeddedBackend` in-process, `RpcBackend` for anvil, hardhat node or
 any URL) also move devnet time. `hashes`: the two protocol hashes the contract checks and the
@@ -16,8 +16,16 @@ from flchain.ledger.errors import (
     ChainUnavailable,
     CompileError,
     ContractRevert,
+    DeadlineMissed,
+    FeeCapExceeded,
+    InsufficientFunds,
     LedgerError,
+    NonceTooLow,
+    OutOfGas,
+    ReceiptTimeout,
     TransactionFailed,
+    TransactionRejected,
+    Underpriced,
 )
 from flchain.ledger.events import (
     EVENT_TYPES,
@@ -43,7 +51,7 @@ from flchain.ledger.hashes import (
 )
 from flchain.ledger.index import EventIndex
 from flchain.ledger.ledger import AttestResult, DeployConfig, Ledger
-from flchain.ledger.sending import Signer, TxResult, TxSender
+from flchain.ledger.sending import Signer, TxPolicy, TxResult, TxSender
 from flchain.ledger.views import CommitState, NodeRecord, NodeStatus
 from flchain.protocol import Phase, Schedule
 
@@ -59,19 +67,25 @@ __all__ = [
     "Committed",
     "CompileError",
     "ContractRevert",
+    "DeadlineMissed",
     "DeployConfig",
     "Deployment",
     "EmbeddedBackend",
     "EventIndex",
     "ExitRequested",
+    "FeeCapExceeded",
     "Genesis",
     "GovernanceTransferred",
+    "InsufficientFunds",
     "Ledger",
     "LedgerError",
     "NodePenalised",
     "NodeRecord",
     "NodeStatus",
+    "NonceTooLow",
+    "OutOfGas",
     "Phase",
+    "ReceiptTimeout",
     "Registered",
     "Revealed",
     "RoundFinalized",
@@ -80,8 +94,11 @@ __all__ = [
     "Schedule",
     "Signer",
     "TransactionFailed",
+    "TransactionRejected",
+    "TxPolicy",
     "TxResult",
     "TxSender",
+    "Underpriced",
     "Withdrawn",
     "canonical_penalised",
     "cid_to_bytes",

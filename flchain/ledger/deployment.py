@@ -19,7 +19,7 @@ from web3.contract import Contract
 
 from flchain.ledger import views
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
-from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError, first_line
 from flchain.ledger.events import EventDecoder
 from flchain.ledger.index import EventIndex
 from flchain.ledger.revert import ErrorDecoder, revert_data
@@ -90,7 +90,8 @@ class Deployment:
             refusal = self.errors.refusal(revert_data(exc), function)
             if refusal is not None:
                 raise refusal from None
-            raise LedgerError(f"{function} call failed: {str(exc).splitlines()[0][:200]}") from None
+            why = first_line(exc, type(exc).__name__)
+            raise LedgerError(f"{function} call failed: {why}") from None
 
     # ------------------------------------------------------------ fixed at deployment
 

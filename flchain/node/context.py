@@ -34,9 +34,14 @@ def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledg
         kind="rpc" if settings.chain == "embedded" else settings.chain,
         expected_chain_id=settings.chain_id,
         timeout=settings.rpc_timeout_s,
+        fallback_urls=settings.rpc_fallback_urls,
     )
     return Ledger.connect(
-        backend, settings.require("contract"), account, from_block=settings.deployment_block
+        backend,
+        settings.require("contract"),
+        account,
+        from_block=settings.deployment_block,
+        policy=settings.tx_policy(),
     )
 
 

@@ -5,7 +5,9 @@ or the IPFS daemon are retried with exponential backoff and logged, never fatal;
 SIGTERM stop the loop between steps. Killing it (SIGKILL) at any point is safe: see
 `flchain.node.runner` for why a restart neither commits twice nor misses a reveal.
 
-A failed step is logged as one line and retried with backoff, whatever failed: a refusal the
+A reorg that replaced blocks holding this node's transactions and a commit or reveal that
+missed its window are logged as warnings (the runner rebuilds the round, or moves on). A failed
+step is logged as one line and retried with backoff, whatever failed: a refusal the
 node can name (a chain reset that left no contract at the address is said as such, the way
 `flchain chain info` says it), and also an error of the web3 stack nobody turned into a
 `FlchainError` (a transaction the chain refused, e.g. for insufficient funds). A daemon must
@@ -109,7 +111,12 @@ class Daemon:
                 report = self.runner.step()
                 self.backoff.reset()
                 for action in report.actions:
-                    log.info("round %d %s: %s", report.round, report.phase.name.lower(), action)
+                    # a reorg that took this node's transactions, or a window missed: worth a look
+                    noted = action.startswith(("reorg:", "missed the "))
+                    log.log(
+                        logging.WARNING if noted else logging.INFO,
+                        "round %d %s: %s", report.round, report.phase.name.lower(), action,
+                    )  # fmt: skip
                 self._observe(report)
             except NotRegistered:
                 raise
