@@ -8,7 +8,8 @@ Steps, in this order, each a function below (docs/merge.md writes them out):
     validate              per reveal: on-chain outcome, base, content, format, layout, norm,
                           directive compliance
     verify_roi_claims     recompute every claim on the benchmark (reference inference + ROI)
-    select                best `max_participants` by claimed ROI, ties by address
+    select                best `max_participants` by claimed ROI, ties by address (v2: by
+                          keccak(seed ‖ node), flchain.merge.v2 calls the same steps)
     process_diversity     similarity, clusters, capped weights, next round's directives
     process_aggregation   mean / median / trimmed mean (flchain.merge.aggregate)
     build_manifest        canonical JSON of every input and decision
@@ -79,7 +80,7 @@ Tensors = dict[str, NDArray[np.float32]]
 
 
 class RevealLike(Protocol):
-    """What the shared steps read of a reveal (v1's `Reveal`, v2's `RevealV2`)."""
+    """What the shared steps read of a reveal (v1's `Reveal`, v2's `merge.v2.RevealInput`)."""
 
     @property
     def node(self) -> Address: ...
@@ -207,6 +208,7 @@ def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
 
 
 def check_benchmark_id(benchmark_id: str, benchmark: Benchmark) -> None:
+    """`benchmark` is the one `benchmark_id` (0x-hex) names, or the id is unset."""
     if not is_unset_benchmark(benchmark_id) and benchmark.id != benchmark_id:
         raise MergeInputError(
             f"benchmark {benchmark.id} is not the rules' benchmark {benchmark_id}"

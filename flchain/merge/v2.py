@@ -109,12 +109,12 @@ def prior_from_manifest(manifest: bytes) -> PriorRound:
         directives = tuple(Directive.model_validate(d) for d in doc["directives"])
         return PriorRound(round=doc["round"], directives=directives, leaves=manifest_leaves(doc))
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError included
-        raise MergeInputError(f"manifest directives are malformed: {exc}") from None
+        raise MergeInputError(f"manifest round or directives are malformed: {exc}") from None
 
 
 class MergeResultV2(BaseModel):
     """The outputs of a v2 merge. `result` is what nodes attest (`attest(r, result)`), its hash
-    `result_hash`; `leaves` are the settlement table every node settles from."""
+    `result_hash`; `settlement.leaves` is the table every node settles from."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -164,7 +164,9 @@ def check_prior(record: RoundRecordV2, prior: PriorRound) -> None:
             f"the prior table has root 0x{root.hex()}, the base's settlement root is "
             f"0x{record.base.settlement_root.hex()}"
         )
-    for leaf in prior.leaves:
+    for position, leaf in enumerate(prior.leaves):
+        if leaf.index != position:
+            raise MergeInputError("the prior table's leaves are not listed by index 0 to n-1")
         if leaf.index >= len(record.nodes) or record.nodes[leaf.index].address != leaf.node:
             raise MergeInputError(f"prior leaf {leaf.index} ({leaf.node}) is not that registration")
 
