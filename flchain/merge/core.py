@@ -8,6 +8,7 @@ Steps, in this order, each a function below (docs/merge.md writes them out):
     validate              per reveal: on-chain outcome, base, content, format, layout, norm,
                           directive compliance
     verify_roi_claims     recompute every claim on the benchmark (reference inference + ROI)
+                          under the base model's config, the config the update is merged into
     select                best `max_participants` by claimed ROI, ties by address (v2: by
                           keccak(seed ‖ node), flchain.merge.v2 calls the same steps)
     process_diversity     similarity, clusters, capped weights, next round's directives
@@ -55,7 +56,14 @@ from flchain.merge.diversity import (
 from flchain.merge.errors import MergeInputError
 from flchain.merge.manifest import MANIFEST_KIND, MANIFEST_VERSION, encode_manifest, fraction_str
 from flchain.merge.reasons import PENALISED_REASONS, Reason
-from flchain.model import ModelConfig, config_from_metadata, draw_directive, reference_positions
+from flchain.model import (
+    ModelConfig,
+    config_from_metadata,
+    directive_mask,
+    directive_menu,
+    draw_directive,
+    reference_positions,
+)
 from flchain.protocol import (
     NORM_SCALE,
     PPM,
@@ -153,6 +161,7 @@ class BaseModelState:
     tensors: Tensors
     metadata: dict[str, str]
     layout: dict[str, tuple[int, ...]]
+    config: ModelConfig  # the global model's config: what every update is scored and merged under
 
 
 @dataclass
@@ -193,23 +202,29 @@ def process_base(record: RoundRecord, base_weights: bytes) -> BaseModelState:
 
 
 def decode_base(base_weights: bytes) -> BaseModelState:
-    """The base model's tensors, metadata and layout (its digest already checked)."""
+    """The base model's tensors, metadata, layout and config (its digest already checked)."""
     try:
         tensors, metadata = decode_weights(base_weights)
     except WeightsError as exc:
         raise MergeInputError(f"base model does not decode: {exc}") from None
+    try:
+        config = config_from_metadata(metadata)
+    except FlchainError as exc:
+        raise MergeInputError(f"base model carries no usable model config: {exc}") from None
     layout = {name: tuple(int(d) for d in t.shape) for name, t in tensors.items()}
-    return BaseModelState(tensors, metadata, layout)
+    return BaseModelState(tensors, metadata, layout, config)
 
 
 def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
-    """The benchmark must be the one the rules name (an all-zero id means unset: devnets)."""
+    """The benchmark must be the one the rules name, by bars hash or file digest (an all-zero
+    id means unset: devnets)."""
     check_benchmark_id(rules.benchmark_id, benchmark)
 
 
 def check_benchmark_id(benchmark_id: str, benchmark: Benchmark) -> None:
-    """`benchmark` is the one `benchmark_id` (0x-hex) names, or the id is unset."""
-    if not is_unset_benchmark(benchmark_id) and benchmark.id != benchmark_id:
+    """`benchmark` is the one `benchmark_id` (0x-hex: bars hash or file digest) names, or the
+    id is unset."""
+    if not is_unset_benchmark(benchmark_id) and not benchmark.is_named_by(benchmark_id):
         raise MergeInputError(
             f"benchmark {benchmark.id} is not the rules' benchmark {benchmark_id}"
         )
@@ -271,11 +286,12 @@ def norm_micro(norm_squared: float) -> int:
 
 
 def follows_directive(config: ModelConfig, directive: Directive) -> bool:
-    """The update's config applies every choice of the directive it was assigned."""
+    """The update's config applies every choice of the directive it was assigned: training mask,
+    learning rate, epochs, perturbation seed (a directive never changes the feature set or the
+    lookbacks: those are the base's, and the update is scored under the base's config)."""
     return (
         config.directive == directive
-        and config.feature_set == directive.feature_set
-        and config.lookback_scale == directive.lookback_scale
+        and config.train_mask == directive_mask(directive)
         and config.learning_rate_ppm == directive.learning_rate_ppm
         and config.epochs == directive.epochs
         and config.init_seed == directive.init_seed
@@ -363,15 +379,21 @@ def validate(
 
 
 def verify_roi_claims(
-    candidates: Sequence[Candidate], benchmark: Benchmark, rules: MergeRules, notes: Notes
+    candidates: Sequence[Candidate],
+    benchmark: Benchmark,
+    rules: MergeRules,
+    notes: Notes,
+    scoring: ModelConfig,
 ) -> list[Candidate]:
-    """Step 2. Re-run every claim's backtest; a claim off by more than the tolerance fails."""
+    """Step 2. Re-run every claim's backtest under ``scoring`` — the base model's config, the
+    one the update's weights will be merged into (features, lookbacks, decision rule) — whatever
+    config the update declares; a claim off by more than the tolerance fails."""
     prices = benchmark.exec_prices
     verified: list[Candidate] = []
     for c in candidates:
         try:
-            positions = reference_positions(c.tensors, c.config, benchmark.bars)
-        except FlchainError as exc:  # the weights do not fit the config they declare
+            positions = reference_positions(c.tensors, scoring, benchmark.bars)
+        except FlchainError as exc:  # weights that do not fit the scoring config
             notes.decide(c.reveal, Reason.BAD_METADATA, str(exc))
             continue
         recomputed = roi_bps(prices, positions, rules.fee_ppm)
@@ -484,11 +506,12 @@ def diversity_outcome(
         {c.reveal.node: raw_weight(c, rules) for c in selected}, clusters, rules.cluster_cap_ppm
     )
     verified = {c.reveal.node: c.recomputed_roi_bps or 0 for c in selected}
+    menu = directive_menu(base.config)
     directives: list[Directive] = []
     for members in clusters:
         if len(members) > 1:
             best = cluster_best(members, verified, tie)
-            directives.extend(draw_directive(n, seed) for n in members if n != best)
+            directives.extend(draw_directive(n, seed, menu) for n in members if n != best)
     return DiversityOutcome(
         similarity=[(a, b, v) for (a, b), v in sim.items()],
         clusters=clusters,
@@ -632,7 +655,7 @@ def merge(
     notes = Notes()
 
     candidates = validate(reveals, payloads, base, record, assigned, notes)
-    verified = verify_roi_claims(candidates, benchmark, record.rules, notes)
+    verified = verify_roi_claims(candidates, benchmark, record.rules, notes, base.config)
     selected = select(verified, record.rules, notes)
 
     diversity: DiversityOutcome | None = None

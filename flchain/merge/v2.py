@@ -379,7 +379,7 @@ def merge_v2(
     notes = Notes()
 
     candidates = validate_v2(reveals, base, rules, assigned, notes)
-    verified = verify_roi_claims(candidates, benchmark, rules, notes)
+    verified = verify_roi_claims(candidates, benchmark, rules, notes, base.config)
     selected = select(verified, rules, notes, tie)
 
     diversity: DiversityOutcome | None = None

@@ -344,7 +344,7 @@ class NodeRunner:
     def _build(self, round: int, base: GlobalModel) -> tuple[SealedUpdate, int, Rules]:
         """`build`, plus the honest claim (before any adversary's change) and the rules."""
         rules = self.ledger.rules_for_round(round)
-        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
+        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round, self.store))
         honest = self.behaviour.prepare(inputs)
         update = self.behaviour.alter(honest, inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)

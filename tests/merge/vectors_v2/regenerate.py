@@ -328,7 +328,7 @@ def build_round(
             tensors = perturb_weights(origin, seed, c.scale_ppm)
         tensors_of[c.index] = tensors
         payload = encode_weights(tensors, config_to_metadata(config))
-        honest[c.index] = honest_claim(tensors, config, bench)
+        honest[c.index] = honest_claim(tensors, base_config, bench)  # as the merge scores it
         if c.copy_of_previous is not None:
             payload = previous_payloads[c.copy_of_previous]
         if c.spoil is not None:
