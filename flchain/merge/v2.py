@@ -67,13 +67,7 @@ from flchain.protocol.types import Address, BeaconPost, Directive, RevealV2, can
 from flchain.storage.cid import cid_for_bytes, cid_from_bytes, parse_cid
 from flchain.storage.weights import encode_weights
 
-__all__ = [
-    "MergeResultV2",
-    "PriorRound",
-    "merge_v2",
-    "prior_from_manifest",
-    "settlement_root",
-]
+__all__ = ["MergeResultV2", "PriorRound", "RevealInput", "merge_v2", "prior_from_manifest"]
 
 _ON_CHAIN_REASON = {
     RevealOutcome.REJECTED_ABNORMAL_ROI: Reason.REJECTED_ON_CHAIN_ABNORMAL_ROI,

@@ -15,7 +15,8 @@ from _scenario import ROUND, Update, _metadata, base_bytes, benchmark
 from eth_utils import to_checksum_address
 
 from flchain.market.benchmark import Benchmark
-from flchain.merge.v2 import PriorRound, settlement_root
+from flchain.merge.settlement import settlement_root
+from flchain.merge.v2 import PriorRound
 from flchain.protocol import digests as dg
 from flchain.protocol.beacon import DevnetBeacon
 from flchain.protocol.machine import Leaf, RulesV2
