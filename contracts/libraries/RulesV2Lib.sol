@@ -58,47 +58,46 @@ library RulesV2Lib {
     /// @param r the version
     /// @param minNoticeRounds the deployment's floor of noticeRounds
     /// @param minBond the deployment's smallest active stake
+    function check(IFLChainV2.Rules memory r, uint256 minNoticeRounds, uint256 minBond) internal pure {
+        bytes32 field = firstOutOfBounds(r, minNoticeRounds, minBond);
+        if (field != bytes32(0)) revert IFLChainV2.RuleOutOfBounds(field);
+    }
+
+    /// @notice The name of the first field of `r` outside its bounds (left-aligned ASCII), or 0.
     // One independent bound per field, listed flat like the spec: splitting it would only hide
     // the list.
     // slither-disable-next-line cyclomatic-complexity
-    function check(IFLChainV2.Rules memory r, uint256 minNoticeRounds, uint256 minBond) internal pure {
-        if (r.roiMinBps < ROI_MIN_BPS_FLOOR || r.roiMinBps > r.roiMaxBps) revert IFLChainV2.RuleOutOfBounds("roiMinBps");
-        if (r.roiMaxBps > ROI_MAX_BPS_CEILING) revert IFLChainV2.RuleOutOfBounds("roiMaxBps");
+    function firstOutOfBounds(IFLChainV2.Rules memory r, uint256 minNoticeRounds, uint256 minBond)
+        internal
+        pure
+        returns (bytes32)
+    {
+        if (r.roiMinBps < ROI_MIN_BPS_FLOOR || r.roiMinBps > r.roiMaxBps) return "roiMinBps";
+        if (r.roiMaxBps > ROI_MAX_BPS_CEILING) return "roiMaxBps";
         if (r.eligibilityMinScoreBps < -ELIGIBILITY_SCORE_BOUND_BPS || r.eligibilityMinScoreBps > ELIGIBILITY_SCORE_BOUND_BPS) {
-            revert IFLChainV2.RuleOutOfBounds("eligibilityMinScoreBps");
+            return "eligibilityMinScoreBps";
         }
-        if (r.probationRounds > PROBATION_ROUNDS_CEILING) revert IFLChainV2.RuleOutOfBounds("probationRounds");
-        if (r.penaltyCooldownRounds > PENALTY_COOLDOWN_ROUNDS_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("penaltyCooldownRounds");
-        }
-        if (r.maxParticipants < MAX_PARTICIPANTS_FLOOR) revert IFLChainV2.RuleOutOfBounds("maxParticipants");
-        if (r.noticeRounds < minNoticeRounds || r.noticeRounds > NOTICE_ROUNDS_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("noticeRounds");
-        }
-        if (r.finalityPpm <= FINALITY_PPM_LIMIT || r.finalityPpm > FINALITY_PPM_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("finalityPpm");
-        }
+        if (r.probationRounds > PROBATION_ROUNDS_CEILING) return "probationRounds";
+        if (r.penaltyCooldownRounds > PENALTY_COOLDOWN_ROUNDS_CEILING) return "penaltyCooldownRounds";
+        if (r.maxParticipants < MAX_PARTICIPANTS_FLOOR) return "maxParticipants";
+        if (r.noticeRounds < minNoticeRounds || r.noticeRounds > NOTICE_ROUNDS_CEILING) return "noticeRounds";
+        if (r.finalityPpm <= FINALITY_PPM_LIMIT || r.finalityPpm > FINALITY_PPM_CEILING) return "finalityPpm";
         if (r.maxPayloadBytes < MAX_PAYLOAD_BYTES_FLOOR || r.maxPayloadBytes > MAX_PAYLOAD_BYTES_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("maxPayloadBytes");
+            return "maxPayloadBytes";
         }
-        if (r.similarityThresholdPpm > SIMILARITY_THRESHOLD_PPM_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("similarityThresholdPpm");
-        }
+        if (r.similarityThresholdPpm > SIMILARITY_THRESHOLD_PPM_CEILING) return "similarityThresholdPpm";
         if (r.clusterCapPpm < CLUSTER_CAP_PPM_FLOOR || r.clusterCapPpm > CLUSTER_CAP_PPM_CEILING) {
-            revert IFLChainV2.RuleOutOfBounds("clusterCapPpm");
+            return "clusterCapPpm";
         }
-        if (r.similarityMetric > SIMILARITY_METRIC_MAX) revert IFLChainV2.RuleOutOfBounds("similarityMetric");
-        if (r.aggregation > AGGREGATION_MAX) revert IFLChainV2.RuleOutOfBounds("aggregation");
-        if (r.trimPpm >= TRIM_PPM_LIMIT) revert IFLChainV2.RuleOutOfBounds("trimPpm");
-        if (r.roiToleranceBps > ROI_TOLERANCE_BPS_CEILING) revert IFLChainV2.RuleOutOfBounds("roiToleranceBps");
-        if (r.feePpm >= FEE_PPM_LIMIT) revert IFLChainV2.RuleOutOfBounds("feePpm");
-        if (r.bountyPpm > BOUNTY_PPM_CEILING) revert IFLChainV2.RuleOutOfBounds("bountyPpm");
+        if (r.similarityMetric > SIMILARITY_METRIC_MAX) return "similarityMetric";
+        if (r.aggregation > AGGREGATION_MAX) return "aggregation";
+        if (r.trimPpm >= TRIM_PPM_LIMIT) return "trimPpm";
+        if (r.roiToleranceBps > ROI_TOLERANCE_BPS_CEILING) return "roiToleranceBps";
+        if (r.feePpm >= FEE_PPM_LIMIT) return "feePpm";
+        if (r.bountyPpm > BOUNTY_PPM_CEILING) return "bountyPpm";
         // uint128 + uint128 cannot overflow a uint256
-        if (uint256(r.noRevealSlashWei) + r.wrongVoteSlashWei > minBond) {
-            revert IFLChainV2.RuleOutOfBounds("noRevealSlashWei");
-        }
-        if (uint256(r.penaltySlashWei) + r.wrongVoteSlashWei > minBond) {
-            revert IFLChainV2.RuleOutOfBounds("penaltySlashWei");
-        }
+        if (uint256(r.noRevealSlashWei) + r.wrongVoteSlashWei > minBond) return "noRevealSlashWei";
+        if (uint256(r.penaltySlashWei) + r.wrongVoteSlashWei > minBond) return "penaltySlashWei";
+        return bytes32(0);
     }
 }

@@ -13,7 +13,8 @@ library SettlementProof {
 
     /// @notice Whether `proof` places `leaf` at position `index` under `root`.
     /// @dev Hashes in the scratch space (0x00–0x3f), so the sixteen steps allocate nothing; the
-    ///      proof is a fixed-size calldata array, so every sibling is at `proof + 32·k`.
+    ///      proof is a fixed-size calldata array (16 words from `proof`), and `index` is shifted
+    ///      right at each height so that its lowest bit is the current one.
     function verify(bytes32 root, uint256 index, bytes32 leaf, bytes32[TREE_DEPTH] calldata proof)
         internal
         pure
@@ -23,13 +24,13 @@ library SettlementProof {
         bytes32 node = leaf;
         // slither-disable-next-line assembly (sixteen keccaks in scratch space, see @dev)
         assembly ("memory-safe") {
-            for { let k := 0 } lt(k, TREE_DEPTH) { k := add(k, 1) } {
-                let sibling := calldataload(add(proof, shl(5, k)))
-                // right child: the sibling goes first
-                let right := and(shr(k, index), 1)
-                mstore(shl(5, right), node)
-                mstore(shl(5, iszero(right)), sibling)
+            for { let at := proof } lt(at, add(proof, 0x200)) { at := add(at, 0x20) } {
+                // a right child (bit set) goes second: it is written at 0x20, its sibling at 0x00
+                let offset := shl(5, and(index, 1))
+                mstore(offset, node)
+                mstore(xor(offset, 0x20), calldataload(at))
                 node := keccak256(0x00, 0x40)
+                index := shr(1, index)
             }
         }
         return node == root;
