@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from flchain.storage.car import read_car
-from flchain.storage.cid import CODEC_DAG_PB, CODEC_RAW, Cid, cid_from_bytes, parse_cid
+from flchain.storage.cid import Cid, cid_from_bytes, parse_cid
 from flchain.storage.errors import (
     BlockNotFoundError,
     CarFormatError,
@@ -29,10 +29,9 @@ from flchain.storage.errors import (
     InvalidCidError,
     IpfsProtocolError,
     IpfsUnavailableError,
-    MalformedDagError,
     StorageError,
 )
-from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, decode_dag_pb
+from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, read_file_block
 
 __all__ = ["ADD_PARAMS", "MAX_BLOCK_SIZE", "IpfsClient"]
 
@@ -286,19 +285,10 @@ class IpfsClient:
         stack = [root]  # at most the tree depth x 174 CIDs: memory is flat in the file size
         while stack:
             cid = stack.pop()
-            block = self.get_block(cid)
-            if cid.codec == CODEC_RAW:
-                yield block
-                continue
-            if cid.codec != CODEC_DAG_PB:
-                raise MalformedDagError(f"block {cid} has codec {cid.codec:#x}, not a file")
-            try:
-                node = decode_dag_pb(block)
-            except ValueError as exc:
-                raise MalformedDagError(f"block {cid} is not a UnixFS file node: {exc}") from None
-            if node.data:
-                yield node.data
-            stack.extend(cid_from_bytes(raw) for raw, _tsize in reversed(node.links))
+            own, children = read_file_block(cid, self.get_block(cid))
+            if own:
+                yield own
+            stack.extend(cid_from_bytes(raw) for raw, _size in reversed(children))
 
     def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
         """Stream the file block by block (``block/get``), each block verified before a byte
