@@ -188,15 +188,20 @@ class IpfsClient:
             raise InvalidCidError(f"IPFS daemon rejected {arg!r}: {message}")
         raise IpfsProtocolError(f"IPFS daemon error on {endpoint}: {message[:200]}")
 
-    def _json(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> Any:
+    def _objects(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> list[Any]:
+        """The JSON objects of a reply, one a line (the RPC API's newline-delimited JSON)."""
         response = self._send(endpoint, params, files)
-        lines = [ln for ln in response.text.splitlines() if ln.strip()]
         try:
-            return [json.loads(ln) for ln in lines][-1] if lines else None
+            return [json.loads(ln) for ln in response.text.splitlines() if ln.strip()]
         except ValueError:
             raise IpfsProtocolError(
                 f"IPFS daemon at {self.url} answered {endpoint} with non-JSON data"
             ) from None
+
+    def _json(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> Any:
+        """The last JSON object of a reply (None for an empty one)."""
+        objects = self._objects(endpoint, params, files)
+        return objects[-1] if objects else None
 
     def _field(self, reply: Any, key: str, endpoint: str) -> Any:
         if not isinstance(reply, dict) or key not in reply:
@@ -334,15 +339,8 @@ class IpfsClient:
 
     def pins(self) -> list[str]:
         """Recursively pinned roots, as CIDv1 base32 strings, sorted."""
-        response = self._send("pin/ls", {"type": "recursive"})
         out: set[str] = set()
-        for line in response.text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise IpfsProtocolError(f"IPFS daemon at {self.url} sent non-JSON pin/ls") from None
+        for item in self._objects("pin/ls", {"type": "recursive"}):
             keys = item.get("Keys", {}) if isinstance(item, dict) else {}
             names = list(keys) if isinstance(keys, dict) else []
             if isinstance(item, dict) and "Cid" in item:
@@ -379,17 +377,8 @@ class IpfsClient:
     def import_car(self, stream: BinaryIO, *, pin: bool = True) -> list[str]:
         """Import a CARv1 (``dag/import``); return its roots (pinned by default)."""
         params = {"pin-roots": "true" if pin else "false"}
-        response = self._send("dag/import", params, files={"file": ("import.car", stream)})
         roots: list[str] = []
-        for line in response.text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise IpfsProtocolError(
-                    f"IPFS daemon at {self.url} sent non-JSON dag/import"
-                ) from None
+        for item in self._objects("dag/import", params, files={"file": ("import.car", stream)}):
             root = item.get("Root") if isinstance(item, dict) else None
             if isinstance(root, dict):
                 if root.get("PinErrorMsg"):
