@@ -469,16 +469,22 @@ def _find_config_file(
     return candidate if candidate.is_file() else None
 
 
-def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The tables of the TOML file `path`; a missing, unreadable or malformed file is one
+    `ConfigError` line naming `what` it is ("config file", "rules file") and the path."""
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"{what} {path} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+    data = read_toml(path, "config file")
     layer: dict[str, tuple[Any, Origin]] = {}
     origin = Origin(Source.FILE, str(path))
     for key, value in data.items():

@@ -26,13 +26,13 @@ them all in one go. Unknown keys and tables are refused (a typo would silently k
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flchain.config import read_toml
 from flchain.errors import ConfigError
 from flchain.protocol import Aggregation, Rules, SimilarityMetric
 
@@ -127,15 +127,7 @@ def format_utc(ts: int) -> str:
 def load_federation_file(path: Path) -> FederationFile:
     """Read a federation file (tables `[deployment]` and `[rules]`, both optional)."""
     path = Path(path).expanduser()
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"rules file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"rules file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "rules file")
     problems = [
         f"unknown table or key '{key}' (expected the tables [deployment] and [rules])"
         for key in data
