@@ -35,7 +35,7 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 from eth_account import Account
 from eth_utils import to_checksum_address
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flchain.devnet.anvil import DEFAULT_CHAIN_ID, AnvilProcess, LocalChainProcess
 from flchain.devnet.errors import DevnetAlreadyUp, DevnetError, DevnetNotUp, DevnetRefused
 from flchain.devnet.federation import FUNDING_WEI, deploy, devnet_rules
+from flchain.devnet.process import exclusive_lock
 from flchain.devnet.profile import (
     DevnetProfile,
     ProfileProcess,
@@ -283,21 +283,13 @@ def _read_processes(path: Path, key: str | None) -> list[ProfileProcess]:
         ) from None
 
 
-@contextlib.contextmanager
-def _devnet_lock(data_dir: Path) -> Iterator[None]:
-    path = data_dir / "locks" / "devnet.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise DevnetAlreadyUp(
+def _devnet_lock(data_dir: Path) -> contextlib.AbstractContextManager[Path]:
+    return exclusive_lock(
+        data_dir / "locks" / "devnet.lock",
+        lambda path: DevnetAlreadyUp(
             f"another `flchain devnet` command is running on {data_dir} (lock {path})"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+        ),
+    )
 
 
 # --- up -----------------------------------------------------------------------------------

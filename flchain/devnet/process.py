@@ -20,6 +20,9 @@ signals the whole process group) and stays *guarded* until it is stopped or `rel
 
 A server meant to outlive this process (`flchain devnet up`) is spawned with ``outlive=True``: no
 parent-death signal (it cannot be lifted after exec); guarded while it starts, then `release`d.
+
+`exclusive_lock` keeps a second process out of what one process at a time may run (a devnet
+command on a data dir, the node daemon of a wallet).
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from filelock import FileLock, Timeout
+
+from flchain.errors import FlchainError
+
 __all__ = [
     "Terminated",
+    "exclusive_lock",
     "free_port",
     "interrupting_signal",
     "keep_on_death",
@@ -351,3 +359,19 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait(timeout=grace)
         _signal_group(proc.pid, signal.SIGKILL)  # members of its group that outlived the leader
     _guard.forget(proc)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, busy: Callable[[Path], FlchainError]) -> Iterator[Path]:
+    """Hold the lock file `path` (its folder created) while the block runs; if another process
+    holds it, raise `busy(path)` at once rather than wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise busy(path) from None
+    try:
+        yield path
+    finally:
+        lock.release()
