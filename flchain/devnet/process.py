@@ -21,6 +21,7 @@ signals the whole process group) and stays *guarded* until it is stopped or `rel
 A server meant to outlive this process (`flchain devnet up`) is spawned with ``outlive=True``: no
 parent-death signal (it cannot be lifted after exec); guarded while it starts, then `release`d.
 
+`Server` is the context-manager shape they share (started on entering, stopped on any exit).
 `exclusive_lock` keeps a second process out of what one process at a time may run (a devnet
 command on a data dir, the node daemon of a wallet).
 """
@@ -35,17 +36,19 @@ import socket
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+from types import FrameType, TracebackType
+from typing import IO, Any, Self
 
 from filelock import FileLock, Timeout
 
 from flchain.errors import FlchainError
 
 __all__ = [
+    "Server",
     "Terminated",
     "exclusive_lock",
     "free_port",
@@ -375,3 +378,27 @@ def exclusive_lock(path: Path, busy: Callable[[Path], FlchainError]) -> Iterator
         yield path
     finally:
         lock.release()
+
+
+class Server(ABC):
+    """A server this process starts: `with server:` starts it and stops it on any exit."""
+
+    @abstractmethod
+    def start(self) -> object:
+        """Start the server and wait until it answers."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the server (safe to call twice)."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
