@@ -48,19 +48,7 @@ from flchain.storage.unixfs import (
     read_file_block,
 )
 
-__all__ = ["DEFAULT_STORE_DIR", "GcReport", "LocalStore", "default_store_dir"]
-
-DEFAULT_STORE_DIR = Path("~/.local/share/flchain/store")
-
-
-def default_store_dir() -> Path:
-    """The local store used when no directory is given: ``$XDG_DATA_HOME/flchain/store``.
-
-    Falls back to ``~/.local/share/flchain/store``.
-    """
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path("~/.local/share").expanduser()
-    return base / "flchain" / "store"
+__all__ = ["GcReport", "LocalStore"]
 
 
 class GcReport:
