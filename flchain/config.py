@@ -55,6 +55,7 @@ from flchain.devnet.profile import (
     save_profile,
 )
 from flchain.errors import ConfigError
+from flchain.storage.ipfs import RETRIES as IPFS_RETRIES
 
 if TYPE_CHECKING:
     from flchain.ledger import TxPolicy
@@ -152,9 +153,18 @@ class Settings(BaseSettings):
     )
     # network resilience
     rpc_timeout_s: float = Field(30.0, gt=0, description="per-request timeout (s)")
-    retry_attempts: int = Field(5, ge=0, description="retries of a failed RPC/IPFS call")
-    retry_backoff_initial_s: float = Field(0.5, ge=0, description="first retry delay (s)")
-    retry_backoff_max_s: float = Field(30.0, ge=0, description="longest retry delay (s)")
+    retry_attempts: int = Field(
+        IPFS_RETRIES,
+        ge=0,
+        description="extra attempts of a request to the IPFS daemon after a connection error "
+        "(the chain fails over to rpc_fallback_urls)",
+    )
+    retry_backoff_initial_s: float = Field(
+        0.5, ge=0, description="the node's first delay after a failed step (s)"
+    )
+    retry_backoff_max_s: float = Field(
+        30.0, ge=0, description="the node's longest delay after failed steps (s)"
+    )
     # transactions (flchain.ledger.TxPolicy; docs/deploy.md "Fees and confirmations")
     max_fee_gwei: Decimal | None = Field(
         None, gt=0, decimal_places=9, description="cap on the max fee per gas (gwei); unset: none"

@@ -74,7 +74,7 @@ def open_settings_store(
     settings = loaded.settings
     if settings.store == "ipfs":
         loaded.require("ipfs_url")
-        return IpfsClient(settings.ipfs_url or "")
+        return IpfsClient(settings.ipfs_url or "", retries=settings.retry_attempts)
     if check_local_store(settings.store_dir, create=create, flag="--store"):
         _err.print(f"created a new content store at {settings.store_dir}", highlight=False)
     return LocalStore(settings.store_dir)

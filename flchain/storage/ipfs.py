@@ -95,6 +95,10 @@ def _consumed(files: dict[str, Any]) -> bool:
     return False
 
 
+#: Extra attempts of a request after a connection error (the `retry_attempts` setting's default).
+RETRIES = 4
+
+
 class IpfsClient:
     """Client for one IPFS daemon's HTTP RPC API (Kubo or js-ipfs).
 
@@ -109,7 +113,7 @@ class IpfsClient:
         url: str,
         *,
         timeout: float = 60.0,
-        retries: int = 4,
+        retries: int = RETRIES,
         backoff: float = 0.2,
         block_timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
