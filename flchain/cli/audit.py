@@ -35,7 +35,7 @@ def parse_rounds(single: int | None, span: str | None, every: bool) -> tuple[int
         raise AuditError("give exactly one of --round N, --rounds A..B or --all")
     if single is not None:
         if single < 0:
-            raise AuditError("--round must be 0 or more")
+            raise AuditError(f"--round {single} is not a round: rounds count from 0")
         return single, single
     if span is not None:
         m = _RANGE.match(span)
