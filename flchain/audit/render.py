@@ -104,7 +104,7 @@ def _attesters_table(a: RoundAudit) -> Table:
     t.add_column("attester", no_wrap=True)
     t.add_column("result hash", no_wrap=True)
     t.add_column("agrees\nw/ replay", no_wrap=True)
-    t.add_column("final-\nizing", no_wrap=True)
+    t.add_column("final\nresult", no_wrap=True)
     t.add_column("differs in", overflow="fold")
     for r in a.attesters:
         agrees = "?" if r.matches_replay is None else ("yes" if r.matches_replay else "NO")
@@ -338,7 +338,7 @@ def _round_html(a: RoundAudit) -> str:
         att_rows = [(r.attester, r.result_hash, {None: "?", True: "yes", False: "NO"}[r.matches_replay],
                  "yes" if r.finalizing else "", ", ".join(r.differs_in)) for r in a.attesters]  # fmt: skip
         parts.append("<h3>Attesters</h3>" + _table(
-            ["attester", "result hash", "agrees with replay", "finalizing", "differs in"], att_rows,
+            ["attester", "result hash", "agrees with replay", "final result", "differs in"], att_rows,
             [r.matches_replay is False for r in a.attesters]))  # fmt: skip
     findings = [
         f for f in a.findings if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED
