@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from flchain.cli.config import ConfigFileOption, DataDirOption, JsonOption
 from flchain.config import load_settings
 from flchain.devnet.errors import DevnetUnhealthy
 from flchain.devnet.manager import (
@@ -26,11 +27,6 @@ from flchain.devnet.process import interrupting_signal
 app = typer.Typer(
     help="A local devnet: chain, content store, contract, wallets.", no_args_is_help=True
 )
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="flchain data folder (default ~/.flchain).")
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file (TOML).")]
 
 
 def _data_dir_and_password_env(config: Path | None, data_dir: Path | None) -> tuple[Path, str]:
@@ -56,8 +52,8 @@ def up(
     round_length: Annotated[
         int, typer.Option("--round-length", min=4, help="Seconds per round (commit ½, reveal ¼).")
     ] = 86_400,
-    data_dir: DataDirOpt = None,
-    config: ConfigOpt = None,
+    data_dir: DataDirOption = None,
+    config: ConfigFileOption = None,
 ) -> None:
     """Start a chain (and a js-ipfs daemon with --store ipfs), deploy, fund wallets, write the profile.
 
@@ -112,7 +108,7 @@ def up(
 
 
 @app.command()
-def down(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def down(data_dir: DataDirOption = None, config: ConfigFileOption = None) -> None:
     """Stop every process the devnet started and remove its folder."""
     folder, _ = _data_dir_and_password_env(config, data_dir)
     result = devnet_down(folder)
@@ -150,9 +146,9 @@ def _render(status: DevnetStatus) -> None:
 
 @app.command()
 def status(
-    data_dir: DataDirOpt = None,
-    config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigFileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """What runs (pids, RPC, IPFS), the contract, the current round and phase, the wallets.
 
