@@ -280,16 +280,17 @@ class Settings(BaseSettings):
     def tx_policy(self) -> TxPolicy:
         """The transaction policy these settings describe, in the wei the chain counts."""
         from flchain.ledger import TxPolicy
+        from flchain.ledger.sending import WEI_PER_ETH, WEI_PER_GWEI
 
         def wei(amount: Decimal | None, unit: int) -> int | None:
             return None if amount is None else int(amount * unit)
 
         return TxPolicy(
             gas_margin_pct=self.gas_margin_pct,
-            priority_fee_wei=wei(self.priority_fee_gwei, 10**9),
+            priority_fee_wei=wei(self.priority_fee_gwei, WEI_PER_GWEI),
             base_fee_multiplier_pct=self.base_fee_multiplier_pct,
-            max_fee_per_gas_wei=wei(self.max_fee_gwei, 10**9),
-            max_tx_cost_wei=wei(self.max_tx_cost_eth, 10**18),
+            max_fee_per_gas_wei=wei(self.max_fee_gwei, WEI_PER_GWEI),
+            max_tx_cost_wei=wei(self.max_tx_cost_eth, WEI_PER_ETH),
             fee_bump_bps=int(self.fee_bump_pct * 100),
             replace_after_s=self.tx_replace_after_s,
             receipt_timeout_s=self.tx_receipt_timeout_s,

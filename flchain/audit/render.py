@@ -21,6 +21,7 @@ from rich.table import Table
 
 from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
 from flchain.display import reason_label, reason_legend
+from flchain.protocol import BPS
 
 __all__ = ["BANNER_RGB", "print_report", "report_html", "report_json", "short_address"]
 
@@ -220,7 +221,7 @@ def _plots(report: AuditReport) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(7, 3))
         equity, xs, ys = 1.0, [rounds[0].round - 1], [1.0]
         for a in rounds:
-            equity *= 1 + (a.global_roi_bps or 0) / 10_000
+            equity *= 1 + (a.global_roi_bps or 0) / BPS
             xs.append(a.round)
             ys.append(equity)
         ax.plot(xs, ys, marker="o")

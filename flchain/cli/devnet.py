@@ -118,6 +118,8 @@ def down(data_dir: DataDirOption = None, config: ConfigFileOption = None) -> Non
 
 
 def _render(status: DevnetStatus) -> None:
+    from flchain.ledger.sending import WEI_PER_ETH
+
     typer.echo(f"profile   {status.profile}")
     for p in status.processes:
         port = f" port {p.port}" if p.port else ""
@@ -140,7 +142,7 @@ def _render(status: DevnetStatus) -> None:
     if status.round is not None:
         typer.echo(f"round     {status.round}, phase {status.phase}")
     for w in status.wallets:
-        balance = "?" if w.balance_wei is None else f"{w.balance_wei / 10**18:.4f} ETH"
+        balance = "?" if w.balance_wei is None else f"{w.balance_wei / WEI_PER_ETH:.4f} ETH"
         typer.echo(f"wallet    {w.name:<10} {w.address} {balance} node {w.node_status or '?'}")
 
 

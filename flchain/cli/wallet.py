@@ -274,7 +274,9 @@ def parse_amount(text: str) -> int:
     """`10`, `0.5`, `10ether`, `5 gwei`, `1000wei` -> wei (a bare number is ether)."""
     from decimal import Decimal, InvalidOperation
 
-    units = {"ether": 10**18, "eth": 10**18, "gwei": 10**9, "wei": 1}
+    from flchain.ledger.sending import WEI_PER_ETH, WEI_PER_GWEI
+
+    units = {"ether": WEI_PER_ETH, "eth": WEI_PER_ETH, "gwei": WEI_PER_GWEI, "wei": 1}
     raw = text.strip().lower().replace(" ", "")
     unit = next((u for u in units if raw.endswith(u)), "ether")
     number = raw[: -len(unit)] if raw.endswith(unit) else raw
