@@ -211,8 +211,11 @@ def with_given_value(exc: UsageError) -> str:
     message = exc.format_message()
     cause = exc.__cause__
     if isinstance(cause, ValidationError) and cause.errors():
+        message = message.replace("Value error, ", "")  # pydantic's prefix of a choice's refusal
         given = cause.errors()[0].get("input")
-        message += f" (got {given if isinstance(given, str) else repr(given)})"
+        shown = given if isinstance(given, str) else repr(given)
+        if f"'{shown}'" not in message:  # a choice's message names it already
+            message += f" (got {shown})"
     return message
 
 

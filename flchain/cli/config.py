@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from flchain.config import SETTING_NAMES, LoadedSettings, Origin, load_settings
+from flchain.config import SETTING_NAMES, LoadedSettings, Origin, StoreBackend, load_settings
 from flchain.errors import ConfigError
 
 app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -80,6 +80,11 @@ SetOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: The content store a devnet or a simulation runs (`devnet up`, `simulate`).
+StartedStoreOption = Annotated[
+    StoreBackend,
+    typer.Option("--store", help="local (a blockstore folder) or ipfs (a js-ipfs daemon)."),
+]
 
 #: Options several commands take, as `with_options` adds them: parameter name -> (annotation,
 #: default).

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
-from flchain.cli.config import ConfigFileOption, DataDirOption, JsonOption
+from flchain.cli.config import ConfigFileOption, DataDirOption, JsonOption, StartedStoreOption
 from flchain.config import load_settings
 from flchain.devnet.errors import DevnetUnhealthy
 from flchain.devnet.manager import (
     DevnetStatus,
+    UpChain,
     UpOptions,
     devnet_down,
     devnet_status,
@@ -40,11 +41,9 @@ def _data_dir_and_password_env(config: Path | None, data_dir: Path | None) -> tu
 @app.command()
 def up(
     chain: Annotated[
-        str, typer.Option("--chain", help="anvil, hardhat (embedded: use `flchain simulate`).")
+        UpChain, typer.Option("--chain", help="anvil, hardhat (embedded: use `flchain simulate`).")
     ] = "anvil",
-    store: Annotated[
-        str, typer.Option("--store", help="local or ipfs (js-ipfs daemon).")
-    ] = "local",
+    store: StartedStoreOption = "local",
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=64, help="Node wallets.")] = 4,
     block_time: Annotated[
         int, typer.Option("--block-time", min=1, help="Seconds between blocks while idle.")
@@ -61,10 +60,6 @@ def up(
 
     Ctrl-C or SIGTERM while it starts stops what it started (one line each on stderr) and removes the folder.
     """
-    if chain not in ("anvil", "hardhat", "embedded"):
-        raise typer.BadParameter("must be anvil, hardhat or embedded", param_hint="--chain")
-    if store not in ("local", "ipfs"):
-        raise typer.BadParameter("must be local or ipfs", param_hint="--store")
     folder, password_env = _data_dir_and_password_env(config, data_dir)
     options = UpOptions(
         chain=chain,

@@ -53,6 +53,7 @@ from flchain.devnet.profile import (
     DevnetProfile,
     ProfileProcess,
     ProfileWallet,
+    StoreBackend,
     default_profile_path,
     load_profile,
     save_profile,
@@ -98,13 +99,17 @@ def _quiet(_: str) -> None:
 # --- options and results ------------------------------------------------------------------
 
 
+#: The chains `devnet up` is asked for (embedded is refused with a hint: it cannot outlive it).
+UpChain = Literal["anvil", "hardhat", "embedded"]
+
+
 class UpOptions(BaseModel):
     """What `flchain devnet up` was asked for."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    chain: Literal["anvil", "hardhat", "embedded"] = "anvil"
-    store: Literal["local", "ipfs"] = "local"
+    chain: UpChain = "anvil"
+    store: StoreBackend = "local"
     nodes: int = Field(4, ge=1, le=64, description="node wallets to create and fund")
     data_dir: Path
     block_time: int = Field(1, ge=1, le=3_600, description="seconds between idle blocks")
