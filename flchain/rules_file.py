@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -278,16 +278,7 @@ def validate_deployment(values: Mapping[str, Any], *, where: str = "deployment")
     problems += _genesis_problems(digest, cid)
     if problems:
         raise RulesFileError(where, problems)
-    return Deployment(
-        t0=spec.t0,
-        round_length=spec.round_length,
-        commit_window=spec.commit_window,
-        reveal_window=spec.reveal_window,
-        min_bond=spec.min_bond,
-        exit_delay=spec.exit_delay,
-        genesis_digest=str(digest).lower(),
-        genesis_cid=str(cid),
-    )
+    return replace(spec, genesis_digest=str(digest).lower(), genesis_cid=str(cid))
 
 
 def validate_federation(
