@@ -55,6 +55,7 @@ from flchain.devnet.profile import (
     save_profile,
 )
 from flchain.errors import ConfigError
+from flchain.storage.ipfs import RETRIES as IPFS_RETRIES
 
 if TYPE_CHECKING:
     from flchain.ledger import TxPolicy
@@ -152,9 +153,18 @@ class Settings(BaseSettings):
     )
     # network resilience
     rpc_timeout_s: float = Field(30.0, gt=0, description="per-request timeout (s)")
-    retry_attempts: int = Field(5, ge=0, description="retries of a failed RPC/IPFS call")
-    retry_backoff_initial_s: float = Field(0.5, ge=0, description="first retry delay (s)")
-    retry_backoff_max_s: float = Field(30.0, ge=0, description="longest retry delay (s)")
+    retry_attempts: int = Field(
+        IPFS_RETRIES,
+        ge=0,
+        description="extra attempts of a request to the IPFS daemon after a connection error "
+        "(the chain fails over to rpc_fallback_urls)",
+    )
+    retry_backoff_initial_s: float = Field(
+        0.5, ge=0, description="the node's first delay after a failed step (s)"
+    )
+    retry_backoff_max_s: float = Field(
+        30.0, ge=0, description="the node's longest delay after failed steps (s)"
+    )
     # transactions (flchain.ledger.TxPolicy; docs/deploy.md "Fees and confirmations")
     max_fee_gwei: Decimal | None = Field(
         None, gt=0, decimal_places=9, description="cap on the max fee per gas (gwei); unset: none"
@@ -270,16 +280,17 @@ class Settings(BaseSettings):
     def tx_policy(self) -> TxPolicy:
         """The transaction policy these settings describe, in the wei the chain counts."""
         from flchain.ledger import TxPolicy
+        from flchain.ledger.sending import WEI_PER_ETH, WEI_PER_GWEI
 
         def wei(amount: Decimal | None, unit: int) -> int | None:
             return None if amount is None else int(amount * unit)
 
         return TxPolicy(
             gas_margin_pct=self.gas_margin_pct,
-            priority_fee_wei=wei(self.priority_fee_gwei, 10**9),
+            priority_fee_wei=wei(self.priority_fee_gwei, WEI_PER_GWEI),
             base_fee_multiplier_pct=self.base_fee_multiplier_pct,
-            max_fee_per_gas_wei=wei(self.max_fee_gwei, 10**9),
-            max_tx_cost_wei=wei(self.max_tx_cost_eth, 10**18),
+            max_fee_per_gas_wei=wei(self.max_fee_gwei, WEI_PER_GWEI),
+            max_tx_cost_wei=wei(self.max_tx_cost_eth, WEI_PER_ETH),
             fee_bump_bps=int(self.fee_bump_pct * 100),
             replace_after_s=self.tx_replace_after_s,
             receipt_timeout_s=self.tx_receipt_timeout_s,
@@ -469,16 +480,22 @@ def _find_config_file(
     return candidate if candidate.is_file() else None
 
 
-def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The tables of the TOML file `path`; a missing, unreadable or malformed file is one
+    `ConfigError` line naming `what` it is ("config file", "rules file") and the path."""
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"{what} {path} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+    data = read_toml(path, "config file")
     layer: dict[str, tuple[Any, Origin]] = {}
     origin = Origin(Source.FILE, str(path))
     for key, value in data.items():

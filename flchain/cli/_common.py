@@ -9,97 +9,56 @@ from typing import Annotated, Any
 import typer
 from eth_account.signers.local import LocalAccount
 
+from flchain.cli.config import OptionGroup
 from flchain.config import LoadedSettings, Settings
 from flchain.errors import ConfigError
 from flchain.ledger import Backend, Ledger, RpcBackend
 from flchain.ledger.keystore import Keystore, WalletInfo, unlock_from_settings
 from flchain.node.funds import Cost, fund_hint, require_funds
 
-# Options of the commands that send transactions; each parameter is named after its setting
-# (`flchain.cli.config.settings_from_options` finds the flag by that name). The other knobs of
-# the transaction policy are settings only (flchain.toml, FLCHAIN_*); `node run` has them all.
-RpcFallbackOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--rpc-fallback",
-        help="Another JSON-RPC URL of the same chain, used when the one in use fails "
-        "(repeatable; setting rpc_fallback_urls).",
-        show_default=False,
-    ),
-]
-MaxFeeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--max-fee-gwei", help="Cap on the max fee per gas, gwei (setting max_fee_gwei).",
-        show_default=False,
-    ),
-]  # fmt: skip
-MaxTxCostOption = Annotated[
-    str | None,
-    typer.Option(
-        "--max-tx-cost-eth",
-        help="Cap on gas limit × max fee of one transaction, ETH (setting max_tx_cost_eth).",
-        show_default=False,
-    ),
-]
-PriorityFeeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--priority-fee-gwei",
-        help="Priority fee per gas, gwei (setting priority_fee_gwei; default: the node's).",
-        show_default=False,
-    ),
-]
-ConfirmationsOption = Annotated[
-    int | None,
-    typer.Option(
-        "--confirmations",
-        help="Blocks that must hold a transaction before it counts (setting confirmations).",
-        show_default=False,
-    ),
-]
+#: The transaction policy's options: (setting, flag, type, help, note). Each parameter is named
+#: after its setting (`settings_from_options` finds the flag by that name).
+_TX_POLICY: tuple[tuple[str, str, Any, str, str], ...] = (
+    ("rpc_fallback_urls", "--rpc-fallback", list[str],
+     "Another JSON-RPC URL of the same chain, used when the one in use fails", "repeatable"),
+    ("max_fee_gwei", "--max-fee-gwei", str, "Cap on the max fee per gas, gwei", ""),
+    ("max_tx_cost_eth", "--max-tx-cost-eth", str,
+     "Cap on gas limit × max fee of one transaction, ETH", ""),
+    ("priority_fee_gwei", "--priority-fee-gwei", str, "Priority fee per gas, gwei",
+     "default: the node's"),
+    ("base_fee_multiplier_pct", "--base-fee-multiplier-pct", int,
+     "Max fee = next base fee × this / 100 + priority fee", ""),
+    ("gas_margin_pct", "--gas-margin-pct", int, "Gas limit above the estimate, %", ""),
+    ("fee_bump_pct", "--fee-bump-pct", str, "Fee raise of each replacement, %", "≥ 12.5"),
+    ("tx_replace_after_s", "--tx-replace-after-s", float,
+     "Replace a transaction still pending after this many seconds", ""),
+    ("tx_receipt_timeout_s", "--tx-receipt-timeout-s", float,
+     "Stop waiting for a receipt after this many seconds", ""),
+    ("confirmations", "--confirmations", int,
+     "Blocks that must hold a transaction before it counts", ""),
+)  # fmt: skip
 
-GasMarginOption = Annotated[
-    int | None,
-    typer.Option(
-        "--gas-margin-pct", help="Gas limit above the estimate, % (setting gas_margin_pct).",
-        show_default=False,
-    ),
-]  # fmt: skip
-BaseFeeMultiplierOption = Annotated[
-    int | None,
-    typer.Option(
-        "--base-fee-multiplier-pct",
-        help="Max fee = next base fee × this / 100 + priority fee (setting "
-        "base_fee_multiplier_pct).",
-        show_default=False,
-    ),
-]
-FeeBumpOption = Annotated[
-    str | None,
-    typer.Option(
-        "--fee-bump-pct",
-        help="Fee raise of each replacement, % (≥ 12.5; setting fee_bump_pct).",
-        show_default=False,
-    ),
-]
-ReplaceAfterOption = Annotated[
-    float | None,
-    typer.Option(
-        "--tx-replace-after-s",
-        help="Replace a transaction still pending after this many seconds (setting "
-        "tx_replace_after_s).",
-        show_default=False,
-    ),
-]
-ReceiptTimeoutOption = Annotated[
-    float | None,
-    typer.Option(
-        "--tx-receipt-timeout-s",
-        help="Stop waiting for a receipt after this many seconds (setting tx_receipt_timeout_s).",
-        show_default=False,
-    ),
-]
+#: Every knob of the transaction policy (`flchain node run`).
+TX_POLICY_OPTIONS: OptionGroup = {
+    setting: (
+        Annotated[
+            kind | None,
+            typer.Option(
+                flag, help=f"{text} ({note + '; ' if note else ''}setting {setting}).",
+                show_default=False,
+            ),
+        ],
+        None,
+    )
+    for setting, flag, kind, text, note in _TX_POLICY
+}  # fmt: skip
+
+#: What every other command that sends takes; the rest of the policy is settings only
+#: (flchain.toml, FLCHAIN_*).
+SEND_OPTIONS: OptionGroup = {
+    name: TX_POLICY_OPTIONS[name]
+    for name in ("rpc_fallback_urls", "max_fee_gwei", "priority_fee_gwei")
+}
 
 
 def backend(settings: Settings) -> RpcBackend:

@@ -110,14 +110,18 @@ def _read_weights(path: Path) -> bytes:
         raise ModelError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _store(ipfs: str | None, store: Path | None, *, default: bool = True) -> BenchmarkStore | None:
-    """The store `--ipfs` / `--store` name; else the default local store, or None when
-    ``default`` is False (a backtest then resolves only shipped windows, creating nothing)."""
-    from flchain.storage import open_store
+def _store(
+    ipfs: str | None, store: Path | None, *, default: bool = True, create: bool = False
+) -> BenchmarkStore | None:
+    """The store `--ipfs` / `--store` name, else the settings' store (the node's and `flchain
+    store`'s); None when ``default`` is False and neither is given (a backtest then resolves
+    only shipped windows, creating nothing). Only a command that writes may `create` one: a
+    mistyped path to read from is refused, not turned into an empty store."""
+    from flchain.cli.store import open_settings_store
 
     if ipfs is None and store is None and not default:
         return None
-    return open_store(ipfs, str(store) if store else None)
+    return open_settings_store(ipfs_url=ipfs, store_dir=store, create=create)
 
 
 def _choose_benchmark(
@@ -278,7 +282,7 @@ def benchmark_build(
     if not no_store:
         from flchain.storage import ContentStore
 
-        target_store = _store(ipfs, store)
+        target_store = _store(ipfs, store, create=True)
         assert isinstance(target_store, ContentStore)  # the default is always a store
         stored = target_store.put(file.data)
         typer.echo(f"stored     {stored}")

@@ -67,13 +67,12 @@ from flchain.ledger.errors import (
 )
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.revert import ErrorDecoder, revert_data
-from flchain.protocol import Address
+from flchain.protocol import BPS, Address
 
 log = logging.getLogger("flchain.ledger")
 
 WEI_PER_ETH: Final = 10**18
 WEI_PER_GWEI: Final = 10**9
-BPS: Final = 10_000
 
 #: Geth's replacement rule is +10 % on both fee fields; 12.5 % is also the most the base fee
 #: rises in one block, so a replacement keeps up with a climbing base fee.

@@ -49,7 +49,7 @@ def open_store(settings: Settings) -> ContentStore:
     """The configured content store; a local path that is not a store is refused (`StoreNotFound`)
     rather than silently created empty, where the node would wait forever for the genesis."""
     if settings.store == "ipfs":
-        return IpfsClient(settings.require("ipfs_url"))
+        return IpfsClient(settings.require("ipfs_url"), retries=settings.retry_attempts)
     check_local_store(settings.store_dir)
     return LocalStore(settings.store_dir)
 

@@ -19,13 +19,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
 
-from filelock import FileLock, Timeout
-
+from flchain.devnet.process import exclusive_lock
 from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import Ledger
 from flchain.ledger.errors import ChainConfigError, LedgerError
@@ -41,22 +39,14 @@ from flchain.node.runner import NodeRunner, StepReport, describe_error
 log = logging.getLogger("flchain.node")
 
 
-@contextmanager
-def wallet_lock(data_dir: Path, address: str) -> Iterator[Path]:
+def wallet_lock(data_dir: Path, address: str) -> AbstractContextManager[Path]:
     """Hold the per-wallet daemon lock; a second holder gets `NodeLocked` at once."""
-    path = Path(data_dir).expanduser() / "locks" / f"node-{address.lower()}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise NodeLocked(
+    return exclusive_lock(
+        Path(data_dir).expanduser() / "locks" / f"node-{address.lower()}.lock",
+        lambda path: NodeLocked(
             f"another flchain node daemon is already running for wallet {address} (lock {path})"
-        ) from None
-    try:
-        yield path
-    finally:
-        lock.release()
+        ),
+    )
 
 
 class Backoff:

@@ -41,6 +41,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -70,6 +71,8 @@ from flchain.replay import (
 from flchain.storage import ContentStore
 
 log = logging.getLogger("flchain.node")
+
+_Sent = TypeVar("_Sent")
 
 #: Heads of previous steps kept to find where a reorg forked (one per step that saw a new head).
 REMEMBERED_HEADS = 64
@@ -216,10 +219,24 @@ class NodeRunner:
     def _acted_in(self, round: int, what: str, block_number: int) -> None:
         self._acted.setdefault(round, []).append((block_number, what))
 
-    def _missed(self, round: int, what: str, why: str, report: StepReport) -> None:
+    def _in_window(
+        self, round: int, what: str, send: Callable[[], _Sent], report: StepReport
+    ) -> _Sent | None:
+        """`send()` the round's commit or reveal; None when it can no longer be mined in its
+        window (`DeadlineMissed`, or the contract's own refusal at the pending block): the
+        round's `what` is then reported missed, once, and not retried."""
+        try:
+            return send()
+        except DeadlineMissed as exc:
+            why = exc.message
+        except ContractRevert as exc:
+            if exc.error_name not in WINDOW_CLOSED:
+                raise
+            why = str(exc)
         self.missed.add((round, what))
         report.missed.append(round)
         report.actions.append(f"missed the {what} of round {round}: {why}")
+        return None
 
     # ------------------------------------------------------------------ attest
 
@@ -278,14 +295,11 @@ class NodeRunner:
         if not self._in_band(round, honest_claim, rules, report):
             return
         self.put_weights(sealed)
-        try:
-            tx = self.ledger.commit(round, sealed.commitment)
-        except DeadlineMissed as exc:
-            return self._missed(round, "commit", exc.message, report)
-        except ContractRevert as exc:
-            if exc.error_name not in WINDOW_CLOSED:
-                raise
-            return self._missed(round, "commit", str(exc), report)
+        tx = self._in_window(
+            round, "commit", lambda: self.ledger.commit(round, sealed.commitment), report
+        )
+        if tx is None:
+            return
         self._acted_in(round, "commit", tx.block_number)
         self._sealed[round] = sealed
         report.committed.append(round)
@@ -398,16 +412,17 @@ class NodeRunner:
         sealed = self.rebuild(round, state.commitment)
         if not self.store.has(sealed.cid):  # lost with a wiped store: the bytes are re-derived
             self.put_weights(sealed)
-        try:
-            tx, outcome = self.ledger.reveal(
+        sent = self._in_window(
+            round,
+            "reveal",
+            lambda: self.ledger.reveal(
                 round, sealed.digest, sealed.cid, sealed.base_digest, sealed.roi_bps, sealed.salt
-            )
-        except DeadlineMissed as exc:
-            return self._missed(round, "reveal", exc.message, report)
-        except ContractRevert as exc:
-            if exc.error_name not in WINDOW_CLOSED:
-                raise
-            return self._missed(round, "reveal", str(exc), report)
+            ),
+            report,
+        )
+        if sent is None:
+            return
+        tx, outcome = sent
         self._acted_in(round, "reveal", tx.block_number)
         self._sealed.pop(round, None)
         report.revealed.append(round)

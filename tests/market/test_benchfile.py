@@ -282,6 +282,12 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         result = runner.invoke(app, ["market", "benchmark", "build", str(csv), *args, "--no-store"])
         assert result.exit_code != 0
         assert message in str(result.exception) or message in result.output
+    typo = runner.invoke(
+        app, ["market", "benchmark", "show", "0x" + "12" * 32, "--store", str(tmp_path / "s")]
+    )
+    assert typo.exit_code != 0 and "does not exist" in str(typo.exception)
+    assert not (tmp_path / "s").exists()  # a path to read from is never created
+    LocalStore(tmp_path / "s")
     shown = runner.invoke(
         app, ["market", "benchmark", "show", "0x" + "12" * 32, "--store", str(tmp_path / "s")]
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from flchain.ledger import Ledger, Phase, RpcBackend
+from flchain.node.metrics import NodeMetrics
 from flchain.node.runner import NodeRunner, StepReport
 from flchain.protocol import Rules
 from flchain.storage import LocalStore
@@ -142,3 +143,22 @@ def test_a_reveal_that_can_no_longer_be_mined_in_its_window_is_reported_once(
     assert any("missed the reveal of round 0" in a and "deadline" in a for a in late.actions)
     assert runners[0].step().actions == []  # reported once, not retried
     assert driver.gov.events("Revealed", 0) == []
+
+
+def test_metrics_count_a_round_sent_again_after_a_reorg_once(
+    fed: tuple[RoundDriver, list[NodeRunner]], chain: RpcBackend
+) -> None:
+    """The counters say what happened on-chain: a commit and a reveal a reorg took away and the
+    node sent again are one committed and one revealed round, not two."""
+    driver, runners = fed
+    metrics = NodeMetrics()  # the first node's daemon
+    for phase in (Phase.COMMIT, Phase.REVEAL):
+        goto(driver, 0, phase)
+        metrics.observe_step(step_all(runners)[0])
+        chain._rpc("anvil_reorg", [3, []])
+        again = step_all(runners)[0]
+        assert again.reorged == [0] and (again.committed or again.revealed) == [0]
+        metrics.observe_step(again)
+    text = metrics.render()
+    assert "flchain_node_rounds_committed_total 1.0" in text
+    assert "flchain_node_rounds_revealed_total 1.0" in text
