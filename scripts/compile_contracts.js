@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Compile contracts/FLChain.sol and its imports offline with the npm solc (wasm) over standard JSON.
-// Prints one JSON object on stdout: {"version": ..., "input": <standard JSON input>,
-// "output": <standard JSON output>}. Settings are fixed here (and mirrored in
+// Compile one contract and its imports offline with the npm solc (wasm) over standard JSON:
+//   node scripts/compile_contracts.js [contracts/FLChain.sol | contracts/FLChainV2.sol]
+// (default contracts/FLChain.sol). Prints one JSON object on stdout: {"version": ...,
+// "input": <standard JSON input>, "output": <standard JSON output>}. Settings are fixed here (and mirrored in
 // flchain/ledger/compile.py and hardhat.config.js) so the bytecode is reproducible:
 // no metadata hash is appended, evmVersion is explicit (0.8.37 defaults to osaka, which
 // py-evm does not run).
@@ -18,14 +19,16 @@ const SETTINGS = {
   viaIR: true,
   metadata: { bytecodeHash: "none", appendCBOR: false },
   outputSelection: {
-    "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"] },
+    "*": {
+      "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc", "storageLayout"],
+    },
   },
 };
 
-// FLChain.sol and every file it imports, transitively, keyed by repo-relative source unit name
-// (the name imports resolve against). Only those: another contract in contracts/ (the next
-// protocol version, say) must not change this artifact's input.
-const ENTRY = "contracts/FLChain.sol";
+// The entry and every file it imports, transitively, keyed by repo-relative source unit name
+// (the name imports resolve against). Only those: another contract in contracts/ (the other
+// protocol version) must not change this artifact's input.
+const ENTRIES = ["contracts/FLChain.sol", "contracts/FLChainV2.sol"];
 const IMPORT = /^\s*import\s+(?:[^"']*\sfrom\s+)?["']([^"']+)["']\s*;/gm;
 
 function collectSources(unit, sources) {
@@ -39,8 +42,10 @@ function collectSources(unit, sources) {
   return sources;
 }
 
-function main() {
-  const found = collectSources(ENTRY, {});
+function main(argv) {
+  const entry = argv[0] || ENTRIES[0];
+  if (!ENTRIES.includes(entry)) throw new Error(`unknown contract ${entry}: one of ${ENTRIES.join(", ")}`);
+  const found = collectSources(entry, {});
   const sources = Object.fromEntries(Object.keys(found).sort().map((unit) => [unit, found[unit]]));
   const input = { language: "Solidity", sources, settings: SETTINGS };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
@@ -50,4 +55,4 @@ function main() {
   process.exitCode = errors.length ? 1 : 0;
 }
 
-main();
+main(process.argv.slice(2));

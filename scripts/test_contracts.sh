@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The contract's own checks, offline: forge's unit, fuzz and invariant tests (test/, on the
-# committed artifact's bytecode) and Slither over contracts/ (through hardhat's compile).
-# Prints the counts; on a failure, the whole output of the failing step. scripts/test.sh runs it.
+# The contracts' own checks, offline: forge's unit, fuzz and invariant tests (test/, on the
+# committed artifacts' bytecode), the v2 gas suite (each call a transaction of its own: --isolate)
+# and Slither over contracts/ (through hardhat's compile). Prints the counts and the gas table; on
+# a failure, the whole output of the failing step. scripts/test.sh runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+GAS_SUITE="test/v2/FLChainV2Gas.t.sol"
+
 echo "==> forge test (unit, fuzz, invariant)"
 start=$SECONDS
-if ! node_modules/.bin/forge test --color never >"$log" 2>&1; then
+if ! node_modules/.bin/forge test --color never --no-match-path "$GAS_SUITE" >"$log" 2>&1; then
     cat "$log"
     exit 1
 fi
@@ -22,6 +25,15 @@ awk -v seconds=$((SECONDS - start)) '
     /^\[PASS\] test/ { units++ }
     END { printf "forge: %d unit tests, %d fuzz tests (%d runs), %d invariants (%d calls) in %d s\n", units, fuzz, runs, invariants, calls, seconds }
 ' "$log"
+
+echo "==> forge test --isolate $GAS_SUITE (transaction gas with 1, 100 and 1 000 nodes)"
+start=$SECONDS
+if ! node_modules/.bin/forge test --color never --isolate --match-path "$GAS_SUITE" -vv >"$log" 2>&1; then
+    cat "$log"
+    exit 1
+fi
+grep -E '^  (gas with|  )' "$log"
+echo "gas: $((SECONDS - start)) s"
 
 echo "==> slither (hardhat compile, then the analysis)"
 start=$SECONDS

@@ -404,7 +404,7 @@ interface IFLChainV2 {
     /// @param round the round
     /// @param node the node
     error AlreadyRevealed(uint256 round, address node);
-    /// @notice The revealed values do not hash to the stored commitment (or a commitment is 0).
+    /// @notice The revealed values do not hash to the stored commitment (or a commitment is below 2**16).
     /// @param round the round
     /// @param node the node
     error CommitmentMismatch(uint256 round, address node);

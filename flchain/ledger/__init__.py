@@ -1,7 +1,8 @@
 """flchain.ledger — the FLChain contract and typed access to it over any EVM backend.
 
 `Ledger` (deploy / connect, with_account, register, commit, reveal, attest, schedule_rules,
-views, typed events, `round_record`) is the facade; behind it `Deployment` (the contract on a
+views, typed events, `round_record`) is protocol v1's facade, `LedgerV2` (`v2.py`) protocol
+v2's; `connect_ledger` gives whichever the contract at an address speaks. Behind them `Deployment` (the contract on a
 backend), `Signer` + `TxSender` under a `TxPolicy` (sending), `views` (storage reads), `events` (one typed model
 per contract event), `index` (the incremental event index) and `history` (rounds rebuilt from
 events). The backends (`EmbeddedBackend` in-process, `RpcBackend` for anvil, hardhat node or
@@ -10,7 +11,8 @@ on-chain form of a CID.
 """
 
 from flchain.ledger.backends import Backend, EmbeddedBackend, RpcBackend
-from flchain.ledger.deployment import Deployment, load_artifact
+from flchain.ledger.contract_v2 import ContractV2
+from flchain.ledger.deployment import Deployment, detect_protocol_version, load_artifact
 from flchain.ledger.errors import (
     ChainConfigError,
     ChainUnavailable,
@@ -52,6 +54,7 @@ from flchain.ledger.hashes import (
 from flchain.ledger.index import EventIndex
 from flchain.ledger.ledger import AttestResult, DeployConfig, Ledger
 from flchain.ledger.sending import Signer, TxPolicy, TxResult, TxSender
+from flchain.ledger.v2 import LedgerV2, connect_ledger
 from flchain.ledger.views import CommitState, NodeRecord, NodeStatus
 from flchain.protocol import Phase, Schedule
 
@@ -67,6 +70,7 @@ __all__ = [
     "Committed",
     "CompileError",
     "ContractRevert",
+    "ContractV2",
     "DeadlineMissed",
     "DeployConfig",
     "Deployment",
@@ -79,6 +83,7 @@ __all__ = [
     "InsufficientFunds",
     "Ledger",
     "LedgerError",
+    "LedgerV2",
     "NodePenalised",
     "NodeRecord",
     "NodeStatus",
@@ -104,6 +109,8 @@ __all__ = [
     "cid_to_bytes",
     "cid_to_str",
     "commitment_hash",
+    "connect_ledger",
+    "detect_protocol_version",
     "load_artifact",
     "result_hash",
 ]

@@ -1,8 +1,11 @@
-"""Compile `contracts/FLChain.sol` and its imports into `flchain/contracts/FLChain.json`.
+"""Compile the ledger contracts and their imports into the committed artifacts.
 
+`contracts/FLChain.sol` (protocol v1) → `flchain/contracts/FLChain.json`, and
+`contracts/FLChainV2.sol` (protocol v2) → `flchain/contracts/FLChainV2.json`; each build holds
+only its contract's import closure, so neither changes the other's artifact.
 `python -m flchain.ledger.compile` runs `scripts/compile_contracts.js` (npm solc, wasm, standard
-JSON, fixed settings) and writes the artifact; `--check` only compares and exits 1 on any
-difference. It also compiles the same standard JSON input through py-solc-x and requires
+JSON, fixed settings) for both and writes the artifacts; `--check` only compares and exits 1 on
+any difference. It also compiles the same standard JSON input through py-solc-x and requires
 identical bytecode: with a native solc of the same version where py-solc-x has one installed
 (an independent compiler), else with `scripts/solc`, the `solc` executable over the npm solc that
 forge uses (py-solc-x would need the internet to install a native solc).
@@ -27,15 +30,29 @@ SOLC_FRONT = REPO_ROOT / "scripts" / "solc"
 ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "contracts"
 CONTRACT = "FLChain"
 SOURCE = f"contracts/{CONTRACT}.sol"
+CONTRACT_V2 = "FLChainV2"
+#: Every contract with a committed artifact, in build order.
+CONTRACTS = (CONTRACT, CONTRACT_V2)
 
 
-def run_solcjs() -> dict[str, Any]:
-    """Run the node compile script; returns {"version", "input", "output"}."""
+def source_of(contract: str) -> str:
+    """The source unit of `contract` (one of CONTRACTS)."""
+    if contract not in CONTRACTS:
+        raise CompileError(f"no artifact is built for {contract!r}: one of {', '.join(CONTRACTS)}")
+    return f"contracts/{contract}.sol"
+
+
+def run_solcjs(contract: str = CONTRACT) -> dict[str, Any]:
+    """Run the node compile script for `contract`; returns {"version", "input", "output"}."""
     node = shutil.which("node")
     if node is None:
         raise CompileError("node is not installed: it is needed to run the npm solc compiler")
     proc = subprocess.run(
-        [node, str(SCRIPT)], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        [node, str(SCRIPT), source_of(contract)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     try:
         result: dict[str, Any] = json.loads(proc.stdout)
@@ -48,14 +65,18 @@ def run_solcjs() -> dict[str, Any]:
     return result
 
 
-def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
-    """The committed artifact: everything a deployer and an auditor need, nothing volatile."""
-    contract = result["output"]["contracts"][SOURCE][CONTRACT]
+def build_artifact(result: dict[str, Any], name: str = CONTRACT) -> dict[str, Any]:
+    """The committed artifact: everything a deployer and an auditor need, nothing volatile.
+
+    v2's also carries solc's storage layout: the audit proves storage words (a round's
+    accumulator, a node's record) with `eth_getProof` and needs their slots."""
+    source = source_of(name)
+    contract = result["output"]["contracts"][source][name]
     sources = result["input"]["sources"]
-    return {
-        "contractName": CONTRACT,
-        "sourceName": SOURCE,
-        "sourceSha256": _sha256(sources[SOURCE]["content"]),
+    artifact = {
+        "contractName": name,
+        "sourceName": source,
+        "sourceSha256": _sha256(sources[source]["content"]),
         # every source unit of the build (the contract's imports and their siblings), so the
         # artifact names exactly the files it was compiled from
         "sources": {name: _sha256(unit["content"]) for name, unit in sorted(sources.items())},
@@ -69,6 +90,9 @@ def build_artifact(result: dict[str, Any]) -> dict[str, Any]:
         "devdoc": contract.get("devdoc", {}),
         "userdoc": contract.get("userdoc", {}),
     }
+    if name != CONTRACT:  # v1's artifact stays byte for byte what it was
+        artifact["storageLayout"] = contract["storageLayout"]
+    return artifact
 
 
 def _sha256(text: str) -> str:
@@ -80,7 +104,7 @@ def artifact_text(artifact: dict[str, Any]) -> str:
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
 
 
-def solcx_bytecode(result: dict[str, Any]) -> tuple[str, str] | None:
+def solcx_bytecode(result: dict[str, Any], name: str = CONTRACT) -> tuple[str, str] | None:
     """Bytecode of the same input compiled through py-solc-x, and which solc compiled it.
 
     A native solc of the same version if py-solc-x has one, else the front `scripts/solc`;
@@ -99,41 +123,52 @@ def solcx_bytecode(result: dict[str, Any]) -> tuple[str, str] | None:
         used = "scripts/solc (npm solc, forge's compiler)"
     else:
         return None
-    return "0x" + out["contracts"][SOURCE][CONTRACT]["evm"]["bytecode"]["object"], used
+    return "0x" + out["contracts"][source_of(name)][name]["evm"]["bytecode"]["object"], used
 
 
-def compile_artifact() -> tuple[dict[str, Any], str]:
-    """Compile and cross-check; returns the artifact and a note on the py-solc-x check."""
-    result = run_solcjs()
-    artifact = build_artifact(result)
-    other = solcx_bytecode(result)
+def compile_artifact(name: str = CONTRACT) -> tuple[dict[str, Any], str]:
+    """Compile `name` and cross-check; returns the artifact and a note on the py-solc-x check."""
+    result = run_solcjs(name)
+    artifact = build_artifact(result, name)
+    other = solcx_bytecode(result, name)
     if other is None:
-        return artifact, "py-solc-x or a solc for it missing: py-solc-x cross-check skipped"
+        return (
+            artifact,
+            f"{name}: py-solc-x or a solc for it missing: py-solc-x cross-check skipped",
+        )
     bytecode, used = other
     if bytecode != artifact["bytecode"]:
-        raise CompileError(f"{used} and scripts/compile_contracts.js produce different bytecode")
-    return artifact, f"py-solc-x with {used} produces identical bytecode"
+        raise CompileError(
+            f"{name}: {used} and scripts/compile_contracts.js produce different bytecode"
+        )
+    return artifact, f"{name}: py-solc-x with {used} produces identical bytecode"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flchain.ledger.compile")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
+    parser.add_argument(
+        "--contract", choices=CONTRACTS, action="append", help="only this one (repeatable)"
+    )
     opts = parser.parse_args(argv)
-    try:
-        artifact, note = compile_artifact()
-    except CompileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    text = artifact_text(artifact)
-    path = ARTIFACT_DIR / f"{CONTRACT}.json"
-    print(note)
-    if opts.check:
-        same = path.exists() and path.read_text() == text
-        print(f"{path}: {'up to date' if same else 'DIFFERS from a fresh compile'}")
-        return 0 if same else 1
-    path.write_text(text)
-    print(f"wrote {path}")
-    return 0
+    status = 0
+    for name in opts.contract or CONTRACTS:
+        try:
+            artifact, note = compile_artifact(name)
+        except CompileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        text = artifact_text(artifact)
+        path = ARTIFACT_DIR / f"{name}.json"
+        print(note)
+        if opts.check:
+            same = path.exists() and path.read_text() == text
+            print(f"{path}: {'up to date' if same else 'DIFFERS from a fresh compile'}")
+            status = status or (0 if same else 1)
+            continue
+        path.write_text(text)
+        print(f"wrote {path}")
+    return status
 
 
 if __name__ == "__main__":

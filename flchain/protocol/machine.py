@@ -50,6 +50,9 @@ MAX_NODES: Final = TREE_SIZE
 # accepts, `State.rejecting`), so a recipient that burns gas cannot make `settle` run out.
 PAYOUT_GAS: Final = 50_000
 ZERO_ADDRESS: Final = "0x" + "00" * 20
+# The smallest commitment the contract stores: below it, its (round, node) word means empty (0),
+# revealed with an outcome or slashed — a keccak output falls there with probability 2⁻²⁴⁰.
+MIN_COMMITMENT: Final = 1 << 16
 CODEC_RAW: Final = 0x55
 CODEC_DAG_PB: Final = 0x70
 
@@ -1141,9 +1144,10 @@ def process_open_round(state: State, tx: Tx, round: int) -> list[Event]:
 def process_commit(state: State, tx: Tx, round: int, commitment: bytes) -> list[Event]:
     """`commit(round, commitment)`. Checks: `NotInCommitWindow(round)`; `RoundPaused(round)`;
     `NotInFrozenSet(round, node)`; `AlreadyCommitted(round, node)`; `CommitmentMismatch(round,
-    node)` for a zero commitment; `SettlementPending(node, latestRound)`. Effects: the pending
-    vote settled; the slot holds the commitment; unrevealed += 1; lastParticipatedRound =
-    round + 1. Events: [Slashed(WrongVote)], Committed(round, node, commitment)."""
+    node)` for a commitment below MIN_COMMITMENT; `SettlementPending(node, latestRound)`.
+    Effects: the pending vote settled; the slot holds the commitment; unrevealed += 1;
+    lastParticipatedRound = round + 1. Events: [Slashed(WrongVote)], Committed(round, node,
+    commitment)."""
     _non_payable(tx)
     _check_bytes("commitment", commitment, 32)
     if not _in_window(state, round, tx.timestamp, Phase.COMMIT):
@@ -1155,7 +1159,7 @@ def process_commit(state: State, tx: Tx, round: int, commitment: bytes) -> list[
     node = state.nodes[tx.sender]
     if tx.sender in _round(state, round).slots:
         raise ProtocolError("AlreadyCommitted", round, tx.sender)
-    if commitment == dg.ZERO32:
+    if int.from_bytes(commitment, "big") < MIN_COMMITMENT:
         raise ProtocolError("CommitmentMismatch", round, tx.sender)
     if node_lags(state, node, tx.timestamp):
         raise ProtocolError("SettlementPending", tx.sender, state.latest.round_plus_one - 1)

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @title V2Wallet — a contract wallet for the differential tests (test only)
+/// @notice Forwards any call (with its value) and bubbles the callee's revert data unchanged, so
+///         the contract sees the wallet as msg.sender; while `refusing`, it rejects every ether
+///         transfer — the machine's `State.rejecting`.
+contract V2Wallet {
+    bool public refusing;
+
+    function setRefusing(bool value) external {
+        refusing = value;
+    }
+
+    function exec(address target, bytes calldata data) external payable returns (bytes memory result) {
+        bool ok;
+        (ok, result) = target.call{value: msg.value}(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(result, 32), mload(result))
+            }
+        }
+    }
+
+    receive() external payable {
+        if (refusing) revert();
+    }
+}
