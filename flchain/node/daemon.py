@@ -106,6 +106,7 @@ class Daemon:
         self.metrics = metrics
         self.stopping = threading.Event()
         self._round: int | None = None  # the round the last successful step saw
+        self.last_report: StepReport | StepReportV2 | None = None  # of the last successful step
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping.is_set():
@@ -124,6 +125,7 @@ class Daemon:
             delay = self.poll_s
             try:
                 report = self.runner.step()
+                self.last_report = report
                 self.backoff.reset()
                 for action in report.actions:
                     # a reorg that took this node's transactions, or a window missed: worth a look

@@ -409,11 +409,19 @@ class RoundDriverV2:
     # -------------------------------------------------------------- a round
 
     def goto(self, round: int, phase: PhaseV2, offset: int = 5) -> None:
-        self.gov.goto(round, phase, offset)
+        """Move devnet time `offset` s into `phase` of `round`, unless it is there already."""
+        if self.gov.phase() != (round, phase):
+            self.gov.goto(round, phase, offset)
 
-    def play_round(self, round: int, plan: RoundPlanV2 | None = None) -> RoundOutcomeV2:
+    def play_round(
+        self,
+        round: int,
+        plan: RoundPlanV2 | None = None,
+        step: Callable[[NodeRunnerV2], StepReportV2] | None = None,
+    ) -> RoundOutcomeV2:
         """Step every playing node once in each phase of `round` (commit, reveal, beacon,
-        attest); chain time ends inside the attest window, after every attester's step."""
+        attest; `step_phase`); chain time ends inside the attest window, after every
+        attester's step."""
         plan = plan or RoundPlanV2()
         skip, withheld = _lowered(plan.skip), _lowered(plan.withheld)
         offsets = {k.lower(): v for k, v in plan.claim_offsets.items()}
@@ -433,7 +441,20 @@ class RoundDriverV2:
             (PhaseV2.BEACON, players),
             (PhaseV2.ATTEST, attesters),
         ):
-            self.goto(round, phase)
-            for node in who:
-                reports.setdefault(node, []).append(self.runner(node).step())
+            for node, report in self.step_phase(round, phase, who, step).items():
+                reports.setdefault(node, []).append(report)
         return RoundOutcomeV2(round, reports, self.record(round))
+
+    def step_phase(
+        self,
+        round: int,
+        phase: PhaseV2,
+        nodes: Sequence[Address] | None = None,
+        step: Callable[[NodeRunnerV2], StepReportV2] | None = None,
+    ) -> dict[Address, StepReportV2]:
+        """Move devnet time into `phase` of `round` and step each of `nodes` (default: all)
+        once, in order, through `step` (default: `runner.step()`; a test passes the daemon's
+        loop)."""
+        self.goto(round, phase)
+        run = step or (lambda runner: runner.step())
+        return {n: run(self.runner(n)) for n in (self.addresses if nodes is None else nodes)}
