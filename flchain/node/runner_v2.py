@@ -87,7 +87,7 @@ from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
 __all__ = [
-    "DONE_BY_OTHERS",
+    "ALREADY_DONE",
     "SLASH_LOOKBACK_ROUNDS",
     "BeaconSource",
     "DevnetBeaconSource",
@@ -106,7 +106,7 @@ SLASH_LOOKBACK_ROUNDS: Final = 2
 
 #: Refusals that mean what the action set out to do is done already: by another node, or by
 #: this one in a transaction an earlier (killed) process sent.
-DONE_BY_OTHERS: Final = frozenset(
+ALREADY_DONE: Final = frozenset(
     {
         "RoundAlreadyOpen",
         "AlreadyFinal",
@@ -296,7 +296,7 @@ class NodeRunnerV2:
         except NotRegistered:
             raise
         except ContractRevert as exc:
-            if exc.error_name in DONE_BY_OTHERS:
+            if exc.error_name in ALREADY_DONE:
                 report.actions.append(f"{name}: already done ({exc.error_name})")
                 return True
             failure = classify_failure(name, exc)
@@ -461,7 +461,6 @@ class NodeRunnerV2:
         elif not self.ledger.is_eligible(self.address, round):
             reason = "this node is not eligible (penalty cooldown or score below the minimum)"
         if reason is not None:
-            self.sat_out.add(round)
             raise _Skip(f"sitting out round {round}: {reason}; nothing committed")
 
     def ensure_committed(self, round: int, report: StepReportV2) -> None:
@@ -476,6 +475,7 @@ class NodeRunnerV2:
             sealed, honest_claim, rules = self.build(round, salt)
             self._check_can_take_part(round, honest_claim, len(sealed.payload), rules)
         except _Skip:
+            self.sat_out.add(round)  # decided once a round: not rebuilt at every step
             report.sat_out.append(round)
             raise
         self.put_update(sealed)

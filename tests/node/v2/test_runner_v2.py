@@ -18,19 +18,21 @@ from typing import BinaryIO
 
 import pytest
 
+from flchain.devnet.federation import deterministic_account
 from flchain.ledger import Backend, ContractRevert
-from flchain.ledger.events_v2 import Committed, Settled, Slashed
+from flchain.ledger.events_v2 import Committed, Settled, Slashed, Withdrawn
 from flchain.merge.manifest import MANIFEST_KIND, encode_manifest
 from flchain.node.daemon import Daemon, runner_for
-from flchain.node.errors import CommitmentLost
+from flchain.node.errors import CommitmentLost, NotRegistered
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
-from flchain.protocol.machine import Fault, Phase, Result
+from flchain.node.salt import SaltStore
+from flchain.protocol.machine import Fault, Phase, Result, Status
 from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.cid import Cid, cid_for_bytes, parse_cid
 from flchain.storage.errors import IpfsUnavailableError
-from flchain.testing.driver import RoundDriverV2, RoundPlanV2
+from flchain.testing.driver import ETHER, RoundDriverV2, RoundPlanV2
 
 ROUNDS = 3
 
@@ -259,3 +261,37 @@ def test_a_malformed_directive_is_refused_with_a_logged_reason(
     assert "no-such-set" in caplog.text or "not on the menu" in caplog.text
     others = [n for n in fed.addresses if n != victim]
     assert all(reports[n].committed == [1] for n in others)
+
+
+def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path) -> None:
+    """The runner's wallet actions, as the CLI calls them: a new wallet registers with the
+    deployment's minBond and takes part from the next round; an exiting node finishes its
+    round, waits out the exit delay and withdraws its whole bond; a withdrawn wallet's daemon
+    stops with `NotRegistered`."""
+    fed = _driver(backend, tmp_path)
+    newcomer = deterministic_account("newcomer", 99)
+    backend.fund(newcomer.address, 10 * ETHER)
+    joiner = NodeRunnerV2(fed.gov, newcomer, fed.store, fed.bars_for, salts=SaltStore(None))
+    joiner.register()
+    view = fed.gov.node_view(newcomer.address)
+    assert view.status == Status.ACTIVE and view.bond == fed.gov.deployment().min_bond
+    with pytest.raises(ContractRevert) as nothing:
+        joiner.collect()
+    assert nothing.value.error_name == "NothingOwed"
+
+    leaver = fed.addresses[3]
+    fed.play_round(0)
+    bond = fed.gov.node_view(leaver).bond
+    fed.runner(leaver).request_exit()
+    with pytest.raises(ContractRevert) as early:
+        fed.runner(leaver).withdraw()
+    assert early.value.error_name == "WithdrawalTooEarly"
+    one = fed.play_round(1)
+    assert [r.committed for r in one.reports[leaver] if r.committed] == []  # stake 0 from r+1
+    assert one.record.finalized is not None
+    fed.play_round(2)
+    fed.goto(3, Phase.COMMIT)
+    out = fed.runner(leaver).withdraw()
+    assert [e.amount for e in out.events if isinstance(e, Withdrawn)] == [bond]
+    with pytest.raises(NotRegistered):
+        Daemon(fed.runner(leaver), poll_s=0).run(max_steps=1)
