@@ -27,7 +27,7 @@ from flchain.node.errors import CommitmentLost, NotRegistered
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
 from flchain.node.salt import SaltStore
-from flchain.protocol.machine import Fault, Phase, Result, Status
+from flchain.protocol.machine import CommitState, Fault, Phase, Result, RulesV2, Status
 from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.cid import Cid, cid_for_bytes, parse_cid
@@ -295,3 +295,17 @@ def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path)
     assert [e.amount for e in out.events if isinstance(e, Withdrawn)] == [bond]
     with pytest.raises(NotRegistered):
         Daemon(fed.runner(leaver), poll_s=0).run(max_steps=1)
+
+
+def test_a_claim_outside_the_band_commits_nothing(backend: Backend, tmp_path: Path) -> None:
+    """With an ROI band no update of this genesis reaches (claims here are about −30 %), every
+    node sits the round out with the reason in its report, once, and nothing is committed."""
+    band = RulesV2(roi_min_bps=5_000, probation_rounds=0, emission_wei=ETHER, notice_rounds=1)
+    fed = RoundDriverV2.deploy(backend, _store(tmp_path), 2, rules=band)
+    first = fed.step_phase(0, Phase.COMMIT)
+    again = fed.step_phase(0, Phase.COMMIT)
+    for n in fed.addresses:
+        assert first[n].sat_out == [0] and first[n].committed == [] and first[n].failures == []
+        assert any("outside the round's ROI band [5000, 20000]" in a for a in first[n].actions)
+        assert again[n].sat_out == [] and again[n].actions == []
+        assert fed.runner(n).commit_state(0) == CommitState.NONE
