@@ -28,6 +28,11 @@ still runs — a failed attestation never stops the next round's commit and reve
 that mean another node did the work first (`RoundAlreadyOpen`, `AlreadyFinal`, `NotSlashable`…)
 are not failures.
 
+Reorgs. Each step first checks that the heads earlier steps saw are still on the chain
+(`HeadWatch`); after a reorg the runner forgets what it kept between steps and reads the chain
+again, so a commit, reveal or vote the reorg removed is sent again while its window is open
+(at the lost transaction's nonce: the transaction layer's), and nothing is sent twice.
+
 Restart safety. The runner keeps nothing the chain does not say except the commit salts
 (`SaltStore`, written before the commit): whether it committed, revealed, posted, attested or
 settled is read from the contract on every step, and the committed update is re-derived by
@@ -53,6 +58,7 @@ from flchain.merge.v2 import PriorRound
 from flchain.model import config_from_metadata, directive_menu, validate_directive
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NodeError, NotRegistered, StoreWriteError
+from flchain.node.heads import HeadWatch
 from flchain.node.logs import Failure, classify_failure
 from flchain.node.salt import SaltStore, training_seed
 from flchain.node.update import SealedUpdateV2, UpdateInputs, seal_v2
@@ -179,8 +185,16 @@ class StepReportV2:
     slashed: list[tuple[int, str]] = field(default_factory=list)
     sat_out: list[int] = field(default_factory=list)
     missed: list[int] = field(default_factory=list)
-    reorged: list[int] = field(default_factory=list)  # v2 re-reads the chain: always empty
+    reorged: list[int] = field(default_factory=list)  # the round a step noticed a reorg in
     failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def sent_any(self) -> bool:
+        """Whether this step sent a transaction of its own."""
+        return any(
+            (self.settled, self.opened, self.committed, self.revealed, self.beacons,
+             self.attested, self.finalized, self.slashed)
+        )  # fmt: skip
 
 
 class _Skip(Exception):  # control flow inside one action: never escapes `run_action`
@@ -228,6 +242,7 @@ class NodeRunnerV2:
         self._no_withholders: set[int] = set()  # closed rounds with nothing left to slash
         self._stake: dict[int, int] = {}  # this node's weight in the round in progress
         self._opened = -1  # the latest round seen open
+        self.heads = HeadWatch(self.ledger.backend, self.ledger.from_block)
 
     # ------------------------------------------------------------------ chain reads
 
@@ -255,8 +270,11 @@ class NodeRunnerV2:
         @raises NotRegistered when the wallet never registered or has withdrawn
         @raises ChainUnavailable (and other read errors) when the phase cannot be read at all
         """
+        rewound = self.heads.notice()
         round, phase = self.ledger.phase()
         report = StepReportV2(round, phase)
+        if rewound is not None:
+            self._forget_after_reorg(rewound, report)
         if phase == Phase.NOT_STARTED:
             report.actions.append("waiting for round 0")
             return report
@@ -282,7 +300,24 @@ class NodeRunnerV2:
         last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
         for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
             self.run_action("slash", report, partial(self.ensure_slashed, r, report))
+        if report.sent_any:
+            self.heads.remember()  # so a reorg of this node's blocks is noticed
         return report
+
+    def _forget_after_reorg(self, rewound: int, report: StepReportV2) -> None:
+        """A reorg replaced blocks from `rewound` on: drop what those blocks said (cached
+        timestamps, and what this runner keeps between steps); the actions then read the
+        chain again and re-send, at the lost transactions' nonces, what is still due."""
+        self.ledger.backend.forget_blocks_from(rewound)
+        self.missed.clear()  # a window may be open again on the new chain
+        self._opened = -1
+        self._stake.clear()
+        self._no_withholders.clear()
+        self._merged.clear()
+        report.reorged.append(report.round)
+        report.actions.append(
+            f"reorg: blocks from {rewound} were replaced; the chain is read again"
+        )
 
     def run_action(self, name: str, report: StepReportV2, action: Callable[[], object]) -> bool:
         """Run one action in isolation: a failure is classified, logged and reported, and

@@ -27,6 +27,7 @@ from flchain.node.errors import CommitmentLost, NotRegistered
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
 from flchain.node.salt import SaltStore
+from flchain.node.status import node_status_v2
 from flchain.protocol.machine import CommitState, Fault, Phase, Result, RulesV2, Status
 from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore, LocalStore
@@ -281,6 +282,14 @@ def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path)
 
     leaver = fed.addresses[3]
     fed.play_round(0)
+    status = node_status_v2(fed.gov, leaver.lower(), 0)
+    assert (status["node"], status["status"], status["commitment"]) == (
+        leaver,
+        "ACTIVE",
+        "REVEALED",
+    )
+    assert status["reveal_outcome"] == "ACCEPTED" and status["attested"] and status["finalized"]
+    assert status["settled_round"] == 0 and status["claimed_wei"] == status["earned_wei"] > 0
     bond = fed.gov.node_view(leaver).bond
     fed.runner(leaver).request_exit()
     with pytest.raises(ContractRevert) as early:
