@@ -270,16 +270,6 @@ def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path)
     round, waits out the exit delay and withdraws its whole bond; a withdrawn wallet's daemon
     stops with `NotRegistered`."""
     fed = _driver(backend, tmp_path)
-    newcomer = deterministic_account("newcomer", 99)
-    backend.fund(newcomer.address, 10 * ETHER)
-    joiner = NodeRunnerV2(fed.gov, newcomer, fed.store, fed.bars_for, salts=SaltStore(None))
-    joiner.register()
-    view = fed.gov.node_view(newcomer.address)
-    assert view.status == Status.ACTIVE and view.bond == fed.gov.deployment().min_bond
-    with pytest.raises(ContractRevert) as nothing:
-        joiner.collect()
-    assert nothing.value.error_name == "NothingOwed"
-
     leaver = fed.addresses[3]
     fed.play_round(0)
     status = node_status_v2(fed.gov, leaver.lower(), 0)
@@ -290,6 +280,16 @@ def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path)
     )
     assert status["reveal_outcome"] == "ACCEPTED" and status["attested"] and status["finalized"]
     assert status["settled_round"] == 0 and status["claimed_wei"] == status["earned_wei"] > 0
+    newcomer = deterministic_account("newcomer", 99)  # from round 1 on (never steps here)
+    backend.fund(newcomer.address, 10 * ETHER)
+    joiner = NodeRunnerV2(fed.gov, newcomer, fed.store, fed.bars_for, salts=SaltStore(None))
+    joiner.register()
+    view = fed.gov.node_view(newcomer.address)
+    assert view.status == Status.ACTIVE and view.bond == fed.gov.deployment().min_bond
+    assert (view.stake_this_round, view.stake_next_round) == (0, view.bond)
+    with pytest.raises(ContractRevert) as nothing:
+        joiner.collect()
+    assert nothing.value.error_name == "NothingOwed"
     bond = fed.gov.node_view(leaver).bond
     fed.runner(leaver).request_exit()
     with pytest.raises(ContractRevert) as early:
