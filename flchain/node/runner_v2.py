@@ -197,6 +197,12 @@ class StepReportV2:
         )  # fmt: skip
 
 
+def _same_record(leaf: Leaf, view: NodeView) -> bool:
+    """Whether applying `leaf` would change nothing of the node's settled record."""
+    fields = ("cum_earned", "cum_penalties", "merged_rounds", "last_penalty_round", "score_bps")
+    return all(getattr(leaf, f) == getattr(view, f) for f in fields)
+
+
 class _Skip(Exception):  # control flow inside one action: never escapes `run_action`
     """Ends an action early with a reason (logged as an action, not a failure)."""
 
@@ -242,6 +248,7 @@ class NodeRunnerV2:
         self._no_withholders: set[int] = set()  # closed rounds with nothing left to slash
         self._stake: dict[int, int] = {}  # this node's weight in the round in progress
         self._opened = -1  # the latest round seen open
+        self._nothing_to_settle: bytes | None = None  # the final manifest with no leaf to apply
         self.heads = HeadWatch(self.ledger.backend, self.ledger.from_block)
 
     # ------------------------------------------------------------------ chain reads
@@ -311,6 +318,7 @@ class NodeRunnerV2:
         self.ledger.backend.forget_blocks_from(rewound)
         self.missed.clear()  # a window may be open again on the new chain
         self._opened = -1
+        self._nothing_to_settle = None
         self._stake.clear()
         self._no_withholders.clear()
         self._merged.clear()
@@ -391,16 +399,16 @@ class NodeRunnerV2:
         view = view or self.view()
         if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
             return
+        if latest.manifest_cid == self._nothing_to_settle:
+            return
         found = self._own_leaf(latest)
-        if found is None:
+        lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
+        if found is None or (not lags and _same_record(found[0], view)):
+            # nothing to apply until another round is final (taking part again is checked
+            # against a newer final round, so no lag can arise against this one)
+            self._nothing_to_settle = bytes(latest.manifest_cid)
             return
         leaf, proof = found
-        lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
-        record = (view.cum_earned, view.cum_penalties, view.merged_rounds,
-                  view.last_penalty_round, view.score_bps)  # fmt: skip
-        if not lags and record == (leaf.cum_earned, leaf.cum_penalties, leaf.merged_rounds,
-                                   leaf.last_penalty_round, leaf.score_bps):  # fmt: skip
-            return
         tx = self.ledger.settle(leaf, proof)
         final = latest.round_plus_one - 1
         report.settled.append(final)
