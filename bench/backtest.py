@@ -3,8 +3,10 @@ agreement of flchain's ROI (DESIGN §4) with vectorbt and backtesting.py on the 
 
 Measured in one run:
 - throughput: flchain reference inference (features + fixed-order float64 forward pass) and
-  flchain ROI (`roi_bps`, the claim path) in backtests per second, and the time vectorbt and
-  backtesting.py take for the same backtest, as ratios against flchain;
+  flchain ROI (`roi_bps`, the claim path) in backtests per second, the inference as it was before
+  the block-wise rewrite (tests/model/_reference_v1.py, same positions), and the time vectorbt and
+  backtesting.py take for the ROI alone on the same positions, as ratios against flchain's ROI
+  and against flchain's inference + ROI;
 - agreement: the ROI of each peer on the same positions, for two realistic position series
   (a model trained on the synthetic regime, run on an unseen synthetic year; a model trained on
   the shipped BTC-USD 15-minute bars, run on those bars stitched into one year) at three fees
@@ -51,10 +53,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +77,19 @@ BT_UNIT = 1e-8
 
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
+
+
+def reference_v1() -> Callable[..., I8] | None:
+    """The reference inference before the speed work (tests/model/_reference_v1.py), when this
+    checkout has its tests: the "before" figure measured in the same run."""
+    here = Path(__file__).resolve().parent.parent / "tests" / "model"
+    if not (here / "_reference_v1.py").is_file():
+        return None
+    sys.path.insert(0, str(here))
+    import _reference_v1
+
+    fn: Callable[..., I8] = _reference_v1.reference_positions
+    return fn
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -242,7 +259,7 @@ def main() -> None:
     fee = fee_from_ppm(FEE_PPM)
 
     t_inf = best_of(
-        lambda: reference_positions(main_series.weights, cfg, bench.bars), max(3, args.repeat // 10)
+        lambda: reference_positions(main_series.weights, cfg, bench.bars), max(3, args.repeat // 3)
     )
     t_roi = best_of(lambda: roi_bps(x, w, FEE_PPM), args.repeat)
     print(
@@ -250,6 +267,19 @@ def main() -> None:
         f"{stats(x, w, FEE_PPM).trades} trades, fee {FEE_PPM} ppm"
     )
     print(f"  flchain reference inference: {t_inf * 1e3:9.2f} ms  ({1 / t_inf:9.1f} /s)")
+    banded = cfg.model_copy(update={"decision_band_micro": 250_000})
+    t_band = best_of(
+        lambda: reference_positions(main_series.weights, banded, bench.bars),
+        max(3, args.repeat // 3),
+    )
+    print(f"    with a 0.25 decision band: {t_band * 1e3:9.2f} ms")
+    v1 = reference_v1()
+    if v1 is not None:
+        t_v1 = best_of(lambda: v1(main_series.weights, cfg, bench.bars), max(3, args.repeat // 10))
+        print(
+            f"  (before: v1 inference        {t_v1 * 1e3:9.2f} ms; same positions: "
+            f"{np.array_equal(v1(main_series.weights, cfg, bench.bars), w)})"
+        )
     print(f"  flchain roi_bps:             {t_roi * 1e3:9.3f} ms  ({1 / t_roi:9.1f} backtests/s)")
     both = t_inf + t_roi
     print(
@@ -271,11 +301,11 @@ def main() -> None:
             print(f"  {name}: not installed, skipped (pip install -e '.[bench]')")
             continue
         available.append((name, fn))
-        reps = max(1, args.repeat // 10) if name == "vectorbt" else 1
+        reps = max(3, args.repeat // 3) if name == "vectorbt" else 1
         t_peer = best_of(lambda fn=fn: fn(main_series, fee), reps)  # type: ignore[misc]
         print(
             f"  {name + ':':28s} {t_peer * 1e3:9.2f} ms  → flchain roi_bps is "
-            f"{t_peer / t_roi:8.1f}x faster"
+            f"{t_peer / t_roi:8.1f}x faster, inference + roi {t_peer / both:6.2f}x faster"
         )
 
     print("ROI agreement on the same positions (|Δ| absolute, rel = |(1+peer)/(1+flchain) − 1|):")

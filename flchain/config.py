@@ -28,9 +28,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     Field,
@@ -54,6 +55,10 @@ from flchain.devnet.profile import (
     save_profile,
 )
 from flchain.errors import ConfigError
+from flchain.storage.ipfs import RETRIES as IPFS_RETRIES
+
+if TYPE_CHECKING:
+    from flchain.ledger import TxPolicy
 
 __all__ = [
     "CONFIG_FILE_NAME",
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
         "(any endpoint; what an rpc_url with the default means)",
     )
     rpc_url: str | None = Field(None, description="JSON-RPC endpoint (anvil, hardhat, rpc)")
+    rpc_fallback_urls: list[str] = Field(
+        default_factory=list,
+        description="more endpoints of the same chain, tried in order when the one in use fails "
+        "to connect (their chain ids must agree); a TOML list, or comma-separated",
+    )
     chain_id: int | None = Field(None, gt=0, description="expected chain id (checked on connect)")
     contract: str | None = Field(None, description="flchain contract address")
     deployment_block: int = Field(0, ge=0, description="first block to scan for events")
@@ -143,9 +153,63 @@ class Settings(BaseSettings):
     )
     # network resilience
     rpc_timeout_s: float = Field(30.0, gt=0, description="per-request timeout (s)")
-    retry_attempts: int = Field(5, ge=0, description="retries of a failed RPC/IPFS call")
-    retry_backoff_initial_s: float = Field(0.5, ge=0, description="first retry delay (s)")
-    retry_backoff_max_s: float = Field(30.0, ge=0, description="longest retry delay (s)")
+    retry_attempts: int = Field(
+        IPFS_RETRIES,
+        ge=0,
+        description="extra attempts of a request to the IPFS daemon after a connection error "
+        "(the chain fails over to rpc_fallback_urls)",
+    )
+    retry_backoff_initial_s: float = Field(
+        0.5, ge=0, description="the node's first delay after a failed step (s)"
+    )
+    retry_backoff_max_s: float = Field(
+        30.0, ge=0, description="the node's longest delay after failed steps (s)"
+    )
+    # transactions (flchain.ledger.TxPolicy; docs/deploy.md "Fees and confirmations")
+    max_fee_gwei: Decimal | None = Field(
+        None, gt=0, decimal_places=9, description="cap on the max fee per gas (gwei); unset: none"
+    )
+    max_tx_cost_eth: Decimal | None = Field(
+        None,
+        gt=0,
+        decimal_places=18,
+        description="cap on gas limit × max fee of one transaction (ETH); unset: none",
+    )
+    priority_fee_gwei: Decimal | None = Field(
+        None,
+        ge=0,
+        decimal_places=9,
+        description="priority fee (tip) per gas (gwei); unset: what the node suggests",
+    )
+    base_fee_multiplier_pct: int = Field(
+        200,
+        ge=100,
+        le=10_000,
+        description="max fee per gas = next base fee × this / 100 + priority fee (under the caps)",
+    )
+    gas_margin_pct: int = Field(20, ge=0, le=1_000, description="gas limit above the estimate (%)")
+    fee_bump_pct: Decimal = Field(
+        Decimal("12.5"),
+        ge=Decimal("12.5"),
+        le=1_000,
+        decimal_places=2,
+        description="fee raise of each replacement of a stuck transaction (%, both fee fields)",
+    )
+    tx_replace_after_s: float = Field(
+        30.0, gt=0, description="replace a transaction still pending after this long (s)"
+    )
+    tx_receipt_timeout_s: float = Field(
+        120.0, gt=0, description="stop waiting for a transaction's receipt after this long (s)"
+    )
+    confirmations: int = Field(
+        1,
+        ge=1,
+        le=1_000,
+        description="blocks that must hold a transaction (its own included) before it counts",
+    )
+    tx_poll_s: float = Field(
+        0.5, gt=0, le=60, description="seconds between two looks at a pending transaction"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -173,6 +237,19 @@ class Settings(BaseSettings):
     def _check_urls(cls, value: str | None) -> str | None:
         return check_url(value)
 
+    @field_validator("rpc_fallback_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        # FLCHAIN_RPC_FALLBACK_URLS and --set give one string: comma-separated URLs
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rpc_fallback_urls")
+    @classmethod
+    def _check_fallback_urls(cls, value: list[str]) -> list[str]:
+        return [str(check_url(url)) for url in value]
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
@@ -195,6 +272,31 @@ class Settings(BaseSettings):
         if self.retry_backoff_max_s < self.retry_backoff_initial_s:
             raise ValueError("retry_backoff_max_s must be ≥ retry_backoff_initial_s")
         return self
+
+    def rpc_urls(self) -> list[str]:
+        """The JSON-RPC endpoints in the order they are tried (`rpc_url` first)."""
+        return [self.require("rpc_url"), *self.rpc_fallback_urls]
+
+    def tx_policy(self) -> TxPolicy:
+        """The transaction policy these settings describe, in the wei the chain counts."""
+        from flchain.ledger import TxPolicy
+        from flchain.ledger.sending import WEI_PER_ETH, WEI_PER_GWEI
+
+        def wei(amount: Decimal | None, unit: int) -> int | None:
+            return None if amount is None else int(amount * unit)
+
+        return TxPolicy(
+            gas_margin_pct=self.gas_margin_pct,
+            priority_fee_wei=wei(self.priority_fee_gwei, WEI_PER_GWEI),
+            base_fee_multiplier_pct=self.base_fee_multiplier_pct,
+            max_fee_per_gas_wei=wei(self.max_fee_gwei, WEI_PER_GWEI),
+            max_tx_cost_wei=wei(self.max_tx_cost_eth, WEI_PER_ETH),
+            fee_bump_bps=int(self.fee_bump_pct * 100),
+            replace_after_s=self.tx_replace_after_s,
+            receipt_timeout_s=self.tx_receipt_timeout_s,
+            confirmations=self.confirmations,
+            poll_s=self.tx_poll_s,
+        )
 
     def require(self, name: str) -> Any:
         """The value of setting `name`, or a `MissingSetting` saying how to set it when unset.
@@ -378,16 +480,22 @@ def _find_config_file(
     return candidate if candidate.is_file() else None
 
 
-def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The tables of the TOML file `path`; a missing, unreadable or malformed file is one
+    `ConfigError` line naming `what` it is ("config file", "rules file") and the path."""
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"{what} {path} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def _file_layer(path: Path) -> dict[str, tuple[Any, Origin]]:
+    data = read_toml(path, "config file")
     layer: dict[str, tuple[Any, Origin]] = {}
     origin = Origin(Source.FILE, str(path))
     for key, value in data.items():
@@ -533,8 +641,10 @@ def _toml_literal(value: Any) -> str:
         return "(unset)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
     return json.dumps(str(value))
 
 
@@ -545,7 +655,10 @@ def _type_name(annotation: Any) -> str:
     optional = text.endswith(" | None")
     text = text.removesuffix(" | None")
     text = re.sub(r"Literal\[(.*)\]", lambda m: "one of " + m.group(1).replace("'", '"'), text)
-    text = {"Path": "path", "str": "text", "int": "integer", "float": "number"}.get(text, text)
+    text = {
+        "Path": "path", "str": "text", "int": "integer", "float": "number",
+        "decimal.Decimal": "number", "list[str]": "list of text",
+    }.get(text, text)  # fmt: skip
     return text + (" (optional)" if optional else "")
 
 
@@ -572,7 +685,8 @@ def settings_reference() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, info in Settings.model_fields.items():
-        default = derived.get(name) or _toml_literal(info.default)
+        value = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+        default = derived.get(name) or _toml_literal(value)
         lines.append(
             f"| `{name}` | {_type_name(info.annotation)} | `{default}` | "
             f"`{ENV_PREFIX}{name.upper()}` | {info.description or ''} |"
@@ -584,6 +698,7 @@ def settings_reference() -> str:
         "```toml",
         'chain = "rpc"',
         'rpc_url = "https://rpc.example.org"',
+        'rpc_fallback_urls = ["https://rpc2.example.org"]',
         "chain_id = 11155111",
         'contract = "0x…"',
         "deployment_block = 5123456",
@@ -592,6 +707,9 @@ def settings_reference() -> str:
         'wallet = "mynode"',
         'log_format = "json"',
         "metrics_port = 9464",
+        "max_fee_gwei = 50",
+        "max_tx_cost_eth = 0.01",
+        "confirmations = 3",
         "```",
         "",
     ]

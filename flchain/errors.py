@@ -11,75 +11,89 @@ daemon already runs. Keys, passwords and seeds never appear in a message.
 that exists is listed with the module defining it (tests/test_errors.py fails otherwise;
 `python scripts/error_tree.py` prints the drawing from the classes):
 
-    FlchainError                                                     flchain.errors
-    ├── ConfigError                                                  flchain.errors
-    │   ├── MissingSetting                                           flchain.config
-    │   ├── StoreNotFound                                            flchain.config
-    │   ├── DevnetNotUp (also DevnetError)                           flchain.devnet.errors
-    │   ├── DevnetRefused (also DevnetError)                         flchain.devnet.errors
-    │   ├── ChainConfigError (also LedgerError)                      flchain.ledger.errors
-    │   ├── NodeDataError (also NodeError)                           flchain.node.errors
-    │   ├── RulesFileError                                           flchain.rules_file
-    │   └── SimulationError                                          flchain.simulate.config
-    ├── UnavailableError [exit 2]                                    flchain.errors
-    │   ├── DevChainError [exit 2]                                   flchain.devnet.anvil
-    │   ├── DevnetUnhealthy (also DevnetError) [exit 2]              flchain.devnet.errors
-    │   ├── IpfsDaemonError [exit 2]                                 flchain.devnet.ipfsd
-    │   └── ChainUnavailable (also LedgerError) [exit 2]             flchain.ledger.errors
-    ├── AuditError [exit 2]                                          flchain.audit.errors
-    │   └── AuditSourceUnavailable (also UnavailableError) [exit 2]  flchain.audit.errors
-    ├── BacktestError                                                flchain.backtest.errors
-    ├── NotGovernor                                                  flchain.cli.errors
-    ├── RulesNotSchedulable                                          flchain.cli.errors
-    ├── DevnetError                                                  flchain.devnet.errors
-    │   └── DevnetAlreadyUp                                          flchain.devnet.errors
-    ├── LedgerError                                                  flchain.ledger.errors
-    │   ├── CompileError                                             flchain.ledger.errors
-    │   ├── ContractRevert                                           flchain.ledger.errors
-    │   └── TransactionFailed                                        flchain.ledger.errors
-    ├── KeystoreError                                                flchain.ledger.keystore
-    │   ├── InvalidPrivateKey                                        flchain.ledger.keystore
-    │   ├── InvalidWalletName                                        flchain.ledger.keystore
-    │   ├── MalformedKeystore                                        flchain.ledger.keystore
-    │   ├── MissingPassword                                          flchain.ledger.keystore
-    │   ├── WalletExists                                             flchain.ledger.keystore
-    │   ├── WalletNotFound                                           flchain.ledger.keystore
-    │   └── WrongPassword                                            flchain.ledger.keystore
-    ├── MarketDataError                                              flchain.market.errors
-    │   └── UnknownBenchmarkError                                    flchain.market.errors
-    ├── MergeError                                                   flchain.merge.errors
-    │   ├── AggregationError                                         flchain.merge.errors
-    │   └── MergeInputError                                          flchain.merge.errors
-    ├── ModelError                                                   flchain.model.errors
-    ├── NodeError                                                    flchain.node.errors
-    │   ├── WrongNodeStatus                                          flchain.cli.errors
-    │   ├── CommitmentLost                                           flchain.node.errors
-    │   ├── NodeLocked [exit 3]                                      flchain.node.errors
-    │   ├── NotRegistered                                            flchain.node.errors
-    │   ├── RoundNotFound                                            flchain.node.errors
-    │   └── StoreWriteError (also UnavailableError) [exit 2]         flchain.node.errors
-    ├── InsufficientFunds                                            flchain.node.funds
-    ├── ReplayError                                                  flchain.replay.errors
-    │   └── ReplayUnavailable (also UnavailableError) [exit 2]       flchain.replay.errors
-    └── StorageError                                                 flchain.storage.errors
-        ├── BlockNotFoundError                                       flchain.storage.errors
-        ├── CarFormatError                                           flchain.storage.errors
-        ├── CidDisagreementError                                     flchain.storage.errors
-        ├── ContentMismatchError                                     flchain.storage.errors
-        │   └── TruncatedBlockError                                  flchain.storage.errors
-        ├── InvalidCidError                                          flchain.storage.errors
-        ├── IpfsProtocolError (also UnavailableError) [exit 2]       flchain.storage.errors
-        ├── IpfsUnavailableError (also UnavailableError) [exit 2]    flchain.storage.errors
-        ├── MalformedDagError                                        flchain.storage.errors
-        └── WeightsError                                             flchain.storage.errors
-            ├── NonCanonicalWeightsError                             flchain.storage.errors
-            ├── NonFiniteWeightsError                                flchain.storage.errors
-            ├── NotSafetensorsError                                  flchain.storage.errors
-            │   ├── HeaderTooLargeError                              flchain.storage.errors
-            │   ├── PickleRefusedError                               flchain.storage.errors
-            │   ├── TorchZipRefusedError                             flchain.storage.errors
-            │   └── WeightsLayoutError                               flchain.storage.errors
-            └── WeightsDtypeError                                    flchain.storage.errors
+    FlchainError                                                            flchain.errors
+    ├── ConfigError                                                         flchain.errors
+    │   ├── MissingSetting                                                  flchain.config
+    │   ├── StoreNotFound                                                   flchain.config
+    │   ├── DevnetNotUp (also DevnetError)                                  flchain.devnet.errors
+    │   ├── DevnetRefused (also DevnetError)                                flchain.devnet.errors
+    │   ├── ChainConfigError (also LedgerError)                             flchain.ledger.errors
+    │   ├── NodeDataError (also NodeError)                                  flchain.node.errors
+    │   ├── RulesFileError                                                  flchain.rules_file
+    │   └── SimulationError                                                 flchain.simulate.config
+    ├── UnavailableError [exit 2]                                           flchain.errors
+    │   ├── DevChainError [exit 2]                                          flchain.devnet.anvil
+    │   ├── DevnetUnhealthy (also DevnetError) [exit 2]                     flchain.devnet.errors
+    │   ├── IpfsDaemonError [exit 2]                                        flchain.devnet.ipfsd
+    │   ├── ChainUnavailable (also LedgerError) [exit 2]                    flchain.ledger.errors
+    │   └── ReceiptTimeout (also LedgerError) [exit 2]                      flchain.ledger.errors
+    ├── AuditError [exit 2]                                                 flchain.audit.errors
+    │   └── AuditSourceUnavailable (also UnavailableError) [exit 2]         flchain.audit.errors
+    ├── BacktestError                                                       flchain.backtest.errors
+    ├── NotGovernor                                                         flchain.cli.errors
+    ├── RulesNotSchedulable                                                 flchain.cli.errors
+    ├── DevnetError                                                         flchain.devnet.errors
+    │   └── DevnetAlreadyUp                                                 flchain.devnet.errors
+    ├── LedgerError                                                         flchain.ledger.errors
+    │   ├── CompileError                                                    flchain.ledger.errors
+    │   ├── ContractRevert                                                  flchain.ledger.errors
+    │   ├── DeadlineMissed                                                  flchain.ledger.errors
+    │   ├── FeeCapExceeded                                                  flchain.ledger.errors
+    │   ├── InsufficientFunds                                               flchain.ledger.errors
+    │   ├── TransactionFailed                                               flchain.ledger.errors
+    │   │   └── OutOfGas                                                    flchain.ledger.errors
+    │   └── TransactionRejected                                             flchain.ledger.errors
+    │       ├── NonceTooLow                                                 flchain.ledger.errors
+    │       └── Underpriced                                                 flchain.ledger.errors
+    ├── KeystoreError                                                       flchain.ledger.keystore
+    │   ├── InvalidPrivateKey                                               flchain.ledger.keystore
+    │   ├── InvalidWalletName                                               flchain.ledger.keystore
+    │   ├── MalformedKeystore                                               flchain.ledger.keystore
+    │   ├── MissingPassword                                                 flchain.ledger.keystore
+    │   ├── WalletExists                                                    flchain.ledger.keystore
+    │   ├── WalletNotFound                                                  flchain.ledger.keystore
+    │   └── WrongPassword                                                   flchain.ledger.keystore
+    ├── MarketDataError                                                     flchain.market.errors
+    │   ├── BenchmarkFormatError                                            flchain.market.errors
+    │   └── UnknownBenchmarkError                                           flchain.market.errors
+    │       └── BenchmarkUnavailableError (also UnavailableError) [exit 2]  flchain.market.errors
+    ├── MergeError                                                          flchain.merge.errors
+    │   ├── AggregationError                                                flchain.merge.errors
+    │   └── MergeInputError                                                 flchain.merge.errors
+    ├── ModelError                                                          flchain.model.errors
+    ├── NodeError                                                           flchain.node.errors
+    │   ├── WrongNodeStatus                                                 flchain.cli.errors
+    │   ├── CommitmentLost                                                  flchain.node.errors
+    │   ├── NodeLocked [exit 3]                                             flchain.node.errors
+    │   ├── NotRegistered                                                   flchain.node.errors
+    │   ├── RoundNotFound                                                   flchain.node.errors
+    │   └── StoreWriteError (also UnavailableError) [exit 2]                flchain.node.errors
+    ├── BeaconError                                                         flchain.protocol.beacon
+    │   ├── BeaconKeyError                                                  flchain.protocol.beacon
+    │   ├── BeaconSignatureError                                            flchain.protocol.beacon
+    │   └── BeaconSignatureRefused                                          flchain.protocol.beacon
+    ├── ProtocolError                                                       flchain.protocol.machine
+    ├── ReplayError                                                         flchain.replay.errors
+    │   └── ReplayUnavailable (also UnavailableError) [exit 2]              flchain.replay.errors
+    └── StorageError                                                        flchain.storage.errors
+        ├── BlockNotFoundError                                              flchain.storage.errors
+        ├── CarFormatError                                                  flchain.storage.errors
+        ├── CidDisagreementError                                            flchain.storage.errors
+        ├── ContentMismatchError                                            flchain.storage.errors
+        │   └── TruncatedBlockError                                         flchain.storage.errors
+        ├── InvalidCidError                                                 flchain.storage.errors
+        ├── IpfsProtocolError (also UnavailableError) [exit 2]              flchain.storage.errors
+        ├── IpfsUnavailableError (also UnavailableError) [exit 2]           flchain.storage.errors
+        ├── MalformedDagError                                               flchain.storage.errors
+        └── WeightsError                                                    flchain.storage.errors
+            ├── NonCanonicalWeightsError                                    flchain.storage.errors
+            ├── NonFiniteWeightsError                                       flchain.storage.errors
+            ├── NotSafetensorsError                                         flchain.storage.errors
+            │   ├── HeaderTooLargeError                                     flchain.storage.errors
+            │   ├── PickleRefusedError                                      flchain.storage.errors
+            │   ├── TorchZipRefusedError                                    flchain.storage.errors
+            │   └── WeightsLayoutError                                      flchain.storage.errors
+            └── WeightsDtypeError                                           flchain.storage.errors
 """
 
 from __future__ import annotations

@@ -26,15 +26,23 @@ them all in one go. Unknown keys and tables are refused (a typo would silently k
 
 from __future__ import annotations
 
-import tomllib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flchain.config import read_toml
 from flchain.errors import ConfigError
-from flchain.protocol import Aggregation, Rules, SimilarityMetric
+from flchain.protocol import (
+    UINT64_MAX,
+    Aggregation,
+    Rules,
+    SimilarityMetric,
+    is_unset_benchmark,
+)
+from flchain.protocol.rules import BYTES32_PATTERN
 
 __all__ = [
     "DEPLOYMENT_FIELDS",
@@ -51,26 +59,27 @@ __all__ = [
     "validate_rules",
 ]
 
-_U16, _U32, _U64, _U256 = 2**16 - 1, 2**32 - 1, 2**64 - 1, 2**256 - 1
-_I32_MIN = -(2**31)
-ZERO_BYTES32 = "0x" + "00" * 32
+_U256 = 2**256 - 1
+
+
+def _rule_bounds() -> dict[str, tuple[int, int]]:
+    """Inclusive bounds of each integer rule, read off `Rules`, whose bounds are the contract's
+    (`flchain.protocol.constants`). The ROI band's open ends take the other end's bound: the
+    band must be ordered, roi_min_bps ≤ roi_max_bps, which is checked as well."""
+    found: dict[str, tuple[Any, Any]] = {  # Field(ge=…, le=…) lands in `metadata`
+        name: (
+            next((m.ge for m in info.metadata if hasattr(m, "ge")), None),
+            next((m.le for m in info.metadata if hasattr(m, "le")), None),
+        )
+        for name, info in Rules.model_fields.items()
+        if info.annotation is int
+    }
+    found["roi_min_bps"] = found["roi_max_bps"] = (found["roi_min_bps"][0], found["roi_max_bps"][1])
+    return {name: (int(low), int(high)) for name, (low, high) in found.items()}
+
 
 #: Inclusive bounds of each integer rule: the contract's `_checkRules`, else its field's type.
-#: roi_min_bps ≤ roi_max_bps is checked as well.
-RULE_BOUNDS: dict[str, tuple[int, int]] = {
-    "roi_min_bps": (-10_000, 1_000_000),
-    "roi_max_bps": (-10_000, 1_000_000),
-    "eligibility_min_score_bps": (-1_000_000, 1_000_000),
-    "probation_rounds": (0, _U16),
-    "max_participants": (1, _U16),
-    "similarity_threshold_ppm": (0, 1_000_000),
-    "cluster_cap_ppm": (1, 1_000_000),
-    "trim_ppm": (0, 499_999),
-    "roi_tolerance_bps": (0, 10_000),
-    "norm_bound_micro": (0, _U64),
-    "quorum": (1, _U16),
-    "fee_ppm": (0, 999_999),
-}
+RULE_BOUNDS: dict[str, tuple[int, int]] = _rule_bounds()
 _ENUMS: dict[str, type[Aggregation] | type[SimilarityMetric]] = {
     "similarity_metric": SimilarityMetric,
     "aggregation": Aggregation,
@@ -78,12 +87,12 @@ _ENUMS: dict[str, type[Aggregation] | type[SimilarityMetric]] = {
 
 #: Deployment fields and their inclusive bounds (the constructor's integer types).
 DEPLOYMENT_FIELDS: dict[str, tuple[int, int]] = {
-    "t0": (0, _U64),
-    "round_length": (1, _U64),
-    "commit_window": (1, _U64),
-    "reveal_window": (1, _U64),
+    "t0": (0, UINT64_MAX),
+    "round_length": (1, UINT64_MAX),
+    "commit_window": (1, UINT64_MAX),
+    "reveal_window": (1, UINT64_MAX),
     "min_bond": (0, _U256),
-    "exit_delay": (0, _U64),
+    "exit_delay": (0, UINT64_MAX),
 }
 _DEPLOYMENT_TEXT = ("genesis_digest", "genesis_cid")
 
@@ -127,15 +136,7 @@ def format_utc(ts: int) -> str:
 def load_federation_file(path: Path) -> FederationFile:
     """Read a federation file (tables `[deployment]` and `[rules]`, both optional)."""
     path = Path(path).expanduser()
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"rules file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"rules file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "rules file")
     problems = [
         f"unknown table or key '{key}' (expected the tables [deployment] and [rules])"
         for key in data
@@ -194,7 +195,7 @@ def validate_rules(
     bench = merged["benchmark_id"]
     if not _is_bytes32(bench):
         problems.append(f"[rules] benchmark_id = {bench!r} is not 0x + 64 hex digits")
-    elif bench.lower() != ZERO_BYTES32:
+    elif not is_unset_benchmark(bench):
         from flchain.market.benchmark import resolve
         from flchain.market.errors import UnknownBenchmarkError
 
@@ -218,13 +219,7 @@ def validate_rules(
 
 
 def _is_bytes32(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 66 or not value.startswith("0x"):
-        return False
-    try:
-        int(value[2:], 16)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and re.fullmatch(BYTES32_PATTERN, value) is not None
 
 
 def _t0_value(value: Any) -> int:
@@ -283,16 +278,7 @@ def validate_deployment(values: Mapping[str, Any], *, where: str = "deployment")
     problems += _genesis_problems(digest, cid)
     if problems:
         raise RulesFileError(where, problems)
-    return Deployment(
-        t0=spec.t0,
-        round_length=spec.round_length,
-        commit_window=spec.commit_window,
-        reveal_window=spec.reveal_window,
-        min_bond=spec.min_bond,
-        exit_delay=spec.exit_delay,
-        genesis_digest=str(digest).lower(),
-        genesis_cid=str(cid),
-    )
+    return replace(spec, genesis_digest=str(digest).lower(), genesis_cid=str(cid))
 
 
 def validate_federation(
@@ -337,7 +323,7 @@ def _genesis_problems(digest: Any, cid: Any) -> list[str]:
     problems: list[str] = []
     if digest is None:
         problems.append(f"[deployment] genesis_digest is missing ({hint})")
-    elif not _is_bytes32(digest) or str(digest).lower() == ZERO_BYTES32:
+    elif not _is_bytes32(digest) or int(digest, 16) == 0:
         problems.append(
             f"[deployment] genesis_digest = {digest!r} is not a sha256 digest (0x + 64 hex "
             f"digits, not all zero; {hint})"

@@ -14,7 +14,7 @@ import flchain
 from flchain.errors import ConfigError, FlchainError, UnavailableError
 
 KINDS = (ConfigError, UnavailableError)
-WIDTH = 65
+WIDTH = 72
 
 
 def load_everything() -> None:

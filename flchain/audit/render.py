@@ -21,6 +21,7 @@ from rich.table import Table
 
 from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
 from flchain.display import reason_label, reason_legend
+from flchain.protocol import BPS
 
 __all__ = ["BANNER_RGB", "print_report", "report_html", "report_json", "short_address"]
 
@@ -104,7 +105,7 @@ def _attesters_table(a: RoundAudit) -> Table:
     t.add_column("attester", no_wrap=True)
     t.add_column("result hash", no_wrap=True)
     t.add_column("agrees\nw/ replay", no_wrap=True)
-    t.add_column("final-\nizing", no_wrap=True)
+    t.add_column("final\nresult", no_wrap=True)
     t.add_column("differs in", overflow="fold")
     for r in a.attesters:
         agrees = "?" if r.matches_replay is None else ("yes" if r.matches_replay else "NO")
@@ -220,7 +221,7 @@ def _plots(report: AuditReport) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(7, 3))
         equity, xs, ys = 1.0, [rounds[0].round - 1], [1.0]
         for a in rounds:
-            equity *= 1 + (a.global_roi_bps or 0) / 10_000
+            equity *= 1 + (a.global_roi_bps or 0) / BPS
             xs.append(a.round)
             ys.append(equity)
         ax.plot(xs, ys, marker="o")
@@ -338,7 +339,7 @@ def _round_html(a: RoundAudit) -> str:
         att_rows = [(r.attester, r.result_hash, {None: "?", True: "yes", False: "NO"}[r.matches_replay],
                  "yes" if r.finalizing else "", ", ".join(r.differs_in)) for r in a.attesters]  # fmt: skip
         parts.append("<h3>Attesters</h3>" + _table(
-            ["attester", "result hash", "agrees with replay", "finalizing", "differs in"], att_rows,
+            ["attester", "result hash", "agrees with replay", "final result", "differs in"], att_rows,
             [r.matches_replay is False for r in a.attesters]))  # fmt: skip
     findings = [
         f for f in a.findings if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED

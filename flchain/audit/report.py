@@ -95,7 +95,8 @@ class AttesterRow(BaseModel):
     result_hash: str
     merged_digest: str
     matches_replay: bool | None  # None when the replay could not be completed
-    finalizing: bool
+    finalizing: bool  # attested the finalized result (printed "final result"): every vote of
+    # the quorum, not only the attestation that reached it
     differs_in: tuple[str, ...] = ()
 
 

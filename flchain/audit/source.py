@@ -24,6 +24,7 @@ from flchain.audit.errors import AuditError
 from flchain.devnet.profile import DevnetProfile, load_profile
 from flchain.ledger import Backend, ChainUnavailable, Deployment, Ledger, RpcBackend
 from flchain.storage import ContentStore, IpfsClient, LocalStore
+from flchain.storage.ipfs import RETRIES
 
 __all__ = ["ANVIL_STATE_FILE", "RESTORED_NOTE", "AuditSource", "SnapshotLedger", "open_source"]
 
@@ -81,9 +82,9 @@ class AuditSource:
         self.close()
 
 
-def _store_of(profile: DevnetProfile) -> ContentStore:
+def _store_of(profile: DevnetProfile, ipfs_retries: int) -> ContentStore:
     if profile.store == "ipfs" and profile.ipfs_url:
-        return IpfsClient(profile.ipfs_url)
+        return IpfsClient(profile.ipfs_url, retries=ipfs_retries)
     if profile.store_dir is None:
         raise AuditError("the profile names no store folder and no IPFS URL")
     return LocalStore(profile.store_dir)
@@ -160,8 +161,10 @@ def open_source(
     profile: str | Path | None = None,
     run: str | Path | None = None,
     from_block: int = 0,
+    ipfs_retries: int = RETRIES,
 ) -> AuditSource:
-    """Open exactly one chain source (RPC + contract, a profile, or a run folder) and a store.
+    """Open exactly one chain source (RPC + contract, a profile, or a run folder) and a store
+    (an IPFS daemon's requests retried `ipfs_retries` times after a connection error).
 
     A run folder (or profile) of an anvil chain whose RPC no longer answers is restored from
     its `anvil-state.json` into a temporary anvil; close the returned source to stop it.
@@ -179,11 +182,11 @@ def open_source(
         try:
             ledger = SnapshotLedger(backend, prof.contract, from_block=prof.deployment_block)
             store = (
-                IpfsClient(ipfs)
+                IpfsClient(ipfs, retries=ipfs_retries)
                 if ipfs
                 else LocalStore(store_dir)
                 if store_dir
-                else _store_of(prof)
+                else _store_of(prof, ipfs_retries)
             )
         except BaseException:
             for stop in cleanup:
@@ -196,5 +199,5 @@ def open_source(
         raise AuditError("--rpc needs --ipfs URL or --store DIR to fetch content from")
     backend = RpcBackend(str(rpc))
     ledger = SnapshotLedger(backend, contract, from_block=from_block)
-    store = IpfsClient(ipfs) if ipfs else LocalStore(str(store_dir))
+    store = IpfsClient(ipfs, retries=ipfs_retries) if ipfs else LocalStore(str(store_dir))
     return AuditSource(ledger, store, f"{rpc} {ledger.address}")

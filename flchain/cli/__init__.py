@@ -30,6 +30,7 @@ from flchain.errors import FlchainError
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
+    from typer._click.exceptions import UsageError
 
 # Root command name -> the module that provides it, in the order `flchain --help` lists them
 # (the order typer gave when every module was imported eagerly: top-level commands first).
@@ -178,7 +179,7 @@ def main() -> None:
     except UsageError as exc:
         if exc.ctx is not None:
             _err.print(exc.ctx.get_usage(), highlight=False, markup=False, soft_wrap=True)
-        _error(exc.format_message())
+        _error(with_given_value(exc))
         if exc.ctx is not None:
             _err.print(f"Try '{exc.ctx.command_path} --help' for help.", highlight=False,
                        markup=False)  # fmt: skip
@@ -200,6 +201,22 @@ def main() -> None:
 def _error(message: str) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "(no message)"
     _err.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
+
+
+def with_given_value(exc: UsageError) -> str:
+    """A usage error's message, and the value typed when typer's validation refused it: "Invalid
+    value for '--round': Input should be greater than or equal to 0 (got -1)"."""
+    from pydantic import ValidationError
+
+    message = exc.format_message()
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError) and cause.errors():
+        message = message.replace("Value error, ", "")  # pydantic's prefix of a choice's refusal
+        given = cause.errors()[0].get("input")
+        shown = given if isinstance(given, str) else repr(given)
+        if f"'{shown}'" not in message:  # a choice's message names it already
+            message += f" (got {shown})"
+    return message
 
 
 def describe_unexpected(exc: BaseException) -> str:

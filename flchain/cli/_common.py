@@ -4,19 +4,66 @@ then the chain and the wallet's balance, and only then the slow keystore unlock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from eth_account.signers.local import LocalAccount
 
+from flchain.cli.config import OptionGroup
 from flchain.config import LoadedSettings, Settings
 from flchain.errors import ConfigError
 from flchain.ledger import Backend, Ledger, RpcBackend
 from flchain.ledger.keystore import Keystore, WalletInfo, unlock_from_settings
 from flchain.node.funds import Cost, fund_hint, require_funds
 
+#: The transaction policy's options: (setting, flag, type, help, note). Each parameter is named
+#: after its setting (`settings_from_options` finds the flag by that name).
+_TX_POLICY: tuple[tuple[str, str, Any, str, str], ...] = (
+    ("rpc_fallback_urls", "--rpc-fallback", list[str],
+     "Another JSON-RPC URL of the same chain, used when the one in use fails", "repeatable"),
+    ("max_fee_gwei", "--max-fee-gwei", str, "Cap on the max fee per gas, gwei", ""),
+    ("max_tx_cost_eth", "--max-tx-cost-eth", str,
+     "Cap on gas limit × max fee of one transaction, ETH", ""),
+    ("priority_fee_gwei", "--priority-fee-gwei", str, "Priority fee per gas, gwei",
+     "default: the node's"),
+    ("base_fee_multiplier_pct", "--base-fee-multiplier-pct", int,
+     "Max fee = next base fee × this / 100 + priority fee", ""),
+    ("gas_margin_pct", "--gas-margin-pct", int, "Gas limit above the estimate, %", ""),
+    ("fee_bump_pct", "--fee-bump-pct", str, "Fee raise of each replacement, %", "≥ 12.5"),
+    ("tx_replace_after_s", "--tx-replace-after-s", float,
+     "Replace a transaction still pending after this many seconds", ""),
+    ("tx_receipt_timeout_s", "--tx-receipt-timeout-s", float,
+     "Stop waiting for a receipt after this many seconds", ""),
+    ("confirmations", "--confirmations", int,
+     "Blocks that must hold a transaction before it counts", ""),
+)  # fmt: skip
+
+#: Every knob of the transaction policy (`flchain node run`).
+TX_POLICY_OPTIONS: OptionGroup = {
+    setting: (
+        Annotated[
+            kind | None,
+            typer.Option(
+                flag, help=f"{text} ({note + '; ' if note else ''}setting {setting}).",
+                show_default=False,
+            ),
+        ],
+        None,
+    )
+    for setting, flag, kind, text, note in _TX_POLICY
+}  # fmt: skip
+
+#: What every other command that sends takes; the rest of the policy is settings only
+#: (flchain.toml, FLCHAIN_*).
+SEND_OPTIONS: OptionGroup = {
+    name: TX_POLICY_OPTIONS[name]
+    for name in ("rpc_fallback_urls", "max_fee_gwei", "priority_fee_gwei")
+}
+
 
 def backend(settings: Settings) -> RpcBackend:
-    """The JSON-RPC chain the settings name (the embedded chain lives inside one process)."""
+    """The JSON-RPC chain the settings name (the embedded chain lives inside one process),
+    failing over to `rpc_fallback_urls`."""
     if not settings.rpc_url:
         raise ConfigError("no RPC endpoint: set rpc_url")  # callers `require` it first
     kind = settings.chain if settings.chain != "embedded" else "rpc"
@@ -25,14 +72,18 @@ def backend(settings: Settings) -> RpcBackend:
         kind=kind,
         expected_chain_id=settings.chain_id,
         timeout=settings.rpc_timeout_s,
+        fallback_urls=settings.rpc_fallback_urls,
     )
 
 
 def ledger(loaded: LoadedSettings, account: LocalAccount | None = None) -> Ledger:
-    """The contract the settings name, checked (code there, an FLChain deployment)."""
+    """The contract the settings name, checked (code there, an FLChain deployment), sending
+    under the settings' transaction policy."""
     loaded.require("rpc_url", "contract")
     s = loaded.settings
-    return Ledger.connect(backend(s), s.contract or "", account, from_block=s.deployment_block)
+    return Ledger.connect(
+        backend(s), s.contract or "", account, from_block=s.deployment_block, policy=s.tx_policy()
+    )
 
 
 def wallet_info(loaded: LoadedSettings) -> WalletInfo:
@@ -46,9 +97,16 @@ def unlock(loaded: LoadedSettings) -> LocalAccount:
 
 
 def check_funds(
-    chain: Backend, wallet: WalletInfo, call: Any, *, value: int = 0, action: str
+    chain: Backend,
+    wallet: WalletInfo,
+    call: Any,
+    *,
+    value: int = 0,
+    action: str,
+    settings: Settings,
 ) -> Cost | None:
-    """Refuse before sending when `wallet` cannot pay for `call` (see `flchain.node.funds`)."""
+    """Refuse before sending when `wallet` cannot pay for `call` under the settings'
+    transaction policy (see `flchain.node.funds`)."""
     return require_funds(
         chain,
         wallet.address,
@@ -56,4 +114,5 @@ def check_funds(
         call=call,
         action=action,
         fund_hint=fund_hint(chain, wallet.name),
+        policy=settings.tx_policy(),
     )

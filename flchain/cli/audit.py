@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,7 +35,7 @@ def parse_rounds(single: int | None, span: str | None, every: bool) -> tuple[int
         raise AuditError("give exactly one of --round N, --rounds A..B or --all")
     if single is not None:
         if single < 0:
-            raise AuditError("--round must be 0 or more")
+            raise AuditError(f"--round {single} is not a round: rounds count from 0")
         return single, single
     if span is not None:
         m = _RANGE.match(span)
@@ -87,14 +87,15 @@ def audit_command(
     out = Console(stderr=as_json)
     try:
         span = parse_rounds(round, rounds, all_rounds)
+        where: dict[str, Any] = {
+            "rpc": rpc, "contract": contract, "ipfs": ipfs, "store_dir": store, "profile": profile,
+            "run": run, "from_block": from_block,
+        }  # fmt: skip
         if not (rpc or profile or run):
-            rpc, contract, ipfs, store, profile, from_block = _from_settings(
-                config, contract, ipfs, store, from_block
-            )
-        if store is not None:  # a typo must not audit an empty store as "content missing"
-            check_local_store(store, flag="--store")
-        source = open_source(rpc=rpc, contract=contract, ipfs=ipfs, store_dir=store, profile=profile,
-                             run=run, from_block=from_block)  # fmt: skip
+            where = _from_settings(config, where)
+        if where["store_dir"] is not None:  # a typo must not audit an empty store as missing
+            check_local_store(where["store_dir"], flag="--store")
+        source = open_source(**where)
         with source:  # stops a temporary anvil (restored run folder) also on error
             report = _audit_source(source, span, jobs).model_copy(update={"notes": source.notes})
     except FlchainError as exc:
@@ -112,32 +113,24 @@ def audit_command(
     raise typer.Exit(report.exit_code)
 
 
-def _from_settings(
-    config: Path | None,
-    contract: str | None,
-    ipfs: str | None,
-    store: Path | None,
-    from_block: int,
-) -> tuple[str | None, str | None, str | None, Path | None, Path | None, int]:
-    """(rpc, contract, ipfs, store, profile, from_block) from the settings: an RPC endpoint and
-    contract when set (the store as configured unless --ipfs/--store), else the devnet profile."""
+def _from_settings(config: Path | None, given: dict[str, Any]) -> dict[str, Any]:
+    """`open_source`'s arguments from the settings: an RPC endpoint and contract when set (the
+    store as configured unless --ipfs/--store), else the devnet profile."""
     from flchain.cli.config import settings_from_options
 
     loaded = settings_from_options(config)
     s = loaded.settings
+    contract, ipfs, store = given["contract"], given["ipfs"], given["store_dir"]
     if s.rpc_url and (contract or s.contract):
         if not (ipfs or store):
             ipfs, store = (s.ipfs_url, None) if s.store == "ipfs" else (None, s.store_dir)
-        return (
-            s.rpc_url,
-            contract or s.contract,
-            ipfs,
-            store,
-            None,
-            from_block or s.deployment_block,
-        )
+        return {
+            **given, "rpc": s.rpc_url, "contract": contract or s.contract, "ipfs": ipfs,
+            "store_dir": store, "from_block": given["from_block"] or s.deployment_block,
+            "ipfs_retries": s.retry_attempts,
+        }  # fmt: skip
     if loaded.profile is not None:
-        return None, contract, ipfs, store, s.profile, from_block
+        return {**given, "profile": s.profile, "ipfs_retries": s.retry_attempts}
     raise AuditError(
         "nothing to audit: pass --rpc URL with --contract ADDRESS (and --ipfs URL or --store "
         "DIR), --profile FILE or --run DIR, or set rpc_url and contract (flchain.toml, FLCHAIN_*)"

@@ -21,8 +21,17 @@ from typing import Annotated, Any
 import typer
 
 from flchain.cli import _common as common
-from flchain.cli.config import ConfigFileOption, DataDirOption
+from flchain.cli.config import (
+    ConfigFileOption,
+    ContractOption,
+    JsonOption,
+    OptionGroup,
+    RpcOption,
+    WalletOption,
+    with_options,
+)
 from flchain.cli.config import settings_from_options as _settings
+from flchain.cli.store import STORE_OPTIONS, open_settings_store
 from flchain.config import LoadedSettings
 from flchain.errors import ConfigError
 from flchain.ledger import Ledger
@@ -33,16 +42,15 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 
-RpcOption = Annotated[
-    str | None, typer.Option("--rpc", help="JSON-RPC URL (setting rpc_url).", show_default=False)
-]
-ContractOption = Annotated[
-    str | None, typer.Option("--contract", help="Contract address (setting contract).")
-]
-WalletOption = Annotated[
-    str | None, typer.Option("--wallet", help="Wallet name or address (setting wallet).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: What the commands that read the contract take.
+READ_OPTIONS: OptionGroup = {
+    "rpc_url": (RpcOption, None),
+    "contract": (ContractOption, None),
+    "config_file": (ConfigFileOption, None),
+}
+#: What the governor's commands take (and `SEND_OPTIONS`).
+GOVERN_OPTIONS: OptionGroup = {**READ_OPTIONS, "wallet": (WalletOption, None)}
+
 RoundOption = Annotated[
     int | None, typer.Option("--round", min=0, help="Round to show (default: the current one).")
 ]
@@ -60,27 +68,19 @@ RulesFileOption = Annotated[
 
 
 @app.command()
+@with_options(STORE_OPTIONS)
 def genesis(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Initial weights' seed.")] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the model (safetensors) here.")
     ] = None,
-    store_dir: Annotated[
-        Path | None, typer.Option("--store", help="Local store folder (setting store_dir).")
-    ] = None,
-    ipfs_url: Annotated[
-        str | None, typer.Option("--ipfs", help="IPFS HTTP RPC API URL (setting ipfs_url).")
-    ] = None,
-    config: ConfigFileOption = None,
-    data_dir: DataDirOption = None,
+    **flags: Any,
 ) -> None:
     """Make a genesis model, add it (pinned) to the content store; print its digest and CID."""
-    from flchain.cli.store import open_settings_store
     from flchain.devnet.federation import genesis_model
     from flchain.storage import IpfsClient, LocalStore
 
-    loaded = _settings(config, data_dir=data_dir)
-    store = open_settings_store(loaded, ipfs_url=ipfs_url, store_dir=store_dir, create=True)
+    store = open_settings_store(create=True, **flags)
     model = genesis_model(seed)
     if out is not None:
         out.write_bytes(model.payload)
@@ -109,6 +109,7 @@ def genesis(
 
 
 @app.command()
+@with_options(common.SEND_OPTIONS)
 def deploy(
     rules_file: RulesFileOption = None,
     genesis_digest: Annotated[
@@ -129,7 +130,8 @@ def deploy(
     quorum: Annotated[int | None, typer.Option(help="Rules: attesters to finalize.")] = None,
     rpc_url: RpcOption = None,
     wallet: WalletOption = None,
-    config: ConfigFileOption = None,
+    config_file: ConfigFileOption = None,
+    **tx_flags: Any,
 ) -> None:
     """Deploy FLChain with the schedule and rules of a federation file; the wallet governs it.
 
@@ -145,7 +147,7 @@ def deploy(
         validate_federation,
     )
 
-    loaded = _settings(config, rpc_url=rpc_url, wallet=wallet)
+    loaded = _settings(config_file, rpc_url=rpc_url, wallet=wallet, **tx_flags)
     loaded.require("rpc_url", "wallet")
     where = str(rules_file) if rules_file else "chain deploy"
     fed = load_federation_file(rules_file) if rules_file else None
@@ -174,9 +176,12 @@ def deploy(
         reveal_window=spec.reveal_window, min_bond=spec.min_bond, exit_delay=spec.exit_delay,
         genesis_digest=spec.genesis_digest or "", genesis_cid=spec.genesis_cid or "", rules=rules,
     )  # fmt: skip
-    common.check_funds(chain, info, _constructor(chain, cfg), action="`flchain chain deploy`")
+    common.check_funds(
+        chain, info, _constructor(chain, cfg), action="`flchain chain deploy`",
+        settings=loaded.settings,
+    )  # fmt: skip
     account = common.unlock(loaded)
-    ledger = Ledger.deploy(chain, account, cfg)
+    ledger = Ledger.deploy(chain, account, cfg, loaded.settings.tx_policy())
     typer.echo(f"contract  {ledger.address} (chain {ledger.chain_id}, block {ledger.from_block})")
     typer.echo(f"governor  {account.address} ({info.name})")
     typer.echo(
@@ -234,12 +239,11 @@ def _rules_summary(rules: Any) -> str:
 # ------------------------------------------------------------------------------- reading
 
 
-def _read_ledger(
-    config: Path | None, rpc_url: str | None, contract: str | None
-) -> tuple[LoadedSettings, Ledger]:
-    loaded = _settings(config, rpc_url=rpc_url, contract=contract)
+def _read_ledger(**flags: Any) -> Ledger:
+    """The contract the settings and `READ_OPTIONS` name (read-only)."""
+    loaded = _settings(**flags)
     loaded.require("rpc_url", "contract")
-    return loaded, common.ledger(loaded)
+    return common.ledger(loaded)
 
 
 def _when(doc: dict[str, Any]) -> str:
@@ -251,18 +255,13 @@ def _short(text: str, head: int = 10) -> str:
 
 
 @app.command()
-def info(
-    round: RoundOption = None,
-    as_json: JsonOption = False,
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    config: ConfigFileOption = None,
-) -> None:
+@with_options(READ_OPTIONS)
+def info(round: RoundOption = None, as_json: JsonOption = False, **flags: Any) -> None:
     """The contract: schedule (unix and UTC), governor, rule versions, nodes, and one round's
     rules, times, finalized model and attestations."""
     from flchain.node.status import chain_overview
 
-    _, ledger = _read_ledger(config, rpc_url, contract)
+    ledger = _read_ledger(**flags)
     doc = chain_overview(ledger, round)  # everything read before anything is printed
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
@@ -326,16 +325,12 @@ def _node_lines(items: list[dict[str, Any]]) -> list[str]:
 
 
 @app.command("nodes")
-def nodes_(
-    as_json: JsonOption = False,
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    config: ConfigFileOption = None,
-) -> None:
+@with_options(READ_OPTIONS)
+def nodes_(as_json: JsonOption = False, **flags: Any) -> None:
     """Every node that registered, with its status, bond and on-chain record."""
     from flchain.node.status import nodes
 
-    _, ledger = _read_ledger(config, rpc_url, contract)
+    ledger = _read_ledger(**flags)
     items = nodes(ledger)
     if as_json:
         typer.echo(json.dumps(items, indent=2))
@@ -345,17 +340,16 @@ def nodes_(
 
 
 @app.command("attestations")
+@with_options(READ_OPTIONS)
 def attestations_(
     round: Annotated[int, typer.Option("--round", min=0, help="Round whose attestations to list.")],
     as_json: JsonOption = False,
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    config: ConfigFileOption = None,
+    **flags: Any,
 ) -> None:
     """The attestations of a round: who attested which result, which one finalized."""
     from flchain.node.status import attestations
 
-    _, ledger = _read_ledger(config, rpc_url, contract)
+    ledger = _read_ledger(**flags)
     items = attestations(ledger, round)
     if as_json:
         typer.echo(json.dumps(items, indent=2))
@@ -368,14 +362,12 @@ def attestations_(
 # ------------------------------------------------------------------------------- governance
 
 
-def _governor_ledger(
-    config: Path | None, rpc_url: str | None, contract: str | None, wallet: str | None
-) -> tuple[LoadedSettings, Ledger, Any]:
+def _governor_ledger(**flags: Any) -> tuple[LoadedSettings, Ledger, Any]:
     """Settings, the contract (read-only) and the wallet, refusing a wallet that is not the
     governor before anything is unlocked or sent."""
     from flchain.cli.errors import NotGovernor
 
-    loaded = _settings(config, rpc_url=rpc_url, contract=contract, wallet=wallet)
+    loaded = _settings(**flags)
     loaded.require("rpc_url", "contract", "wallet")
     info = common.wallet_info(loaded)
     ledger = common.ledger(loaded)
@@ -389,16 +381,12 @@ def _governor_ledger(
 
 
 @rules_app.command("list")
-def rules_list(
-    as_json: JsonOption = False,
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    config: ConfigFileOption = None,
-) -> None:
+@with_options(READ_OPTIONS)
+def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
     """Every rules version: the round it takes effect from and what it changed."""
     from flchain.node.status import rule_versions, rules_doc
 
-    _, ledger = _read_ledger(config, rpc_url, contract)
+    ledger = _read_ledger(**flags)
     versions = rule_versions(ledger)
     current = ledger.current_round()
     if as_json:
@@ -425,22 +413,19 @@ def rules_list(
 
 
 @rules_app.command("export")
-def rules_export(
-    round: RoundOption = None,
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    config: ConfigFileOption = None,
-) -> None:
+@with_options(READ_OPTIONS)
+def rules_export(round: RoundOption = None, **flags: Any) -> None:
     """Print the rules of a round (default: the current one) as a federation file to edit."""
     from flchain.rules_file import render_federation_file
 
-    _, ledger = _read_ledger(config, rpc_url, contract)
+    ledger = _read_ledger(**flags)
     shown = ledger.current_round() if round is None else round
     typer.echo(f"# rules of round {shown} of {ledger.address} on chain {ledger.chain_id}")
     typer.echo(render_federation_file(None, ledger.rules_for_round(shown)), nl=False)
 
 
 @rules_app.command("schedule")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
 def rules_schedule(
     rules_file: Annotated[
         Path,
@@ -451,10 +436,7 @@ def rules_schedule(
     round: Annotated[
         int, typer.Option("--round", min=0, help="First round the new rules apply to.")
     ],
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    wallet: WalletOption = None,
-    config: ConfigFileOption = None,
+    **flags: Any,
 ) -> None:
     """Schedule a rules version from a future round on (governor only).
 
@@ -467,7 +449,7 @@ def rules_schedule(
     from flchain.rules_file import load_federation_file, validate_rules
 
     fed = load_federation_file(rules_file)
-    loaded, ledger, info = _governor_ledger(config, rpc_url, contract, wallet)
+    loaded, ledger, info = _governor_ledger(**flags)
     versions = rule_versions(ledger)
     _, last_effective, last_rules = versions[-1]
     rules = validate_rules(fed.rules, base=last_rules, where=str(rules_file))
@@ -484,7 +466,10 @@ def rules_schedule(
             "(replaces it) or later"
         )
     call = ledger.contract.functions.scheduleRules(rules_to_tuple(rules, round))
-    common.check_funds(ledger.backend, info, call, action="`flchain chain rules schedule`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain chain rules schedule`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).schedule_rules(round, rules)
     from flchain.ledger import RulesScheduled
 
@@ -498,12 +483,10 @@ def rules_schedule(
 
 
 @app.command("transfer-governance")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
 def transfer_governance(
     new_governor: Annotated[str, typer.Argument(help="Address of the new governor.")],
-    rpc_url: RpcOption = None,
-    contract: ContractOption = None,
-    wallet: WalletOption = None,
-    config: ConfigFileOption = None,
+    **flags: Any,
 ) -> None:
     """Hand the governor role to another address (governor only; takes effect at once).
 
@@ -516,10 +499,13 @@ def transfer_governance(
             f"new governor {new_governor!r} is not a non-zero 0x-address (40 hex digits)"
         )
     target = to_checksum_address(new_governor)
-    loaded, ledger, info = _governor_ledger(config, rpc_url, contract, wallet)
+    loaded, ledger, info = _governor_ledger(**flags)
     if target.lower() == info.address.lower():
         raise ConfigError(f"{target} is already the governor of {ledger.address}")
     call = ledger.contract.functions.transferGovernance(target)
-    common.check_funds(ledger.backend, info, call, action="`flchain chain transfer-governance`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain chain transfer-governance`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).transfer_governance(target)
     typer.echo(f"governor of {ledger.address} is now {target} (tx {tx.tx_hash})")

@@ -1,20 +1,23 @@
 """`flchain config show`: the effective settings and where each value came from.
 
 Also the shared command-line options other commands use to take part in the settings layers
-(`ConfigFileOption`, `ProfileOption`, ..., `SetOption`) and `settings_from_options`, which
-turns them into `LoadedSettings` with flags on top. Secrets are never settings, so they are
-never shown: for the keystore password this only says whether its variable is set.
+(`ConfigFileOption`, `ProfileOption`, ..., `SetOption`), each declared once; `with_options`,
+which gives a group of them to a command; and `settings_from_options`, which turns them into
+`LoadedSettings` with flags on top. Secrets are never settings, so they are never shown: for
+the keystore password this only says whether its variable is set.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from flchain.config import SETTING_NAMES, LoadedSettings, Origin, load_settings
+from flchain.config import SETTING_NAMES, LoadedSettings, Origin, StoreBackend, load_settings
 from flchain.errors import ConfigError
 
 app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -25,7 +28,8 @@ def _config() -> None:
     """Settings: flags > FLCHAIN_* environment > flchain.toml > devnet profile > defaults."""
 
 
-# Shared options: `None` means "not given on the command line", so lower layers apply.
+# Shared options: `None` means "not given on the command line", so lower layers apply. A
+# parameter is named after the setting it sets (`settings_from_options` finds the flag by it).
 ConfigFileOption = Annotated[
     Path | None,
     typer.Option(
@@ -44,19 +48,28 @@ NoProfileOption = Annotated[bool, typer.Option("--no-profile", help="Ignore any 
 ChainOption = Annotated[
     str | None, typer.Option("--chain", help="Chain backend: embedded, anvil, hardhat or rpc.")
 ]
+RpcOption = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC URL (setting rpc_url).", show_default=False)
+]
 RpcUrlOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint.")]
 ChainIdOption = Annotated[int | None, typer.Option("--chain-id", help="Expected chain id.")]
-ContractOption = Annotated[str | None, typer.Option("--contract", help="Contract address.")]
+ContractOption = Annotated[
+    str | None, typer.Option("--contract", help="Contract address (setting contract).")
+]
 StoreOption = Annotated[str | None, typer.Option("--store", help="Content store: local or ipfs.")]
 IpfsUrlOption = Annotated[str | None, typer.Option("--ipfs-url", help="IPFS HTTP RPC API URL.")]
 StoreDirOption = Annotated[
     Path | None, typer.Option("--store-dir", help="Local blockstore folder.")
 ]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="flchain data folder.")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="flchain data folder (default ~/.flchain).")
+]
 KeystoreDirOption = Annotated[
     Path | None, typer.Option("--keystore-dir", help="Encrypted wallet folder.")
 ]
-WalletOption = Annotated[str | None, typer.Option("--wallet", help="Wallet name or address.")]
+WalletOption = Annotated[
+    str | None, typer.Option("--wallet", help="Wallet name or address (setting wallet).")
+]
 LogLevelOption = Annotated[
     str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
 ]
@@ -66,6 +79,44 @@ SetOption = Annotated[
         "--set", help="Any setting as KEY=VALUE (repeatable), e.g. --set retry_attempts=3."
     ),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: The content store a devnet or a simulation runs (`devnet up`, `simulate`).
+StartedStoreOption = Annotated[
+    StoreBackend,
+    typer.Option("--store", help="local (a blockstore folder) or ipfs (a js-ipfs daemon)."),
+]
+
+#: Options several commands take, as `with_options` adds them: parameter name -> (annotation,
+#: default).
+OptionGroup = Mapping[str, tuple[Any, Any]]
+
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def with_options(*groups: OptionGroup) -> Callable[[_Command], _Command]:
+    """Give a typer command the options of `groups`, after its own.
+
+    The command takes them as `**flags` and receives their values there, by name. Typer reads
+    the signature this sets, so help, parsing and `settings_from_options` see ordinary options,
+    while a set of options several commands share, and the call passing them on, is written
+    once."""
+
+    def decorate(command: _Command) -> _Command:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        if len(own) == len(signature.parameters):
+            raise TypeError(f"{command.__name__} has no **flags to take the shared options")
+        shared = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
+            )
+            for group in groups
+            for name, (kind, default) in group.items()
+        ]
+        command.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, str]:
@@ -180,7 +231,7 @@ def show(
     wallet: WalletOption = None,
     log_level: LogLevelOption = None,
     set_items: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print the effective settings and where each value came from (flag/env/file/profile/default)."""
     loaded = settings_from_options(

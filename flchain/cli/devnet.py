@@ -12,10 +12,12 @@ from typing import Annotated
 
 import typer
 
+from flchain.cli.config import ConfigFileOption, DataDirOption, JsonOption, StartedStoreOption
 from flchain.config import load_settings
 from flchain.devnet.errors import DevnetUnhealthy
 from flchain.devnet.manager import (
     DevnetStatus,
+    UpChain,
     UpOptions,
     devnet_down,
     devnet_status,
@@ -26,11 +28,6 @@ from flchain.devnet.process import interrupting_signal
 app = typer.Typer(
     help="A local devnet: chain, content store, contract, wallets.", no_args_is_help=True
 )
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="flchain data folder (default ~/.flchain).")
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file (TOML).")]
 
 
 def _data_dir_and_password_env(config: Path | None, data_dir: Path | None) -> tuple[Path, str]:
@@ -44,11 +41,9 @@ def _data_dir_and_password_env(config: Path | None, data_dir: Path | None) -> tu
 @app.command()
 def up(
     chain: Annotated[
-        str, typer.Option("--chain", help="anvil, hardhat (embedded: use `flchain simulate`).")
+        UpChain, typer.Option("--chain", help="anvil, hardhat (embedded: use `flchain simulate`).")
     ] = "anvil",
-    store: Annotated[
-        str, typer.Option("--store", help="local or ipfs (js-ipfs daemon).")
-    ] = "local",
+    store: StartedStoreOption = "local",
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=64, help="Node wallets.")] = 4,
     block_time: Annotated[
         int, typer.Option("--block-time", min=1, help="Seconds between blocks while idle.")
@@ -56,8 +51,8 @@ def up(
     round_length: Annotated[
         int, typer.Option("--round-length", min=4, help="Seconds per round (commit ½, reveal ¼).")
     ] = 86_400,
-    data_dir: DataDirOpt = None,
-    config: ConfigOpt = None,
+    data_dir: DataDirOption = None,
+    config: ConfigFileOption = None,
 ) -> None:
     """Start a chain (and a js-ipfs daemon with --store ipfs), deploy, fund wallets, write the profile.
 
@@ -65,10 +60,6 @@ def up(
 
     Ctrl-C or SIGTERM while it starts stops what it started (one line each on stderr) and removes the folder.
     """
-    if chain not in ("anvil", "hardhat", "embedded"):
-        raise typer.BadParameter("must be anvil, hardhat or embedded", param_hint="--chain")
-    if store not in ("local", "ipfs"):
-        raise typer.BadParameter("must be local or ipfs", param_hint="--store")
     folder, password_env = _data_dir_and_password_env(config, data_dir)
     options = UpOptions(
         chain=chain,
@@ -112,7 +103,7 @@ def up(
 
 
 @app.command()
-def down(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def down(data_dir: DataDirOption = None, config: ConfigFileOption = None) -> None:
     """Stop every process the devnet started and remove its folder."""
     folder, _ = _data_dir_and_password_env(config, data_dir)
     result = devnet_down(folder)
@@ -122,6 +113,8 @@ def down(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
 
 
 def _render(status: DevnetStatus) -> None:
+    from flchain.ledger.sending import WEI_PER_ETH
+
     typer.echo(f"profile   {status.profile}")
     for p in status.processes:
         port = f" port {p.port}" if p.port else ""
@@ -144,15 +137,15 @@ def _render(status: DevnetStatus) -> None:
     if status.round is not None:
         typer.echo(f"round     {status.round}, phase {status.phase}")
     for w in status.wallets:
-        balance = "?" if w.balance_wei is None else f"{w.balance_wei / 10**18:.4f} ETH"
+        balance = "?" if w.balance_wei is None else f"{w.balance_wei / WEI_PER_ETH:.4f} ETH"
         typer.echo(f"wallet    {w.name:<10} {w.address} {balance} node {w.node_status or '?'}")
 
 
 @app.command()
 def status(
-    data_dir: DataDirOpt = None,
-    config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigFileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """What runs (pids, RPC, IPFS), the contract, the current round and phase, the wallets.
 

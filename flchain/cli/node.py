@@ -8,14 +8,23 @@ already left, too poor to pay the gas) is told so in one line and nothing is sen
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from flchain.cli import _common as common
-from flchain.cli.config import settings_from_options
+from flchain.cli.config import (
+    ConfigFileOption,
+    DataDirOption,
+    JsonOption,
+    LogLevelOption,
+    OptionGroup,
+    ProfileOption,
+    WalletOption,
+    settings_from_options,
+    with_options,
+)
 from flchain.cli.errors import WrongNodeStatus
 from flchain.config import LoadedSettings
 from flchain.ledger import Ledger, NodeRecord, NodeStatus
@@ -24,17 +33,18 @@ from flchain.node.errors import NotRegistered, RoundNotFound
 
 app = typer.Typer(help="Take part in the federation as a node.", no_args_is_help=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file (TOML).")]
-WalletOpt = Annotated[str | None, typer.Option("--wallet", help="Wallet name or address.")]
-ProfileOpt = Annotated[Path | None, typer.Option("--profile", help="Devnet profile file.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="flchain data folder.")]
+#: What every node command takes to find its settings, wallet and contract.
+NODE_OPTIONS: OptionGroup = {
+    "config_file": (ConfigFileOption, None),
+    "wallet": (WalletOption, None),
+    "profile": (ProfileOption, None),
+    "data_dir": (DataDirOption, None),
+}
 
 
-def _wallet_and_ledger(
-    config: Path | None, **flags: Any
-) -> tuple[LoadedSettings, WalletInfo, Ledger]:
+def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger]:
     """Settings, the wallet (found, not unlocked) and the contract (read-only)."""
-    loaded = settings_from_options(config, **flags)
+    loaded = settings_from_options(**flags)
     loaded.require("wallet")
     info = common.wallet_info(loaded)
     if loaded.settings.chain == "embedded" and loaded.settings.rpc_url is None:
@@ -79,18 +89,13 @@ def _refuse_unless(
 
 
 @app.command()
+@with_options(NODE_OPTIONS, common.TX_POLICY_OPTIONS)
 def run(
-    config: ConfigOpt = None,
-    wallet: WalletOpt = None,
-    profile: ProfileOpt = None,
-    data_dir: DataDirOpt = None,
     data_source: Annotated[
         str | None, typer.Option("--data-source", help="partition[:SEED] or a CSV file.")
     ] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between steps.")] = 2.0,
-    log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = None,
+    log_level: LogLevelOption = None,
     log_format: Annotated[
         str | None, typer.Option("--log-format", help="text, or json (one object per line).")
     ] = None,
@@ -100,16 +105,21 @@ def run(
             "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT (default: off)."
         ),
     ] = None,
+    **flags: Any,
 ) -> None:
-    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM."""
+    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM.
+
+    Transactions follow the fee and confirmation settings (docs/deploy.md, "Fees and
+    confirmations"); a commit or reveal that can no longer be mined in its window is reported
+    once and not retried."""
     from flchain.node.context import open_store
     from flchain.node.daemon import Backoff, Daemon, wallet_lock
     from flchain.node.logs import configure_logging
     from flchain.node.runner import NodeRunner
 
     loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir, data_source=data_source,
-        log_level=log_level, log_format=log_format, metrics_port=metrics_port,
+        data_source=data_source, log_level=log_level, log_format=log_format,
+        metrics_port=metrics_port, **flags,
     )  # fmt: skip
     settings = loaded.settings
     if ledger.node_record(info.address).status != NodeStatus.ACTIVE:
@@ -148,21 +158,17 @@ def run(
 
 
 @app.command("register")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def register_node(
-    config: ConfigOpt = None,
-    wallet: WalletOpt = None,
-    profile: ProfileOpt = None,
-    data_dir: DataDirOpt = None,
     bond: Annotated[
         int, typer.Option("--bond", min=0, help="Bond in wei (at least the contract's minBond).")
     ] = 0,
+    **flags: Any,
 ) -> None:
     """Register the wallet as a node, bonding --bond wei."""
     from flchain.node.status import contract_view
 
-    loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+    loaded, info, ledger = _wallet_and_ledger(**flags)
     rec = ledger.node_record(info.address)
     if rec.status == NodeStatus.WITHDRAWN:
         raise NotRegistered(
@@ -182,7 +188,10 @@ def register_node(
             f"--bond {min_bond} or more"
         )
     call = ledger.contract.functions.register()
-    common.check_funds(ledger.backend, info, call, value=bond, action="`flchain node register`")
+    common.check_funds(
+        ledger.backend, info, call, value=bond, action="`flchain node register`",
+        settings=loaded.settings,
+    )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).register(bond)
     typer.echo(
         f"registered {info.address} with bond {bond} wei (tx {tx.tx_hash}, block {tx.block_number})"
@@ -190,20 +199,18 @@ def register_node(
 
 
 @app.command()
+@with_options(NODE_OPTIONS)
 def status(
-    config: ConfigOpt = None,
-    wallet: WalletOpt = None,
-    profile: ProfileOpt = None,
-    data_dir: DataDirOpt = None,
     round: Annotated[
         int | None, typer.Option("--round", help="Round to describe (default: current).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
+    **flags: Any,
 ) -> None:
     """The node's on-chain record, this round's phase, and what it did in the round."""
     from flchain.node.status import node_status
 
-    _, info, ledger = _wallet_and_ledger(config, wallet=wallet, profile=profile, data_dir=data_dir)
+    _, info, ledger = _wallet_and_ledger(**flags)
     current = ledger.current_round()
     if round is not None and not 0 <= round <= current:
         raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
@@ -217,19 +224,15 @@ def status(
 
 
 @app.command("exit")
-def exit_(
-    config: ConfigOpt = None,
-    wallet: WalletOpt = None,
-    profile: ProfileOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def exit_(**flags: Any) -> None:
     """Ask to leave; the bond becomes withdrawable after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+    loaded, info, ledger = _wallet_and_ledger(**flags)
     _refuse_unless(ledger, info, NodeStatus.ACTIVE, "exit")
     call = ledger.contract.functions.requestExit()
-    common.check_funds(ledger.backend, info, call, action="`flchain node exit`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain node exit`", settings=loaded.settings
+    )
     signer = ledger.with_account(common.unlock(loaded))
     tx = signer.request_exit()
     rec = signer.node_record(info.address)
@@ -239,16 +242,10 @@ def exit_(
 
 
 @app.command()
-def withdraw(
-    config: ConfigOpt = None,
-    wallet: WalletOpt = None,
-    profile: ProfileOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def withdraw(**flags: Any) -> None:
     """Withdraw the bond after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(
-        config, wallet=wallet, profile=profile, data_dir=data_dir
-    )
+    loaded, info, ledger = _wallet_and_ledger(**flags)
     rec = _refuse_unless(ledger, info, NodeStatus.EXITING, "withdraw")
     now = ledger.now()
     if now < rec.withdrawable_at:
@@ -257,6 +254,8 @@ def withdraw(
             f"{rec.withdrawable_at - now} s: retry then"
         )
     call = ledger.contract.functions.withdraw()
-    common.check_funds(ledger.backend, info, call, action="`flchain node withdraw`")
+    common.check_funds(
+        ledger.backend, info, call, action="`flchain node withdraw`", settings=loaded.settings
+    )
     tx = ledger.with_account(common.unlock(loaded)).withdraw()
     typer.echo(f"bond of {rec.bond} wei withdrawn to {info.address} (tx {tx.tx_hash})")

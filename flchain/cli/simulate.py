@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from flchain.cli.config import StartedStoreOption
 from flchain.devnet.process import interrupting_signal
 from flchain.simulate import SimulationConfig, parse_adversaries, print_report, run_simulation
+from flchain.simulate.config import ChainKind
 
 
 def simulate(
@@ -28,11 +30,9 @@ def simulate(
         ),
     ] = "none",
     chain: Annotated[
-        str, typer.Option("--chain", help="embedded (in-process) or anvil.")
+        ChainKind, typer.Option("--chain", help="embedded (in-process) or anvil.")
     ] = "embedded",
-    store: Annotated[
-        str, typer.Option("--store", help="local (blockstore folder) or ipfs (js-ipfs daemon).")
-    ] = "local",
+    store: StartedStoreOption = "local",
     out: Annotated[
         Path | None, typer.Option("--out", help="Run folder (default runs/<run name>).")
     ] = None,
@@ -46,10 +46,6 @@ def simulate(
 
     Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright.
     """
-    if chain not in ("embedded", "anvil"):
-        raise typer.BadParameter("--chain must be embedded or anvil")
-    if store not in ("local", "ipfs"):
-        raise typer.BadParameter("--store must be local or ipfs")
     config = SimulationConfig(
         nodes=nodes,
         days=days,

@@ -8,20 +8,25 @@ Commands that read refuse a folder that is not a store (`flchain store init` mak
 `add` and `import-car` create the store in a missing or empty folder and say so.
 """
 
-# ruff: noqa: B008  (typer declares parameters through call defaults)
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from flchain.cli.config import settings_from_options
-from flchain.config import LoadedSettings, check_local_store
+from flchain.cli.config import (
+    ConfigFileOption,
+    DataDirOption,
+    OptionGroup,
+    settings_from_options,
+    with_options,
+)
+from flchain.config import check_local_store
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 from flchain.storage.errors import StorageError
 
@@ -30,54 +35,59 @@ app = typer.Typer(help="Content-addressed storage: local blockstore or an IPFS d
 _err = Console(stderr=True)
 _PROGRESS_FROM = 8 * 1024 * 1024  # show a bar only for files large enough to wait on
 
-IpfsOpt = typer.Option(
-    None, "--ipfs", help="IPFS HTTP RPC API URL, e.g. http://127.0.0.1:5001 (setting ipfs_url)."
-)
-StoreOpt = typer.Option(
-    None, "--store", help="Local store folder (setting store_dir, default ~/.flchain/store)."
-)
-ConfigOpt = typer.Option(None, "--config", help="TOML settings file.", show_default=False)
-DataDirOpt = typer.Option(None, "--data-dir", help="flchain data folder.")
-
-
-def _local_path(config: Path | None, data_dir: Path | None, store_dir: Path | None) -> Path:
-    return settings_from_options(config, store_dir=store_dir, data_dir=data_dir).settings.store_dir
-
-
-def _store(
-    config: Path | None,
-    data_dir: Path | None,
-    ipfs_url: str | None,
-    store_dir: Path | None,
-    *,
-    create: bool = False,
-) -> ContentStore:
-    loaded = settings_from_options(config, data_dir=data_dir)
-    return open_settings_store(loaded, ipfs_url=ipfs_url, store_dir=store_dir, create=create)
+#: Which local store: `--store DIR` over the settings.
+LOCAL_STORE_OPTIONS: OptionGroup = {
+    "store_dir": (
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--store", help="Local store folder (setting store_dir, default ~/.flchain/store)."
+            ),
+        ],
+        None,
+    ),
+    "config_file": (ConfigFileOption, None),
+    "data_dir": (DataDirOption, None),
+}
+#: Which store: `--ipfs URL` (a daemon) or the local one.
+STORE_OPTIONS: OptionGroup = {
+    "ipfs_url": (
+        Annotated[
+            str | None,
+            typer.Option(
+                "--ipfs",
+                help="IPFS HTTP RPC API URL, e.g. http://127.0.0.1:5001 (setting ipfs_url).",
+            ),
+        ],
+        None,
+    ),
+    **LOCAL_STORE_OPTIONS,
+}
 
 
 def open_settings_store(
-    loaded: LoadedSettings,
     *,
+    create: bool = False,
     ipfs_url: str | None = None,
     store_dir: Path | None = None,
-    create: bool = False,
+    **flags: Any,
 ) -> ContentStore:
-    """The store the settings name, with `--ipfs`/`--store` values on top: a daemon (`ipfs_url`,
-    or store = "ipfs"), else the local folder, which must be a store unless the command may
+    """The store the settings name, with `--ipfs`/`--store` on top: a daemon (`ipfs_url`, or
+    store = "ipfs"), else the local folder, which must be a store unless the command may
     `create` one (in a missing or empty folder, said on stderr)."""
-    if ipfs_url or store_dir:
-        loaded = settings_from_options(
-            loaded.config_file, ipfs_url=ipfs_url, store_dir=store_dir,
-            data_dir=loaded.settings.data_dir, store="ipfs" if ipfs_url else "local",
-        )  # fmt: skip
+    chosen = ("ipfs" if ipfs_url else "local") if ipfs_url or store_dir else None
+    loaded = settings_from_options(ipfs_url=ipfs_url, store_dir=store_dir, store=chosen, **flags)
     settings = loaded.settings
     if settings.store == "ipfs":
         loaded.require("ipfs_url")
-        return IpfsClient(settings.ipfs_url or "")
+        return IpfsClient(settings.ipfs_url or "", retries=settings.retry_attempts)
     if check_local_store(settings.store_dir, create=create, flag="--store"):
         _err.print(f"created a new content store at {settings.store_dir}", highlight=False)
     return LocalStore(settings.store_dir)
+
+
+def _local_path(**flags: Any) -> Path:
+    return settings_from_options(**flags).settings.store_dir
 
 
 class _ProgressReader:
@@ -103,16 +113,14 @@ def _progress() -> Progress:
 
 
 @app.command()
+@with_options(STORE_OPTIONS)
 def add(
-    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="file to add"),
-    ipfs_url: str | None = IpfsOpt,
-    store_dir: Path | None = StoreOpt,
-    pin: bool = typer.Option(True, help="pin the content (default)"),
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="file to add")],
+    pin: Annotated[bool, typer.Option(help="pin the content (default)")] = True,
+    **flags: Any,
 ) -> None:
     """Add a file; print its CID (as `ipfs add --cid-version=1 --raw-leaves`)."""
-    target = _store(config, data_dir, ipfs_url, store_dir, create=True)
+    target = open_settings_store(create=True, **flags)
     size = path.stat().st_size
     with path.open("rb") as handle:
         if size >= _PROGRESS_FROM and _err.is_terminal:
@@ -125,16 +133,16 @@ def add(
 
 
 @app.command()
+@with_options(STORE_OPTIONS)
 def cat(
-    cid: str = typer.Argument(..., help="CID to read"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="write to FILE, not stdout"),
-    ipfs_url: str | None = IpfsOpt,
-    store_dir: Path | None = StoreOpt,
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
+    cid: Annotated[str, typer.Argument(help="CID to read")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write to FILE, not stdout")
+    ] = None,
+    **flags: Any,
 ) -> None:
     """Write the content of CID to stdout or a file (verified against the CID)."""
-    source = _store(config, data_dir, ipfs_url, store_dir)
+    source = open_settings_store(**flags)
     # Both stores stream block by block and verify each block (a parent before its children)
     # before yielding it, so no unverified byte is written; memory stays one block.
     chunks: Iterator[bytes] = source.iter_content(cid)
@@ -156,16 +164,14 @@ def cat(
 
 
 @app.command("export-car")
+@with_options(STORE_OPTIONS)
 def export_car(
-    cid: str = typer.Argument(...),
-    file: Path = typer.Argument(..., help="CAR file to write"),
-    ipfs_url: str | None = IpfsOpt,
-    store_dir: Path | None = StoreOpt,
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
+    cid: Annotated[str, typer.Argument()],
+    file: Annotated[Path, typer.Argument(help="CAR file to write")],
+    **flags: Any,
 ) -> None:
     """Export the DAG of CID as a CARv1 file (importable with `ipfs dag import`)."""
-    source = _store(config, data_dir, ipfs_url, store_dir)
+    source = open_settings_store(**flags)
     tmp = file.with_name(file.name + ".partial")
     try:
         with tmp.open("wb") as handle:
@@ -177,31 +183,26 @@ def export_car(
 
 
 @app.command("import-car")
+@with_options(STORE_OPTIONS)
 def import_car(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False),
-    ipfs_url: str | None = IpfsOpt,
-    store_dir: Path | None = StoreOpt,
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], **flags: Any
 ) -> None:
     """Import a CARv1 file (every block verified); print and pin its roots."""
-    target = _store(config, data_dir, ipfs_url, store_dir, create=True)
+    target = open_settings_store(create=True, **flags)
     with file.open("rb") as handle:
         for root in target.import_car(handle):
             typer.echo(root)
 
 
 @app.command()
+@with_options(STORE_OPTIONS)
 def pin(
-    cid: str = typer.Argument(...),
-    ipfs_url: str | None = IpfsOpt,
-    store_dir: Path | None = StoreOpt,
-    remove: bool = typer.Option(False, "--rm", help="unpin instead (local store only)"),
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
+    cid: Annotated[str, typer.Argument()],
+    remove: Annotated[bool, typer.Option("--rm", help="unpin instead (local store only)")] = False,
+    **flags: Any,
 ) -> None:
     """Pin CID so gc keeps it (or `--rm` to unpin in the local store)."""
-    target = _store(config, data_dir, ipfs_url, store_dir)
+    target = open_settings_store(**flags)
     if remove:
         if not isinstance(target, LocalStore):
             raise StorageError("--rm is only supported on the local store")
@@ -211,26 +212,20 @@ def pin(
 
 
 @app.command()
-def gc(
-    store_dir: Path | None = StoreOpt,
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
-) -> None:
+@with_options(LOCAL_STORE_OPTIONS)
+def gc(**flags: Any) -> None:
     """Delete every block of the local store not reachable from a pin."""
-    path = _local_path(config, data_dir, store_dir)
+    path = _local_path(**flags)
     check_local_store(path, flag="--store")
     report = LocalStore(path).gc()
     typer.echo(f"removed {report.blocks} blocks, {report.bytes_freed} bytes")
 
 
 @app.command()
-def init(
-    store_dir: Path | None = StoreOpt,
-    config: Path | None = ConfigOpt,
-    data_dir: Path | None = DataDirOpt,
-) -> None:
+@with_options(LOCAL_STORE_OPTIONS)
+def init(**flags: Any) -> None:
     """Create the local content store (nothing changes if it is one already)."""
-    path = _local_path(config, data_dir, store_dir)
+    path = _local_path(**flags)
     if check_local_store(path, create=True, flag="--store"):
         LocalStore(path)
         typer.echo(f"created content store {path}")

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from flchain.cli.config import ConfigFileOption, DataDirOption, KeystoreDirOption
+from flchain.cli.config import (
+    ConfigFileOption,
+    DataDirOption,
+    JsonOption,
+    KeystoreDirOption,
+    OptionGroup,
+    RpcOption,
+    with_options,
+)
 from flchain.cli.config import settings_from_options as _settings
 from flchain.ledger.keystore import (
     KdfParams,
@@ -61,13 +70,22 @@ KdfIterationsOption = Annotated[
 ]
 
 
-def _keystore(
-    config_file: Path | None,
-    data_dir: Path | None,
-    keystore_dir: Path | None,
-    kdf: KdfParams | None = None,
-) -> tuple[Keystore, str]:
-    loaded = _settings(config_file, data_dir=data_dir, keystore_dir=keystore_dir)
+#: Which keystore folder: `--keystore-dir` over the settings.
+KEYSTORE_OPTIONS: OptionGroup = {
+    "keystore_dir": (KeystoreDirOption, None),
+    "data_dir": (DataDirOption, None),
+    "config_file": (ConfigFileOption, None),
+}
+#: How a new keystore is written.
+NEW_KEYSTORE_OPTIONS: OptionGroup = {
+    "password_env": (PasswordEnvOption, None),
+    "kdf": (KdfOption, Kdf.scrypt),
+    "kdf_iterations": (KdfIterationsOption, None),
+}
+
+
+def _keystore(kdf: KdfParams | None = None, **flags: Any) -> tuple[Keystore, str]:
+    loaded = _settings(**flags)
     return Keystore(loaded.settings.keystore_dir, kdf=kdf), loaded.settings.password_env
 
 
@@ -116,31 +134,20 @@ def _read_key(key_file: Path | None) -> bytes:
     return parse_private_key(sys.stdin.readline())
 
 
+NameArgument = Annotated[str, typer.Argument(help="Wallet name (becomes <name>.json).")]
+
+
 @app.command("create")
-def create(
-    name: Annotated[str, typer.Argument(help="Wallet name (becomes <name>.json).")],
-    password_env: PasswordEnvOption = None,
-    kdf: KdfOption = Kdf.scrypt,
-    kdf_iterations: KdfIterationsOption = None,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
-) -> None:
+@with_options(NEW_KEYSTORE_OPTIONS, KEYSTORE_OPTIONS)
+def create(name: NameArgument, **flags: Any) -> None:
     """Create a new random key and store it encrypted."""
-    store, default_env = _keystore(
-        config_file, data_dir, keystore_dir, KdfParams(kdf=kdf.value, iterations=kdf_iterations)
-    )
-    store.check_new_name(name)  # fail before asking for a password
-    password = _password(password_env, default_env, confirm=True)
-    address = store.create(name, password)
-    _warn_if_weak(kdf)
-    typer.echo(f"created wallet {name}: {address}")
-    typer.echo(f"keystore: {store.path_for(name)}")
+    _new_wallet(name, None, **flags)
 
 
 @app.command("import")
+@with_options(NEW_KEYSTORE_OPTIONS, KEYSTORE_OPTIONS)
 def import_(
-    name: Annotated[str, typer.Argument(help="Wallet name (becomes <name>.json).")],
+    name: NameArgument,
     key_file: Annotated[
         Path | None,
         typer.Option(
@@ -149,35 +156,40 @@ def import_(
             "on a terminal, else stdin.",
         ),
     ] = None,
-    password_env: PasswordEnvOption = None,
-    kdf: KdfOption = Kdf.scrypt,
-    kdf_iterations: KdfIterationsOption = None,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
+    **flags: Any,
 ) -> None:
     """Import an existing private key (never from the command line) and store it encrypted."""
-    store, default_env = _keystore(
-        config_file, data_dir, keystore_dir, KdfParams(kdf=kdf.value, iterations=kdf_iterations)
-    )
-    store.check_new_name(name)
-    key = _read_key(key_file)
+    _new_wallet(name, lambda: _read_key(key_file), **flags)
+
+
+def _new_wallet(
+    name: str,
+    read_key: Callable[[], bytes] | None,
+    *,
+    password_env: str | None,
+    kdf: Kdf,
+    kdf_iterations: int | None,
+    **flags: Any,
+) -> None:
+    """Write wallet `name`: the key `read_key` reads, or a new random one."""
+    store, default_env = _keystore(KdfParams(kdf=kdf.value, iterations=kdf_iterations), **flags)
+    store.check_new_name(name)  # fail before asking for a key or a password
+    key = read_key() if read_key is not None else None
     password = _password(password_env, default_env, confirm=True)
-    address = store.import_key(name, key, password)
+    if key is None:
+        address, done = store.create(name, password), "created"
+    else:
+        address, done = store.import_key(name, key, password), "imported"
     _warn_if_weak(kdf)
-    typer.echo(f"imported wallet {name}: {address}")
+    typer.echo(f"{done} wallet {name}: {address}")
     typer.echo(f"keystore: {store.path_for(name)}")
 
 
 @app.command("list")
-def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
-) -> None:
+@with_options(KEYSTORE_OPTIONS)
+def list_(as_json: JsonOption = False, **flags: Any) -> None:
     """List wallets: name, address, keystore file; unreadable keystore files as BROKEN."""
-    store, _ = _keystore(config_file, data_dir, keystore_dir)
+    store, _ = _keystore(**flags)
     wallets, broken = store.scan()
     if as_json:
         doc = [w.model_dump(mode="json") for w in wallets]
@@ -194,28 +206,22 @@ def list_(
         typer.echo(row)
 
 
+WalletArgument = Annotated[str, typer.Argument(help="Wallet name or address.")]
+
+
 @app.command("show")
-def show(
-    wallet: Annotated[str, typer.Argument(help="Wallet name or address.")],
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
-) -> None:
+@with_options(KEYSTORE_OPTIONS)
+def show(wallet: WalletArgument, **flags: Any) -> None:
     """Print a wallet's address (no password needed)."""
-    store, _ = _keystore(config_file, data_dir, keystore_dir)
+    store, _ = _keystore(**flags)
     typer.echo(store.find(wallet).address)
 
 
 @app.command("verify")
-def verify(
-    wallet: Annotated[str, typer.Argument(help="Wallet name or address.")],
-    password_env: PasswordEnvOption = None,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
-) -> None:
+@with_options(KEYSTORE_OPTIONS)
+def verify(wallet: WalletArgument, password_env: PasswordEnvOption = None, **flags: Any) -> None:
     """Unlock a wallet to check its password (what a node does before it starts)."""
-    store, default_env = _keystore(config_file, data_dir, keystore_dir)
+    store, default_env = _keystore(**flags)
     info = store.find(wallet)
     account = store.unlock(info.name, _password(password_env, default_env, confirm=False))
     typer.echo(f"password ok for wallet {info.name}: {account.address}")
@@ -223,25 +229,15 @@ def verify(
 
 # ------------------------------------------------------------------------------- on the chain
 
-RpcOption = Annotated[
-    str | None, typer.Option("--rpc", help="JSON-RPC URL (setting rpc_url).", show_default=False)
-]
-WalletsArgument = Annotated[
-    list[str] | None, typer.Argument(help="Wallet names or addresses (default: every wallet).")
-]
+#: The chain (`--rpc`) and the keystore folder.
+CHAIN_OPTIONS: OptionGroup = {"rpc_url": (RpcOption, None), **KEYSTORE_OPTIONS}
 
 
-def _chain_wallets(
-    names: list[str] | None,
-    config_file: Path | None,
-    data_dir: Path | None,
-    keystore_dir: Path | None,
-    rpc_url: str | None,
-) -> tuple[Any, list[WalletInfo]]:
+def _chain_wallets(names: list[str] | None, **flags: Any) -> tuple[Any, list[WalletInfo]]:
     """The chain and the wallets `names` (all of them by default), found before connecting."""
     from flchain.cli import _common as common
 
-    loaded = _settings(config_file, data_dir=data_dir, keystore_dir=keystore_dir, rpc_url=rpc_url)
+    loaded = _settings(**flags)
     loaded.require("rpc_url")
     store = Keystore(loaded.settings.keystore_dir)
     wallets = [store.find(n) for n in names] if names else store.list()
@@ -249,18 +245,18 @@ def _chain_wallets(
 
 
 @app.command("balance")
+@with_options(CHAIN_OPTIONS)
 def balance(
-    wallets: WalletsArgument = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    rpc_url: RpcOption = None,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
+    wallets: Annotated[
+        list[str] | None, typer.Argument(help="Wallet names or addresses (default: every wallet).")
+    ] = None,
+    as_json: JsonOption = False,
+    **flags: Any,
 ) -> None:
     """Show the balance of wallets on the chain (no password needed)."""
     from flchain.node.funds import balance_of, format_eth
 
-    chain, infos = _chain_wallets(wallets, config_file, data_dir, keystore_dir, rpc_url)
+    chain, infos = _chain_wallets(wallets, **flags)
     rows = [(w, balance_of(chain, w.address)) for w in infos]
     if as_json:
         doc = [{"name": w.name, "address": w.address, "balance_wei": b} for w, b in rows]
@@ -278,7 +274,9 @@ def parse_amount(text: str) -> int:
     """`10`, `0.5`, `10ether`, `5 gwei`, `1000wei` -> wei (a bare number is ether)."""
     from decimal import Decimal, InvalidOperation
 
-    units = {"ether": 10**18, "eth": 10**18, "gwei": 10**9, "wei": 1}
+    from flchain.ledger.sending import WEI_PER_ETH, WEI_PER_GWEI
+
+    units = {"ether": WEI_PER_ETH, "eth": WEI_PER_ETH, "gwei": WEI_PER_GWEI, "wei": 1}
     raw = text.strip().lower().replace(" ", "")
     unit = next((u for u in units if raw.endswith(u)), "ether")
     number = raw[: -len(unit)] if raw.endswith(unit) else raw
@@ -294,6 +292,7 @@ def parse_amount(text: str) -> int:
 
 
 @app.command("fund")
+@with_options(CHAIN_OPTIONS)
 def fund(
     wallets: Annotated[list[str], typer.Argument(help="Wallet names or addresses to fund.")],
     amount: Annotated[
@@ -302,17 +301,14 @@ def fund(
             "--amount", help="Balance to give each wallet (at least): 10, 0.5ether, 20gwei."
         ),
     ] = "10",
-    rpc_url: RpcOption = None,
-    keystore_dir: KeystoreDirOption = None,
-    data_dir: DataDirOption = None,
-    config_file: ConfigFileOption = None,
+    **flags: Any,
 ) -> None:
     """Devnet only (anvil, hardhat node): give wallets a balance of at least --amount."""
     from flchain.ledger.errors import LedgerError
     from flchain.node.funds import balance_of, devnet_kind, format_eth
 
     wei = parse_amount(amount)
-    chain, infos = _chain_wallets(wallets, config_file, data_dir, keystore_dir, rpc_url)
+    chain, infos = _chain_wallets(wallets, **flags)
     kind = devnet_kind(chain)
     if kind not in ("anvil", "hardhat"):
         raise LedgerError(

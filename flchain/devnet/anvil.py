@@ -15,12 +15,13 @@ import atexit
 import os
 import subprocess
 import time
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from types import TracebackType
+from typing import ClassVar, Self
 
 import httpx
 
-from flchain.devnet.process import free_port, release, spawn, stop_process_group
+from flchain.devnet.process import Server, free_port, release, spawn, stop_process_group
 from flchain.errors import UnavailableError
 
 __all__ = ["AnvilProcess", "DevChainError", "LocalChainProcess", "find_node_modules", "free_port"]
@@ -44,29 +45,29 @@ def find_node_modules(start: Path | None = None) -> Path:
     raise DevChainError("node_modules not found; run `npm install --ignore-scripts`")
 
 
-class LocalChainProcess:
-    """A JSON-RPC chain child process on 127.0.0.1 with readiness wait and a clean stop."""
+@dataclass(eq=False)
+class LocalChainProcess(Server):
+    """A JSON-RPC chain child process on 127.0.0.1 with readiness wait and a clean stop.
 
-    name = "chain"
-    startup_timeout = 30.0
+    @param port the port to serve on (0: a free one)
+    @param log_path write the process's output there instead of a pipe, so it can outlive us
+        (`detach`): a pipe whose reader has gone would end it with SIGPIPE
+    @param detachable set before start: a parent-death signal, once the process runs, cannot
+        be lifted
+    """
 
-    def __init__(
-        self,
-        port: int | None = None,
-        chain_id: int = DEFAULT_CHAIN_ID,
-        *,
-        log_path: Path | None = None,
-        detachable: bool = False,
-    ) -> None:
-        self.port = port or free_port()
-        self.chain_id = chain_id
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: list[str] = []
-        # With a log file the process writes there instead of a pipe, so it can outlive us
-        # (`detach`): a pipe whose reader has gone would end it with SIGPIPE.
-        self.log_path = log_path
-        # Set before start: a parent-death signal, once the process runs, cannot be lifted.
-        self.detachable = detachable
+    name: ClassVar[str] = "chain"
+    startup_timeout: ClassVar[float] = 30.0
+
+    port: int = 0
+    chain_id: int = DEFAULT_CHAIN_ID
+    _: KW_ONLY
+    log_path: Path | None = None
+    detachable: bool = False
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
 
     @property
     def url(self) -> str:
@@ -85,7 +86,7 @@ class LocalChainProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
-    def start(self) -> LocalChainProcess:
+    def start(self) -> Self:
         if self.proc is not None:
             return self
         log = self.log_path.open("ab") if self.log_path is not None else None
@@ -173,17 +174,6 @@ class LocalChainProcess:
             proc.stderr.close()
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> LocalChainProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def find_anvil(start: Path | None = None) -> Path:
     """Path of the anvil binary shipped in node_modules."""
@@ -193,6 +183,7 @@ def find_anvil(start: Path | None = None) -> Path:
     return binary
 
 
+@dataclass(eq=False)
 class AnvilProcess(LocalChainProcess):
     """anvil with its default funded accounts and a fixed chain id.
 
@@ -201,22 +192,15 @@ class AnvilProcess(LocalChainProcess):
     latest block's timestamp follows the wall clock — what a long-running devnet needs.
     """
 
-    name = "anvil"
-    startup_timeout = 15.0
+    name: ClassVar[str] = "anvil"
+    startup_timeout: ClassVar[float] = 15.0
 
-    def __init__(
-        self,
-        port: int | None = None,
-        chain_id: int = DEFAULT_CHAIN_ID,
-        *,
-        log_path: Path | None = None,
-        detachable: bool = False,
-        block_time: int | None = None,
-    ) -> None:
-        super().__init__(port, chain_id, log_path=log_path, detachable=detachable)
-        if block_time is not None and block_time < 1:
+    block_time: int | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.block_time is not None and self.block_time < 1:
             raise DevChainError("anvil block time must be at least 1 second")
-        self.block_time = block_time
 
     def command(self) -> list[str]:
         interval = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 from flchain.devnet.anvil import DevChainError, LocalChainProcess, find_node_modules
 
@@ -23,8 +24,8 @@ def find_hardhat(start: Path | None = None) -> Path:
 
 
 class HardhatProcess(LocalChainProcess):
-    name = "hardhat node"
-    startup_timeout = 60.0
+    name: ClassVar[str] = "hardhat node"
+    startup_timeout: ClassVar[float] = 60.0
 
     def command(self) -> list[str]:
         node = shutil.which("node")

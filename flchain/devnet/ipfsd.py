@@ -27,12 +27,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from flchain.devnet.process import (
+    Server,
     free_port,
     keep_on_death,
     release,
@@ -92,7 +92,7 @@ def offline_config(config: dict[str, Any], api_port: int, gateway_port: int) -> 
     return out
 
 
-class IpfsDaemon:
+class IpfsDaemon(Server):
     """One offline js-ipfs daemon with its own repository.
 
     @param repo repository directory; a temporary one (deleted on stop) when omitted.
@@ -264,15 +264,3 @@ class IpfsDaemon:
                 self._log_path.unlink()
             keep_on_death(self.repo)
             keep_on_death(self._log_path)
-
-    def __enter__(self) -> IpfsDaemon:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -35,7 +35,7 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -43,16 +43,17 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 from eth_account import Account
 from eth_utils import to_checksum_address
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flchain.devnet.anvil import DEFAULT_CHAIN_ID, AnvilProcess, LocalChainProcess
 from flchain.devnet.errors import DevnetAlreadyUp, DevnetError, DevnetNotUp, DevnetRefused
 from flchain.devnet.federation import FUNDING_WEI, deploy, devnet_rules
+from flchain.devnet.process import exclusive_lock
 from flchain.devnet.profile import (
     DevnetProfile,
     ProfileProcess,
     ProfileWallet,
+    StoreBackend,
     default_profile_path,
     load_profile,
     save_profile,
@@ -98,13 +99,17 @@ def _quiet(_: str) -> None:
 # --- options and results ------------------------------------------------------------------
 
 
+#: The chains `devnet up` is asked for (embedded is refused with a hint: it cannot outlive it).
+UpChain = Literal["anvil", "hardhat", "embedded"]
+
+
 class UpOptions(BaseModel):
     """What `flchain devnet up` was asked for."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    chain: Literal["anvil", "hardhat", "embedded"] = "anvil"
-    store: Literal["local", "ipfs"] = "local"
+    chain: UpChain = "anvil"
+    store: StoreBackend = "local"
     nodes: int = Field(4, ge=1, le=64, description="node wallets to create and fund")
     data_dir: Path
     block_time: int = Field(1, ge=1, le=3_600, description="seconds between idle blocks")
@@ -283,21 +288,13 @@ def _read_processes(path: Path, key: str | None) -> list[ProfileProcess]:
         ) from None
 
 
-@contextlib.contextmanager
-def _devnet_lock(data_dir: Path) -> Iterator[None]:
-    path = data_dir / "locks" / "devnet.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise DevnetAlreadyUp(
+def _devnet_lock(data_dir: Path) -> contextlib.AbstractContextManager[Path]:
+    return exclusive_lock(
+        data_dir / "locks" / "devnet.lock",
+        lambda path: DevnetAlreadyUp(
             f"another `flchain devnet` command is running on {data_dir} (lock {path})"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+        ),
+    )
 
 
 # --- up -----------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ signals the whole process group) and stays *guarded* until it is stopped or `rel
 
 A server meant to outlive this process (`flchain devnet up`) is spawned with ``outlive=True``: no
 parent-death signal (it cannot be lifted after exec); guarded while it starts, then `release`d.
+
+`Server` is the context-manager shape they share (started on entering, stopped on any exit).
+`exclusive_lock` keeps a second process out of what one process at a time may run (a devnet
+command on a data dir, the node daemon of a wallet).
 """
 
 from __future__ import annotations
@@ -32,14 +36,21 @@ import socket
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+from types import FrameType, TracebackType
+from typing import IO, Any, Self
+
+from filelock import FileLock, Timeout
+
+from flchain.errors import FlchainError
 
 __all__ = [
+    "Server",
     "Terminated",
+    "exclusive_lock",
     "free_port",
     "interrupting_signal",
     "keep_on_death",
@@ -351,3 +362,43 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait(timeout=grace)
         _signal_group(proc.pid, signal.SIGKILL)  # members of its group that outlived the leader
     _guard.forget(proc)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, busy: Callable[[Path], FlchainError]) -> Iterator[Path]:
+    """Hold the lock file `path` (its folder created) while the block runs; if another process
+    holds it, raise `busy(path)` at once rather than wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise busy(path) from None
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+class Server(ABC):
+    """A server this process starts: `with server:` starts it and stops it on any exit."""
+
+    @abstractmethod
+    def start(self) -> object:
+        """Start the server and wait until it answers."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the server (safe to call twice)."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -16,19 +16,23 @@ also keeps the views derived from it (`shared`), so every Ledger on it reads one
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.exceptions import BlockNotFound
+from web3.providers.base import JSONBaseProvider
 from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, RPCResponse
 
-from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError, first_line
 from flchain.protocol import Phase, Schedule
 
 BackendKind = Literal["embedded", "anvil", "hardhat", "rpc"]
@@ -42,6 +46,8 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger("flchain.ledger")
 
 
 class Backend(ABC):
@@ -123,6 +129,21 @@ class Backend(ABC):
             times[block_number] = ts
         return ts
 
+    def next_base_fee(self) -> int | None:
+        """Base fee per gas of the next block (what a transaction must offer at least to be
+        mined in it), or None on a chain without EIP-1559. From `eth_feeHistory`, whose last
+        entry is the next block's, else the pending block."""
+        try:
+            fees = self.w3.eth.fee_history(1, "latest").get("baseFeePerGas") or []
+        except NETWORK_ERRORS:
+            raise
+        except Exception:  # a node without eth_feeHistory
+            fees = []
+        if fees:  # zeros: a chain before London answers so; legacy transactions suit it
+            return int(fees[-1]) or None
+        pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
+        return None if pending is None else int(pending)
+
     def note_receipt(self, receipt: Any) -> None:  # noqa: B027 - optional hook, no-op by default
         """A receipt this process received (the Ledger passes every one it waits for)."""
 
@@ -148,8 +169,8 @@ class Backend(ABC):
                 raise
             except Exception as exc:  # a provider refusing the range or the result size
                 if end == start:
-                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise LedgerError(f"eth_getLogs refused block {start}: {first[:200]}") from None
+                    why = first_line(exc, type(exc).__name__)
+                    raise LedgerError(f"eth_getLogs refused block {start}: {why}") from None
                 chunk = max(1, (end - start + 1) // 2)
                 continue
             start = end + 1
@@ -220,6 +241,11 @@ class EmbeddedBackend(Backend):
         self.w3.eth.default_account = self._faucet
         # Logs of blocks whose every transaction's receipt this process saw, by block number.
         self._receipt_logs: dict[int, list[Any]] = {}
+
+    def next_base_fee(self) -> int | None:
+        # eth-tester answers eth_feeHistory with no base fees; its pending block has the one.
+        pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
+        return None if pending is None else int(pending)
 
     def note_receipt(self, receipt: Any) -> None:
         # With auto-mining each transaction is mined alone in its own block, so one receipt is
@@ -317,8 +343,116 @@ class EmbeddedBackend(Backend):
         self._forget_everything()
 
 
+def endpoint_label(url: str) -> str:
+    """`scheme://host:port` of an RPC URL: providers put API keys in the path or query, and
+    those never go into a log line."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts.netloc else "(url)"
+
+
+def _endpoint_down(exc: BaseException) -> bool:
+    """Whether `exc` says the endpoint itself failed (unreachable, overloaded, rate-limited),
+    not that it answered the request."""
+    if isinstance(exc, NETWORK_ERRORS):
+        return True
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return isinstance(exc, requests.exceptions.HTTPError) and (
+        status == 429 or (status or 0) >= 500
+    )
+
+
+class FailoverProvider(JSONBaseProvider):
+    """JSON-RPC over several HTTP endpoints of one chain: requests go to the endpoint in use;
+    when it cannot be reached (or answers 5xx / 429) the next one in order takes over and stays
+    in use. An endpoint is used only once its chain id matched (`chain_id`, checked when it is
+    first switched to: one that disagrees is skipped and logged). When every endpoint fails, the
+    last failure is raised (a network error: callers report `ChainUnavailable`)."""
+
+    def __init__(self, urls: Sequence[str], timeout: float) -> None:
+        super().__init__()
+        self.urls = list(urls)
+        self._providers = [
+            HTTPProvider(u, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+            for u in self.urls
+        ]
+        self.active = 0
+        self.chain_id: int | None = None  # the chain every endpoint must serve (set at start)
+        self._checked: set[int] = set()
+        self._wrong: set[int] = set()
+        self._lock = threading.Lock()
+
+    def probe(self, index: int) -> int:
+        """The chain id endpoint `index` answers (raises what the request raised when it is
+        down; ValueError or KeyError when it does not answer like a JSON-RPC node)."""
+        answer = self._providers[index].make_request(RPCEndpoint("eth_chainId"), [])
+        return int(str(answer["result"]), 16)
+
+    def accept(self, chain_id: int, checked: Sequence[int]) -> None:
+        """Endpoints `checked` serve `chain_id`, the chain every endpoint must serve."""
+        self.chain_id = chain_id
+        self._checked.update(checked)
+        self.active = min(checked)
+
+    def check(self, index: int) -> bool:
+        """Whether endpoint `index`, used for the first time, serves `chain_id`."""
+        found = self.probe(index)
+        self._checked.add(index)
+        if found != self.chain_id:
+            self._wrong.add(index)
+            log.error(
+                "RPC endpoint %s serves chain id %d, not %s: not used",
+                endpoint_label(self.urls[index]), found, self.chain_id,
+            )  # fmt: skip
+            return False
+        return True
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        failure: BaseException | None = None
+        start = self.active
+        for step in range(len(self._providers)):
+            index = (start + step) % len(self._providers)
+            if index in self._wrong:
+                continue
+            try:
+                if index not in self._checked and not self.check(index):
+                    continue
+                response = self._providers[index].make_request(method, params)
+            except Exception as exc:
+                if not _endpoint_down(exc):
+                    raise
+                failure = exc
+                continue
+            if index != self.active:
+                with self._lock:
+                    log.warning(
+                        "RPC endpoint %s failed (%s); now using %s",
+                        endpoint_label(self.urls[self.active]),
+                        type(failure).__name__ if failure else "wrong chain",
+                        endpoint_label(self.urls[index]),
+                    )  # fmt: skip
+                    self.active = index
+            return response
+        if failure is None:
+            raise requests.exceptions.ConnectionError("no RPC endpoint serves the expected chain")
+        raise failure
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        try:
+            self.make_request(RPCEndpoint("web3_clientVersion"), [])
+        except Exception:
+            if show_traceback:
+                raise
+            return False
+        return True
+
+
 class RpcBackend(Backend):
-    """Any EVM JSON-RPC endpoint; devnet controls use anvil/hardhat methods where present."""
+    """Any EVM JSON-RPC endpoint; devnet controls use anvil/hardhat methods where present.
+
+    With `fallback_urls`, requests fail over between `url` and them in order
+    (`FailoverProvider`); every endpoint reachable now must serve the same chain (and
+    `expected_chain_id` when given), or this refuses to start."""
 
     def __init__(
         self,
@@ -327,22 +461,69 @@ class RpcBackend(Backend):
         kind: BackendKind = "rpc",
         expected_chain_id: int | None = None,
         timeout: float = 10.0,
+        fallback_urls: Sequence[str] = (),
     ) -> None:
         self.url = url
+        self.urls = [url, *fallback_urls]
         self.kind = kind
-        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        if fallback_urls:
+            self._failover: FailoverProvider | None = FailoverProvider(self.urls, timeout)
+            self.w3 = Web3(self._failover)
+            chain_id = self._check_endpoints(self._failover, expected_chain_id)
+        else:
+            self._failover = None
+            self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            chain_id = self._ask_chain_id(url)
+        if expected_chain_id is not None and chain_id != expected_chain_id:
+            raise ChainConfigError(
+                f"wrong chain: {url} has chain id {chain_id}, expected {expected_chain_id}"
+            )
+
+    @property
+    def active_url(self) -> str:
+        """The endpoint requests go to now."""
+        return self.url if self._failover is None else self._failover.urls[self._failover.active]
+
+    def _ask_chain_id(self, url: str) -> int:
         try:
-            chain_id = int(self.w3.eth.chain_id)
+            return int(self.w3.eth.chain_id)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the RPC endpoint at {url}") from None
         except (ValueError, TypeError, KeyError):
             raise ChainUnavailable(
                 f"the endpoint at {url} did not answer like an EVM JSON-RPC node"
             ) from None
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise ChainConfigError(
-                f"wrong chain: {url} has chain id {chain_id}, expected {expected_chain_id}"
-            )
+
+    def _check_endpoints(self, provider: FailoverProvider, expected: int | None) -> int:
+        """The chain id every endpoint reachable now agrees on (those down are checked when
+        first used)."""
+        found: dict[int, int] = {}
+        for index, url in enumerate(provider.urls):
+            try:
+                found[index] = provider.probe(index)
+            except (ValueError, KeyError, TypeError):
+                raise ChainUnavailable(
+                    f"the endpoint at {url} did not answer like an EVM JSON-RPC node"
+                ) from None
+            except Exception as exc:
+                if not _endpoint_down(exc):
+                    raise
+                log.warning(
+                    "RPC endpoint %s is down (%s); it is checked when first needed",
+                    endpoint_label(url), type(exc).__name__,
+                )  # fmt: skip
+        if not found:
+            raise ChainUnavailable(f"cannot reach any RPC endpoint ({', '.join(provider.urls)})")
+        first = min(found)
+        wanted = expected if expected is not None else found[first]
+        for index, chain_id in found.items():
+            if chain_id != wanted:
+                than = "expected" if expected is not None else f"{provider.urls[first]} has"
+                raise ChainConfigError(
+                    f"wrong chain: {provider.urls[index]} has chain id {chain_id}, {than} {wanted}"
+                )
+        provider.accept(wanted, list(found))
+        return wanted
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
         try:
@@ -350,8 +531,11 @@ class RpcBackend(Backend):
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the RPC endpoint at {self.url}") from None
         if "error" in response:
-            message = str(response["error"].get("message", response["error"]))
-            raise LedgerError(f"{method} failed on {self.url}: {message.splitlines()[0]}")
+            error = response["error"]
+            if not isinstance(error, dict):
+                error = {"message": error}
+            why = first_line(error.get("message", ""), f"code {error.get('code', '?')}")
+            raise LedgerError(f"{method} failed on {self.url}: {why}")
         return response.get("result")
 
     def set_time(self, timestamp: int) -> int:

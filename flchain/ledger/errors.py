@@ -39,6 +39,51 @@ class TransactionFailed(LedgerError):
     """A transaction failed without a decodable custom error (out of gas, panic, unknown)."""
 
 
+class OutOfGas(TransactionFailed):
+    """A mined transaction used all the gas of its limit and failed: the limit was too low."""
+
+
+class InsufficientFunds(LedgerError):
+    """The wallet cannot pay the gas and value of a transaction (checked before sending, or
+    refused by the chain for it)."""
+
+
+class FeeCapExceeded(LedgerError):
+    """The fee the chain asks is above the operator's cap (max fee per gas, cost per
+    transaction): nothing was sent, or a stuck transaction cannot be bumped further."""
+
+
+class DeadlineMissed(LedgerError):
+    """A transaction can no longer be mined before its deadline (e.g. its window's end)."""
+
+
+class ReceiptTimeout(UnavailableError, LedgerError):
+    """No receipt (or not enough confirmations) within the policy's receipt timeout; the
+    transaction may still be mined."""
+
+
+class TransactionRejected(LedgerError):
+    """The chain's node refused a signed transaction (nothing was mined)."""
+
+
+class NonceTooLow(TransactionRejected):
+    """The transaction's nonce is already used by a mined transaction of the same wallet."""
+
+
+class Underpriced(TransactionRejected):
+    """The fee is below what the node accepts: under the next block's base fee, or too small
+    a bump to replace a pending transaction at the same nonce."""
+
+
+def first_line(text: object, fallback: str, limit: int = 200) -> str:
+    """The first non-blank line of `text` (at most `limit` characters), or `fallback` when it
+    has none: an exception's message may be empty."""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return fallback
+
+
 def _short(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()

@@ -277,9 +277,15 @@ def _is_dynamic(abi_type: str) -> bool:
     return abi_type in ("bytes", "string") or abi_type.endswith("]") or abi_type.startswith("(")
 
 
-def typed_event(name: str, args: Mapping[str, Any], log: RawLog) -> ChainEvent:
-    """The typed event `name` with decoded `args` (by ABI name), at `log`'s place in the chain."""
-    return EVENT_TYPES[name].model_validate(
+def typed_event(
+    name: str,
+    args: Mapping[str, Any],
+    log: RawLog,
+    types: Mapping[str, type[ChainEvent]] = EVENT_TYPES,
+) -> ChainEvent:
+    """The typed event `name` (a model of `types`) with decoded `args` (by ABI name), at `log`'s
+    place in the chain."""
+    return types[name].model_validate(
         {
             **args,
             "block_number": int(log["blockNumber"]),
@@ -292,11 +298,20 @@ def typed_event(name: str, args: Mapping[str, Any], log: RawLog) -> ChainEvent:
 class EventDecoder:
     """This contract's raw logs → typed events; also the names and topics of its events.
 
-    @raises ChainConfigError if the ABI has an event without a model here, or whose arguments
-        differ from the model's (a contract change the Python side has not followed)
+    @param types the event models by name: protocol v1's `EVENT_TYPES` by default,
+        `flchain.ledger.events_v2.EVENT_TYPES_V2` for an FLChainV2 contract
+    @raises ChainConfigError if the ABI has an event without a model in `types`, or whose
+        arguments differ from the model's (a contract change the Python side has not followed)
     """
 
-    def __init__(self, abi: Sequence[Mapping[str, Any]], address: str, codec: Any) -> None:
+    def __init__(
+        self,
+        abi: Sequence[Mapping[str, Any]],
+        address: str,
+        codec: Any,
+        types: Mapping[str, type[ChainEvent]] = EVENT_TYPES,
+    ) -> None:
+        self.types = types
         self.address = to_checksum_address(address)
         self._address_key = self.address.lower()
         self._codec = codec
@@ -306,7 +321,7 @@ class EventDecoder:
             if item.get("type") != "event":
                 continue
             event = EventCodec(item)
-            model = EVENT_TYPES.get(event.name)
+            model = types.get(event.name)
             logged = [name for name, _ in event.indexed] + [str(p["name"]) for p in event.data]
             if model is None or logged != _argument_aliases(model):
                 raise ChainConfigError(f"event {event.name} of the contract has no matching model")
@@ -319,7 +334,7 @@ class EventDecoder:
         name = kind if isinstance(kind, str) else kind.name
         if name not in self.topics:
             raise ChainConfigError(f"the contract has no event named {name}")
-        return EVENT_TYPES[name]
+        return self.types[name]
 
     def decode(self, logs: Iterable[RawLog]) -> list[ChainEvent]:
         """This contract's logs among `logs` as typed events (others and unknown topics dropped)."""
@@ -329,7 +344,8 @@ class EventDecoder:
                 continue
             event = self._by_topic.get(bytes(log["topics"][0]))
             if event is not None:
-                out.append(typed_event(event.name, event.decode(self._codec, log), log))
+                args = event.decode(self._codec, log)
+                out.append(typed_event(event.name, args, log, self.types))
         return out
 
 

@@ -34,7 +34,7 @@ from flchain.ledger.events import Attested, ChainEvent, Revealed, RoundFinalized
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
 from flchain.ledger.index import EventIndex, ReadScope
 from flchain.ledger.revert import ErrorDecoder
-from flchain.ledger.sending import Signer, TxResult, TxSender
+from flchain.ledger.sending import Signer, TxPolicy, TxResult, TxSender
 from flchain.ledger.views import CommitState, NodeRecord
 from flchain.protocol import (
     Address,
@@ -49,6 +49,18 @@ from flchain.protocol import (
 )
 
 E = TypeVar("E", bound=ChainEvent)
+
+#: Gas of a finalizing `attest`, the costliest path an attestation can take (it writes the
+#: Final record, and a penalty per listed node), above bench/gas.py's worst figures (112 737 +
+#: 10 774 per penalised node) by ~10 %. An attestation's estimate is taken on the state before
+#: it is mined: when another vote for the same result lands first in the same block, the one
+#: estimated as non-finalizing is the one that finalizes. So every attestation is sent with
+#: at least this much gas; it pays only for what it uses. (A state override of the vote count
+#: in eth_estimateGas would need the contract's storage layout and a provider that supports
+#: it; the floor needs neither. tests/ledger/test_attest_gas.py checks the floor still covers
+#: the contract.)
+FINALIZING_ATTEST_GAS = 125_000
+FINALIZING_ATTEST_GAS_PER_PENALISED = 12_000
 
 
 class DeployConfig(BaseModel):
@@ -77,22 +89,37 @@ class AttestResult(BaseModel):
 
 
 class Ledger:
-    """The FLChain `deployment`, signing as `signer` (none: read-only)."""
+    """The FLChain `deployment`, signing as `signer` (none: read-only) under `policy` (fees,
+    gas margin, waiting, replacement, confirmations: `flchain.ledger.sending.TxPolicy`)."""
 
-    def __init__(self, deployment: Deployment, signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        signer: Signer | None = None,
+        policy: TxPolicy | None = None,
+    ) -> None:
         self.deployment = deployment
         self.signer = signer
-        self._sender = (
+        self.policy = policy or TxPolicy()
+        self.sender = (
             None
             if signer is None
-            else TxSender(deployment.backend, deployment.errors, signer, lambda: self.chain_id)
+            else TxSender(
+                deployment.backend, deployment.errors, signer, lambda: self.chain_id, self.policy
+            )
         )
         self._read_scope = ReadScope()
 
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def deploy(cls, backend: Backend, deployer: LocalAccount, config: DeployConfig) -> Ledger:
+    def deploy(
+        cls,
+        backend: Backend,
+        deployer: LocalAccount,
+        config: DeployConfig,
+        policy: TxPolicy | None = None,
+    ) -> Ledger:
         """Deploy a fresh contract; `deployer` becomes the governor."""
         artifact = load_artifact()
         factory = backend.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -108,12 +135,14 @@ class Ledger:
             rules_to_tuple(config.rules, 0),
         )
         signer = Signer(deployer)
-        sender = TxSender(backend, ErrorDecoder(artifact["abi"]), signer, lambda: backend.chain_id)
+        sender = TxSender(
+            backend, ErrorDecoder(artifact["abi"]), signer, lambda: backend.chain_id, policy
+        )
         receipt = sender.send(ctor, "constructor")
         deployment = Deployment(
             backend, receipt["contractAddress"], from_block=int(receipt["blockNumber"])
         )
-        return cls(deployment, signer)
+        return cls(deployment, signer, policy)
 
     @classmethod
     def connect(
@@ -124,6 +153,7 @@ class Ledger:
         *,
         from_block: int = 0,
         check: bool = True,
+        policy: TxPolicy | None = None,
     ) -> Ledger:
         """Attach to an existing deployment (by default checks that code is there and answers)."""
         deployment = (
@@ -131,11 +161,12 @@ class Ledger:
             if check
             else Deployment(backend, address, from_block=from_block)
         )
-        return cls(deployment, None if account is None else Signer(account))
+        return cls(deployment, None if account is None else Signer(account), policy)
 
     def with_account(self, account: LocalAccount) -> Ledger:
-        """The same deployment (ABI, contract, decoders, cached immutables), signing as `account`."""
-        return Ledger(self.deployment, Signer(account))
+        """The same deployment (ABI, contract, decoders, cached immutables) and policy, signing
+        as `account`."""
+        return Ledger(self.deployment, Signer(account), self.policy)
 
     # ------------------------------------------------------------ the deployment
 
@@ -173,13 +204,22 @@ class Ledger:
 
     # ------------------------------------------------------------ sending
 
-    def _transact(self, function: str, *args: Any, value: int = 0) -> TxResult:
-        if self._sender is None:
+    def _transact(
+        self,
+        function: str,
+        *args: Any,
+        value: int = 0,
+        gas_floor: int | None = None,
+        deadline: int | None = None,
+    ) -> TxResult:
+        if self.sender is None:
             raise ChainConfigError(
                 "this Ledger has no wallet: pass an account to send transactions"
             )
         call = getattr(self.contract.functions, function)(*args)
-        receipt = self._sender.send(call, function, value=value)
+        receipt = self.sender.send(
+            call, function, value=value, gas_floor=gas_floor, deadline=deadline
+        )
         return TxResult(
             function=function,
             tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
@@ -199,8 +239,14 @@ class Ledger:
         return self._transact("withdraw")
 
     def commit(self, round: int, commitment: Bytes32) -> TxResult:
-        """Post `commitment` (see `flchain.ledger.commitment_hash`) for `round`."""
-        return self._transact("commit", round, hex_to_bytes32(commitment))
+        """Post `commitment` (see `flchain.ledger.commitment_hash`) for `round`, mined before
+        its commit window ends (else `DeadlineMissed`)."""
+        return self._transact(
+            "commit",
+            round,
+            hex_to_bytes32(commitment),
+            deadline=self.schedule.commit_end(round),
+        )
 
     def reveal(
         self,
@@ -211,7 +257,8 @@ class Ledger:
         roi_bps: int,
         salt: Bytes32,
     ) -> tuple[TxResult, RevealOutcome]:
-        """Reveal the committed update; returns the transaction and the on-chain outcome."""
+        """Reveal the committed update, mined before the reveal window ends (else
+        `DeadlineMissed`); returns the transaction and the on-chain outcome."""
         tx = self._transact(
             "reveal",
             round,
@@ -220,6 +267,7 @@ class Ledger:
             hex_to_bytes32(base_digest),
             roi_bps,
             hex_to_bytes32(salt),
+            deadline=self.schedule.reveal_end(round),
         )
         return tx, next(e.outcome for e in tx.events if isinstance(e, Revealed))
 
@@ -231,14 +279,17 @@ class Ledger:
         manifest_cid: str | bytes,
         penalised: Iterable[Address] = (),
     ) -> AttestResult:
-        """Attest the merge result of `round` (penalised nodes are put in canonical order)."""
+        """Attest the merge result of `round` (penalised nodes are put in canonical order),
+        with gas for the finalizing path whatever the estimate (`FINALIZING_ATTEST_GAS`)."""
+        listed = list(canonical_penalised(penalised))
         tx = self._transact(
             "attest",
             round,
             hex_to_bytes32(merged_digest),
             cid_to_bytes(merged_cid),
             cid_to_bytes(manifest_cid),
-            list(canonical_penalised(penalised)),
+            listed,
+            gas_floor=FINALIZING_ATTEST_GAS + FINALIZING_ATTEST_GAS_PER_PENALISED * len(listed),
         )
         att = next(e for e in tx.events if isinstance(e, Attested))
         return AttestResult(

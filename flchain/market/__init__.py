@@ -1,5 +1,8 @@
 """Market data: the OHLCV type, loaders and cleaning, synthetic bars, partitions, benchmarks.
 
+`flchain.market.planted` is the exact planted-signal market (integer arithmetic only), with its
+own non-IID node partitions and held-out benchmark windows.
+
 Public API: `OHLCV`, `Benchmark`, `MarketDataError`; `flchain.market.benchmark.resolve(id)`,
 `default_benchmark()`, `benchmark_for_round(r)`; loaders in `flchain.market.loaders`.
 """

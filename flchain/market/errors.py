@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flchain.errors import FlchainError
+from flchain.errors import FlchainError, UnavailableError
 
 
 class MarketDataError(FlchainError):
@@ -11,3 +11,13 @@ class MarketDataError(FlchainError):
 
 class UnknownBenchmarkError(MarketDataError):
     """A benchmark id names no benchmark this installation knows."""
+
+
+class BenchmarkFormatError(MarketDataError):
+    """Bytes offered as a benchmark file are not a canonical flchain benchmark file."""
+
+
+class BenchmarkUnavailableError(UnknownBenchmarkError, UnavailableError):
+    """A benchmark named by digest or CID could not be fetched from the content store
+    (absent, too large, or the store failed): it does not resolve, and — like any content that
+    cannot be fetched — a node retries later and an audit says it could not verify (exit 2)."""

@@ -35,20 +35,24 @@ class PartitionSpec(BaseModel):
 
 def resample(bars: OHLCV, factor: int) -> OHLCV:
     """Aggregate every ``factor`` consecutive bars into one (first open, max high, min low,
-    last close, summed volume); a trailing incomplete group is dropped."""
+    last close, summed volume); a trailing incomplete group is dropped. Volumes are added left to
+    right (element-wise), not by a library reduction whose order could change."""
     if factor < 1:
         raise MarketDataError("resample factor must be >= 1")
     n = len(bars) // factor * factor
     if n == 0:
         raise MarketDataError(f"{len(bars)} bars are too few to resample by {factor}")
     shape = (n // factor, factor)
+    volume = bars.volume[:n:factor].copy()
+    for k in range(1, factor):
+        volume += bars.volume[k:n:factor]
     return OHLCV.of(
         bars.timestamps[:n:factor],
         bars.open[:n:factor],
         bars.high[:n].reshape(shape).max(axis=1),
         bars.low[:n].reshape(shape).min(axis=1),
         bars.close[factor - 1 : n : factor],
-        bars.volume[:n].reshape(shape).sum(axis=1),
+        volume,
     )
 
 

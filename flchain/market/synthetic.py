@@ -5,6 +5,10 @@ calm, turbulent) at geometric intervals; shocks are Student-t (ν = 3) for fat t
 high/low and volume are derived from the same stream. The generator uses numpy's PCG64 bit
 stream only through `Generator` methods; synthetic data is for experiments, not for claims
 (a benchmark made from it is identified by the hash of its bars, so it is still verifiable).
+
+Not bit-identical across machines: ``np.exp`` differs between AVX-512 and AVX2 in the last bit
+(DESIGN §4), so one seed can give different bars on different CPUs. Anything pinned or compared
+across machines should use `flchain.market.planted`, which is exact.
 """
 
 from __future__ import annotations

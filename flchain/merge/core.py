@@ -8,7 +8,9 @@ Steps, in this order, each a function below (docs/merge.md writes them out):
     validate              per reveal: on-chain outcome, base, content, format, layout, norm,
                           directive compliance
     verify_roi_claims     recompute every claim on the benchmark (reference inference + ROI)
-    select                best `max_participants` by claimed ROI, ties by address
+                          under the base model's config, the config the update is merged into
+    select                best `max_participants` by claimed ROI, ties by address (v2: by
+                          keccak(seed ‖ node), flchain.merge.v2 calls the same steps)
     process_diversity     similarity, clusters, capped weights, next round's directives
     process_aggregation   mean / median / trimmed mean (flchain.merge.aggregate)
     build_manifest        canonical JSON of every input and decision
@@ -23,7 +25,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +42,8 @@ from flchain.merge.aggregate import (
 )
 from flchain.merge.content import needs_content
 from flchain.merge.diversity import (
+    TieKey,
+    address_tie_key,
     behavioural_similarity_ppm,
     cap_cluster_weights,
     cluster_best,
@@ -52,7 +56,14 @@ from flchain.merge.diversity import (
 from flchain.merge.errors import MergeInputError
 from flchain.merge.manifest import MANIFEST_KIND, MANIFEST_VERSION, encode_manifest, fraction_str
 from flchain.merge.reasons import PENALISED_REASONS, Reason
-from flchain.model import ModelConfig, config_from_metadata, draw_directive, reference_positions
+from flchain.model import (
+    ModelConfig,
+    config_from_metadata,
+    directive_mask,
+    directive_menu,
+    draw_directive,
+    reference_positions,
+)
 from flchain.protocol import (
     NORM_SCALE,
     PPM,
@@ -74,6 +85,42 @@ from flchain.storage.weights import decode_weights, encode_weights
 __all__ = ["Decision", "MergeResult", "merge"]
 
 Tensors = dict[str, NDArray[np.float32]]
+
+
+class RevealLike(Protocol):
+    """What the shared steps read of a reveal (v1's `Reveal`, v2's `merge.v2.RevealInput`)."""
+
+    @property
+    def node(self) -> Address: ...
+    @property
+    def cid(self) -> str: ...
+    @property
+    def roi_bps(self) -> int: ...
+
+
+class MergeRules(Protocol):
+    """The rule fields the shared steps read (v1's `Rules`, v2's `RulesV2`: same names)."""
+
+    @property
+    def roi_min_bps(self) -> int: ...
+    @property
+    def max_participants(self) -> int: ...
+    @property
+    def similarity_threshold_ppm(self) -> int: ...
+    @property
+    def cluster_cap_ppm(self) -> int: ...
+    @property
+    def similarity_metric(self) -> int: ...
+    @property
+    def aggregation(self) -> int: ...
+    @property
+    def trim_ppm(self) -> int: ...
+    @property
+    def roi_tolerance_bps(self) -> int: ...
+    @property
+    def norm_bound_micro(self) -> int: ...
+    @property
+    def fee_ppm(self) -> int: ...
 
 
 _ON_CHAIN_REASON = {
@@ -114,13 +161,14 @@ class BaseModelState:
     tensors: Tensors
     metadata: dict[str, str]
     layout: dict[str, tuple[int, ...]]
+    config: ModelConfig  # the global model's config: what every update is scored and merged under
 
 
 @dataclass
 class Candidate:
     """A reveal that passed `validate` (and, later, `verify_roi_claims`)."""
 
-    reveal: Reveal
+    reveal: RevealLike
     tensors: Tensors
     config: ModelConfig
     norm_micro: int
@@ -136,7 +184,7 @@ class Notes:
     norm_micro: dict[Address, int] = field(default_factory=dict)
     recomputed_roi_bps: dict[Address, int] = field(default_factory=dict)
 
-    def decide(self, reveal: Reveal, reason: Reason, detail: str = "") -> None:
+    def decide(self, reveal: RevealLike, reason: Reason, detail: str = "") -> None:
         self.decisions[reveal.node] = Decision(reveal.node, reveal.cid, reason, detail)
 
 
@@ -150,19 +198,35 @@ def process_base(record: RoundRecord, base_weights: bytes) -> BaseModelState:
         raise MergeInputError(
             f"base weights digest {digest} is not the round's base model {record.base.digest}"
         )
+    return decode_base(base_weights)
+
+
+def decode_base(base_weights: bytes) -> BaseModelState:
+    """The base model's tensors, metadata, layout and config (its digest already checked)."""
     try:
         tensors, metadata = decode_weights(base_weights)
     except WeightsError as exc:
         raise MergeInputError(f"base model does not decode: {exc}") from None
+    try:
+        config = config_from_metadata(metadata)
+    except FlchainError as exc:
+        raise MergeInputError(f"base model carries no usable model config: {exc}") from None
     layout = {name: tuple(int(d) for d in t.shape) for name, t in tensors.items()}
-    return BaseModelState(tensors, metadata, layout)
+    return BaseModelState(tensors, metadata, layout, config)
 
 
 def check_benchmark(rules: Rules, benchmark: Benchmark) -> None:
-    """The benchmark must be the one the rules name (an all-zero id means unset: devnets)."""
-    if not is_unset_benchmark(rules.benchmark_id) and benchmark.id != rules.benchmark_id:
+    """The benchmark must be the one the rules name, by bars hash or file digest (an all-zero
+    id means unset: devnets)."""
+    check_benchmark_id(rules.benchmark_id, benchmark)
+
+
+def check_benchmark_id(benchmark_id: str, benchmark: Benchmark) -> None:
+    """`benchmark` is the one `benchmark_id` (0x-hex: bars hash or file digest) names, or the
+    id is unset."""
+    if not is_unset_benchmark(benchmark_id) and not benchmark.is_named_by(benchmark_id):
         raise MergeInputError(
-            f"benchmark {benchmark.id} is not the rules' benchmark {rules.benchmark_id}"
+            f"benchmark {benchmark.id} is not the rules' benchmark {benchmark_id}"
         )
 
 
@@ -222,11 +286,12 @@ def norm_micro(norm_squared: float) -> int:
 
 
 def follows_directive(config: ModelConfig, directive: Directive) -> bool:
-    """The update's config applies every choice of the directive it was assigned."""
+    """The update's config applies every choice of the directive it was assigned: training mask,
+    learning rate, epochs, perturbation seed (a directive never changes the feature set or the
+    lookbacks: those are the base's, and the update is scored under the base's config)."""
     return (
         config.directive == directive
-        and config.feature_set == directive.feature_set
-        and config.lookback_scale == directive.lookback_scale
+        and config.train_mask == directive_mask(directive)
         and config.learning_rate_ppm == directive.learning_rate_ppm
         and config.epochs == directive.epochs
         and config.init_seed == directive.init_seed
@@ -251,6 +316,18 @@ def validate_reveal(
         return Reason.CID_MISMATCH, "bytes do not hash to the revealed CID"
     if sha256_hex(payload) != reveal.update_digest:
         return Reason.DIGEST_MISMATCH, "bytes do not hash to the revealed digest"
+    return validate_content(reveal, payload, base, record.rules.norm_bound_micro, directive)
+
+
+def validate_content(
+    reveal: RevealLike,
+    payload: bytes,
+    base: BaseModelState,
+    norm_bound_micro: int,
+    directive: Directive | None,
+) -> Candidate | tuple[Reason, str]:
+    """The checks of the bytes themselves (format, layout, metadata, norm, directive), shared
+    by v1 (content fetched by CID) and v2 (payload from calldata); first failure wins."""
     try:
         tensors, metadata = decode_weights(payload, require_canonical=True)
     except WeightsError as exc:
@@ -263,8 +340,8 @@ def validate_reveal(
     except FlchainError as exc:
         return Reason.BAD_METADATA, str(exc)
     norm = norm_micro(update_norm_squared(tensors, base))
-    if norm > record.rules.norm_bound_micro:
-        return Reason.NORM_TOO_LARGE, f"norm {norm} > bound {record.rules.norm_bound_micro} (1e-6)"
+    if norm > norm_bound_micro:
+        return Reason.NORM_TOO_LARGE, f"norm {norm} > bound {norm_bound_micro} (1e-6)"
     if directive is not None and not follows_directive(config, directive):
         return Reason.IGNORED_DIRECTIVE, "model config does not apply the assigned directive"
     return Candidate(reveal=reveal, tensors=tensors, config=config, norm_micro=norm)
@@ -302,15 +379,21 @@ def validate(
 
 
 def verify_roi_claims(
-    candidates: Sequence[Candidate], benchmark: Benchmark, rules: Rules, notes: Notes
+    candidates: Sequence[Candidate],
+    benchmark: Benchmark,
+    rules: MergeRules,
+    notes: Notes,
+    scoring: ModelConfig,
 ) -> list[Candidate]:
-    """Step 2. Re-run every claim's backtest; a claim off by more than the tolerance fails."""
+    """Step 2. Re-run every claim's backtest under ``scoring`` — the base model's config, the
+    one the update's weights will be merged into (features, lookbacks, decision rule) — whatever
+    config the update declares; a claim off by more than the tolerance fails."""
     prices = benchmark.exec_prices
     verified: list[Candidate] = []
     for c in candidates:
         try:
-            positions = reference_positions(c.tensors, c.config, benchmark.bars)
-        except FlchainError as exc:  # the weights do not fit the config they declare
+            positions = reference_positions(c.tensors, scoring, benchmark.bars)
+        except FlchainError as exc:  # weights that do not fit the scoring config
             notes.decide(c.reveal, Reason.BAD_METADATA, str(exc))
             continue
         recomputed = roi_bps(prices, positions, rules.fee_ppm)
@@ -330,11 +413,14 @@ def verify_roi_claims(
 # --- step 3: select -------------------------------------------------------------------------
 
 
-def select(candidates: Sequence[Candidate], rules: Rules, notes: Notes) -> list[Candidate]:
-    """Step 3. Keep the best `max_participants` by claimed ROI (ties: lower address first)."""
-    ranked = sorted(
-        candidates, key=lambda c: (-c.reveal.roi_bps, canonical_address_key(c.reveal.node))
-    )
+def select(
+    candidates: Sequence[Candidate],
+    rules: MergeRules,
+    notes: Notes,
+    tie: TieKey = address_tie_key,
+) -> list[Candidate]:
+    """Step 3. Keep the best `max_participants` by claimed ROI (ties: lower `tie` key first)."""
+    ranked = sorted(candidates, key=lambda c: (-c.reveal.roi_bps, tie(c.reveal.node)))
     kept = ranked[: rules.max_participants]
     for c in ranked[rules.max_participants :]:
         notes.decide(c.reveal, Reason.BEYOND_PARTICIPANT_CAP, f"limit {rules.max_participants}")
@@ -357,7 +443,7 @@ class DiversityOutcome:
 
 
 def pairwise_similarity(
-    selected: Sequence[Candidate], base: BaseModelState, metric: SimilarityMetric
+    selected: Sequence[Candidate], base: BaseModelState, metric: int
 ) -> dict[tuple[Address, Address], int]:
     nodes = [c.reveal.node for c in selected]
     if metric == SimilarityMetric.WEIGHT_DELTA:
@@ -386,7 +472,7 @@ def pairwise_similarity(
     return out
 
 
-def raw_weight(c: Candidate, rules: Rules) -> int:
+def raw_weight(c: Candidate, rules: MergeRules) -> int:
     """Integer weight before cluster caps: 1, or the verified ROI shifted to be >= 1."""
     if rules.aggregation == Aggregation.MEAN_ROI:
         assert c.recomputed_roi_bps is not None
@@ -397,23 +483,35 @@ def raw_weight(c: Candidate, rules: Rules) -> int:
 def process_diversity(
     selected: Sequence[Candidate], base: BaseModelState, record: RoundRecord
 ) -> DiversityOutcome:
-    """Step 4. Similarity, clusters, capped weights and next round's exploration directives."""
-    rules = record.rules
+    """Step 4 of v1: the directive seed from the salts alone, ties by address."""
+    seed = directive_seed(
+        record.chain_id, record.contract, record.round, {r.node: r.salt for r in record.reveals}
+    )
+    return diversity_outcome(selected, base, record.rules, seed, address_tie_key)
+
+
+def diversity_outcome(
+    selected: Sequence[Candidate],
+    base: BaseModelState,
+    rules: MergeRules,
+    seed: bytes,
+    tie: TieKey,
+) -> DiversityOutcome:
+    """Step 4. Similarity, clusters, capped weights and next round's exploration directives,
+    drawn from `seed` for every member of a cluster but its best (ties by `tie`)."""
     nodes = [c.reveal.node for c in selected]
     sim = pairwise_similarity(selected, base, rules.similarity_metric)
     clusters = single_linkage_clusters(nodes, sim, rules.similarity_threshold_ppm)
     shares = cap_cluster_weights(
         {c.reveal.node: raw_weight(c, rules) for c in selected}, clusters, rules.cluster_cap_ppm
     )
-    seed = directive_seed(
-        record.chain_id, record.contract, record.round, {r.node: r.salt for r in record.reveals}
-    )
     verified = {c.reveal.node: c.recomputed_roi_bps or 0 for c in selected}
+    menu = directive_menu(base.config)
     directives: list[Directive] = []
     for members in clusters:
         if len(members) > 1:
-            best = cluster_best(members, verified)
-            directives.extend(draw_directive(n, seed) for n in members if n != best)
+            best = cluster_best(members, verified, tie)
+            directives.extend(draw_directive(n, seed, menu) for n in members if n != best)
     return DiversityOutcome(
         similarity=[(a, b, v) for (a, b), v in sim.items()],
         clusters=clusters,
@@ -428,7 +526,7 @@ def process_diversity(
 
 
 def process_aggregation(
-    selected: Sequence[Candidate], weights: Mapping[Address, int], rules: Rules
+    selected: Sequence[Candidate], weights: Mapping[Address, int], rules: MergeRules
 ) -> dict[str, NDArray[np.float32]]:
     """Step 5. The rule's method over the selected updates (arithmetic in `aggregate`)."""
     updates = {c.reveal.node: c.tensors for c in selected}
@@ -442,7 +540,7 @@ def process_aggregation(
 # --- step 6: manifest -----------------------------------------------------------------------
 
 
-def _directive_doc(d: Directive) -> dict[str, Any]:
+def directive_doc(d: Directive) -> dict[str, Any]:
     return {
         "node": d.node,
         "feature_set": d.feature_set,
@@ -491,16 +589,28 @@ def build_manifest(
         "base": {"round": record.base.round, "digest": record.base.digest, "cid": record.base.cid},
         "benchmark_id": benchmark.id,
         "rules": record.rules.model_dump(mode="json"),
-        "directives_in_force": [_directive_doc(d) for d in _canonical(directives_in_force)],
+        "directives_in_force": [
+            directive_doc(d) for d in canonical_directives(directives_in_force)
+        ],
         "inputs": inputs,
         "outcome": "kept_base" if diversity is None else "merged",
         "penalised": list(penalised),
         "merged": {"digest": merged_digest, "cid": merged_cid},
     }
     if diversity is not None:
-        doc["similarity"] = [[a, b, v] for a, b, v in diversity.similarity]
-        doc["clusters"] = [list(c) for c in diversity.clusters]
-        doc["weights"] = [
+        doc.update(diversity_doc(diversity))
+        doc["directive_seed"] = "0x" + diversity.seed.hex()
+    else:
+        doc["directives"] = []
+    return encode_manifest(doc)
+
+
+def diversity_doc(diversity: DiversityOutcome) -> dict[str, Any]:
+    """The manifest's similarity, clusters, weights and next round's directives."""
+    return {
+        "similarity": [[a, b, v] for a, b, v in diversity.similarity],
+        "clusters": [list(c) for c in diversity.clusters],
+        "weights": [
             {
                 "node": n,
                 "share": fraction_str(diversity.shares[n]),
@@ -508,15 +618,12 @@ def build_manifest(
                 "integer": diversity.weights[n],
             }
             for n in sorted(diversity.shares, key=canonical_address_key)
-        ]
-        doc["directive_seed"] = "0x" + diversity.seed.hex()
-        doc["directives"] = [_directive_doc(d) for d in diversity.directives]
-    else:
-        doc["directives"] = []
-    return encode_manifest(doc)
+        ],
+        "directives": [directive_doc(d) for d in diversity.directives],
+    }
 
 
-def _canonical(directives: Sequence[Directive]) -> list[Directive]:
+def canonical_directives(directives: Sequence[Directive]) -> list[Directive]:
     return sorted(directives, key=lambda d: canonical_address_key(d.node))
 
 
@@ -548,7 +655,7 @@ def merge(
     notes = Notes()
 
     candidates = validate(reveals, payloads, base, record, assigned, notes)
-    verified = verify_roi_claims(candidates, benchmark, record.rules, notes)
+    verified = verify_roi_claims(candidates, benchmark, record.rules, notes, base.config)
     selected = select(verified, record.rules, notes)
 
     diversity: DiversityOutcome | None = None

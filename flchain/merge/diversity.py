@@ -12,7 +12,7 @@ Everything here decides, so everything is integer or exact-rational arithmetic:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -25,6 +25,8 @@ from flchain.merge.errors import MergeInputError
 from flchain.protocol import PPM, Address, canonical_address_key
 
 __all__ = [
+    "TieKey",
+    "address_tie_key",
     "behavioural_similarity_ppm",
     "cap_cluster_weights",
     "cluster_best",
@@ -35,6 +37,9 @@ __all__ = [
     "single_linkage_clusters",
     "weight_delta_similarity_ppm",
 ]
+
+#: Orders nodes whose ranking ties: v1 by address (`address_tie_key`), v2 by keccak(seed ‖ node).
+TieKey = Callable[[Address], bytes]
 
 #: Domain tag hashed ahead of the salts so this seed can never equal another keccak in the
 #: protocol (commitments hash ABI-encoded words, never this prefix).
@@ -226,6 +231,16 @@ def directive_seed(
     return bytes(keccak(b"".join(parts)))
 
 
-def cluster_best(members: Sequence[Address], verified_roi_bps: Mapping[Address, int]) -> Address:
-    """Highest verified ROI; ties go to the canonically first address."""
-    return min(members, key=lambda n: (-verified_roi_bps[n], canonical_address_key(n)))
+def address_tie_key(node: Address) -> bytes:
+    """v1's tie order: the canonical (lower-case hex) address, as ASCII bytes (same order)."""
+    return canonical_address_key(node).encode()
+
+
+def cluster_best(
+    members: Sequence[Address],
+    verified_roi_bps: Mapping[Address, int],
+    tie: TieKey = address_tie_key,
+) -> Address:
+    """Highest verified ROI; ties go to the lowest `tie` key (v1: the canonically first
+    address; v2: keccak(seed ‖ node))."""
+    return min(members, key=lambda n: (-verified_roi_bps[n], tie(n)))

@@ -15,10 +15,17 @@ from typing import Any
 
 from flchain.merge.errors import MergeError
 
-__all__ = ["MANIFEST_KIND", "MANIFEST_VERSION", "encode_manifest", "fraction_str"]
+__all__ = [
+    "MANIFEST_KIND",
+    "MANIFEST_VERSION",
+    "MANIFEST_VERSION_V2",
+    "encode_manifest",
+    "fraction_str",
+]
 
 MANIFEST_KIND = "flchain.merge.manifest"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 1  # protocol v1
+MANIFEST_VERSION_V2 = 2  # protocol v2: seed inputs and the settlement table (docs/merge.md)
 
 
 def fraction_str(value: Fraction) -> str:

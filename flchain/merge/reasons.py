@@ -1,6 +1,6 @@
 """Stable reason codes for every decision the merge takes about an input.
 
-The string values are part of the manifest format (protocol v1): never rename one; add new
+The string values are part of the manifest format (v1 and v2): never rename one; add new
 codes instead. `PENALISED_REASONS` are the ones that are the node's own fault and provable
 from public data by anyone, so attesters report them for an on-chain record update.
 """
@@ -31,6 +31,10 @@ class Reason(StrEnum):
     IGNORED_DIRECTIVE = "ignored_directive"
     ROI_NOT_REPRODUCED = "roi_not_reproduced"
     BEYOND_PARTICIPANT_CAP = "beyond_participant_cap"
+    # protocol v2
+    REJECTED_ON_CHAIN_STALE_BASE = "rejected_on_chain_stale_base"
+    REJECTED_ON_CHAIN_DUPLICATE = "rejected_on_chain_duplicate"
+    PAYLOAD_UNREADABLE = "payload_unreadable"
 
 
 #: Faults of the node itself, checkable by anyone from chain + content. Not included:
@@ -50,5 +54,28 @@ PENALISED_REASONS: frozenset[Reason] = frozenset(
         Reason.NORM_TOO_LARGE,
         Reason.IGNORED_DIRECTIVE,
         Reason.ROI_NOT_REPRODUCED,
+        Reason.PAYLOAD_UNREADABLE,
+    }
+)
+
+#: Codes only the v2 merge gives: the contract's new outcomes, and a payload the reveal's
+#: transaction does not carry as a `reveal` call (the node chose to send it so: penalised).
+V2_ONLY_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.REJECTED_ON_CHAIN_STALE_BASE,
+        Reason.REJECTED_ON_CHAIN_DUPLICATE,
+        Reason.PAYLOAD_UNREADABLE,
+    }
+)
+
+#: Codes the v2 merge never gives: payloads travel in calldata checked against their digest by
+#: the contract, so nothing is fetched (unavailable), named by a CID of the reader's choice
+#: (mismatch) or hashes to another digest; a stale base is the contract's outcome.
+V1_ONLY_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.STALE_BASE,
+        Reason.CONTENT_UNAVAILABLE,
+        Reason.CID_MISMATCH,
+        Reason.DIGEST_MISMATCH,
     }
 )

@@ -19,12 +19,13 @@ from flchain.model.config import (
     ModelConfig,
     config_from_metadata,
     config_to_metadata,
+    directive_mask,
     directive_menu,
     draw_directive,
     validate_directive,
 )
 from flchain.model.errors import ModelError
-from flchain.model.features import feature_matrix
+from flchain.model.features import feature_columns, feature_matrix
 from flchain.model.network import (
     check_weights,
     init_weights,
@@ -50,8 +51,10 @@ __all__ = [
     "check_weights",
     "config_from_metadata",
     "config_to_metadata",
+    "directive_mask",
     "directive_menu",
     "draw_directive",
+    "feature_columns",
     "feature_matrix",
     "init_weights",
     "perturb_weights",

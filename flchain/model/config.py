@@ -1,10 +1,17 @@
 """Model configuration, its safetensors metadata form, and the exploration directive menu.
 
 Architectural constraint: every feature set produces exactly `N_FEATURES` inputs, and the
-network shape depends only on `N_FEATURES` and `hidden`, so weights from nodes that follow
-different directives keep identical names and shapes and can be averaged. A directive changes
-which lookbacks/features fill the slots, the training hyperparameters and the seed of a
-perturbation applied to the base model before training.
+network shape depends only on `N_FEATURES` and `hidden`.
+
+Coherent exploration: an exploration directive may change only what keeps the meaning of every
+weight — which of the global model's feature slots are masked (zeroed) in training
+(`directive_mask`), the learning rate, the epochs, the seed of a perturbation of the base
+before training. It never changes the feature set or the lookbacks: the weights of a slot mean
+"this feature of the global config" for every node, so averaging them is meaningful, and the
+merge scores every update under the global model's config (the config it is merged into).
+The `Directive` type still carries ``feature_set`` and ``lookback_scale`` (its v1 wire form);
+drawn from `directive_menu(base)` they are always the base's, and `ModelConfig.following`
+ignores them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from itertools import combinations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -73,6 +81,13 @@ class ModelConfig(BaseModel):
     @param label_horizon bars ahead the training label looks
     @param init_seed seed of the initial weights (genesis) or of the perturbation of the base
     @param perturb_ppm std-dev of that perturbation relative to each tensor's RMS, ppm (0 = none)
+    @param decision_band_micro no-trade band of the decision rule, in 1e-6 logit units: the
+        held position changes only to one whose logit is more than the band above the held
+        one's (0: memoryless argmax, today's rule). To become a protocol rule in v2.
+    @param label_fee_ppm fee per side the training labels net out of the forward return
+        (0: labels ignore fees). To become a protocol rule in v2.
+    @param train_mask feature slots zeroed in training (an exploration directive's mask; the
+        features are all present when the model is scored or used)
     @param base_digest digest of the global model this config's weights started from
     @param directive the exploration directive followed in this round, if any
     """
@@ -89,6 +104,9 @@ class ModelConfig(BaseModel):
     label_horizon: int = Field(8, ge=1, le=256)
     init_seed: int = Field(0, ge=0, lt=2**63)
     perturb_ppm: int = Field(0, ge=0, le=1_000_000)
+    decision_band_micro: int = Field(0, ge=0, le=100_000_000)
+    label_fee_ppm: int = Field(0, ge=0, le=100_000)
+    train_mask: tuple[int, ...] = ()
     base_digest: str | None = None
     directive: Directive | None = None
 
@@ -100,6 +118,12 @@ class ModelConfig(BaseModel):
             )
         if self.version != FORMAT_VERSION:
             raise ModelError(f"model config version {self.version} is not supported")
+        if list(self.train_mask) != sorted(set(self.train_mask)) or not all(
+            0 <= k < N_FEATURES for k in self.train_mask
+        ):
+            raise ModelError(
+                f"train_mask must list distinct feature slots 0 … {N_FEATURES - 1} in order"
+            )
 
     @property
     def lookbacks(self) -> tuple[int, ...]:
@@ -114,11 +138,12 @@ class ModelConfig(BaseModel):
         return self.learning_rate_ppm / 1_000_000
 
     def following(self, directive: Directive, base_digest: str | None) -> ModelConfig:
-        """This config with a directive's choices applied (and the base digest recorded)."""
+        """This config with a directive's choices applied (and the base digest recorded): its
+        training mask, learning rate, epochs and perturbation seed — never the feature set or
+        lookbacks, which stay this (the global model's) config's."""
         return self.model_copy(
             update={
-                "feature_set": directive.feature_set,
-                "lookback_scale": directive.lookback_scale,
+                "train_mask": directive_mask(directive),
                 "learning_rate_ppm": directive.learning_rate_ppm,
                 "epochs": directive.epochs,
                 "init_seed": directive.init_seed,
@@ -130,6 +155,16 @@ class ModelConfig(BaseModel):
 
 
 DEFAULT_PERTURB_PPM = 50_000  # 5 % of each tensor's RMS: enough to leave a cluster, not to wreck
+MASKED_FEATURES = 2  # feature slots a directive masks in training
+_MASKS = tuple(combinations(range(N_FEATURES), MASKED_FEATURES))
+
+
+def directive_mask(directive: Directive) -> tuple[int, ...]:
+    """The feature slots a directive masks in training: one of the C(8, 2) pairs, picked by
+    sha256 of the directive's (seed-drawn) perturbation seed, so it adds no field to the
+    directive and is as unpredictable as the seed."""
+    label = f"flchain/directive-mask/{directive.init_seed}".encode()
+    return _MASKS[int.from_bytes(hashlib.sha256(label).digest(), "big") % len(_MASKS)]
 
 
 def _parse(value: str, key: str) -> object:
@@ -139,14 +174,27 @@ def _parse(value: str, key: str) -> object:
         raise ModelError(f"model metadata {key} is not valid JSON") from exc
 
 
+#: Fields added after format version 1 was in use: written only when they differ from their
+#: default, so weights that do not use them keep the exact bytes (and digests) they always had.
+OPTIONAL_FIELDS = ("decision_band_micro", "label_fee_ppm", "train_mask")
+
+
+def _json_defaults() -> dict[str, object]:
+    return ModelConfig().model_dump(mode="json")
+
+
 def config_to_metadata(cfg: ModelConfig) -> dict[str, str]:
     """Flat string metadata for the canonical safetensors header.
 
     One key per field, ``flchain.model.<field>``, value = canonical JSON of the field
-    (sorted keys, no spaces), so the same config always gives the same bytes.
+    (sorted keys, no spaces), so the same config always gives the same bytes; an
+    `OPTIONAL_FIELDS` field at its default is left out (reading it back gives the default).
     """
     out: dict[str, str] = {}
+    defaults = _json_defaults()
     for name, value in cfg.model_dump(mode="json").items():
+        if name in OPTIONAL_FIELDS and value == defaults[name]:
+            continue
         out[METADATA_PREFIX + name] = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return out
 
@@ -180,11 +228,14 @@ class DirectiveMenu(BaseModel):
     init_seed_bits: int = 63
 
 
-def directive_menu() -> DirectiveMenu:
-    """The menu every merge draws exploration directives from (order matters: it is indexed)."""
+def directive_menu(base: ModelConfig | None = None) -> DirectiveMenu:
+    """The menu a merge draws exploration directives from for a global model with config
+    ``base`` (default: `ModelConfig()`); order matters, it is indexed. Its feature set and
+    lookback scale are the base's only (coherent exploration, module docstring)."""
+    cfg = base or ModelConfig()
     return DirectiveMenu(
-        feature_sets=tuple(sorted(FEATURE_SETS)),
-        lookback_scales=tuple(range(1, MAX_LOOKBACK_SCALE + 1)),
+        feature_sets=(cfg.feature_set,),
+        lookback_scales=(cfg.lookback_scale,),
         learning_rates_ppm=(1_000, 3_000, 10_000),
         epochs=(2, 4, 8),
     )
@@ -218,7 +269,8 @@ def draw_directive(node: Address, seed: bytes, menu: DirectiveMenu | None = None
 
 
 def validate_directive(directive: Directive, menu: DirectiveMenu | None = None) -> None:
-    """Refuse a directive whose choices are not on the menu."""
+    """Refuse a directive whose choices are not on the menu (pass `directive_menu(base)` of the
+    global model the directive is for; the default menu is that of `ModelConfig()`)."""
     m = menu or directive_menu()
     checks = (
         (directive.feature_set in m.feature_sets, "feature_set"),

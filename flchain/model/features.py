@@ -12,6 +12,7 @@ Row ``i`` of the feature matrix describes bar ``WARMUP + i`` and reads only bars
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +28,23 @@ CLIP = 5.0  # features are clipped to [-CLIP, CLIP]: one crazy bar must not domi
 EPS = 1e-12
 
 
-def _trailing_sum(a: F64, end: int, stop: int, window: int) -> F64:
-    """``s[t] = a[t] + a[t-1] + … + a[t-window+1]`` for t in [end, stop), added left to right
-    starting from the newest term, element-wise across t."""
+def _trailing_sums(a: F64, end: int, stop: int, windows: Sequence[int]) -> dict[int, F64]:
+    """``s_w[t] = a[t] + a[t-1] + … + a[t-w+1]`` for t in [end, stop) and every w in ``windows``,
+    added left to right starting from the newest term, element-wise across t.
+
+    The sum over w terms is a prefix of the sum over more terms, so one accumulation serves every
+    window: the snapshot after w − 1 additions is exactly the w-term sum (same operations, same
+    order, same bits as a separate loop per window).
+    """
+    wanted = sorted(set(windows))
     acc = a[end:stop].copy()
-    for k in range(1, window):
-        acc = acc + a[end - k : stop - k]
-    return acc
+    out: dict[int, F64] = {}
+    for k in range(wanted[-1]):
+        if k:
+            np.add(acc, a[end - k : stop - k], out=acc)
+        if k + 1 in wanted:
+            out[k + 1] = acc.copy()
+    return out
 
 
 def _one_bar_returns(close: F64) -> F64:
@@ -42,11 +53,30 @@ def _one_bar_returns(close: F64) -> F64:
     return r
 
 
-def feature_matrix(bars: OHLCV, config: ModelConfig) -> F64:
-    """Features of every bar from ``WARMUP`` on: shape ``(len(bars) - WARMUP, N_FEATURES)``.
+def _scaled(num: F64, sigma: F64, lb: int, out: F64) -> F64:
+    """``out = (num − 1) / (sigma·√lb + EPS)``, each operation rounded once, in this order."""
+    np.subtract(num, 1.0, out=out)
+    den = sigma * math.sqrt(lb)
+    np.add(den, EPS, out=den)
+    np.divide(out, den, out=out)
+    return out
+
+
+def feature_columns(bars: OHLCV, config: ModelConfig) -> F64:
+    """Features of every bar from ``WARMUP`` on, one row per feature slot: shape
+    ``(N_FEATURES, len(bars) - WARMUP)``, C-contiguous (the layout the reference inference reads).
+
+    Bars with absurd jumps can overflow a return to inf and a feature to NaN; that is defined
+    (the reference inference's ReLU comparison turns a NaN pre-activation into 0), so it is not
+    warned about.
 
     @raise ModelError if there are not more than ``WARMUP`` bars
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _feature_columns(bars, config)
+
+
+def _feature_columns(bars: OHLCV, config: ModelConfig) -> F64:
     n = len(bars)
     if n <= WARMUP:
         raise ModelError(
@@ -56,54 +86,49 @@ def feature_matrix(bars: OHLCV, config: ModelConfig) -> F64:
     vol_window = config.vol_window
     if max(max(lookbacks), vol_window) > WARMUP:  # pragma: no cover - guarded by config bounds
         raise ModelError("lookbacks exceed the protocol warm-up")
+    slots = FEATURE_SETS[config.feature_set]
     close, high, low, volume = bars.close, bars.high, bars.low, bars.volume
     s = slice(WARMUP, n)
     r1 = _one_bar_returns(close)
     sq = r1 * r1
-    sigma = np.sqrt(_trailing_sum(sq, WARMUP, n, vol_window) / float(vol_window))
     short = lookbacks[1]
-    sigma_short = np.sqrt(_trailing_sum(sq, WARMUP, n, short) / float(short))
+    sq_sums = _trailing_sums(sq, WARMUP, n, (short, vol_window))
+    sigma = np.sqrt(sq_sums[vol_window] / float(vol_window))
+    sigma_short = np.sqrt(sq_sums[short] / float(short))
+    gaps = sorted({lookbacks[i] for kind, i in slots if kind == "ma_gap"})
+    close_sums = _trailing_sums(close, WARMUP, n, gaps) if gaps else {}
     c = close[s]
-
-    def ret(lb: int) -> F64:
-        past = close[WARMUP - lb : n - lb]
-        out: F64 = (c / past - 1.0) / (sigma * math.sqrt(lb) + EPS)
-        return out
-
-    def ma_gap(lb: int) -> F64:
-        mean = _trailing_sum(close, WARMUP, n, lb) / float(lb)
-        out: F64 = (c / mean - 1.0) / (sigma * math.sqrt(lb) + EPS)
-        return out
-
-    def vol_ratio() -> F64:
-        out: F64 = sigma_short / (sigma + EPS) - 1.0
-        return out
-
-    def volume_feature() -> F64:
-        mean = _trailing_sum(volume, WARMUP, n, vol_window) / float(vol_window)
-        safe = np.where(mean > 0.0, mean, 1.0)
-        out: F64 = np.where(mean > 0.0, volume[s] / safe - 1.0, 0.0)
-        return out
-
-    def range_pos() -> F64:
-        h, lo = high[s], low[s]
-        span = h - lo
-        safe = np.where(span > 0.0, span, 1.0)
-        out: F64 = np.where(span > 0.0, ((c - lo) - (h - c)) / safe, 0.0)
-        return out
-
-    cols: list[F64] = []
-    for kind, idx in FEATURE_SETS[config.feature_set]:
+    x = np.empty((N_FEATURES, n - WARMUP), dtype=np.float64)
+    for row, (kind, idx) in zip(x, slots, strict=True):
         if kind == "ret":
-            cols.append(ret(lookbacks[idx]))
+            lb = lookbacks[idx]
+            np.divide(c, close[WARMUP - lb : n - lb], out=row)
+            _scaled(row, sigma, lb, row)
         elif kind == "ma_gap":
-            cols.append(ma_gap(lookbacks[idx]))
+            lb = lookbacks[idx]
+            mean = close_sums[lb] / float(lb)
+            np.divide(c, mean, out=row)
+            _scaled(row, sigma, lb, row)
         elif kind == "vol_ratio":
-            cols.append(vol_ratio())
+            np.divide(sigma_short, sigma + EPS, out=row)
+            np.subtract(row, 1.0, out=row)
         elif kind == "volume":
-            cols.append(volume_feature())
-        else:
-            cols.append(range_pos())
-    x = np.stack(cols, axis=1)
-    assert x.shape[1] == N_FEATURES
-    return np.clip(x, -CLIP, CLIP)
+            mean = _trailing_sums(volume, WARMUP, n, (vol_window,))[vol_window] / float(vol_window)
+            positive = mean > 0.0
+            row[:] = np.where(positive, volume[s] / np.where(positive, mean, 1.0) - 1.0, 0.0)
+        else:  # range_pos
+            h, lo = high[s], low[s]
+            span = h - lo
+            positive = span > 0.0
+            row[:] = np.where(positive, ((c - lo) - (h - c)) / np.where(positive, span, 1.0), 0.0)
+    np.clip(x, -CLIP, CLIP, out=x)
+    return x
+
+
+def feature_matrix(bars: OHLCV, config: ModelConfig) -> F64:
+    """Features of every bar from ``WARMUP`` on: shape ``(len(bars) - WARMUP, N_FEATURES)``
+    (the row-per-bar layout training reads; the same numbers as `feature_columns`).
+
+    @raise ModelError if there are not more than ``WARMUP`` bars
+    """
+    return np.ascontiguousarray(feature_columns(bars, config).T)

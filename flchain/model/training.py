@@ -82,7 +82,9 @@ def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.
     """Features and labels (0 short, 1 flat, 2 long) for every bar with a full label horizon.
 
     The label looks at the return from the next open (where a position would execute) to the
-    open ``label_horizon`` bars later, in units of recent volatility.
+    open ``label_horizon`` bars later, net of a round trip's fees at ``label_fee_ppm`` a side
+    (0: fees ignored), in units of recent volatility: long if the long trade's net return is
+    above `LABEL_THRESHOLD`, short if the short trade's is, else flat.
     """
     h = config.label_horizon
     usable = signal_count(bars) - h
@@ -101,10 +103,10 @@ def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.
         np.convolve(r1 * r1, np.ones(config.vol_window), "full")[: len(bars)] / config.vol_window
     )
     scale = vol[WARMUP : WARMUP + usable] * np.sqrt(h) + 1e-12
-    z = fwd / scale
+    cost = 2.0 * config.label_fee_ppm / 1_000_000
     y = np.ones(usable, dtype=np.int64)
-    y[z > LABEL_THRESHOLD] = 2
-    y[z < -LABEL_THRESHOLD] = 0
+    y[(fwd - cost) / scale > LABEL_THRESHOLD] = 2
+    y[(-fwd - cost) / scale > LABEL_THRESHOLD] = 0
     return x.astype(np.float32), y
 
 
@@ -116,8 +118,9 @@ def train(
 ) -> dict[str, F32]:
     """Train locally from ``base_weights`` (or `init_weights(config)` if None) on ``bars``.
 
-    If ``config.perturb_ppm`` > 0 the base is first perturbed with seed ``config.init_seed``
-    (an exploration directive). Adam, cross-entropy, ``config.epochs`` passes of shuffled
+    If ``config.perturb_ppm`` > 0 the base is first perturbed with seed ``config.init_seed``, and
+    the feature slots of ``config.train_mask`` are zeroed in the training inputs (an
+    exploration directive). Adam, cross-entropy, ``config.epochs`` passes of shuffled
     minibatches; the shuffle is seeded by ``seed``.
 
     @return float32 weights with the same names and shapes as the base
@@ -129,6 +132,8 @@ def train(
     if config.perturb_ppm:
         start = perturb_weights(start, config.init_seed, config.perturb_ppm)
     x_np, y_np = training_set(bars, config)
+    if config.train_mask:  # an exploration directive's masked slots: no gradient reaches them
+        x_np[:, list(config.train_mask)] = 0.0
     with _deterministic_torch():
         net = to_module(start, config)
         x = torch.from_numpy(x_np)
@@ -171,4 +176,4 @@ def torch_positions(
     x = torch.from_numpy(feature_matrix(bars, config)[:t]).to(dtype)
     with torch.no_grad():
         z = net(x).numpy()
-    return positions_from_logits(z)
+    return positions_from_logits(z, config.decision_band_micro)

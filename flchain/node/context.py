@@ -34,9 +34,14 @@ def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledg
         kind="rpc" if settings.chain == "embedded" else settings.chain,
         expected_chain_id=settings.chain_id,
         timeout=settings.rpc_timeout_s,
+        fallback_urls=settings.rpc_fallback_urls,
     )
     return Ledger.connect(
-        backend, settings.require("contract"), account, from_block=settings.deployment_block
+        backend,
+        settings.require("contract"),
+        account,
+        from_block=settings.deployment_block,
+        policy=settings.tx_policy(),
     )
 
 
@@ -44,7 +49,7 @@ def open_store(settings: Settings) -> ContentStore:
     """The configured content store; a local path that is not a store is refused (`StoreNotFound`)
     rather than silently created empty, where the node would wait forever for the genesis."""
     if settings.store == "ipfs":
-        return IpfsClient(settings.require("ipfs_url"))
+        return IpfsClient(settings.require("ipfs_url"), retries=settings.retry_attempts)
     check_local_store(settings.store_dir)
     return LocalStore(settings.store_dir)
 

@@ -5,7 +5,9 @@ or the IPFS daemon are retried with exponential backoff and logged, never fatal;
 SIGTERM stop the loop between steps. Killing it (SIGKILL) at any point is safe: see
 `flchain.node.runner` for why a restart neither commits twice nor misses a reveal.
 
-A failed step is logged as one line and retried with backoff, whatever failed: a refusal the
+A reorg that replaced blocks holding this node's transactions and a commit or reveal that
+missed its window are logged as warnings (the runner rebuilds the round, or moves on). A failed
+step is logged as one line and retried with backoff, whatever failed: a refusal the
 node can name (a chain reset that left no contract at the address is said as such, the way
 `flchain chain info` says it), and also an error of the web3 stack nobody turned into a
 `FlchainError` (a transaction the chain refused, e.g. for insufficient funds). A daemon must
@@ -17,13 +19,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
 
-from filelock import FileLock, Timeout
-
+from flchain.devnet.process import exclusive_lock
 from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import Ledger
 from flchain.ledger.errors import ChainConfigError, LedgerError
@@ -39,22 +39,14 @@ from flchain.node.runner import NodeRunner, StepReport, describe_error
 log = logging.getLogger("flchain.node")
 
 
-@contextmanager
-def wallet_lock(data_dir: Path, address: str) -> Iterator[Path]:
+def wallet_lock(data_dir: Path, address: str) -> AbstractContextManager[Path]:
     """Hold the per-wallet daemon lock; a second holder gets `NodeLocked` at once."""
-    path = Path(data_dir).expanduser() / "locks" / f"node-{address.lower()}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise NodeLocked(
+    return exclusive_lock(
+        Path(data_dir).expanduser() / "locks" / f"node-{address.lower()}.lock",
+        lambda path: NodeLocked(
             f"another flchain node daemon is already running for wallet {address} (lock {path})"
-        ) from None
-    try:
-        yield path
-    finally:
-        lock.release()
+        ),
+    )
 
 
 class Backoff:
@@ -109,7 +101,12 @@ class Daemon:
                 report = self.runner.step()
                 self.backoff.reset()
                 for action in report.actions:
-                    log.info("round %d %s: %s", report.round, report.phase.name.lower(), action)
+                    # a reorg that took this node's transactions, or a window missed: worth a look
+                    noted = action.startswith(("reorg:", "missed the "))
+                    log.log(
+                        logging.WARNING if noted else logging.INFO,
+                        "round %d %s: %s", report.round, report.phase.name.lower(), action,
+                    )  # fmt: skip
                 self._observe(report)
             except NotRegistered:
                 raise

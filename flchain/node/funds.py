@@ -3,29 +3,43 @@ line naming its address, its balance and what it needs, and nothing is sent.
 
 The worst case a transaction can cost is what the chain makes the sender prepay: its gas limit
 times its max fee per gas, plus the value. The limit and fee are the ones the ledger's send path
-will use (web3's EIP-1559 default `maxFeePerGas = priority fee + 2 × base fee`, the estimate plus
-`Ledger.GAS_MARGIN_PCT`, or the backend's fixed limit on the embedded chain), so a wallet this
-check lets through is not refused by the node for its balance.
+computes under the same `TxPolicy` (`flchain.ledger.sending`: the estimate raised to the call's
+gas floor plus `gas_margin_pct`, or the backend's fixed limit on the embedded chain; `maxFeePerGas
+= min(cap, next base fee × base_fee_multiplier_pct / 100 + priority fee)`), so a wallet this check
+lets through is not refused by the node for its balance when it is sent at once. A fee cap below
+the next base fee is refused here too (`FeeCapExceeded`). Replacements of a stuck transaction
+may bid more, up to the cap: fund a wallet for the cap, not for this figure, on a busy chain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from flchain.errors import FlchainError
 from flchain.ledger import Backend
 from flchain.ledger.backends import NETWORK_ERRORS
-from flchain.ledger.errors import ChainUnavailable
-from flchain.ledger.sending import GAS_MARGIN_PCT
+from flchain.ledger.errors import ChainUnavailable, FeeCapExceeded, InsufficientFunds
+from flchain.ledger.sending import (
+    TxPolicy,
+    compute_fees,
+    compute_gas_limit,
+    format_eth,
+    format_gwei,
+    read_fee_market,
+)
 
-WEI_PER_ETH = 10**18
-WEI_PER_GWEI = 10**9
-
-
-class InsufficientFunds(FlchainError):
-    """The wallet cannot pay the gas and value of a transaction it is about to send."""
+__all__ = [
+    "Cost",
+    "InsufficientFunds",
+    "balance_of",
+    "devnet_kind",
+    "estimate",
+    "format_eth",
+    "fund_hint",
+    "gas_limit",
+    "max_fee_per_gas",
+    "require_funds",
+]
 
 
 @dataclass(frozen=True)
@@ -41,31 +55,21 @@ class Cost:
         return self.gas_limit * self.max_fee_per_gas + self.value
 
 
-def format_eth(wei: int) -> str:
-    """`wei` in ether, exact and without trailing zeros (`0.0123 ETH`, `100 ETH`, `0 ETH`)."""
-    text = f"{Decimal(wei) / WEI_PER_ETH:f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} ETH"
-
-
-def max_fee_per_gas(backend: Backend) -> int:
-    """The max fee per gas web3 fills in for a transaction sent now."""
-    w3 = backend.w3
+def max_fee_per_gas(backend: Backend, policy: TxPolicy, gas: int | None = None) -> int:
+    """The max fee per gas (or legacy gas price) the send path offers for `gas` gas now."""
     try:
-        base = w3.eth.get_block("latest").get("baseFeePerGas")
-        if base is None:  # a chain without EIP-1559
-            return int(w3.eth.gas_price)
-        return int(w3.eth.max_priority_fee) + 2 * int(base)
+        return compute_fees(policy, read_fee_market(backend, policy), gas).max_fee_per_gas
     except NETWORK_ERRORS:
         raise ChainUnavailable("cannot reach the chain to read the gas price") from None
 
 
-def gas_limit(backend: Backend, estimate: int) -> int:
+def gas_limit(
+    backend: Backend, estimate: int, policy: TxPolicy, gas_floor: int | None = None
+) -> int:
     """The gas limit the ledger sends with for a call estimated at `estimate`."""
     if backend.FIXED_GAS is not None:
         return backend.FIXED_GAS
-    return estimate * (100 + GAS_MARGIN_PCT) // 100
+    return compute_gas_limit(policy, estimate, gas_floor)
 
 
 def balance_of(backend: Backend, address: str) -> int:
@@ -89,13 +93,23 @@ def estimate(backend: Backend, call: Any, sender: str, value: int = 0) -> int | 
 
 
 def require_funds(
-    backend: Backend, address: str, *, value: int, call: Any, action: str, fund_hint: str
+    backend: Backend,
+    address: str,
+    *,
+    value: int,
+    call: Any,
+    action: str,
+    fund_hint: str,
+    policy: TxPolicy | None = None,
+    gas_floor: int | None = None,
 ) -> Cost | None:
-    """Raise `InsufficientFunds` unless `address` can pay for `call` sending `value` wei.
+    """Raise `InsufficientFunds` unless `address` can pay for `call` sending `value` wei under
+    `policy` (`FeeCapExceeded` when its caps are below what the chain asks now).
 
     `action` names the command (`flchain chain deploy`), `fund_hint` what to do on this chain.
     Returns the worst-case cost, or None when the gas could not be estimated (the call would
     revert; sending it reports why)."""
+    policy = policy or TxPolicy()
     balance = balance_of(backend, address)
     if balance < value:
         raise InsufficientFunds(
@@ -105,13 +119,18 @@ def require_funds(
     gas = estimate(backend, call, address, value)
     if gas is None:
         return None
-    cost = Cost(gas_limit(backend, gas), max_fee_per_gas(backend), value)
+    limit = gas_limit(backend, gas, policy, gas_floor)
+    try:
+        fee = max_fee_per_gas(backend, policy, limit)
+    except FeeCapExceeded as exc:
+        raise FeeCapExceeded(f"{action} not sent: {exc.message}") from None
+    cost = Cost(limit, fee, value)
     if balance < cost.total:
-        fee = Decimal(cost.max_fee_per_gas) / WEI_PER_GWEI
         raise InsufficientFunds(
             f"wallet {address} has {format_eth(balance)} on chain {backend.chain_id}; {action} "
-            f"needs up to {format_eth(cost.total)} ({cost.gas_limit} gas × {fee:f} gwei max fee"
-            f" + {format_eth(value)}): {fund_hint}; nothing was sent"
+            f"needs up to {format_eth(cost.total)} ({cost.gas_limit} gas × "
+            f"{format_gwei(cost.max_fee_per_gas)} max fee + {format_eth(value)}): {fund_hint}; "
+            "nothing was sent"
         )
     return cost
 

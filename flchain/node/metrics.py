@@ -6,9 +6,9 @@ Prometheus or an SSH tunnel. Metrics (all prefixed `flchain_node_`):
 
 | name | type | meaning |
 | --- | --- | --- |
-| `rounds_committed_total` | counter | commitments this daemon sent |
-| `rounds_revealed_total` | counter | reveals this daemon sent |
-| `rounds_attested_total` | counter | attestations this daemon sent |
+| `rounds_committed_total` | counter | rounds this daemon committed |
+| `rounds_revealed_total` | counter | rounds this daemon revealed |
+| `rounds_attested_total` | counter | rounds this daemon attested |
 | `rounds_missed_total` | counter | rounds seen to close without this node's reveal (sat-out rounds excluded) |
 | `rounds_sat_out_total` | counter | rounds skipped because the claim was outside the ROI band |
 | `errors_total{type}` | counter | step failures by error type (retried) |
@@ -17,6 +17,9 @@ Prometheus or an SSH tunnel. Metrics (all prefixed `flchain_node_`):
 | `wallet_balance_wei` | gauge | the wallet's balance at the last step |
 | `round` | gauge | the chain's current round |
 | `phase{phase}` | gauge | 1 for the current phase, 0 for the others |
+
+The round counters count what happened on-chain, once per round: a transaction a reorg took
+away and the node sent again (`flchain.node.runner`) is still one committed round.
 """
 
 from __future__ import annotations
@@ -43,9 +46,9 @@ class NodeMetrics:
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
             return Counter(f"flchain_node_{name}", doc, labels, registry=r)
 
-        self.committed = counter("rounds_committed", "Commitments sent")
-        self.revealed = counter("rounds_revealed", "Reveals sent")
-        self.attested = counter("rounds_attested", "Attestations sent")
+        self.committed = counter("rounds_committed", "Rounds committed")
+        self.revealed = counter("rounds_revealed", "Rounds revealed")
+        self.attested = counter("rounds_attested", "Rounds attested")
         self.missed = counter("rounds_missed", "Rounds closed without this node's reveal")
         self.sat_out = counter("rounds_sat_out", "Rounds skipped: claim outside the ROI band")
         self.errors = counter("errors", "Step failures (retried)", ("type",))
@@ -59,12 +62,20 @@ class NodeMetrics:
             "flchain_node_phase", "Current phase (1 = current)", ["phase"], registry=r
         )
         self._server: Any = None
+        # the rounds each counter has counted (a few ints a day), so a re-send counts once
+        self._counted: dict[Any, set[int]] = {}
+
+    def _count_rounds(self, counter: Any, rounds: list[int]) -> None:
+        counted = self._counted.setdefault(counter, set())
+        new = set(rounds) - counted
+        counted |= new
+        counter.inc(len(new))
 
     def observe_step(self, report: StepReport) -> None:
-        self.committed.inc(len(report.committed))
-        self.revealed.inc(len(report.revealed))
-        self.attested.inc(len(report.attested))
-        self.sat_out.inc(len(report.sat_out))
+        self._count_rounds(self.committed, report.committed)
+        self._count_rounds(self.revealed, report.revealed)
+        self._count_rounds(self.attested, report.attested)
+        self._count_rounds(self.sat_out, report.sat_out)
         self.round.set(report.round)
         for name in PHASES:
             self.phase.labels(phase=name).set(1 if report.phase.name == name else 0)

@@ -23,18 +23,38 @@ rebuilt update's commitment is compared with the one on-chain; a reveal is sent 
 match, so a restart can neither double-commit (the contract refuses, and the node checks first)
 nor reveal something else. If the base changed between commit and restart (a late
 finalization), the earlier finalized models are tried as bases, newest first.
+
+Deadlines and reorgs. A commit or reveal that can no longer be mined in its window
+(`DeadlineMissed`, or the contract's own NotInCommitWindow / NotInRevealWindow at the pending
+block) is reported once as missed and not retried. Each step first checks that the head the
+previous steps saw is still on the chain; if a reorg replaced it, every block from the fork on
+is forgotten (cached timestamps; the event index notices on its own), and the rounds whose
+commit, reveal or attestation this node had in a replaced block are rebuilt from what the chain
+says now: the same step re-sends what the reorg removed while its window is open (the
+transaction layer sends it at the lost transaction's nonce, so a copy of it a node's pool still
+holds cannot be mined as well), and the contract's checks mean nothing is committed twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
 
 from flchain.errors import FlchainError
-from flchain.ledger import CommitState, ContractRevert, Ledger, NodeStatus, Phase
+from flchain.ledger import (
+    Attested,
+    CommitState,
+    ContractRevert,
+    DeadlineMissed,
+    Ledger,
+    NodeStatus,
+    Phase,
+)
 from flchain.market import OHLCV, Benchmark
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
@@ -52,6 +72,14 @@ from flchain.storage import ContentStore
 
 log = logging.getLogger("flchain.node")
 
+_Sent = TypeVar("_Sent")
+
+#: Heads of previous steps kept to find where a reorg forked (one per step that saw a new head).
+REMEMBERED_HEADS = 64
+
+#: The contract's refusals that mean a window has closed (the pending block is past it).
+WINDOW_CLOSED = ("NotInCommitWindow", "NotInRevealWindow")
+
 #: Seconds of the commit window a node spends waiting for the previous round's finalization
 #: before it trains on the latest finalized model it has (as a fraction of the window: 1/2).
 FINALIZATION_WAIT_DIVISOR = 2
@@ -62,7 +90,9 @@ class StepReport:
     """What one step saw and did (for logs, metrics, status and the simulation's table).
 
     `actions` are the log lines; the lists name the rounds this step committed, revealed,
-    attested, or sat out (a claim outside the round's ROI band)."""
+    attested, sat out (a claim outside the round's ROI band), missed (a commit or reveal that
+    could no longer be mined in its window) or rebuilt after a reorg removed this node's
+    transaction of that round."""
 
     round: int
     phase: Phase
@@ -71,6 +101,8 @@ class StepReport:
     revealed: list[int] = field(default_factory=list)
     attested: list[int] = field(default_factory=list)
     sat_out: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    reorged: list[int] = field(default_factory=list)
 
 
 class NodeRunner:
@@ -103,6 +135,11 @@ class NodeRunner:
         self.merge_memo = merge_memo
         self._sealed: dict[int, SealedUpdate] = {}  # in-memory cache only; never required
         self.sat_out: set[int] = set()  # rounds skipped for a claim outside the ROI band
+        self.missed: set[tuple[int, str]] = set()  # (round, "commit"/"reveal") past its window
+        # (block, what) of this node's transactions by round, and the heads steps saw: what a
+        # reorg can take away
+        self._acted: dict[int, list[tuple[int, str]]] = {}
+        self._heads: deque[tuple[int, bytes]] = deque(maxlen=REMEMBERED_HEADS)
 
     # ------------------------------------------------------------------ chain reads
 
@@ -118,8 +155,11 @@ class NodeRunner:
 
     def step(self) -> StepReport:
         """Do whatever is due at the chain's current time; safe to call any number of times."""
+        rewound = self.notice_reorg()
         round, phase = self.ledger.phase()
         report = StepReport(round, phase)
+        if rewound is not None:
+            self._rebuild_after_reorg(rewound, report)
         if phase == Phase.NOT_STARTED:
             report.actions.append("waiting for round 0")
             return report
@@ -130,7 +170,73 @@ class NodeRunner:
             self.ensure_committed(round, report)
         elif phase == Phase.REVEAL:
             self.ensure_revealed(round, report)
+        if report.committed or report.revealed or report.attested:
+            self._remember(self.ledger.backend.head())  # so a reorg of our blocks is noticed
         return report
+
+    # ------------------------------------------------------------------ reorgs
+
+    def notice_reorg(self) -> int | None:
+        """The first block a reorg replaced since the previous step (None: no reorg): a head an
+        earlier step saw is no longer on the chain. Remembers the current head."""
+        backend = self.ledger.backend
+        head = backend.head()
+        if self._heads and self._heads[-1] == head:
+            return None
+        rewound: int | None = None
+        while self._heads:
+            number, block_hash = self._heads[-1]
+            if backend.block_hash(number) == block_hash:
+                break
+            self._heads.pop()
+            rewound = number
+        if rewound is not None:  # from just after the newest head still on the chain
+            rewound = self._heads[-1][0] + 1 if self._heads else self.ledger.from_block
+        self._remember(head)
+        return rewound
+
+    def _remember(self, head: tuple[int, bytes]) -> None:
+        if not self._heads or self._heads[-1] != head:
+            self._heads.append(head)
+
+    def _rebuild_after_reorg(self, rewound: int, report: StepReport) -> None:
+        """Forget what the blocks from `rewound` on said; the step then reads the rounds again."""
+        self.ledger.backend.forget_blocks_from(rewound)
+        self.missed.clear()  # a window may be open again on the new chain
+        lost = sorted(
+            (r, what) for r, acts in self._acted.items() for block, what in acts if block >= rewound
+        )
+        for r in {r for r, _ in lost}:
+            self._acted[r] = [(b, w) for b, w in self._acted[r] if b < rewound]
+            self._sealed.pop(r, None)
+            report.reorged.append(r)
+        undone = ", ".join(f"{what} of round {r}" for r, what in lost) or "none of this node's"
+        report.actions.append(
+            f"reorg: blocks from {rewound} were replaced ({undone} transactions with them); "
+            "the rounds are read again from the chain"
+        )
+
+    def _acted_in(self, round: int, what: str, block_number: int) -> None:
+        self._acted.setdefault(round, []).append((block_number, what))
+
+    def _in_window(
+        self, round: int, what: str, send: Callable[[], _Sent], report: StepReport
+    ) -> _Sent | None:
+        """`send()` the round's commit or reveal; None when it can no longer be mined in its
+        window (`DeadlineMissed`, or the contract's own refusal at the pending block): the
+        round's `what` is then reported missed, once, and not retried."""
+        try:
+            return send()
+        except DeadlineMissed as exc:
+            why = exc.message
+        except ContractRevert as exc:
+            if exc.error_name not in WINDOW_CLOSED:
+                raise
+            why = str(exc)
+        self.missed.add((round, what))
+        report.missed.append(round)
+        report.actions.append(f"missed the {what} of round {round}: {why}")
+        return None
 
     # ------------------------------------------------------------------ attest
 
@@ -154,6 +260,9 @@ class NodeRunner:
             if exc.error_name in ("AlreadyAttested", "AttestationOutOfOrder"):
                 return
             raise
+        mine = [a for a in self.ledger.events(Attested, round) if a.attester == self.address]
+        if mine:
+            self._acted_in(round, "attestation", mine[-1].block_number)
         report.attested.append(round)
         report.actions.append(
             f"attested round {round}: merged {result.merged_digest[:12]}… manifest {result.manifest_cid[:16]}… "
@@ -170,7 +279,7 @@ class NodeRunner:
         return self.ledger.now() < schedule.start(round) + patience
 
     def ensure_committed(self, round: int, report: StepReport) -> None:
-        if round in self.sat_out:
+        if round in self.sat_out or (round, "commit") in self.missed:
             return
         state = self.commit_state(round)
         if state.commitment is not None or state.revealed:
@@ -186,7 +295,12 @@ class NodeRunner:
         if not self._in_band(round, honest_claim, rules, report):
             return
         self.put_weights(sealed)
-        self.ledger.commit(round, sealed.commitment)
+        tx = self._in_window(
+            round, "commit", lambda: self.ledger.commit(round, sealed.commitment), report
+        )
+        if tx is None:
+            return
+        self._acted_in(round, "commit", tx.block_number)
         self._sealed[round] = sealed
         report.committed.append(round)
         report.actions.append(
@@ -244,7 +358,7 @@ class NodeRunner:
     def _build(self, round: int, base: GlobalModel) -> tuple[SealedUpdate, int, Rules]:
         """`build`, plus the honest claim (before any adversary's change) and the rules."""
         rules = self.ledger.rules_for_round(round)
-        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round))
+        inputs = self.inputs(round, base, rules, benchmark_for_rules(rules, round, self.store))
         honest = self.behaviour.prepare(inputs)
         update = self.behaviour.alter(honest, inputs)
         salt = derive_salt(self.account, self.ledger.chain_id, self.ledger.address, round)
@@ -290,15 +404,26 @@ class NodeRunner:
         )
 
     def ensure_revealed(self, round: int, report: StepReport) -> None:
+        if (round, "reveal") in self.missed:
+            return
         state = self.commit_state(round)
         if state.revealed or state.commitment is None or not self.behaviour.reveals:
             return
         sealed = self.rebuild(round, state.commitment)
         if not self.store.has(sealed.cid):  # lost with a wiped store: the bytes are re-derived
             self.put_weights(sealed)
-        _, outcome = self.ledger.reveal(
-            round, sealed.digest, sealed.cid, sealed.base_digest, sealed.roi_bps, sealed.salt
+        sent = self._in_window(
+            round,
+            "reveal",
+            lambda: self.ledger.reveal(
+                round, sealed.digest, sealed.cid, sealed.base_digest, sealed.roi_bps, sealed.salt
+            ),
+            report,
         )
+        if sent is None:
+            return
+        tx, outcome = sent
+        self._acted_in(round, "reveal", tx.block_number)
         self._sealed.pop(round, None)
         report.revealed.append(round)
         report.actions.append(

@@ -19,10 +19,11 @@ from functools import lru_cache
 from typing import Final, Protocol
 
 from eth_typing import BLSPubkey, BLSSignature
-from py_ecc.bls import G2Basic
-from py_ecc.bls.g2_primitives import signature_to_G2, subgroup_check
 
 from flchain.errors import FlchainError
+
+# py_ecc is imported where a key or signature is handled, not here: it costs ~0.2 s, and every
+# `import flchain.protocol` (the CLI's start-up included) reaches this module.
 
 __all__ = [
     "BEACON_DST",
@@ -118,6 +119,8 @@ def _check_key(public_key: bytes) -> None:
         raise BeaconKeyError(
             f"beacon public key has {len(public_key)} bytes, expected {PUBLIC_KEY_BYTES}"
         )
+    from py_ecc.bls import G2Basic
+
     try:
         valid = G2Basic.KeyValidate(BLSPubkey(public_key))
     except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed key
@@ -133,6 +136,8 @@ def _check_signature_encoding(signature: bytes) -> None:
         raise BeaconSignatureError(
             f"beacon signature has {len(signature)} bytes, expected {SIGNATURE_BYTES}"
         )
+    from py_ecc.bls.g2_primitives import signature_to_G2, subgroup_check
+
     try:
         valid = subgroup_check(signature_to_G2(BLSSignature(signature)))
     except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed signature
@@ -149,6 +154,8 @@ def _verdict(public_key: bytes, round: int, signature: bytes) -> BeaconError | N
         message = beacon_message(round)
     except BeaconError as exc:
         return exc
+    from py_ecc.bls import G2Basic
+
     try:
         ok = G2Basic.Verify(BLSPubkey(public_key), message, BLSSignature(signature))
     except Exception:  # defensive: Verify already folds py_ecc's own errors into False
@@ -192,6 +199,8 @@ class DevnetBeacon:
         # KeyGen wants ≥ 32 bytes of input keying material; the domain keeps this key apart
         # from any other use of the same seed.
         ikm = hashlib.sha256(_DEVNET_KEY_DOMAIN + bytes(seed)).digest()
+        from py_ecc.bls import G2Basic
+
         self._secret: int = G2Basic.KeyGen(ikm)
         self.public_key: bytes = bytes(G2Basic.SkToPk(self._secret))
 
@@ -200,4 +209,6 @@ class DevnetBeacon:
 
     def sign(self, round: int) -> bytes:
         """The 96-byte signature of beacon round `round`."""
+        from py_ecc.bls import G2Basic
+
         return bytes(G2Basic.Sign(self._secret, beacon_message(round)))

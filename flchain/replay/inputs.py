@@ -67,11 +67,12 @@ def fetch_content(store: ContentStore, cid: str) -> bytes | FetchProblem:
         return FetchProblem("corrupted", str(exc))
 
 
-def benchmark_for_rules(rules: Rules, round: int) -> Benchmark:
-    """The benchmark the rules name; an all-zero id selects the round's shipped window."""
+def benchmark_for_rules(rules: Rules, round: int, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark the rules name (a window not shipped or registered here is fetched from
+    ``store`` by the CID of its file digest); an all-zero id selects the round's shipped window."""
     if is_unset_benchmark(rules.benchmark_id):
         return benchmark_for_round(round)
-    return resolve(rules.benchmark_id)
+    return resolve(rules.benchmark_id, store)
 
 
 def fetch_base_weights(store: ContentStore, base: GlobalModel) -> bytes:
@@ -186,7 +187,7 @@ def gather_inputs(
     record = record if record is not None else ledger.round_record(round)
     base_weights = fetch_base_weights(store, record.base)
     directives = directives_for_record(store, record)
-    benchmark = benchmark_for_rules(record.rules, round)
+    benchmark = benchmark_for_rules(record.rules, round, store)
     fetched = fetch_payloads(store, content_cids(record))
     inputs = ReplayInputs(
         record=record,

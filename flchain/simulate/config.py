@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field
 
 from flchain.devnet.federation import deterministic_account
+from flchain.devnet.profile import StoreBackend
 from flchain.errors import ConfigError
 from flchain.simulate.adversaries import ADVERSARY_KINDS
 
@@ -38,7 +39,7 @@ SIM_T0 = 2_000_000_000
 #: How many nodes copy one strategy in the copycat cluster.
 COPYCAT_CLUSTER = 3
 ChainKind = Literal["embedded", "anvil"]
-StoreKind = Literal["local", "ipfs"]
+StoreKind = StoreBackend
 
 
 class SimulationError(ConfigError):

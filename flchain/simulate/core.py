@@ -117,7 +117,7 @@ def summarise_round(
         merged = store.get(record.finalized.cid)
         config = config_from_metadata(decode_weights(merged)[1])
         global_roi = claim_roi_bps(
-            merged, config, benchmark_for_rules(record.rules, round), record.rules
+            merged, config, benchmark_for_rules(record.rules, round, store), record.rules
         )
     outcomes = {role.address: _outcome_of(record, manifest, role.address) for role in roles}
     counted = Counter(o for o in outcomes.values() if o not in ("accepted", "no_commit"))

@@ -3,7 +3,8 @@
 CIDs exactly as ``ipfs add --cid-version=1 --raw-leaves`` (`flchain.storage.cid`), canonical
 safetensors (`flchain.storage.weights`), CARv1 (`flchain.storage.car`) and two stores with one
 interface, `ContentStore`: the embedded `LocalStore` (a verified block folder) and
-`IpfsClient` (a Kubo-compatible daemon over its HTTP RPC API).
+`IpfsClient` (a Kubo-compatible daemon over its HTTP RPC API). Which store a command uses is a
+setting (`store`, `store_dir`, `ipfs_url`: `flchain.node.context.open_store`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from flchain.storage.blockstore import LocalStore, default_store_dir
+from flchain.storage.blockstore import LocalStore
 from flchain.storage.cid import Cid, cid_for_bytes, cid_for_stream, cid_from_bytes, parse_cid
 from flchain.storage.ipfs import IpfsClient
 
@@ -23,8 +24,6 @@ __all__ = [
     "cid_for_bytes",
     "cid_for_stream",
     "cid_from_bytes",
-    "default_store_dir",
-    "open_store",
     "parse_cid",
 ]
 
@@ -64,10 +63,3 @@ class ContentStore(Protocol):
     def import_car(self, stream: BinaryIO, *, pin: bool = True) -> list[str]:
         """Import a CARv1; return its roots."""
         ...
-
-
-def open_store(ipfs_url: str | None = None, store_dir: str | None = None) -> ContentStore:
-    """A daemon client when `ipfs_url` is given, else the local store (default directory)."""
-    if ipfs_url:
-        return IpfsClient(ipfs_url)
-    return LocalStore(store_dir or default_store_dir())

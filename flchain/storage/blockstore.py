@@ -40,21 +40,15 @@ from flchain.storage.errors import (
     StorageError,
     TruncatedBlockError,
 )
-from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, decode_dag_pb, iter_chunks
+from flchain.storage.unixfs import (
+    CHUNK_SIZE,
+    FileDagBuilder,
+    decode_dag_pb,
+    iter_chunks,
+    read_file_block,
+)
 
-__all__ = ["DEFAULT_STORE_DIR", "GcReport", "LocalStore", "default_store_dir"]
-
-DEFAULT_STORE_DIR = Path("~/.local/share/flchain/store")
-
-
-def default_store_dir() -> Path:
-    """The local store used when no directory is given: ``$XDG_DATA_HOME/flchain/store``.
-
-    Falls back to ``~/.local/share/flchain/store``.
-    """
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path("~/.local/share").expanduser()
-    return base / "flchain" / "store"
+__all__ = ["GcReport", "LocalStore"]
 
 
 class GcReport:
@@ -464,20 +458,10 @@ class LocalStore:
 
     def _walk(self, cid: Cid, expected_size: int | None, *, data: bool) -> Iterator[bytes]:
         """Yield the file bytes under `cid` in order (or, with data=False, nothing but errors)."""
-        block = self.read_block(cid, expected_size)
-        if cid.codec == CODEC_RAW:
-            if data:
-                yield block
-            return
-        if cid.codec != CODEC_DAG_PB:
-            raise MalformedDagError(f"block {cid} has codec {cid.codec:#x}, not a file")
-        try:
-            node = decode_dag_pb(block)
-        except ValueError as exc:
-            raise MalformedDagError(f"block {cid} is not a UnixFS file node: {exc}") from None
-        if data and node.data:
-            yield node.data
-        for (raw_child, _tsize), size in zip(node.links, node.blocksizes, strict=True):
+        own, children = read_file_block(cid, self.read_block(cid, expected_size))
+        if data and own:
+            yield own
+        for raw_child, size in children:
             child = cid_from_bytes(raw_child)
             expected = size if child.codec == CODEC_RAW else None
             yield from self._walk(child, expected, data=data)

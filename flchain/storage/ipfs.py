@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from flchain.storage.car import read_car
-from flchain.storage.cid import CODEC_DAG_PB, CODEC_RAW, Cid, cid_from_bytes, parse_cid
+from flchain.storage.cid import Cid, cid_from_bytes, parse_cid
 from flchain.storage.errors import (
     BlockNotFoundError,
     CarFormatError,
@@ -29,10 +29,9 @@ from flchain.storage.errors import (
     InvalidCidError,
     IpfsProtocolError,
     IpfsUnavailableError,
-    MalformedDagError,
     StorageError,
 )
-from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, decode_dag_pb
+from flchain.storage.unixfs import CHUNK_SIZE, FileDagBuilder, read_file_block
 
 __all__ = ["ADD_PARAMS", "MAX_BLOCK_SIZE", "IpfsClient"]
 
@@ -96,6 +95,10 @@ def _consumed(files: dict[str, Any]) -> bool:
     return False
 
 
+#: Extra attempts of a request after a connection error (the `retry_attempts` setting's default).
+RETRIES = 4
+
+
 class IpfsClient:
     """Client for one IPFS daemon's HTTP RPC API (Kubo or js-ipfs).
 
@@ -110,7 +113,7 @@ class IpfsClient:
         url: str,
         *,
         timeout: float = 60.0,
-        retries: int = 4,
+        retries: int = RETRIES,
         backoff: float = 0.2,
         block_timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
@@ -189,15 +192,20 @@ class IpfsClient:
             raise InvalidCidError(f"IPFS daemon rejected {arg!r}: {message}")
         raise IpfsProtocolError(f"IPFS daemon error on {endpoint}: {message[:200]}")
 
-    def _json(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> Any:
+    def _objects(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> list[Any]:
+        """The JSON objects of a reply, one a line (the RPC API's newline-delimited JSON)."""
         response = self._send(endpoint, params, files)
-        lines = [ln for ln in response.text.splitlines() if ln.strip()]
         try:
-            return [json.loads(ln) for ln in lines][-1] if lines else None
+            return [json.loads(ln) for ln in response.text.splitlines() if ln.strip()]
         except ValueError:
             raise IpfsProtocolError(
                 f"IPFS daemon at {self.url} answered {endpoint} with non-JSON data"
             ) from None
+
+    def _json(self, endpoint: str, params: Mapping[str, str], files: Any = None) -> Any:
+        """The last JSON object of a reply (None for an empty one)."""
+        objects = self._objects(endpoint, params, files)
+        return objects[-1] if objects else None
 
     def _field(self, reply: Any, key: str, endpoint: str) -> Any:
         if not isinstance(reply, dict) or key not in reply:
@@ -286,19 +294,10 @@ class IpfsClient:
         stack = [root]  # at most the tree depth x 174 CIDs: memory is flat in the file size
         while stack:
             cid = stack.pop()
-            block = self.get_block(cid)
-            if cid.codec == CODEC_RAW:
-                yield block
-                continue
-            if cid.codec != CODEC_DAG_PB:
-                raise MalformedDagError(f"block {cid} has codec {cid.codec:#x}, not a file")
-            try:
-                node = decode_dag_pb(block)
-            except ValueError as exc:
-                raise MalformedDagError(f"block {cid} is not a UnixFS file node: {exc}") from None
-            if node.data:
-                yield node.data
-            stack.extend(cid_from_bytes(raw) for raw, _tsize in reversed(node.links))
+            own, children = read_file_block(cid, self.get_block(cid))
+            if own:
+                yield own
+            stack.extend(cid_from_bytes(raw) for raw, _size in reversed(children))
 
     def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
         """Stream the file block by block (``block/get``), each block verified before a byte
@@ -344,15 +343,8 @@ class IpfsClient:
 
     def pins(self) -> list[str]:
         """Recursively pinned roots, as CIDv1 base32 strings, sorted."""
-        response = self._send("pin/ls", {"type": "recursive"})
         out: set[str] = set()
-        for line in response.text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise IpfsProtocolError(f"IPFS daemon at {self.url} sent non-JSON pin/ls") from None
+        for item in self._objects("pin/ls", {"type": "recursive"}):
             keys = item.get("Keys", {}) if isinstance(item, dict) else {}
             names = list(keys) if isinstance(keys, dict) else []
             if isinstance(item, dict) and "Cid" in item:
@@ -389,17 +381,8 @@ class IpfsClient:
     def import_car(self, stream: BinaryIO, *, pin: bool = True) -> list[str]:
         """Import a CARv1 (``dag/import``); return its roots (pinned by default)."""
         params = {"pin-roots": "true" if pin else "false"}
-        response = self._send("dag/import", params, files={"file": ("import.car", stream)})
         roots: list[str] = []
-        for line in response.text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise IpfsProtocolError(
-                    f"IPFS daemon at {self.url} sent non-JSON dag/import"
-                ) from None
+        for item in self._objects("dag/import", params, files={"file": ("import.car", stream)}):
             root = item.get("Root") if isinstance(item, dict) else None
             if isinstance(root, dict):
                 if root.get("PinErrorMsg"):

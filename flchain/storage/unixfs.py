@@ -20,6 +20,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flchain.storage.errors import MalformedDagError
+
+if TYPE_CHECKING:
+    from flchain.storage.cid import Cid
 
 __all__ = [
     "CHUNK_SIZE",
@@ -33,6 +39,7 @@ __all__ = [
     "decode_dag_pb",
     "iter_chunks",
     "raw_cid_bytes",
+    "read_file_block",
 ]
 
 CHUNK_SIZE = 262_144
@@ -290,3 +297,23 @@ def decode_dag_pb(block: bytes) -> DagNode:
     if len(sizes) != len(links):
         raise ValueError("UnixFS blocksizes do not match the links")
     return DagNode(tuple(links), kind, data, filesize, tuple(sizes))
+
+
+def read_file_block(cid: Cid, block: bytes) -> tuple[bytes, list[tuple[bytes, int]]]:
+    """What one verified block of a UnixFS file holds: its own file bytes, and its children in
+    file order as (binary CID, file bytes under that child). A raw block is all data; a dag-pb
+    block must be a UnixFS file node. Both stores walk files through it.
+
+    @raises MalformedDagError for another codec, or a dag-pb block that is not a file node.
+    """
+    if cid.codec == CODEC_RAW:
+        return block, []
+    if cid.codec != CODEC_DAG_PB:
+        raise MalformedDagError(f"block {cid} has codec {cid.codec:#x}, not a file")
+    try:
+        node = decode_dag_pb(block)
+    except ValueError as exc:
+        raise MalformedDagError(f"block {cid} is not a UnixFS file node: {exc}") from None
+    return node.data, [
+        (raw, size) for (raw, _), size in zip(node.links, node.blocksizes, strict=True)
+    ]

@@ -105,6 +105,14 @@ BAD_INPUT = {
     "market info": lambda t: ["surplus"],
     "market backtest": lambda t: [str(t / "missing.safetensors")],
     "market load-csv": lambda t: [str(t / "missing.csv")],
+    "market benchmark build": lambda t: [
+        str(t / "missing.csv"),
+        "--exchange",
+        "binance",
+        "--symbol",
+        "BTC/USDT",
+    ],
+    "market benchmark show": lambda t: [BAD_ADDRESS],
     "node run": lambda t: ["--profile", str(t / "nowhere.json")],
     "node register": lambda t: ["--bond", "-1"],
     "node status": lambda t: ["--wallet", "w", "--data-dir", str(t / "empty")],
@@ -224,3 +232,23 @@ def test_missing_setting_names_the_commands_own_flag(
         if flag is not None:
             assert f"setting 'rpc_url' is not set: pass {flag}," in err
         assert "--rpc-url" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chain", "info", "--round", "-1"],
+        ["chain", "rules", "export", "--round", "-1"],
+        ["audit", "--round", "-1", "--rpc", NO_RPC, "--contract", "0x" + "11" * 20],
+    ],
+)
+def test_a_refused_round_is_repeated(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failed before: "Invalid value for '--round': Input should be greater than or equal to
+    0" and "--round must be 0 or more" did not say what was given."""
+    monkeypatch.setattr(sys, "argv", ["flchain", *argv])
+    with pytest.raises(SystemExit):
+        main()
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert "--round" in line and "-1" in line.replace("--round", "")

@@ -14,6 +14,7 @@ import pytest
 from flchain.config import StoreNotFound, load_settings
 from flchain.node.context import open_store
 from flchain.storage import LocalStore, cid_for_bytes
+from flchain.storage.errors import IpfsUnavailableError
 
 from .conftest import Run, error_line
 
@@ -96,3 +97,18 @@ def test_node_store_must_exist(tmp_path: Path) -> None:
     with pytest.raises(StoreNotFound, match="flchain store init"):
         open_store(settings)
     assert not (tmp_path / "data").exists()
+
+
+NO_DAEMON = "http://127.0.0.1:9"  # nothing listens: every request is a connection error
+
+
+def test_retry_attempts_is_how_often_the_ipfs_daemon_is_tried(flchain: Run) -> None:
+    """Failed before it was wired: the setting was read by nothing (always 4 retries)."""
+    cid = cid_for_bytes(DATA)
+    for attempts in (0, 2):
+        env = {"FLCHAIN_RETRY_ATTEMPTS": str(attempts)}
+        line = error_line(flchain("store", "cat", cid, "--ipfs", NO_DAEMON, env=env), code=2)
+        assert f"after {attempts + 1} attempts" in line
+    settings = load_settings({"store": "ipfs", "ipfs_url": NO_DAEMON, "retry_attempts": 1}).settings
+    with pytest.raises(IpfsUnavailableError, match="after 2 attempts"):
+        open_store(settings).get(cid)

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from flchain.hashing import sha256_hex
 from flchain.ledger import EmbeddedBackend, Ledger, Phase
 from flchain.ledger.errors import ContractRevert
+from flchain.storage.cid import cid_for_bytes
 
 
 @pytest.fixture
@@ -33,12 +35,13 @@ def test_revert_only_at_send_time_is_surfaced_by_name(
         return real_call(tx, block, *args, **kwargs)
 
     monkeypatch.setattr(eth, "call", blind_check)
-    u = world.update(0)
-    with pytest.raises(ContractRevert, match=r"\bNotInCommitWindow\("):
-        world.commit(node, u)
+    # attest has no deadline (a commit out of its window is DeadlineMissed before sending)
+    merged, manifest = b"merged", b"manifest"
+    with pytest.raises(ContractRevert, match=r"\bRoundNotClosed\("):
+        node.attest(0, sha256_hex(merged), cid_for_bytes(merged), cid_for_bytes(manifest))
     monkeypatch.undo()
     assert node.account is not None
-    assert node.commitment_of(0, node.account.address).commitment is None  # nothing stored
+    assert node.node_record(node.account.address).last_attested_round is None  # nothing stored
 
 
 def test_transactions_use_the_fixed_limit_and_report_gas_used(embedded_world: Any) -> None:

@@ -51,8 +51,11 @@ def test_info_lists_datasets_reports_and_window_ids() -> None:
         assert f"rows {r.rows_in} in, {r.rows_out} out" in result.output
     assert f"duplicates {load_btc_15min().report.duplicates}" in result.output
     for i in range(SHIPPED_WINDOWS):
-        assert shipped_window(i).id in result.output
-    assert f"{shipped_window(0).id}  (default)" in result.output
+        bench = shipped_window(i)
+        assert f"bars hash    {bench.id}" in result.output
+        assert f"file digest  {bench.digest}" in result.output
+        assert f"cid          {bench.cid}" in result.output
+    assert f"{shipped_window(0).name}  (default)" in result.output
 
 
 def test_backtest_reports_the_claimed_roi_bps(

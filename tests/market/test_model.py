@@ -15,12 +15,12 @@ from flchain.backtest import roi_bps
 from flchain.market import OHLCV, WARMUP, default_benchmark, exec_prices
 from flchain.market.benchmark import shipped_window
 from flchain.model import (
+    FEATURE_SETS,
     N_FEATURES,
     ModelConfig,
     ModelError,
     config_from_metadata,
     config_to_metadata,
-    directive_menu,
     draw_directive,
     feature_matrix,
     init_weights,
@@ -29,6 +29,7 @@ from flchain.model import (
     train,
     validate_directive,
 )
+from flchain.model.config import MAX_LOOKBACK_SCALE
 from flchain.protocol import Directive
 
 NODE = "0x00000000000000000000000000000000000000Aa"
@@ -56,9 +57,8 @@ def test_metadata_refuses_garbage() -> None:
 
 def test_every_feature_set_and_scale_gives_same_shapes() -> None:
     bench = default_benchmark()
-    menu = directive_menu()
-    for fs in menu.feature_sets:
-        for scale in menu.lookback_scales:
+    for fs in FEATURE_SETS:
+        for scale in range(1, MAX_LOOKBACK_SCALE + 1):
             cfg = ModelConfig(feature_set=fs, lookback_scale=scale)
             x = feature_matrix(bench.bars, cfg)
             assert x.shape == (len(bench.bars) - WARMUP, N_FEATURES)

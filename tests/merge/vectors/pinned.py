@@ -45,10 +45,22 @@ INPUTS = HERE / "inputs"
 EXPECTED = HERE / "expected"
 ROUND_FILE = INPUTS / "round.json"
 
-#: Fields of a summary compared one by one, in the order a failure reports them.
-SCALAR_FIELDS = ("merged_digest", "merged_cid", "manifest_cid", "kept_base")
-NODE_ENTRY_FIELDS = ("decisions", "weights", "directives")
-NODE_LIST_FIELDS = ("penalised", "clusters")
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of a summary compared one by one, in the order a failure reports them:
+    single values, entries keyed by node, lists of addresses."""
+
+    scalars: tuple[str, ...]
+    node_entries: tuple[str, ...]
+    node_lists: tuple[str, ...]
+
+
+FIELDS = Fields(
+    scalars=("merged_digest", "merged_cid", "manifest_cid", "kept_base"),
+    node_entries=("decisions", "weights", "directives"),
+    node_lists=("penalised", "clusters"),
+)
 MAX_DIFF_LINES = 200  # of the manifest's unified diff in one report
 
 
@@ -197,12 +209,12 @@ def compute_case(inputs: Inputs, case: Case) -> tuple[dict[str, Any], bytes]:
 # --- expected files -------------------------------------------------------------------------
 
 
-def summary_path(case: Case) -> Path:
-    return EXPECTED / f"{case.name}.json"
+def summary_path(case: Case, folder: Path = EXPECTED) -> Path:
+    return folder / f"{case.name}.json"
 
 
-def manifest_path(case: Case) -> Path:
-    return EXPECTED / f"{case.name}.manifest.json"
+def manifest_path(case: Case, folder: Path = EXPECTED) -> Path:
+    return folder / f"{case.name}.manifest.json"
 
 
 def pretty(manifest: bytes) -> str:
@@ -220,12 +232,67 @@ def summary_text(case: Case, summary: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=1) + "\n"
 
 
-def load_expected(case: Case) -> tuple[dict[str, Any], bytes] | None:
-    if not summary_path(case).exists() or not manifest_path(case).exists():
+def load_expected(case: Case, folder: Path = EXPECTED) -> tuple[dict[str, Any], bytes] | None:
+    summary_file, manifest_file = summary_path(case, folder), manifest_path(case, folder)
+    if not summary_file.exists() or not manifest_file.exists():
         return None
-    summary = json.loads(summary_path(case).read_text())
+    summary = json.loads(summary_file.read_text())
     summary.pop("case", None)
-    return summary, canonical(manifest_path(case).read_text())
+    return summary, canonical(manifest_file.read_text())
+
+
+def write_tree(folder: Path, files: dict[str, bytes]) -> bool:
+    """Make `folder` hold exactly `files`; print each file added, changed or removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    old = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    changed = False
+    for name in sorted(set(old) | set(files)):
+        if name not in files:
+            (folder / name).unlink()
+            print(f"  removed {folder.name}/{name}")
+        elif old.get(name) != files[name]:
+            (folder / name).write_bytes(files[name])
+            print(f"  {'changed' if name in old else 'added'} {folder.name}/{name}")
+        else:
+            continue
+        changed = True
+    return changed
+
+
+def rewrite_expected(
+    cases: Sequence[Any],
+    compute: Callable[[Any], tuple[dict[str, Any], bytes]],
+    folder: Path,
+    check: bool,
+    fields: Fields = FIELDS,
+) -> int:
+    """Recompute every case, print what changed, and (unless `check`) rewrite `folder`.
+    @return the number of cases that changed (or would)."""
+    files: dict[str, bytes] = {}
+    changed = 0
+    for case in cases:
+        summary, manifest = compute(case)
+        files[summary_path(case, folder).name] = summary_text(case, summary).encode()
+        files[manifest_path(case, folder).name] = pretty(manifest).encode()
+        expected = load_expected(case, folder)
+        if expected is None:
+            print(f"{case.title}: new vector, merged {summary['merged_digest']}")
+            changed += 1
+            continue
+        problems = differences(case, expected, (summary, manifest), fields)
+        if problems:
+            changed += 1
+            print(report(case, problems, folder))
+        else:
+            print(f"{case.title}: unchanged")
+    print(f"{changed} of {len(cases)} cases {'would change' if check else 'changed'}")
+    if not check and write_tree(folder, files):
+        print(
+            "vectors rewritten: commit them with the reason the merged bytes changed"
+            if changed
+            else "vector files rewritten, every case's content unchanged (format only)"
+        )
+    return changed
 
 
 # --- differences ----------------------------------------------------------------------------
@@ -318,6 +385,7 @@ def differences(
     case: Case,
     expected: tuple[Mapping[str, Any], bytes],
     got: tuple[Mapping[str, Any], bytes],
+    fields: Fields = FIELDS,
 ) -> list[str]:
     """Every field of `got` that is not as pinned, one readable line each, then the manifest
     as a unified diff. Empty when the case reproduces its vector byte for byte."""
@@ -328,12 +396,12 @@ def differences(
         return f"{node} ({labels[node]})" if labels.get(node) else node
 
     out: list[str] = []
-    for key in SCALAR_FIELDS:
+    for key in fields.scalars:
         if old.get(key) != new[key]:
             out.append(f"{key}: expected {old.get(key)!r}, got {new[key]!r}")
-    for key in NODE_ENTRY_FIELDS:
+    for key in fields.node_entries:
         out.extend(_per_node_differences(key, old.get(key, []), new[key], who))
-    for key in NODE_LIST_FIELDS:
+    for key in fields.node_lists:
         out.extend(_node_list_differences(key, old.get(key, []), new[key], who))
     out.extend(_tensor_differences(old.get("merged_tensors", {}), new["merged_tensors"]))
     if old_manifest != new_manifest:
@@ -342,8 +410,9 @@ def differences(
     return out
 
 
-def report(case: Case, problems: Sequence[str]) -> str:
-    lines = [f"merge vector {case.title} (tests/merge/vectors/expected/{case.name}.json):"]
+def report(case: Case, problems: Sequence[str], folder: Path = EXPECTED) -> str:
+    where = summary_path(case, folder).relative_to(HERE.parents[2])
+    lines = [f"merge vector {case.title} ({where}):"]
     lines += ["  " + p.replace("\n", "\n  ") for p in problems]
     return "\n".join(lines)
 

@@ -273,25 +273,7 @@ def build_inputs() -> None:
         "labels": labels,
     }
     files["round.json"] = (json.dumps(doc, indent=1) + "\n").encode()
-    write_tree(pinned.INPUTS, files)
-
-
-def write_tree(folder: Path, files: dict[str, bytes]) -> bool:
-    """Make `folder` hold exactly `files`; print each file added, changed or removed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    old = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    changed = False
-    for name in sorted(set(old) | set(files)):
-        if name not in files:
-            (folder / name).unlink()
-            print(f"  removed {folder.name}/{name}")
-        elif old.get(name) != files[name]:
-            (folder / name).write_bytes(files[name])
-            print(f"  {'changed' if name in old else 'added'} {folder.name}/{name}")
-        else:
-            continue
-        changed = True
-    return changed
+    pinned.write_tree(pinned.INPUTS, files)
 
 
 # --- expected outputs ---------------------------------------------------------------------------
@@ -308,33 +290,10 @@ def main() -> int:
         print("inputs (recipe in regenerate.py):")
         build_inputs()
     inputs = pinned.load_inputs()
-    files: dict[str, bytes] = {}
-    changed = 0
-    for case in pinned.CASES:
-        summary, manifest = pinned.compute_case(inputs, case)
-        files[pinned.summary_path(case).name] = pinned.summary_text(case, summary).encode()
-        files[pinned.manifest_path(case).name] = pinned.pretty(manifest).encode()
-        expected = pinned.load_expected(case)
-        if expected is None:
-            print(f"{case.title}: new vector, merged {summary['merged_digest']}")
-            changed += 1
-            continue
-        problems = pinned.differences(case, expected, (summary, manifest))
-        if problems:
-            changed += 1
-            print(pinned.report(case, problems))
-        else:
-            print(f"{case.title}: unchanged")
-    print(f"{changed} of {len(pinned.CASES)} cases {'would change' if args.check else 'changed'}")
-    if args.check:
-        return 1 if changed else 0
-    if write_tree(pinned.EXPECTED, files):
-        print(
-            "vectors rewritten: commit them with the reason the merged bytes changed"
-            if changed
-            else "vector files rewritten, every case's content unchanged (format only)"
-        )
-    return 0
+    changed = pinned.rewrite_expected(
+        pinned.CASES, lambda case: pinned.compute_case(inputs, case), pinned.EXPECTED, args.check
+    )
+    return 1 if args.check and changed else 0
 
 
 if __name__ == "__main__":

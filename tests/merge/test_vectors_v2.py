@@ -1,0 +1,178 @@
+"""Pinned v2 merge vectors: the v2 merge of committed inputs must give the committed bytes.
+
+Every aggregation method, plus the salts-only fallback, on one round of 24 reveals that reaches
+every v2 step and reason, with a prior table from the previous round's real manifest and beacon
+posts from a fixed devnet key, a forged one first (tests/merge/vectors_v2/, docs/merge.md
+"Pinned v2 vectors"). The leaves are checked against the reference machine's settle rules in
+tests/merge/test_settlement.py; here against the root they pin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flchain.merge import PENALISED_REASONS, Reason
+from flchain.merge.reasons import V1_ONLY_REASONS
+from flchain.merge.settlement import SCORE_WINDOW_ROUNDS, leaf_from_doc, settlement_root
+from flchain.protocol import digests as dg
+from flchain.protocol.types import Aggregation
+from flchain.storage.cid import cid_for_bytes, parse_cid
+
+VECTORS = Path(__file__).resolve().parent / "vectors_v2"
+if str(VECTORS) not in sys.path:
+    sys.path.insert(0, str(VECTORS))  # pinned_v2.py is shared with regenerate.py, not a package
+
+import pinned_v2  # noqa: E402
+from pinned_v2 import CASES, Case, Inputs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    return pinned_v2.load_inputs()  # fails with BenchmarkChanged if the market data moved
+
+
+def expected(case: Case) -> tuple[dict[str, Any], bytes]:
+    vector = pinned_v2.load_expected(case)
+    if vector is None:
+        pytest.fail(f"no vector for {case.title}: run tests/merge/vectors_v2/regenerate.py")
+    return vector
+
+
+def check(case: Case, got: tuple[dict[str, Any], bytes], how: str = "") -> None:
+    problems = pinned_v2.differences(case, expected(case), got)
+    if problems:
+        pytest.fail(pinned_v2.report(case, problems) + how, pytrace=False)
+
+
+def all_expected() -> Iterator[tuple[Case, dict[str, Any], bytes]]:
+    for case in CASES:
+        summary, manifest = expected(case)
+        yield case, summary, manifest
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_v2_merge_reproduces_its_vector(inputs: Inputs, case: Case) -> None:
+    check(case, pinned_v2.compute_case(inputs, case))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_shuffled_inputs_reproduce_the_v2_vector(inputs: Inputs, case: Case) -> None:
+    for seed in (1, 2):
+        result = pinned_v2.run_case(inputs, case, shuffle=seed)
+        got = pinned_v2.summarise(result, inputs.labels), result.manifest
+        check(case, got, f"\n(reveals, beacon posts and directives shuffled, seed {seed})")
+
+
+@pytest.mark.slow
+def test_separate_processes_with_other_thread_settings_reproduce_the_v2_vectors() -> None:
+    for threads in (1, 2):
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            "OPENBLAS_NUM_THREADS": str(threads),
+            "PYTHONHASHSEED": str(threads),
+        }
+        proc = subprocess.run(
+            [sys.executable, str(VECTORS / "pinned_v2.py"), str(threads)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        for case, summary, _ in all_expected():
+            for key in ("merged_digest", "manifest_cid", "result_hash"):
+                assert got[case.name][key] == summary[key], (
+                    f"{case.title} with {threads} thread(s) in a fresh process: {key} "
+                    f"expected {summary[key]}, got {got[case.name][key]}"
+                )
+
+
+def test_v2_vector_files_agree_with_each_other(inputs: Inputs) -> None:
+    """A hand edit of one file without the others is caught before any merge runs."""
+    names = {p.name for p in pinned_v2.EXPECTED.iterdir()}
+    assert names == {
+        f(c, pinned_v2.EXPECTED).name
+        for c in CASES
+        for f in (pinned_v2.pinned.summary_path, pinned_v2.pinned.manifest_path)
+    }
+    record = inputs.record
+    for case, summary, manifest in all_expected():
+        doc = json.loads(manifest)
+        assert cid_for_bytes(manifest) == summary["manifest_cid"], case.title
+        assert doc["version"] == 2 and doc["merged"]["digest"] == summary["merged_digest"]
+        assert doc["rules"]["aggregation"] == case.aggregation
+        assert doc["seed"] == summary["seed"]
+        assert [e["reason"] for e in doc["inputs"]] == [d["reason"] for d in summary["decisions"]]
+        assert summary["penalised"] == [
+            d["node"] for d in summary["decisions"] if Reason(d["reason"]) in PENALISED_REASONS
+        ]
+        leaves = [leaf_from_doc(leaf) for leaf in summary["leaves"]]
+        root = settlement_root(leaves, record.chain_id, record.contract)
+        assert "0x" + root.hex() == summary["settlement_root"] == doc["settlement"]["root"]
+        earned = sum(int(e["earned"]) for e in summary["earned"])
+        assert earned == int(summary["round_earned"]) <= record.reserved
+        assert int(summary["dust"]) == record.reserved - earned
+        result_hash = dg.result_hash_v2(
+            record.chain_id,
+            record.contract,
+            record.round,
+            bytes.fromhex(summary["merged_digest"][2:]),
+            parse_cid(summary["merged_cid"]).to_bytes(),
+            parse_cid(summary["manifest_cid"]).to_bytes(),
+            root,
+            earned,
+        )
+        assert "0x" + result_hash.hex() == summary["result_hash"]
+
+
+def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
+    """What the inputs were built to exercise, so a later regeneration cannot lose it quietly."""
+    record, prior = inputs.record, inputs.prior
+    cap = Fraction(record.rules.cluster_cap_ppm, 10**6)
+    merged: dict[Case, str] = {}
+    summaries = {case: summary for case, summary, _ in all_expected()}
+    for case, summary in summaries.items():
+        merged[case] = summary["merged_digest"]
+        reasons = {d["reason"] for d in summary["decisions"]}
+        assert reasons == {r.value for r in Reason if r not in V1_ONLY_REASONS}, case.title
+        share = {w["node"]: Fraction(w["share"]) for w in summary["weights"]}
+        if case.aggregation in (Aggregation.MEAN_EQUAL, Aggregation.MEAN_ROI):
+            assert any(sum(share[n] for n in c) == cap for c in summary["clusters"] if len(c) > 1)
+        assert summary["directives"] and int(summary["dust"]) > 0
+        seed = summary["seed"]
+        assert len(seed["refused_posts"]) == 1
+        if case.fallback:
+            assert seed["beacon_post"] is None and seed["randomness"] == "0x" + "00" * 32
+        else:
+            assert seed["beacon_post"]["block_number"] > seed["refused_posts"][0]["block_number"]
+    assert len({merged[c] for c in CASES if not c.fallback}) == len(Aggregation)
+    # the beacon moves a tie: who of the equal-ROI pair explores next round
+    beacon, fallback = (
+        summaries[c] for c in (Case(Aggregation.MEAN_EQUAL), Case(Aggregation.MEAN_EQUAL, True))
+    )
+    assert beacon["directives"] != fallback["directives"]
+    assert {d["node"] for d in beacon["directives"]} != {d["node"] for d in fallback["directives"]}
+    # the table: every registration, prior rows carried, the late ones new, a prior penalty
+    rows = [leaf["node"] for leaf in beacon["leaves"]]
+    assert rows == [n.address for n in record.nodes]
+    assert 0 < len(prior.leaves) < len(rows)
+    assert any(leaf.cum_penalties for leaf in prior.leaves)
+    assert prior.directives, "the base manifest assigned directives this round follows"
+    revealed = {r.node for r in record.reveals}
+    carried = [leaf for leaf in prior.leaves if leaf.node not in revealed and leaf.merged_rounds]
+    assert carried, "a node merged before and absent now keeps its row"
+    merged_now = {w["node"] for w in beacon["weights"]}
+    steady = [leaf for leaf in prior.leaves if leaf.merged_rounds >= SCORE_WINDOW_ROUNDS]
+    assert {leaf.node for leaf in steady} & merged_now, "the score's trailing window is reached"
