@@ -61,6 +61,7 @@ contract V2Handler is V2World {
     uint256 private _step; // calls so far
     mapping(address node => IFLChainV2.Leaf) private _leafUsed; // by the node's last settle call
     mapping(address node => uint256) private _settleStep; // the step of that call
+    mapping(address node => Pre) private _beforeWithdraw;
 
     /// @dev Not the constructor: the deployment goes through `this.create`, which needs code.
     function init() external {
@@ -167,6 +168,8 @@ contract V2Handler is V2World {
         address node = _node(nodeSeed);
         _settleIfDue(node, node);
         if (nodeSeed % 4 != 0) _slashWithheld(node, node);
+        // the conditions are checked against the state right before the call
+        _beforeWithdraw[node] = Pre(chain.nodeView(node), chain.latest().roundPlusOne);
         vm.prank(node);
         try chain.withdraw() {
             succeeded["withdraw"] += 1;
@@ -449,9 +452,10 @@ contract V2Handler is V2World {
             } else if (topic == WITHDRAWN) {
                 uint256 amount = abi.decode(log.data, (uint256));
                 delta[i] -= int256(amount);
-                if (!_mayWithdraw(pre[i]) && !earlyWithdrawal) {
+                Pre memory before = _beforeWithdraw[node];
+                if (!_mayWithdraw(before) && !earlyWithdrawal) {
                     earlyWithdrawal = true;
-                    IFLChainV2.NodeView memory v = pre[i].view_;
+                    IFLChainV2.NodeView memory v = before.view_;
                     console.log("early withdrawal: node index", i);
                     console.log("  status", uint256(v.status));
                     console.log("  now", block.timestamp);
@@ -459,7 +463,7 @@ contract V2Handler is V2World {
                     console.log("  unrevealed", v.unrevealed);
                     console.log("  lastParticipatedRound", v.lastParticipatedRound);
                     console.log("  settledRound", v.settledRound);
-                    console.log("  latestPlusOne", pre[i].latestPlusOne);
+                    console.log("  latestPlusOne", before.latestPlusOne);
                 }
             } else {
                 (IFLChainV2.Fault fault, uint256 amount,,) = abi.decode(log.data, (IFLChainV2.Fault, uint256, uint256, address));
