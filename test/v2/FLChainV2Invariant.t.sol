@@ -117,13 +117,13 @@ contract V2Handler is V2World {
         IFLChainV2.Phase now_;
         (round, now_) = _current();
         if (now_ == phase) return (round, true);
-        uint256 at = timeOf(round, phase, seed % 50);
-        if (at <= block.timestamp) {
+        uint256 when = timeOf(round, phase, seed % 50);
+        if (when <= block.timestamp) {
             if (!nextRound) return (round, false);
             round += 1;
-            at = timeOf(round, phase, seed % 50);
+            when = timeOf(round, phase, seed % 50);
         }
-        vm.warp(at);
+        vm.warp(when);
         return (round, true);
     }
 
@@ -189,6 +189,7 @@ contract V2Handler is V2World {
         (uint256 round,) = _toPhase(IFLChainV2.Phase.Commit, variant, true);
         _commitAll(round, mask | (mask >> 12), variant);
         (round,) = _toPhase(IFLChainV2.Phase.Reveal, variant, false);
+        _slashEarly(round, _node(variant >> 16));
         _revealAll(round, ~(mask >> 24) | (mask >> 30));
         (round,) = _toPhase(IFLChainV2.Phase.Beacon, variant, false);
         vm.prank(nodes[variant % NODES]);
@@ -235,7 +236,9 @@ contract V2Handler is V2World {
 
     function reveal(uint256 mask, uint256 seed) external step {
         (uint256 round, bool ok) = _toPhase(IFLChainV2.Phase.Reveal, seed);
-        if (ok) _revealAll(round, mask);
+        if (!ok) return;
+        _slashEarly(round, _node(seed >> 8));
+        _revealAll(round, mask);
     }
 
     function _revealAll(uint256 round, uint256 mask) internal {
@@ -315,6 +318,15 @@ contract V2Handler is V2World {
         }
         vm.prank(sender);
         try chain.slashNoReveal(roundSeed % (current + 1), _node(nodeSeed >> 8)) {
+            succeeded["slashNoReveal"] += 1;
+        } catch {}
+    }
+
+    /// @dev A hunter tries to slash a commitment whose reveal window is still open (refused).
+    function _slashEarly(uint256 round, address node) internal {
+        if (!committed[round][node] || revealed[round][node]) return;
+        vm.prank(OUTSIDER);
+        try chain.slashNoReveal(round, node) {
             succeeded["slashNoReveal"] += 1;
         } catch {}
     }
@@ -466,7 +478,8 @@ contract V2Handler is V2World {
                     console.log("  latestPlusOne", before.latestPlusOne);
                 }
             } else {
-                (IFLChainV2.Fault fault, uint256 amount,,) = abi.decode(log.data, (IFLChainV2.Fault, uint256, uint256, address));
+                (IFLChainV2.Fault fault, uint256 amount,,) =
+                    abi.decode(log.data, (IFLChainV2.Fault, uint256, uint256, address));
                 delta[i] -= int256(amount);
                 _checkSlash(node, uint256(log.topics[2]), fault, pre[i]);
             }
@@ -628,9 +641,7 @@ contract FLChainV2InvariantTest {
     ///         made claimable and what failed transfers credited.
     function invariant_balance_backs_the_accounts() public view {
         IFLChainV2.Accounts memory a = chain.accounts();
-        vm.assertGe(
-            address(chain).balance, a.bonds + a.pool + a.reserved + a.claimable + a.owed, "balance < accounts"
-        );
+        vm.assertGe(address(chain).balance, a.bonds + a.pool + a.reserved + a.claimable + a.owed, "balance < accounts");
     }
 
     /// @notice At most one final result per round, none after its deadline, none without its event.
