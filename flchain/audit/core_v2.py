@@ -1,0 +1,361 @@
+"""The audit of a protocol v2 deployment: gather from the chain (I/O), judge (`judge_v2`).
+
+    audit_v2(ledger, store, rounds) -> AuditReport
+
+Everything is read at one block, the head when the audit starts (`audited block`): the
+contract's logs up to it, each logging transaction (sender, value, calldata), the code at the
+address, one state proof (`flchain.audit.proof`) of the contract's account and of every
+audited round's accumulator word, the views at that block, and the final rounds' manifests
+from the content store. Nothing the contract or a merger says about itself is taken on trust
+where it can be recomputed: the rules are in `flchain.audit.judge_v2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+from flchain.audit import code_v2
+from flchain.audit.judge_v2 import (
+    ChainCall,
+    MachineReplay,
+    check_accumulator,
+    check_machine,
+    check_settlement,
+    decide_round_verdict,
+    replay_calls,
+)
+from flchain.audit.proof import ProofError, ProvenAccount, fetch_proof, verify_proof
+from flchain.audit.report import (
+    AuditReport,
+    CheckStatus,
+    Finding,
+    RoundAudit,
+    RuleCheck,
+    Severity,
+)
+from flchain.errors import FlchainError
+from flchain.ledger import LedgerV2
+from flchain.ledger.deployment import load_artifact
+from flchain.ledger.events import ChainEvent
+from flchain.ledger.events_v2 import Attested, Finalized, Registered, struct_doc
+from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
+from flchain.protocol import machine as m
+from flchain.replay import FetchProblem, fetch_content
+from flchain.storage import ContentStore
+from flchain.storage.cid import cid_from_bytes
+
+__all__ = ["V2Material", "audit_v2", "closed_rounds_v2", "gather_calls", "rounds_slot"]
+
+
+def closed_rounds_v2(ledger: LedgerV2) -> list[int]:
+    """Every round whose deadline (the next round's start) has passed at the latest block."""
+    d, now = ledger.deployment(), ledger.now()
+    return [] if now < d.t0 else list(range(d.round_at(now)))
+
+
+def rounds_slot(artifact: dict[str, Any], round: int) -> int:
+    """The storage slot of `_rounds[round]`'s first word (the accumulator, §12)."""
+    (entry,) = [e for e in artifact["storageLayout"]["storage"] if e["label"] == "_rounds"]
+    return int.from_bytes(
+        keccak(encode(["uint256", "uint256"], [round, int(entry["slot"])])), "big"
+    )
+
+
+def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
+    """Every transaction that logged an event of the contract up to `to_block`, in chain
+    order, with those logs (as the event query returned them) and its calldata decoded."""
+    by_tx: dict[str, list[ChainEvent]] = {}
+    for e in ledger.events(to_block=to_block):
+        by_tx.setdefault(e.tx_hash, []).append(e)
+    calls = []
+    for tx_hash, events in by_tx.items():
+        tx = ledger.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        to = tx.get("to")
+        function, args = None, ()
+        if to is not None and str(to).lower() == ledger.address.lower():
+            try:
+                fn, params = ledger.contract.decode_function_input(bytes(tx["input"]))
+                function, args = str(fn.fn_name), tuple(params.values())
+            except ValueError:
+                function = None
+        calls.append(
+            ChainCall(
+                tx_hash=tx_hash,
+                block_number=int(tx["blockNumber"]),
+                tx_index=int(tx["transactionIndex"]),
+                timestamp=ledger.block_timestamp(int(tx["blockNumber"])),
+                sender=to_checksum_address(tx["from"]),
+                to=None if to is None else to_checksum_address(to),
+                value=int(tx["value"]),
+                function=function,
+                args=args,
+                events=tuple(events),
+            )
+        )
+    calls.sort(key=lambda c: (c.block_number, c.tx_index))
+    return calls
+
+
+@dataclass
+class V2Material:
+    """What one v2 audit read from the chain and the store."""
+
+    block: int
+    timestamp: int
+    calls: list[ChainCall]
+    code: bytes
+    creation_input: bytes | None
+    proven: ProvenAccount | None
+    proof_problem: str | None
+    views: dict[str, Any]
+
+
+def _views_at(ledger: LedgerV2, block: int, nodes: Iterable[str]) -> dict[str, Any]:
+    f = ledger.contract.functions
+    node_views = {}
+    for node in nodes:
+        values = f.nodeView(node).call(block_identifier=block)
+        node_views[node] = m.NodeView(m.Status(int(values[0])), *values[1:])
+    return {
+        "accounts": m.Accounts(*f.accounts().call(block_identifier=block)),
+        "latest": m.Latest(*f.latest().call(block_identifier=block)),
+        "nodes": node_views,
+    }  # fmt: skip
+
+
+def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
+    """Read everything the v2 rules need at the head block."""
+    block = ledger.sync_events()
+    calls = gather_calls(ledger, block)
+    artifact = load_artifact(2)
+    code = bytes(
+        ledger.w3.eth.get_code(to_checksum_address(ledger.address), block_identifier=block)
+    )
+    creation = None
+    if calls and calls[0].to is None:
+        creation = bytes(ledger.w3.eth.get_transaction(calls[0].tx_hash)["input"])  # type: ignore[arg-type]
+    proven, problem = None, None
+    try:
+        proof = fetch_proof(
+            ledger.backend, ledger.address, [rounds_slot(artifact, r) for r in rounds], block
+        )
+        proven = verify_proof(proof)
+    except ProofError as exc:
+        problem = str(exc)
+    except FlchainError as exc:  # no eth_getProof on this chain
+        problem = str(exc)
+    nodes = [e.node for e in ledger.events(Registered, to_block=block)]
+    return V2Material(
+        block=block,
+        timestamp=ledger.block_timestamp(block),
+        calls=calls,
+        code=code,
+        creation_input=creation,
+        proven=proven,
+        proof_problem=problem,
+        views=_views_at(ledger, block, nodes),
+    )  # fmt: skip
+
+
+# --- deployment rules ---------------------------------------------------------------------
+
+
+def _check(rule: str, problems: Sequence[str], ok: str) -> RuleCheck:
+    if problems:
+        return RuleCheck(rule=rule, status=CheckStatus.FAIL, message="; ".join(problems))
+    return RuleCheck(rule=rule, status=CheckStatus.PASS, message=ok)
+
+
+def check_code(artifact: dict[str, Any], deployment: m.Deployment, mat: V2Material) -> RuleCheck:
+    problems = code_v2.compare_runtime(artifact, deployment, mat.code)
+    if mat.proven is not None and keccak(mat.code) != mat.proven.code_hash:
+        problems.append("the code the RPC returned is not the code hash the state proof proves")
+    proven = " (code hash proven)" if mat.proven is not None else ""
+    return _check(
+        "code", problems, f"runtime code is the artifact's with Genesis's immutables{proven}"
+    )
+
+
+def check_creation(
+    artifact: dict[str, Any], deployment: m.Deployment, rules: m.RulesV2, mat: V2Material
+) -> RuleCheck:
+    if mat.creation_input is None:
+        return RuleCheck(rule="creation", status=CheckStatus.UNVERIFIABLE,
+                         message="the deployment transaction was not found")  # fmt: skip
+    problems = code_v2.compare_creation(artifact, mat.creation_input, deployment, rules)
+    return _check(
+        "creation", problems, "deployed by the artifact's creation code with Genesis's arguments"
+    )
+
+
+def check_state(replay: MachineReplay, mat: V2Material) -> RuleCheck:
+    """At the audited block the machine's accounts, latest model, node views and balance are
+    the contract's."""
+    state = replay.state
+    if state is None or replay.failed_round is not None:
+        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE,
+                         message="the machine did not replay the whole history")  # fmt: skip
+    problems = []
+    if mat.views["accounts"] != m.get_accounts(state):
+        problems.append(
+            f"accounts() is {mat.views['accounts']}, the machine's {m.get_accounts(state)}"
+        )
+    if mat.views["latest"] != m.get_latest(state):
+        problems.append("latest() is not the machine's latest final model")
+    for node, view in mat.views["nodes"].items():
+        if view != m.get_node_view(state, node, mat.timestamp):
+            problems.append(f"nodeView({node}) is not the machine's")
+            break
+    if mat.proven is None:
+        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE if not problems else CheckStatus.FAIL,
+                         message="; ".join(problems) or f"views equal the machine's; no state proof: {mat.proof_problem}")  # fmt: skip
+    if mat.proven.balance != state.balance:
+        problems.append(
+            f"the proven balance is {mat.proven.balance} wei, the machine's {state.balance}"
+        )
+    return _check(
+        "state", problems,
+        f"accounts, latest model, {len(mat.views['nodes'])} node view(s) and the proven balance "
+        f"({state.balance} wei) equal the machine's",
+    )  # fmt: skip
+
+
+# --- the audit ----------------------------------------------------------------------------
+
+
+def _final_results(calls: Sequence[ChainCall]) -> dict[int, m.Result]:
+    """Each final round's result: the attested preimage of its Finalized hash."""
+    events = [e for c in calls for e in c.events]
+    attested = {e.result_hash: e.result for e in events if isinstance(e, Attested)}
+    return {
+        e.round: attested[e.result_hash]
+        for e in events
+        if isinstance(e, Finalized) and e.result_hash in attested
+    }
+
+
+def _registered_before(calls: Sequence[ChainCall], start: int) -> list[str]:
+    return [
+        e.node for c in calls if c.timestamp < start for e in c.events if isinstance(e, Registered)
+    ]
+
+
+def _fetch(store: ContentStore, cid: bytes) -> tuple[bytes | None, str | None]:
+    try:
+        got = fetch_content(store, str(cid_from_bytes(cid)))
+    except FlchainError as exc:
+        return None, str(exc)
+    return (None, str(got)) if isinstance(got, FetchProblem) else (got, None)
+
+
+def audit_v2(
+    ledger: LedgerV2, store: ContentStore, rounds: Iterable[int] | None = None
+) -> AuditReport:
+    """Audit `rounds` (default: every closed round) of the v2 deployment behind `ledger`."""
+    wanted = sorted(set(rounds)) if rounds is not None else closed_rounds_v2(ledger)
+    artifact = load_artifact(2)
+    mat = gather_v2(ledger, wanted)
+    replay = replay_calls(mat.calls, ledger.chain_id, ledger.address)
+    deployment = ledger.deployment_from_events()
+    rules0 = ledger.rules_from_events(0)
+    finals = _final_results(mat.calls)
+
+    audits = []
+    prior: tuple[m.Leaf, ...] = ()
+    base_round, base_digest = -1, deployment.genesis_digest
+    for r in range(max(wanted, default=-1) + 1):
+        result = finals.get(r)
+        manifest, problem = (None, None) if result is None else _fetch(store, result.manifest_cid)
+        if r in wanted:
+            audits.append(
+                _audit_round(
+                    r,
+                    replay,
+                    mat,
+                    artifact,
+                    result,
+                    manifest,
+                    problem,
+                    prior,
+                    (base_round, base_digest),
+                    ledger,
+                )
+            )
+        if result is not None:
+            prior = _leaves_or(prior, manifest)
+            base_round, base_digest = r, result.merged_digest
+    deployment_checks = (
+        check_code(artifact, deployment, mat),
+        check_creation(artifact, deployment, rules0, mat),
+        check_state(replay, mat),
+    )
+    notes = [f"protocol v2, audited at block {mat.block}"]
+    if mat.proven is not None:
+        notes.append(
+            f"state proven against block {mat.proven.block_number} "
+            f"0x{mat.proven.block_hash.hex()} (state root 0x{mat.proven.state_root.hex()})"
+        )
+    else:
+        notes.append(f"no state proof: {mat.proof_problem}")
+    return AuditReport(
+        chain_id=ledger.chain_id,
+        contract=ledger.address,
+        rounds=tuple(audits),
+        genesis_digest="0x" + deployment.genesis_digest.hex(),
+        notes=tuple(notes),
+        protocol_version=2,
+        checks=deployment_checks,
+    )
+
+
+def _audit_round(
+    r: int,
+    replay: MachineReplay,
+    mat: V2Material,
+    artifact: dict[str, Any],
+    result: m.Result | None,
+    manifest: bytes | None,
+    problem: str | None,
+    prior: Sequence[m.Leaf],
+    base: tuple[int, bytes],
+    ledger: LedgerV2,
+) -> RoundAudit:
+    """Round `r`'s rule lines and verdict."""
+    d = ledger.deployment()
+    word = None if mat.proven is None else mat.proven.words.get(rounds_slot(artifact, r))
+    registered = _registered_before(mat.calls, d.start(r))
+    checks = (
+        check_machine(replay, r),
+        check_accumulator(replay, r, word, mat.block),
+        check_settlement(r, result, manifest, problem, registered, prior, ledger.chain_id,
+                         ledger.address),
+    )  # fmt: skip
+    verdict, headline = decide_round_verdict(checks, finalized=result is not None)
+    findings = tuple(
+        Finding(
+            severity=Severity.MISMATCH if c.status == CheckStatus.FAIL else Severity.UNVERIFIABLE,
+            fact=c.rule, message=c.message,
+        )
+        for c in checks
+        if c.status in (CheckStatus.FAIL, CheckStatus.UNVERIFIABLE)
+    )  # fmt: skip
+    rules = {} if replay.state is None else struct_doc(m.get_rules_for_round(replay.state, r))
+    return RoundAudit(
+        round=r, verdict=verdict, headline=headline, base_round=base[0],
+        base_digest="0x" + base[1].hex(), rules=rules, findings=findings, checks=checks,
+    )  # fmt: skip
+
+
+def _leaves_or(prior: tuple[m.Leaf, ...], manifest: bytes | None) -> tuple[m.Leaf, ...]:
+    """The table of a final round's manifest (the next rounds' prior), else `prior`."""
+    if manifest is None:
+        return prior
+    try:
+        return manifest_leaves(decode_manifest_v2(manifest))
+    except FlchainError:
+        return prior

@@ -1,0 +1,97 @@
+"""A small protocol v2 federation played through `LedgerV2` alone (no machine in the loop, so
+the same script runs against a deliberately modified contract), with its manifests in a real
+`LocalStore`:
+
+    round 0  nodes a, b, c reveal real updates, d commits and withholds; a beacon post; the
+             v2 merge of the ledger's record is attested by a, b, c and finalized; a keeper
+             slashes d's unrevealed commitment
+    round 1  everyone settles round 0 from its manifest; a and b reveal; the merge is attested
+             and finalized (no beacon post: the salts alone)
+    round 2  the clock is moved into its commit window, so rounds 0 and 1 are closed
+
+`deploy` is the deployment step: `LedgerV2.deploy` by default, or the caller's (a variant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from _twin import BEACON, ETHER, base_weights, benchmark, deployment, make_update, rules, wallet
+
+from flchain.ledger import Backend, LedgerV2
+from flchain.merge.settlement import settlement_proof
+from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
+from flchain.protocol import machine as m
+from flchain.protocol.machine import Phase
+from flchain.storage import LocalStore
+
+Deploy = Callable[[Backend, object, m.Deployment, m.RulesV2], LedgerV2]
+
+
+@dataclass
+class Played:
+    gov: LedgerV2
+    nodes: list[str]
+    merged: list[MergeResultV2]
+    outcomes: list[list[m.RevealOutcome]]
+
+
+def _default_deploy(backend: Backend, gov: object, d: m.Deployment, r: m.RulesV2) -> LedgerV2:
+    return LedgerV2.deploy(backend, gov, d, r)  # type: ignore[arg-type]
+
+
+def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) -> Played:
+    gov_account = wallet(backend, 10**22)
+    g = deploy(backend, gov_account, deployment(backend.latest_timestamp()), rules())
+    a, b, c, d = (g.with_account(wallet(backend)) for _ in range(4))
+    keeper = g.with_account(wallet(backend))
+    for n in (a, b, c, d):
+        n.register(ETHER)
+    keeper.fund_pool(5 * ETHER)
+    nodes = [n.account.address for n in (a, b, c, d) if n.account is not None]
+    outcomes: list[list[m.RevealOutcome]] = []
+
+    def commit(n: LedgerV2, u: object) -> None:
+        n.commit(u.round, n.commitment(u.round, u.digest, u.base_digest, u.roi_bps, u.salt))  # type: ignore[attr-defined]
+
+    g.goto(0, Phase.COMMIT, 5)
+    keeper.open_round(0)
+    ups = {n: make_update(0, seed=10 + i) for i, n in enumerate((a, b, c, d))}
+    for n, u in ups.items():
+        commit(n, u)
+    g.goto(0, Phase.REVEAL, 5)
+    outcomes.append([n.reveal(*ups[n].reveal_args())[1] for n in (a, b, c)])
+    g.goto(0, Phase.BEACON, 5)
+    a.post_beacon(0, BEACON.sign(g.beacon_round(0)))
+    g.goto(0, Phase.ATTEST, 5)
+    merged0 = merge_v2(g.round_record_v2(0), base_weights(), benchmark(), PriorRound.genesis())
+    store.put(merged0.manifest)
+    for n in (a, b, c):
+        n.attest(0, merged0.result)
+    keeper.finalize(0, merged0.result)
+    keeper.slash_no_reveal(0, nodes[3])
+
+    g.goto(1, Phase.COMMIT, 5)
+    keeper.open_round(1)
+    for i, n in enumerate((a, b, c, d)):
+        leaf, proof = settlement_proof(merged0.manifest, nodes[i])
+        (n if i % 2 == 0 else keeper).settle(leaf, proof)
+    ups1 = {
+        n: make_update(1, seed=20 + i, base=merged0.merged_weights) for i, n in enumerate((a, b))
+    }
+    for n, u in ups1.items():
+        commit(n, u)
+    g.goto(1, Phase.REVEAL, 5)
+    outcomes.append([n.reveal(*u.reveal_args())[1] for n, u in ups1.items()])
+    g.goto(1, Phase.ATTEST, 5)
+    merged1 = merge_v2(
+        g.round_record_v2(1), merged0.merged_weights, benchmark(),
+        prior_from_manifest(merged0.manifest),
+    )  # fmt: skip
+    store.put(merged1.manifest)
+    for n in (a, b, c):
+        n.attest(1, merged1.result)
+    keeper.finalize(1, merged1.result)
+    g.goto(2, Phase.COMMIT, 5)
+    return Played(g, nodes, [merged0, merged1], outcomes)
