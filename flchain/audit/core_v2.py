@@ -24,7 +24,9 @@ from flchain.audit.judge_v2 import (
     ChainCall,
     MachineReplay,
     check_accumulator,
+    check_attestations,
     check_machine,
+    check_merge,
     check_settlement,
     decide_round_verdict,
     replay_calls,
@@ -38,14 +40,16 @@ from flchain.audit.report import (
     RuleCheck,
     Severity,
 )
-from flchain.errors import FlchainError
+from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import LedgerV2
 from flchain.ledger.deployment import load_artifact
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import Attested, Finalized, Registered, struct_doc
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
+from flchain.merge.v2 import MergeResultV2
 from flchain.protocol import machine as m
-from flchain.replay import FetchProblem, fetch_content
+from flchain.replay import FetchProblem, ReplayUnavailable, fetch_content
+from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore
 from flchain.storage.cid import cid_from_bytes
 
@@ -284,6 +288,7 @@ def audit_v2(
                     prior,
                     (base_round, base_digest),
                     ledger,
+                    store,
                 )
             )
         if result is not None:
@@ -324,14 +329,19 @@ def _audit_round(
     prior: Sequence[m.Leaf],
     base: tuple[int, bytes],
     ledger: LedgerV2,
+    store: ContentStore,
 ) -> RoundAudit:
     """Round `r`'s rule lines and verdict."""
     d = ledger.deployment()
     word = None if mat.proven is None else mat.proven.words.get(rounds_slot(artifact, r))
     registered = _registered_before(mat.calls, d.start(r))
+    replayed, problem_merge = _replay(ledger, store, r)
+    attested = [e for c in mat.calls for e in c.events if isinstance(e, Attested) and e.round == r]
     checks = (
         check_machine(replay, r),
         check_accumulator(replay, r, word, mat.block),
+        check_merge(replayed, problem_merge, result, manifest),
+        check_attestations(replayed, attested),
         check_settlement(r, result, manifest, problem, registered, prior, ledger.chain_id,
                          ledger.address),
     )  # fmt: skip
@@ -349,6 +359,21 @@ def _audit_round(
         round=r, verdict=verdict, headline=headline, base_round=base[0],
         base_digest="0x" + base[1].hex(), rules=rules, findings=findings, checks=checks,
     )  # fmt: skip
+
+
+def _replay(
+    ledger: LedgerV2, store: ContentStore, round: int
+) -> tuple[MergeResultV2 | None, RuleCheck | None]:
+    """The round's merge recomputed by `flchain.replay.v2`, or why it could not be."""
+    try:
+        return replay_round_v2(ledger, store, round).result, None
+    except ReplayUnavailable as exc:
+        status, message = CheckStatus.UNVERIFIABLE, str(exc)
+    except UnavailableError:
+        raise
+    except FlchainError as exc:
+        status, message = CheckStatus.FAIL, f"the merge refuses the round's inputs: {exc}"
+    return None, RuleCheck(rule="merge", status=status, message=message)
 
 
 def _leaves_or(prior: tuple[m.Leaf, ...], manifest: bytes | None) -> tuple[m.Leaf, ...]:

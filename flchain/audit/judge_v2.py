@@ -29,6 +29,10 @@ The rules, each a named `RuleCheck` with its own status, in the order they are r
                    result's settlementRoot, its rows are the nodes registered before the round
                    by index, what it pays is the result's roundEarned, and no cumulative field
                    falls from the previous final table
+    merge          (per round) the v2 merge recomputed from the round's record, base and prior
+                   (`flchain.replay.v2`) is the final result field by field and the final
+                   manifest byte for byte
+    attestations   (per round) every vote is the replayed result (else: conflict)
     state          (deployment) at the audited block the machine's accounts, latest model and
                    every node's view equal the contract's views, and the contract's balance —
                    proven — equals the machine's
@@ -48,18 +52,21 @@ from typing import Any, Final
 from flchain.audit.report import CheckStatus, RuleCheck, Verdict
 from flchain.errors import FlchainError
 from flchain.ledger.events import ChainEvent
-from flchain.ledger.events_v2 import Credited, Genesis, RulesScheduled, struct_doc
+from flchain.ledger.events_v2 import Attested, Credited, Genesis, RulesScheduled, struct_doc
 from flchain.merge.settlement import (
     decode_manifest_v2,
     manifest_leaves,
     settlement_root,
 )
+from flchain.merge.v2 import MergeResultV2
 from flchain.protocol import machine as m
 
 __all__ = [
     "ChainCall",
     "MachineReplay",
     "check_accumulator",
+    "check_attestations",
+    "check_merge",
     "check_settlement",
     "decide_round_verdict",
     "replay_calls",
@@ -354,16 +361,82 @@ def check_settlement(
     )  # fmt: skip
 
 
+_RESULT_FIELDS: Final = (
+    "merged_digest",
+    "merged_cid",
+    "manifest_cid",
+    "settlement_root",
+    "round_earned",
+)
+
+
+def _differing(a: m.Result, b: m.Result) -> list[str]:
+    return [f for f in _RESULT_FIELDS if getattr(a, f) != getattr(b, f)]
+
+
+def check_merge(
+    replayed: MergeResultV2 | None,
+    problem: RuleCheck | None,
+    final: m.Result | None,
+    final_manifest: bytes | None,
+) -> RuleCheck:
+    """The merge recomputed from the chain's record (`flchain.replay.v2`) gives the final
+    result, field by field, and the final manifest byte for byte."""
+    if replayed is None:
+        return problem or RuleCheck(rule="merge", status=CheckStatus.UNVERIFIABLE,
+                                    message="the merge was not run")  # fmt: skip
+    if final is None:
+        return RuleCheck(
+            rule="merge", status=CheckStatus.PASS,
+            message=f"replayed (no final result): result 0x{replayed.result_hash.hex()[:16]}…",
+        )  # fmt: skip
+    if differs := _differing(replayed.result, final):
+        return RuleCheck(
+            rule="merge", status=CheckStatus.FAIL,
+            message=f"the final result is NOT the merge of the round's record: {', '.join(differs)} "
+            "differ",
+        )  # fmt: skip
+    if final_manifest is not None and final_manifest != replayed.manifest:
+        return RuleCheck(rule="merge", status=CheckStatus.FAIL,
+                         message="the final manifest's bytes differ from the replay's")  # fmt: skip
+    return RuleCheck(
+        rule="merge", status=CheckStatus.PASS,
+        message=f"final result and manifest reproduced bit for bit ({len(replayed.decisions)} "
+        f"decision(s), {len(replayed.penalised)} penalised)",
+    )  # fmt: skip
+
+
+def check_attestations(replayed: MergeResultV2 | None, attested: Sequence[Attested]) -> RuleCheck:
+    """Every attestation of the round is the replayed result (a wrong vote is slashable)."""
+    if replayed is None:
+        return RuleCheck(rule="attestations", status=CheckStatus.UNVERIFIABLE,
+                         message="no replayed result to compare the votes with")  # fmt: skip
+    wrong = [a for a in attested if a.result_hash != replayed.result_hash]
+    if wrong:
+        first = wrong[0]
+        return RuleCheck(
+            rule="attestations", status=CheckStatus.FAIL,
+            message=f"{len(wrong)} of {len(attested)} attestation(s) differ from the replay: "
+            f"{first.node} ({', '.join(_differing(replayed.result, first.result))})",
+        )  # fmt: skip
+    return RuleCheck(rule="attestations", status=CheckStatus.PASS,
+                     message=f"{len(attested)} attestation(s), each the replayed result")  # fmt: skip
+
+
 # --- the verdict ----------------------------------------------------------------------------
 
 
 def decide_round_verdict(checks: Sequence[RuleCheck], finalized: bool) -> tuple[Verdict, str]:
-    """A failed rule → mismatch (naming it); else an unverifiable one → unverifiable; else
-    verified when the round is final, not_finalized otherwise."""
-    if failed := [c for c in checks if c.status == CheckStatus.FAIL]:
+    """A failed rule → mismatch (naming the first), but when only `attestations` failed →
+    conflict (the final result holds; some voted otherwise); else an unverifiable rule →
+    unverifiable; else verified when the round is final, not_finalized otherwise."""
+    failed = [c for c in checks if c.status == CheckStatus.FAIL]
+    if failed and all(c.rule == "attestations" for c in failed):
+        return Verdict.CONFLICT, f"{failed[0].rule}: {failed[0].message}"
+    if failed:
         return Verdict.MISMATCH, f"{failed[0].rule}: {failed[0].message}"
     if unsure := [c for c in checks if c.status == CheckStatus.UNVERIFIABLE]:
         return Verdict.UNVERIFIABLE, f"{unsure[0].rule}: {unsure[0].message}"
     if finalized:
-        return Verdict.VERIFIED, "every rule recomputed; the final result's record holds"
+        return Verdict.VERIFIED, "every rule recomputed; the final result reproduced bit for bit"
     return Verdict.NOT_FINALIZED, "every rule recomputed; no final result (skipped)"

@@ -1,6 +1,6 @@
 """A small protocol v2 federation played through `LedgerV2` alone (no machine in the loop, so
-the same script runs against a deliberately modified contract), with its manifests in a real
-`LocalStore`:
+the same script runs against a deliberately modified contract), with the genesis model and each
+final model and manifest in a real `LocalStore` (as the nodes publish them):
 
     round 0  nodes a, b, c reveal real updates, d commits and withholds; a beacon post; the
              v2 merge of the ledger's record is attested by a, b, c and finalized; a keeper
@@ -14,17 +14,34 @@ the same script runs against a deliberately modified contract), with its manifes
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from _twin import BEACON, ETHER, base_weights, benchmark, deployment, make_update, rules, wallet
+from _twin import (
+    BASE_CONFIG,
+    BEACON,
+    ETHER,
+    FEE_PPM,
+    Update,
+    base_weights,
+    deployment,
+    rules,
+    wallet,
+)
 
+from flchain.backtest import roi_bps
+from flchain.hashing import sha256_hex
 from flchain.ledger import Backend, LedgerV2
+from flchain.market.benchmark import benchmark_for_round
 from flchain.merge.settlement import settlement_proof
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
+from flchain.model import config_to_metadata, perturb_weights, reference_positions
+from flchain.protocol import digests as dg
 from flchain.protocol import machine as m
 from flchain.protocol.machine import Phase
 from flchain.storage import LocalStore
+from flchain.storage.weights import decode_weights, encode_weights
 
 Deploy = Callable[[Backend, object, m.Deployment, m.RulesV2], LedgerV2]
 
@@ -37,11 +54,27 @@ class Played:
     outcomes: list[list[m.RevealOutcome]]
 
 
+def make_update(round: int, seed: int, base: bytes | None = None) -> Update:
+    """A seeded perturbation of `base` (default: genesis) with its exact ROI on the benchmark
+    the default rules name (the round's shipped window: what an auditor's replay resolves)."""
+    base = base if base is not None else base_weights()
+    tensors, _ = decode_weights(base)
+    update = perturb_weights(tensors, seed, 200_000)
+    config = BASE_CONFIG.model_copy(update={"base_digest": sha256_hex(base)})
+    payload = encode_weights(update, config_to_metadata(config))
+    bench = benchmark_for_round(round)
+    claim = roi_bps(
+        bench.exec_prices, reference_positions(update, BASE_CONFIG, bench.bars), FEE_PPM
+    )
+    return Update(round, payload, dg.sha256(base), claim, secrets.token_bytes(32))
+
+
 def _default_deploy(backend: Backend, gov: object, d: m.Deployment, r: m.RulesV2) -> LedgerV2:
     return LedgerV2.deploy(backend, gov, d, r)  # type: ignore[arg-type]
 
 
 def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) -> Played:
+    store.put(base_weights())  # the genesis model, as the deployer publishes it
     gov_account = wallet(backend, 10**22)
     g = deploy(backend, gov_account, deployment(backend.latest_timestamp()), rules())
     a, b, c, d = (g.with_account(wallet(backend)) for _ in range(4))
@@ -65,7 +98,10 @@ def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) 
     g.goto(0, Phase.BEACON, 5)
     a.post_beacon(0, BEACON.sign(g.beacon_round(0)))
     g.goto(0, Phase.ATTEST, 5)
-    merged0 = merge_v2(g.round_record_v2(0), base_weights(), benchmark(), PriorRound.genesis())
+    merged0 = merge_v2(
+        g.round_record_v2(0), base_weights(), benchmark_for_round(0), PriorRound.genesis()
+    )
+    store.put(merged0.merged_weights)
     store.put(merged0.manifest)
     for n in (a, b, c):
         n.attest(0, merged0.result)
@@ -86,9 +122,10 @@ def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) 
     outcomes.append([n.reveal(*u.reveal_args())[1] for n, u in ups1.items()])
     g.goto(1, Phase.ATTEST, 5)
     merged1 = merge_v2(
-        g.round_record_v2(1), merged0.merged_weights, benchmark(),
+        g.round_record_v2(1), merged0.merged_weights, benchmark_for_round(1),
         prior_from_manifest(merged0.manifest),
     )  # fmt: skip
+    store.put(merged1.merged_weights)
     store.put(merged1.manifest)
     for n in (a, b, c):
         n.attest(1, merged1.result)

@@ -25,7 +25,13 @@ def test_an_honest_federation_audits_verified(played: tuple[Played, LocalStore])
     assert [r.round for r in report.rounds] == [0, 1]
     for r in report.rounds:
         assert r.verdict == Verdict.VERIFIED, r.checks
-        assert [c.rule for c in r.checks] == ["machine", "accumulator", "settlement"]
+        assert [c.rule for c in r.checks] == [
+            "machine",
+            "accumulator",
+            "merge",
+            "attestations",
+            "settlement",
+        ]
         assert all(c.status == CheckStatus.PASS for c in r.checks), r.checks
     assert [(c.rule, c.status) for c in report.checks] == [
         ("code", CheckStatus.PASS),

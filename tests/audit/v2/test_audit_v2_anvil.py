@@ -22,6 +22,8 @@ from flchain.testing.cli import run_flchain
 
 pytestmark = pytest.mark.anvil
 
+ROUND_RULES = ("machine", "accumulator", "merge", "attestations", "settlement")
+
 
 @pytest.fixture(scope="module")
 def anvil() -> Iterator[AnvilProcess]:
@@ -66,11 +68,7 @@ def test_the_cli_audits_every_round_and_prints_a_summary(
     doc = json.loads(out.stdout)
     assert out.returncode == 0 and doc["protocol_version"] == 2 and doc["exit_code"] == 0
     assert [(r["round"], r["verdict"]) for r in doc["rounds"]] == [(0, "verified"), (1, "verified")]
-    assert [c["rule"] for c in doc["rounds"][0]["checks"]] == [
-        "machine",
-        "accumulator",
-        "settlement",
-    ]
+    assert [c["rule"] for c in doc["rounds"][0]["checks"]] == list(ROUND_RULES)
 
 
 def _target(played: tuple[Played, Path]) -> Revealed:
