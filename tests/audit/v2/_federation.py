@@ -10,13 +10,21 @@ final model and manifest in a real `LocalStore` (as the nodes publish them):
     round 2  the clock is moved into its commit window, so rounds 0 and 1 are closed
 
 `deploy` is the deployment step: `LedgerV2.deploy` by default, or the caller's (a variant).
+
+With `faults=True` two deliberate faults are played (each named here, nowhere else):
+
+    round 0  c attests the honest result with 1 wei less roundEarned (a wrong vote); d, the
+             withholder, attests the honest one so that it is final without c; c's wrong vote
+             is slashed when c settles in round 1
+    round 1  a, b and c attest and finalize the merge's result with a forged settlementRoot
+             (the manifest's table does not hash to it)
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from _twin import (
     BASE_CONFIG,
@@ -73,7 +81,13 @@ def _default_deploy(backend: Backend, gov: object, d: m.Deployment, r: m.RulesV2
     return LedgerV2.deploy(backend, gov, d, r)  # type: ignore[arg-type]
 
 
-def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) -> Played:
+#: The root a colluding quorum puts in round 1's result when `faults` (no table hashes to it).
+FORGED_ROOT = dg.sha256(b"a settlement root no manifest has")
+
+
+def play(
+    backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy, *, faults: bool = False
+) -> Played:
     store.put(base_weights())  # the genesis model, as the deployer publishes it
     gov_account = wallet(backend, 10**22)
     g = deploy(backend, gov_account, deployment(backend.latest_timestamp()), rules())
@@ -103,8 +117,18 @@ def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) 
     )
     store.put(merged0.merged_weights)
     store.put(merged0.manifest)
-    for n in (a, b, c):
-        n.attest(0, merged0.result)
+    if faults:
+        wrong = replace(merged0.result, round_earned=merged0.result.round_earned - 1)
+        for n, result in (
+            (a, merged0.result),
+            (b, merged0.result),
+            (c, wrong),
+            (d, merged0.result),
+        ):
+            n.attest(0, result)
+    else:
+        for n in (a, b, c):
+            n.attest(0, merged0.result)
     keeper.finalize(0, merged0.result)
     keeper.slash_no_reveal(0, nodes[3])
 
@@ -127,8 +151,9 @@ def play(backend: Backend, store: LocalStore, deploy: Deploy = _default_deploy) 
     )  # fmt: skip
     store.put(merged1.merged_weights)
     store.put(merged1.manifest)
+    final1 = replace(merged1.result, settlement_root=FORGED_ROOT) if faults else merged1.result
     for n in (a, b, c):
-        n.attest(1, merged1.result)
-    keeper.finalize(1, merged1.result)
+        n.attest(1, final1)
+    keeper.finalize(1, final1)
     g.goto(2, Phase.COMMIT, 5)
     return Played(g, nodes, [merged0, merged1], outcomes)
