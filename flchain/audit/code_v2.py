@@ -101,10 +101,13 @@ def compare_runtime(artifact: Mapping[str, Any], deployment: Deployment, code: b
         return []
     out: list[str] = []
     positions = [(s, n) for imm in _immutables(artifact) for s, n in imm["positions"]]
-    if len(code) != len(expected):
-        out.append(f"the deployed code is {len(code)} bytes, the artifact's {len(expected)}")
     at = _first_difference(code, expected, positions)
-    if at is not None and len(code) == len(expected):
+    if len(code) != len(expected):
+        out.append(
+            f"the deployed code is {len(code)} bytes, the artifact's {len(expected)} (first "
+            f"difference at byte {at}): it was compiled from other source or settings"
+        )
+    elif at is not None:
         out.append(
             f"the deployed code differs from the artifact at byte {at} (outside every "
             "immutable): it was compiled from other source or settings"
