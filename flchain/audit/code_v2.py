@@ -20,10 +20,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
 
 from flchain.protocol.machine import Deployment, RulesV2
 
 __all__ = [
+    "abi_type",
     "compare_creation",
     "compare_runtime",
     "compute_expected_runtime",
@@ -126,10 +128,11 @@ def compare_runtime(artifact: Mapping[str, Any], deployment: Deployment, code: b
     return out
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
+def abi_type(param: Mapping[str, Any]) -> str:
+    """The canonical ABI type of a parameter (tuples spelled out), as selectors hash it."""
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        return f"({','.join(_abi_type(c) for c in param['components'])}){kind[5:]}"
+        return f"({','.join(abi_type(c) for c in param['components'])}){kind[5:]}"
     return kind
 
 
@@ -142,10 +145,10 @@ def compare_creation(
     if not creation_input.startswith(creation):
         return ["the deployment transaction did not run the artifact's creation code"]
     (constructor,) = [e for e in artifact["abi"] if e["type"] == "constructor"]
-    types = [_abi_type(p) for p in constructor["inputs"]]
+    types = [abi_type(p) for p in constructor["inputs"]]
     try:
         d_args, r_args = decode(types, creation_input[len(creation) :])
-    except Exception as exc:
+    except DecodingError as exc:
         return [f"the constructor arguments do not decode: {type(exc).__name__}"]
     out = []
     if tuple(d_args) != deployment.to_abi():

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, Final
 
-from eth_abi import encode
+import rlp
+from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
+from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from flchain.audit import code_v2
@@ -45,6 +49,7 @@ from flchain.ledger import LedgerV2
 from flchain.ledger.deployment import load_artifact
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import Attested, Finalized, Registered, struct_doc
+from flchain.ledger.payloads import fetch_raw_transactions
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
 from flchain.merge.v2 import MergeResultV2
 from flchain.protocol import machine as m
@@ -70,38 +75,90 @@ def rounds_slot(artifact: dict[str, Any], round: int) -> int:
     )
 
 
+#: Where `to` sits in the RLP list of each signed transaction type (value and data follow).
+_TO_AT: Final = {0: 3, 1: 4, 2: 5, 3: 5, 4: 5}
+
+
+def decode_signed_call(raw: bytes) -> tuple[str, str | None, int, bytes] | None:
+    """(sender, to, value, input) of a signed transaction; the sender recovered from its
+    signature, not taken from the RPC's `from`. None if it does not decode as one."""
+    try:
+        kind, items = (0, rlp.decode(raw)) if raw[0] >= 0xC0 else (raw[0], rlp.decode(raw[1:]))
+        at = _TO_AT[kind]
+        to, value, data = items[at], items[at + 1], items[at + 2]
+        sender = Account.recover_transaction(raw)
+    except (rlp.DecodingError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    target = str(to_checksum_address(to)) if to else None
+    return str(to_checksum_address(sender)), target, int.from_bytes(value, "big"), bytes(data)
+
+
+@cache
+def _functions() -> dict[bytes, tuple[str, list[str]]]:
+    """selector -> (name, argument types) of every function of the v2 artifact's ABI."""
+    out = {}
+    for entry in load_artifact(2)["abi"]:
+        if entry["type"] == "function":
+            types = [code_v2.abi_type(p) for p in entry["inputs"]]
+            out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = (entry["name"], types)
+    return out
+
+
+def _decoded(ledger: LedgerV2, to: str | None, data: bytes) -> tuple[str | None, tuple[Any, ...]]:
+    """The ABI function `data` calls on the contract and its arguments (None: not a call to it)."""
+    if to is None or to.lower() != ledger.address.lower() or len(data) < 4:
+        return None, ()
+    found = _functions().get(data[:4])
+    if found is None:
+        return None, ()
+    try:
+        return found[0], tuple(decode(found[1], data[4:]))
+    except DecodingError:
+        return None, ()
+
+
 def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
     """Every transaction that logged an event of the contract up to `to_block`, in chain
-    order, with those logs (as the event query returned them) and its calldata decoded."""
+    order, with those logs (as the event query returned them): each read signed (checked to
+    hash to its hash; `flchain.ledger.payloads`), its sender recovered from the signature and
+    its calldata decoded by the ABI. The deployment is read as the RPC shows it (its creation
+    code is larger than the signed-read bound): the machine checks its sender against the
+    governor its logs name (`GovernanceTransferred`)."""
     by_tx: dict[str, list[ChainEvent]] = {}
     for e in ledger.events(to_block=to_block):
         by_tx.setdefault(e.tx_hash, []).append(e)
+    hashes = [bytes.fromhex(h[2:]) for h in by_tx]
+    raws = fetch_raw_transactions(ledger.backend, hashes)
     calls = []
     for tx_hash, events in by_tx.items():
-        tx = ledger.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        to = tx.get("to")
-        function, args = None, ()
-        if to is not None and str(to).lower() == ledger.address.lower():
-            try:
-                fn, params = ledger.contract.decode_function_input(bytes(tx["input"]))
-                function, args = str(fn.fn_name), tuple(params.values())
-            except ValueError:
-                function = None
+        block = events[0].block_number
+        raw = raws.get(bytes.fromhex(tx_hash[2:]))
+        decoded = None if raw is None else decode_signed_call(raw)
+        if decoded is None:
+            tx = ledger.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            target = tx.get("to")
+            decoded = (
+                to_checksum_address(tx["from"]),
+                None if target is None else str(to_checksum_address(target)),
+                int(tx["value"]),
+                bytes(tx["input"]),
+            )
+        sender, to, value, data = decoded
+        function, args = _decoded(ledger, to, data)
         calls.append(
             ChainCall(
                 tx_hash=tx_hash,
-                block_number=int(tx["blockNumber"]),
-                tx_index=int(tx["transactionIndex"]),
-                timestamp=ledger.block_timestamp(int(tx["blockNumber"])),
-                sender=to_checksum_address(tx["from"]),
-                to=None if to is None else to_checksum_address(to),
-                value=int(tx["value"]),
+                block_number=block,
+                timestamp=ledger.block_timestamp(block),
+                sender=sender,
+                to=to,
+                value=value,
                 function=function,
                 args=args,
                 events=tuple(events),
+                input=data if to is None else b"",
             )
         )
-    calls.sort(key=lambda c: (c.block_number, c.tx_index))
     return calls
 
 
@@ -140,9 +197,7 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
     code = bytes(
         ledger.w3.eth.get_code(to_checksum_address(ledger.address), block_identifier=block)
     )
-    creation = None
-    if calls and calls[0].to is None:
-        creation = bytes(ledger.w3.eth.get_transaction(calls[0].tx_hash)["input"])  # type: ignore[arg-type]
+    creation = calls[0].input if calls and calls[0].to is None else None
     proven, problem = None, None
     try:
         proof = fetch_proof(

@@ -107,7 +107,6 @@ class ChainCall:
 
     tx_hash: str
     block_number: int
-    tx_index: int
     timestamp: int
     sender: str
     to: str | None  # None: the deployment
@@ -115,6 +114,7 @@ class ChainCall:
     function: str | None  # the ABI function its calldata calls (None: not a call to the contract)
     args: tuple[Any, ...]
     events: tuple[ChainEvent, ...]
+    input: bytes = b""  # the creation input of the deployment (other calls: decoded in `args`)
 
 
 def _values(v: Any) -> list[Any]:

@@ -157,3 +157,44 @@ def play(
     keeper.finalize(1, final1)
     g.goto(2, Phase.COMMIT, 5)
     return Played(g, nodes, [merged0, merged1], outcomes)
+
+
+def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) -> LedgerV2:
+    """`rounds` honest rounds of `nodes` nodes (bench/audit_v2.py): each round every node
+    settles the previous final round, commits, reveals, one posts the beacon, all attest the
+    merge of the ledger's record, a keeper finalizes; ends in round `rounds`' commit window."""
+    store.put(base_weights())
+    g = LedgerV2.deploy(
+        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+    )
+    members = [g.with_account(wallet(backend)) for _ in range(nodes)]
+    keeper = g.with_account(wallet(backend))
+    for n in members:
+        n.register(ETHER)
+    keeper.fund_pool(rounds * ETHER)
+    weights, prior, manifest = base_weights(), PriorRound.genesis(), None
+    for r in range(rounds):
+        g.goto(r, Phase.COMMIT, 5)
+        keeper.open_round(r)
+        for n in members:
+            if manifest is not None and n.account is not None:
+                n.settle(*settlement_proof(manifest, n.account.address))
+        ups = {n: make_update(r, seed=1000 * r + i, base=weights) for i, n in enumerate(members)}
+        for n, u in ups.items():
+            n.commit(r, n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt))
+        g.goto(r, Phase.REVEAL, 5)
+        for n, u in ups.items():
+            n.reveal(*u.reveal_args())
+        g.goto(r, Phase.BEACON, 5)
+        members[0].post_beacon(r, BEACON.sign(g.beacon_round(r)))
+        g.goto(r, Phase.ATTEST, 5)
+        merged = merge_v2(g.round_record_v2(r), weights, benchmark_for_round(r), prior)
+        store.put(merged.merged_weights)
+        store.put(merged.manifest)
+        for n in members:
+            n.attest(r, merged.result)
+        keeper.finalize(r, merged.result)
+        weights, manifest = merged.merged_weights, merged.manifest
+        prior = prior_from_manifest(manifest)
+    g.goto(rounds, Phase.COMMIT, 5)
+    return g

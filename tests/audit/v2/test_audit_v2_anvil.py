@@ -59,8 +59,13 @@ def test_the_cli_audits_every_round_and_prints_a_summary(
 ) -> None:
     fed, folder = played
     where = ["--rpc", anvil.url, "--contract", fed.gov.address, "--store", str(folder)]
-    text = run_flchain("audit", *where, "--all", "--from-block", str(fed.gov.from_block))
+    page = folder.parent / "audit.html"
+    text = run_flchain(
+        "audit", *where, "--all", "--from-block", str(fed.gov.from_block), "--html", str(page)
+    )  # fmt: skip
     assert text.returncode == 0, text.stdout + text.stderr
+    html = page.read_text()
+    assert "<h2>Deployment</h2>" in html and html.count("<h3>Rules</h3>") == 2
     for line in ("pass code", "pass creation", "pass state", "round 0", "round 1"):
         assert line in " ".join(text.stdout.split()), text.stdout
     assert "VERIFIED — 2 round(s): 2 verified" in text.stdout
