@@ -80,7 +80,7 @@ def main() -> None:
                 v: sum(r.verdict == v for r in report.rounds)
                 for v in {r.verdict for r in report.rounds}
             }
-            print(f"audit_v2 of {len(rounds)} rounds, every rule:     {total:7.2f} s  exit {report.exit_code} {dict(verdicts)}")  # fmt: skip
+            print(f"audit_v2 of {len(rounds)} rounds, every rule:     {total:7.2f} s  exit {report.exit_code} {verdicts}")  # fmt: skip
             print(f"  gather (logs, {len(mat.calls)} txs, code, proof, views): {gather:7.2f} s")
             print(f"  machine replay of {replay.replayed} transactions:      {machine:7.2f} s")
             print(f"baseline: {len(rounds)} merges from the records alone: {baseline:7.2f} s  [trusts the RPC]")  # fmt: skip

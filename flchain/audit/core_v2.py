@@ -13,7 +13,6 @@ where it can be recomputed: the rules are in `flchain.audit.judge_v2`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
@@ -27,15 +26,19 @@ from flchain.audit import code_v2
 from flchain.audit.judge_v2 import (
     ChainCall,
     MachineReplay,
+    V2Material,
     check_accumulator,
     check_attestations,
+    check_code,
+    check_creation,
     check_machine,
     check_merge,
     check_settlement,
+    check_state,
     decide_round_verdict,
     replay_calls,
 )
-from flchain.audit.proof import ProofError, ProvenAccount, fetch_proof, verify_proof
+from flchain.audit.proof import fetch_proof, verify_proof
 from flchain.audit.report import (
     AuditReport,
     CheckStatus,
@@ -58,7 +61,7 @@ from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore
 from flchain.storage.cid import cid_from_bytes
 
-__all__ = ["V2Material", "audit_v2", "closed_rounds_v2", "gather_calls", "rounds_slot"]
+__all__ = ["audit_v2", "closed_rounds_v2", "gather_calls", "gather_v2", "rounds_slot"]
 
 
 def closed_rounds_v2(ledger: LedgerV2) -> list[int]:
@@ -162,20 +165,6 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
     return calls
 
 
-@dataclass
-class V2Material:
-    """What one v2 audit read from the chain and the store."""
-
-    block: int
-    timestamp: int
-    calls: list[ChainCall]
-    code: bytes
-    creation_input: bytes | None
-    proven: ProvenAccount | None
-    proof_problem: str | None
-    views: dict[str, Any]
-
-
 def _views_at(ledger: LedgerV2, block: int, nodes: Iterable[str]) -> dict[str, Any]:
     f = ledger.contract.functions
     node_views = {}
@@ -200,13 +189,9 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
     creation = calls[0].input if calls and calls[0].to is None else None
     proven, problem = None, None
     try:
-        proof = fetch_proof(
-            ledger.backend, ledger.address, [rounds_slot(artifact, r) for r in rounds], block
-        )
-        proven = verify_proof(proof)
-    except ProofError as exc:
-        problem = str(exc)
-    except FlchainError as exc:  # no eth_getProof on this chain
+        slots = [rounds_slot(artifact, r) for r in rounds]
+        proven = verify_proof(fetch_proof(ledger.backend, ledger.address, slots, block))
+    except FlchainError as exc:  # ProofError, or a chain without eth_getProof
         problem = str(exc)
     nodes = [e.node for e in ledger.events(Registered, to_block=block)]
     return V2Material(
@@ -218,69 +203,6 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         proven=proven,
         proof_problem=problem,
         views=_views_at(ledger, block, nodes),
-    )  # fmt: skip
-
-
-# --- deployment rules ---------------------------------------------------------------------
-
-
-def _check(rule: str, problems: Sequence[str], ok: str) -> RuleCheck:
-    if problems:
-        return RuleCheck(rule=rule, status=CheckStatus.FAIL, message="; ".join(problems))
-    return RuleCheck(rule=rule, status=CheckStatus.PASS, message=ok)
-
-
-def check_code(artifact: dict[str, Any], deployment: m.Deployment, mat: V2Material) -> RuleCheck:
-    problems = code_v2.compare_runtime(artifact, deployment, mat.code)
-    if mat.proven is not None and keccak(mat.code) != mat.proven.code_hash:
-        problems.append("the code the RPC returned is not the code hash the state proof proves")
-    proven = " (code hash proven)" if mat.proven is not None else ""
-    return _check(
-        "code", problems, f"runtime code is the artifact's with Genesis's immutables{proven}"
-    )
-
-
-def check_creation(
-    artifact: dict[str, Any], deployment: m.Deployment, rules: m.RulesV2, mat: V2Material
-) -> RuleCheck:
-    if mat.creation_input is None:
-        return RuleCheck(rule="creation", status=CheckStatus.UNVERIFIABLE,
-                         message="the deployment transaction was not found")  # fmt: skip
-    problems = code_v2.compare_creation(artifact, mat.creation_input, deployment, rules)
-    return _check(
-        "creation", problems, "deployed by the artifact's creation code with Genesis's arguments"
-    )
-
-
-def check_state(replay: MachineReplay, mat: V2Material) -> RuleCheck:
-    """At the audited block the machine's accounts, latest model, node views and balance are
-    the contract's."""
-    state = replay.state
-    if state is None or replay.failed_round is not None:
-        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE,
-                         message="the machine did not replay the whole history")  # fmt: skip
-    problems = []
-    if mat.views["accounts"] != m.get_accounts(state):
-        problems.append(
-            f"accounts() is {mat.views['accounts']}, the machine's {m.get_accounts(state)}"
-        )
-    if mat.views["latest"] != m.get_latest(state):
-        problems.append("latest() is not the machine's latest final model")
-    for node, view in mat.views["nodes"].items():
-        if view != m.get_node_view(state, node, mat.timestamp):
-            problems.append(f"nodeView({node}) is not the machine's")
-            break
-    if mat.proven is None:
-        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE if not problems else CheckStatus.FAIL,
-                         message="; ".join(problems) or f"views equal the machine's; no state proof: {mat.proof_problem}")  # fmt: skip
-    if mat.proven.balance != state.balance:
-        problems.append(
-            f"the proven balance is {mat.proven.balance} wei, the machine's {state.balance}"
-        )
-    return _check(
-        "state", problems,
-        f"accounts, latest model, {len(mat.views['nodes'])} node view(s) and the proven balance "
-        f"({state.balance} wei) equal the machine's",
     )  # fmt: skip
 
 

@@ -4,7 +4,7 @@
     check_code / check_creation / check_state / check_accumulator / check_settlement
     decide_round_verdict(checks, finalized) -> (Verdict, headline)
 
-The material is gathered by `flchain.audit.core_v2` (I/O): every transaction that emitted a log
+The material (`V2Material`) is gathered by `flchain.audit.core_v2` (I/O): every transaction that emitted a log
 of the contract (`ChainCall`: sender, value, block timestamp, calldata decoded by the ABI, and
 the logs the event query returned for it), the code at the address, the state proof of the
 contract's account and of each round's accumulator word, the views at the audited block and
@@ -49,6 +49,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
 
+from eth_utils import keccak
+
+from flchain.audit import code_v2
+from flchain.audit.proof import ProvenAccount
 from flchain.audit.report import CheckStatus, RuleCheck, Verdict
 from flchain.errors import FlchainError
 from flchain.ledger.events import ChainEvent
@@ -64,10 +68,14 @@ from flchain.protocol import machine as m
 __all__ = [
     "ChainCall",
     "MachineReplay",
+    "V2Material",
     "check_accumulator",
     "check_attestations",
+    "check_code",
+    "check_creation",
     "check_merge",
     "check_settlement",
+    "check_state",
     "decide_round_verdict",
     "replay_calls",
 ]
@@ -249,6 +257,83 @@ def replay_calls(calls: Sequence[ChainCall], chain_id: int, contract: str) -> Ma
             return out
         out.replayed += 1
     return out
+
+
+@dataclass
+class V2Material:
+    """What one v2 audit read from the chain and the store."""
+
+    block: int
+    timestamp: int
+    calls: list[ChainCall]
+    code: bytes
+    creation_input: bytes | None
+    proven: ProvenAccount | None
+    proof_problem: str | None
+    views: dict[str, Any]
+
+
+# --- deployment rules ---------------------------------------------------------------------
+
+
+def _check(rule: str, problems: Sequence[str], ok: str) -> RuleCheck:
+    if problems:
+        return RuleCheck(rule=rule, status=CheckStatus.FAIL, message="; ".join(problems))
+    return RuleCheck(rule=rule, status=CheckStatus.PASS, message=ok)
+
+
+def check_code(artifact: dict[str, Any], deployment: m.Deployment, mat: V2Material) -> RuleCheck:
+    problems = code_v2.compare_runtime(artifact, deployment, mat.code)
+    if mat.proven is not None and keccak(mat.code) != mat.proven.code_hash:
+        problems.append("the code the RPC returned is not the code hash the state proof proves")
+    proven = " (code hash proven)" if mat.proven is not None else ""
+    return _check(
+        "code", problems, f"runtime code is the artifact's with Genesis's immutables{proven}"
+    )
+
+
+def check_creation(
+    artifact: dict[str, Any], deployment: m.Deployment, rules: m.RulesV2, mat: V2Material
+) -> RuleCheck:
+    if mat.creation_input is None:
+        return RuleCheck(rule="creation", status=CheckStatus.UNVERIFIABLE,
+                         message="the deployment transaction was not found")  # fmt: skip
+    problems = code_v2.compare_creation(artifact, mat.creation_input, deployment, rules)
+    return _check(
+        "creation", problems, "deployed by the artifact's creation code with Genesis's arguments"
+    )
+
+
+def check_state(replay: MachineReplay, mat: V2Material) -> RuleCheck:
+    """At the audited block the machine's accounts, latest model, node views and balance are
+    the contract's."""
+    state = replay.state
+    if state is None or replay.failed_round is not None:
+        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE,
+                         message="the machine did not replay the whole history")  # fmt: skip
+    problems = []
+    if mat.views["accounts"] != m.get_accounts(state):
+        problems.append(
+            f"accounts() is {mat.views['accounts']}, the machine's {m.get_accounts(state)}"
+        )
+    if mat.views["latest"] != m.get_latest(state):
+        problems.append("latest() is not the machine's latest final model")
+    for node, view in mat.views["nodes"].items():
+        if view != m.get_node_view(state, node, mat.timestamp):
+            problems.append(f"nodeView({node}) is not the machine's")
+            break
+    if mat.proven is None:
+        return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE if not problems else CheckStatus.FAIL,
+                         message="; ".join(problems) or f"views equal the machine's; no state proof: {mat.proof_problem}")  # fmt: skip
+    if mat.proven.balance != state.balance:
+        problems.append(
+            f"the proven balance is {mat.proven.balance} wei, the machine's {state.balance}"
+        )
+    return _check(
+        "state", problems,
+        f"accounts, latest model, {len(mat.views['nodes'])} node view(s) and the proven balance "
+        f"({state.balance} wei) equal the machine's",
+    )  # fmt: skip
 
 
 # --- per-round rules ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from trie import HexaryTrie
 from trie.exceptions import BadTrieProof
 from web3.types import RPCEndpoint
 
-from flchain.audit.errors import AuditError
+from flchain.audit.errors import AuditError, ProofError
 from flchain.ledger import Backend, EmbeddedBackend
 
 __all__ = ["ProofError", "ProvenAccount", "StateProof", "fetch_proof", "verify_proof"]
@@ -33,12 +33,6 @@ __all__ = ["ProofError", "ProvenAccount", "StateProof", "fetch_proof", "verify_p
 #: keccak256 of the empty code and of the empty trie: an account without code or storage.
 EMPTY_CODE_HASH = keccak(b"")
 EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))
-
-
-class ProofError(AuditError):
-    """A state proof does not verify against the block's state root (or is malformed)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
