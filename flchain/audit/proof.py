@@ -125,7 +125,8 @@ def fetch_proof(
         return _embedded_proof(backend, address, slots, block_number)
     header = backend.w3.eth.get_block(block_number)
     answer = backend.w3.provider.make_request(
-        RPCEndpoint("eth_getProof"), [address, [hex(s) for s in slots], hex(block_number)]
+        RPCEndpoint("eth_getProof"),
+        [address, ["0x" + s.to_bytes(32, "big").hex() for s in slots], hex(block_number)],
     )
     result = answer.get("result")
     if not isinstance(result, dict):

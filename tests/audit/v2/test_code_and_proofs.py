@@ -99,6 +99,14 @@ def test_a_state_proof_proves_the_accumulator_and_the_balance(deployed: LedgerV2
     assert proven.code_hash == keccak(code)
 
 
+def test_a_proof_of_a_short_slot_key_proves_its_word(deployed: LedgerV2) -> None:
+    """Slot 1 (`_governor`, an odd number of hex digits as `hex(1)`) is asked for as a full
+    32-byte key, and its word is the governor, proven."""
+    block = deployed.backend.w3.eth.block_number
+    proven = verify_proof(fetch_proof(deployed.backend, deployed.address, [1], block))
+    assert proven.words[1][12:].hex() == deployed.governor()[2:].lower()
+
+
 def test_an_altered_or_misplaced_proof_does_not_verify(deployed: LedgerV2) -> None:
     proof = _proof(deployed)
     leaf = bytearray(proof.storage_nodes[0][-1])
