@@ -1,21 +1,26 @@
 """Judging a protocol v2 deployment (pure): every rule recomputed from what the chain said.
 
     replay_calls(calls, chain_id, contract) -> MachineReplay
-    check_code / check_creation / check_state / check_accumulator / check_settlement
+    check_code / check_creation / check_state                       (the deployment)
+    check_machine / check_accumulator / check_merge / check_attestations / check_settlement
     decide_round_verdict(checks, finalized) -> (Verdict, headline)
 
-The material (`V2Material`) is gathered by `flchain.audit.core_v2` (I/O): every transaction that emitted a log
-of the contract (`ChainCall`: sender, value, block timestamp, calldata decoded by the ABI, and
-the logs the event query returned for it), the code at the address, the state proof of the
-contract's account and of each round's accumulator word, the views at the audited block and
-the final rounds' manifests.
+The material (`V2Material`) is gathered by `flchain.audit.core_v2` (I/O): every transaction
+that emitted a log of the contract (`ChainCall`: sender, value, block timestamp, calldata
+decoded by the ABI, and the logs the event query returned for it), the code at the address,
+the state proof of the contract's account and of each round's accumulator word, the views at
+the audited block; the merges and final manifests come with each round.
 
-The rules, each a named `RuleCheck` with its own status, in the order they are reported:
+The rules, each a named `RuleCheck` with its own status, in the order they are reported (the
+deployment's three, then five per round):
 
     code           the runtime code at the address is the artifact's with every immutable filled
                    from the Genesis event; its keccak is the code hash the state proof proves
     creation       the deployment transaction ran the artifact's creation code with exactly the
                    Genesis deployment and the first rules
+    state          (deployment) at the audited block the machine's accounts, latest model and
+                   every node's view equal the contract's views, and the contract's balance —
+                   proven — equals the machine's
     machine        (per round) each transaction of the round, fed to the reference machine
                    (`flchain.protocol.machine`) with its calldata, sender, value and block time,
                    is accepted and returns exactly the logs the chain shows: commitments,
@@ -25,17 +30,14 @@ The rules, each a named `RuleCheck` with its own status, in the order they are r
     accumulator    (per round) the machine's accumulator and counts of the round equal the
                    storage word proven against the block's state root: an event that an RPC
                    dropped, added or rewrote changes the machine's chain of entries
-    settlement     (per final round) the final manifest's settlement table hashes to the final
-                   result's settlementRoot, its rows are the nodes registered before the round
-                   by index, what it pays is the result's roundEarned, and no cumulative field
-                   falls from the previous final table
     merge          (per round) the v2 merge recomputed from the round's record, base and prior
                    (`flchain.replay.v2`) is the final result field by field and the final
                    manifest byte for byte
     attestations   (per round) every vote is the replayed result (else: conflict)
-    state          (deployment) at the audited block the machine's accounts, latest model and
-                   every node's view equal the contract's views, and the contract's balance —
-                   proven — equals the machine's
+    settlement     (per final round) the final manifest's settlement table hashes to the final
+                   result's settlementRoot, its rows are the nodes registered before the round
+                   by index, what it pays is the result's roundEarned, and no cumulative field
+                   falls from the previous final table
 
 The replay stops at the first transaction where machine and chain disagree (after it the
 machine's state is not the contract's): that round's `machine` check fails naming the
@@ -44,7 +46,7 @@ transaction, and later rounds' checks are unverifiable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
@@ -73,6 +75,7 @@ __all__ = [
     "check_attestations",
     "check_code",
     "check_creation",
+    "check_machine",
     "check_merge",
     "check_settlement",
     "check_state",
@@ -80,7 +83,7 @@ __all__ = [
     "replay_calls",
 ]
 
-#: The ABI function → (machine process, whether it takes the value sent, argument converters).
+#: The ABI function → its machine process (the value sent travels in the `Tx`).
 _PROCESS: Final[dict[str, Any]] = {
     "register": m.process_register,
     "addBond": m.process_add_bond,
@@ -125,23 +128,15 @@ class ChainCall:
     input: bytes = b""  # the creation input of the deployment (other calls: decoded in `args`)
 
 
-def _values(v: Any) -> list[Any]:
-    return list(v.values()) if isinstance(v, Mapping) else list(v)
-
-
-def _struct(cls: Any, v: Any) -> Any:
-    return cls(*[bytes(x) if isinstance(x, bytes | bytearray) else x for x in _values(v)])
-
-
 def machine_args(function: str, args: Sequence[Any]) -> tuple[Any, ...]:
     """The ABI-decoded arguments of `function` as its `process_*` takes them."""
     if function in ("attest", "finalize"):
-        return (int(args[0]), _struct(m.Result, args[1]))
+        return (int(args[0]), m.Result(*args[1]))
     if function == "settle":
-        return (_struct(m.Leaf, args[0]), tuple(bytes(p) for p in args[1]))
+        return (m.Leaf(*args[0]), tuple(bytes(p) for p in args[1]))
     if function == "scheduleRules":
-        return (m.RulesV2.from_abi(_values(args[0])),)
-    return tuple(bytes(a) if isinstance(a, bytes | bytearray) else a for a in args)
+        return (m.RulesV2.from_abi(args[0]),)
+    return tuple(args)
 
 
 def call_round(call: ChainCall, deployment: m.Deployment) -> int:
