@@ -20,7 +20,13 @@ const SETTINGS = {
   metadata: { bytecodeHash: "none", appendCBOR: false },
   outputSelection: {
     "*": {
-      "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc", "storageLayout"],
+      // the AST and immutableReferences: where each immutable sits in the runtime code (the
+      // audit fills them from the Genesis event and compares the deployed code byte for byte)
+      "": ["ast"],
+      "*": [
+        "abi", "evm.bytecode.object", "evm.deployedBytecode.object",
+        "evm.deployedBytecode.immutableReferences", "devdoc", "userdoc", "storageLayout",
+      ],
     },
   },
 };

@@ -15,3 +15,10 @@ class AuditSourceUnavailable(AuditError, UnavailableError):
     """The chain or the content store could not be reached: nothing could be verified."""
 
     exit_code = 2
+
+
+class ProofError(AuditError):
+    """A state proof does not verify against the block's state root (or is malformed): the
+    RPC answered something the chain does not hold, so nothing it says can be verified."""
+
+    exit_code = 2

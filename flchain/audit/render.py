@@ -19,7 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flchain.audit.report import AuditReport, RoundAudit, Severity, Verdict
+from flchain.audit.report import AuditReport, CheckStatus, RoundAudit, RuleCheck, Severity, Verdict
 from flchain.display import reason_label, reason_legend
 from flchain.protocol import BPS
 
@@ -115,10 +115,34 @@ def _attesters_table(a: RoundAudit) -> Table:
     return t
 
 
+_CHECK_STYLE = {
+    CheckStatus.PASS: "green",
+    CheckStatus.FAIL: "bold red",
+    CheckStatus.UNVERIFIABLE: "yellow",
+    CheckStatus.SKIPPED: "dim",
+}
+
+
+def print_checks(checks: Sequence[RuleCheck], console: Console) -> None:
+    """One verdict line per rule (protocol v2): status, rule, what was found."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for c in checks:
+        grid.add_row(f"[{_CHECK_STYLE[c.status]}]{c.status.value}[/]", c.rule, c.message)
+    console.print(grid)
+
+
 def print_round(a: RoundAudit, console: Console) -> None:
     console.rule(f"round {a.round}")
     console.print(f"[{_STYLE[a.verdict]}]{a.verdict.value.upper()}[/]  {a.headline}")
     console.print(f"base:  round {a.base_round}, {_short(a.base_digest)}")
+    if a.checks:  # protocol v2: the rule lines say everything the findings would repeat
+        console.print(f"rules: finality {a.rules.get('finalityPpm')} ppm, max payload "
+                      f"{a.rules.get('maxPayloadBytes')} B, emission {a.rules.get('emissionWei')} wei")  # fmt: skip
+        print_checks(a.checks, console)
+        return
     console.print(f"rules: aggregation {a.rules.get('aggregation')}, quorum "
                   f"{a.rules.get('quorum')}, roi tolerance {a.rules.get('roi_tolerance_bps')} bps")  # fmt: skip
     if a.finalized or a.replayed:
@@ -166,13 +190,18 @@ def print_report(report: AuditReport, console: Console) -> None:
     console.print(f"contract {report.contract}")
     for note in report.notes:
         console.print(f"[dim]{note}[/]")
+    if report.checks:
+        console.rule("deployment")
+        print_checks(report.checks, console)
     for a in report.rounds:
         print_round(a, console)
-    console.rule("history")
-    if not report.history:
-        console.print(
-            "each round's base is the previous finalized model; rule changes were scheduled in advance"
-        )
+    if report.protocol_version < 2:  # v2's history is in its deployment and round rules
+        console.rule("history")
+        if not report.history:
+            console.print(
+                "each round's base is the previous finalized model; rule changes were scheduled "
+                "in advance"
+            )
     for f in report.history:
         console.print(f"  [red]{f.severity.value}[/] {f.fact}: {f.message}")
     style = {0: "bold green", 1: "bold red", 2: "bold yellow"}[report.exit_code]
@@ -341,13 +370,23 @@ def _round_html(a: RoundAudit) -> str:
         parts.append("<h3>Attesters</h3>" + _table(
             ["attester", "result hash", "agrees with replay", "final result", "differs in"], att_rows,
             [r.matches_replay is False for r in a.attesters]))  # fmt: skip
+    if a.checks:
+        parts.append("<h3>Rules</h3>" + _checks_html(a.checks))
     findings = [
         f for f in a.findings if f.severity != Severity.NOTE or a.verdict != Verdict.VERIFIED
     ]
-    if findings:
+    if findings and not a.checks:
         parts.append("<h3>Findings</h3><ul>" + "".join(
             f"<li><b>{_e(f.severity.value)}</b> {_e(f.fact)}: {_e(f.message)}</li>" for f in findings) + "</ul>")  # fmt: skip
     return "<section>" + "".join(parts) + "</section>"
+
+
+def _checks_html(checks: Sequence[RuleCheck]) -> str:
+    return _table(
+        ["status", "rule", "found"],
+        [(c.status.value, c.rule, c.message) for c in checks],
+        [c.status in (CheckStatus.FAIL, CheckStatus.UNVERIFIABLE) for c in checks],
+    )
 
 
 def report_html(report: AuditReport) -> str:
@@ -380,6 +419,7 @@ section {{ border-top: 1px solid #d0d7de; margin-top: 16px; }}
 <body><div id="verdict">{_e(report.verdict.upper())} — {len(report.rounds)} round(s), chain {report.chain_id}, contract {_e(report.contract)}</div>
 <main>
 {"".join(f"<p>{_e(n)}</p>" for n in report.notes)}
+{"<h2>Deployment</h2>" + _checks_html(report.checks) if report.checks else ""}
 <h2>Summary</h2>{summary}
 <h2>History</h2><ul>{history or "<li>each round's base is the previous finalized model; rule changes were scheduled in advance</li>"}</ul>
 <h2>Plots</h2>{plots or "<p>no plots (no round could be replayed)</p>"}

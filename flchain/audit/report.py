@@ -44,6 +44,23 @@ class Severity(StrEnum):
     NOTE = "note"  # worth knowing, not a fault
 
 
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"  # the rule, recomputed, disagrees with the chain: a definite fault
+    UNVERIFIABLE = "unverifiable"  # the rule could not be recomputed
+    SKIPPED = "skipped"  # the rule does not apply (e.g. settlement of a skipped round)
+
+
+class RuleCheck(BaseModel):
+    """One named rule of a protocol v2 audit and its own verdict (`flchain.audit.judge_v2`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    status: CheckStatus
+    message: str
+
+
 class Finding(BaseModel):
     """One fact the audit established. `fact` names what was compared (e.g. `merged_digest`,
     `input.reason`, `attestation`, `base`, `rules_schedule`, `content`)."""
@@ -129,6 +146,7 @@ class RoundAudit(BaseModel):
     similarity: tuple[tuple[str, str, int], ...] = ()
     directives_assigned: int = 0
     global_roi_bps: int | None = None  # the replayed merged model's ROI on the round's benchmark
+    checks: tuple[RuleCheck, ...] = ()  # protocol v2: each rule's verdict line
     seconds_fetch: float = 0.0
     seconds_merge: float = 0.0
 
@@ -148,10 +166,15 @@ class AuditReport(BaseModel):
     history: tuple[Finding, ...] = ()
     genesis_digest: str = ""
     notes: tuple[str, ...] = ()  # how the chain was read when not simply as named (header)
+    protocol_version: int = 1
+    checks: tuple[RuleCheck, ...] = ()  # protocol v2: the deployment's rules (code, state)
 
     @property
     def exit_code(self) -> int:
         codes = [r.exit_code for r in self.rounds]
+        codes += [
+            {CheckStatus.FAIL: 1, CheckStatus.UNVERIFIABLE: 2}.get(c.status, 0) for c in self.checks
+        ]
         if any(f.severity == Severity.MISMATCH for f in self.history):
             codes.append(1)
         if any(f.severity == Severity.UNVERIFIABLE for f in self.history):

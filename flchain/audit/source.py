@@ -22,7 +22,8 @@ from pathlib import Path
 
 from flchain.audit.errors import AuditError
 from flchain.devnet.profile import DevnetProfile, load_profile
-from flchain.ledger import Backend, ChainUnavailable, Deployment, Ledger, RpcBackend
+from flchain.ledger import Backend, ChainUnavailable, Deployment, Ledger, LedgerV2, RpcBackend
+from flchain.ledger.deployment import detect_protocol_version
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 from flchain.storage.ipfs import RETRIES
 
@@ -64,7 +65,7 @@ class AuditSource:
     is stopped whatever happens.
     """
 
-    ledger: Ledger
+    ledger: Ledger | LedgerV2
     store: ContentStore
     label: str
     notes: tuple[str, ...] = ()
@@ -80,6 +81,14 @@ class AuditSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ledger_of(backend: Backend, address: str, from_block: int) -> Ledger | LedgerV2:
+    """A read-only view of the contract at `address`: v1's pinned `SnapshotLedger`, or a
+    `LedgerV2` (the v2 audit pins every read to the head block it starts at itself)."""
+    if detect_protocol_version(backend, address) == 2:
+        return LedgerV2.connect(backend, address, from_block=from_block, check=False)
+    return SnapshotLedger(backend, address, from_block=from_block)
 
 
 def _store_of(profile: DevnetProfile, ipfs_retries: int) -> ContentStore:
@@ -180,7 +189,7 @@ def open_source(
         prof = load_profile(path)
         backend, notes, cleanup = _backend_of(prof, path.parent, prefer_dump=bool(run))
         try:
-            ledger = SnapshotLedger(backend, prof.contract, from_block=prof.deployment_block)
+            ledger = _ledger_of(backend, prof.contract, prof.deployment_block)
             store = (
                 IpfsClient(ipfs, retries=ipfs_retries)
                 if ipfs
@@ -198,6 +207,6 @@ def open_source(
     if not (ipfs or store_dir):
         raise AuditError("--rpc needs --ipfs URL or --store DIR to fetch content from")
     backend = RpcBackend(str(rpc))
-    ledger = SnapshotLedger(backend, contract, from_block=from_block)
+    ledger = _ledger_of(backend, contract, from_block)
     store = IpfsClient(ipfs, retries=ipfs_retries) if ipfs else LocalStore(str(store_dir))
     return AuditSource(ledger, store, f"{rpc} {ledger.address}")

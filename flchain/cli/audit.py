@@ -16,12 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flchain.audit.core import audit, closed_rounds
+from flchain.audit.core_v2 import audit_v2, closed_rounds_v2
 from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
 from flchain.audit.report import AuditReport, RoundAudit
 from flchain.audit.source import AuditSource, open_source
 from flchain.config import check_local_store
 from flchain.errors import FlchainError
+from flchain.ledger import LedgerV2
 
 __all__ = ["parse_rounds", "register_commands"]
 
@@ -79,6 +81,10 @@ def audit_command(
     ] = None,
 ) -> None:
     """Verify rounds from the on-chain record alone: re-fetch, re-backtest, re-merge, compare.
+
+    A protocol v2 deployment is audited rule by rule: the deployed code against the artifact,
+    every transaction replayed by the reference machine, the round accumulators proven with
+    eth_getProof, the settlement tables against the final roots (docs/audit.md).
 
     Without --rpc, --profile or --run the chain, contract and store come from the settings
     (flchain.toml, FLCHAIN_*, the devnet profile), as for every other command.
@@ -138,9 +144,19 @@ def _from_settings(config: Path | None, given: dict[str, Any]) -> dict[str, Any]
 
 
 def _audit_source(source: AuditSource, span: tuple[int, int] | None, jobs: int) -> AuditReport:
-    """Audit the wanted rounds of an opened source, with a progress bar on a terminal."""
-    wanted = list(range(span[0], span[1] + 1)) if span else closed_rounds(source.ledger)
-    closed = set(closed_rounds(source.ledger))
+    """Audit the wanted rounds of an opened source, with a progress bar on a terminal (v1)."""
+    ledger = source.ledger
+    if isinstance(ledger, LedgerV2):
+        closed_v2 = closed_rounds_v2(ledger)
+        wanted = list(range(span[0], span[1] + 1)) if span else closed_v2
+        if early := [r for r in wanted if r not in closed_v2]:
+            raise AuditError(
+                f"round {early[0]} is not over yet (its finalization closes when round "
+                f"{early[0] + 1} starts; closed rounds: {len(closed_v2)})"
+            )
+        return audit_v2(ledger, source.store, wanted)
+    wanted = list(range(span[0], span[1] + 1)) if span else closed_rounds(ledger)
+    closed = set(closed_rounds(ledger))
     early = [r for r in wanted if r not in closed]
     if early:
         raise AuditError(f"round {early[0]} has not closed yet (closed rounds: {len(closed)})")
@@ -154,7 +170,7 @@ def _audit_source(source: AuditSource, span: tuple[int, int] | None, jobs: int) 
         def tick(done: int, total: int, a: RoundAudit) -> None:
             bar.update(task, completed=done, description=f"round {a.round}: {a.verdict.value}")
 
-        return audit(source.ledger, source.store, wanted, jobs=jobs, progress=tick)
+        return audit(ledger, source.store, wanted, jobs=jobs, progress=tick)
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -68,8 +68,9 @@ def run_solcjs(contract: str = CONTRACT) -> dict[str, Any]:
 def build_artifact(result: dict[str, Any], name: str = CONTRACT) -> dict[str, Any]:
     """The committed artifact: everything a deployer and an auditor need, nothing volatile.
 
-    v2's also carries solc's storage layout: the audit proves storage words (a round's
-    accumulator, a node's record) with `eth_getProof` and needs their slots."""
+    v2's also carries solc's storage layout — the audit proves storage words (a round's
+    accumulator, a node's record) with `eth_getProof` and needs their slots — and where each
+    immutable sits in the runtime code (`immutables_of`)."""
     source = source_of(name)
     contract = result["output"]["contracts"][source][name]
     sources = result["input"]["sources"]
@@ -92,7 +93,33 @@ def build_artifact(result: dict[str, Any], name: str = CONTRACT) -> dict[str, An
     }
     if name != CONTRACT:  # v1's artifact stays byte for byte what it was
         artifact["storageLayout"] = contract["storageLayout"]
+        artifact["immutables"] = immutables_of(result, source, contract)
     return artifact
+
+
+def immutables_of(
+    result: dict[str, Any], source: str, contract: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each immutable of the contract in declaration order: its name, its Solidity type and
+    the byte ranges `[start, length]` of the runtime code that hold its value (solc's
+    immutableReferences keyed by AST id, named from the AST). The audit fills them from the
+    Genesis event and compares the deployed code with the rest byte for byte."""
+    refs = contract["evm"]["deployedBytecode"].get("immutableReferences", {})
+    declared = [
+        node
+        for unit in result["output"]["sources"][source]["ast"]["nodes"]
+        if unit.get("nodeType") == "ContractDefinition"
+        for node in unit["nodes"]
+        if node.get("nodeType") == "VariableDeclaration" and node.get("mutability") == "immutable"
+    ]
+    return [
+        {
+            "name": node["name"],
+            "type": node["typeDescriptions"]["typeString"],
+            "positions": [[r["start"], r["length"]] for r in refs.get(str(node["id"]), [])],
+        }
+        for node in declared
+    ]
 
 
 def _sha256(text: str) -> str:

@@ -1,0 +1,363 @@
+"""The audit of a protocol v2 deployment: gather from the chain (I/O), judge (`judge_v2`).
+
+    audit_v2(ledger, store, rounds) -> AuditReport
+
+Everything is read at one block, the head when the audit starts (`audited block`): the
+contract's logs up to it, each logging transaction (sender, value, calldata), the code at the
+address, one state proof (`flchain.audit.proof`) of the contract's account and of every
+audited round's accumulator word, the views at that block, and the final rounds' manifests
+from the content store. Nothing the contract or a merger says about itself is taken on trust
+where it can be recomputed: the rules are in `flchain.audit.judge_v2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any, Final
+
+import rlp
+from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+from flchain.audit import code_v2
+from flchain.audit.judge_v2 import (
+    ChainCall,
+    MachineReplay,
+    V2Material,
+    check_accumulator,
+    check_attestations,
+    check_code,
+    check_creation,
+    check_machine,
+    check_merge,
+    check_settlement,
+    check_state,
+    decide_round_verdict,
+    replay_calls,
+)
+from flchain.audit.proof import fetch_proof, verify_proof
+from flchain.audit.report import (
+    AuditReport,
+    CheckStatus,
+    Finding,
+    RoundAudit,
+    RuleCheck,
+    Severity,
+)
+from flchain.errors import FlchainError, UnavailableError
+from flchain.ledger import LedgerV2
+from flchain.ledger.deployment import load_artifact
+from flchain.ledger.events import ChainEvent
+from flchain.ledger.events_v2 import Attested, Finalized, Registered, struct_doc
+from flchain.ledger.payloads import fetch_raw_transactions
+from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
+from flchain.merge.v2 import MergeResultV2
+from flchain.protocol import machine as m
+from flchain.replay import FetchProblem, ReplayUnavailable, fetch_content
+from flchain.replay.v2 import replay_round_v2
+from flchain.storage import ContentStore
+from flchain.storage.cid import cid_from_bytes
+
+__all__ = ["audit_v2", "closed_rounds_v2", "gather_calls", "gather_v2", "rounds_slot"]
+
+
+def closed_rounds_v2(ledger: LedgerV2) -> list[int]:
+    """Every round whose deadline (the next round's start) has passed at the latest block."""
+    d, now = ledger.deployment(), ledger.now()
+    return [] if now < d.t0 else list(range(d.round_at(now)))
+
+
+def rounds_slot(artifact: dict[str, Any], round: int) -> int:
+    """The storage slot of `_rounds[round]`'s first word (the accumulator, §12)."""
+    (entry,) = [e for e in artifact["storageLayout"]["storage"] if e["label"] == "_rounds"]
+    return int.from_bytes(
+        keccak(encode(["uint256", "uint256"], [round, int(entry["slot"])])), "big"
+    )
+
+
+#: Where `to` sits in the RLP list of each signed transaction type (value and data follow).
+_TO_AT: Final = {0: 3, 1: 4, 2: 5, 3: 5, 4: 5}
+
+
+def decode_signed_call(raw: bytes) -> tuple[str, str | None, int, bytes] | None:
+    """(sender, to, value, input) of a signed transaction; the sender recovered from its
+    signature, not taken from the RPC's `from`. None if it does not decode as one."""
+    try:
+        kind, items = (0, rlp.decode(raw)) if raw[0] >= 0xC0 else (raw[0], rlp.decode(raw[1:]))
+        at = _TO_AT[kind]
+        to, value, data = items[at], items[at + 1], items[at + 2]
+        sender = Account.recover_transaction(raw)
+    except (rlp.DecodingError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    target = str(to_checksum_address(to)) if to else None
+    return str(to_checksum_address(sender)), target, int.from_bytes(value, "big"), bytes(data)
+
+
+@cache
+def _functions() -> dict[bytes, tuple[str, list[str]]]:
+    """selector -> (name, argument types) of every function of the v2 artifact's ABI."""
+    out = {}
+    for entry in load_artifact(2)["abi"]:
+        if entry["type"] == "function":
+            types = [code_v2.abi_type(p) for p in entry["inputs"]]
+            out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = (entry["name"], types)
+    return out
+
+
+def _decoded(ledger: LedgerV2, to: str | None, data: bytes) -> tuple[str | None, tuple[Any, ...]]:
+    """The ABI function `data` calls on the contract and its arguments (None: not a call to it)."""
+    if to is None or to.lower() != ledger.address.lower() or len(data) < 4:
+        return None, ()
+    found = _functions().get(data[:4])
+    if found is None:
+        return None, ()
+    try:
+        return found[0], tuple(decode(found[1], data[4:]))
+    except DecodingError:
+        return None, ()
+
+
+def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
+    """Every transaction that logged an event of the contract up to `to_block`, in chain
+    order, with those logs (as the event query returned them): each read signed (checked to
+    hash to its hash; `flchain.ledger.payloads`), its sender recovered from the signature and
+    its calldata decoded by the ABI. The deployment is read as the RPC shows it (its creation
+    code is larger than the signed-read bound): the machine checks its sender against the
+    governor its logs name (`GovernanceTransferred`)."""
+    by_tx: dict[str, list[ChainEvent]] = {}
+    for e in ledger.events(to_block=to_block):
+        by_tx.setdefault(e.tx_hash, []).append(e)
+    hashes = [bytes.fromhex(h[2:]) for h in by_tx]
+    raws = fetch_raw_transactions(ledger.backend, hashes)
+    calls = []
+    for tx_hash, events in by_tx.items():
+        block = events[0].block_number
+        raw = raws.get(bytes.fromhex(tx_hash[2:]))
+        decoded = None if raw is None else decode_signed_call(raw)
+        if decoded is None:
+            tx = ledger.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            target = tx.get("to")
+            decoded = (
+                to_checksum_address(tx["from"]),
+                None if target is None else str(to_checksum_address(target)),
+                int(tx["value"]),
+                bytes(tx["input"]),
+            )
+        sender, to, value, data = decoded
+        function, args = _decoded(ledger, to, data)
+        calls.append(
+            ChainCall(
+                tx_hash=tx_hash,
+                block_number=block,
+                timestamp=ledger.block_timestamp(block),
+                sender=sender,
+                to=to,
+                value=value,
+                function=function,
+                args=args,
+                events=tuple(events),
+                input=data if to is None else b"",
+            )
+        )
+    return calls
+
+
+def _views_at(ledger: LedgerV2, block: int, nodes: Iterable[str]) -> dict[str, Any]:
+    f = ledger.contract.functions
+    node_views = {}
+    for node in nodes:
+        values = f.nodeView(node).call(block_identifier=block)
+        node_views[node] = m.NodeView(m.Status(int(values[0])), *values[1:])
+    return {
+        "accounts": m.Accounts(*f.accounts().call(block_identifier=block)),
+        "latest": m.Latest(*f.latest().call(block_identifier=block)),
+        "nodes": node_views,
+    }  # fmt: skip
+
+
+def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
+    """Read everything the v2 rules need at the head block."""
+    block = ledger.sync_events()
+    calls = gather_calls(ledger, block)
+    artifact = load_artifact(2)
+    code = bytes(
+        ledger.w3.eth.get_code(to_checksum_address(ledger.address), block_identifier=block)
+    )
+    creation = calls[0].input if calls and calls[0].to is None else None
+    proven, problem = None, None
+    try:
+        slots = [rounds_slot(artifact, r) for r in rounds]
+        proven = verify_proof(fetch_proof(ledger.backend, ledger.address, slots, block))
+    except FlchainError as exc:  # ProofError, or a chain without eth_getProof
+        problem = str(exc)
+    nodes = [e.node for e in ledger.events(Registered, to_block=block)]
+    return V2Material(
+        block=block,
+        timestamp=ledger.block_timestamp(block),
+        calls=calls,
+        code=code,
+        creation_input=creation,
+        proven=proven,
+        proof_problem=problem,
+        views=_views_at(ledger, block, nodes),
+    )  # fmt: skip
+
+
+# --- the audit ----------------------------------------------------------------------------
+
+
+def _final_results(calls: Sequence[ChainCall]) -> dict[int, m.Result]:
+    """Each final round's result: the attested preimage of its Finalized hash."""
+    events = [e for c in calls for e in c.events]
+    attested = {e.result_hash: e.result for e in events if isinstance(e, Attested)}
+    return {
+        e.round: attested[e.result_hash]
+        for e in events
+        if isinstance(e, Finalized) and e.result_hash in attested
+    }
+
+
+def _registered_before(calls: Sequence[ChainCall], start: int) -> list[str]:
+    return [
+        e.node for c in calls if c.timestamp < start for e in c.events if isinstance(e, Registered)
+    ]
+
+
+def _fetch(store: ContentStore, cid: bytes) -> tuple[bytes | None, str | None]:
+    try:
+        got = fetch_content(store, str(cid_from_bytes(cid)))
+    except FlchainError as exc:
+        return None, str(exc)
+    return (None, str(got)) if isinstance(got, FetchProblem) else (got, None)
+
+
+def audit_v2(
+    ledger: LedgerV2, store: ContentStore, rounds: Iterable[int] | None = None
+) -> AuditReport:
+    """Audit `rounds` (default: every closed round) of the v2 deployment behind `ledger`."""
+    wanted = sorted(set(rounds)) if rounds is not None else closed_rounds_v2(ledger)
+    artifact = load_artifact(2)
+    mat = gather_v2(ledger, wanted)
+    replay = replay_calls(mat.calls, ledger.chain_id, ledger.address)
+    deployment = ledger.deployment_from_events()
+    rules0 = ledger.rules_from_events(0)
+    finals = _final_results(mat.calls)
+
+    audits = []
+    prior: tuple[m.Leaf, ...] = ()
+    base_round, base_digest = -1, deployment.genesis_digest
+    for r in range(max(wanted, default=-1) + 1):
+        result = finals.get(r)
+        manifest, problem = (None, None) if result is None else _fetch(store, result.manifest_cid)
+        if r in wanted:
+            audits.append(
+                _audit_round(
+                    r,
+                    replay,
+                    mat,
+                    artifact,
+                    result,
+                    manifest,
+                    problem,
+                    prior,
+                    (base_round, base_digest),
+                    ledger,
+                    store,
+                )
+            )
+        if result is not None:
+            prior = _leaves_or(prior, manifest)
+            base_round, base_digest = r, result.merged_digest
+    deployment_checks = (
+        check_code(artifact, deployment, mat),
+        check_creation(artifact, deployment, rules0, mat),
+        check_state(replay, mat),
+    )
+    notes = [f"protocol v2, audited at block {mat.block}"]
+    if mat.proven is not None:
+        notes.append(
+            f"state proven against block {mat.proven.block_number} "
+            f"0x{mat.proven.block_hash.hex()} (state root 0x{mat.proven.state_root.hex()})"
+        )
+    else:
+        notes.append(f"no state proof: {mat.proof_problem}")
+    return AuditReport(
+        chain_id=ledger.chain_id,
+        contract=ledger.address,
+        rounds=tuple(audits),
+        genesis_digest="0x" + deployment.genesis_digest.hex(),
+        notes=tuple(notes),
+        protocol_version=2,
+        checks=deployment_checks,
+    )
+
+
+def _audit_round(
+    r: int,
+    replay: MachineReplay,
+    mat: V2Material,
+    artifact: dict[str, Any],
+    result: m.Result | None,
+    manifest: bytes | None,
+    problem: str | None,
+    prior: Sequence[m.Leaf],
+    base: tuple[int, bytes],
+    ledger: LedgerV2,
+    store: ContentStore,
+) -> RoundAudit:
+    """Round `r`'s rule lines and verdict."""
+    d = ledger.deployment()
+    word = None if mat.proven is None else mat.proven.words.get(rounds_slot(artifact, r))
+    registered = _registered_before(mat.calls, d.start(r))
+    replayed, problem_merge = _replay(ledger, store, r)
+    attested = [e for c in mat.calls for e in c.events if isinstance(e, Attested) and e.round == r]
+    checks = (
+        check_machine(replay, r),
+        check_accumulator(replay, r, word, mat.block),
+        check_merge(replayed, problem_merge, result, manifest),
+        check_attestations(replayed, attested),
+        check_settlement(r, result, manifest, problem, registered, prior, ledger.chain_id,
+                         ledger.address),
+    )  # fmt: skip
+    verdict, headline = decide_round_verdict(checks, finalized=result is not None)
+    findings = tuple(
+        Finding(
+            severity=Severity.MISMATCH if c.status == CheckStatus.FAIL else Severity.UNVERIFIABLE,
+            fact=c.rule, message=c.message,
+        )
+        for c in checks
+        if c.status in (CheckStatus.FAIL, CheckStatus.UNVERIFIABLE)
+    )  # fmt: skip
+    rules = {} if replay.state is None else struct_doc(m.get_rules_for_round(replay.state, r))
+    return RoundAudit(
+        round=r, verdict=verdict, headline=headline, base_round=base[0],
+        base_digest="0x" + base[1].hex(), rules=rules, findings=findings, checks=checks,
+    )  # fmt: skip
+
+
+def _replay(
+    ledger: LedgerV2, store: ContentStore, round: int
+) -> tuple[MergeResultV2 | None, RuleCheck | None]:
+    """The round's merge recomputed by `flchain.replay.v2`, or why it could not be."""
+    try:
+        return replay_round_v2(ledger, store, round).result, None
+    except ReplayUnavailable as exc:
+        status, message = CheckStatus.UNVERIFIABLE, str(exc)
+    except UnavailableError:
+        raise
+    except FlchainError as exc:
+        status, message = CheckStatus.FAIL, f"the merge refuses the round's inputs: {exc}"
+    return None, RuleCheck(rule="merge", status=status, message=message)
+
+
+def _leaves_or(prior: tuple[m.Leaf, ...], manifest: bytes | None) -> tuple[m.Leaf, ...]:
+    """The table of a final round's manifest (the next rounds' prior), else `prior`."""
+    if manifest is None:
+        return prior
+    try:
+        return manifest_leaves(decode_manifest_v2(manifest))
+    except FlchainError:
+        return prior

@@ -1,0 +1,124 @@
+"""The pieces the v2 audit trusts nothing without: the deployed code against the artifact
+(`flchain.audit.code_v2`) and Merkle-Patricia state proofs verified in Python
+(`flchain.audit.proof`), on the embedded chain and on anvil."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from _federation import make_update
+from _twin import ETHER, deployment, rules, wallet
+from eth_utils import keccak
+
+from flchain.audit.code_v2 import (
+    compare_creation,
+    compare_runtime,
+    compute_expected_runtime,
+    get_immutable_values,
+)
+from flchain.audit.core_v2 import rounds_slot
+from flchain.audit.judge_v2 import accumulator_word
+from flchain.audit.proof import ProofError, StateProof, fetch_proof, verify_proof
+from flchain.ledger import Backend, LedgerV2
+from flchain.ledger.deployment import load_artifact
+from flchain.protocol.machine import Phase
+
+ARTIFACT = load_artifact(2)
+
+
+@pytest.fixture(scope="module")
+def deployed(backend: Backend) -> LedgerV2:
+    """A deployment with one revealed update (so round 0's accumulator word is not zero)."""
+    g = LedgerV2.deploy(
+        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+    )
+    node = g.with_account(wallet(backend))
+    node.register(ETHER)
+    u = make_update(0, seed=1)
+    g.goto(0, Phase.COMMIT, 5)
+    node.commit(0, node.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
+    g.goto(0, Phase.REVEAL, 5)
+    node.reveal(*u.reveal_args())
+    return g
+
+
+def test_every_immutable_of_the_artifact_is_filled_by_the_audit() -> None:
+    immutables = ARTIFACT["immutables"]
+    d = deployment(1_000_000)
+    assert [i["name"] for i in immutables] == list(get_immutable_values(d))
+    assert all(i["positions"] for i in immutables)  # each is read by the runtime code
+
+
+def test_the_deployed_code_is_the_artifact_with_genesis_immutables(deployed: LedgerV2) -> None:
+    code = bytes(deployed.w3.eth.get_code(deployed.address))  # type: ignore[arg-type]
+    d = deployed.deployment_from_events()
+    assert code == compute_expected_runtime(ARTIFACT, d)
+    assert compare_runtime(ARTIFACT, d, code) == []
+    # the same code against a Genesis that says another minBond names that immutable
+    (problem,) = compare_runtime(ARTIFACT, replace(d, min_bond=d.min_bond + 1), code)
+    assert problem.startswith("immutable _minBond holds")
+
+
+def test_code_compiled_from_other_source_is_named_by_offset() -> None:
+    d = deployment(1_000_000)
+    code = bytearray(compute_expected_runtime(ARTIFACT, d))
+    code[10] ^= 0xFF
+    problems = compare_runtime(ARTIFACT, d, bytes(code))
+    assert problems == [
+        "the deployed code differs from the artifact at byte 10 (outside every immutable): it "
+        "was compiled from other source or settings"
+    ]
+    assert compare_runtime(ARTIFACT, d, bytes(code[:-1]))[0].startswith("the deployed code is")
+
+
+def test_the_creation_transaction_ran_the_artifact_with_genesis_arguments(
+    deployed: LedgerV2,
+) -> None:
+    creation = bytes(deployed.w3.eth.get_transaction(deployed.events()[0].tx_hash)["input"])  # type: ignore[arg-type]
+    d, r = deployed.deployment_from_events(), deployed.rules_from_events(0)
+    assert compare_creation(ARTIFACT, creation, d, r) == []
+    assert compare_creation(ARTIFACT, creation, d, replace(r, fee_ppm=r.fee_ppm + 1)) == [
+        "the constructor's rules differ from RulesScheduled(0, 0)"
+    ]
+    assert compare_creation(ARTIFACT, creation[1:], d, r) == [
+        "the deployment transaction did not run the artifact's creation code"
+    ]
+
+
+def _proof(ledger: LedgerV2, block: int | None = None) -> StateProof:
+    head = ledger.backend.w3.eth.block_number if block is None else block
+    return fetch_proof(ledger.backend, ledger.address, [rounds_slot(ARTIFACT, 0)], head)
+
+
+def test_a_state_proof_proves_the_accumulator_and_the_balance(deployed: LedgerV2) -> None:
+    proven = verify_proof(_proof(deployed))
+    assert proven.words[rounds_slot(ARTIFACT, 0)] == accumulator_word(deployed.round_view(0))
+    assert proven.balance == deployed.w3.eth.get_balance(deployed.address)  # type: ignore[arg-type]
+    code = bytes(deployed.w3.eth.get_code(deployed.address))  # type: ignore[arg-type]
+    assert proven.code_hash == keccak(code)
+
+
+def test_a_proof_of_a_short_slot_key_proves_its_word(deployed: LedgerV2) -> None:
+    """Slot 1 (`_governor`, an odd number of hex digits as `hex(1)`) is asked for as a full
+    32-byte key, and its word is the governor, proven."""
+    block = deployed.backend.w3.eth.block_number
+    proven = verify_proof(fetch_proof(deployed.backend, deployed.address, [1], block))
+    assert proven.words[1][12:].hex() == deployed.governor()[2:].lower()
+
+
+def test_an_altered_or_misplaced_proof_does_not_verify(deployed: LedgerV2) -> None:
+    proof = _proof(deployed)
+    leaf = bytearray(proof.storage_nodes[0][-1])
+    leaf[-1] ^= 1  # the accumulator word's last byte, as a lying RPC would rewrite it
+    forged = replace(proof, storage_nodes=((*proof.storage_nodes[0][:-1], bytes(leaf)),))
+    with pytest.raises(ProofError):
+        verify_proof(forged)
+    account = bytearray(proof.account_nodes[-1])
+    account[-40] ^= 1
+    with pytest.raises(ProofError):
+        verify_proof(replace(proof, account_nodes=(*proof.account_nodes[:-1], bytes(account))))
+    # today's nodes against the state root of the block before the reveal
+    earlier = _proof(deployed, deployed.backend.w3.eth.block_number - 2)
+    with pytest.raises(ProofError):
+        verify_proof(replace(proof, state_root=earlier.state_root))
