@@ -26,8 +26,9 @@ from flchain.cli.config import (
     with_options,
 )
 from flchain.cli.errors import WrongNodeStatus
+from flchain.cli.store import STORE_OPTIONS
 from flchain.config import LoadedSettings
-from flchain.ledger import Ledger, NodeRecord, NodeStatus
+from flchain.ledger import Ledger, LedgerV2, NodeRecord, NodeStatus
 from flchain.ledger.keystore import WalletInfo
 from flchain.node.errors import NotRegistered, RoundNotFound
 
@@ -52,6 +53,26 @@ def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger
 
         open_ledger(loaded.settings)  # refuses, saying why
     return loaded, info, common.ledger(loaded)
+
+
+def _wallet_and_any_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
+    """Settings, the wallet (found, not unlocked) and the contract, v1 or v2 (read-only)."""
+    loaded = settings_from_options(**flags)
+    loaded.require("wallet")
+    info = common.wallet_info(loaded)
+    return loaded, info, common.any_ledger(loaded)
+
+
+def _v2_wallet(command: str, **flags: Any) -> tuple[LoadedSettings, WalletInfo, LedgerV2]:
+    from flchain.cli.errors import NotProtocolV2
+
+    loaded, info, ledger = _wallet_and_any_ledger(**flags)
+    if not isinstance(ledger, LedgerV2):
+        raise NotProtocolV2(
+            f"{ledger.address} is a protocol v1 contract (FLChain): `flchain node {command}` "
+            "is a protocol v2 action (FLChainV2)"
+        )
+    return loaded, info, ledger
 
 
 def _refuse_unless(
@@ -165,10 +186,17 @@ def register_node(
     ] = 0,
     **flags: Any,
 ) -> None:
-    """Register the wallet as a node, bonding --bond wei."""
+    """Register the wallet as a node, bonding --bond wei (v2: in the frozen set, weighted by
+    the bond, from the next round)."""
     from flchain.node.status import contract_view
 
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        from flchain.cli import node_v2
+
+        node_v2.register(any_ledger, loaded, info, bond)
+        return
+    ledger = any_ledger
     rec = ledger.node_record(info.address)
     if rec.status == NodeStatus.WITHDRAWN:
         raise NotRegistered(
@@ -208,13 +236,17 @@ def status(
     **flags: Any,
 ) -> None:
     """The node's on-chain record, this round's phase, and what it did in the round."""
-    from flchain.node.status import node_status
+    _, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        from flchain.cli import node_v2
 
-    _, info, ledger = _wallet_and_ledger(**flags)
-    current = ledger.current_round()
-    if round is not None and not 0 <= round <= current:
-        raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
-    report = node_status(ledger, info.address, current if round is None else round)
+        report = node_v2.status_doc(any_ledger, info.address)
+        if round is not None:
+            raise RoundNotFound(
+                "--round is a protocol v1 option: a v2 status shows the round in progress"
+            )
+    else:
+        report = _status_v1(any_ledger, info, round)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -223,11 +255,27 @@ def status(
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
 
 
+def _status_v1(ledger: Ledger, info: WalletInfo, round: int | None) -> dict[str, Any]:
+    from flchain.node.status import node_status
+
+    current = ledger.current_round()
+    if round is not None and not 0 <= round <= current:
+        raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
+    return node_status(ledger, info.address, current if round is None else round)
+
+
 @app.command("exit")
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def exit_(**flags: Any) -> None:
-    """Ask to leave; the bond becomes withdrawable after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    """Ask to leave; the bond becomes withdrawable after the exit delay (v2: and once every
+    round the node took part in is settled)."""
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        from flchain.cli import node_v2
+
+        node_v2.request_exit(any_ledger, loaded, info)
+        return
+    ledger = any_ledger
     _refuse_unless(ledger, info, NodeStatus.ACTIVE, "exit")
     call = ledger.contract.functions.requestExit()
     common.check_funds(
@@ -245,7 +293,13 @@ def exit_(**flags: Any) -> None:
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def withdraw(**flags: Any) -> None:
     """Withdraw the bond after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        from flchain.cli import node_v2
+
+        node_v2.withdraw(any_ledger, loaded, info)
+        return
+    ledger = any_ledger
     rec = _refuse_unless(ledger, info, NodeStatus.EXITING, "withdraw")
     now = ledger.now()
     if now < rec.withdrawable_at:
@@ -259,3 +313,68 @@ def withdraw(**flags: Any) -> None:
     )
     tx = ledger.with_account(common.unlock(loaded)).withdraw()
     typer.echo(f"bond of {rec.bond} wei withdrawn to {info.address} (tx {tx.tx_hash})")
+
+
+# ------------------------------------------------------------------------------- protocol v2
+
+
+@app.command("add-bond")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def add_bond(
+    amount: Annotated[
+        str,
+        typer.Option(
+            "--amount", help="Amount: 10 (ether), 0.5ether, 20gwei or 1000wei.", show_default=False
+        ),
+    ],
+    **flags: Any,
+) -> None:
+    """Add to the node's bond (v2; counts from the next round)."""
+    from flchain.cli import node_v2
+    from flchain.cli.wallet import parse_amount
+
+    wei = parse_amount(amount)
+    if wei == 0:
+        raise WrongNodeStatus(f"--amount {amount!r} is zero: nothing to add")
+    loaded, info, ledger = _v2_wallet("add-bond", **flags)
+    node_v2.add_bond(ledger, loaded, info, wei)
+
+
+@app.command("collect")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def collect(**flags: Any) -> None:
+    """Pull rewards the contract credited to the wallet after a failed transfer (v2)."""
+    from flchain.cli import node_v2
+
+    loaded, info, ledger = _v2_wallet("collect", **flags)
+    node_v2.collect(ledger, loaded, info)
+
+
+@app.command("settle")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS, STORE_OPTIONS)
+def settle(
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node",
+            help="Node whose leaf to apply (default: the wallet's own; a third party "
+            "gets a bounty when a slash is due).",
+            show_default=False,
+        ),
+    ] = None,
+    **flags: Any,
+) -> None:
+    """Apply a node's leaf of the latest final round (v2): the leaf and its proof come from that
+    round's manifest in the content store; pays the node what it earned."""
+    from eth_utils import is_address, to_checksum_address
+
+    from flchain.cli import node_v2
+    from flchain.errors import ConfigError
+
+    if node is not None and not is_address(node):
+        raise ConfigError(f"--node {node!r} is not a 0x-address (40 hex digits)")
+    from flchain.cli.store import open_settings_store
+
+    loaded, info, ledger = _v2_wallet("settle", **flags)
+    store = open_settings_store(**flags)  # a wrong store path fails here, before the unlock
+    node_v2.settle(ledger, loaded, info, to_checksum_address(node or info.address), store)
