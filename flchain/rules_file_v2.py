@@ -373,7 +373,7 @@ def validate_rules_v2(
     values: Mapping[str, Any],
     *,
     min_notice_rounds: int,
-    min_bond: int,
+    min_bond: int | None,
     base: m.RulesV2 | None = None,
     effective_round: int = 0,
     where: str = "rules",
@@ -424,7 +424,8 @@ def validate_rules_v2(
             f"[rules] roi_min_bps = {lo} is above roi_max_bps = {hi} (allowed roi_min_bps ≤ "
             "roi_max_bps)"
         )
-    problems += _slash_cap_problems(merged, min_bond)
+    if min_bond is not None:  # unknown (itself refused): no cap line on top of its own
+        problems += _slash_cap_problems(merged, min_bond)
     if problems:
         raise RulesFileError(where, problems)
     return m.RulesV2(**merged)
@@ -458,8 +459,16 @@ def validate_federation_v2(
         spec = validate_deployment_v2(deployment, where=where)
     except RulesFileError as exc:
         problems += exc.problems
-    min_notice = spec.min_notice_rounds if spec else DEPLOYMENT_V2_DEFAULTS["min_notice_rounds"]
-    min_bond = spec.min_bond if spec else _U256  # unknown: no cap line on top of min_bond's own
+    # The rules' bounds that depend on the deployment use its fields that are valid on their
+    # own, so one bad deployment field does not add lines about the rules.
+    raw_notice = deployment.get("min_notice_rounds", DEPLOYMENT_V2_DEFAULTS["min_notice_rounds"])
+    low, high = DEPLOYMENT_V2_FIELDS["min_notice_rounds"]
+    min_notice = raw_notice if _int_problem("", raw_notice, low, high) is None else low
+    min_bond, _ = wei_value(
+        "min_bond", deployment.get("min_bond"), *DEPLOYMENT_V2_FIELDS["min_bond"]
+    )
+    if spec is not None:
+        min_notice, min_bond = spec.min_notice_rounds, spec.min_bond
     checked: m.RulesV2 | None = None
     try:
         checked = validate_rules_v2(

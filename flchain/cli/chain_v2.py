@@ -388,7 +388,7 @@ def print_overview(doc: Mapping[str, Any]) -> None:
 
 def version_lines(versions: list[dict[str, Any]]) -> list[str]:
     return [
-        f"  v{v['version']}  from round {v['effective_round']} (starts {_shown(v['starts'])})  "
+        f"  v{v['version']}  from round {v['effective_round']}, starts {_shown(v['starts'])}: "
         f"{v['state']}"
         for v in versions
     ]

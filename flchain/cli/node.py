@@ -351,7 +351,9 @@ def collect(**flags: Any) -> None:
 
 
 @app.command("settle")
-@with_options(NODE_OPTIONS, common.SEND_OPTIONS, STORE_OPTIONS)
+@with_options(
+    NODE_OPTIONS, common.SEND_OPTIONS, {k: STORE_OPTIONS[k] for k in ("ipfs_url", "store_dir")}
+)
 def settle(
     node: Annotated[
         str | None,

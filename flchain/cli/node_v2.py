@@ -21,7 +21,7 @@ from typing import Any
 import typer
 
 from flchain.cli import _common as common
-from flchain.cli.chain_v2 import node_doc, when
+from flchain.cli.chain_v2 import node_doc
 from flchain.config import LoadedSettings
 from flchain.ledger import LedgerV2
 from flchain.ledger.keystore import WalletInfo
@@ -155,9 +155,10 @@ def status_doc(ledger: LedgerV2, address: str) -> dict[str, Any]:
     if view.status != Status.NONE:
         doc = node_doc(ledger, view.index, current)
     _, state, outcome = ledger.commitment_of(current, address)
+    now = ledger.now()
     return {
         **doc,
-        "now": {**when(ledger.now()), "round": current, "phase": phase.name},
+        "now": f"{now} ({format_utc(now)}), round {current}, phase {phase.name}",
         "commitment_this_round": state.name,
         "reveal_outcome_this_round": outcome.name if state.name == "REVEALED" else None,
     }
