@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flchain.cli import _chain_v2 as chain_v2
 from flchain.cli import _common as common
 from flchain.cli.config import (
     ConfigFileOption,
@@ -247,7 +248,6 @@ def _deploy_v2(
     v1_deployment_block: int,
     quorum: int | None,
 ) -> None:
-    from flchain.cli import chain_v2
     from flchain.rules_file import RulesFileError
     from flchain.rules_file_v2 import validate_federation_v2
 
@@ -376,8 +376,6 @@ def info(round: RoundOption = None, as_json: JsonOption = False, **flags: Any) -
 
     ledger = _read_ledger(**flags)
     if isinstance(ledger, LedgerV2):
-        from flchain.cli import chain_v2
-
         doc_v2 = chain_v2.overview_doc(ledger, round)  # everything read before printing
         if as_json:
             typer.echo(json.dumps(doc_v2, indent=2))
@@ -454,8 +452,6 @@ def nodes_(as_json: JsonOption = False, **flags: Any) -> None:
 
     ledger = _read_ledger(**flags)
     if isinstance(ledger, LedgerV2):
-        from flchain.cli import chain_v2
-
         listed = chain_v2.nodes_doc(ledger)
         if as_json:
             typer.echo(json.dumps(listed, indent=2))
@@ -483,8 +479,6 @@ def attestations_(
 
     ledger = _read_ledger(**flags)
     if isinstance(ledger, LedgerV2):
-        from flchain.cli import chain_v2
-
         tally = chain_v2.attestations_doc(ledger, round)
         if as_json:
             typer.echo(json.dumps(tally, indent=2))
@@ -563,8 +557,6 @@ def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
 
 
 def _rules_list_v2(ledger: LedgerV2, as_json: bool) -> None:
-    from flchain.cli import chain_v2
-
     current, _ = ledger.phase()
     versions = chain_v2.rule_versions_doc(ledger, current)
     earliest, notice = chain_v2.earliest_round(ledger)
@@ -647,8 +639,6 @@ def rules_schedule(
     fed = load_federation_file(rules_file)
     loaded, any_ledger = _wallet_settings(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import chain_v2
-
         chain_v2.schedule(any_ledger, loaded, fed, round, str(rules_file))
         return
     ledger = any_ledger
@@ -706,8 +696,6 @@ def transfer_governance(
     target = to_checksum_address(new_governor)
     loaded, any_ledger = _wallet_settings(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import chain_v2
-
         chain_v2.transfer(any_ledger, loaded, target)
         return
     ledger = any_ledger
@@ -743,8 +731,6 @@ AmountOption = Annotated[
 def rules_cancel(**flags: Any) -> None:
     """Cancel the last scheduled rules version (v2, governor only) while it is still outside
     the notice period; repeat to cancel more."""
-    from flchain.cli import chain_v2
-
     loaded, ledger = _wallet_settings(**flags)
     chain_v2.cancel(_v2_only(ledger, "rules cancel"), loaded)
 
@@ -765,8 +751,6 @@ def governance_transfer(
 @with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
 def governance_accept(**flags: Any) -> None:
     """Accept the governor role (v2; the wallet must be the pending governor)."""
-    from flchain.cli import chain_v2
-
     loaded, ledger = _wallet_settings(**flags)
     chain_v2.accept(_v2_only(ledger, "governance accept"), loaded)
 
@@ -784,8 +768,6 @@ def pause_(
 ) -> None:
     """Emergency pause (v2, governor only): rounds that start inside it accept no commits and
     are skipped; open rounds, exits, withdrawals, settlements and slashes are never paused."""
-    from flchain.cli import chain_v2
-
     loaded, ledger = _wallet_settings(**flags)
     chain_v2.pause(_v2_only(ledger, "pause"), loaded, duration)
 
@@ -794,8 +776,6 @@ def pause_(
 @with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
 def unpause_(**flags: Any) -> None:
     """End the running pause early (v2, governor only)."""
-    from flchain.cli import chain_v2
-
     loaded, ledger = _wallet_settings(**flags)
     chain_v2.unpause(_v2_only(ledger, "unpause"), loaded)
 
@@ -804,7 +784,6 @@ def unpause_(**flags: Any) -> None:
 @with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
 def fund_pool(amount: AmountOption, **flags: Any) -> None:
     """Add ether to the reward pool (v2, anyone): each round reserves min(emission, pool)."""
-    from flchain.cli import chain_v2
     from flchain.cli.wallet import parse_amount
 
     wei = parse_amount(amount)

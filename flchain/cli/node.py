@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from flchain.cli import _common as common
+from flchain.cli import _node_v2 as node_v2
 from flchain.cli.config import (
     ConfigFileOption,
     DataDirOption,
@@ -192,8 +193,6 @@ def register_node(
 
     loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import node_v2
-
         node_v2.register(any_ledger, loaded, info, bond)
         return
     ledger = any_ledger
@@ -238,8 +237,6 @@ def status(
     """The node's on-chain record, this round's phase, and what it did in the round."""
     _, info, any_ledger = _wallet_and_any_ledger(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import node_v2
-
         report = node_v2.status_doc(any_ledger, info.address)
         if round is not None:
             raise RoundNotFound(
@@ -271,8 +268,6 @@ def exit_(**flags: Any) -> None:
     round the node took part in is settled)."""
     loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import node_v2
-
         node_v2.request_exit(any_ledger, loaded, info)
         return
     ledger = any_ledger
@@ -295,8 +290,6 @@ def withdraw(**flags: Any) -> None:
     """Withdraw the bond after the exit delay."""
     loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
     if isinstance(any_ledger, LedgerV2):
-        from flchain.cli import node_v2
-
         node_v2.withdraw(any_ledger, loaded, info)
         return
     ledger = any_ledger
@@ -330,7 +323,6 @@ def add_bond(
     **flags: Any,
 ) -> None:
     """Add to the node's bond (v2; counts from the next round)."""
-    from flchain.cli import node_v2
     from flchain.cli.wallet import parse_amount
 
     wei = parse_amount(amount)
@@ -344,8 +336,6 @@ def add_bond(
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def collect(**flags: Any) -> None:
     """Pull rewards the contract credited to the wallet after a failed transfer (v2)."""
-    from flchain.cli import node_v2
-
     loaded, info, ledger = _v2_wallet("collect", **flags)
     node_v2.collect(ledger, loaded, info)
 
@@ -370,7 +360,6 @@ def settle(
     round's manifest in the content store; pays the node what it earned."""
     from eth_utils import is_address, to_checksum_address
 
-    from flchain.cli import node_v2
     from flchain.errors import ConfigError
 
     if node is not None and not is_address(node):

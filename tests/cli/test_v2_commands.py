@@ -13,9 +13,12 @@ migration of a v1 round that audits as verified.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -123,8 +126,8 @@ def test_beacon_key_and_genesis_are_checked() -> None:
     )  # fmt: skip
     d = build_deployment(spec, 1_000)
     assert (d.beacon_public_key, d.beacon_genesis, d.beacon_period) == (key, 100, 30)
-    with pytest.raises(RulesFileError, match="beacon_genesis = 5000 .* is after round 0's reveal"):
-        build_deployment(spec.__class__(**{**spec.__dict__, "beacon_genesis": 5_000}), 1_000)
+    with pytest.raises(RulesFileError, match=r"beacon_genesis = 5000 .* is after round 0's reveal"):
+        build_deployment(replace(spec, beacon_genesis=5_000), 1_000)
 
 
 def test_docs_carry_the_v2_reference() -> None:
@@ -163,6 +166,9 @@ class Operator:
     backend: RpcBackend
     data_dir: Path
     contract: str | None = None
+    #: `$ flchain …` lines and their output, written to $V2_TRANSCRIPT when set (docs/deploy.md's
+    #: protocol v2 walkthrough comes from there)
+    transcript: list[str] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         env = {
@@ -175,8 +181,14 @@ class Operator:
             env["FLCHAIN_CONTRACT"] = self.contract
         return env
 
-    def run(self, *args: str) -> str:
+    def _call(self, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
         result = self.flchain(*args, env=self.env())
+        self.transcript.append("$ flchain " + " ".join(shlex.quote(a) for a in args))
+        self.transcript += (result.stdout + result.stderr).rstrip("\n").splitlines()
+        return result
+
+    def run(self, *args: str) -> str:
+        result = self._call(args)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         return result.stdout
@@ -186,7 +198,7 @@ class Operator:
         wallet = args[args.index("--wallet") + 1]
         address = self.address(wallet)
         nonce = self.backend.w3.eth.get_transaction_count(address)
-        line = error_line(self.flchain(*args, env=self.env()))
+        line = error_line(self._call(args))
         assert self.backend.w3.eth.get_transaction_count(address) == nonce
         return line
 
@@ -210,7 +222,11 @@ class Operator:
 @pytest.fixture
 def op(flchain: Run, anvil: AnvilProcess, tmp_path: Path) -> Iterator[Operator]:
     backend = RpcBackend(anvil.url, kind="anvil")
-    yield Operator(flchain, backend, tmp_path / "data")
+    operator = Operator(flchain, backend, tmp_path / "data")
+    yield operator
+    if os.environ.get("V2_TRANSCRIPT"):
+        with Path(os.environ["V2_TRANSCRIPT"]).open("a", encoding="utf-8") as out:
+            out.write("\n".join(operator.transcript) + "\n\n")
 
 
 def _t0(op: Operator) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import typer
 
 from flchain.cli import _common as common
-from flchain.cli.chain_v2 import node_doc
+from flchain.cli._chain_v2 import node_doc
 from flchain.config import LoadedSettings
 from flchain.ledger import LedgerV2
 from flchain.ledger.keystore import WalletInfo
