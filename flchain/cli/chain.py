@@ -1,4 +1,5 @@
-"""`flchain chain …`: make a genesis model, deploy FLChain, govern its rules, look at it.
+"""`flchain chain …`: make a genesis model, deploy FLChain or FLChainV2, govern its rules, look
+at it.
 
 Every command reads the usual settings (flags > environment > config file > devnet profile):
 `rpc_url`, `chain_id`, `contract`, `deployment_block`, `wallet`, `password_env`, and for
@@ -7,9 +8,11 @@ address and balance (no password needed), and unlock the keystore last; nothing 
 check fails. The embedded chain lives inside one process, so these commands need a JSON-RPC
 endpoint (anvil, hardhat node, any URL).
 
-Rule versions follow the v1 contract: `scheduleRules` (a version for a future round; scheduling
-the round of the latest pending version replaces it), `rulesVersionCount`, `rulesVersion`.
-Cancelling a pending version and a two-step governor hand-over come with protocol v2.
+Each command asks the contract which protocol it speaks (`connect_ledger`) and takes the v2
+path (`_chain_v2`) for FLChainV2. On v1, rule versions follow its `scheduleRules` (a version for
+a future round; scheduling the round of the latest pending version replaces it) and the governor
+role moves in one step. On v2 a version waits out the notice period, can be cancelled until
+then, the governor role moves in two steps, and the governor can pause new rounds.
 """
 
 from __future__ import annotations
