@@ -352,10 +352,10 @@ def _read_ledger(**flags: Any) -> Ledger | LedgerV2:
 
 
 def _v2_only(ledger: Ledger | LedgerV2, command: str) -> LedgerV2:
-    from flchain.cli.errors import NotProtocolV2
+    from flchain.cli.errors import WrongProtocolVersion
 
     if not isinstance(ledger, LedgerV2):
-        raise NotProtocolV2(
+        raise WrongProtocolVersion(
             f"{ledger.address} is a protocol v1 contract (FLChain): `flchain chain {command}` "
             "is a protocol v2 command (FLChainV2)"
         )

@@ -70,8 +70,9 @@ class NotPendingGovernor(FlchainError):
     """`chain governance accept` signed by a wallet that is not the pending governor."""
 
 
-class NotProtocolV2(FlchainError):
-    """A command of protocol v2 (cancel, accept, pause, fund-pool, settle, …) on a v1 contract."""
+class WrongProtocolVersion(FlchainError):
+    """A command of one protocol version on a contract of the other (`rules cancel`, `pause`,
+    `fund-pool`, `node settle`, … on v1; the v1 daemon on v2)."""
 
 
 class MigrationRefused(FlchainError):

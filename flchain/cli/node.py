@@ -53,7 +53,16 @@ def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger
         from flchain.node.context import open_ledger
 
         open_ledger(loaded.settings)  # refuses, saying why
-    return loaded, info, common.ledger(loaded)
+    ledger = common.any_ledger(loaded)
+    if isinstance(ledger, LedgerV2):
+        from flchain.cli.errors import WrongProtocolVersion
+
+        raise WrongProtocolVersion(
+            f"{ledger.address} is a protocol v2 contract (FLChainV2) and this `flchain node run` "
+            "drives protocol v1 nodes; the wallet actions work on v2 (`flchain node register`, "
+            "`settle`, `exit`, …)"
+        )
+    return loaded, info, ledger
 
 
 def _wallet_and_any_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
@@ -65,11 +74,11 @@ def _wallet_and_any_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Le
 
 
 def _v2_wallet(command: str, **flags: Any) -> tuple[LoadedSettings, WalletInfo, LedgerV2]:
-    from flchain.cli.errors import NotProtocolV2
+    from flchain.cli.errors import WrongProtocolVersion
 
     loaded, info, ledger = _wallet_and_any_ledger(**flags)
     if not isinstance(ledger, LedgerV2):
-        raise NotProtocolV2(
+        raise WrongProtocolVersion(
             f"{ledger.address} is a protocol v1 contract (FLChain): `flchain node {command}` "
             "is a protocol v2 action (FLChainV2)"
         )

@@ -244,8 +244,13 @@ def test_operator_path_v2(op: Operator, tmp_path: Path) -> None:
         deployment_table(json.loads(genesis["genesis_digest"]), json.loads(genesis["genesis_cid"])),
         {"notice_rounds": 2, "emission_wei": "0.5ether", "finality_ppm": 666_666},
     )
+    past = op.refused("chain", "deploy", "--rules", str(fed), "--wallet", "gov", "--t0",
+                      "2020-01-01T00:00:00Z")  # fmt: skip
+    assert "--t0 = 1577836800 (2020-01-01T00:00:00Z) is in the past" in past
     ledger = op.deploy(fed, "--t0", str(_t0(op)))
     assert ledger.governor() == gov and ledger.protocol_version() == 2
+    assert "drives protocol v1 nodes" in error_line(op.flchain("node", "run", "--wallet",
+                                                               "node-1", env=op.env()))  # fmt: skip
     d = ledger.deployment()
     assert (d.round_length, d.min_bond, d.min_notice_rounds) == (ROUND, ETHER, 1)
     assert d.beacon_public_key == DevnetBeacon(BEACON_SEED.encode()).public_key
