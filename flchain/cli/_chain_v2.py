@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import typer
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
 
 from flchain.cli import _common as common
 from flchain.config import LoadedSettings
@@ -132,6 +132,61 @@ def rules_summary(rules: m.RulesV2) -> str:
         f" wei/round, slashes {rules.no_reveal_slash_wei}/{rules.penalty_slash_wei}/"
         f"{rules.wrong_vote_slash_wei} wei (no reveal/penalty/wrong vote)"
     )
+
+
+def deploy_command(
+    loaded: LoadedSettings,
+    fed: FederationFile | None,
+    values: dict[str, Any],
+    where: str,
+    genesis_from_v1: str | None,
+    v1_round: int | None,
+    v1_deployment_block: int,
+    quorum: int | None,
+) -> None:
+    """`chain deploy` of FLChainV2: from the file and flags (`values`), or with the genesis of
+    a v1 round that audits as verified (`genesis_from_v1`, `v1_round`)."""
+    if quorum is not None:
+        raise RulesFileError(
+            where, ["--quorum is a protocol v1 rule (v2 finalizes by a share of stake: [rules] "
+                    "finality_ppm)"],
+        )  # fmt: skip
+    if genesis_from_v1 is None:
+        if v1_round is not None:
+            raise ConfigError(
+                "--round names the v1 round of --genesis-from-v1 V1_CONTRACT: give both"
+            )
+        deploy(loaded, fed, values, where=where)
+        return
+    if v1_round is None:
+        raise ConfigError(
+            "--genesis-from-v1 needs --round N: the v1 round whose model is the genesis"
+        )
+    if not is_address(genesis_from_v1):
+        raise ConfigError(
+            f"--genesis-from-v1 {genesis_from_v1!r} is not a 0x-address (40 hex digits)"
+        )
+    clash = [k for k in ("genesis_digest", "genesis_cid") if values.get(k) is not None]
+    if clash:
+        raise RulesFileError(
+            where,
+            [f"[deployment] {k} is set, but --genesis-from-v1 takes the genesis from v1 round "
+             f"{v1_round}: leave it out" for k in clash],
+        )  # fmt: skip
+    # Check the file before the (slow, read-only) audit, with a stand-in genesis.
+    from flchain.protocol import digests as dg
+    from flchain.storage.cid import cid_for_bytes
+
+    stand_in = {"genesis_digest": "0x" + dg.sha256(b"").hex(), "genesis_cid": cid_for_bytes(b"")}
+    validate_federation_v2({**values, **stand_in}, dict(fed.rules if fed else {}), where=where)
+    source, digest, cid = verified_v1_genesis(
+        loaded, to_checksum_address(genesis_from_v1), v1_round, v1_deployment_block
+    )
+    typer.echo(
+        f"v1 round {v1_round} of {source[1]} audits as verified: its model {cid} is the genesis"
+    )
+    values.update(genesis_digest=digest, genesis_cid=cid)
+    deploy(loaded, fed, values, where=where, v1_source=source)
 
 
 # ------------------------------------------------------------------------------- reading
@@ -433,34 +488,6 @@ def node_lines(items: list[dict[str, Any]]) -> list[str]:
 # ------------------------------------------------------------------------------- governance
 
 
-def _governor(ledger: LedgerV2, loaded: LoadedSettings) -> Any:
-    """The wallet (not unlocked), refused unless it governs `ledger`."""
-    from flchain.cli.errors import NotGovernor
-
-    info = common.wallet_info(loaded)
-    governor = ledger.governor()
-    if governor.lower() != info.address.lower():
-        raise NotGovernor(
-            f"wallet {info.name} ({info.address}) is not the governor of {ledger.address}: "
-            f"the governor is {governor}; pass --wallet with the governor's wallet"
-        )
-    return info
-
-
-def _send(
-    ledger: LedgerV2, loaded: LoadedSettings, info: Any, function: str, *args: Any,
-    value: int = 0, action: str,
-) -> LedgerV2:  # fmt: skip
-    """Check `function(*args)` the way the contract would (eth_call from the wallet), then the
-    wallet's funds; returns the ledger signing as the unlocked wallet."""
-    common.precheck(ledger, function, *args, sender=info.address, value=value)
-    call = getattr(ledger.contract.functions, function)(*args)
-    common.check_funds(
-        ledger.backend, info, call, value=value, action=action, settings=loaded.settings
-    )
-    return ledger.with_account(common.unlock(loaded))
-
-
 def earliest_round(ledger: LedgerV2) -> tuple[int, int]:
     """(earliest round a change made now may take effect, the notice in force): the contract's
     `effective(now) + noticeRounds` of the rules of the round in progress (docs/protocol.md
@@ -477,7 +504,7 @@ def schedule(
     from flchain.cli.errors import RulesNotSchedulable
     from flchain.ledger.events_v2 import RulesScheduled
 
-    info = _governor(ledger, loaded)
+    info = common.governor_wallet(loaded, ledger)
     d = ledger.deployment()
     count = ledger.rules_version_count()
     last = ledger.rules_version(count - 1)
@@ -501,7 +528,7 @@ def schedule(
         effective_round=effective, where=where,
     )  # fmt: skip
     check_rules_against(rules, d, where=where)
-    signer = _send(
+    signer = common.checked_signer(
         ledger, loaded, info, "scheduleRules", rules.to_abi(),
         action="`flchain chain rules schedule`",
     )  # fmt: skip
@@ -522,7 +549,7 @@ def schedule(
 def cancel(ledger: LedgerV2, loaded: LoadedSettings) -> None:
     from flchain.cli.errors import RulesNotSchedulable
 
-    info = _governor(ledger, loaded)
+    info = common.governor_wallet(loaded, ledger)
     count = ledger.rules_version_count()
     if count == 1:
         raise RulesNotSchedulable(
@@ -538,7 +565,9 @@ def cancel(ledger: LedgerV2, loaded: LoadedSettings) -> None:
             f"period of {notice} round(s) (earliest changeable round {earliest}): a cancellation "
             "is a change too, so they stay (the contract would refuse with NoticeTooShort)"
         )
-    signer = _send(ledger, loaded, info, "cancelRules", action="`flchain chain rules cancel`")
+    signer = common.checked_signer(
+        ledger, loaded, info, "cancelRules", action="`flchain chain rules cancel`"
+    )
     tx = signer.cancel_rules()
     typer.echo(
         f"cancelled rules v{version} (were to apply from round {pending.effective_round}; tx "
@@ -547,10 +576,10 @@ def cancel(ledger: LedgerV2, loaded: LoadedSettings) -> None:
 
 
 def transfer(ledger: LedgerV2, loaded: LoadedSettings, target: str) -> None:
-    info = _governor(ledger, loaded)
+    info = common.governor_wallet(loaded, ledger)
     if target.lower() == info.address.lower():
         raise ConfigError(f"{target} is already the governor of {ledger.address}")
-    signer = _send(
+    signer = common.checked_signer(
         ledger, loaded, info, "transferGovernance", target,
         action="`flchain chain governance transfer`",
     )  # fmt: skip
@@ -574,7 +603,7 @@ def accept(ledger: LedgerV2, loaded: LoadedSettings) -> None:
             "with `flchain chain governance transfer ADDRESS`"
         )
     previous = ledger.governor()
-    signer = _send(
+    signer = common.checked_signer(
         ledger, loaded, info, "acceptGovernance", action="`flchain chain governance accept`"
     )
     tx = signer.accept_governance()
@@ -586,13 +615,15 @@ def accept(ledger: LedgerV2, loaded: LoadedSettings) -> None:
 def pause(ledger: LedgerV2, loaded: LoadedSettings, duration: int) -> None:
     from flchain.cli.errors import RulesNotSchedulable
 
-    info = _governor(ledger, loaded)
+    info = common.governor_wallet(loaded, ledger)
     if not 0 < duration <= m.MAX_PAUSE:
         raise RulesNotSchedulable(
             f"--duration {duration} is outside 1 … {m.MAX_PAUSE} s (a pause lasts at most 7 days "
             "and ends on its own)"
         )
-    signer = _send(ledger, loaded, info, "pause", duration, action="`flchain chain pause`")
+    signer = common.checked_signer(
+        ledger, loaded, info, "pause", duration, action="`flchain chain pause`"
+    )
     tx = signer.pause(duration)
     start, until = ledger.pause_window()
     d = ledger.deployment()
@@ -605,8 +636,10 @@ def pause(ledger: LedgerV2, loaded: LoadedSettings, duration: int) -> None:
 
 
 def unpause(ledger: LedgerV2, loaded: LoadedSettings) -> None:
-    info = _governor(ledger, loaded)
-    signer = _send(ledger, loaded, info, "unpause", action="`flchain chain unpause`")
+    info = common.governor_wallet(loaded, ledger)
+    signer = common.checked_signer(
+        ledger, loaded, info, "unpause", action="`flchain chain unpause`"
+    )
     tx = signer.unpause()
     _, until = ledger.pause_window()
     typer.echo(
@@ -621,7 +654,7 @@ def fund_pool(ledger: LedgerV2, loaded: LoadedSettings, amount: int) -> None:
     if amount <= 0:
         raise ConfigError(f"--amount {amount} wei: the pool takes a positive amount")
     info = common.wallet_info(loaded)
-    signer = _send(
+    signer = common.checked_signer(
         ledger, loaded, info, "fundPool", value=amount, action="`flchain chain fund-pool`"
     )
     tx = signer.fund_pool(amount)
@@ -630,15 +663,6 @@ def fund_pool(ledger: LedgerV2, loaded: LoadedSettings, amount: int) -> None:
         f"pool of {ledger.address} funded with {funded.amount} wei by {info.address}: the pool "
         f"holds {ledger.accounts().pool} wei (tx {tx.tx_hash})"
     )
-
-
-def refuse_v1_fields(given: Mapping[str, Any], where: str) -> None:
-    """v1-only flags on a v2 deployment, one line each."""
-    problems = [
-        f"--{k.replace('_', '-')} is a protocol v1 rule ({why})" for k, why in given.items()
-    ]
-    if problems:
-        raise RulesFileError(where, problems)
 
 
 # ------------------------------------------------------------------------------- migration

@@ -130,6 +130,37 @@ def any_ledger(loaded: LoadedSettings) -> Ledger | LedgerV2:
     )
 
 
+def governor_wallet(loaded: LoadedSettings, ledger: Ledger | LedgerV2) -> WalletInfo:
+    """The wallet (not unlocked), refused unless it governs `ledger`."""
+    from flchain.cli.errors import NotGovernor
+
+    info = wallet_info(loaded)
+    governor = ledger.governor()
+    if governor.lower() != info.address.lower():
+        raise NotGovernor(
+            f"wallet {info.name} ({info.address}) is not the governor of {ledger.address}: "
+            f"the governor is {governor}; pass --wallet with the governor's wallet"
+        )
+    return info
+
+
+def checked_signer(
+    ledger: LedgerV2,
+    loaded: LoadedSettings,
+    wallet: WalletInfo,
+    function: str,
+    *args: Any,
+    value: int = 0,
+    action: str,
+) -> LedgerV2:
+    """`ledger` signing as the unlocked `wallet`, once `function(*args)` passed the contract's
+    own checks as an eth_call from the wallet (`precheck`) and the wallet can pay for it."""
+    precheck(ledger, function, *args, sender=wallet.address, value=value)
+    call = getattr(ledger.contract.functions, function)(*args)
+    check_funds(ledger.backend, wallet, call, value=value, action=action, settings=loaded.settings)
+    return ledger.with_account(unlock(loaded))
+
+
 def precheck(ledger: LedgerV2, function: str, *args: Any, sender: str, value: int = 0) -> None:
     """Run `function(*args)` as an eth_call from `sender` (no key needed) and refuse, with the
     contract's custom error by name, what the contract would refuse: nothing is unlocked or

@@ -30,22 +30,12 @@ from flchain.rules_file import format_utc
 from flchain.storage import ContentStore
 
 
-def _send(
-    ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, function: str, *args: Any,
-    value: int = 0, command: str,
-) -> LedgerV2:  # fmt: skip
-    common.precheck(ledger, function, *args, sender=info.address, value=value)
-    common.check_funds(
-        ledger.backend, info, getattr(ledger.contract.functions, function)(*args), value=value,
-        action=f"`flchain node {command}`", settings=loaded.settings,
-    )  # fmt: skip
-    return ledger.with_account(common.unlock(loaded))
-
-
 def register(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, bond: int) -> None:
     from flchain.ledger.events_v2 import Registered
 
-    tx = _send(ledger, loaded, info, "register", value=bond, command="register").register(bond)
+    tx = common.checked_signer(
+        ledger, loaded, info, "register", value=bond, action="`flchain node register`"
+    ).register(bond)
     done = next(e for e in tx.events if isinstance(e, Registered))
     d = ledger.deployment()
     typer.echo(
@@ -58,7 +48,9 @@ def register(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, bond: i
 def add_bond(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, amount: int) -> None:
     from flchain.ledger.events_v2 import BondAdded
 
-    signer = _send(ledger, loaded, info, "addBond", value=amount, command="add-bond")
+    signer = common.checked_signer(
+        ledger, loaded, info, "addBond", value=amount, action="`flchain node add-bond`"
+    )
     tx = signer.add_bond(amount)
     done = next(e for e in tx.events if isinstance(e, BondAdded))
     typer.echo(
@@ -70,7 +62,9 @@ def add_bond(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, amount:
 def request_exit(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo) -> None:
     from flchain.ledger.events_v2 import ExitRequested
 
-    tx = _send(ledger, loaded, info, "requestExit", command="exit").request_exit()
+    tx = common.checked_signer(
+        ledger, loaded, info, "requestExit", action="`flchain node exit`"
+    ).request_exit()
     done = next(e for e in tx.events if isinstance(e, ExitRequested))
     typer.echo(
         f"exit requested: out of the frozen set from round {done.from_round}; withdrawable at "
@@ -82,7 +76,9 @@ def request_exit(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo) -> 
 def withdraw(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo) -> None:
     from flchain.ledger.events_v2 import Withdrawn
 
-    tx = _send(ledger, loaded, info, "withdraw", command="withdraw").withdraw()
+    tx = common.checked_signer(
+        ledger, loaded, info, "withdraw", action="`flchain node withdraw`"
+    ).withdraw()
     done = next(e for e in tx.events if isinstance(e, Withdrawn))
     typer.echo(f"bond of {done.amount} wei withdrawn to {info.address} (tx {tx.tx_hash})")
 
@@ -90,7 +86,9 @@ def withdraw(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo) -> None
 def collect(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo) -> None:
     from flchain.ledger.events_v2 import Collected
 
-    tx = _send(ledger, loaded, info, "collect", command="collect").collect()
+    tx = common.checked_signer(
+        ledger, loaded, info, "collect", action="`flchain node collect`"
+    ).collect()
     done = next(e for e in tx.events if isinstance(e, Collected))
     typer.echo(f"collected {done.amount} wei to {info.address} (tx {tx.tx_hash})")
 
@@ -127,8 +125,14 @@ def settle(
             f"the manifest {cid} does not state the settlement root of round {final_round} that "
             "the contract holds: the store returned another manifest"
         )
-    signer = _send(
-        ledger, loaded, info, "settle", leaf.to_abi(), [bytes(p) for p in proof], command="settle"
+    signer = common.checked_signer(
+        ledger,
+        loaded,
+        info,
+        "settle",
+        leaf.to_abi(),
+        [bytes(p) for p in proof],
+        action="`flchain node settle`",
     )
     tx = signer.settle(leaf, proof)
     done = next(e for e in tx.events if isinstance(e, Settled))

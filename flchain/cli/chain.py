@@ -195,8 +195,8 @@ def deploy(
     if version == 2:
         given = {k for k, v in flags.items() if v is not None}
         try:
-            _deploy_v2(loaded, fed, values, where, genesis_from_v1, v1_round,
-                       v1_deployment_block, quorum)  # fmt: skip
+            chain_v2.deploy_command(loaded, fed, values, where, genesis_from_v1, v1_round,
+                                    v1_deployment_block, quorum)  # fmt: skip
         except RulesFileError as exc:
             raise RulesFileError(where, [_flag_label(p, given) for p in exc.problems]) from None
         return
@@ -239,63 +239,6 @@ def deploy(
     typer.echo("settings  for flchain.toml:")
     typer.echo(f'  contract = "{ledger.address}"')
     typer.echo(f"  deployment_block = {ledger.from_block}")
-
-
-def _deploy_v2(
-    loaded: LoadedSettings,
-    fed: Any,
-    values: dict[str, Any],
-    where: str,
-    genesis_from_v1: str | None,
-    v1_round: int | None,
-    v1_deployment_block: int,
-    quorum: int | None,
-) -> None:
-    from flchain.rules_file import RulesFileError
-    from flchain.rules_file_v2 import validate_federation_v2
-
-    if quorum is not None:
-        chain_v2.refuse_v1_fields(
-            {"quorum": "v2 finalizes by a share of stake: [rules] finality_ppm"}, where
-        )
-    if genesis_from_v1 is None:
-        if v1_round is not None:
-            raise ConfigError(
-                "--round names the v1 round of --genesis-from-v1 V1_CONTRACT: give both"
-            )
-        chain_v2.deploy(loaded, fed, values, where=where)
-        return
-    if v1_round is None:
-        raise ConfigError(
-            "--genesis-from-v1 needs --round N: the v1 round whose model is the genesis"
-        )
-    from eth_utils import is_address, to_checksum_address
-
-    if not is_address(genesis_from_v1):
-        raise ConfigError(
-            f"--genesis-from-v1 {genesis_from_v1!r} is not a 0x-address (40 hex digits)"
-        )
-    clash = [k for k in ("genesis_digest", "genesis_cid") if values.get(k) is not None]
-    if clash:
-        raise RulesFileError(
-            where,
-            [f"[deployment] {k} is set, but --genesis-from-v1 takes the genesis from v1 round "
-             f"{v1_round}: leave it out" for k in clash],
-        )  # fmt: skip
-    # Check the file before the (slow, read-only) audit, with a stand-in genesis.
-    from flchain.protocol import digests as dg
-    from flchain.storage.cid import cid_for_bytes
-
-    stand_in = {"genesis_digest": "0x" + dg.sha256(b"").hex(), "genesis_cid": cid_for_bytes(b"")}
-    validate_federation_v2({**values, **stand_in}, dict(fed.rules if fed else {}), where=where)
-    source, digest, cid = chain_v2.verified_v1_genesis(
-        loaded, to_checksum_address(genesis_from_v1), v1_round, v1_deployment_block
-    )
-    typer.echo(
-        f"v1 round {v1_round} of {source[1]} audits as verified: its model {cid} is the genesis"
-    )
-    values.update(genesis_digest=digest, genesis_cid=cid)
-    chain_v2.deploy(loaded, fed, values, where=where, v1_source=source)
 
 
 def _constructor(chain: Any, cfg: Any) -> Any:
@@ -510,20 +453,6 @@ def _wallet_settings(**flags: Any) -> tuple[LoadedSettings, Ledger | LedgerV2]:
     return loaded, common.any_ledger(loaded)
 
 
-def _governor_ledger(loaded: LoadedSettings, ledger: Ledger) -> Any:
-    """The wallet (not unlocked), refused unless it governs the v1 `ledger`."""
-    from flchain.cli.errors import NotGovernor
-
-    info = common.wallet_info(loaded)
-    governor = ledger.governor()
-    if governor.lower() != info.address.lower():
-        raise NotGovernor(
-            f"wallet {info.name} ({info.address}) is not the governor of {ledger.address}: "
-            f"the governor is {governor}; pass --wallet with the governor's wallet"
-        )
-    return info
-
-
 @rules_app.command("list")
 @with_options(READ_OPTIONS)
 def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
@@ -543,20 +472,27 @@ def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
         typer.echo(json.dumps(listed, indent=2))
         return
     in_force = max((e, v) for v, e, _ in versions if e <= current)[1]
-    previous: dict[str, Any] | None = None
+    headed = []
     for version, effective, rules in versions:
         state = "pending" if effective > current else "in force" if version == in_force else "past"
-        typer.echo(f"v{version}  from round {effective}  ({state})")
-        doc = rules_doc(rules)
+        headed.append((f"v{version}  from round {effective}  ({state})", rules_doc(rules)))
+    _print_versions(headed)
+    typer.echo(
+        "note: protocol v1 cannot cancel a pending version; schedule the same round again to "
+        "replace it (cancel comes with protocol v2)"
+    )
+
+
+def _print_versions(versions: list[tuple[str, dict[str, Any]]]) -> None:
+    """Each version's heading, then every rule of the first and what each later one changed."""
+    previous: dict[str, Any] | None = None
+    for heading, doc in versions:
+        typer.echo(heading)
         for key, value in doc.items():
             if previous is None or previous[key] != value:
                 was = "" if previous is None else f"   (was {previous[key]})"
                 typer.echo(f"  {key:<26} {value}{was}")
         previous = doc
-    typer.echo(
-        "note: protocol v1 cannot cancel a pending version; schedule the same round again to "
-        "replace it (cancel comes with protocol v2)"
-    )
 
 
 def _rules_list_v2(ledger: LedgerV2, as_json: bool) -> None:
@@ -571,17 +507,11 @@ def _rules_list_v2(ledger: LedgerV2, as_json: bool) -> None:
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    previous: dict[str, Any] | None = None
-    for v in versions:
-        typer.echo(
-            f"v{v['version']}  from round {v['effective_round']}, starts {v['starts']['unix']} "
-            f"({v['starts']['utc']})  ({v['state']})"
-        )
-        for key, value in v["rules"].items():
-            if previous is None or previous[key] != value:
-                was = "" if previous is None else f"   (was {previous[key]})"
-                typer.echo(f"  {key:<26} {value}{was}")
-        previous = v["rules"]
+    _print_versions([
+        (f"v{v['version']}  from round {v['effective_round']}, starts {v['starts']['unix']} "
+         f"({v['starts']['utc']})  ({v['state']})", v["rules"])
+        for v in versions
+    ])  # fmt: skip
     d = ledger.deployment()
     typer.echo(
         f"notice: {notice} round(s); a change made now takes effect from round {earliest} at the "
@@ -647,7 +577,7 @@ def rules_schedule(
     ledger = any_ledger
     if round is None:
         raise RulesNotSchedulable("--round is required on a protocol v1 contract")
-    info = _governor_ledger(loaded, ledger)
+    info = common.governor_wallet(loaded, ledger)
     versions = rule_versions(ledger)
     _, last_effective, last_rules = versions[-1]
     rules = validate_rules(fed.rules, base=last_rules, where=str(rules_file))
@@ -702,7 +632,7 @@ def transfer_governance(
         chain_v2.transfer(any_ledger, loaded, target)
         return
     ledger = any_ledger
-    info = _governor_ledger(loaded, ledger)
+    info = common.governor_wallet(loaded, ledger)
     if target.lower() == info.address.lower():
         raise ConfigError(f"{target} is already the governor of {ledger.address}")
     call = ledger.contract.functions.transferGovernance(target)
