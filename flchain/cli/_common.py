@@ -76,16 +76,6 @@ def backend(settings: Settings) -> RpcBackend:
     )
 
 
-def ledger(loaded: LoadedSettings, account: LocalAccount | None = None) -> Ledger:
-    """The contract the settings name, checked (code there, an FLChain deployment), sending
-    under the settings' transaction policy."""
-    loaded.require("rpc_url", "contract")
-    s = loaded.settings
-    return Ledger.connect(
-        backend(s), s.contract or "", account, from_block=s.deployment_block, policy=s.tx_policy()
-    )
-
-
 def wallet_info(loaded: LoadedSettings) -> WalletInfo:
     """The configured wallet's name and address, read without its password."""
     loaded.require("wallet")

@@ -111,11 +111,13 @@ def settle(
     final_round = latest.round_plus_one - 1
     view = ledger.node_view(node)
     if view.status == Status.NONE:
-        raise NothingToSettle(f"{node} is not a registered node of {ledger.address}")
+        raise NothingToSettle(
+            f"{node} is not a registered node of {ledger.address}: it has no leaf to settle"
+        )
     if view.settled_round >= latest.round_plus_one:
         raise NothingToSettle(
             f"{node} is settled through round {final_round}, the latest final round: nothing to "
-            "settle until the next round is final"
+            "settle until the next round is final (the contract would refuse with AlreadySettled)"
         )
     cid = cid_to_str(latest.manifest_cid)
     manifest = store.get(cid)
