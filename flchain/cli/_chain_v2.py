@@ -613,11 +613,9 @@ def accept(ledger: LedgerV2, loaded: LoadedSettings) -> None:
 
 
 def pause(ledger: LedgerV2, loaded: LoadedSettings, duration: int) -> None:
-    from flchain.cli.errors import RulesNotSchedulable
-
     info = common.governor_wallet(loaded, ledger)
     if not 0 < duration <= m.MAX_PAUSE:
-        raise RulesNotSchedulable(
+        raise ConfigError(
             f"--duration {duration} is outside 1 … {m.MAX_PAUSE} s (a pause lasts at most 7 days "
             "and ends on its own)"
         )

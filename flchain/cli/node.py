@@ -29,6 +29,7 @@ from flchain.cli.config import (
 from flchain.cli.errors import WrongNodeStatus
 from flchain.cli.store import STORE_OPTIONS
 from flchain.config import LoadedSettings
+from flchain.errors import ConfigError
 from flchain.ledger import Ledger, LedgerV2, NodeRecord, NodeStatus
 from flchain.ledger.keystore import WalletInfo
 from flchain.node.errors import NotRegistered, RoundNotFound
@@ -336,7 +337,7 @@ def add_bond(
 
     wei = parse_amount(amount)
     if wei == 0:
-        raise WrongNodeStatus(f"--amount {amount!r} is zero: nothing to add")
+        raise ConfigError(f"--amount {amount!r} is zero: nothing to add")
     loaded, info, ledger = _v2_wallet("add-bond", **flags)
     node_v2.add_bond(ledger, loaded, info, wei)
 
@@ -368,8 +369,6 @@ def settle(
     """Apply a node's leaf of the latest final round (v2): the leaf and its proof come from that
     round's manifest in the content store; pays the node what it earned."""
     from eth_utils import is_address, to_checksum_address
-
-    from flchain.errors import ConfigError
 
     if node is not None and not is_address(node):
         raise ConfigError(f"--node {node!r} is not a 0x-address (40 hex digits)")

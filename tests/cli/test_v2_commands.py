@@ -29,11 +29,12 @@ from flchain.ledger import LedgerV2, RpcBackend
 from flchain.ledger.keystore import KdfParams, Keystore
 from flchain.protocol import machine as m
 from flchain.protocol.beacon import DevnetBeacon
-from flchain.rules_file import RulesFileError
+from flchain.rules_file import RulesFileError, load_federation_file
 from flchain.rules_file_v2 import (
     build_deployment,
     federation_reference_v2,
     validate_federation_v2,
+    validate_rules_v2,
 )
 
 from .conftest import Run, error_line
@@ -295,6 +296,13 @@ def test_operator_path_v2(op: Operator, tmp_path: Path) -> None:
         "unix": d.start(3), "utc": m_utc(d.start(3))
     }  # fmt: skip
     assert "v1  from round 3, starts" in op.run("chain", "rules", "list")
+    exported = tmp_path / "exported.toml"
+    exported.write_text(op.run("chain", "rules", "export", "--round", "0"))
+    again = load_federation_file(exported)
+    assert again.protocol == 2
+    assert validate_rules_v2(
+        again.rules, min_notice_rounds=1, min_bond=ETHER
+    ) == ledger.rules_for_round(0)
 
     # the governor role in two steps: nothing moves until the new governor accepts
     out = op.run("chain", "governance", "transfer", nodes[0], "--wallet", "gov")
