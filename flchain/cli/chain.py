@@ -41,9 +41,12 @@ from flchain.errors import ConfigError
 from flchain.ledger import Ledger, LedgerV2
 from flchain.rules_file import format_utc
 
-app = typer.Typer(help="The FLChain contract on a JSON-RPC chain.", no_args_is_help=True)
+app = typer.Typer(
+    help="The FLChain contract (protocol v1 or v2) on a JSON-RPC chain.", no_args_is_help=True
+)
 rules_app = typer.Typer(
-    help="Rule versions: list, export to a file, schedule a change.", no_args_is_help=True
+    help="Rule versions: list, export to a file, schedule a change, cancel one (v2).",
+    no_args_is_help=True,
 )
 app.add_typer(rules_app, name="rules")
 

@@ -26,10 +26,11 @@ import pytest
 from flchain.devnet.anvil import AnvilProcess
 from flchain.devnet.federation import genesis_model
 from flchain.ledger import LedgerV2, RpcBackend
+from flchain.ledger.hashes import cid_to_str
 from flchain.ledger.keystore import KdfParams, Keystore
 from flchain.protocol import machine as m
 from flchain.protocol.beacon import DevnetBeacon
-from flchain.rules_file import RulesFileError, load_federation_file
+from flchain.rules_file import RulesFileError, format_utc, load_federation_file
 from flchain.rules_file_v2 import (
     build_deployment,
     federation_reference_v2,
@@ -293,7 +294,7 @@ def test_operator_path_v2(op: Operator, tmp_path: Path) -> None:
         (0, "in force"), (3, "pending"),
     ]  # fmt: skip
     assert versions["versions"][1]["starts"] == {
-        "unix": d.start(3), "utc": m_utc(d.start(3))
+        "unix": d.start(3), "utc": format_utc(d.start(3))
     }  # fmt: skip
     assert "v1  from round 3, starts" in op.run("chain", "rules", "list")
     exported = tmp_path / "exported.toml"
@@ -351,12 +352,6 @@ def test_operator_path_v2(op: Operator, tmp_path: Path) -> None:
     assert "bond 1500000000000000000 wei, counted from round 4" in out
 
 
-def m_utc(ts: int) -> str:
-    from flchain.rules_file import format_utc
-
-    return format_utc(ts)
-
-
 # ------------------------------------------------------------------ settle from the store
 
 
@@ -402,7 +397,7 @@ def test_settle_from_the_manifest_in_the_store(op: Operator, tmp_path: Path) -> 
     signers[0].post_beacon(0, BEACON.sign(gov.beacon_round(0)))
     gov.goto(0, m.Phase.ATTEST, 5)
     merged = merge_v2(gov.round_record_v2(0), base, benchmark(), PriorRound.genesis())
-    assert store.put(merged.manifest) == m_cid(merged.result.manifest_cid)
+    assert store.put(merged.manifest) == cid_to_str(merged.result.manifest_cid)
     for s in signers:
         s.attest(0, merged.result)
     attested = json.loads(op.run("chain", "attestations", "--round", "0", "--json"))
@@ -427,12 +422,6 @@ def test_settle_from_the_manifest_in_the_store(op: Operator, tmp_path: Path) -> 
     assert views[0]["claimed_wei"] == earned
     settled = gov.events(Settled)
     assert [e.node for e in settled] == nodes[:2]
-
-
-def m_cid(raw: bytes) -> str:
-    from flchain.ledger.hashes import cid_to_str
-
-    return cid_to_str(raw)
 
 
 # ------------------------------------------------------------------ migration from v1
