@@ -16,18 +16,22 @@ the ledger's public methods.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from flchain.cli import _common as common
 from flchain.cli._chain_v2 import node_doc
 from flchain.config import LoadedSettings
-from flchain.ledger import LedgerV2
+from flchain.errors import ConfigError
+from flchain.ledger import Ledger, LedgerV2
 from flchain.ledger.keystore import WalletInfo
 from flchain.protocol.machine import Status
 from flchain.rules_file import format_utc
 from flchain.storage import ContentStore
+
+if TYPE_CHECKING:
+    from flchain.node.runner_v2 import DevnetBeaconSource
 
 
 def register(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, bond: int) -> None:
@@ -144,6 +148,28 @@ def settle(
         f"{done.paid} wei now, penalties {done.cum_penalties}, slashed {slashed} wei (tx "
         f"{tx.tx_hash})"
     )
+
+
+def beacon_source(ledger: Ledger | LedgerV2, seed: str | None) -> DevnetBeaconSource | None:
+    """The devnet beacon of `seed` for the daemon, refused unless `ledger` is v2 and its key is
+    the contract's (a wrong seed would post signatures nobody can verify)."""
+    if seed is None:
+        return None
+    from flchain.cli.errors import WrongProtocolVersion
+    from flchain.node.runner_v2 import DevnetBeaconSource
+    from flchain.protocol.beacon import DevnetBeacon
+
+    if not isinstance(ledger, LedgerV2):
+        raise WrongProtocolVersion(
+            f"--beacon-devnet-seed: {ledger.address} is a protocol v1 contract, which has no beacon"
+        )
+    beacon = DevnetBeacon(seed.encode())
+    if beacon.public_key != ledger.deployment().beacon_public_key:
+        raise ConfigError(
+            f"--beacon-devnet-seed: that seed's key is not the beacon key of {ledger.address} "
+            "(`flchain chain info` shows it): pass the seed of its federation file"
+        )
+    return DevnetBeaconSource(beacon)
 
 
 def _stated_root(manifest: bytes) -> str:

@@ -33,6 +33,7 @@ from flchain.errors import ConfigError
 from flchain.ledger import Ledger, LedgerV2, NodeRecord, NodeStatus
 from flchain.ledger.keystore import WalletInfo
 from flchain.node.errors import NotRegistered, RoundNotFound
+from flchain.protocol.machine import Status
 
 app = typer.Typer(help="Take part in the federation as a node.", no_args_is_help=True)
 
@@ -45,8 +46,8 @@ NODE_OPTIONS: OptionGroup = {
 }
 
 
-def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger]:
-    """Settings, the wallet (found, not unlocked) and the contract (read-only)."""
+def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
+    """Settings, the wallet (found, not unlocked) and the contract, v1 or v2 (read-only)."""
     loaded = settings_from_options(**flags)
     loaded.require("wallet")
     info = common.wallet_info(loaded)
@@ -54,16 +55,7 @@ def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger
         from flchain.node.context import open_ledger
 
         open_ledger(loaded.settings)  # refuses, saying why
-    ledger = common.any_ledger(loaded)
-    if isinstance(ledger, LedgerV2):
-        from flchain.cli.errors import WrongProtocolVersion
-
-        raise WrongProtocolVersion(
-            f"{ledger.address} is a protocol v2 contract (FLChainV2) and this `flchain node run` "
-            "drives protocol v1 nodes; the wallet actions work on v2 (`flchain node register`, "
-            "`settle`, `exit`, …)"
-        )
-    return loaded, info, ledger
+    return loaded, info, common.any_ledger(loaded)
 
 
 def _wallet_and_any_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
@@ -137,27 +129,43 @@ def run(
             "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT (default: off)."
         ),
     ] = None,
+    beacon_devnet_seed: Annotated[
+        str | None,
+        typer.Option(
+            "--beacon-devnet-seed",
+            metavar="SEED",
+            show_default=False,
+            help="v2 devnets: post the beacon of the contract's `beacon_devnet_seed` (default: "
+            "post none; the merge then seeds from the salts alone).",
+        ),
+    ] = None,
     **flags: Any,
 ) -> None:
-    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM.
+    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM (v2:
+    also settle, open rounds, post the beacon, finalize and slash withholders).
 
     Transactions follow the fee and confirmation settings (docs/deploy.md, "Fees and
     confirmations"); a commit or reveal that can no longer be mined in its window is reported
     once and not retried."""
     from flchain.node.context import open_store
-    from flchain.node.daemon import Backoff, Daemon, wallet_lock
+    from flchain.node.daemon import Backoff, Daemon, runner_for, wallet_lock
     from flchain.node.logs import configure_logging
-    from flchain.node.runner import NodeRunner
 
     loaded, info, ledger = _wallet_and_ledger(
         data_source=data_source, log_level=log_level, log_format=log_format,
         metrics_port=metrics_port, **flags,
     )  # fmt: skip
     settings = loaded.settings
-    if ledger.node_record(info.address).status != NodeStatus.ACTIVE:
+    active = (
+        ledger.node_view(info.address).status == Status.ACTIVE
+        if isinstance(ledger, LedgerV2)
+        else ledger.node_record(info.address).status == NodeStatus.ACTIVE
+    )
+    if not active:
         raise NotRegistered(
             f"wallet {info.address} is not an active node of {ledger.address}: run `flchain node register`"
         )
+    beacon = node_v2.beacon_source(ledger, beacon_devnet_seed)
     store = open_store(settings)  # a wrong store path fails here, before the unlock
     configure_logging(settings.log_level, settings.log_format)
     with wallet_lock(settings.data_dir, info.address):
@@ -175,8 +183,12 @@ def run(
             logging.getLogger("flchain.node").info(
                 "metrics on http://%s:%d/metrics", BIND_HOST, port
             )
+        runner = runner_for(
+            ledger, account, store, bars_source(settings.data_source),
+            data_dir=settings.data_dir, beacon=beacon,
+        )  # fmt: skip
         daemon = Daemon(
-            NodeRunner(ledger, account, store, bars_source(settings.data_source)),
+            runner,
             poll_s=poll,
             backoff=Backoff(settings.retry_backoff_initial_s, settings.retry_backoff_max_s),
             metrics=metrics,

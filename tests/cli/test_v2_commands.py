@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -251,8 +253,8 @@ def test_operator_path_v2(op: Operator, tmp_path: Path) -> None:
     assert "--t0 = 1577836800 (2020-01-01T00:00:00Z) is in the past" in past
     ledger = op.deploy(fed, "--t0", str(_t0(op)))
     assert ledger.governor() == gov and ledger.protocol_version() == 2
-    assert "drives protocol v1 nodes" in error_line(op.flchain("node", "run", "--wallet",
-                                                               "node-1", env=op.env()))  # fmt: skip
+    assert "is not an active node" in error_line(op.flchain("node", "run", "--wallet", "node-1",
+                                                            env=op.env()))  # fmt: skip
     d = ledger.deployment()
     assert (d.round_length, d.min_bond, d.min_notice_rounds) == (ROUND, ETHER, 1)
     assert d.beacon_public_key == DevnetBeacon(BEACON_SEED.encode()).public_key
@@ -482,3 +484,62 @@ def test_genesis_from_a_verified_v1_round(op: Operator, tmp_path: Path) -> None:
         "chain", "rules", "cancel", "--contract", v1.gov.address, "--wallet", "gov"
     )
     assert "is a protocol v1 contract (FLChain)" in v1_only
+
+
+# ------------------------------------------------------------------ the daemon on v2
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_node_run_drives_a_v2_round(op: Operator, tmp_path: Path) -> None:
+    """`flchain node run` on a FLChainV2 contract runs the v2 runner: one node holding all the
+    stake commits, reveals its payload, posts the devnet beacon, attests and finalizes round 0
+    as chain time moves through the phases; a seed that is not the contract's is refused."""
+    from flchain.ledger.events_v2 import BeaconPosted, Committed, Finalized, Revealed
+
+    op.wallet("gov")
+    node = op.wallet("node-1")
+    made = op.run("chain", "genesis")
+    genesis = dict(x.split(" = ", 1) for x in made.splitlines() if " = " in x)
+    fed = v2_file(
+        tmp_path / "fed.toml",
+        deployment_table(json.loads(genesis["genesis_digest"]), json.loads(genesis["genesis_cid"])),
+        {"emission_wei": "0.1ether"},
+    )
+    ledger = op.deploy(fed, "--t0", str(_t0(op)))
+    op.run("chain", "fund-pool", "--amount", "1", "--wallet", "gov")
+    op.run("node", "register", "--wallet", "node-1", "--bond", str(ETHER))
+    wrong = op.flchain("node", "run", "--wallet", "node-1", "--beacon-devnet-seed", "other",
+                       env=op.env())  # fmt: skip
+    assert "that seed's key is not the beacon key" in error_line(wrong)
+
+    log = (tmp_path / "node.log").open("wb")
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).with_name("flchain")), "node", "run", "--wallet", "node-1",
+         "--poll", "0.5", "--beacon-devnet-seed", BEACON_SEED],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}, **op.env()},
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for phase, kind in (
+            (m.Phase.COMMIT, Committed), (m.Phase.REVEAL, Revealed),
+            (m.Phase.BEACON, BeaconPosted), (m.Phase.ATTEST, Finalized),
+        ):  # fmt: skip
+            ledger.goto(0, phase, 5)
+            deadline = time.monotonic() + 240
+            while not ledger.events(kind, 0):
+                assert daemon.poll() is None, (tmp_path / "node.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, (
+                    phase,
+                    (tmp_path / "node.log").read_text()[-3000:],
+                )
+                time.sleep(1)
+        assert [e.node for e in ledger.events(Committed, 0)] == [node]
+        assert ledger.latest().round_plus_one == 1
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        log.close()
+    doc = json.loads(op.run("chain", "info", "--json", "--round", "0"))
+    assert doc["round"]["phase"] == "ATTEST" and doc["round"]["final"] is True
+    assert doc["latest_final"]["round"] == 0
