@@ -126,6 +126,8 @@ class FederationFile:
     path: Path
     deployment: Mapping[str, Any]  # raw values, validated by `validate_deployment`
     rules: Mapping[str, Any]  # raw values, validated by `validate_rules`
+    #: `protocol = 2` at the top selects FLChainV2 (`flchain.rules_file_v2`); None: not said
+    protocol: int | None = None
 
 
 def format_utc(ts: int) -> str:
@@ -133,15 +135,24 @@ def format_utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: The protocol versions a federation file can name (`protocol = …`).
+PROTOCOL_VERSIONS = (1, 2)
+
+
 def load_federation_file(path: Path) -> FederationFile:
-    """Read a federation file (tables `[deployment]` and `[rules]`, both optional)."""
+    """Read a federation file (tables `[deployment]` and `[rules]`, both optional, and the key
+    `protocol`, 1 or 2)."""
     path = Path(path).expanduser()
     data = read_toml(path, "rules file")
     problems = [
-        f"unknown table or key '{key}' (expected the tables [deployment] and [rules])"
+        f"unknown table or key '{key}' (expected protocol = 1 or 2 and the tables [deployment] "
+        "and [rules])"
         for key in data
-        if key not in ("deployment", "rules")
+        if key not in ("deployment", "rules", "protocol")
     ]
+    protocol = data.get("protocol")
+    if protocol is not None and (isinstance(protocol, bool) or protocol not in PROTOCOL_VERSIONS):
+        problems.append(f"protocol = {protocol!r} is not a protocol version (allowed 1 or 2)")
     tables: dict[str, Mapping[str, Any]] = {}
     for name in ("deployment", "rules"):
         value = data.get(name, {})
@@ -151,7 +162,7 @@ def load_federation_file(path: Path) -> FederationFile:
         tables[name] = value
     if problems:
         raise RulesFileError(str(path), problems)
-    return FederationFile(path, tables["deployment"], tables["rules"])
+    return FederationFile(path, tables["deployment"], tables["rules"], protocol)
 
 
 def _int_problem(name: str, value: Any, low: int, high: int) -> str | None:
@@ -193,19 +204,10 @@ def validate_rules(
         except ValueError as exc:
             problems.append(f"[rules] {exc}")
     bench = merged["benchmark_id"]
-    if not _is_bytes32(bench):
-        problems.append(f"[rules] benchmark_id = {bench!r} is not 0x + 64 hex digits")
-    elif not is_unset_benchmark(bench):
-        from flchain.market.benchmark import resolve
-        from flchain.market.errors import UnknownBenchmarkError
-
-        try:
-            resolve(bench)
-        except UnknownBenchmarkError:
-            problems.append(
-                f"[rules] benchmark_id = {bench} is no known benchmark (the zero id selects each "
-                "round's shipped window; `flchain market info` lists the shipped ones)"
-            )
+    problem = benchmark_problem(bench)
+    if problem:
+        problems.append(f"[rules] {problem}")
+    elif isinstance(bench, str):
         merged["benchmark_id"] = bench.lower()
     lo, hi = merged["roi_min_bps"], merged["roi_max_bps"]
     if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
@@ -216,6 +218,26 @@ def validate_rules(
     if problems:
         raise RulesFileError(where, problems)
     return Rules.model_validate(merged)
+
+
+def benchmark_problem(bench: Any) -> str | None:
+    """Why `bench` cannot be a `benchmark_id` (not 0x + 64 hex, or no known benchmark), or
+    None."""
+    if not _is_bytes32(bench):
+        return f"benchmark_id = {bench!r} is not 0x + 64 hex digits"
+    if is_unset_benchmark(bench):
+        return None
+    from flchain.market.benchmark import resolve
+    from flchain.market.errors import UnknownBenchmarkError
+
+    try:
+        resolve(bench)
+    except UnknownBenchmarkError:
+        return (
+            f"benchmark_id = {bench} is no known benchmark (the zero id selects each round's "
+            "shipped window; `flchain market info` lists the shipped ones)"
+        )
+    return None
 
 
 def _is_bytes32(value: Any) -> bool:

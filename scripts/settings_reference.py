@@ -1,5 +1,6 @@
 """Write the generated references: docs/settings.md (from flchain.config.Settings) and the
-federation file tables in docs/deploy.md (between its rules-reference markers).
+federation file tables of protocol v1 and v2 in docs/deploy.md (between its rules-reference and
+rules-v2-reference markers).
 `--check`: exit 1 if either is stale."""
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ from pathlib import Path
 
 from flchain.config import settings_reference
 from flchain.rules_file import federation_reference
+from flchain.rules_file_v2 import federation_reference_v2
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-START, END = "<!-- rules-reference:start -->\n", "<!-- rules-reference:end -->"
+BLOCKS = {"rules-reference": federation_reference, "rules-v2-reference": federation_reference_v2}
 
 
 def with_federation_reference(text: str) -> str:
-    """`text` (docs/deploy.md) with the generated tables between the markers."""
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    return head + START + federation_reference() + END + tail
+    """`text` (docs/deploy.md) with the generated tables between each pair of markers."""
+    for name, generate in BLOCKS.items():
+        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = head + start + generate() + end + tail
+    return text
 
 
 def main() -> int:

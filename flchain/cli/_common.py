@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from flchain.cli.config import OptionGroup
 from flchain.config import LoadedSettings, Settings
 from flchain.errors import ConfigError
-from flchain.ledger import Backend, Ledger, RpcBackend
+from flchain.ledger import Backend, Ledger, LedgerV2, RpcBackend
 from flchain.ledger.keystore import Keystore, WalletInfo, unlock_from_settings
 from flchain.node.funds import Cost, fund_hint, require_funds
 
@@ -76,16 +76,6 @@ def backend(settings: Settings) -> RpcBackend:
     )
 
 
-def ledger(loaded: LoadedSettings, account: LocalAccount | None = None) -> Ledger:
-    """The contract the settings name, checked (code there, an FLChain deployment), sending
-    under the settings' transaction policy."""
-    loaded.require("rpc_url", "contract")
-    s = loaded.settings
-    return Ledger.connect(
-        backend(s), s.contract or "", account, from_block=s.deployment_block, policy=s.tx_policy()
-    )
-
-
 def wallet_info(loaded: LoadedSettings) -> WalletInfo:
     """The configured wallet's name and address, read without its password."""
     loaded.require("wallet")
@@ -116,3 +106,66 @@ def check_funds(
         fund_hint=fund_hint(chain, wallet.name),
         policy=settings.tx_policy(),
     )
+
+
+def any_ledger(loaded: LoadedSettings) -> Ledger | LedgerV2:
+    """The contract the settings name, v1 or v2 by what it answers (`connect_ledger`), sending
+    under the settings' transaction policy."""
+    from flchain.ledger import connect_ledger
+
+    loaded.require("rpc_url", "contract")
+    s = loaded.settings
+    return connect_ledger(
+        backend(s), s.contract or "", from_block=s.deployment_block, policy=s.tx_policy()
+    )
+
+
+def governor_wallet(loaded: LoadedSettings, ledger: Ledger | LedgerV2) -> WalletInfo:
+    """The wallet (not unlocked), refused unless it governs `ledger`."""
+    from flchain.cli.errors import NotGovernor
+
+    info = wallet_info(loaded)
+    governor = ledger.governor()
+    if governor.lower() != info.address.lower():
+        raise NotGovernor(
+            f"wallet {info.name} ({info.address}) is not the governor of {ledger.address}: "
+            f"the governor is {governor}; pass --wallet with the governor's wallet"
+        )
+    return info
+
+
+def checked_signer(
+    ledger: LedgerV2,
+    loaded: LoadedSettings,
+    wallet: WalletInfo,
+    function: str,
+    *args: Any,
+    value: int = 0,
+    action: str,
+) -> LedgerV2:
+    """`ledger` signing as the unlocked `wallet`, once `function(*args)` passed the contract's
+    own checks as an eth_call from the wallet (`precheck`) and the wallet can pay for it."""
+    precheck(ledger, function, *args, sender=wallet.address, value=value)
+    call = getattr(ledger.contract.functions, function)(*args)
+    check_funds(ledger.backend, wallet, call, value=value, action=action, settings=loaded.settings)
+    return ledger.with_account(unlock(loaded))
+
+
+def precheck(ledger: LedgerV2, function: str, *args: Any, sender: str, value: int = 0) -> None:
+    """Run `function(*args)` as an eth_call from `sender` (no key needed) and refuse, with the
+    contract's custom error by name, what the contract would refuse: nothing is unlocked or
+    sent. A refusal the ABI cannot decode is left to the send path, which names it."""
+    from flchain.cli.errors import RefusedBeforeSending
+    from flchain.ledger.backends import NETWORK_ERRORS
+    from flchain.ledger.errors import ChainUnavailable
+    from flchain.ledger.revert import revert_data
+
+    call = getattr(ledger.contract.functions, function)(*args)
+    try:
+        call.call({"from": sender, "value": value})
+    except NETWORK_ERRORS:
+        raise ChainUnavailable(f"cannot reach the chain to check {function}") from None
+    except Exception as exc:  # a revert, as web3 raises it
+        refusal = ledger.binding.errors.refusal(revert_data(exc), function)
+        if refusal is not None:
+            raise RefusedBeforeSending(refusal) from None

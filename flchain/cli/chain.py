@@ -1,4 +1,5 @@
-"""`flchain chain …`: make a genesis model, deploy FLChain, govern its rules, look at it.
+"""`flchain chain …`: make a genesis model, deploy FLChain or FLChainV2, govern its rules, look
+at it.
 
 Every command reads the usual settings (flags > environment > config file > devnet profile):
 `rpc_url`, `chain_id`, `contract`, `deployment_block`, `wallet`, `password_env`, and for
@@ -7,9 +8,11 @@ address and balance (no password needed), and unlock the keystore last; nothing 
 check fails. The embedded chain lives inside one process, so these commands need a JSON-RPC
 endpoint (anvil, hardhat node, any URL).
 
-Rule versions follow the v1 contract: `scheduleRules` (a version for a future round; scheduling
-the round of the latest pending version replaces it), `rulesVersionCount`, `rulesVersion`.
-Cancelling a pending version and a two-step governor hand-over come with protocol v2.
+Each command asks the contract which protocol it speaks (`connect_ledger`) and takes the v2
+path (`_chain_v2`) for FLChainV2. On v1, rule versions follow its `scheduleRules` (a version for
+a future round; scheduling the round of the latest pending version replaces it) and the governor
+role moves in one step. On v2 a version waits out the notice period, can be cancelled until
+then, the governor role moves in two steps, and the governor can pause new rounds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flchain.cli import _chain_v2 as chain_v2
 from flchain.cli import _common as common
 from flchain.cli.config import (
     ConfigFileOption,
@@ -34,11 +38,15 @@ from flchain.cli.config import settings_from_options as _settings
 from flchain.cli.store import STORE_OPTIONS, open_settings_store
 from flchain.config import LoadedSettings
 from flchain.errors import ConfigError
-from flchain.ledger import Ledger
+from flchain.ledger import Ledger, LedgerV2
+from flchain.rules_file import format_utc
 
-app = typer.Typer(help="The FLChain contract on a JSON-RPC chain.", no_args_is_help=True)
+app = typer.Typer(
+    help="The FLChain contract (protocol v1 or v2) on a JSON-RPC chain.", no_args_is_help=True
+)
 rules_app = typer.Typer(
-    help="Rule versions: list, export to a file, schedule a change.", no_args_is_help=True
+    help="Rule versions: list, export to a file, schedule a change, cancel one (v2).",
+    no_args_is_help=True,
 )
 app.add_typer(rules_app, name="rules")
 
@@ -127,16 +135,44 @@ def deploy(
     reveal_window: Annotated[int | None, typer.Option(help="Seconds.")] = None,
     min_bond: Annotated[int | None, typer.Option(help="wei")] = None,
     exit_delay: Annotated[int | None, typer.Option(help="seconds")] = None,
-    quorum: Annotated[int | None, typer.Option(help="Rules: attesters to finalize.")] = None,
+    quorum: Annotated[int | None, typer.Option(help="Rules (v1): attesters to finalize.")] = None,
+    protocol: Annotated[
+        int | None,
+        typer.Option(
+            "--protocol",
+            min=1,
+            max=2,
+            help="1 (FLChain) or 2 (FLChainV2); default: the file's `protocol`, else 1.",
+        ),
+    ] = None,
+    genesis_from_v1: Annotated[
+        str | None,
+        typer.Option(
+            "--genesis-from-v1",
+            metavar="V1_CONTRACT",
+            show_default=False,
+            help="Migration: the genesis is this v1 contract's --round model, if its audit "
+            "verifies (same chain as --rpc; implies --protocol 2).",
+        ),
+    ] = None,
+    v1_round: Annotated[
+        int | None, typer.Option("--round", min=0, help="The v1 round (with --genesis-from-v1).")
+    ] = None,
+    v1_deployment_block: Annotated[
+        int,
+        typer.Option("--v1-deployment-block", min=0, help="Block the v1 contract was deployed in."),
+    ] = 0,
     rpc_url: RpcOption = None,
     wallet: WalletOption = None,
     config_file: ConfigFileOption = None,
     **tx_flags: Any,
 ) -> None:
-    """Deploy FLChain with the schedule and rules of a federation file; the wallet governs it.
+    """Deploy FLChain (v1) or FLChainV2 with the schedule and rules of a federation file; the
+    wallet governs it.
 
-    Flags override the file's [deployment] values (and --quorum its [rules] quorum); every field
-    is checked before anything is sent.
+    Flags override the file's [deployment] values (and --quorum its v1 [rules] quorum); every
+    field is checked before anything is sent. With --genesis-from-v1 the v2 genesis is a v1
+    round's final model, taken only if the v1 audit of that round verifies.
     """
     from flchain.ledger import DeployConfig
     from flchain.rules_file import (
@@ -158,6 +194,20 @@ def deploy(
         "genesis_digest": genesis_digest, "genesis_cid": genesis_cid,
     }  # fmt: skip
     values.update({k: v for k, v in flags.items() if v is not None})
+    version = protocol or (fed.protocol if fed else None) or (2 if genesis_from_v1 else 1)
+    if version == 2:
+        given = {k for k, v in flags.items() if v is not None}
+        try:
+            chain_v2.deploy_command(loaded, fed, values, where, genesis_from_v1, v1_round,
+                                    v1_deployment_block, quorum)  # fmt: skip
+        except RulesFileError as exc:
+            raise RulesFileError(where, [_flag_label(p, given) for p in exc.problems]) from None
+        return
+    if genesis_from_v1 is not None or v1_round is not None:
+        raise ConfigError(
+            "--genesis-from-v1 and --round migrate a v1 round into a protocol v2 deployment: "
+            "drop --protocol 1 (or `protocol = 1` in the file)"
+        )
     raw_rules = dict(fed.rules if fed else {})
     if quorum is not None:
         raw_rules["quorum"] = quorum
@@ -239,11 +289,23 @@ def _rules_summary(rules: Any) -> str:
 # ------------------------------------------------------------------------------- reading
 
 
-def _read_ledger(**flags: Any) -> Ledger:
-    """The contract the settings and `READ_OPTIONS` name (read-only)."""
+def _read_ledger(**flags: Any) -> Ledger | LedgerV2:
+    """The contract the settings and `READ_OPTIONS` name (read-only), v1 or v2 by what it
+    answers."""
     loaded = _settings(**flags)
     loaded.require("rpc_url", "contract")
-    return common.ledger(loaded)
+    return common.any_ledger(loaded)
+
+
+def _v2_only(ledger: Ledger | LedgerV2, command: str) -> LedgerV2:
+    from flchain.cli.errors import WrongProtocolVersion
+
+    if not isinstance(ledger, LedgerV2):
+        raise WrongProtocolVersion(
+            f"{ledger.address} is a protocol v1 contract (FLChain): `flchain chain {command}` "
+            "is a protocol v2 command (FLChainV2)"
+        )
+    return ledger
 
 
 def _when(doc: dict[str, Any]) -> str:
@@ -262,6 +324,13 @@ def info(round: RoundOption = None, as_json: JsonOption = False, **flags: Any) -
     from flchain.node.status import chain_overview
 
     ledger = _read_ledger(**flags)
+    if isinstance(ledger, LedgerV2):
+        doc_v2 = chain_v2.overview_doc(ledger, round)  # everything read before printing
+        if as_json:
+            typer.echo(json.dumps(doc_v2, indent=2))
+        else:
+            chain_v2.print_overview(doc_v2)
+        return
     doc = chain_overview(ledger, round)  # everything read before anything is printed
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
@@ -331,6 +400,14 @@ def nodes_(as_json: JsonOption = False, **flags: Any) -> None:
     from flchain.node.status import nodes
 
     ledger = _read_ledger(**flags)
+    if isinstance(ledger, LedgerV2):
+        listed = chain_v2.nodes_doc(ledger)
+        if as_json:
+            typer.echo(json.dumps(listed, indent=2))
+            return
+        typer.echo(f"{len(listed)} node(s) of {ledger.address}:")
+        typer.echo("\n".join(chain_v2.node_lines(listed)))
+        return
     items = nodes(ledger)
     if as_json:
         typer.echo(json.dumps(items, indent=2))
@@ -350,6 +427,15 @@ def attestations_(
     from flchain.node.status import attestations
 
     ledger = _read_ledger(**flags)
+    if isinstance(ledger, LedgerV2):
+        tally = chain_v2.attestations_doc(ledger, round)
+        if as_json:
+            typer.echo(json.dumps(tally, indent=2))
+            return
+        final = tally["final_result"]
+        typer.echo(f"round {round}: {'final result ' + final if final else 'no final result'}")
+        typer.echo("\n".join(chain_v2.tally_lines(tally)))
+        return
     items = attestations(ledger, round)
     if as_json:
         typer.echo(json.dumps(items, indent=2))
@@ -362,22 +448,12 @@ def attestations_(
 # ------------------------------------------------------------------------------- governance
 
 
-def _governor_ledger(**flags: Any) -> tuple[LoadedSettings, Ledger, Any]:
-    """Settings, the contract (read-only) and the wallet, refusing a wallet that is not the
-    governor before anything is unlocked or sent."""
-    from flchain.cli.errors import NotGovernor
-
+def _wallet_settings(**flags: Any) -> tuple[LoadedSettings, Ledger | LedgerV2]:
+    """Settings naming a chain, contract and wallet, and the contract (read-only)."""
     loaded = _settings(**flags)
     loaded.require("rpc_url", "contract", "wallet")
-    info = common.wallet_info(loaded)
-    ledger = common.ledger(loaded)
-    governor = ledger.governor()
-    if governor.lower() != info.address.lower():
-        raise NotGovernor(
-            f"wallet {info.name} ({info.address}) is not the governor of {ledger.address}: "
-            f"the governor is {governor}; pass --wallet with the governor's wallet"
-        )
-    return loaded, ledger, info
+    common.wallet_info(loaded)  # a wallet that is not there fails before the chain is read
+    return loaded, common.any_ledger(loaded)
 
 
 @rules_app.command("list")
@@ -387,6 +463,9 @@ def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
     from flchain.node.status import rule_versions, rules_doc
 
     ledger = _read_ledger(**flags)
+    if isinstance(ledger, LedgerV2):
+        _rules_list_v2(ledger, as_json)
+        return
     versions = rule_versions(ledger)
     current = ledger.current_round()
     if as_json:
@@ -396,19 +475,50 @@ def rules_list(as_json: JsonOption = False, **flags: Any) -> None:
         typer.echo(json.dumps(listed, indent=2))
         return
     in_force = max((e, v) for v, e, _ in versions if e <= current)[1]
-    previous: dict[str, Any] | None = None
+    headed = []
     for version, effective, rules in versions:
         state = "pending" if effective > current else "in force" if version == in_force else "past"
-        typer.echo(f"v{version}  from round {effective}  ({state})")
-        doc = rules_doc(rules)
+        headed.append((f"v{version}  from round {effective}  ({state})", rules_doc(rules)))
+    _print_versions(headed)
+    typer.echo(
+        "note: protocol v1 cannot cancel a pending version; schedule the same round again to "
+        "replace it (cancel comes with protocol v2)"
+    )
+
+
+def _print_versions(versions: list[tuple[str, dict[str, Any]]]) -> None:
+    """Each version's heading, then every rule of the first and what each later one changed."""
+    previous: dict[str, Any] | None = None
+    for heading, doc in versions:
+        typer.echo(heading)
         for key, value in doc.items():
             if previous is None or previous[key] != value:
                 was = "" if previous is None else f"   (was {previous[key]})"
                 typer.echo(f"  {key:<26} {value}{was}")
         previous = doc
+
+
+def _rules_list_v2(ledger: LedgerV2, as_json: bool) -> None:
+    current, _ = ledger.phase()
+    versions = chain_v2.rule_versions_doc(ledger, current)
+    earliest, notice = chain_v2.earliest_round(ledger)
+    if as_json:
+        doc = {
+            "versions": versions,
+            "earliest_schedulable_round": earliest,
+            "notice_rounds": notice,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    _print_versions([
+        (f"v{v['version']}  from round {v['effective_round']}, starts {v['starts']['unix']} "
+         f"({v['starts']['utc']})  ({v['state']})", v["rules"])
+        for v in versions
+    ])  # fmt: skip
+    d = ledger.deployment()
     typer.echo(
-        "note: protocol v1 cannot cancel a pending version; schedule the same round again to "
-        "replace it (cancel comes with protocol v2)"
+        f"notice: {notice} round(s); a change made now takes effect from round {earliest} at the "
+        f"earliest (starts {d.start(earliest)}, {format_utc(d.start(earliest))})"
     )
 
 
@@ -419,6 +529,13 @@ def rules_export(round: RoundOption = None, **flags: Any) -> None:
     from flchain.rules_file import render_federation_file
 
     ledger = _read_ledger(**flags)
+    if isinstance(ledger, LedgerV2):
+        from flchain.rules_file_v2 import render_rules_v2
+
+        shown = ledger.phase()[0] if round is None else round
+        typer.echo(f"# rules of round {shown} of {ledger.address} on chain {ledger.chain_id}")
+        typer.echo(render_rules_v2(ledger.rules_for_round(shown)), nl=False)
+        return
     shown = ledger.current_round() if round is None else round
     typer.echo(f"# rules of round {shown} of {ledger.address} on chain {ledger.chain_id}")
     typer.echo(render_federation_file(None, ledger.rules_for_round(shown)), nl=False)
@@ -434,14 +551,21 @@ def rules_schedule(
         ),
     ],
     round: Annotated[
-        int, typer.Option("--round", min=0, help="First round the new rules apply to.")
-    ],
+        int | None,
+        typer.Option(
+            "--round",
+            min=0,
+            help="First round the new rules apply to (v2 default: the earliest the notice allows).",
+        ),
+    ] = None,
     **flags: Any,
 ) -> None:
     """Schedule a rules version from a future round on (governor only).
 
-    Fields the file leaves out keep the values of the latest scheduled version. Scheduling the
-    round of the latest pending version replaces it.
+    Fields the file leaves out keep the values of the latest scheduled version. v1: scheduling
+    the round of the latest pending version replaces it. v2: the round must be at least the
+    notice period ahead and after every scheduled version (`chain rules cancel` removes the
+    last pending one).
     """
     from flchain.cli.errors import RulesNotSchedulable
     from flchain.node.status import rule_versions
@@ -449,7 +573,14 @@ def rules_schedule(
     from flchain.rules_file import load_federation_file, validate_rules
 
     fed = load_federation_file(rules_file)
-    loaded, ledger, info = _governor_ledger(**flags)
+    loaded, any_ledger = _wallet_settings(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        chain_v2.schedule(any_ledger, loaded, fed, round, str(rules_file))
+        return
+    ledger = any_ledger
+    if round is None:
+        raise RulesNotSchedulable("--round is required on a protocol v1 contract")
+    info = common.governor_wallet(loaded, ledger)
     versions = rule_versions(ledger)
     _, last_effective, last_rules = versions[-1]
     rules = validate_rules(fed.rules, base=last_rules, where=str(rules_file))
@@ -488,10 +619,10 @@ def transfer_governance(
     new_governor: Annotated[str, typer.Argument(help="Address of the new governor.")],
     **flags: Any,
 ) -> None:
-    """Hand the governor role to another address (governor only; takes effect at once).
+    """Hand the governor role to another address (governor only).
 
-    Protocol v1 transfers in one step: check the address, a typo loses the role for good
-    (v2 adds a two-step transfer the new governor accepts)."""
+    Protocol v1 transfers in one step, at once: check the address, a typo loses the role for
+    good. Protocol v2 starts a two-step transfer (`chain governance transfer`)."""
     from eth_utils import is_address, to_checksum_address
 
     if not is_address(new_governor) or int(new_governor, 16) == 0:
@@ -499,7 +630,12 @@ def transfer_governance(
             f"new governor {new_governor!r} is not a non-zero 0x-address (40 hex digits)"
         )
     target = to_checksum_address(new_governor)
-    loaded, ledger, info = _governor_ledger(**flags)
+    loaded, any_ledger = _wallet_settings(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        chain_v2.transfer(any_ledger, loaded, target)
+        return
+    ledger = any_ledger
+    info = common.governor_wallet(loaded, ledger)
     if target.lower() == info.address.lower():
         raise ConfigError(f"{target} is already the governor of {ledger.address}")
     call = ledger.contract.functions.transferGovernance(target)
@@ -509,3 +645,83 @@ def transfer_governance(
     )  # fmt: skip
     tx = ledger.with_account(common.unlock(loaded)).transfer_governance(target)
     typer.echo(f"governor of {ledger.address} is now {target} (tx {tx.tx_hash})")
+
+
+# ------------------------------------------------------------------------------- protocol v2
+
+governance_app = typer.Typer(
+    help="The governor role (v2: two steps, the new governor accepts).", no_args_is_help=True
+)
+app.add_typer(governance_app, name="governance")
+
+AmountOption = Annotated[
+    str,
+    typer.Option(
+        "--amount", help="Amount: 10 (ether), 0.5ether, 20gwei or 1000wei.", show_default=False
+    ),
+]
+
+
+@rules_app.command("cancel")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def rules_cancel(**flags: Any) -> None:
+    """Cancel the last scheduled rules version (v2, governor only) while it is still outside
+    the notice period; repeat to cancel more."""
+    loaded, ledger = _wallet_settings(**flags)
+    chain_v2.cancel(_v2_only(ledger, "rules cancel"), loaded)
+
+
+@governance_app.command("transfer")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def governance_transfer(
+    new_governor: Annotated[str, typer.Argument(help="Address of the new governor.")],
+    **flags: Any,
+) -> None:
+    """Start handing the governor role to an address (governor only); it governs once it runs
+    `flchain chain governance accept`. A second transfer replaces the pending one. On a v1
+    contract: the one-step `chain transfer-governance`."""
+    transfer_governance(new_governor, **flags)
+
+
+@governance_app.command("accept")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def governance_accept(**flags: Any) -> None:
+    """Accept the governor role (v2; the wallet must be the pending governor)."""
+    loaded, ledger = _wallet_settings(**flags)
+    chain_v2.accept(_v2_only(ledger, "governance accept"), loaded)
+
+
+@app.command("pause")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def pause_(
+    duration: Annotated[
+        int,
+        typer.Option(
+            "--duration", min=1, help="Seconds (at most 7 days); the pause ends on its own."
+        ),
+    ],
+    **flags: Any,
+) -> None:
+    """Emergency pause (v2, governor only): rounds that start inside it accept no commits and
+    are skipped; open rounds, exits, withdrawals, settlements and slashes are never paused."""
+    loaded, ledger = _wallet_settings(**flags)
+    chain_v2.pause(_v2_only(ledger, "pause"), loaded, duration)
+
+
+@app.command("unpause")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def unpause_(**flags: Any) -> None:
+    """End the running pause early (v2, governor only)."""
+    loaded, ledger = _wallet_settings(**flags)
+    chain_v2.unpause(_v2_only(ledger, "unpause"), loaded)
+
+
+@app.command("fund-pool")
+@with_options(GOVERN_OPTIONS, common.SEND_OPTIONS)
+def fund_pool(amount: AmountOption, **flags: Any) -> None:
+    """Add ether to the reward pool (v2, anyone): each round reserves min(emission, pool)."""
+    from flchain.cli.wallet import parse_amount
+
+    wei = parse_amount(amount)
+    loaded, ledger = _wallet_settings(**flags)
+    chain_v2.fund_pool(_v2_only(ledger, "fund-pool"), loaded, wei)

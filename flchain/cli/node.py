@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from flchain.cli import _common as common
+from flchain.cli import _node_v2 as node_v2
 from flchain.cli.config import (
     ConfigFileOption,
     DataDirOption,
@@ -26,10 +27,13 @@ from flchain.cli.config import (
     with_options,
 )
 from flchain.cli.errors import WrongNodeStatus
+from flchain.cli.store import STORE_OPTIONS
 from flchain.config import LoadedSettings
-from flchain.ledger import Ledger, NodeRecord, NodeStatus
+from flchain.errors import ConfigError
+from flchain.ledger import Ledger, LedgerV2, NodeRecord, NodeStatus
 from flchain.ledger.keystore import WalletInfo
 from flchain.node.errors import NotRegistered, RoundNotFound
+from flchain.protocol.machine import Status
 
 app = typer.Typer(help="Take part in the federation as a node.", no_args_is_help=True)
 
@@ -42,8 +46,8 @@ NODE_OPTIONS: OptionGroup = {
 }
 
 
-def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger]:
-    """Settings, the wallet (found, not unlocked) and the contract (read-only)."""
+def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
+    """Settings, the wallet (found, not unlocked) and the contract, v1 or v2 (read-only)."""
     loaded = settings_from_options(**flags)
     loaded.require("wallet")
     info = common.wallet_info(loaded)
@@ -51,7 +55,27 @@ def _wallet_and_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger
         from flchain.node.context import open_ledger
 
         open_ledger(loaded.settings)  # refuses, saying why
-    return loaded, info, common.ledger(loaded)
+    return loaded, info, common.any_ledger(loaded)
+
+
+def _wallet_and_any_ledger(**flags: Any) -> tuple[LoadedSettings, WalletInfo, Ledger | LedgerV2]:
+    """Settings, the wallet (found, not unlocked) and the contract, v1 or v2 (read-only)."""
+    loaded = settings_from_options(**flags)
+    loaded.require("wallet")
+    info = common.wallet_info(loaded)
+    return loaded, info, common.any_ledger(loaded)
+
+
+def _v2_wallet(command: str, **flags: Any) -> tuple[LoadedSettings, WalletInfo, LedgerV2]:
+    from flchain.cli.errors import WrongProtocolVersion
+
+    loaded, info, ledger = _wallet_and_any_ledger(**flags)
+    if not isinstance(ledger, LedgerV2):
+        raise WrongProtocolVersion(
+            f"{ledger.address} is a protocol v1 contract (FLChain): `flchain node {command}` "
+            "is a protocol v2 action (FLChainV2)"
+        )
+    return loaded, info, ledger
 
 
 def _refuse_unless(
@@ -105,27 +129,43 @@ def run(
             "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:PORT (default: off)."
         ),
     ] = None,
+    beacon_devnet_seed: Annotated[
+        str | None,
+        typer.Option(
+            "--beacon-devnet-seed",
+            metavar="SEED",
+            show_default=False,
+            help="v2 devnets: post the beacon of the contract's `beacon_devnet_seed` (default: "
+            "post none; the merge then seeds from the salts alone).",
+        ),
+    ] = None,
     **flags: Any,
 ) -> None:
-    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM.
+    """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM (v2:
+    also settle, open rounds, post the beacon, finalize and slash withholders).
 
     Transactions follow the fee and confirmation settings (docs/deploy.md, "Fees and
     confirmations"); a commit or reveal that can no longer be mined in its window is reported
     once and not retried."""
     from flchain.node.context import open_store
-    from flchain.node.daemon import Backoff, Daemon, wallet_lock
+    from flchain.node.daemon import Backoff, Daemon, runner_for, wallet_lock
     from flchain.node.logs import configure_logging
-    from flchain.node.runner import NodeRunner
 
     loaded, info, ledger = _wallet_and_ledger(
         data_source=data_source, log_level=log_level, log_format=log_format,
         metrics_port=metrics_port, **flags,
     )  # fmt: skip
     settings = loaded.settings
-    if ledger.node_record(info.address).status != NodeStatus.ACTIVE:
+    active = (
+        ledger.node_view(info.address).status == Status.ACTIVE
+        if isinstance(ledger, LedgerV2)
+        else ledger.node_record(info.address).status == NodeStatus.ACTIVE
+    )
+    if not active:
         raise NotRegistered(
             f"wallet {info.address} is not an active node of {ledger.address}: run `flchain node register`"
         )
+    beacon = node_v2.beacon_source(ledger, beacon_devnet_seed)
     store = open_store(settings)  # a wrong store path fails here, before the unlock
     configure_logging(settings.log_level, settings.log_format)
     with wallet_lock(settings.data_dir, info.address):
@@ -143,8 +183,12 @@ def run(
             logging.getLogger("flchain.node").info(
                 "metrics on http://%s:%d/metrics", BIND_HOST, port
             )
+        runner = runner_for(
+            ledger, account, store, bars_source(settings.data_source),
+            data_dir=settings.data_dir, beacon=beacon,
+        )  # fmt: skip
         daemon = Daemon(
-            NodeRunner(ledger, account, store, bars_source(settings.data_source)),
+            runner,
             poll_s=poll,
             backoff=Backoff(settings.retry_backoff_initial_s, settings.retry_backoff_max_s),
             metrics=metrics,
@@ -165,10 +209,15 @@ def register_node(
     ] = 0,
     **flags: Any,
 ) -> None:
-    """Register the wallet as a node, bonding --bond wei."""
+    """Register the wallet as a node, bonding --bond wei (v2: in the frozen set, weighted by
+    the bond, from the next round)."""
     from flchain.node.status import contract_view
 
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        node_v2.register(any_ledger, loaded, info, bond)
+        return
+    ledger = any_ledger
     rec = ledger.node_record(info.address)
     if rec.status == NodeStatus.WITHDRAWN:
         raise NotRegistered(
@@ -208,13 +257,15 @@ def status(
     **flags: Any,
 ) -> None:
     """The node's on-chain record, this round's phase, and what it did in the round."""
-    from flchain.node.status import node_status
-
-    _, info, ledger = _wallet_and_ledger(**flags)
-    current = ledger.current_round()
-    if round is not None and not 0 <= round <= current:
-        raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
-    report = node_status(ledger, info.address, current if round is None else round)
+    _, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        report = node_v2.status_doc(any_ledger, info.address)
+        if round is not None:
+            raise RoundNotFound(
+                "--round is a protocol v1 option: a v2 status shows the round in progress"
+            )
+    else:
+        report = _status_v1(any_ledger, info, round)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -223,11 +274,25 @@ def status(
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
 
 
+def _status_v1(ledger: Ledger, info: WalletInfo, round: int | None) -> dict[str, Any]:
+    from flchain.node.status import node_status
+
+    current = ledger.current_round()
+    if round is not None and not 0 <= round <= current:
+        raise RoundNotFound(f"round {round} does not exist yet (the current round is {current})")
+    return node_status(ledger, info.address, current if round is None else round)
+
+
 @app.command("exit")
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def exit_(**flags: Any) -> None:
-    """Ask to leave; the bond becomes withdrawable after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    """Ask to leave; the bond becomes withdrawable after the exit delay (v2: and once every
+    round the node took part in is settled)."""
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        node_v2.request_exit(any_ledger, loaded, info)
+        return
+    ledger = any_ledger
     _refuse_unless(ledger, info, NodeStatus.ACTIVE, "exit")
     call = ledger.contract.functions.requestExit()
     common.check_funds(
@@ -245,7 +310,11 @@ def exit_(**flags: Any) -> None:
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def withdraw(**flags: Any) -> None:
     """Withdraw the bond after the exit delay."""
-    loaded, info, ledger = _wallet_and_ledger(**flags)
+    loaded, info, any_ledger = _wallet_and_any_ledger(**flags)
+    if isinstance(any_ledger, LedgerV2):
+        node_v2.withdraw(any_ledger, loaded, info)
+        return
+    ledger = any_ledger
     rec = _refuse_unless(ledger, info, NodeStatus.EXITING, "withdraw")
     now = ledger.now()
     if now < rec.withdrawable_at:
@@ -259,3 +328,64 @@ def withdraw(**flags: Any) -> None:
     )
     tx = ledger.with_account(common.unlock(loaded)).withdraw()
     typer.echo(f"bond of {rec.bond} wei withdrawn to {info.address} (tx {tx.tx_hash})")
+
+
+# ------------------------------------------------------------------------------- protocol v2
+
+
+@app.command("add-bond")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def add_bond(
+    amount: Annotated[
+        str,
+        typer.Option(
+            "--amount", help="Amount: 10 (ether), 0.5ether, 20gwei or 1000wei.", show_default=False
+        ),
+    ],
+    **flags: Any,
+) -> None:
+    """Add to the node's bond (v2; counts from the next round)."""
+    from flchain.cli.wallet import parse_amount
+
+    wei = parse_amount(amount)
+    if wei == 0:
+        raise ConfigError(f"--amount {amount!r} is zero: nothing to add")
+    loaded, info, ledger = _v2_wallet("add-bond", **flags)
+    node_v2.add_bond(ledger, loaded, info, wei)
+
+
+@app.command("collect")
+@with_options(NODE_OPTIONS, common.SEND_OPTIONS)
+def collect(**flags: Any) -> None:
+    """Pull rewards the contract credited to the wallet after a failed transfer (v2)."""
+    loaded, info, ledger = _v2_wallet("collect", **flags)
+    node_v2.collect(ledger, loaded, info)
+
+
+@app.command("settle")
+@with_options(
+    NODE_OPTIONS, common.SEND_OPTIONS, {k: STORE_OPTIONS[k] for k in ("ipfs_url", "store_dir")}
+)
+def settle(
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node",
+            help="Node whose leaf to apply (default: the wallet's own; a third party "
+            "gets a bounty when a slash is due).",
+            show_default=False,
+        ),
+    ] = None,
+    **flags: Any,
+) -> None:
+    """Apply a node's leaf of the latest final round (v2): the leaf and its proof come from that
+    round's manifest in the content store; pays the node what it earned."""
+    from eth_utils import is_address, to_checksum_address
+
+    if node is not None and not is_address(node):
+        raise ConfigError(f"--node {node!r} is not a 0x-address (40 hex digits)")
+    from flchain.cli.store import open_settings_store
+
+    loaded, info, ledger = _v2_wallet("settle", **flags)
+    store = open_settings_store(**flags)  # a wrong store path fails here, before the unlock
+    node_v2.settle(ledger, loaded, info, to_checksum_address(node or info.address), store)

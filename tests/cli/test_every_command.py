@@ -65,6 +65,7 @@ def _non_store(tmp: Path) -> str:
 
 NO_RPC = "http://127.0.0.1:9"
 BAD_ADDRESS = "0x1234"
+ADDRESS = "0x" + "11" * 20
 
 #: command -> arguments that are wrong (each must fail before any network or keystore access).
 BAD_INPUT = {
@@ -95,6 +96,19 @@ BAD_INPUT = {
     "chain rules export": lambda t: ["--round", "-3"],
     "chain rules schedule": lambda t: ["--rules", str(t / "missing.toml"), "--round", "1"],
     "chain transfer-governance": lambda t: ["0xnot-an-address", "--rpc", NO_RPC],
+    "chain rules cancel": lambda t: ["--wallet", "nosuch", "--rpc", NO_RPC, "--contract", ADDRESS],
+    "chain governance transfer": lambda t: ["0x00", "--rpc", NO_RPC],
+    "chain governance accept": lambda t: [
+        "--wallet",
+        "nosuch",
+        "--rpc",
+        NO_RPC,
+        "--contract",
+        ADDRESS,
+    ],
+    "chain pause": lambda t: ["--duration", "0"],
+    "chain unpause": lambda t: ["--config", str(t / "missing.toml")],
+    "chain fund-pool": lambda t: ["--amount", "ten"],
     "store add": lambda t: [str(t / "missing.bin")],
     "store cat": lambda t: ["not-a-cid", "--store", _store(t)],
     "store export-car": lambda t: ["bafy", str(t / "o.car"), "--store", str(t / "typo")],
@@ -118,6 +132,9 @@ BAD_INPUT = {
     "node status": lambda t: ["--wallet", "w", "--data-dir", str(t / "empty")],
     "node exit": lambda t: ["--config", str(t / "missing.toml")],
     "node withdraw": lambda t: ["--profile", str(t / "nowhere.json")],
+    "node add-bond": lambda t: ["--amount", "-1"],
+    "node collect": lambda t: ["--profile", str(t / "nowhere.json")],
+    "node settle": lambda t: ["--node", BAD_ADDRESS],
     "devnet up": lambda t: ["--chain", "ganache"],
     "devnet down": lambda t: ["--data-dir", str(t / "no-devnet")],
     "devnet status": lambda t: ["--data-dir", str(t / "no-devnet")],
