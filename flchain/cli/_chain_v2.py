@@ -699,8 +699,11 @@ def verified_v1_genesis(
         rpc=s.rpc_url, contract=address, ipfs=ipfs, store_dir=store, from_block=from_block,
         ipfs_retries=s.retry_attempts,
     ) as source:  # fmt: skip
-        audited = audit_round(source.ledger, source.store, round)
-        final = source.ledger.finalized(round)
+        v1 = source.ledger
+        if not isinstance(v1, Ledger):  # the same address answered v1 above
+            raise MigrationRefused(f"{address} changed protocol version between two reads")
+        audited = audit_round(v1, source.store, round)
+        final = v1.finalized(round)
     if audited.verdict is not Verdict.VERIFIED or final is None:
         raise MigrationRefused(
             f"v1 round {round} of {address} does not audit as verified ({audited.verdict.value}: "
