@@ -66,7 +66,7 @@ __all__ = ["audit_v2", "closed_rounds_v2", "gather_calls", "gather_v2", "rounds_
 
 def closed_rounds_v2(ledger: LedgerV2) -> list[int]:
     """Every round whose deadline (the next round's start) has passed at the latest block."""
-    d, now = ledger.deployment(), ledger.now()
+    d, now = ledger.deployment_from_events(), ledger.now()
     return [] if now < d.t0 else list(range(d.round_at(now)))
 
 
@@ -264,6 +264,7 @@ def audit_v2(
                     problem,
                     prior,
                     (base_round, base_digest),
+                    deployment,
                     ledger,
                     store,
                 )
@@ -305,11 +306,11 @@ def _audit_round(
     problem: str | None,
     prior: Sequence[m.Leaf],
     base: tuple[int, bytes],
+    d: m.Deployment,
     ledger: LedgerV2,
     store: ContentStore,
 ) -> RoundAudit:
-    """Round `r`'s rule lines and verdict."""
-    d = ledger.deployment()
+    """Round `r`'s rule lines and verdict (`d`: the immutables as Genesis says them)."""
     word = None if mat.proven is None else mat.proven.words.get(rounds_slot(artifact, r))
     registered = _registered_before(mat.calls, d.start(r))
     replayed, problem_merge = _replay(ledger, store, r)

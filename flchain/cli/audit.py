@@ -84,7 +84,8 @@ def audit_command(
 
     A protocol v2 deployment is audited rule by rule: the deployed code against the artifact,
     every transaction replayed by the reference machine, the round accumulators proven with
-    eth_getProof, the settlement tables against the final roots (docs/audit.md).
+    eth_getProof, every merge recomputed, the settlement tables against the final roots
+    (docs/audit.md).
 
     Without --rpc, --profile or --run the chain, contract and store come from the settings
     (flchain.toml, FLCHAIN_*, the devnet profile), as for every other command.
