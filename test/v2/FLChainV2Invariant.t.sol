@@ -197,7 +197,7 @@ contract V2Handler is V2World {
         (uint256 round,) = _toPhase(IFLChainV2.Phase.Commit, variant, true);
         _commitAll(round, mask | (mask >> 12), variant);
         (round,) = _toPhase(IFLChainV2.Phase.Reveal, variant, false);
-        _slashEarly(round, _node(variant >> 16));
+        _slashEarly(round);
         // half the rounds, one node withholds its reveal
         uint256 withheld = (variant >> 40) % NODES;
         _revealAll(round, (variant >> 48) % 2 == 0 ? ~((1 << withheld) | (1 << (withheld + NODES))) : type(uint256).max);
@@ -250,7 +250,7 @@ contract V2Handler is V2World {
     function reveal(uint256 mask, uint256 seed) external step {
         (uint256 round, bool ok) = _toPhase(IFLChainV2.Phase.Reveal, seed);
         if (!ok) return;
-        _slashEarly(round, _node(seed >> 8));
+        _slashEarly(round);
         _revealAll(round, mask);
     }
 
@@ -336,13 +336,17 @@ contract V2Handler is V2World {
         } catch {}
     }
 
-    /// @dev A hunter tries to slash a commitment whose reveal window is still open (refused).
-    function _slashEarly(uint256 round, address node) internal {
-        if (!committed[round][node] || revealed[round][node]) return;
-        vm.prank(OUTSIDER);
-        try chain.slashNoReveal(round, node) {
-            succeeded["slashNoReveal"] += 1;
-        } catch {}
+    /// @dev A hunter tries to slash every commitment of `round` whose reveal window is still
+    ///      open (each refused).
+    function _slashEarly(uint256 round) internal {
+        for (uint256 i = 0; i < NODES; ++i) {
+            address node = nodes[i];
+            if (!committed[round][node] || revealed[round][node]) continue;
+            vm.prank(OUTSIDER);
+            try chain.slashNoReveal(round, node) {
+                succeeded["slashNoReveal"] += 1;
+            } catch {}
+        }
     }
 
     function _slashWithheld(address node, address sender) internal {
