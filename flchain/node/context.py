@@ -10,7 +10,7 @@ from eth_account.signers.local import LocalAccount
 
 from flchain.config import Settings, check_local_store
 from flchain.errors import ConfigError
-from flchain.ledger import Ledger, RpcBackend
+from flchain.ledger import Ledger, LedgerV2, RpcBackend, connect_ledger
 from flchain.ledger.keystore import unlock_from_settings
 from flchain.market import OHLCV
 from flchain.node.errors import NodeDataError
@@ -20,8 +20,8 @@ from flchain.storage import ContentStore, IpfsClient, LocalStore
 TRAIN_BARS = 1_500
 
 
-def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledger:
-    """The contract on the configured chain (refuses the embedded chain: it has no other process).
+def _open_backend(settings: Settings) -> RpcBackend:
+    """The configured chain (refuses the embedded chain: it has no other process).
 
     An RPC URL with the default chain backend ("embedded") means a plain JSON-RPC endpoint."""
     if settings.chain == "embedded" and settings.rpc_url is None:
@@ -29,15 +29,31 @@ def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledg
             "the embedded chain lives inside one process, so a node cannot join it: run "
             "`flchain simulate` for an in-process federation, or `flchain devnet up --chain anvil`"
         )
-    backend = RpcBackend(
+    return RpcBackend(
         settings.require("rpc_url"),
         kind="rpc" if settings.chain == "embedded" else settings.chain,
         expected_chain_id=settings.chain_id,
         timeout=settings.rpc_timeout_s,
         fallback_urls=settings.rpc_fallback_urls,
     )
+
+
+def open_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledger:
+    """The protocol-v1 contract on the configured chain."""
     return Ledger.connect(
-        backend,
+        _open_backend(settings),
+        settings.require("contract"),
+        account,
+        from_block=settings.deployment_block,
+        policy=settings.tx_policy(),
+    )
+
+
+def open_any_ledger(settings: Settings, account: LocalAccount | None = None) -> Ledger | LedgerV2:
+    """The configured contract through the facade of its protocol version (`connect_ledger`:
+    `LedgerV2` for FLChainV2, v1's `Ledger` otherwise); pass it to `daemon.runner_for`."""
+    return connect_ledger(
+        _open_backend(settings),
         settings.require("contract"),
         account,
         from_block=settings.deployment_block,

@@ -7,6 +7,7 @@ implementation of protocol v2. At the chain's (round r, phase) a step runs, in t
 
     settle         this node's own leaf, from the latest final round's manifest, when its
                    settlement lags that round (a lagging node can neither commit nor attest)
+                   or the leaf pays something (commit and attest windows)
     open           `openRound(r)` when nobody has (commit and reveal windows)
     commit         train on the base (the latest final model), validate the directive the base
                    manifest assigned, sit out a claim outside the ROI band, an ineligible node
@@ -45,7 +46,7 @@ from typing import Final, Protocol, TypeVar
 from eth_account.signers.local import LocalAccount
 
 from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2, TxResult
-from flchain.ledger.events_v2 import BeaconPosted, Committed
+from flchain.ledger.events_v2 import BeaconPosted, Committed, Revealed, Slashed
 from flchain.market import OHLCV, Benchmark
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves, settlement_proof
 from flchain.merge.v2 import PriorRound
@@ -56,9 +57,11 @@ from flchain.node.logs import Failure, classify_failure
 from flchain.node.salt import SaltStore, training_seed
 from flchain.node.update import SealedUpdateV2, UpdateInputs, seal_v2
 from flchain.protocol import Directive, GlobalModel
-from flchain.protocol.beacon import DevnetBeacon, is_valid_beacon
+from flchain.protocol.beacon import DevnetBeacon
+from flchain.protocol.beacon import beacon_round as get_beacon_round
 from flchain.protocol.machine import (
     CommitState,
+    Fault,
     Latest,
     Leaf,
     NodeView,
@@ -101,7 +104,8 @@ _T = TypeVar("_T")
 #: a restart or an outage left over.
 SLASH_LOOKBACK_ROUNDS: Final = 2
 
-#: Refusals that mean another node already did what the action set out to do.
+#: Refusals that mean what the action set out to do is done already: by another node, or by
+#: this one in a transaction an earlier (killed) process sent.
 DONE_BY_OTHERS: Final = frozenset(
     {
         "RoundAlreadyOpen",
@@ -123,8 +127,15 @@ WINDOW_CLOSED: Final = frozenset(
 
 class BeaconSource(Protocol):
     """Where a node gets the randomness-beacon signature of a beacon round (docs/protocol.md
-    §6). A drand client is one (not shipped: this product runs without internet access, and a
-    devnet's beacon is local); `DevnetBeaconSource` is the devnet's."""
+    §6). A source answers only signatures that verify under its `public_key` (a drand client
+    checks what it downloads); the runner posts only for a source whose key is the
+    deployment's. A drand client is not shipped: this product runs without internet access and
+    a devnet's beacon is local; `DevnetBeaconSource` is the devnet's."""
+
+    @property
+    def public_key(self) -> bytes:
+        """The beacon's 48-byte BLS public key."""
+        ...
 
     def signature(self, beacon_round: int) -> bytes | None:
         """The beacon's signature of `beacon_round`, or None while it is not produced yet."""
@@ -133,12 +144,21 @@ class BeaconSource(Protocol):
 
 @dataclass(frozen=True)
 class DevnetBeaconSource:
-    """The devnet's local beacon key (`DevnetBeacon`): every round is available at once."""
+    """The devnet's local beacon key (`DevnetBeacon`): every round is available at once, and
+    valid by construction. Signing is a pure-Python BLS operation of most of a second, so
+    each round's signature is kept (share one source among the nodes of a process)."""
 
     beacon: DevnetBeacon
+    _signed: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def public_key(self) -> bytes:
+        return self.beacon.public_key
 
     def signature(self, beacon_round: int) -> bytes | None:
-        return self.beacon.sign(beacon_round)
+        if beacon_round not in self._signed:
+            self._signed[beacon_round] = self.beacon.sign(beacon_round)
+        return self._signed[beacon_round]
 
 
 @dataclass
@@ -205,7 +225,9 @@ class NodeRunnerV2:
         self.missed: set[tuple[int, str]] = set()  # (round, action) past its window
         self._sealed: dict[int, SealedUpdateV2] = {}  # a cache; never required
         self._merged: dict[int, ReplayResultV2] = {}  # this node's replay per round (a cache)
-        self._beacon_checks: dict[tuple[int, bytes], bool] = {}
+        self._no_withholders: set[int] = set()  # closed rounds with nothing left to slash
+        self._stake: dict[int, int] = {}  # this node's weight in the round in progress
+        self._opened = -1  # the latest round seen open
 
     # ------------------------------------------------------------------ chain reads
 
@@ -220,7 +242,10 @@ class NodeRunnerV2:
         return self.commit_state(round) == CommitState.REVEALED
 
     def in_frozen_set(self, round: int) -> bool:
-        return self.ledger.stake_of(self.address, round) > 0
+        """Whether this node has weight in `round` (constant within the round: read once)."""
+        if round not in self._stake:
+            self._stake = {round: self.ledger.stake_of(self.address, round)}
+        return self._stake[round] > 0
 
     # ------------------------------------------------------------------ the step
 
@@ -235,12 +260,14 @@ class NodeRunnerV2:
         if phase == Phase.NOT_STARTED:
             report.actions.append("waiting for round 0")
             return report
-        status = self.view().status
+        view = self.view()  # one read for the step: settling changes none of what attest reads
+        status = view.status
         if status in (Status.NONE, Status.WITHDRAWN):
             raise NotRegistered(
                 f"{self.address} is not a node of {self.ledger.address} (status {status.name})"
             )
-        self.run_action("settle", report, lambda: self.ensure_settled(report))
+        if phase in (Phase.COMMIT, Phase.ATTEST):  # where a lag would block commit or attest
+            self.run_action("settle", report, lambda: self.ensure_settled(report, view))
         if phase in (Phase.COMMIT, Phase.REVEAL):
             self.run_action("open", report, lambda: self.ensure_opened(round, report))
         if phase == Phase.COMMIT:
@@ -250,7 +277,7 @@ class NodeRunnerV2:
         elif phase == Phase.BEACON:
             self.run_action("beacon", report, lambda: self.ensure_beacon(round, report))
         elif phase == Phase.ATTEST:
-            self.run_action("attest", report, lambda: self.ensure_attested(round, report))
+            self.run_action("attest", report, lambda: self.ensure_attested(round, report, view))
             self.run_action("finalize", report, lambda: self.ensure_finalized(round, report))
         last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
         for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
@@ -270,7 +297,7 @@ class NodeRunnerV2:
             raise
         except ContractRevert as exc:
             if exc.error_name in DONE_BY_OTHERS:
-                report.actions.append(f"{name}: already done by another node ({exc.error_name})")
+                report.actions.append(f"{name}: already done ({exc.error_name})")
                 return True
             failure = classify_failure(name, exc)
         except Exception as exc:  # isolation: whatever one action raises, the next one runs
@@ -321,12 +348,12 @@ class NodeRunnerV2:
             return None
         return settlement_proof(manifest, self.address)
 
-    def ensure_settled(self, report: StepReportV2) -> None:
+    def ensure_settled(self, report: StepReportV2, view: NodeView | None = None) -> None:
         """Apply this node's leaf of the latest final round when the node lags (it took part in
         a final round it has not settled: it could neither commit nor attest) or the leaf pays
         or records something its settled record lacks."""
         latest = self.ledger.latest()
-        view = self.view()
+        view = view or self.view()
         if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
             return
         found = self._own_leaf(latest)
@@ -350,9 +377,11 @@ class NodeRunnerV2:
     # ------------------------------------------------------------------ open
 
     def ensure_opened(self, round: int, report: StepReportV2) -> None:
-        if self.ledger.round_view(round).opened:
+        if round == self._opened or self.ledger.round_view(round).opened:
+            self._opened = round  # opened once, open for good
             return
         self.ledger.open_round(round)
+        self._opened = round
         report.opened.append(round)
         report.actions.append(f"opened round {round}")
 
@@ -410,9 +439,8 @@ class NodeRunnerV2:
     def build(self, round: int, salt: bytes) -> tuple[SealedUpdateV2, int, RulesV2]:
         """Train, claim, alter (adversaries only) and seal this round's update; returns it,
         the honest claim (before any adversary's change) and the round's rules."""
-        record = self.ledger.round_record_v2(round)
-        rules = record.rules
-        inputs = self.inputs(round, rules, get_benchmark_v2(record, self.store))
+        rules = self.ledger.rules_for_round(round)
+        inputs = self.inputs(round, rules, get_benchmark_v2(rules, round, self.store))
         honest = self.behaviour.prepare(inputs)
         update = self.behaviour.alter(honest, inputs)
         return seal_v2(inputs, update, salt), honest.roi_bps, rules
@@ -522,37 +550,27 @@ class NodeRunnerV2:
 
     # ------------------------------------------------------------------ beacon
 
-    def is_valid_beacon(self, beacon_round: int, signature: bytes) -> bool:
-        """BLS verification against the deployment's beacon key (pure Python pairings take
-        about a second: each answer is kept)."""
-        key = (beacon_round, bytes(signature))
-        if key not in self._beacon_checks:
-            public_key = self.ledger.deployment().beacon_public_key
-            self._beacon_checks[key] = is_valid_beacon(public_key, beacon_round, signature)
-        return self._beacon_checks[key]
-
-    def valid_post_exists(self, round: int, beacon_round: int) -> bool:
-        return any(
-            self.is_valid_beacon(beacon_round, p.signature)
-            for p in self.ledger.events(BeaconPosted, round)
-        )
+    def valid_post_exists(self, round: int, signature: bytes) -> bool:
+        """Whether a post of `signature` — the source's signature of D(round) — is on-chain.
+        BLS signatures are unique (one per key and message), so a post is valid exactly when
+        its bytes are these: no pairing check is needed."""
+        return any(bytes(p.signature) == signature for p in self.ledger.events(BeaconPosted, round))
 
     def ensure_beacon(self, round: int, report: StepReportV2) -> None:
         if self.beacon is None or not self.in_frozen_set(round):
             return
-        if self.ledger.has_posted_beacon(round, self.address):
-            return
-        beacon_round = self.ledger.beacon_round(round)
-        if self.valid_post_exists(round, beacon_round):
-            return
+        deployment = self.ledger.deployment()
+        if bytes(self.beacon.public_key) != bytes(deployment.beacon_public_key):
+            raise NodeError(
+                "the beacon source's public key is not the deployment's beaconPublicKey: "
+                "check the beacon configuration (its posts would not seed the merge)"
+            )
+        beacon_round = get_beacon_round(deployment, round)  # D(r), from the immutables
         signature = self.beacon.signature(beacon_round)
         if signature is None:
             raise _Skip(f"beacon round {beacon_round} is not produced yet")
-        if not self.is_valid_beacon(beacon_round, signature):
-            raise NodeError(
-                f"the beacon source's signature of beacon round {beacon_round} does not verify "
-                "with the deployment's beacon key: check the beacon configuration"
-            )
+        if self.valid_post_exists(round, signature):
+            return
         if self._in_window(
             round, "beacon", lambda: self.ledger.post_beacon(round, signature), report
         ):
@@ -569,10 +587,12 @@ class NodeRunnerV2:
             self._merged = {round: cached}
         return cached
 
-    def ensure_attested(self, round: int, report: StepReportV2) -> None:
-        if not self.in_frozen_set(round):
+    def ensure_attested(
+        self, round: int, report: StepReportV2, view: NodeView | None = None
+    ) -> None:
+        if (view or self.view()).last_attested_round >= round + 1:
             return
-        if self.view().last_attested_round >= round + 1:
+        if not self.in_frozen_set(round):
             return
         replay, result, sent = publish_and_attest_v2(
             self.ledger, self.store, round, tamper=self.behaviour.tamper_v2, memo=self.merge_memo
@@ -607,20 +627,31 @@ class NodeRunnerV2:
     # ------------------------------------------------------------------ slash
 
     def unrevealed(self, round: int) -> list[str]:
-        """Nodes whose commitment of `round` is still unrevealed and unslashed."""
+        """Nodes whose commitment of `round` is still unrevealed and unslashed: the events
+        name the candidates, the contract's slot of each decides."""
         committed = {e.node for e in self.ledger.events(Committed, round)}
+        resolved = {e.node for e in self.ledger.events(Revealed, round)} | {
+            e.node for e in self.ledger.events(Slashed, round) if e.fault == Fault.NO_REVEAL
+        }
         return sorted(
-            n for n in committed if self.ledger.commitment_of(round, n)[1] == CommitState.COMMITTED
+            n
+            for n in committed - resolved
+            if self.ledger.commitment_of(round, n)[1] == CommitState.COMMITTED
         )
 
     def ensure_slashed(self, round: int, report: StepReportV2) -> None:
-        """Slash every withholder of closed `round` (a bounty pays for it), itself excepted."""
-        for node in self.unrevealed(round):
-            if node.lower() == self.address.lower():
-                continue  # its own: a third party earns the bounty, and does
+        """Slash every withholder of closed `round` (a bounty pays for it), itself excepted.
+        Once a round's reveal window has closed its commitments only go from committed to
+        slashed, so a round found with none left is not read again."""
+        if round in self._no_withholders:
+            return
+        withholders = [n for n in self.unrevealed(round) if n.lower() != self.address.lower()]
+        for node in withholders:  # its own is left to a third party, who earns the bounty
             self.ledger.slash_no_reveal(round, node)
             report.slashed.append((round, node))
             report.actions.append(f"slashed {node} for not revealing round {round}")
+        if not withholders:
+            self._no_withholders.add(round)
 
     # ------------------------------------------------------------------ wallet actions (CLI)
 

@@ -32,6 +32,7 @@ from flchain.market.benchmark import Benchmark
 from flchain.merge.errors import MergeInputError
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
 from flchain.protocol import digests as dg
+from flchain.protocol.machine import RulesV2
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import BaseModelV2
 from flchain.replay.core import MergeMemo
@@ -146,9 +147,9 @@ def get_prior(store: ContentStore, base: BaseModelV2) -> PriorRound:
     return prior
 
 
-def get_benchmark_v2(record: RoundRecordV2, store: ContentStore | None = None) -> Benchmark:
-    """The benchmark the round's frozen rules name."""
-    return benchmark_named("0x" + record.rules.benchmark_id.hex(), record.round, store)
+def get_benchmark_v2(rules: RulesV2, round: int, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark `round`'s frozen rules name."""
+    return benchmark_named("0x" + rules.benchmark_id.hex(), round, store)
 
 
 def gather_inputs_v2(
@@ -159,7 +160,7 @@ def gather_inputs_v2(
     return ReplayInputsV2(
         record=record,
         base_weights=get_base_weights_v2(store, record.base),
-        benchmark=get_benchmark_v2(record, store),
+        benchmark=get_benchmark_v2(record.rules, round, store),
         prior=get_prior(store, record.base),
     )
 

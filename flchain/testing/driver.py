@@ -310,9 +310,11 @@ class RoundDriverV2:
     salts_dir: Path | None = None
     bars_for: Callable[[str], OHLCV] = field(init=False)
     _runners: dict[str, NodeRunnerV2] = field(init=False, default_factory=dict)
+    beacon_source: DevnetBeaconSource = field(init=False)
 
     def __post_init__(self) -> None:
         self.bars_for = bars_source(f"partition:{self.seed}")
+        self.beacon_source = DevnetBeaconSource(self.beacon)  # one signature a round for all
 
     @classmethod
     def deploy(
@@ -390,7 +392,7 @@ class RoundDriverV2:
             store or self.store,
             self.bars_for,
             salts=self.salts(node),
-            beacon=DevnetBeaconSource(self.beacon),
+            beacon=self.beacon_source,
             behaviour=behaviour or self.updates,
             merge_memo=self.memo,
         )
