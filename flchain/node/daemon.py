@@ -1,4 +1,5 @@
-"""`flchain node run`: the unattended loop around `NodeRunner.step`.
+"""`flchain node run`: the unattended loop around `NodeRunner.step` (protocol v1) or
+`NodeRunnerV2.step` (v2; `runner_for` picks it from `connect_ledger`'s answer).
 
 One daemon per wallet (an exclusive file lock under the data dir); outages of the RPC endpoint
 or the IPFS daemon are retried with exponential backoff and logged, never fatal; SIGINT and

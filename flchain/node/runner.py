@@ -38,7 +38,6 @@ holds cannot be mined as well), and the contract's checks mean nothing is commit
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -58,6 +57,7 @@ from flchain.ledger import (
 from flchain.market import OHLCV, Benchmark
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NotRegistered, StoreWriteError
+from flchain.node.heads import HeadWatch
 from flchain.node.salt import derive_salt, training_seed
 from flchain.node.update import SealedUpdate, UpdateInputs, seal
 from flchain.protocol import Directive, GlobalModel, Rules
@@ -73,9 +73,6 @@ from flchain.storage import ContentStore
 log = logging.getLogger("flchain.node")
 
 _Sent = TypeVar("_Sent")
-
-#: Heads of previous steps kept to find where a reorg forked (one per step that saw a new head).
-REMEMBERED_HEADS = 64
 
 #: The contract's refusals that mean a window has closed (the pending block is past it).
 WINDOW_CLOSED = ("NotInCommitWindow", "NotInRevealWindow")
@@ -139,7 +136,7 @@ class NodeRunner:
         # (block, what) of this node's transactions by round, and the heads steps saw: what a
         # reorg can take away
         self._acted: dict[int, list[tuple[int, str]]] = {}
-        self._heads: deque[tuple[int, bytes]] = deque(maxlen=REMEMBERED_HEADS)
+        self.heads = HeadWatch(self.ledger.backend, self.ledger.from_block)
 
     # ------------------------------------------------------------------ chain reads
 
@@ -175,33 +172,14 @@ class NodeRunner:
         elif phase == Phase.REVEAL:
             self.ensure_revealed(round, report)
         if report.committed or report.revealed or report.attested:
-            self._remember(self.ledger.backend.head())  # so a reorg of our blocks is noticed
+            self.heads.remember()  # so a reorg of our blocks is noticed
         return report
 
     # ------------------------------------------------------------------ reorgs
 
     def notice_reorg(self) -> int | None:
-        """The first block a reorg replaced since the previous step (None: no reorg): a head an
-        earlier step saw is no longer on the chain. Remembers the current head."""
-        backend = self.ledger.backend
-        head = backend.head()
-        if self._heads and self._heads[-1] == head:
-            return None
-        rewound: int | None = None
-        while self._heads:
-            number, block_hash = self._heads[-1]
-            if backend.block_hash(number) == block_hash:
-                break
-            self._heads.pop()
-            rewound = number
-        if rewound is not None:  # from just after the newest head still on the chain
-            rewound = self._heads[-1][0] + 1 if self._heads else self.ledger.from_block
-        self._remember(head)
-        return rewound
-
-    def _remember(self, head: tuple[int, bytes]) -> None:
-        if not self._heads or self._heads[-1] != head:
-            self._heads.append(head)
+        """The first block a reorg replaced since the previous step (None: no reorg)."""
+        return self.heads.notice()
 
     def _rebuild_after_reorg(self, rewound: int, report: StepReport) -> None:
         """Forget what the blocks from `rewound` on said; the step then reads the rounds again."""

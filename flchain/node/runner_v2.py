@@ -28,6 +28,11 @@ still runs — a failed attestation never stops the next round's commit and reve
 that mean another node did the work first (`RoundAlreadyOpen`, `AlreadyFinal`, `NotSlashable`…)
 are not failures.
 
+Reorgs. Each step first checks that the heads earlier steps saw are still on the chain
+(`HeadWatch`); after a reorg the runner forgets what it kept between steps and reads the chain
+again, so a commit, reveal or vote the reorg removed is sent again while its window is open
+(at the lost transaction's nonce: the transaction layer's), and nothing is sent twice.
+
 Restart safety. The runner keeps nothing the chain does not say except the commit salts
 (`SaltStore`, written before the commit): whether it committed, revealed, posted, attested or
 settled is read from the contract on every step, and the committed update is re-derived by
@@ -53,6 +58,7 @@ from flchain.merge.v2 import PriorRound
 from flchain.model import config_from_metadata, directive_menu, validate_directive
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.errors import CommitmentLost, NodeError, NotRegistered, StoreWriteError
+from flchain.node.heads import HeadWatch
 from flchain.node.logs import Failure, classify_failure
 from flchain.node.salt import SaltStore, training_seed
 from flchain.node.update import SealedUpdateV2, UpdateInputs, seal_v2
@@ -87,7 +93,7 @@ from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
 __all__ = [
-    "DONE_BY_OTHERS",
+    "ALREADY_DONE",
     "SLASH_LOOKBACK_ROUNDS",
     "BeaconSource",
     "DevnetBeaconSource",
@@ -106,7 +112,7 @@ SLASH_LOOKBACK_ROUNDS: Final = 2
 
 #: Refusals that mean what the action set out to do is done already: by another node, or by
 #: this one in a transaction an earlier (killed) process sent.
-DONE_BY_OTHERS: Final = frozenset(
+ALREADY_DONE: Final = frozenset(
     {
         "RoundAlreadyOpen",
         "AlreadyFinal",
@@ -179,8 +185,22 @@ class StepReportV2:
     slashed: list[tuple[int, str]] = field(default_factory=list)
     sat_out: list[int] = field(default_factory=list)
     missed: list[int] = field(default_factory=list)
-    reorged: list[int] = field(default_factory=list)  # v2 re-reads the chain: always empty
+    reorged: list[int] = field(default_factory=list)  # the round a step noticed a reorg in
     failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def sent_any(self) -> bool:
+        """Whether this step sent a transaction of its own."""
+        return any(
+            (self.settled, self.opened, self.committed, self.revealed, self.beacons,
+             self.attested, self.finalized, self.slashed)
+        )  # fmt: skip
+
+
+def _same_record(leaf: Leaf, view: NodeView) -> bool:
+    """Whether applying `leaf` would change nothing of the node's settled record."""
+    fields = ("cum_earned", "cum_penalties", "merged_rounds", "last_penalty_round", "score_bps")
+    return all(getattr(leaf, f) == getattr(view, f) for f in fields)
 
 
 class _Skip(Exception):  # control flow inside one action: never escapes `run_action`
@@ -228,6 +248,8 @@ class NodeRunnerV2:
         self._no_withholders: set[int] = set()  # closed rounds with nothing left to slash
         self._stake: dict[int, int] = {}  # this node's weight in the round in progress
         self._opened = -1  # the latest round seen open
+        self._nothing_to_settle: bytes | None = None  # the final manifest with no leaf to apply
+        self.heads = HeadWatch(self.ledger.backend, self.ledger.from_block)
 
     # ------------------------------------------------------------------ chain reads
 
@@ -255,8 +277,11 @@ class NodeRunnerV2:
         @raises NotRegistered when the wallet never registered or has withdrawn
         @raises ChainUnavailable (and other read errors) when the phase cannot be read at all
         """
+        rewound = self.heads.notice()
         round, phase = self.ledger.phase()
         report = StepReportV2(round, phase)
+        if rewound is not None:
+            self._forget_after_reorg(rewound, report)
         if phase == Phase.NOT_STARTED:
             report.actions.append("waiting for round 0")
             return report
@@ -282,7 +307,25 @@ class NodeRunnerV2:
         last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
         for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
             self.run_action("slash", report, partial(self.ensure_slashed, r, report))
+        if report.sent_any:
+            self.heads.remember()  # so a reorg of this node's blocks is noticed
         return report
+
+    def _forget_after_reorg(self, rewound: int, report: StepReportV2) -> None:
+        """A reorg replaced blocks from `rewound` on: drop what those blocks said (cached
+        timestamps, and what this runner keeps between steps); the actions then read the
+        chain again and re-send, at the lost transactions' nonces, what is still due."""
+        self.ledger.backend.forget_blocks_from(rewound)
+        self.missed.clear()  # a window may be open again on the new chain
+        self._opened = -1
+        self._nothing_to_settle = None
+        self._stake.clear()
+        self._no_withholders.clear()
+        self._merged.clear()
+        report.reorged.append(report.round)
+        report.actions.append(
+            f"reorg: blocks from {rewound} were replaced; the chain is read again"
+        )
 
     def run_action(self, name: str, report: StepReportV2, action: Callable[[], object]) -> bool:
         """Run one action in isolation: a failure is classified, logged and reported, and
@@ -296,7 +339,7 @@ class NodeRunnerV2:
         except NotRegistered:
             raise
         except ContractRevert as exc:
-            if exc.error_name in DONE_BY_OTHERS:
+            if exc.error_name in ALREADY_DONE:
                 report.actions.append(f"{name}: already done ({exc.error_name})")
                 return True
             failure = classify_failure(name, exc)
@@ -356,16 +399,16 @@ class NodeRunnerV2:
         view = view or self.view()
         if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
             return
+        if latest.manifest_cid == self._nothing_to_settle:
+            return
         found = self._own_leaf(latest)
-        if found is None:
+        lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
+        if found is None or (not lags and _same_record(found[0], view)):
+            # nothing to apply until another round is final (taking part again is checked
+            # against a newer final round, so no lag can arise against this one)
+            self._nothing_to_settle = bytes(latest.manifest_cid)
             return
         leaf, proof = found
-        lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
-        record = (view.cum_earned, view.cum_penalties, view.merged_rounds,
-                  view.last_penalty_round, view.score_bps)  # fmt: skip
-        if not lags and record == (leaf.cum_earned, leaf.cum_penalties, leaf.merged_rounds,
-                                   leaf.last_penalty_round, leaf.score_bps):  # fmt: skip
-            return
         tx = self.ledger.settle(leaf, proof)
         final = latest.round_plus_one - 1
         report.settled.append(final)
@@ -461,7 +504,6 @@ class NodeRunnerV2:
         elif not self.ledger.is_eligible(self.address, round):
             reason = "this node is not eligible (penalty cooldown or score below the minimum)"
         if reason is not None:
-            self.sat_out.add(round)
             raise _Skip(f"sitting out round {round}: {reason}; nothing committed")
 
     def ensure_committed(self, round: int, report: StepReportV2) -> None:
@@ -476,6 +518,7 @@ class NodeRunnerV2:
             sealed, honest_claim, rules = self.build(round, salt)
             self._check_can_take_part(round, honest_claim, len(sealed.payload), rules)
         except _Skip:
+            self.sat_out.add(round)  # decided once a round: not rebuilt at every step
             report.sat_out.append(round)
             raise
         self.put_update(sealed)

@@ -1,20 +1,25 @@
 """What `flchain node status` and `flchain chain info|nodes|attestations` report, from the chain
-only, as JSON-friendly dicts (the CLI renders them as text or prints them as JSON)."""
+only, as JSON-friendly dicts (the CLI renders them as text or prints them as JSON);
+`node_status_v2` for a protocol-v2 contract."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from eth_utils import to_checksum_address
 
 from flchain.ledger import (
     Attested,
     Committed,
     ExitRequested,
     Ledger,
+    LedgerV2,
     Registered,
     Revealed,
     RoundFinalized,
     Withdrawn,
 )
+from flchain.ledger.events_v2 import Revealed as RevealedV2
 from flchain.protocol import Rules, rules_from_tuple
 from flchain.rules_file import format_utc
 
@@ -45,6 +50,40 @@ def node_status(ledger: Ledger, address: str, round: int) -> dict[str, Any]:
         "claim_bps": None if reveal is None else reveal.roi_bps,
         "attested": attested,
         "finalized": final is not None,
+    }
+
+
+def node_status_v2(ledger: LedgerV2, address: str, round: int) -> dict[str, Any]:
+    """`node_status` on a protocol-v2 contract: the node's bond, stake, settlement and rewards,
+    and what it did in `round` (from the chain only)."""
+    node = to_checksum_address(address)
+    view = ledger.node_view(node)
+    current, phase = ledger.phase()
+    _, state, outcome = ledger.commitment_of(round, address)
+    reveal = next((e for e in ledger.events(RevealedV2, round) if e.node == node), None)
+    final = ledger.round_view(round).final_result
+    return {
+        "node": node,
+        "status": view.status.name,
+        "index": view.index,
+        "bond_wei": view.bond,
+        "stake_this_round_wei": view.stake_this_round,
+        "stake_next_round_wei": view.stake_next_round,
+        "settled_round": view.settled_round - 1,  # -1: never settled
+        "earned_wei": view.cum_earned,
+        "claimed_wei": view.claimed,
+        "owed_wei": view.owed,
+        "penalties": view.cum_penalties,
+        "penalties_slashed": view.penalties_applied,
+        "withdrawable_at": view.withdrawable_at or None,
+        "current_round": current,
+        "phase": phase.name,
+        "round": round,
+        "commitment": state.name,
+        "reveal_outcome": None if reveal is None else outcome.name,
+        "claim_bps": None if reveal is None else reveal.roi_bps,
+        "attested": view.last_attested_round >= round + 1,
+        "finalized": final != bytes(32),
     }
 
 

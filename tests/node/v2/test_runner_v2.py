@@ -18,19 +18,22 @@ from typing import BinaryIO
 
 import pytest
 
+from flchain.devnet.federation import deterministic_account
 from flchain.ledger import Backend, ContractRevert
-from flchain.ledger.events_v2 import Committed, Settled, Slashed
+from flchain.ledger.events_v2 import Committed, Settled, Slashed, Withdrawn
 from flchain.merge.manifest import MANIFEST_KIND, encode_manifest
 from flchain.node.daemon import Daemon, runner_for
-from flchain.node.errors import CommitmentLost
+from flchain.node.errors import CommitmentLost, NotRegistered
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
-from flchain.protocol.machine import Fault, Phase, Result
+from flchain.node.salt import SaltStore
+from flchain.node.status import node_status_v2
+from flchain.protocol.machine import CommitState, Fault, Phase, Result, RulesV2, Status
 from flchain.replay.v2 import replay_round_v2
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.cid import Cid, cid_for_bytes, parse_cid
 from flchain.storage.errors import IpfsUnavailableError
-from flchain.testing.driver import RoundDriverV2, RoundPlanV2
+from flchain.testing.driver import ETHER, RoundDriverV2, RoundPlanV2
 
 ROUNDS = 3
 
@@ -259,3 +262,59 @@ def test_a_malformed_directive_is_refused_with_a_logged_reason(
     assert "no-such-set" in caplog.text or "not on the menu" in caplog.text
     others = [n for n in fed.addresses if n != victim]
     assert all(reports[n].committed == [1] for n in others)
+
+
+def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path) -> None:
+    """The runner's wallet actions, as the CLI calls them: a new wallet registers with the
+    deployment's minBond and takes part from the next round; an exiting node finishes its
+    round, waits out the exit delay and withdraws its whole bond; a withdrawn wallet's daemon
+    stops with `NotRegistered`."""
+    fed = _driver(backend, tmp_path)
+    leaver = fed.addresses[3]
+    fed.play_round(0)
+    status = node_status_v2(fed.gov, leaver.lower(), 0)
+    assert (status["node"], status["status"], status["commitment"]) == (
+        leaver,
+        "ACTIVE",
+        "REVEALED",
+    )
+    assert status["reveal_outcome"] == "ACCEPTED" and status["attested"] and status["finalized"]
+    assert status["settled_round"] == 0 and status["claimed_wei"] == status["earned_wei"] > 0
+    newcomer = deterministic_account("newcomer", 99)  # from round 1 on (never steps here)
+    backend.fund(newcomer.address, 10 * ETHER)
+    joiner = NodeRunnerV2(fed.gov, newcomer, fed.store, fed.bars_for, salts=SaltStore(None))
+    joiner.register()
+    view = fed.gov.node_view(newcomer.address)
+    assert view.status == Status.ACTIVE and view.bond == fed.gov.deployment().min_bond
+    assert (view.stake_this_round, view.stake_next_round) == (0, view.bond)
+    with pytest.raises(ContractRevert) as nothing:
+        joiner.collect()
+    assert nothing.value.error_name == "NothingOwed"
+    bond = fed.gov.node_view(leaver).bond
+    fed.runner(leaver).request_exit()
+    with pytest.raises(ContractRevert) as early:
+        fed.runner(leaver).withdraw()
+    assert early.value.error_name == "WithdrawalTooEarly"
+    one = fed.play_round(1)
+    assert [r.committed for r in one.reports[leaver] if r.committed] == []  # stake 0 from r+1
+    assert one.record.finalized is not None
+    fed.play_round(2)
+    fed.goto(3, Phase.COMMIT)
+    out = fed.runner(leaver).withdraw()
+    assert [e.amount for e in out.events if isinstance(e, Withdrawn)] == [bond]
+    with pytest.raises(NotRegistered):
+        Daemon(fed.runner(leaver), poll_s=0).run(max_steps=1)
+
+
+def test_a_claim_outside_the_band_commits_nothing(backend: Backend, tmp_path: Path) -> None:
+    """With an ROI band no update of this genesis reaches (claims here are about −30 %), every
+    node sits the round out with the reason in its report, once, and nothing is committed."""
+    band = RulesV2(roi_min_bps=5_000, probation_rounds=0, emission_wei=ETHER, notice_rounds=1)
+    fed = RoundDriverV2.deploy(backend, _store(tmp_path), 2, rules=band)
+    first = fed.step_phase(0, Phase.COMMIT)
+    again = fed.step_phase(0, Phase.COMMIT)
+    for n in fed.addresses:
+        assert first[n].sat_out == [0] and first[n].committed == [] and first[n].failures == []
+        assert any("outside the round's ROI band [5000, 20000]" in a for a in first[n].actions)
+        assert again[n].sat_out == [] and again[n].actions == []
+        assert fed.runner(n).commit_state(0) == CommitState.NONE
