@@ -111,9 +111,9 @@ def stake_line(result: SimulationResult) -> str:
         return ""
     n_honest = sum(1 for r in result.roles if r.behaviour == "honest")
     return (
-        f"stake: honest nodes bond {eth(s.honest)} ETH ({n_honest} × {eth(s.honest_bond)}), "
-        f"adversaries {eth(s.adversarial)} ETH: honest {s.honest_ppm / 10_000:.1f} %, and at "
-        f"least {s.min_honest_ppm / 10_000:.1f} % of every round's frozen stake"
+        f"stake: honest nodes {eth(s.honest)} ETH ({n_honest} × {eth(s.honest_bond)}), "
+        f"adversaries {eth(s.adversarial)} ETH ({s.honest_ppm / 10_000:.1f} % honest)\n"
+        f"       honest share of every round's frozen stake ≥ {s.min_honest_ppm / 10_000:.1f} %"
     )
 
 

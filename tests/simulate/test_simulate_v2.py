@@ -182,7 +182,7 @@ def test_each_attack_is_refused_by_the_rule_meant_for_it(
 
 def test_the_run_states_the_split_and_the_table_shows_every_attack(run: SimulationResult) -> None:
     text = (Path(run.run_dir) / "table.txt").read_text()
-    assert "stake: honest nodes bond" in text and "attacks (protocol v2)" in text
+    assert "stake: honest nodes" in text and "attacks (protocol v2)" in text
     for kind in V2_ADVERSARIES:
         assert kind in text
     summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
