@@ -10,7 +10,12 @@ Nothing here is honest, and nothing on the daemon path (`flchain.node`, `flchain
 * payload corruptions: `inject_nan`, `inject_inf`;
 * tampers — what a merger publishes and attests instead of the honest replay (`Tamper`):
   `attest_base_instead`, `tamper_shift_weights`, `tamper_accept_any_claim`;
-* a store that withholds content it announces: `WithholdingStore`.
+* a store that withholds content it announces: `WithholdingStore`;
+* protocol v2's attacks (docs/security.md's table), each an `Adversary` with wallets of its own
+  and hooks the simulation calls at every phase: `Sybils`, `Flooders`, `SeedGrinder`,
+  `ExitBeforePenalty`, `OversizedPayload`, `DagPbPayload`, `Copier`, `TimedFinalizer`,
+  `RushingGovernor` (`V2_ADVERSARIES` by `--adversaries` name); the v2 tamper
+  `attest_base_instead_v2`; `forged_result`, `dag_pb_bomb`.
 """
 
 from __future__ import annotations
@@ -46,21 +51,42 @@ from flchain.storage.weights import decode_weights, encode_weights
 __all__ = [
     "ACCEPT_ANY_TOLERANCE_BPS",
     "ADVERSARY_KINDS",
+    "FLOOD_ROUND",
+    "FLOOD_SIZE",
+    "V2_ADVERSARIES",
     "AbnormalRoi",
+    "Adversary",
+    "AttackContext",
+    "Attempt",
+    "Copier",
     "Copycat",
+    "DagPbPayload",
+    "ExitBeforePenalty",
     "Fault",
+    "Flooders",
     "InflatedRoi",
     "NanWeights",
     "NoReveal",
+    "OversizedPayload",
+    "RushingGovernor",
+    "SeedGrinder",
+    "Sybils",
     "Tampering",
+    "TimedFinalizer",
+    "WithholdingBehaviour",
     "WithholdingStore",
     "WrongAttestation",
     "attest_base_instead",
+    "attest_base_instead_v2",
     "behaviour_for",
+    "dag_pb_bomb",
+    "forged_result",
     "inject_inf",
     "inject_nan",
+    "settle_own",
     "tamper_accept_any_claim",
     "tamper_shift_weights",
+    "top_up",
 ]
 
 #: The simulation's adversary kinds, in the order `--adversaries all` assigns them.
@@ -593,7 +619,7 @@ class Sybils(Adversary):
             )
         lead = ctx.ledger(self.wallets[0])
         self.note(
-            lead.signer.address if lead.signer else "",
+            self.wallets[0].address,
             round,
             "finalize the forged result",
             _answer(lambda: lead.finalize(round, forged)),
