@@ -19,8 +19,8 @@ implementation of protocol v2. At the chain's (round r, phase) a step runs, in t
                    on-chain yet (beacon window)
     attest         merge via `flchain.replay.v2`, publish, attest (attest window)
     finalize       once the tally of the result this node computed reaches q of r's stake
-    slash          `slashNoReveal` for every committed-but-unrevealed node of a round whose
-                   reveal window closed (r and the `SLASH_LOOKBACK_ROUNDS` before it)
+    slash          `slashNoReveal` for every committed-but-unrevealed node of the latest round
+                   whose reveal window closed and the `SLASH_LOOKBACK_ROUNDS` before it
 
 Isolation: every action runs on its own. An exception in one is caught, classified
 (`flchain.node.logs.classify_failure`), logged and listed in the report, and the next action
