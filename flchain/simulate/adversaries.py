@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, ClassVar
 
 import numpy as np
@@ -33,14 +33,15 @@ from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2
 from flchain.merge.core import MergeResult, merge
 from flchain.merge.errors import MergeInputError
 from flchain.merge.manifest import encode_manifest
-from flchain.merge.settlement import settlement_proof
+from flchain.merge.settlement import decode_manifest_v2, manifest_leaves, settlement_tree
 from flchain.merge.v2 import MergeResultV2
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.runner_v2 import NodeRunnerV2
 from flchain.node.update import Update, UpdateInputs
 from flchain.protocol import Address
 from flchain.protocol import digests as dg
-from flchain.protocol.machine import CommitState, Phase, Result, RevealOutcome, Status
+from flchain.protocol.machine import CommitState, Leaf, Phase, Result, RevealOutcome, Status
+from flchain.protocol.merkle import SettlementTree
 from flchain.replay import ReplayError, ReplayResult, Tamper, parse_manifest
 from flchain.replay.v2 import ReplayResultV2, TamperV2, cid_text
 from flchain.storage import ContentStore
@@ -444,9 +445,27 @@ class AttackContext:
     gov: LedgerV2
     store: ContentStore
     replay: Callable[[int], ReplayResultV2]
+    #: manifest CID -> (leaves by node, tree): one tree per final round for every wallet
+    _tables: dict[bytes, tuple[dict[str, Leaf], SettlementTree]] = field(default_factory=dict)
 
     def ledger(self, account: LocalAccount) -> LedgerV2:
         return self.gov.with_account(account)
+
+    def settlement(self, manifest_cid: bytes, node: Address) -> tuple[Leaf, tuple[bytes, ...]]:
+        """`node`'s leaf and proof in the manifest of a final round (as `settlement_proof`,
+        the tree built once per manifest). @raises MergeInputError without a leaf."""
+        if manifest_cid not in self._tables:
+            doc = decode_manifest_v2(self.store.get(cid_text(manifest_cid)))
+            leaves = manifest_leaves(doc)
+            tree = settlement_tree(leaves, int(doc["chain_id"]), str(doc["contract"]))
+            if "0x" + tree.root.hex() != str(doc["settlement"]["root"]):
+                raise MergeInputError("the manifest's leaves do not have the root it states")
+            self._tables[manifest_cid] = ({x.node.lower(): x for x in leaves}, tree)
+        by_node, tree = self._tables[manifest_cid]
+        found = by_node.get(node.lower())
+        if found is None:
+            raise MergeInputError(f"{node} has no leaf in that manifest")
+        return found, tree.proof(found.index)
 
 
 def _answer(call: Callable[[], object]) -> str:
@@ -470,9 +489,8 @@ def settle_own(ctx: AttackContext, ledger: LedgerV2) -> str | None:
     view = ledger.node_view(node)
     if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
         return None
-    manifest = ctx.store.get(cid_text(latest.manifest_cid))
     try:
-        leaf, proof = settlement_proof(manifest, node)
+        leaf, proof = ctx.settlement(latest.manifest_cid, node)
     except MergeInputError:  # registered after that round: no leaf yet
         return None
     lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
@@ -565,14 +583,13 @@ class Adversary:
         """What the honest merge of closed `round` decided about each of its accepted reveals
         (a junk payload is accepted on-chain and penalised by the merge)."""
         mine = {w.address.lower() for w in self.wallets}
+        replay = ctx.replay(round)  # the reveals are complete once the reveal window closed
         accepted = [
             r.node
-            for r in ctx.gov.round_record_v2(round).reveals
+            for r in replay.record.reveals
             if r.node.lower() in mine and r.outcome == RevealOutcome.ACCEPTED
         ]
-        if not accepted:
-            return
-        decisions = {d.node.lower(): d for d in ctx.replay(round).result.decisions}
+        decisions = {d.node.lower(): d for d in replay.result.decisions}
         for node in accepted:
             d = decisions.get(node.lower())
             self.note(node, round, "merge", "merge: " + (d.reason.value if d else "not merged"))
@@ -901,7 +918,7 @@ class Copier(Adversary):
         if round == 0:
             genesis = ctx.gov.deployment().genesis_cid
             return ctx.store.get(cid_text(genesis))
-        previous = ctx.gov.round_record_v2(round - 1)
+        previous = ctx.replay(round - 1).record  # its reveals were complete when it closed
         accepted = [
             r for r in previous.reveals if r.outcome == RevealOutcome.ACCEPTED and r.payload
         ]
