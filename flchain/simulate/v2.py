@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flchain.devnet.federation import (
+    FUNDING_WEI,
     Genesis,
     deploy_v2,
     deterministic_account,
@@ -47,7 +48,7 @@ from flchain.ledger.events_v2 import (
 )
 from flchain.merge.reasons import Reason
 from flchain.model import config_from_metadata
-from flchain.node.behaviour import HONEST
+from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.context import bars_source
 from flchain.node.errors import NotRegistered
 from flchain.node.runner_v2 import DevnetBeaconSource, NodeRunnerV2, StepReportV2
@@ -127,13 +128,11 @@ def _set_up(
     )
     fund_pool_v2(gov, config.days)
     min_bond = gov.deployment().min_bond
-    adversaries = [
-        V2_ADVERSARIES[kind](
-            [deterministic_account(f"{kind}-{i:02d}", seed) for i in range(cls.wallet_count)]
-        )
-        for kind in config.wallet_adversaries
-        for cls in (V2_ADVERSARIES[kind],)
-    ]
+    adversaries: list[Adversary] = []
+    for kind in config.wallet_adversaries:
+        cls = V2_ADVERSARIES[kind]
+        wallets = [deterministic_account(f"{kind}-{i:02d}", seed) for i in range(cls.wallet_count)]
+        adversaries.append(cls(wallets))
     honest = [acct for _, acct, kind in roles_spec if kind == "honest"]
     n_faulty = sum(1 for _, _, kind in roles_spec if kind != "honest")
     adversarial = min_bond * (n_faulty + sum(len(a.wallets) for a in adversaries))
@@ -146,13 +145,13 @@ def _set_up(
             fund_and_register_v2(gov, adv.wallets, min_bond)
         else:  # they register themselves, when the attack calls for it
             for w in adv.wallets:
-                backend.fund(w.address, 10**20 + min_bond)
+                backend.fund(w.address, FUNDING_WEI + min_bond)
     memo = MergeMemo()
     source = DevnetBeaconSource(beacon)
     bars_for = bars_source(f"partition:{seed}", config.max_bars)
     leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
 
-    def runner(account: LocalAccount, behaviour: Any) -> NodeRunnerV2:
+    def runner(account: LocalAccount, behaviour: Behaviour) -> NodeRunnerV2:
         return NodeRunnerV2(
             gov, account, store, bars_for, beacon=source, behaviour=behaviour, merge_memo=memo
         )
