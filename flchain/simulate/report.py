@@ -164,17 +164,25 @@ def balance_table(result: SimulationResult) -> Table:
 
 def adversary_table(result: SimulationResult) -> Table:
     """Per v2 adversary, two lines: what it tried; the rule meant to stop it, what the chain
-    and the merge answered (its own transactions that went through left out), and what its
-    wallets were slashed in all."""
+    and the merge answered (its own transactions that went through left out), what its wallets
+    were slashed in all, and its bond from registration to the end (a withdrawal counted in)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     grid.title = "attacks (protocol v2)"
     for a in result.adversary_reports:
         answers = ", ".join(f"{k}×{v}" for k, v in sorted(a.answers.items()) if k != "ok")
+        mine = [b for b in result.balances if b.behaviour == a.kind]
+        bond = ""
+        if mine:
+            n = len(mine)
+            start, end = mine[0].bond_start, sum(b.bond_end + b.withdrawn for b in mine) // n
+            bond = f"; bond{' per wallet' if n > 1 else ''} {eth(start)} → {eth(end)} ETH"
         grid.add_row(a.kind if a.wallets <= 1 else f"{a.kind} ×{a.wallets}", f"tried: {a.tried}")
         grid.add_row(
-            "", f"rule: {a.rule} — answered {answers or 'nothing'}; slashed {eth(a.slashed)} ETH"
+            "",
+            f"rule: {a.rule} — answered {answers or 'nothing'}; slashed {eth(a.slashed)} ETH"
+            + bond,
         )
     return grid
 
