@@ -1,5 +1,6 @@
-"""The run: chain and store up, contract deployed, every node's `NodeRunner.step()` at each
-phase of each simulated day, one table row per round, the run folder written atomically."""
+"""The run: chain and store up, the federation played — protocol v2 by `flchain.simulate.v2`,
+v1 here (every node's `NodeRunner.step()` at each phase of each simulated day) — one table row
+per round, the run folder written atomically."""
 
 from __future__ import annotations
 
