@@ -1,10 +1,15 @@
-"""Wall time and peak memory of `flchain simulate` runs (prints figures; no asserts).
+"""Wall time, CPU time and peak memory of `flchain simulate` runs (prints figures; no asserts).
 
-    python bench/simulate.py                 # 10×7 and 100×2, all adversaries, embedded and anvil
+    python bench/simulate.py                     # the cases below, embedded and anvil
     python bench/simulate.py --only embedded
+    python bench/simulate.py --case embedded 2 20 7 all
 
-Each case runs in its own child process, so its peak memory is that process's max RSS
-(`resource.getrusage`) and imports are paid once per case, as a user running the command would.
+The baseline is measured in the same run: protocol v1's 10 × 7 with every v1 adversary (the
+README's command before protocol v2), then the same command on v2 (every v1 and v2 adversary),
+v2 without adversaries, and v2's 20 × 7 with every adversary. Each case runs in its own child
+process, so its peak memory is that process's max RSS (`resource.getrusage`) and imports are
+paid once per case, as a user running the command would. On a shared machine compare the CPU
+seconds: wall time grows with the other processes' load, CPU time much less.
 """
 
 from __future__ import annotations
@@ -18,24 +23,36 @@ import tempfile
 import time
 from pathlib import Path
 
-CASES = ((10, 7), (100, 2))
+#: (protocol, nodes, days, adversaries); the first is the baseline.
+CASES = ((1, 10, 7, "all"), (2, 10, 7, "all"), (2, 10, 7, "none"), (2, 20, 7, "all"))
 
 
-def run_case(chain: str, nodes: int, days: int) -> None:
-    """Child: one simulation; prints a JSON line with wall seconds and max RSS."""
+def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str) -> None:
+    """Child: one simulation; prints a JSON line with wall and CPU seconds and max RSS."""
     from flchain.simulate import SimulationConfig, parse_adversaries, run_simulation
 
     started = time.perf_counter()
     config = SimulationConfig(
-        nodes=nodes, days=days, adversaries=parse_adversaries("all"), chain=chain
+        nodes=nodes,
+        days=days,
+        protocol=2 if protocol == 2 else 1,
+        adversaries=parse_adversaries(adversaries, protocol),
+        chain="anvil" if chain == "anvil" else "embedded",
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = run_simulation(config, Path(tmp) / "run", progress=False)
     total = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # anvil, js-ipfs once reaped
+    cpu = usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
     print(
         json.dumps(
-            {"sim_s": result.wall_seconds, "total_s": round(total, 1), "rss_mib": round(rss)}
+            {
+                "sim_s": result.wall_seconds,
+                "total_s": round(total, 1),
+                "cpu_s": round(cpu, 1),
+                "rss_mib": round(usage.ru_maxrss / 1024),
+            }
         )
     )
 
@@ -43,27 +60,31 @@ def run_case(chain: str, nodes: int, days: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=("embedded", "anvil"))
-    parser.add_argument("--case", nargs=3, metavar=("CHAIN", "NODES", "DAYS"))
+    parser.add_argument("--case", nargs=5, metavar=("CHAIN", "PROTOCOL", "NODES", "DAYS", "ADV"))
     args = parser.parse_args()
     if args.case:
-        run_case(args.case[0], int(args.case[1]), int(args.case[2]))
+        chain, protocol, nodes, days, adversaries = args.case
+        run_case(chain, int(protocol), int(nodes), int(days), adversaries)
         return
     chains = (args.only,) if args.only else ("embedded", "anvil")
     print(
-        f"{'chain':9s} {'nodes':>5s} {'days':>4s} {'sim s':>7s} {'+import s':>9s} {'s/round':>8s} {'max RSS MiB':>11s}"
+        f"{'chain':9s} {'v':>2s} {'nodes':>5s} {'days':>4s} {'adversaries':>11s} {'sim s':>7s} "
+        f"{'+import s':>9s} {'CPU s':>6s} {'max RSS MiB':>11s}"
     )
     for chain in chains:
-        for nodes, days in CASES:
+        for protocol, nodes, days, adversaries in CASES:
             out = subprocess.run(
-                [sys.executable, __file__, "--case", chain, str(nodes), str(days)],
+                [sys.executable, __file__, "--case", chain, str(protocol), str(nodes),
+                 str(days), adversaries],
                 capture_output=True,
                 text=True,
                 check=True,
-            )
+            )  # fmt: skip
             fig = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"{chain:9s} {nodes:5d} {days:4d} {fig['sim_s']:7.1f} {fig['total_s']:9.1f} "
-                f"{fig['sim_s'] / days:8.1f} {fig['rss_mib']:11d}",
+                f"{chain:9s} {protocol:2d} {nodes:5d} {days:4d} {adversaries:>11s} "
+                f"{fig['sim_s']:7.1f} {fig['total_s']:9.1f} {fig['cpu_s']:6.1f} "
+                f"{fig['rss_mib']:11d}",
                 flush=True,
             )
 

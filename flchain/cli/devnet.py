@@ -51,6 +51,16 @@ def up(
     round_length: Annotated[
         int, typer.Option("--round-length", min=4, help="Seconds per round (commit ½, reveal ¼).")
     ] = 86_400,
+    protocol: Annotated[
+        int,
+        typer.Option(
+            "--protocol",
+            min=1,
+            max=2,
+            help="2: FLChainV2, wallets bonded and registered, reward pool funded; "
+            "1: the v1 contract (register with `flchain node register`).",
+        ),
+    ] = 2,
     data_dir: DataDirOption = None,
     config: ConfigFileOption = None,
 ) -> None:
@@ -69,6 +79,7 @@ def up(
         block_time=block_time,
         round_length=round_length,
         password_env=password_env,
+        protocol=2 if protocol == 2 else 1,
     )
     try:
         result = devnet_up(options, progress=lambda line: typer.echo(f"… {line}", err=True))
@@ -84,8 +95,22 @@ def up(
         typer.echo(f"store     js-ipfs at {p.ipfs_url} (pid {p.processes[1].pid})")
     else:
         typer.echo(f"store     local blockstore {result.profile_path.parent / 'store'}")
-    typer.echo(f"contract  {p.contract} (block {p.deployment_block}), genesis {p.genesis_cid}")
+    typer.echo(
+        f"contract  {'FLChainV2' if p.protocol == 2 else 'FLChain (v1)'} {p.contract} "
+        f"(block {p.deployment_block}), genesis {p.genesis_cid}"
+    )
     typer.echo(f"rounds    {round_length} s; round 0's commit window is open")
+    if p.protocol == 2:
+        from flchain.devnet.federation import DEVNET_MIN_BOND_WEI
+        from flchain.devnet.manager import POOL_ROUNDS
+
+        typer.echo(
+            f"stake     every node-N registered with a {DEVNET_MIN_BOND_WEI / 10**18:g} ETH bond; "
+            f"reward pool funded for {POOL_ROUNDS} rounds"
+        )
+        typer.echo(
+            f"beacon    DevnetBeacon seed in {result.profile_path.parent / 'beacon-seed'} (0600)"
+        )
     keystores = result.profile_path.parent / "keystores"
     typer.echo(f"wallets   in {keystores}:")
     for w in p.wallets:
@@ -98,7 +123,10 @@ def up(
     else:
         typer.echo(f"password  the one in ${password_env}")
     typer.echo(f"profile   {result.profile_path}")
-    typer.echo(f"next      flchain node register --wallet node-1 --data-dir {folder}")
+    if p.protocol == 1:
+        typer.echo(f"next      flchain node register --wallet node-1 --data-dir {folder}")
+    else:
+        typer.echo(f"next      flchain node run --wallet node-1 --data-dir {folder}")
     typer.echo(f"stop      flchain devnet down --data-dir {folder}")
 
 
@@ -133,12 +161,16 @@ def _render(status: DevnetStatus) -> None:
         typer.echo(f"store     ipfs at {status.store_location}: {answer}")
     else:
         typer.echo(f"store     local {status.store_location}")
-    typer.echo(f"contract  {status.contract} (block {status.deployment_block})")
+    version = "" if status.protocol is None else f", protocol v{status.protocol}"
+    typer.echo(f"contract  {status.contract} (block {status.deployment_block}{version})")
     if status.round is not None:
         typer.echo(f"round     {status.round}, phase {status.phase}")
     for w in status.wallets:
         balance = "?" if w.balance_wei is None else f"{w.balance_wei / WEI_PER_ETH:.4f} ETH"
-        typer.echo(f"wallet    {w.name:<10} {w.address} {balance} node {w.node_status or '?'}")
+        bond = "" if w.bond_wei is None else f" bond {w.bond_wei / WEI_PER_ETH:.4f} ETH"
+        typer.echo(
+            f"wallet    {w.name:<10} {w.address} {balance} node {w.node_status or '?'}{bond}"
+        )
 
 
 @app.command()

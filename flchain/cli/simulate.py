@@ -26,7 +26,9 @@ def simulate(
         typer.Option(
             "--adversaries",
             help="all, none, or a comma list of: inflated-roi, abnormal-roi, copycat, "
-            "nan-weights, no-reveal, wrong-attestation.",
+            "nan-weights, no-reveal, wrong-attestation; protocol v2 also: sybil, flooder, "
+            "seed-grinder, exit-before-penalty, oversized-payload, dag-pb, copier, "
+            "timed-finalizer, rushing-governor.",
         ),
     ] = "none",
     chain: Annotated[
@@ -39,6 +41,12 @@ def simulate(
     seed: Annotated[
         int, typer.Option("--seed", min=0, help="Seed of wallets and data partitions.")
     ] = 0,
+    protocol: Annotated[
+        int,
+        typer.Option(
+            "--protocol", min=1, max=2, help="2: FLChainV2, bonded stake (default); 1: v1."
+        ),
+    ] = 2,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -46,10 +54,12 @@ def simulate(
 
     Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright.
     """
+    version = 2 if protocol == 2 else 1
     config = SimulationConfig(
         nodes=nodes,
         days=days,
-        adversaries=parse_adversaries(adversaries),
+        protocol=version,
+        adversaries=parse_adversaries(adversaries, version),
         chain=chain,
         store=store,
         seed=seed,

@@ -4,10 +4,14 @@
 daemon, each detached in its own session with its output in a log file; deploys the contract
 with the devnet rules and the genesis model (`flchain.devnet.federation`); creates N funded
 wallets as encrypted keystores; and writes the `DevnetProfile` that every other command picks
-up. Everything lives in ``<data_dir>/devnet/``::
+up. Protocol v2 (the default) deploys FLChainV2 with `devnet_rules_v2`, a `DevnetBeacon` key
+standing in for drand, and a funded reward pool, and registers every node wallet with the
+minimum bond, so round 0's frozen set holds them all; ``protocol=1`` deploys v1's FLChain and
+leaves registration to `flchain node register`. Everything lives in ``<data_dir>/devnet/``::
 
     profile.json      the DevnetProfile (paths relative to this folder)
     password          the wallets' password, mode 0600 (only when $FLCHAIN_PASSWORD was unset)
+    beacon-seed       v2: the DevnetBeacon seed, hex, mode 0600 (signs the beacon rounds)
     keystores/        governor.json (deployer, governor) and node-1.json … node-N.json
     store/            the local blockstore (store = local)
     ipfs/             the js-ipfs repository (store = ipfs); its log is ipfs.daemon.log
@@ -47,7 +51,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flchain.devnet.anvil import DEFAULT_CHAIN_ID, AnvilProcess, LocalChainProcess
 from flchain.devnet.errors import DevnetAlreadyUp, DevnetError, DevnetNotUp, DevnetRefused
-from flchain.devnet.federation import FUNDING_WEI, deploy, devnet_rules
+from flchain.devnet.federation import (
+    DEVNET_MIN_BOND_WEI,
+    FUNDING_WEI,
+    MIN_ROUND_LENGTH_V2,
+    deploy,
+    deploy_v2,
+    devnet_rules,
+    fund_pool_v2,
+)
 from flchain.devnet.process import exclusive_lock
 from flchain.devnet.profile import (
     DevnetProfile,
@@ -59,9 +71,10 @@ from flchain.devnet.profile import (
     save_profile,
 )
 from flchain.errors import ConfigError, FlchainError
-from flchain.ledger import Ledger, RpcBackend
+from flchain.ledger import Ledger, LedgerV2, RpcBackend, connect_ledger
 from flchain.ledger.backends import NETWORK_ERRORS
 from flchain.ledger.keystore import KdfParams, Keystore, password_from_env
+from flchain.protocol.beacon import DevnetBeacon
 from flchain.storage import ContentStore, IpfsClient, LocalStore
 
 if TYPE_CHECKING:
@@ -83,6 +96,9 @@ __all__ = [
 ]
 
 PASSWORD_FILE = "password"
+BEACON_SEED_FILE = "beacon-seed"
+#: Rounds of emission a v2 devnet's reward pool is funded with at `up`.
+POOL_ROUNDS = 100
 PENDING_FILE = "pending.json"
 GOVERNOR = "governor"
 #: Devnet wallets only: a fast KDF so each command unlocks its wallet at once.
@@ -115,6 +131,7 @@ class UpOptions(BaseModel):
     block_time: int = Field(1, ge=1, le=3_600, description="seconds between idle blocks")
     round_length: int = Field(86_400, ge=4, description="seconds per round")
     password_env: str = "FLCHAIN_PASSWORD"
+    protocol: Literal[1, 2] = 2
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,7 @@ class WalletStatus(BaseModel):
     address: str
     balance_wei: int | None
     node_status: str | None
+    bond_wei: int | None = None  # protocol v2: the node's bond
 
 
 class DevnetStatus(BaseModel):
@@ -158,6 +176,7 @@ class DevnetStatus(BaseModel):
     block_timestamp: int | None = None
     contract: str
     deployment_block: int
+    protocol: int | None = None
     round: int | None = None
     phase: str | None = None
     store: str
@@ -353,13 +372,18 @@ def _start_ipfs(folder: Path) -> IpfsDaemon:
 
 
 def _create_wallets(
-    keystore: Keystore, backend: RpcBackend, nodes: int, password: str
+    keystore: Keystore, backend: RpcBackend, nodes: int, password: str, ledger: LedgerV2 | None
 ) -> list[ProfileWallet]:
+    """N funded node wallets; on v2 (`ledger`) each registered with the minimum bond."""
     wallets = []
     for i in range(1, nodes + 1):
         name = f"node-{i}"
         address = keystore.create(name, password)
-        backend.fund(address, FUNDING_WEI)
+        if ledger is None:
+            backend.fund(address, FUNDING_WEI)
+        else:
+            backend.fund(address, FUNDING_WEI + DEVNET_MIN_BOND_WEI)
+            ledger.with_account(keystore.unlock(name, password)).register(DEVNET_MIN_BOND_WEI)
         wallets.append(ProfileWallet(name=name, address=address))
     return wallets
 
@@ -372,7 +396,8 @@ def devnet_up(
 ) -> UpResult:
     """Start a devnet in ``<data_dir>/devnet`` and write its profile.
 
-    @raises DevnetRefused for ``chain="embedded"`` (it cannot outlive the command).
+    @raises DevnetRefused for ``chain="embedded"`` (it cannot outlive the command), or a v2
+        round too short for its windows.
     @raises DevnetAlreadyUp when a profile, or an interrupted `up`'s leftovers, is there.
     @raises FlchainError from any step; what was started is then stopped and the folder removed.
     """
@@ -380,6 +405,11 @@ def devnet_up(
         raise DevnetRefused(
             "the embedded chain lives inside one process and cannot outlive `devnet up`: "
             "run `flchain simulate` for an in-process federation, or use --chain anvil|hardhat"
+        )
+    if options.protocol == 2 and options.round_length < MIN_ROUND_LENGTH_V2:
+        raise DevnetRefused(
+            f"--round-length {options.round_length} is too short for protocol v2: its commit, "
+            f"reveal, beacon and attest windows need at least {MIN_ROUND_LENGTH_V2} s"
         )
     began = time.monotonic()
     data_dir = options.data_dir.expanduser().absolute()
@@ -450,23 +480,44 @@ def _bring_up(
     governor = Account.from_key(key)
     del key
 
-    progress("deploying the contract")
     rl = options.round_length
-    ledger, genesis = deploy(
-        backend,
-        governor,
-        store,
-        # Round 0's commit window opens with the deployment; chain time follows the wall clock.
-        t0=backend.latest_timestamp(),
-        rules=devnet_rules(options.nodes),
-        round_length=rl,
-        commit_window=rl // 2,
-        reveal_window=rl // 4,
-        exit_delay=rl,
-    )
-    progress(f"creating and funding {options.nodes} wallets")
+    ledger: Ledger | LedgerV2
     wallets = [ProfileWallet(name=GOVERNOR, address=governor_address)]
-    wallets += _create_wallets(keystore, backend, options.nodes, password)
+    beacon_file: Path | None = None
+    if options.protocol == 1:
+        progress("deploying the contract (protocol v1)")
+        ledger, genesis = deploy(
+            backend,
+            governor,
+            store,
+            # Round 0's commit window opens with the deployment; chain time follows the wall
+            # clock.
+            t0=backend.latest_timestamp(),
+            rules=devnet_rules(options.nodes),
+            round_length=rl,
+            commit_window=rl // 2,
+            reveal_window=rl // 4,
+            exit_delay=rl,
+        )
+        progress(f"creating and funding {options.nodes} wallets")
+        wallets += _create_wallets(keystore, backend, options.nodes, password, None)
+    else:
+        progress("deploying FLChainV2")
+        seed = secrets.token_bytes(32)
+        beacon_file = folder / BEACON_SEED_FILE
+        _write_secret(beacon_file, seed.hex() + "\n")
+        beacon = DevnetBeacon(seed)
+        del seed
+        # Round 0 starts once every wallet is registered, so its frozen set holds them all
+        # (a registration counts from the next round that starts); chain time then jumps to it.
+        t0 = backend.latest_timestamp() + 2 * options.nodes + 10
+        ledger, genesis = deploy_v2(backend, governor, store, beacon, t0=t0, round_length=rl)
+        progress(f"funding the reward pool ({POOL_ROUNDS} rounds of emission)")
+        fund_pool_v2(ledger, POOL_ROUNDS)
+        progress(f"creating, funding and bonding {options.nodes} wallets")
+        wallets += _create_wallets(keystore, backend, options.nodes, password, ledger)
+        if backend.latest_timestamp() < t0:
+            backend.set_time(t0)
     profile = DevnetProfile(
         chain=options.chain,
         rpc_url=chain.url,
@@ -481,6 +532,8 @@ def _bring_up(
         genesis_cid=genesis.cid,
         genesis_digest=genesis.digest,
         processes=tuple(started),
+        protocol=options.protocol,
+        beacon_seed_file=None if beacon_file is None else Path(BEACON_SEED_FILE),
     )
     return profile, password_file
 
@@ -576,15 +629,21 @@ def _chain_status(profile: DevnetProfile, status: DevnetStatus) -> None:
         backend = RpcBackend(
             profile.rpc_url, kind=profile.chain, expected_chain_id=profile.chain_id, timeout=3.0
         )
-        ledger = Ledger.connect(backend, profile.contract, from_block=profile.deployment_block)
+        ledger = connect_ledger(backend, profile.contract, from_block=profile.deployment_block)
         block = backend.w3.eth.get_block("latest")
         status.block_number = int(block["number"])
         status.block_timestamp = int(block["timestamp"])
         status.round, phase = ledger.phase()
         status.phase = phase.name
+        status.protocol = 2 if isinstance(ledger, LedgerV2) else 1
         for w in wallets:
             w.balance_wei = int(backend.w3.eth.get_balance(to_checksum_address(w.address)))
-            w.node_status = ledger.node_record(w.address).status.name
+            if isinstance(ledger, LedgerV2):
+                view = ledger.node_view(w.address)
+                w.node_status = view.status.name
+                w.bond_wei = view.bond
+            else:
+                w.node_status = ledger.node_record(w.address).status.name
         status.rpc_ok = True
     except ConfigError as exc:  # wrong chain id, no contract: the RPC answers but is not ours
         status.rpc_ok = True

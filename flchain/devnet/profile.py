@@ -1,7 +1,7 @@
 """The devnet profile: what `flchain devnet up` started, as a JSON file every command picks up.
 
-`DevnetProfile` names the chain (backend, RPC URL or embedded state), the contract and its
-deployment block, the content store, the keystore folder and wallets, the genesis model and the
+`DevnetProfile` names the chain (backend, RPC URL or embedded state), the contract, its
+protocol version and deployment block, a v2 devnet's beacon seed file, the content store, the keystore folder and wallets, the genesis model and the
 processes `devnet down` must stop. `save_profile` writes it atomically, `load_profile` reads and
 validates it (relative paths are relative to the file's folder); every problem is one
 `ConfigError` line. `flchain.config` reads it as the lowest settings layer and re-exports these
@@ -116,6 +116,13 @@ class DevnetProfile(BaseModel):
     genesis_cid: str | None = None
     genesis_digest: str | None = None
     processes: tuple[ProfileProcess, ...] = ()
+    protocol: Literal[1, 2] = Field(
+        1, description="protocol version of the contract (1: FLChain, 2: FLChainV2)"
+    )
+    beacon_seed_file: Path | None = Field(
+        None,
+        description="v2 devnets: the DevnetBeacon seed (hex, mode 0600) that stands in for drand",
+    )
 
     @field_validator("contract")
     @classmethod
@@ -177,7 +184,7 @@ def load_profile(path: Path | str) -> DevnetProfile:
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"devnet profile {path} must be a JSON object")
-    for key in ("state_dir", "store_dir", "keystore_dir"):
+    for key in ("state_dir", "store_dir", "keystore_dir", "beacon_seed_file"):
         data[key] = resolve_relative(path.parent, data.get(key))
     try:
         return DevnetProfile.model_validate(data)

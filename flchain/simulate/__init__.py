@@ -1,14 +1,20 @@
 """`flchain simulate`: a whole federation — chain, store, N nodes, D days — in one command.
 
-The simulation deploys the contract with devnet rules, registers N deterministic devnet
-wallets, and then, for each simulated day, moves chain time into the commit window, the reveal
-window and past it, calling `NodeRunner.step()` on every node at each stop — the very code the
-daemon runs — so each node commits, reveals and attests on its own. Misbehaving nodes are the
-same runner with a `Behaviour` that alters one documented point (see `flchain.simulate.adversaries`).
+Protocol v2 (the default, `flchain.simulate.v2`): the simulation deploys FLChainV2 with the
+devnet rules, funds the reward pool, bonds and registers N deterministic devnet wallets (honest
+ones holding ≥ 70 % of the stake), and for each simulated day moves chain time into the commit,
+reveal, beacon and attest windows, calling `NodeRunnerV2.step()` on every node at each stop —
+the very code the daemon runs — so each node settles, commits, reveals, posts the beacon,
+attests, finalizes and slashes on its own. Misbehaving nodes are the same runner with a
+`Behaviour` that alters one documented point; the attacks of docs/security.md are `Adversary`
+objects with wallets of their own, acting before and after the nodes at every stop (see
+`flchain.simulate.adversaries`). Protocol v1 (`protocol=1`) runs `NodeRunner.step()` at commit,
+reveal and closed on the v1 contract.
 
 At the end it writes a run folder that is enough to audit the run afterwards:
 
-    summary.json      configuration, roles, per-round table, per-node outcomes, timings
+    summary.json      configuration, roles, per-round table, per-node outcomes, timings; on v2
+                      the stake split, every wallet's bond and rewards, each attack's answers
     profile.json      a DevnetProfile naming the chain, the contract and the store below
     chain.jsonl       embedded chain: journal of every signed transaction and time step
                       (`flchain.devnet.journal.replay_journal` rebuilds the chain from it)
@@ -19,8 +25,9 @@ At the end it writes a run folder that is enough to audit the run afterwards:
     table.txt         the per-round table as printed
     plot.png          global model benchmark ROI by round, and each node's outcome per round
 
-Modules: `config` (SimulationConfig, roles, the result models), `core` (the run), `run_folder`,
-`report` (the table), `plot`, `adversaries` (every deliberate fault).
+Modules: `config` (SimulationConfig, roles, the result models), `core` (the run, v1's loop),
+`v2` (the v2 loop), `run_folder`, `report` (the tables), `plot`, `adversaries` (every
+deliberate fault).
 """
 
 from flchain.display import REASON_LABELS, reason_label

@@ -16,17 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from flchain.devnet.federation import deterministic_account
 from flchain.devnet.profile import StoreBackend
 from flchain.errors import ConfigError
-from flchain.simulate.adversaries import ADVERSARY_KINDS
+from flchain.simulate.adversaries import ADVERSARY_KINDS, V2_ADVERSARIES
 
 __all__ = [
     "COPYCAT_CLUSTER",
+    "HONEST_SHARE_PPM",
     "SIM_T0",
+    "AdversaryReport",
     "ChainKind",
+    "NodeBalance",
     "NodeRole",
     "RoundSummary",
     "SimulationConfig",
     "SimulationError",
     "SimulationResult",
+    "StakeSplit",
     "StoreKind",
     "adversary_slots",
     "assign_roles",
@@ -40,6 +44,10 @@ SIM_T0 = 2_000_000_000
 COPYCAT_CLUSTER = 3
 ChainKind = Literal["embedded", "anvil"]
 StoreKind = StoreBackend
+ProtocolVersion = Literal[1, 2]
+#: The honest share of every round's frozen stake a v2 run is set up with (docs/security.md:
+#: the simulation runs each attack with honest stake ≥ 70 %), in ppm.
+HONEST_SHARE_PPM = 700_000
 
 
 class SimulationError(ConfigError):
@@ -61,6 +69,7 @@ class SimulationConfig(BaseModel):
     max_bars: int = Field(
         1_500, ge=300, description="most recent bars of each node's partition used to train"
     )
+    protocol: ProtocolVersion = 2
 
     def run_name(self) -> str:
         adv = (
@@ -68,11 +77,24 @@ class SimulationConfig(BaseModel):
             if not self.adversaries
             else (
                 "all"
-                if set(self.adversaries) == set(ADVERSARY_KINDS)
+                if set(self.adversaries) == set(adversary_kinds(self.protocol))
                 else "+".join(self.adversaries)
             )
         )
-        return f"sim-n{self.nodes}-d{self.days}-{adv}-{self.chain}-{self.store}-s{self.seed}"
+        version = "" if self.protocol == 2 else "-v1"
+        return (
+            f"sim-n{self.nodes}-d{self.days}-{adv}-{self.chain}-{self.store}-s{self.seed}{version}"
+        )
+
+    @property
+    def node_adversaries(self) -> tuple[str, ...]:
+        """The adversaries that take node slots of `--nodes` (the runner faults)."""
+        return tuple(k for k in self.adversaries if k in ADVERSARY_KINDS)
+
+    @property
+    def wallet_adversaries(self) -> tuple[str, ...]:
+        """Protocol v2's adversaries, which bring wallets of their own beyond `--nodes`."""
+        return tuple(k for k in self.adversaries if k in V2_ADVERSARIES)
 
 
 class NodeRole(BaseModel):
@@ -102,6 +124,56 @@ class RoundSummary(BaseModel):
     global_roi_bps: int | None
     manifest_cid: str | None
     penalised: list[str]
+    #: protocol v2: "final" or "skipped" (v1 runs: "final" or "open")
+    finality: str = "final"
+    #: protocol v2: the honest share of the round's frozen stake, ppm (None on v1)
+    honest_stake_ppm: int | None = None
+
+
+class NodeBalance(BaseModel):
+    """A wallet's bond and rewards over the run, read from the chain at its end (v2)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    behaviour: str
+    bond_start: int  # wei, as registered
+    bond_end: int  # wei, the contract's record at the end (0 after a withdrawal)
+    added: int  # top-ups (BondAdded)
+    earned: int  # rewards paid or credited (Settled.paid)
+    slashed: int  # every Slashed amount
+    withdrawn: int  # Withdrawn.amount
+
+
+class AdversaryReport(BaseModel):
+    """One v2 adversary: what it tried, what stopped it, what it cost (the table's lines)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    wallets: int
+    tried: str
+    rule: str
+    answers: dict[str, int]  # what the chain answered, and how often
+    slashed: int  # wei, over all its wallets
+    earned: int
+
+
+class StakeSplit(BaseModel):
+    """The frozen stake a v2 run starts with: honest and adversarial, wei."""
+
+    model_config = ConfigDict(frozen=True)
+
+    honest: int
+    adversarial: int
+    honest_bond: int
+    min_honest_ppm: int  # the smallest honest share of any round's frozen stake
+
+    @property
+    def honest_ppm(self) -> int:
+        total = self.honest + self.adversarial
+        return self.honest * 1_000_000 // total if total else 1_000_000
 
 
 class SimulationResult(BaseModel):
@@ -117,21 +189,34 @@ class SimulationResult(BaseModel):
     genesis_roi_bps: int
     wall_seconds: float
     peak_memory_mib: float | None = None
+    protocol: ProtocolVersion = 1
+    stake: StakeSplit | None = None
+    balances: list[NodeBalance] = Field(default_factory=list)
+    adversary_reports: list[AdversaryReport] = Field(default_factory=list)
 
 
-def parse_adversaries(text: str | None) -> tuple[str, ...]:
+def adversary_kinds(protocol: int) -> tuple[str, ...]:
+    """Every adversary name of a protocol, in the order `--adversaries all` assigns them:
+    v1's runner faults, then (v2) the attacks of docs/security.md."""
+    return ADVERSARY_KINDS + (tuple(V2_ADVERSARIES) if protocol == 2 else ())
+
+
+def parse_adversaries(text: str | None, protocol: int = 2) -> tuple[str, ...]:
     """`all`, `none`, or a comma list of adversary kinds, in the canonical kind order."""
+    known = adversary_kinds(protocol)
     if text is None or text.strip() in ("", "none"):
         return ()
     if text.strip() == "all":
-        return ADVERSARY_KINDS
+        return known
     kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in ADVERSARY_KINDS]
+    unknown = [k for k in kinds if k not in known]
     if unknown:
+        hint = " (a protocol v2 attack)" if unknown[0] in V2_ADVERSARIES else ""
         raise SimulationError(
-            f"unknown adversary {unknown[0]!r}; known: {', '.join(ADVERSARY_KINDS)} (or all)"
+            f"unknown adversary {unknown[0]!r}{hint} for protocol v{protocol}; known: "
+            f"{', '.join(known)} (or all)"
         )
-    return tuple(k for k in ADVERSARY_KINDS if k in kinds)
+    return tuple(k for k in known if k in kinds)
 
 
 def adversary_slots(adversaries: Sequence[str]) -> list[str]:
@@ -148,7 +233,7 @@ def assign_roles(config: SimulationConfig) -> list[tuple[str, LocalAccount, str]
     At least two honest-merging nodes beyond the adversaries are required so that the honest
     attesters outnumber the wrong one and reach the majority quorum.
     """
-    slots = adversary_slots(config.adversaries)
+    slots = adversary_slots(config.node_adversaries)
     if config.nodes < len(slots) + 2:
         raise SimulationError(
             f"{len(slots)} adversarial nodes need at least {len(slots) + 2} nodes (got --nodes {config.nodes})"

@@ -1,5 +1,6 @@
-"""The run: chain and store up, contract deployed, every node's `NodeRunner.step()` at each
-phase of each simulated day, one table row per round, the run folder written atomically."""
+"""The run: chain and store up, the federation played — protocol v2 by `flchain.simulate.v2`,
+v1 here (every node's `NodeRunner.step()` at each phase of each simulated day) — one table row
+per round, the run folder written atomically."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from flchain.simulate.config import (
 from flchain.simulate.plot import write_plot
 from flchain.simulate.report import report_renderables
 from flchain.simulate.run_folder import write_run_folder
+from flchain.simulate.v2 import run_v2
 from flchain.storage import ContentStore, LocalStore
 from flchain.storage.weights import decode_weights
 
@@ -135,6 +137,7 @@ def summarise_round(
         attestations=len(record.attestations),
         conflicting_results=max(0, len(results) - 1),
         finalized=record.finalized is not None,
+        finality="final" if record.finalized is not None else "open",
         global_roi_bps=global_roi,
         manifest_cid=record.finalized.manifest_cid if record.finalized else None,
         penalised=list((manifest or {}).get("penalised", [])),
@@ -202,79 +205,106 @@ def _run(
     started: float,
 ) -> SimulationResult:
     with _environment(config, work) as (backend, store, info):
-        deployer = deterministic_account("deployer", config.seed)
-        rules = devnet_rules(config.nodes)
-        ledger, genesis = deploy(backend, deployer, store, t0=SIM_T0, rules=rules)
-        accounts = [acct for _, acct, _ in roles_spec]
-        fund_and_register(ledger, accounts)
-        roles = [NodeRole(name=n, address=a.address, behaviour=k) for n, a, k in roles_spec]
-        bars_for = bars_source(f"partition:{config.seed}", config.max_bars)
-        leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
-        # One memo of the pure merge for the whole federation: each node still replays the
-        # round from events and fetches every input itself, only the arithmetic is shared.
-        memo = MergeMemo()
-        runners = [
-            NodeRunner(
-                ledger,
-                acct,
-                store,
-                bars_for,
-                HONEST if kind == "honest" else behaviour_for(kind, leader),
-                merge_memo=memo,
+        if config.protocol == 2:
+            result, fed, manifests = run_v2(
+                config, roles_spec, backend, store, console, show_progress, started, run_dir
             )
-            for _, acct, kind in roles_spec
-        ]
-        rows: list[RoundSummary] = []
-        outcomes: dict[str, list[str]] = {r.address: [] for r in roles}
-        manifests: dict[int, dict[str, Any]] = {}
-        phases = (Phase.COMMIT, Phase.REVEAL, Phase.CLOSED)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show_progress,
-            transient=False,
-        ) as bar:
-            task = bar.add_task("simulating", total=config.days * len(phases) * len(runners))
-            for day in range(config.days):
-                for phase in phases:
-                    ledger.backend.goto(ledger.schedule, day, phase, offset=1)
-                    for runner in runners:
-                        bar.update(
-                            task,
-                            description=f"day {day} {phase.name.lower():6s} {runner.address[:10]}…",
-                        )
-                        runner.step()
-                        bar.advance(task)
-                row, per_node, manifest = summarise_round(ledger, store, day, roles)
-                rows.append(row)
-                if manifest is not None:
-                    manifests[day] = manifest
-                for address, outcome in per_node.items():
-                    outcomes[address].append(outcome)
-        genesis_roi = _genesis_roi(genesis, ledger)
-        write_run_folder(
-            work, run_dir, config, backend, store, ledger, genesis, roles, manifests, info
-        )
-        result = SimulationResult(
-            config=config,
-            run_dir=run_dir,
-            contract=ledger.address,
-            chain_id=ledger.chain_id,
-            roles=roles,
-            rounds=rows,
-            outcomes=outcomes,
-            genesis_roi_bps=genesis_roi,
-            wall_seconds=round(time.perf_counter() - started, 3),
-        )
+            write_run_folder(
+                work, run_dir, config, backend, store, fed.gov, fed.genesis, fed.roles,
+                manifests, info,
+            )  # fmt: skip
+        else:
+            result, ledger, genesis, manifests = _run_v1(
+                config, roles_spec, backend, store, console, show_progress, started, run_dir
+            )
+            write_run_folder(
+                work, run_dir, config, backend, store, ledger, genesis, result.roles, manifests,
+                info,
+            )  # fmt: skip
         with (work / "table.txt").open("w") as fh:
             text = Console(file=fh, width=100, color_system=None)
             for renderable in report_renderables(result):
                 text.print(renderable)
         write_plot(result, work / "plot.png")
         return result
+
+
+def _run_v1(
+    config: SimulationConfig,
+    roles_spec: list[tuple[str, LocalAccount, str]],
+    backend: Backend,
+    store: ContentStore,
+    console: Console,
+    show_progress: bool,
+    started: float,
+    run_dir: Path,
+) -> tuple[SimulationResult, Ledger, Genesis, dict[int, dict[str, Any]]]:
+    """Protocol v1 (`--protocol 1`): FLChain with head-count quorum, `NodeRunner.step()` at
+    commit, reveal and closed."""
+    deployer = deterministic_account("deployer", config.seed)
+    rules = devnet_rules(config.nodes)
+    ledger, genesis = deploy(backend, deployer, store, t0=SIM_T0, rules=rules)
+    accounts = [acct for _, acct, _ in roles_spec]
+    fund_and_register(ledger, accounts)
+    roles = [NodeRole(name=n, address=a.address, behaviour=k) for n, a, k in roles_spec]
+    bars_for = bars_source(f"partition:{config.seed}", config.max_bars)
+    leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
+    # One memo of the pure merge for the whole federation: each node still replays the
+    # round from events and fetches every input itself, only the arithmetic is shared.
+    memo = MergeMemo()
+    runners = [
+        NodeRunner(
+            ledger,
+            acct,
+            store,
+            bars_for,
+            HONEST if kind == "honest" else behaviour_for(kind, leader),
+            merge_memo=memo,
+        )
+        for _, acct, kind in roles_spec
+    ]
+    rows: list[RoundSummary] = []
+    outcomes: dict[str, list[str]] = {r.address: [] for r in roles}
+    manifests: dict[int, dict[str, Any]] = {}
+    phases = (Phase.COMMIT, Phase.REVEAL, Phase.CLOSED)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("simulating", total=config.days * len(phases) * len(runners))
+        for day in range(config.days):
+            for phase in phases:
+                ledger.backend.goto(ledger.schedule, day, phase, offset=1)
+                for runner in runners:
+                    bar.update(
+                        task,
+                        description=f"day {day} {phase.name.lower():6s} {runner.address[:10]}…",
+                    )
+                    runner.step()
+                    bar.advance(task)
+            row, per_node, manifest = summarise_round(ledger, store, day, roles)
+            rows.append(row)
+            if manifest is not None:
+                manifests[day] = manifest
+            for address, outcome in per_node.items():
+                outcomes[address].append(outcome)
+    result = SimulationResult(
+        config=config,
+        run_dir=run_dir,
+        contract=ledger.address,
+        chain_id=ledger.chain_id,
+        roles=roles,
+        rounds=rows,
+        outcomes=outcomes,
+        genesis_roi_bps=_genesis_roi(genesis, ledger),
+        wall_seconds=round(time.perf_counter() - started, 3),
+    )
+    return result, ledger, genesis, manifests
 
 
 def _genesis_roi(genesis: Genesis, ledger: Ledger) -> int:

@@ -20,6 +20,10 @@ OUTCOME_COLOURS: dict[str, str] = {
     "ignored_directive": "#e377c2",
     "stale_base": "#bcbd22",
     "beyond_participant_cap": "#17becf",
+    "rejected_on_chain_duplicate": "#1f77b4",
+    "rejected_on_chain_stale_base": "#aec7e8",
+    "not_safetensors": "#393b79",
+    "payload_unreadable": "#c49c94",
 }
 
 
@@ -43,9 +47,17 @@ def write_plot(result: SimulationResult, path: Path) -> Path:
         key=lambda o: categories.index(o) if o in categories else 99,
     )
     index = {o: i for i, o in enumerate(seen)}
-    grid = [[index[o] for o in result.outcomes[role.address]] for role in result.roles]
+    # one row per node of --nodes, and the first wallet of each v2 adversary (65 flooders
+    # would otherwise be 65 identical rows)
+    kinds_shown: set[str] = set()
+    roles = []
+    for role in result.roles:
+        if role.name.startswith("node-") or role.behaviour not in kinds_shown:
+            roles.append(role)
+            kinds_shown.add(role.behaviour)
+    grid = [[index[o] for o in result.outcomes[role.address]] for role in roles]
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(10, 4 + 0.25 * len(result.roles)), height_ratios=[1, 2]
+        2, 1, figsize=(10, 4 + 0.25 * len(roles)), height_ratios=[1, 2]
     )
     top.plot(rounds, rois, marker="o")
     top.axhline(result.genesis_roi_bps / 100, color="grey", linestyle="--", label="genesis model")
@@ -61,8 +73,8 @@ def write_plot(result: SimulationResult, path: Path) -> Path:
         vmax=max(len(seen), 1) - 0.5,
         interpolation="nearest",
     )
-    bottom.set_yticks(range(len(result.roles)))
-    bottom.set_yticklabels([f"{r.name} ({r.behaviour})" for r in result.roles], fontsize=7)
+    bottom.set_yticks(range(len(roles)))
+    bottom.set_yticklabels([f"{r.name} ({r.behaviour})" for r in roles], fontsize=7)
     bottom.set_xticks(range(len(rounds)))
     bottom.set_xlabel("round")
     bottom.legend(

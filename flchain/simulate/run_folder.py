@@ -15,7 +15,7 @@ from typing import Any
 from flchain.devnet.federation import Genesis
 from flchain.devnet.journal import JournaledEmbeddedBackend, save_journal
 from flchain.devnet.profile import DevnetProfile, ProfileWallet, save_profile
-from flchain.ledger import Backend, Ledger
+from flchain.ledger import Backend, Ledger, LedgerV2
 from flchain.simulate.config import NodeRole, SimulationConfig
 from flchain.storage import ContentStore, LocalStore
 
@@ -28,7 +28,7 @@ def write_run_folder(
     config: SimulationConfig,
     backend: Backend,
     store: ContentStore,
-    ledger: Ledger,
+    ledger: Ledger | LedgerV2,
     genesis: Genesis,
     roles: Sequence[NodeRole],
     manifests: dict[int, dict[str, Any]],
@@ -74,11 +74,12 @@ def write_run_folder(
         wallets=tuple(ProfileWallet(name=r.name, address=r.address) for r in roles),
         genesis_cid=genesis.cid,
         genesis_digest=genesis.digest,
+        protocol=2 if isinstance(ledger, LedgerV2) else 1,
     )
     save_profile(profile, work / "profile.json")
 
 
-def _referenced_cids(ledger: Ledger, genesis: Genesis) -> list[str]:
+def _referenced_cids(ledger: Ledger | LedgerV2, genesis: Genesis) -> list[str]:
     cids = [genesis.cid]
     for e in ledger.events():
         cids.extend(e.cids())

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 def test_simulation_run_folder_verifies(tmp_path: Path) -> None:
     simulate = pytest.importorskip("flchain.simulate")
     run = tmp_path / "run"
-    simulate.run_simulation(simulate.SimulationConfig(nodes=3, days=2), run, progress=False)
+    simulate.run_simulation(
+        simulate.SimulationConfig(nodes=3, days=2, protocol=1), run, progress=False
+    )
     result = CliRunner().invoke(app, ["audit", "--run", str(run), "--all", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)

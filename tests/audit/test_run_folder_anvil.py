@@ -34,7 +34,7 @@ def flchain(*args: str) -> subprocess.CompletedProcess[str]:
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("anvil-run") / "run"
     done = flchain("simulate", "--chain", "anvil", "--nodes", str(NODES), "--days", str(DAYS),
-                   "--out", str(out), "--quiet")  # fmt: skip
+                   "--protocol", "1", "--out", str(out), "--quiet")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "anvil-state.json").is_file()
     return out

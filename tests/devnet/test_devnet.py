@@ -50,10 +50,11 @@ def wait_for_new_block(rpc_url: str, after: int, limit_s: float = 15.0) -> int:
 
 def test_up_status_register_node_status_down(tmp_path: Path) -> None:
     data = tmp_path / "flchain"
-    up = flchain("devnet", "up", "--nodes", "2", "--data-dir", str(data))
+    # v1 (`--protocol 1`): the node commands register and read the v1 contract.
+    up = flchain("devnet", "up", "--nodes", "2", "--protocol", "1", "--data-dir", str(data))
     assert up.returncode == 0, up.stderr
     profile = load_profile(data / "devnet" / "profile.json")
-    assert profile.chain == "anvil" and profile.store == "local"
+    assert profile.chain == "anvil" and profile.store == "local" and profile.protocol == 1
     assert profile.rpc_url is not None and profile.rpc_url.startswith("http://127.0.0.1:")
     assert profile.contract in up.stdout
     assert [w.name for w in profile.wallets] == ["governor", "node-1", "node-2"]
@@ -284,7 +285,10 @@ def test_node_daemon_plays_a_round_on_chain_time_alone(tmp_path: Path) -> None:
     trains in time), blocks mined while idle carry chain time through the commit, reveal and
     closed phases, and `flchain node run` commits, reveals and attests."""
     data = tmp_path / "flchain"
-    up = flchain("devnet", "up", "--nodes", "1", "--round-length", "60", "--data-dir", str(data))
+    up = flchain(
+        "devnet", "up", "--nodes", "1", "--round-length", "60", "--protocol", "1",
+        "--data-dir", str(data),
+    )  # fmt: skip
     assert up.returncode == 0, up.stderr
     try:
         assert (

@@ -1,4 +1,5 @@
-"""One real 10-node × 7-day embedded simulation with every adversary, shared by the tests."""
+"""One real 10-node × 7-day embedded simulation of protocol v1 with every v1 adversary, shared
+by the tests of test_simulate.py (protocol v2: test_simulate_v2.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from flchain.simulate import SimulationConfig, SimulationResult, parse_adversari
 @pytest.fixture(scope="session")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
     out = tmp_path_factory.mktemp("sim") / "run"
-    config = SimulationConfig(nodes=10, days=7, adversaries=parse_adversaries("all"))
+    config = SimulationConfig(
+        nodes=10, days=7, protocol=1, adversaries=parse_adversaries("all", protocol=1)
+    )
     return run_simulation(config, out, progress=False)
 
 

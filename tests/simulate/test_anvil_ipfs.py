@@ -48,6 +48,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "ipfs",
         "--adversaries",
         ",".join(ADVERSARIES),
+        "--protocol",
+        "1",
         "--out",
         str(out),
         "--quiet",

@@ -166,7 +166,7 @@ def test_bad_input_is_refused_with_one_line(tmp_path: Path, run_dir: Path) -> No
     with pytest.raises(SimulationError, match="need at least 10 nodes"):
         assign_roles(SimulationConfig(nodes=9, days=1, adversaries=parse_adversaries("all")))
     with pytest.raises(SimulationError, match="already exists"):
-        run_simulation(SimulationConfig(nodes=2, days=1), run_dir, progress=False)
+        run_simulation(SimulationConfig(nodes=2, days=1, protocol=1), run_dir, progress=False)
     assert (run_dir / "summary.json").is_file()  # untouched
     cli = run_flchain(
         "simulate", "--adversaries", "nope", "--out", str(tmp_path / "x"), timeout=120, script=False
