@@ -31,13 +31,18 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── AuditSourceUnavailable (also UnavailableError) [exit 2]         flchain.audit.errors
     │   └── ProofError [exit 2]                                             flchain.audit.errors
     ├── BacktestError                                                       flchain.backtest.errors
+    ├── MigrationRefused                                                    flchain.cli.errors
     ├── NotGovernor                                                         flchain.cli.errors
+    ├── NotPendingGovernor                                                  flchain.cli.errors
+    ├── NothingToSettle                                                     flchain.cli.errors
     ├── RulesNotSchedulable                                                 flchain.cli.errors
+    ├── WrongProtocolVersion                                                flchain.cli.errors
     ├── DevnetError                                                         flchain.devnet.errors
     │   └── DevnetAlreadyUp                                                 flchain.devnet.errors
     ├── LedgerError                                                         flchain.ledger.errors
     │   ├── CompileError                                                    flchain.ledger.errors
     │   ├── ContractRevert                                                  flchain.ledger.errors
+    │   │   └── RefusedBeforeSending                                        flchain.cli.errors
     │   ├── DeadlineMissed                                                  flchain.ledger.errors
     │   ├── FeeCapExceeded                                                  flchain.ledger.errors
     │   ├── InsufficientFunds                                               flchain.ledger.errors
