@@ -71,7 +71,9 @@ class Devnet:
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterator[Devnet]:
     data_dir = tmp_path_factory.mktemp("bad-input") / "flchain"
-    devnet_up(UpOptions(data_dir=data_dir, nodes=2), environ={"FLCHAIN_PASSWORD": PASSWORD})
+    # the v1 node commands on a v1 devnet (v2's bad input: tests/cli/test_v2_commands.py)
+    options = UpOptions(data_dir=data_dir, nodes=2, protocol=1)
+    devnet_up(options, environ={"FLCHAIN_PASSWORD": PASSWORD})
     try:
         net = Devnet(data_dir, load_profile(data_dir / "devnet" / "profile.json"))
         register = flchain("node", "register", "--wallet", "node-1", "--data-dir", str(data_dir))

@@ -56,7 +56,9 @@ def played(
 ) -> Iterator[tuple[Path, Ledger, str]]:
     """A one-node devnet where node-1 registered and played round 0 to the end."""
     data_dir = tmp_path_factory.mktemp("status") / "flchain"
-    devnet_up(UpOptions(data_dir=data_dir, nodes=1), environ={"FLCHAIN_PASSWORD": PASSWORD})
+    # the v1 node commands on a v1 devnet (v2's: tests/cli/test_v2_commands.py, tests/node/v2)
+    options = UpOptions(data_dir=data_dir, nodes=1, protocol=1)
+    devnet_up(options, environ={"FLCHAIN_PASSWORD": PASSWORD})
     try:
         profile = load_profile(data_dir / "devnet" / "profile.json")
         assert profile.rpc_url is not None and profile.store_dir is not None
