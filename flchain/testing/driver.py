@@ -310,17 +310,18 @@ class RoundOutcomeV2:
         return [f for reps in self.reports.values() for r in reps for f in r.failures]
 
 
-#: What each phase's progress counts: the step report field of the phase's own action.
-PHASE_ACTION: Mapping[PhaseV2, str] = {
-    PhaseV2.COMMIT: "committed",
-    PhaseV2.REVEAL: "revealed",
-    PhaseV2.BEACON: "beacons",
-    PhaseV2.ATTEST: "attested",
+#: What each phase's progress counts (the step report's field of the phase's own action) and
+#: how it says so.
+PHASE_ACTION: Mapping[PhaseV2, tuple[str, str]] = {
+    PhaseV2.COMMIT: ("committed", "committed"),
+    PhaseV2.REVEAL: ("revealed", "revealed"),
+    PhaseV2.BEACON: ("beacons", "posted the beacon"),
+    PhaseV2.ATTEST: ("attested", "attested"),
 }
 #: Between two looks at the receipt in the concurrent mode: the driver mines as soon as a
 #: transaction is pending, so the policy's 0.5 s would be most of each transaction's time.
 CONCURRENT_POLL_S = 0.05
-#: How long the miner lets transactions gather once one is pending (fewer, fuller blocks).
+#: Between two looks of the miner at the pool: what arrives meanwhile shares one block.
 MINER_GATHER_S = 0.02
 
 
@@ -345,7 +346,7 @@ class PhaseProgress:
         return self.elapsed_s / self.stepped * (self.total - self.stepped)
 
     def line(self) -> str:
-        action = PHASE_ACTION.get(self.phase, "acted")
+        action = PHASE_ACTION.get(self.phase, ("", "acted"))[1]
         eta = "" if self.eta_s is None else f", ETA {self.eta_s:.0f} s"
         failed = f", {self.failed} failed" if self.failed else ""
         return (
@@ -373,7 +374,8 @@ class _PhaseTracker:
             return
         with self.lock:
             self.stepped += 1
-            self.acted += self.round in getattr(report, PHASE_ACTION.get(self.phase, ""), ())
+            field_name = PHASE_ACTION.get(self.phase, ("", ""))[0]
+            self.acted += self.round in getattr(report, field_name, ())
             self.failed += bool(report.failures)
             progress = PhaseProgress(
                 self.round, self.phase, self.stepped, self.acted, self.failed, self.total,
@@ -436,12 +438,9 @@ class _Miner:
 
     def _run(self) -> None:
         try:
-            while not self.stop.is_set():
+            while not self.stop.wait(MINER_GATHER_S):
                 if self.control.pending():
-                    self.stop.wait(MINER_GATHER_S)
                     self.control.mine()
-                else:
-                    self.stop.wait(MINER_GATHER_S)
         except BaseException as exc:  # surfaced by close(): a dead miner stalls every sender
             self.error = exc
 
