@@ -147,7 +147,7 @@ def main() -> None:
             print(f"{n} × {r} on {chain}, {mode} (workers {workers}) …", file=sys.stderr)
             runs.append((chain, n, r, mode, run_child(chain, n, r, workers, opts.quiet)))
     print(
-        f"\n{'federation':<16}{'mode':<12}{'wall s':>8}{'deploy s':>10}{'cpu s':>8}"
+        f"\n{'federation':<18}{'mode':<12}{'wall s':>8}{'deploy s':>10}{'cpu s':>8}"
         f"{'anvil cpu s':>12}{'RSS MiB':>9}{'anvil MiB':>10}{'blocks':>8}{'final':>7}"
         f"{'fail':>6}  merged digest"
     )
@@ -156,7 +156,7 @@ def main() -> None:
         digests.setdefault((chain, n, r), set()).add(f["digest"])
         anvil = chain == "anvil"
         print(
-            f"{f'{n} × {r} {chain}':<16}{mode:<12}{f['wall_s']:>8.1f}{f['deploy_s']:>10.1f}"
+            f"{f'{n} × {r} {chain}':<18}{mode:<12}{f['wall_s']:>8.1f}{f['deploy_s']:>10.1f}"
             f"{f['cpu_s']:>8.1f}{f['child_cpu_s'] if anvil else 0:>12.1f}{f['rss_mib']:>9.0f}"
             f"{f['child_rss_mib'] if anvil else 0:>10.0f}{f['blocks']:>8}{f['final']:>5}/{r}"
             f"{f['failures']:>6}  {f['digest'][:16]}"
