@@ -31,7 +31,8 @@ every pending transaction into the next block (automine off for the phase): the 
 same calls, in batches instead of one block each. The first node of a phase steps alone
 first, so it opens the round and posts the beacon as in order; the finalization is raced by
 the nodes whose attestation lands once the tally has reached the threshold (the losers'
-`finalize` reverts: the failure their reports list). What the merge reads is the same.
+`finalize` reverts with `AlreadyFinal`, which their reports list as done). What the merge
+reads is the same.
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ def _play(
     records = []
     for r in range(ROUNDS):
         withheld = [driver.addresses[1]] if r == 1 else []
-        records.append(driver.play_round(r, RoundPlanV2(withheld=withheld)).record)
+        outcome = driver.play_round(r, RoundPlanV2(withheld=withheld))
+        assert outcome.failures == []  # a lost finalization race is named and done
+        records.append(outcome.record)
     driver.step_phase(ROUNDS, Phase.COMMIT)  # settles the last round and slashes the withholder
     finals = [driver.gov.round_view(r).final_result for r in range(ROUNDS)]
     return driver, records, finals
