@@ -539,11 +539,11 @@ class TxSender:
             elif self.nonce_taken(nonce):
                 if self.receipt_of(sent) is not None:  # ours, mined between the two reads
                     continue
-                if not self.in_a_block(sent):  # not ours
+                if not any(self.known(h) for h in sent):  # not ours: the node dropped ours
                     flights.pop(nonce, None)
                     return None
-                # ours and mined, its receipt not served yet: anvil's automine counts the
-                # nonce before it stores receipts; the next look finds it
+                # ours, its receipt not served yet: anvil's automine counts the nonce before
+                # it stores the receipt; the next look finds it
             else:
                 self.check_deadline(function, deadline)
                 now = time.monotonic()
@@ -650,18 +650,6 @@ class TxSender:
         """Whether a mined transaction of this wallet already uses `nonce`."""
         mined = self.backend.w3.eth.get_transaction_count(self.signer.address, "latest")  # type: ignore[arg-type]
         return int(mined) > nonce
-
-    def in_a_block(self, sent: list[bytes]) -> bool:
-        """Whether the node says one of the versions `sent` is in a block (a mined
-        transaction the node knows, even when it does not serve its receipt yet)."""
-        for tx_hash in sent:
-            try:
-                tx = self.backend.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                continue
-            if tx.get("blockNumber") is not None:
-                return True
-        return False
 
     def known(self, tx_hash: bytes) -> bool:
         """Whether the node still knows the transaction (pending or mined)."""
