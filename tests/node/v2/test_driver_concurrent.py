@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
+from web3.exceptions import TransactionNotFound
 
 from flchain.devnet.anvil import AnvilControl, AnvilProcess
 from flchain.ledger import ChainConfigError, EmbeddedBackend, RpcBackend
@@ -26,7 +28,7 @@ from flchain.protocol.machine import Phase
 from flchain.protocol.record import RoundRecordV2
 from flchain.replay.v2 import replay_round_v2
 from flchain.storage import LocalStore
-from flchain.testing.driver import PhaseProgress, RoundDriverV2, RoundPlanV2
+from flchain.testing.driver import ETHER, PhaseProgress, RoundDriverV2, RoundPlanV2
 
 pytestmark = pytest.mark.anvil
 
@@ -142,3 +144,27 @@ def test_the_clock_stays_where_the_driver_put_it(chain: RpcBackend, tmp_path: Pa
 def test_concurrency_needs_an_anvil_the_driver_mines(tmp_path: Path) -> None:
     with pytest.raises(ChainConfigError, match="needs an anvil"):
         RoundDriverV2.deploy(EmbeddedBackend(), LocalStore(tmp_path, fsync=False), 2, workers=2)
+
+
+def test_a_receipt_served_late_is_still_ours(
+    chain: RpcBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Injected fault: the node counts the wallet's nonce as used before it serves the receipt
+    # (anvil under load). The sender used to take the nonce for another transaction's, send
+    # the call again and be refused (`AlreadyRegistered` for its own registration).
+    driver = RoundDriverV2.deploy(chain, LocalStore(tmp_path, fsync=False), 1)
+    newcomer = Account.create()
+    chain.fund(newcomer.address, 10 * ETHER)
+    real = chain.w3.eth.get_transaction_receipt
+    late = [2]
+
+    def served_late(tx_hash: Any) -> Any:
+        if late[0]:
+            late[0] -= 1
+            raise TransactionNotFound("injected: not served yet")
+        return real(tx_hash)
+
+    monkeypatch.setattr(chain.w3.eth, "get_transaction_receipt", served_late)
+    driver.gov.with_account(newcomer).register(ETHER)
+    assert late == [0]
+    assert driver.gov.with_account(newcomer).node_view(newcomer.address).status.name == "ACTIVE"
