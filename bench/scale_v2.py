@@ -161,8 +161,11 @@ def main() -> None:
             f"{f['child_rss_mib'] if anvil else 0:>10.0f}{f['blocks']:>8}{f['final']:>5}/{r}"
             f"{f['failures']:>6}  {f['digest'][:16]}"
         )
+    modes_run = {(c, n, r): set() for c, n, r, _, _ in runs}
+    for c, n, r, m, _ in runs:
+        modes_run[(c, n, r)].add(m)
     for (chain, n, r), found in digests.items():
-        if chain == "anvil":
+        if len(modes_run[(chain, n, r)]) == 2:
             same = "bit-identical" if len(found) == 1 else "DIFFERENT"
             print(f"{n} × {r} anvil: sequential vs concurrent merged model {same}")
     by = {(c, n, r, m): f for c, n, r, m, f in runs}
