@@ -23,8 +23,16 @@ import httpx
 
 from flchain.devnet.process import Server, free_port, release, spawn, stop_process_group
 from flchain.errors import UnavailableError
+from flchain.ledger.backends import RpcBackend
 
-__all__ = ["AnvilProcess", "DevChainError", "LocalChainProcess", "find_node_modules", "free_port"]
+__all__ = [
+    "AnvilControl",
+    "AnvilProcess",
+    "DevChainError",
+    "LocalChainProcess",
+    "find_node_modules",
+    "free_port",
+]
 
 DEFAULT_CHAIN_ID = 31337
 STOP_GRACE_S = 5.0
@@ -217,3 +225,37 @@ class AnvilProcess(LocalChainProcess):
             "--silent",
             *interval,
         ]
+
+
+class AnvilControl:
+    """The clock and mining of an anvil this process owns, through `backend` (an `RpcBackend`
+    of kind "anvil"): what a driver needs to play rounds at its own pace.
+
+    anvil stamps a new block `max(latest + 1, wall clock + offset)`, so a driver slower than
+    its round windows loses the round to the wall clock. `freeze_time` makes every block take
+    the latest block's timestamp until the driver moves time (`Backend.set_time`); with
+    `set_automine(False)` transactions wait in the pool until `mine()` puts every pending one
+    in one block.
+    """
+
+    def __init__(self, backend: RpcBackend) -> None:
+        if backend.kind != "anvil":
+            raise DevChainError(f"anvil controls need an anvil backend, not {backend.kind!r}")
+        self.backend = backend
+
+    def freeze_time(self) -> None:
+        """From now on a block's timestamp moves only when the driver sets it."""
+        self.backend._rpc("anvil_setBlockTimestampInterval", [0])
+
+    def set_automine(self, on: bool) -> None:
+        """Mine each transaction as it arrives (on), or only on `mine()` (off)."""
+        self.backend._rpc("evm_setAutomine", [on])
+
+    def pending(self) -> int:
+        """Transactions waiting in the pool (queued ones, with a nonce gap, not counted)."""
+        status = self.backend._rpc("txpool_status", [])
+        return int(status["pending"], 16)
+
+    def mine(self) -> None:
+        """Mine one block holding the pending transactions (as many as its gas limit takes)."""
+        self.backend._rpc("evm_mine", [])

@@ -550,6 +550,25 @@ class RpcBackend(Backend):
         if int(self.w3.eth.get_balance(target)) < wei:
             self._rpc(method, [target, hex(wei)])
 
+    def revert_data_of(self, receipt: Any) -> bytes | None:
+        """On a devnet (anvil, hardhat): the revert bytes `debug_traceTransaction` reports,
+        the transaction re-run at its place in its block; None elsewhere or when refused."""
+        if self.kind not in ("anvil", "hardhat"):
+            return None
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        quiet = {"disableStorage": True, "disableStack": True, "disableMemory": True}
+        try:
+            trace = self._rpc("debug_traceTransaction", [tx_hash, quiet])
+        except LedgerError:
+            return None
+        if not isinstance(trace, dict) or not trace.get("failed"):
+            return None
+        output = str(trace.get("returnValue") or "").removeprefix("0x")
+        try:
+            return bytes.fromhex(output) or None
+        except ValueError:
+            return None
+
     def snapshot(self) -> Any:
         return self._rpc("evm_snapshot", [])
 

@@ -537,10 +537,13 @@ class TxSender:
                         f"confirmations after {policy.receipt_timeout_s:g} s"
                     )
             elif self.nonce_taken(nonce):
-                if self.receipt_of(sent) is None:  # not ours: mined between the two reads
+                if self.receipt_of(sent) is not None:  # ours, mined between the two reads
+                    continue
+                if not any(self.known(h) for h in sent):  # not ours: the node dropped ours
                     flights.pop(nonce, None)
                     return None
-                continue
+                # ours, its receipt not served yet: anvil's automine counts the nonce before
+                # it stores the receipt; the next look finds it
             else:
                 self.check_deadline(function, deadline)
                 now = time.monotonic()
