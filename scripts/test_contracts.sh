@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The contracts' own checks, offline: forge's unit, fuzz and invariant tests (test/, on the
-# committed artifacts' bytecode), the v2 gas suite (each call a transaction of its own: --isolate)
-# and Slither over contracts/ (through hardhat's compile). Prints the counts and the gas table; on
-# a failure, the whole output of the failing step. scripts/test.sh runs it.
+# committed artifacts' bytecode; foundry.toml's `ci` profile), the v2 gas suite (each call a
+# transaction of its own: --isolate) and Slither over contracts/ (through hardhat's compile).
+# Prints the counts (tests, fuzz runs, invariant calls), the gas table and each step's wall time;
+# on a failure, the whole output of the failing step. scripts/test.sh runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +12,9 @@ trap 'rm -f "$log"' EXIT
 
 GAS_SUITE="test/v2/FLChainV2Gas.t.sol"
 
-echo "==> forge test (unit, fuzz, invariant)"
+echo "==> forge test (unit, fuzz, invariant; profile ci)"
 start=$SECONDS
-if ! node_modules/.bin/forge test --color never --no-match-path "$GAS_SUITE" >"$log" 2>&1; then
+if ! FOUNDRY_PROFILE=ci node_modules/.bin/forge test --color never --no-match-path "$GAS_SUITE" >"$log" 2>&1; then
     cat "$log"
     exit 1
 fi

@@ -49,13 +49,17 @@ library ForwardLib {
     {
         if (r.forwardBars > FORWARD_BARS_CEILING) return "forwardBars";
         if (r.forwardMarginSeconds > FORWARD_MARGIN_CEILING) return "forwardMarginSeconds";
-        if (r.forwardLagRounds < 1 || r.forwardLagRounds > FORWARD_LAG_CEILING) return "forwardLagRounds";
-        if (r.forwardBars > 0) {
+        // With forwardBars = 0 a lag and a trail of 0 are fine: an all-zero forward part is valid.
+        bool on = r.forwardBars > 0;
+        if (r.forwardLagRounds > FORWARD_LAG_CEILING || (on && r.forwardLagRounds < 1)) return "forwardLagRounds";
+        if (on) {
             uint256 needed =
                 commitWindow + revealWindow + r.forwardMarginSeconds + (uint256(r.forwardBars) + 2) * BAR_SECONDS;
             if (needed > uint256(r.forwardLagRounds) * roundLength) return "forwardLagRounds";
         }
-        if (r.forwardTrailRounds < 1 || r.forwardTrailRounds > FORWARD_TRAIL_CEILING) return "forwardTrailRounds";
+        if (r.forwardTrailRounds > FORWARD_TRAIL_CEILING || (on && r.forwardTrailRounds < 1)) {
+            return "forwardTrailRounds";
+        }
         if (r.forwardNoiseZPpm > FORWARD_Z_CEILING) return "forwardNoiseZPpm";
         if (r.forwardNoiseFloorBps > FORWARD_NOISE_FLOOR_CEILING) return "forwardNoiseFloorBps";
         if (r.normBoundRelPpm > NORM_BOUND_REL_CEILING) return "normBoundRelPpm";

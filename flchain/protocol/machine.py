@@ -850,15 +850,21 @@ def check_rules(rules: RulesV2, deployment: Deployment) -> None:
     d = deployment
     bound(r.forward_bars <= fw.MAX_FORWARD_BARS, "forwardBars")
     bound(r.forward_margin_seconds <= fw.MAX_FORWARD_MARGIN_SECONDS, "forwardMarginSeconds")
+    # with forward scoring off (forwardBars = 0) a lag and a trail of 0 are fine: an all-zero
+    # forward part of a rules version is valid, so versions written before it existed are
+    on = r.forward_bars > 0
     fits = fw.lag_fits(
         d.commit_window, d.reveal_window, d.round_length, r.forward_margin_seconds,
         r.forward_bars, r.forward_lag_rounds,
     )  # fmt: skip
-    lag_ok = 1 <= r.forward_lag_rounds <= fw.MAX_FORWARD_LAG_ROUNDS and (
-        r.forward_bars == 0 or fits
+    lag_ok = r.forward_lag_rounds <= fw.MAX_FORWARD_LAG_ROUNDS and (
+        not on or (r.forward_lag_rounds >= 1 and fits)
     )
     bound(lag_ok, "forwardLagRounds")
-    bound(1 <= r.forward_trail_rounds <= fw.MAX_FORWARD_TRAIL_ROUNDS, "forwardTrailRounds")
+    trail_ok = r.forward_trail_rounds <= fw.MAX_FORWARD_TRAIL_ROUNDS and (
+        not on or r.forward_trail_rounds >= 1
+    )
+    bound(trail_ok, "forwardTrailRounds")
     bound(r.forward_noise_z_ppm <= fw.MAX_FORWARD_NOISE_Z_PPM, "forwardNoiseZPpm")
     bound(r.forward_noise_floor_bps <= fw.MAX_FORWARD_NOISE_FLOOR_BPS, "forwardNoiseFloorBps")
     bound(r.norm_bound_rel_ppm <= fw.MAX_NORM_BOUND_REL_PPM, "normBoundRelPpm")

@@ -156,11 +156,13 @@ abstract contract V2World is V2Test {
         levels = treeLevels(hashes);
     }
 
-    /// @notice One honest round: every member commits and reveals, all attest the honest
-    ///         result (penalising `penalised`), and it is finalized.
+    /// @notice One honest round: lagging members settle, the round opens, every member in
+    ///         the frozen set commits and reveals, all attest the honest result (penalising
+    ///         `penalised`), and it is finalized.
     function honestRound(uint256 round, address[] memory penalised) internal returns (IFLChainV2.Result memory r) {
         goTo(round, IFLChainV2.Phase.Commit);
         settleLagging();
+        if (!chain.roundView(round).opened) chain.openRound(round);
         address[] memory nodes = active(round);
         Update[] memory updates = commitAll(round, nodes);
         goTo(round, IFLChainV2.Phase.Reveal);
@@ -205,6 +207,31 @@ abstract contract V2World is V2Test {
             if (v.status == IFLChainV2.Status.Withdrawn) continue;
             settle(members[i], members[i]);
         }
+    }
+
+    // ------------------------------------------------------------ refusals
+
+    /// @notice Every balance a refusal must leave as it was: the contract's, its accounts,
+    ///         `who`'s wallet and `who`'s bond, claims and credit.
+    function books(address who) internal view returns (bytes32) {
+        IFLChainV2.NodeView memory v = chain.nodeView(who);
+        return keccak256(abi.encode(address(chain).balance, chain.accounts(), who.balance, v.bond, v.claimed, v.owed));
+    }
+
+    /// @notice `sender` calls the contract with `data` (and `value`, dealt first): the call must
+    ///         revert with exactly `err` and leave `books(sender)` as they were.
+    function refuse(address sender, uint256 value, bytes memory data, bytes memory err) internal {
+        vm.deal(sender, sender.balance + value);
+        bytes32 before = books(sender);
+        vm.expectRevert(err);
+        vm.prank(sender);
+        (bool reverted,) = address(chain).call{value: value}(data);
+        reverted; // expectRevert checked it: the call's status is forge's
+        vm.assertEq(books(sender), before, "a refusal leaves every balance unchanged");
+    }
+
+    function refuse(address sender, bytes memory data, bytes memory err) internal {
+        refuse(sender, 0, data, err);
     }
 
     // ------------------------------------------------------------ small things
