@@ -252,6 +252,19 @@ def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
     w1, w2 = b"window one" * 40, b"window two" * 40
     h1, h2 = dg.sha256(w1), dg.sha256(w2)
     d.act("scheduleRules", G, m.RulesV2(effective_round=2, notice_rounds=1, forward_lag_rounds=4))
+    for bad in (  # RuleOutOfBounds in RulesCheckV2, the contract the constructor created
+        {"forward_bars": 1, "forward_lag_rounds": 3},  # 3 rounds do not cover 3 400 s
+        {"forward_bars": 1, "forward_lag_rounds": 4, "forward_trail_rounds": 0},
+        {"forward_bars": 1_001},
+        {"norm_bound_rel_ppm": 100_000_001},
+    ):
+        d.act("scheduleRules", G, m.RulesV2(effective_round=3, notice_rounds=1, **bad))
+    d.act(
+        "scheduleRules",
+        G,
+        m.RulesV2(effective_round=3, forward_lag_rounds=0, forward_trail_rounds=0),
+    )
+    d.act("cancelRules", G)
     d.act("commit", A, 0, fed.commitment(fed.update(A, 0)), at=D.start(0) + 1)
 
     close = m.forward_close_of(d.state, 0)
