@@ -116,7 +116,7 @@ def compute_round_record(
         start=schedule.start(round),
         commit_end=schedule.commit_end(round),
         reveal_end=schedule.reveal_end(round),
-        end=schedule.end(round),
+        end=schedule.deadline(round),
         rules=compute_rules(log, round),
         commitments=tuple(_as(Commitment, e) for e in log.events(Committed, round)),
         reveals=tuple(_as(Reveal, e) for e in log.events(Revealed, round)),

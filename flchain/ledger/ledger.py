@@ -16,25 +16,21 @@ Devnet time moves on the backend (`Backend.set_time`, `advance_time`, `goto`), n
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Any, TypeVar, overload
+from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
-from web3 import Web3
-from web3.contract import Contract
 
 from flchain.hashing import hex_to_bytes32
 from flchain.ledger import history, views
-from flchain.ledger.backends import NETWORK_ERRORS, Backend
+from flchain.ledger.backends import Backend
 from flchain.ledger.deployment import Deployment, load_artifact
-from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.ledger.errors import LedgerError
 from flchain.ledger.events import Attested, ChainEvent, Revealed, RoundFinalized
+from flchain.ledger.facade import LedgerBase, send_constructor
 from flchain.ledger.hashes import canonical_penalised, cid_to_bytes
-from flchain.ledger.index import EventIndex, ReadScope
-from flchain.ledger.revert import ErrorDecoder
-from flchain.ledger.sending import Signer, TxPolicy, TxResult, TxSender
+from flchain.ledger.sending import Signer, TxPolicy, TxResult
 from flchain.ledger.views import CommitState, NodeRecord
 from flchain.protocol import (
     Address,
@@ -88,27 +84,9 @@ class AttestResult(BaseModel):
     finalized: bool
 
 
-class Ledger:
+class Ledger(LedgerBase[Deployment]):
     """The FLChain `deployment`, signing as `signer` (none: read-only) under `policy` (fees,
     gas margin, waiting, replacement, confirmations: `flchain.ledger.sending.TxPolicy`)."""
-
-    def __init__(
-        self,
-        deployment: Deployment,
-        signer: Signer | None = None,
-        policy: TxPolicy | None = None,
-    ) -> None:
-        self.deployment = deployment
-        self.signer = signer
-        self.policy = policy or TxPolicy()
-        self.sender = (
-            None
-            if signer is None
-            else TxSender(
-                deployment.backend, deployment.errors, signer, lambda: self.chain_id, self.policy
-            )
-        )
-        self._read_scope = ReadScope()
 
     # ------------------------------------------------------------ construction
 
@@ -121,9 +99,7 @@ class Ledger:
         policy: TxPolicy | None = None,
     ) -> Ledger:
         """Deploy a fresh contract; `deployer` becomes the governor."""
-        artifact = load_artifact()
-        factory = backend.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        ctor = factory.constructor(
+        args = (
             config.t0,
             config.round_length,
             config.commit_window,
@@ -134,15 +110,9 @@ class Ledger:
             cid_to_bytes(config.genesis_cid),
             rules_to_tuple(config.rules, 0),
         )
-        signer = Signer(deployer)
-        sender = TxSender(
-            backend, ErrorDecoder(artifact["abi"]), signer, lambda: backend.chain_id, policy
-        )
-        receipt = sender.send(ctor, "constructor")
-        deployment = Deployment(
-            backend, receipt["contractAddress"], from_block=int(receipt["blockNumber"])
-        )
-        return cls(deployment, signer, policy)
+        address, block = send_constructor(backend, deployer, load_artifact(), args, policy)
+        deployment = Deployment(backend, address, from_block=block)
+        return cls(deployment, Signer(deployer), policy)
 
     @classmethod
     def connect(
@@ -163,70 +133,21 @@ class Ledger:
         )
         return cls(deployment, None if account is None else Signer(account), policy)
 
-    def with_account(self, account: LocalAccount) -> Ledger:
-        """The same deployment (ABI, contract, decoders, cached immutables) and policy, signing
-        as `account`."""
-        return Ledger(self.deployment, Signer(account), self.policy)
-
-    # ------------------------------------------------------------ the deployment
-
     @property
-    def backend(self) -> Backend:
-        return self.deployment.backend
-
-    @property
-    def w3(self) -> Web3:
-        return self.deployment.w3
-
-    @property
-    def address(self) -> Address:
-        return self.deployment.address
-
-    @property
-    def from_block(self) -> int:
-        return self.deployment.from_block
-
-    @property
-    def contract(self) -> Contract:
-        return self.deployment.contract
-
-    @property
-    def account(self) -> LocalAccount | None:
-        return None if self.signer is None else self.signer.account
-
-    @property
-    def chain_id(self) -> int:
-        return self.deployment.chain_id
+    def deployment(self) -> Deployment:
+        """The v1 contract binding: schedule and genesis read once, decoders, event index."""
+        return self._binding
 
     @property
     def schedule(self) -> Schedule:
         return self.deployment.schedule
 
-    # ------------------------------------------------------------ sending
+    def with_account(self, account: LocalAccount) -> Ledger:
+        """The same deployment (decoders, event index, cached immutables) and policy, signing
+        as `account` (a plain `Ledger`, whatever view this one is)."""
+        return Ledger(self._binding, Signer(account), self.policy)
 
-    def _transact(
-        self,
-        function: str,
-        *args: Any,
-        value: int = 0,
-        gas_floor: int | None = None,
-        deadline: int | None = None,
-    ) -> TxResult:
-        if self.sender is None:
-            raise ChainConfigError(
-                "this Ledger has no wallet: pass an account to send transactions"
-            )
-        call = getattr(self.contract.functions, function)(*args)
-        receipt = self.sender.send(
-            call, function, value=value, gas_floor=gas_floor, deadline=deadline
-        )
-        return TxResult(
-            function=function,
-            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            events=tuple(self.deployment.events.decode(receipt["logs"])),
-        )
+    # ------------------------------------------------------------ sending
 
     def register(self, bond: int = 0) -> TxResult:
         """Register the signer as a node with `bond` wei."""
@@ -357,56 +278,6 @@ class Ledger:
         if model is None:  # a RoundFinalized event always has its storage record
             raise LedgerError("RoundFinalized event without a finalized record: inconsistent chain")
         return model
-
-    # ------------------------------------------------------------ events
-
-    @property
-    def event_index(self) -> EventIndex:
-        """The event index of this contract on this backend (shared; see `flchain.ledger.index`)."""
-        return self.deployment.event_index
-
-    def sync_events(self) -> int:
-        """Index every block mined since the last read; returns the last block indexed."""
-        try:
-            return self.event_index.sync()
-        except NETWORK_ERRORS:
-            raise ChainUnavailable("cannot reach the chain to read events") from None
-
-    def _one_read(self) -> AbstractContextManager[None]:
-        """Context: one sync for everything read inside it (nested reads do not sync again)."""
-        return self._read_scope(self.sync_events)
-
-    def _read_horizon(self, to_block: int | None) -> int | None:
-        """The last block an event query may see (None: the indexed tip), after indexing what
-        was mined since the last read (not inside a compound read, which synced once). A view
-        pinned to one block (the audit's `SnapshotLedger`) overrides this."""
-        if not self._read_scope.active:
-            self.sync_events()
-        return to_block
-
-    @overload
-    def events(
-        self, kind: type[E], round: int | None = None, *, to_block: int | None = None
-    ) -> list[E]: ...
-
-    @overload
-    def events(
-        self, kind: str | None = None, round: int | None = None, *, to_block: int | None = None
-    ) -> list[ChainEvent]: ...
-
-    def events(
-        self,
-        kind: str | type[ChainEvent] | None = None,
-        round: int | None = None,
-        *,
-        to_block: int | None = None,
-    ) -> list[Any]:
-        """Typed contract events in chain order: all, or of one kind (an event model or its
-        name), optionally of one round (the first indexed topic of every per-round event) and
-        up to `to_block`. Served from the shared event index."""
-        name = None if kind is None else self.deployment.events.kind(kind).name
-        limit = self._read_horizon(to_block)
-        return self.event_index.query(name, round, to_block=limit)
 
     # ------------------------------------------------------------ round history (events only)
 

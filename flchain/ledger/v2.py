@@ -31,14 +31,11 @@ margin suffice. tests/ledger/v2/test_gas_floors.py checks each floor covers the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from functools import cached_property
-from typing import Any, ClassVar, Final, TypeVar, overload
+from typing import Any, ClassVar, Final, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3 import Web3
-from web3.contract import Contract
 
 from flchain.ledger import history_v2, views_v2
 from flchain.ledger.backends import NETWORK_ERRORS, Backend
@@ -46,13 +43,8 @@ from flchain.ledger.contract_v2 import ContractV2
 from flchain.ledger.deployment import ContractBinding, detect_protocol_version, load_artifact
 from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
 from flchain.ledger.events import ChainEvent, EventDecoder
-from flchain.ledger.events_v2 import (
-    FORWARD_EVENT_TYPES_V2,
-    ROUND_TOPIC_EVENTS,
-    Attested,
-    Revealed,
-)
-from flchain.ledger.index import EventIndex, ReadScope
+from flchain.ledger.events_v2 import FORWARD_EVENT_TYPES_V2, ROUND_TOPIC_EVENTS, Attested, Revealed
+from flchain.ledger.facade import LedgerBase, send_constructor
 from flchain.ledger.ledger import Ledger
 from flchain.ledger.payloads import PayloadReader
 from flchain.ledger.revert import ErrorDecoder
@@ -139,27 +131,18 @@ def _errors_v2(binding: ContractV2) -> ErrorDecoder:
     return ErrorDecoder([*binding.artifact["abi"], *(e for e in box if e["type"] == "error")])
 
 
-class LedgerV2:
+class LedgerV2(LedgerBase[ContractV2]):
     """The FLChainV2 contract `binding`, signing as `signer` (none: read-only) under `policy`
     (`flchain.ledger.sending.TxPolicy`)."""
 
     def __init__(
-        self,
-        binding: ContractV2,
-        signer: Signer | None = None,
-        policy: TxPolicy | None = None,
+        self, binding: ContractV2, signer: Signer | None = None, policy: TxPolicy | None = None
     ) -> None:
-        self.binding = binding
-        self.signer = signer
-        self.policy = policy or TxPolicy()
-        self.sender = (
-            None
-            if signer is None
-            else TxSender(
+        super().__init__(binding, signer, policy)
+        if signer is not None:  # refusals of the forward box are decoded by name too
+            self.sender = TxSender(
                 binding.backend, _errors_v2(binding), signer, lambda: self.chain_id, self.policy
             )
-        )
-        self._read_scope = ReadScope()
 
     # ------------------------------------------------------------ construction
 
@@ -175,19 +158,15 @@ class LedgerV2:
         """Deploy FLChainV2 with `deployment` (the immutables, beacon key included) and the
         first `rules` (effective round 0); `deployer` becomes the governor. A refusal is
         `ContractRevert` (`InvalidDeployment(field)`, `RuleOutOfBounds(field)`, …)."""
-        artifact = load_artifact(ContractV2.VERSION)
-        factory = backend.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        signer = Signer(deployer)
-        sender = TxSender(
-            backend, ErrorDecoder(artifact["abi"]), signer, lambda: backend.chain_id, policy
+        address, block = send_constructor(
+            backend,
+            deployer,
+            load_artifact(ContractV2.VERSION),
+            (deployment.to_abi(), rules.to_abi()),
+            policy,
         )
-        receipt = sender.send(
-            factory.constructor(deployment.to_abi(), rules.to_abi()), "constructor"
-        )
-        binding = ContractV2(
-            backend, receipt["contractAddress"], from_block=int(receipt["blockNumber"])
-        )
-        return cls(binding, signer, policy)
+        binding = ContractV2(backend, address, from_block=block)
+        return cls(binding, Signer(deployer), policy)
 
     @classmethod
     def connect(
@@ -208,79 +187,40 @@ class LedgerV2:
         )
         return cls(binding, None if account is None else Signer(account), policy)
 
-    def with_account(self, account: LocalAccount) -> LedgerV2:
-        """The same contract binding (decoders, event index, cached immutables) and policy,
-        signing as `account`."""
-        return LedgerV2(self.binding, Signer(account), self.policy)
-
-    # ------------------------------------------------------------ the contract
-
     @property
-    def backend(self) -> Backend:
-        return self.binding.backend
-
-    @property
-    def w3(self) -> Web3:
-        return self.binding.w3
-
-    @property
-    def address(self) -> Address:
-        return self.binding.address
-
-    @property
-    def from_block(self) -> int:
-        return self.binding.from_block
-
-    @property
-    def contract(self) -> Contract:
-        """The web3 contract object."""
-        return self.binding.contract
-
-    @property
-    def account(self) -> LocalAccount | None:
-        return None if self.signer is None else self.signer.account
-
-    @property
-    def chain_id(self) -> int:
-        return self.binding.chain_id
+    def binding(self) -> ContractV2:
+        """The v2 contract binding: decoders, event index, the immutables read once."""
+        return self._binding
 
     def deployment(self) -> Deployment:
         """The immutables (`deployment()`, read once per contract): schedule, bonds, genesis,
         beacon, migration source."""
         return self.binding.deployment
 
-    def _me(self) -> Address:
-        if self.signer is None:
-            raise ChainConfigError(
-                "this LedgerV2 has no wallet: pass an account to send transactions"
-            )
-        return self.signer.address
+    def with_account(self, account: LocalAccount) -> LedgerV2:
+        """The same binding (decoders, event index, cached immutables) and policy, signing
+        as `account` (a plain `LedgerV2`, whatever view this one is)."""
+        return LedgerV2(self._binding, Signer(account), self.policy)
 
     # ------------------------------------------------------------ sending
 
-    def _transact(
+    def _transact_forward(
         self,
         function: str,
         *args: Any,
-        value: int = 0,
-        gas_floor: int | None = None,
+        gas_floor: int,
         deadline: int | None = None,
         to: ContractBinding | None = None,
-        also: ContractBinding | None = None,
     ) -> TxResult:
         """Send `function(*args)` to this contract, or to `to` (the forward box); the result's
-        events are this contract's and those of `to` or `also` (a contract the call reaches)."""
+        events are this contract's and the forward box's, in log order."""
         self._me()
         assert self.sender is not None
         target = to or self.binding
         call = getattr(target.contract.functions, function)(*args)
-        receipt = self.sender.send(
-            call, function, value=value, gas_floor=gas_floor, deadline=deadline
-        )
+        receipt = self.sender.send(call, function, gas_floor=gas_floor, deadline=deadline)
         logs = receipt["logs"]
-        events = self.binding.events.decode(logs)
-        if (to or also) is not None:
-            events += (to or also).events.decode(logs)  # type: ignore[union-attr]
+        events = self.binding.events.decode(logs) + self.forward_box.events.decode(logs)
         return TxResult(
             function=function,
             tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
@@ -288,8 +228,6 @@ class LedgerV2:
             gas_used=int(receipt["gasUsed"]),
             events=tuple(sorted(events, key=lambda e: e.log_index)),
         )
-
-    # identity (§3)
 
     def register(self, bond: int) -> TxResult:
         """Register the signer with `bond` wei (≥ minBond); in the frozen set from the next
@@ -341,16 +279,15 @@ class LedgerV2:
         """`commit`, carrying the signer's vote for `window_hash` as round `forward_round`'s
         forward window (§15.2: forward_round + forwardLagRounds = round); the box's
         `ForwardVoted` (and `ForwardAccepted`) are among the events."""
-        return self._transact(
+        return self._transact_forward(
             "commitWithForward", round, bytes(commitment), forward_round, bytes(window_hash),
             gas_floor=COMMIT_WITH_FORWARD_GAS_FLOOR, deadline=self.deployment().commit_end(round),
-            also=self.forward_box,
         )  # fmt: skip
 
     def post_forward(self, round: int, window: bytes) -> TxResult:
         """Post round `round`'s forward window file to the forward box (anyone; once its bars
         have closed and before the votes on it close)."""
-        return self._transact(
+        return self._transact_forward(
             "postForward", round, bytes(window), to=self.forward_box,
             gas_floor=POST_FORWARD_GAS_FLOOR + POST_FORWARD_GAS_FLOOR_PER_BYTE * len(window),
         )  # fmt: skip
@@ -564,47 +501,12 @@ class LedgerV2:
 
     # ------------------------------------------------------------ events
 
-    @property
-    def event_index(self) -> EventIndex:
-        return self.binding.event_index
-
-    def sync_events(self) -> int:
-        """Index every block mined since the last read; returns the last block indexed."""
-        try:
-            return self.event_index.sync()
-        except NETWORK_ERRORS:
-            raise ChainUnavailable("cannot reach the chain to read events") from None
-
-    def _one_read(self) -> AbstractContextManager[None]:
-        return self._read_scope(self.sync_events)
-
-    @overload
-    def events(
-        self, kind: type[E], round: int | None = None, *, to_block: int | None = None
-    ) -> list[E]: ...
-
-    @overload
-    def events(
-        self, kind: str | None = None, round: int | None = None, *, to_block: int | None = None
-    ) -> list[ChainEvent]: ...
-
-    def events(
-        self,
-        kind: str | type[ChainEvent] | None = None,
-        round: int | None = None,
-        *,
-        to_block: int | None = None,
-    ) -> list[Any]:
-        """Typed v2 events in chain order: all, or of one kind (an `events_v2` model or its
-        name), of one round when given (the `round` argument of every event that has one),
-        up to `to_block`."""
-        name = None if kind is None else self.binding.events.kind(kind).name
-        if not self._read_scope.active:
-            self.sync_events()
-        by_topic = round if name in ROUND_TOPIC_EVENTS else None
-        found = self.event_index.query(name, by_topic, to_block=to_block)
-        if round is None or by_topic is not None:
-            return found
+    def _round_events(self, name: str | None, round: int, to_block: int | None) -> list[Any]:
+        # Events whose first indexed topic is the round are served by topic; the others
+        # (a `round` field in their data, or none) are filtered here.
+        if name in ROUND_TOPIC_EVENTS:
+            return self.event_index.query(name, round, to_block=to_block)
+        found = self.event_index.query(name, None, to_block=to_block)
         return [e for e in found if getattr(e, "round", None) == round]
 
     # ------------------------------------------------------------ round history

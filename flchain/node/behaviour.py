@@ -1,7 +1,7 @@
 """The extension points through which a node may depart from the protocol — honest here.
 
 The daemon and the simulation run the same `NodeRunner`; a `Behaviour` only alters what that
-code produces at five documented points:
+code produces at five documented points (`tamper` has a v2 twin, `tamper_v2`):
 
 * `training_identity` — whose data partition and training seed the update is built from;
 * `prepare` — the update source: train from the base (honest) or anything that yields an
@@ -20,6 +20,7 @@ from __future__ import annotations
 from flchain.node.update import Update, UpdateInputs, prepare_update
 from flchain.protocol import Address
 from flchain.replay import Tamper
+from flchain.replay.v2 import TamperV2
 
 __all__ = ["HONEST", "Behaviour"]
 
@@ -46,6 +47,11 @@ class Behaviour:
 
     @property
     def tamper(self) -> Tamper | None:
+        return None
+
+    @property
+    def tamper_v2(self) -> TamperV2 | None:
+        """`tamper` for a protocol-v2 round."""
         return None
 
 

@@ -19,14 +19,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
 
+from eth_account.signers.local import LocalAccount
+
 from flchain.devnet.process import exclusive_lock
 from flchain.errors import FlchainError, UnavailableError
-from flchain.ledger import Ledger
+from flchain.ledger import Ledger, LedgerV2, connect_ledger
 from flchain.ledger.errors import ChainConfigError, LedgerError
+from flchain.market import OHLCV
 from flchain.node.errors import (
     NodeLocked,
     NotRegistered,
@@ -35,6 +39,9 @@ from flchain.node.errors import (
 )
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner import NodeRunner, StepReport, describe_error
+from flchain.node.runner_v2 import BeaconSource, NodeRunnerV2, StepReportV2
+from flchain.node.salt import SaltStore
+from flchain.storage import ContentStore
 
 log = logging.getLogger("flchain.node")
 
@@ -64,12 +71,30 @@ class Backoff:
         self.failures = 0
 
 
+def runner_for(
+    ledger: Ledger | LedgerV2,
+    account: LocalAccount,
+    store: ContentStore,
+    bars_for: Callable[[str], OHLCV],
+    *,
+    data_dir: Path,
+    beacon: BeaconSource | None = None,
+) -> NodeRunner | NodeRunnerV2:
+    """The runner of the protocol the contract speaks (`connect_ledger`'s answer): v1's
+    `NodeRunner`, or `NodeRunnerV2` with its salts persisted under `data_dir` and `beacon`
+    (None: the node posts no beacon; a devnet passes its `DevnetBeaconSource`)."""
+    if isinstance(ledger, LedgerV2):
+        salts = SaltStore.for_node(data_dir, ledger.chain_id, ledger.address, account.address)
+        return NodeRunnerV2(ledger, account, store, bars_for, salts=salts, beacon=beacon)
+    return NodeRunner(ledger, account, store, bars_for)
+
+
 class Daemon:
-    """Runs `runner.step()` every `poll_s` seconds until stopped."""
+    """Runs `runner.step()` every `poll_s` seconds until stopped (either protocol's runner)."""
 
     def __init__(
         self,
-        runner: NodeRunner,
+        runner: NodeRunner | NodeRunnerV2,
         *,
         poll_s: float = 2.0,
         backoff: Backoff | None = None,
@@ -81,6 +106,7 @@ class Daemon:
         self.metrics = metrics
         self.stopping = threading.Event()
         self._round: int | None = None  # the round the last successful step saw
+        self.last_report: StepReport | StepReportV2 | None = None  # of the last successful step
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping.is_set():
@@ -99,6 +125,7 @@ class Daemon:
             delay = self.poll_s
             try:
                 report = self.runner.step()
+                self.last_report = report
                 self.backoff.reset()
                 for action in report.actions:
                     # a reorg that took this node's transactions, or a window missed: worth a look
@@ -107,6 +134,9 @@ class Daemon:
                         logging.WARNING if noted else logging.INFO,
                         "round %d %s: %s", report.round, report.phase.name.lower(), action,
                     )  # fmt: skip
+                if isinstance(report, StepReportV2) and self.metrics is not None:
+                    for failure in report.failures:  # the runner logged each one
+                        self.metrics.observe_error(failure.error, failure.line)
                 self._observe(report)
             except NotRegistered:
                 raise
@@ -136,7 +166,7 @@ class Daemon:
         if isinstance(exc, LedgerError) and not isinstance(exc, ChainConfigError):
             ledger = self.runner.ledger
             try:
-                Ledger.connect(ledger.backend, ledger.address, from_block=ledger.from_block)
+                connect_ledger(ledger.backend, ledger.address, from_block=ledger.from_block)
             except ChainConfigError as found:
                 return (
                     f"{type(found).__name__}: {found.message} (was the chain reset or the "
@@ -146,7 +176,7 @@ class Daemon:
                 pass
         return describe_error(exc)
 
-    def _observe(self, report: StepReport) -> None:
+    def _observe(self, report: StepReport | StepReportV2) -> None:
         """Metrics of a successful step, and a missed round when one closed without our reveal."""
         previous, self._round = self._round, report.round
         if self.metrics is None:
@@ -160,5 +190,5 @@ class Daemon:
         for closed in range(previous, report.round):
             if closed in self.runner.sat_out:
                 continue
-            if not self.runner.commit_state(closed).revealed:
+            if not self.runner.revealed_in(closed):
                 self.metrics.observe_missed()

@@ -5,6 +5,9 @@ libraries (httpx, web3's providers, urllib3, requests) log only warnings, so a n
 what it did, not every RPC request; at DEBUG they log as they like. The JSON format has the
 fields `ts` (UTC, ISO 8601 with milliseconds), `level`, `logger`, `message`, and `error` (the
 exception's type) when a record carries one — never a key or password: nothing logs them.
+
+`classify_failure(action, exc)` is how the v2 runner names a failed action (`Failure`: its
+kind, error type and one line) before it logs it and goes on with the next action.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -52,3 +56,49 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> logging.H
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     return handler
+
+
+FailureKind = Literal["unavailable", "refused", "error", "library", "bug"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One action of a node's step that failed, classified (logged once, one line).
+
+    `kind`: `unavailable` (the chain or the store cannot be reached: retried next step),
+    `refused` (the contract refused; `line` names the custom error), `error` (a `FlchainError`
+    flchain raised), `library` (the web3 / HTTP stack raised something flchain did not name),
+    `bug` (anything else: logged with its traceback, which never reaches a CLI user)."""
+
+    action: str
+    kind: FailureKind
+    error: str  # the exception's type
+    line: str
+
+    @property
+    def level(self) -> int:
+        return logging.WARNING if self.kind in ("unavailable", "refused") else logging.ERROR
+
+
+def classify_failure(action: str, exc: BaseException) -> Failure:
+    """The `Failure` of `action` for `exc`."""
+    from flchain.errors import FlchainError, UnavailableError
+    from flchain.ledger import ContractRevert
+    from flchain.node.errors import describe_foreign_error, from_library
+
+    kind: FailureKind
+    if isinstance(exc, UnavailableError):
+        kind = "unavailable"
+    elif isinstance(exc, ContractRevert):
+        kind = "refused"
+    elif isinstance(exc, FlchainError):
+        kind = "error"
+    elif from_library(exc):
+        kind = "library"
+    else:
+        kind = "bug"
+    if isinstance(exc, FlchainError):
+        line = f"{type(exc).__name__}: {exc.message}"
+    else:
+        line = describe_foreign_error(exc)
+    return Failure(action, kind, type(exc).__name__, line)

@@ -11,12 +11,16 @@ Prometheus or an SSH tunnel. Metrics (all prefixed `flchain_node_`):
 | `rounds_attested_total` | counter | rounds this daemon attested |
 | `rounds_missed_total` | counter | rounds seen to close without this node's reveal (sat-out rounds excluded) |
 | `rounds_sat_out_total` | counter | rounds skipped because the claim was outside the ROI band |
+| `rounds_settled_total` | counter | final rounds this node settled against (v2) |
+| `rounds_finalized_total` | counter | rounds this node finalized (v2) |
+| `beacons_posted_total` | counter | beacon signatures this node posted (v2) |
+| `slashes_total` | counter | no-reveal slashes this node applied, each paying it a bounty (v2) |
 | `errors_total{type}` | counter | step failures by error type (retried) |
 | `last_error_timestamp_seconds` | gauge | when the last step failed (0: never) |
 | `last_error_info{type,message}` | info | the last failure, one line |
 | `wallet_balance_wei` | gauge | the wallet's balance at the last step |
 | `round` | gauge | the chain's current round |
-| `phase{phase}` | gauge | 1 for the current phase, 0 for the others |
+| `phase{phase}` | gauge | 1 for the current phase, 0 for the others (v1 and v2 phases) |
 
 The round counters count what happened on-chain, once per round: a transaction a reorg took
 away and the node sent again (`flchain.node.runner`) is still one committed round.
@@ -29,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flchain.node.runner import StepReport
+    from flchain.node.runner_v2 import StepReportV2
 
 BIND_HOST = "127.0.0.1"
-PHASES = ("NOT_STARTED", "COMMIT", "REVEAL", "CLOSED")
+PHASES = ("NOT_STARTED", "COMMIT", "REVEAL", "CLOSED", "BEACON", "ATTEST")
 
 
 class NodeMetrics:
@@ -51,6 +56,10 @@ class NodeMetrics:
         self.attested = counter("rounds_attested", "Rounds attested")
         self.missed = counter("rounds_missed", "Rounds closed without this node's reveal")
         self.sat_out = counter("rounds_sat_out", "Rounds skipped: claim outside the ROI band")
+        self.settled = counter("rounds_settled", "Final rounds settled against (v2)")
+        self.finalized = counter("rounds_finalized", "Rounds finalized (v2)")
+        self.beacons = counter("beacons_posted", "Beacon signatures posted (v2)")
+        self.slashes = counter("slashes", "No-reveal slashes applied (v2)")
         self.errors = counter("errors", "Step failures (retried)", ("type",))
         self.last_error_time = Gauge(
             "flchain_node_last_error_timestamp_seconds", "Time of the last failure", registry=r
@@ -71,11 +80,18 @@ class NodeMetrics:
         counted |= new
         counter.inc(len(new))
 
-    def observe_step(self, report: StepReport) -> None:
+    def observe_step(self, report: StepReport | StepReportV2) -> None:
         self._count_rounds(self.committed, report.committed)
         self._count_rounds(self.revealed, report.revealed)
         self._count_rounds(self.attested, report.attested)
         self._count_rounds(self.sat_out, report.sat_out)
+        from flchain.node.runner_v2 import StepReportV2
+
+        if isinstance(report, StepReportV2):
+            self._count_rounds(self.settled, report.settled)
+            self._count_rounds(self.finalized, report.finalized)
+            self._count_rounds(self.beacons, report.beacons)
+            self.slashes.inc(len(report.slashed))
         self.round.set(report.round)
         for name in PHASES:
             self.phase.labels(phase=name).set(1 if report.phase.name == name else 0)

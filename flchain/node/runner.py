@@ -151,6 +151,10 @@ class NodeRunner:
     def status(self) -> NodeStatus:
         return self.ledger.node_record(self.address).status
 
+    def revealed_in(self, round: int) -> bool:
+        """Whether this wallet revealed in `round` (the daemon's missed count)."""
+        return self.commit_state(round).revealed
+
     # ------------------------------------------------------------------ the step
 
     def step(self) -> StepReport:

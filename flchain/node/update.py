@@ -26,7 +26,9 @@ from flchain.model import (
     train,
 )
 from flchain.protocol import Address, Bytes32, Directive, GlobalModel, Rules
-from flchain.storage.cid import cid_for_bytes
+from flchain.protocol import digests as dg
+from flchain.protocol.machine import RulesV2
+from flchain.storage.cid import cid_for_bytes, cid_from_bytes
 from flchain.storage.weights import decode_weights, encode_weights
 
 
@@ -42,7 +44,7 @@ class UpdateInputs:
     base_weights: bytes
     directive: Directive | None
     bars: OHLCV
-    rules: Rules
+    rules: Rules | RulesV2  # the update reads only `fee_ppm`, which both versions have
     benchmark: Benchmark
     seed: int
 
@@ -82,7 +84,7 @@ def update_config(
 
 
 def claim_roi_bps(
-    weights_payload: bytes, config: ModelConfig, benchmark: Benchmark, rules: Rules
+    weights_payload: bytes, config: ModelConfig, benchmark: Benchmark, rules: Rules | RulesV2
 ) -> int:
     """The ROI claim exactly as the merge recomputes it: reference inference on the benchmark,
     the DESIGN §4 ROI, fee from the rules, in basis points."""
@@ -133,3 +135,40 @@ def seal(inputs: UpdateInputs, update: Update, salt: Bytes32) -> SealedUpdate:
 
 def with_claim(update: Update, roi: int) -> Update:
     return replace(update, roi_bps=roi)
+
+
+@dataclass(frozen=True)
+class SealedUpdateV2:
+    """What a protocol-v2 node commits and reveals: the payload travels in the reveal's
+    calldata and its CID is the raw-leaf CID of its digest (docs/protocol.md §4, §5)."""
+
+    round: int
+    payload: bytes
+    digest: bytes
+    base_digest: bytes
+    roi_bps: int
+    salt: bytes
+    commitment: bytes
+
+    @property
+    def cid(self) -> str:
+        return str(cid_from_bytes(dg.raw_leaf_cid(self.digest)))
+
+
+def seal_v2(inputs: UpdateInputs, update: Update, salt: bytes) -> SealedUpdateV2:
+    """The v2 commitment (`digests.commitment_hash_v2`) of `update` on the inputs' base."""
+    digest = dg.sha256(update.payload)
+    base_digest = bytes.fromhex(inputs.base.digest.removeprefix("0x"))
+    commitment = dg.commitment_hash_v2(
+        inputs.chain_id, inputs.contract, inputs.round, inputs.node, digest, base_digest,
+        update.roi_bps, salt,
+    )  # fmt: skip
+    return SealedUpdateV2(
+        round=inputs.round,
+        payload=update.payload,
+        digest=digest,
+        base_digest=base_digest,
+        roi_bps=update.roi_bps,
+        salt=salt,
+        commitment=commitment,
+    )

@@ -37,6 +37,7 @@ from flchain.protocol import digests as dg
 from flchain.protocol import forward as fw
 from flchain.protocol.beacon import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, beacon_round
 from flchain.protocol.merkle import TREE_DEPTH, TREE_SIZE, verify_proof
+from flchain.protocol.schedule import RoundWindows
 
 # ---------------------------------------------------------------- constants (§2)
 
@@ -143,7 +144,7 @@ class _AbiStruct:
 
 
 @dataclass(frozen=True)
-class Deployment(_AbiStruct):
+class Deployment(RoundWindows, _AbiStruct):
     """`IFLChainV2.Deployment`: everything fixed at deployment (§2.1)."""
 
     t0: int
@@ -178,30 +179,15 @@ class Deployment(_AbiStruct):
         _check_uint("source_chain_id", self.source_chain_id, 256)
         object.__setattr__(self, "source_contract", to_checksum_address(self.source_contract))
 
-    # The schedule (§1): the only round arithmetic of v2.
-    def start(self, round: int) -> int:
-        return self.t0 + round * self.round_length
-
-    def commit_end(self, round: int) -> int:
-        return self.start(round) + self.commit_window
-
-    def reveal_end(self, round: int) -> int:
-        return self.commit_end(round) + self.reveal_window
-
+    # The schedule (§1): start, commit_end, reveal_end, deadline, round_at are
+    # `RoundWindows`' (the one round arithmetic of v1 and v2); v2 adds the beacon window.
     def attest_open(self, round: int) -> int:
         return self.reveal_end(round) + self.beacon_window
-
-    def deadline(self, round: int) -> int:
-        return self.start(round + 1)
-
-    def round_at(self, ts: int) -> int:
-        """The round in progress at `ts` (0 before T0, like `phaseAt`)."""
-        return 0 if ts < self.t0 else (ts - self.t0) // self.round_length
 
     def phase_at(self, ts: int) -> tuple[int, Phase]:
         if ts < self.t0:
             return 0, Phase.NOT_STARTED
-        round, offset = divmod(ts - self.t0, self.round_length)
+        round, offset = self.round_offset(ts)
         if offset < self.commit_window:
             return round, Phase.COMMIT
         if offset < self.commit_window + self.reveal_window:

@@ -30,8 +30,13 @@ would. Each node still rebuilds the record from events, fetches and verifies eve
 and attests through its own wallet; only the arithmetic is shared. Nothing else uses a memo:
 the audit and a node daemon recompute every merge.
 
+Protocol v2 rounds replay through `flchain.replay.v2` (`replay_round_v2`,
+`publish_and_attest_v2`): the record carries the payloads, the base and its manifest are fetched
+through the same `fetch_content` with a size bound, the merge is `merge_v2`.
+
 Modules: `inputs` (gather and verify a round's merge inputs), `core` (`replay_round`, the memo),
-`publish` (`publish_and_attest`), `errors`. The names below are the package's public surface.
+`publish` (`publish_and_attest`), `v2` (the v2 replay), `errors`. The names below are the
+package's public surface (v2's are in `flchain.replay.v2`).
 """
 
 from flchain.replay.core import (

@@ -10,12 +10,15 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from flchain.ledger import Ledger
 from flchain.merge.core import MergeResult, merge
 from flchain.protocol import RoundRecord
 from flchain.replay.inputs import ReplayInputs, gather_inputs
 from flchain.storage import ContentStore
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -96,24 +99,27 @@ class MergeMemo:
 
     def __init__(self, max_entries: int = 4) -> None:
         self.max_entries = max_entries
-        self._results: OrderedDict[str, MergeResult] = OrderedDict()
+        self._results: OrderedDict[str, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def merge(self, inputs: ReplayInputs) -> MergeResult:
-        """`run_merge(inputs)`, computed once per distinct inputs."""
-        key = merge_inputs_key(inputs)
-        cached = self._results.get(key)
-        if cached is not None:
+    def cached(self, key: str, compute: Callable[[], _R]) -> _R:
+        """`compute()` once per `key` (a digest of everything it reads); v1 and v2 merges
+        share a memo under keys of their own (`merge_inputs_key`, `replay.v2.merge_inputs_key_v2`)."""
+        if key in self._results:
             self.hits += 1
             self._results.move_to_end(key)
-            return cached
+            return cast(_R, self._results[key])
         self.misses += 1
-        result = run_merge(inputs)
+        result = compute()
         self._results[key] = result
         while len(self._results) > self.max_entries:
             self._results.popitem(last=False)
         return result
+
+    def merge(self, inputs: ReplayInputs) -> MergeResult:
+        """`run_merge(inputs)`, computed once per distinct inputs."""
+        return self.cached(merge_inputs_key(inputs), lambda: run_merge(inputs))
 
 
 def replay_round(

@@ -43,36 +43,55 @@ class ReplayInputs:
 
 @dataclass(frozen=True)
 class FetchProblem:
-    """Why content could not be had intact: the store does not have it (`unavailable`), or its
-    bytes do not match the CID or its DAG is malformed (`corrupted`)."""
+    """Why content could not be had intact: the store does not have it (`unavailable`), its
+    bytes do not match the CID or its DAG is malformed (`corrupted`), or it is larger than the
+    caller's bound (`oversized`, only with `fetch_content(..., max_bytes=)`)."""
 
-    kind: Literal["unavailable", "corrupted"]
+    kind: Literal["unavailable", "corrupted", "oversized"]
     detail: str
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.detail}"
 
 
-def fetch_content(store: ContentStore, cid: str) -> bytes | FetchProblem:
+def fetch_content(
+    store: ContentStore, cid: str, *, max_bytes: int | None = None
+) -> bytes | FetchProblem:
     """The bytes of `cid` verified by the store, or what is wrong with them.
 
     The one place content faults are classified. A daemon outage (`UnavailableError`) is not a
     content fault and propagates: merging without the network would attest a wrong result.
+    With `max_bytes` the file is streamed and given up as `oversized` past that many bytes, so
+    a DAG that describes a huge file costs at most `max_bytes` (and a block) to refuse.
     """
     try:
-        return store.get(cid)
+        if max_bytes is None:
+            return store.get(cid)
+        chunks, size = [], 0
+        for chunk in store.iter_content(cid):
+            size += len(chunk)
+            if size > max_bytes:
+                return FetchProblem("oversized", f"{cid} is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
     except BlockNotFoundError as exc:
         return FetchProblem("unavailable", str(exc))
     except (ContentMismatchError, MalformedDagError) as exc:
         return FetchProblem("corrupted", str(exc))
 
 
-def benchmark_for_rules(rules: Rules, round: int, store: ContentStore | None = None) -> Benchmark:
-    """The benchmark the rules name (a window not shipped or registered here is fetched from
-    ``store`` by the CID of its file digest); an all-zero id selects the round's shipped window."""
-    if is_unset_benchmark(rules.benchmark_id):
+def benchmark_named(benchmark_id: str, round: int, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark a rules' 0x-hex id names (a window not shipped or registered here is
+    fetched from ``store`` by the CID of its file digest); an all-zero id selects the round's
+    shipped window."""
+    if is_unset_benchmark(benchmark_id):
         return benchmark_for_round(round)
-    return resolve(rules.benchmark_id, store)
+    return resolve(benchmark_id, store)
+
+
+def benchmark_for_rules(rules: Rules, round: int, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark v1 rules name (`benchmark_named`)."""
+    return benchmark_named(rules.benchmark_id, round, store)
 
 
 def fetch_base_weights(store: ContentStore, base: GlobalModel) -> bytes:

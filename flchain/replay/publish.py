@@ -5,6 +5,8 @@ publish_and_attest(ledger, account, store, round) -> MergeResult
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from eth_account.signers.local import LocalAccount
 
 from flchain.ledger import Ledger
@@ -15,7 +17,20 @@ from flchain.replay.errors import ReplayError
 from flchain.storage import ContentStore
 
 
-def publish(store: ContentStore, result: MergeResult) -> None:
+class Published(Protocol):
+    """What `publish` stores: a v1 `MergeResult` or a v2 `MergeResultV2`."""
+
+    @property
+    def merged_weights(self) -> bytes: ...
+    @property
+    def merged_cid(self) -> str: ...
+    @property
+    def manifest(self) -> bytes: ...
+    @property
+    def manifest_cid(self) -> str: ...
+
+
+def publish(store: ContentStore, result: Published) -> None:
     """Put the merged weights and the manifest in the store (pinned) and check their CIDs."""
     for label, data, cid in (
         ("merged weights", result.merged_weights, result.merged_cid),

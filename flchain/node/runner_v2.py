@@ -1,0 +1,643 @@
+"""The protocol-v2 node cycle: one idempotent `step()` that reads the chain and does what is due.
+
+The daemon (`flchain node run`, a loop around `step` when `connect_ledger` answers a
+`LedgerV2`), the round driver of tests and the simulation run this code; there is no second
+implementation of protocol v2. At the chain's (round r, phase) a step runs, in this order
+(docs/protocol.md §12):
+
+    settle         this node's own leaf, from the latest final round's manifest, when its
+                   settlement lags that round (a lagging node can neither commit nor attest)
+    open           `openRound(r)` when nobody has (commit and reveal windows)
+    commit         train on the base (the latest final model), validate the directive the base
+                   manifest assigned, sit out a claim outside the ROI band, an ineligible node
+                   or a payload over `maxPayloadBytes`; store the update, commit with a
+                   persisted random salt (`SaltStore`)
+    reveal         rebuild the committed update, check it against the on-chain commitment,
+                   reveal with the payload in calldata
+    beacon         post the signature of D(r) from the `BeaconSource` when no valid post is
+                   on-chain yet (beacon window)
+    attest         merge via `flchain.replay.v2`, publish, attest (attest window)
+    finalize       once the tally of the result this node computed reaches q of r's stake
+    slash          `slashNoReveal` for every committed-but-unrevealed node of a round whose
+                   reveal window closed (r and the `SLASH_LOOKBACK_ROUNDS` before it)
+
+Isolation: every action runs on its own. An exception in one is caught, classified
+(`flchain.node.logs.classify_failure`), logged and listed in the report, and the next action
+still runs — a failed attestation never stops the next round's commit and reveal. Refusals
+that mean another node did the work first (`RoundAlreadyOpen`, `AlreadyFinal`, `NotSlashable`…)
+are not failures.
+
+Restart safety. The runner keeps nothing the chain does not say except the commit salts
+(`SaltStore`, written before the commit): whether it committed, revealed, posted, attested or
+settled is read from the contract on every step, and the committed update is re-derived by
+deterministic training from the same base, directive, bars, seed and salt, and checked against
+the on-chain commitment before it is revealed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final, Protocol, TypeVar
+
+from eth_account.signers.local import LocalAccount
+
+from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2, TxResult
+from flchain.ledger.events_v2 import BeaconPosted, Committed
+from flchain.market import OHLCV, Benchmark
+from flchain.merge.settlement import decode_manifest_v2, manifest_leaves, settlement_proof
+from flchain.merge.v2 import PriorRound
+from flchain.model import config_from_metadata, directive_menu, validate_directive
+from flchain.node.behaviour import HONEST, Behaviour
+from flchain.node.errors import CommitmentLost, NodeError, NotRegistered, StoreWriteError
+from flchain.node.logs import Failure, classify_failure
+from flchain.node.salt import SaltStore, training_seed
+from flchain.node.update import SealedUpdateV2, UpdateInputs, seal_v2
+from flchain.protocol import Directive, GlobalModel
+from flchain.protocol.beacon import DevnetBeacon, is_valid_beacon
+from flchain.protocol.machine import (
+    CommitState,
+    Latest,
+    Leaf,
+    NodeView,
+    Phase,
+    RulesV2,
+    Status,
+    finality_needed,
+)
+from flchain.protocol.types import BaseModelV2
+from flchain.replay import MergeMemo
+from flchain.replay.inputs import MAX_MANIFEST_BYTES
+from flchain.replay.v2 import (
+    ReplayResultV2,
+    cid_text,
+    fetch_bounded,
+    get_base_weights_v2,
+    get_benchmark_v2,
+    get_prior,
+    publish_and_attest_v2,
+    replay_round_v2,
+)
+from flchain.storage import ContentStore
+from flchain.storage.weights import decode_weights
+
+__all__ = [
+    "DONE_BY_OTHERS",
+    "SLASH_LOOKBACK_ROUNDS",
+    "BeaconSource",
+    "DevnetBeaconSource",
+    "NodeRunnerV2",
+    "StepReportV2",
+]
+
+log = logging.getLogger("flchain.node")
+
+_T = TypeVar("_T")
+
+#: Rounds before the current one scanned for unrevealed commitments to slash: a withholder is
+#: slashable forever, but honest nodes slash it at once, so a short look back finds every one
+#: a restart or an outage left over.
+SLASH_LOOKBACK_ROUNDS: Final = 2
+
+#: Refusals that mean another node already did what the action set out to do.
+DONE_BY_OTHERS: Final = frozenset(
+    {
+        "RoundAlreadyOpen",
+        "AlreadyFinal",
+        "NotSlashable",
+        "AlreadySettled",
+        "AlreadyAttested",
+        "AlreadyCommitted",
+        "AlreadyRevealed",
+        "BeaconAlreadyPosted",
+    }
+)
+
+#: Refusals that mean the action's window has closed at the pending block.
+WINDOW_CLOSED: Final = frozenset(
+    {"NotInCommitWindow", "NotInRevealWindow", "NotInBeaconWindow", "NotInAttestWindow"}
+)
+
+
+class BeaconSource(Protocol):
+    """Where a node gets the randomness-beacon signature of a beacon round (docs/protocol.md
+    §6). A drand client is one (not shipped: this product runs without internet access, and a
+    devnet's beacon is local); `DevnetBeaconSource` is the devnet's."""
+
+    def signature(self, beacon_round: int) -> bytes | None:
+        """The beacon's signature of `beacon_round`, or None while it is not produced yet."""
+        ...
+
+
+@dataclass(frozen=True)
+class DevnetBeaconSource:
+    """The devnet's local beacon key (`DevnetBeacon`): every round is available at once."""
+
+    beacon: DevnetBeacon
+
+    def signature(self, beacon_round: int) -> bytes | None:
+        return self.beacon.sign(beacon_round)
+
+
+@dataclass
+class StepReportV2:
+    """What one step saw and did: log lines, the rounds each action acted on, and the
+    failures it caught (each classified, one line)."""
+
+    round: int
+    phase: Phase
+    actions: list[str] = field(default_factory=list)
+    settled: list[int] = field(default_factory=list)  # the final round settled against
+    opened: list[int] = field(default_factory=list)
+    committed: list[int] = field(default_factory=list)
+    revealed: list[int] = field(default_factory=list)
+    beacons: list[int] = field(default_factory=list)
+    attested: list[int] = field(default_factory=list)
+    finalized: list[int] = field(default_factory=list)
+    slashed: list[tuple[int, str]] = field(default_factory=list)
+    sat_out: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    reorged: list[int] = field(default_factory=list)  # v2 re-reads the chain: always empty
+    failures: list[Failure] = field(default_factory=list)
+
+
+class _Skip(Exception):  # control flow inside one action: never escapes `run_action`
+    """Ends an action early with a reason (logged as an action, not a failure)."""
+
+
+class NodeRunnerV2:
+    """One node (one wallet) of a protocol-v2 federation.
+
+    @param ledger the FLChainV2 contract; the runner signs with `account`
+    @param account the node's unlocked wallet (kept in memory only)
+    @param store the content store (the base model and manifests by CID; updates archived)
+    @param bars_for the node's private training bars, by training identity (an address)
+    @param salts the node's persisted commit salts (`SaltStore.for_node`; memory-only if None)
+    @param beacon where beacon signatures come from (None: this node never posts one)
+    @param behaviour honest unless the simulation injects an adversary
+    @param merge_memo the simulation's in-process memo of the pure merge (a daemon has none)
+    """
+
+    def __init__(
+        self,
+        ledger: LedgerV2,
+        account: LocalAccount,
+        store: ContentStore,
+        bars_for: Callable[[str], OHLCV],
+        *,
+        salts: SaltStore | None = None,
+        beacon: BeaconSource | None = None,
+        behaviour: Behaviour = HONEST,
+        merge_memo: MergeMemo | None = None,
+    ) -> None:
+        self.account = account
+        self.address = account.address
+        self.ledger = ledger if ledger.account is account else ledger.with_account(account)
+        self.store = store
+        self.bars_for = bars_for
+        self.salts = salts or SaltStore(None)
+        self.beacon = beacon
+        self.behaviour = behaviour
+        self.merge_memo = merge_memo
+        self.sat_out: set[int] = set()
+        self.missed: set[tuple[int, str]] = set()  # (round, action) past its window
+        self._sealed: dict[int, SealedUpdateV2] = {}  # a cache; never required
+        self._merged: dict[int, ReplayResultV2] = {}  # this node's replay per round (a cache)
+        self._beacon_checks: dict[tuple[int, bytes], bool] = {}
+
+    # ------------------------------------------------------------------ chain reads
+
+    def view(self) -> NodeView:
+        return self.ledger.node_view(self.address)
+
+    def commit_state(self, round: int) -> CommitState:
+        return self.ledger.commitment_of(round, self.address)[1]
+
+    def revealed_in(self, round: int) -> bool:
+        """Whether this node's commitment of `round` was revealed (the daemon's missed count)."""
+        return self.commit_state(round) == CommitState.REVEALED
+
+    def in_frozen_set(self, round: int) -> bool:
+        return self.ledger.stake_of(self.address, round) > 0
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self) -> StepReportV2:
+        """Do whatever is due at the chain's current time; safe to call any number of times.
+
+        @raises NotRegistered when the wallet never registered or has withdrawn
+        @raises ChainUnavailable (and other read errors) when the phase cannot be read at all
+        """
+        round, phase = self.ledger.phase()
+        report = StepReportV2(round, phase)
+        if phase == Phase.NOT_STARTED:
+            report.actions.append("waiting for round 0")
+            return report
+        status = self.view().status
+        if status in (Status.NONE, Status.WITHDRAWN):
+            raise NotRegistered(
+                f"{self.address} is not a node of {self.ledger.address} (status {status.name})"
+            )
+        self.run_action("settle", report, lambda: self.ensure_settled(report))
+        if phase in (Phase.COMMIT, Phase.REVEAL):
+            self.run_action("open", report, lambda: self.ensure_opened(round, report))
+        if phase == Phase.COMMIT:
+            self.run_action("commit", report, lambda: self.ensure_committed(round, report))
+        elif phase == Phase.REVEAL:
+            self.run_action("reveal", report, lambda: self.ensure_revealed(round, report))
+        elif phase == Phase.BEACON:
+            self.run_action("beacon", report, lambda: self.ensure_beacon(round, report))
+        elif phase == Phase.ATTEST:
+            self.run_action("attest", report, lambda: self.ensure_attested(round, report))
+            self.run_action("finalize", report, lambda: self.ensure_finalized(round, report))
+        last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
+        for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
+            self.run_action("slash", report, partial(self.ensure_slashed, r, report))
+        return report
+
+    def run_action(self, name: str, report: StepReportV2, action: Callable[[], object]) -> bool:
+        """Run one action in isolation: a failure is classified, logged and reported, and
+        never stops the actions after it. Returns whether it completed."""
+        try:
+            action()
+            return True
+        except _Skip as skip:
+            report.actions.append(str(skip))
+            return True
+        except NotRegistered:
+            raise
+        except ContractRevert as exc:
+            if exc.error_name in DONE_BY_OTHERS:
+                report.actions.append(f"{name}: already done by another node ({exc.error_name})")
+                return True
+            failure = classify_failure(name, exc)
+        except Exception as exc:  # isolation: whatever one action raises, the next one runs
+            failure = classify_failure(name, exc)
+        report.failures.append(failure)
+        log.log(
+            failure.level,
+            "round %d %s: %s failed: %s",
+            report.round,
+            report.phase.name.lower(),
+            name,
+            failure.line,
+            exc_info=failure.kind == "bug",
+        )
+        return False
+
+    def _in_window(
+        self, round: int, what: str, send: Callable[[], _T], report: StepReportV2
+    ) -> _T | None:
+        """`send()` a windowed transaction; None (reported missed once, not retried) when it
+        can no longer be mined in its window."""
+        if (round, what) in self.missed:
+            return None
+        try:
+            return send()
+        except DeadlineMissed as exc:
+            why = exc.message
+        except ContractRevert as exc:
+            if exc.error_name not in WINDOW_CLOSED:
+                raise
+            why = str(exc)
+        self.missed.add((round, what))
+        report.missed.append(round)
+        report.actions.append(f"missed the {what} of round {round}: {why}")
+        return None
+
+    # ------------------------------------------------------------------ settle
+
+    def _own_leaf(self, latest: Latest) -> tuple[Leaf, tuple[bytes, ...]] | None:
+        """This node's leaf and proof in the latest final round's manifest (None: the node
+        registered after that round started, so the table has no row for it)."""
+        cid = cid_text(latest.manifest_cid)
+        manifest = fetch_bounded(
+            self.store, cid, f"manifest of round {latest.round_plus_one - 1}", MAX_MANIFEST_BYTES
+        )
+        leaves = manifest_leaves(decode_manifest_v2(manifest))
+        if all(leaf.node.lower() != self.address.lower() for leaf in leaves):
+            return None
+        return settlement_proof(manifest, self.address)
+
+    def ensure_settled(self, report: StepReportV2) -> None:
+        """Apply this node's leaf of the latest final round when the node lags (it took part in
+        a final round it has not settled: it could neither commit nor attest) or the leaf pays
+        or records something its settled record lacks."""
+        latest = self.ledger.latest()
+        view = self.view()
+        if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
+            return
+        found = self._own_leaf(latest)
+        if found is None:
+            return
+        leaf, proof = found
+        lags = view.settled_round < view.last_participated_round <= latest.round_plus_one
+        record = (view.cum_earned, view.cum_penalties, view.merged_rounds,
+                  view.last_penalty_round, view.score_bps)  # fmt: skip
+        if not lags and record == (leaf.cum_earned, leaf.cum_penalties, leaf.merged_rounds,
+                                   leaf.last_penalty_round, leaf.score_bps):  # fmt: skip
+            return
+        tx = self.ledger.settle(leaf, proof)
+        final = latest.round_plus_one - 1
+        report.settled.append(final)
+        report.actions.append(
+            f"settled against round {final}: earned {leaf.cum_earned} wei in all, "
+            f"{leaf.cum_penalties} penalties (tx {tx.tx_hash[:12]}…)"
+        )
+
+    # ------------------------------------------------------------------ open
+
+    def ensure_opened(self, round: int, report: StepReportV2) -> None:
+        if self.ledger.round_view(round).opened:
+            return
+        self.ledger.open_round(round)
+        report.opened.append(round)
+        report.actions.append(f"opened round {round}")
+
+    # ------------------------------------------------------------------ commit
+
+    def base_for(self, round: int) -> BaseModelV2:
+        """The base of `round`: the latest final model at S(round) (the contract's state)."""
+        return self.ledger.base_for_round(round)
+
+    def directive_for(self, prior: PriorRound, base_weights: bytes) -> Directive | None:
+        """The directive the base manifest assigned to this node, validated against the
+        menu of the base model's config. @raises _Skip with the reason when it is not on it."""
+        mine = [d for d in prior.directives if d.node.lower() == self.address.lower()]
+        if not mine:
+            return None
+        directive = mine[0]
+        _, metadata = decode_weights(base_weights)
+        try:
+            validate_directive(directive, directive_menu(config_from_metadata(metadata)))
+        except Exception as exc:  # ModelError, or a pydantic error from a hostile manifest
+            raise _Skip(
+                f"refusing the directive of round {prior.round}'s manifest: "
+                f"{str(exc).splitlines()[0]}; sitting out (an update that ignores an "
+                "assigned directive is penalised)"
+            ) from None
+        return directive
+
+    def inputs(self, round: int, rules: RulesV2, benchmark: Benchmark) -> UpdateInputs:
+        base = self.base_for(round)
+        base_weights = get_base_weights_v2(self.store, base)
+        prior = get_prior(self.store, base)
+        identity = self.behaviour.training_identity(self.address)
+        chain_id, contract = self.ledger.chain_id, self.ledger.address
+        digest = "0x" + base.digest.hex()
+        model = GlobalModel(
+            round=base.round,
+            digest=digest,
+            cid=cid_text(base.cid),
+            manifest_cid=None if base.manifest_cid is None else cid_text(base.manifest_cid),
+        )
+        return UpdateInputs(
+            chain_id=chain_id,
+            contract=contract,
+            round=round,
+            node=self.address,
+            base=model,
+            base_weights=base_weights,
+            directive=self.directive_for(prior, base_weights),
+            bars=self.bars_for(identity),
+            rules=rules,
+            benchmark=benchmark,
+            seed=training_seed(chain_id, contract, round, identity, digest),
+        )
+
+    def build(self, round: int, salt: bytes) -> tuple[SealedUpdateV2, int, RulesV2]:
+        """Train, claim, alter (adversaries only) and seal this round's update; returns it,
+        the honest claim (before any adversary's change) and the round's rules."""
+        record = self.ledger.round_record_v2(round)
+        rules = record.rules
+        inputs = self.inputs(round, rules, get_benchmark_v2(record, self.store))
+        honest = self.behaviour.prepare(inputs)
+        update = self.behaviour.alter(honest, inputs)
+        return seal_v2(inputs, update, salt), honest.roi_bps, rules
+
+    def _check_can_take_part(self, round: int, claim: int, payload: int, rules: RulesV2) -> None:
+        """Sit the round out (raise _Skip) when a reveal could only be rejected: an honest claim
+        outside the ROI band, an ineligible node, a payload over the rule's bound."""
+        reason = None
+        if not rules.roi_min_bps <= claim <= rules.roi_max_bps:
+            reason = (
+                f"its claim {claim} bps is outside the round's ROI band "
+                f"[{rules.roi_min_bps}, {rules.roi_max_bps}] bps"
+            )
+        elif payload > rules.max_payload_bytes:
+            reason = (
+                f"its update of {payload} bytes exceeds maxPayloadBytes {rules.max_payload_bytes}"
+            )
+        elif not self.ledger.is_eligible(self.address, round):
+            reason = "this node is not eligible (penalty cooldown or score below the minimum)"
+        if reason is not None:
+            self.sat_out.add(round)
+            raise _Skip(f"sitting out round {round}: {reason}; nothing committed")
+
+    def ensure_committed(self, round: int, report: StepReportV2) -> None:
+        if round in self.sat_out or (round, "commit") in self.missed:
+            return
+        if self.commit_state(round) != CommitState.NONE:
+            return
+        if not self.in_frozen_set(round):
+            return  # registered or topped up during this round: from the next one
+        salt = self.salts.salt(round)
+        try:
+            sealed, honest_claim, rules = self.build(round, salt)
+            self._check_can_take_part(round, honest_claim, len(sealed.payload), rules)
+        except _Skip:
+            report.sat_out.append(round)
+            raise
+        self.put_update(sealed)
+        tx = self._in_window(
+            round, "commit", lambda: self.ledger.commit(round, sealed.commitment), report
+        )
+        if tx is None:
+            return
+        self._sealed[round] = sealed
+        report.committed.append(round)
+        report.actions.append(
+            f"committed round {round}: update {sealed.cid[:16]}… claim {sealed.roi_bps} bps "
+            f"on base 0x{sealed.base_digest.hex()[:12]}…"
+        )
+
+    def put_update(self, sealed: SealedUpdateV2) -> None:
+        """Archive the update in the store (pinned); the chain carries it, so this is for
+        the archive only, but a store that answers another CID is a fault worth knowing."""
+        try:
+            cid = self.store.put(sealed.payload)
+        except OSError as exc:
+            raise StoreWriteError(
+                f"cannot write the update of round {sealed.round} to the store: "
+                f"{exc.strerror or exc}"
+            ) from None
+        if cid != sealed.cid:
+            raise StoreWriteError(f"the store returned CID {cid}, expected {sealed.cid}")
+
+    # ------------------------------------------------------------------ reveal
+
+    def rebuild(self, round: int, commitment: bytes) -> SealedUpdateV2:
+        """The update behind this node's on-chain `commitment`, re-derived with its salt."""
+        cached = self._sealed.get(round)
+        if cached is not None and cached.commitment == commitment:
+            return cached
+        salt = self.salts.get(round)
+        if salt is None:
+            raise CommitmentLost(
+                f"the salt of round {round} is not in {self.salts.directory}: the commitment "
+                "cannot be revealed (it will be slashed as not revealed)"
+            )
+        sealed = self.build(round, salt)[0]
+        if sealed.commitment != commitment:
+            raise CommitmentLost(
+                f"cannot rebuild the update committed for round {round}: training data or "
+                "code changed since the commit"
+            )
+        return sealed
+
+    def ensure_revealed(self, round: int, report: StepReportV2) -> None:
+        commitment, state, _ = self.ledger.commitment_of(round, self.address)
+        if state != CommitState.COMMITTED or not self.behaviour.reveals:
+            return
+        sealed = self.rebuild(round, commitment)
+        sent = self._in_window(
+            round,
+            "reveal",
+            lambda: self.ledger.reveal(
+                round, sealed.payload, sealed.base_digest, sealed.roi_bps, sealed.salt
+            ),
+            report,
+        )
+        if sent is None:
+            return
+        _, outcome = sent
+        self._sealed.pop(round, None)
+        report.revealed.append(round)
+        report.actions.append(
+            f"revealed round {round}: {len(sealed.payload)} bytes, claim {sealed.roi_bps} bps, "
+            f"on-chain outcome {outcome.name}"
+        )
+
+    # ------------------------------------------------------------------ beacon
+
+    def is_valid_beacon(self, beacon_round: int, signature: bytes) -> bool:
+        """BLS verification against the deployment's beacon key (pure Python pairings take
+        about a second: each answer is kept)."""
+        key = (beacon_round, bytes(signature))
+        if key not in self._beacon_checks:
+            public_key = self.ledger.deployment().beacon_public_key
+            self._beacon_checks[key] = is_valid_beacon(public_key, beacon_round, signature)
+        return self._beacon_checks[key]
+
+    def valid_post_exists(self, round: int, beacon_round: int) -> bool:
+        return any(
+            self.is_valid_beacon(beacon_round, p.signature)
+            for p in self.ledger.events(BeaconPosted, round)
+        )
+
+    def ensure_beacon(self, round: int, report: StepReportV2) -> None:
+        if self.beacon is None or not self.in_frozen_set(round):
+            return
+        if self.ledger.has_posted_beacon(round, self.address):
+            return
+        beacon_round = self.ledger.beacon_round(round)
+        if self.valid_post_exists(round, beacon_round):
+            return
+        signature = self.beacon.signature(beacon_round)
+        if signature is None:
+            raise _Skip(f"beacon round {beacon_round} is not produced yet")
+        if not self.is_valid_beacon(beacon_round, signature):
+            raise NodeError(
+                f"the beacon source's signature of beacon round {beacon_round} does not verify "
+                "with the deployment's beacon key: check the beacon configuration"
+            )
+        if self._in_window(
+            round, "beacon", lambda: self.ledger.post_beacon(round, signature), report
+        ):
+            report.beacons.append(round)
+            report.actions.append(f"posted beacon round {beacon_round} for round {round}")
+
+    # ------------------------------------------------------------------ attest, finalize
+
+    def replay(self, round: int) -> ReplayResultV2:
+        """This node's merge of `round` (computed once per process; only the latest kept)."""
+        cached = self._merged.get(round)
+        if cached is None:
+            cached = replay_round_v2(self.ledger, self.store, round, memo=self.merge_memo)
+            self._merged = {round: cached}
+        return cached
+
+    def ensure_attested(self, round: int, report: StepReportV2) -> None:
+        if not self.in_frozen_set(round):
+            return
+        if self.view().last_attested_round >= round + 1:
+            return
+        replay, result, sent = publish_and_attest_v2(
+            self.ledger, self.store, round, tamper=self.behaviour.tamper_v2, memo=self.merge_memo
+        )
+        self._merged = {round: replay}
+        if not sent:
+            return
+        report.attested.append(round)
+        report.actions.append(
+            f"attested round {round}: merged {result.merged_digest[:12]}… manifest "
+            f"{result.manifest_cid[:16]}… penalised {len(result.penalised)}, "
+            f"earned {result.settlement.round_earned} wei"
+        )
+
+    def ensure_finalized(self, round: int, report: StepReportV2) -> None:
+        view = self.ledger.round_view(round)
+        if view.final_result != bytes(32):
+            return
+        replay = self.replay(round)
+        result = replay.result
+        tally = self.ledger.tally_of(round, result.result_hash)
+        needed = finality_needed(view.total_stake, replay.record.rules.finality_ppm)
+        if tally < needed:
+            return
+        tx: TxResult = self.ledger.finalize(round, result.result)
+        report.finalized.append(round)
+        report.actions.append(
+            f"finalized round {round}: tally {tally} of {view.total_stake} wei "
+            f"(needed {needed}; tx {tx.tx_hash[:12]}…)"
+        )
+
+    # ------------------------------------------------------------------ slash
+
+    def unrevealed(self, round: int) -> list[str]:
+        """Nodes whose commitment of `round` is still unrevealed and unslashed."""
+        committed = {e.node for e in self.ledger.events(Committed, round)}
+        return sorted(
+            n for n in committed if self.ledger.commitment_of(round, n)[1] == CommitState.COMMITTED
+        )
+
+    def ensure_slashed(self, round: int, report: StepReportV2) -> None:
+        """Slash every withholder of closed `round` (a bounty pays for it), itself excepted."""
+        for node in self.unrevealed(round):
+            if node.lower() == self.address.lower():
+                continue  # its own: a third party earns the bounty, and does
+            self.ledger.slash_no_reveal(round, node)
+            report.slashed.append((round, node))
+            report.actions.append(f"slashed {node} for not revealing round {round}")
+
+    # ------------------------------------------------------------------ wallet actions (CLI)
+
+    def register(self, bond: int | None = None) -> TxResult:
+        """Register this wallet with `bond` wei (default: the deployment's `minBond`)."""
+        return self.ledger.register(self.ledger.deployment().min_bond if bond is None else bond)
+
+    def add_bond(self, amount: int) -> TxResult:
+        return self.ledger.add_bond(amount)
+
+    def request_exit(self) -> TxResult:
+        return self.ledger.request_exit()
+
+    def withdraw(self) -> TxResult:
+        """Withdraw the bond (after the exit delay, settled, nothing unrevealed)."""
+        return self.ledger.withdraw()
+
+    def collect(self) -> TxResult:
+        """Pull rewards credited after a failed transfer."""
+        return self.ledger.collect()

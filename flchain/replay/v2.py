@@ -1,0 +1,252 @@
+"""Replaying a protocol-v2 round: the record from the chain, the rest by CID, then `merge_v2`.
+
+    gather_inputs_v2(ledger, store, round) -> ReplayInputsV2
+    replay_round_v2(ledger, store, round) -> ReplayResultV2           (reads only)
+    publish_and_attest_v2(ledger, store, round) -> ReplayResultV2     (writes; idempotent)
+
+What the node daemon, the simulation and the audit run for v2. The record comes from events and
+the reveals' calldata (`LedgerV2.round_record_v2`): the update payloads are in it, so no update
+is fetched. Only what the whole round depends on comes from the content store, by the CID the
+chain names, through v1's fetch-and-classify path (`inputs.fetch_content`) with a size bound:
+
+* the base weights, by the base's CID, checked against the base digest the chain holds;
+* the prior — the settlement table and the directives of the base's manifest (the latest final
+  round before r), or `PriorRound.genesis()` when the base is genesis;
+* the benchmark the round's frozen rules name (an all-zero id: the round's shipped window).
+
+Missing base content raises `ReplayUnavailable` (nothing can be merged without it; a dead store
+is not a content fault and propagates as it does in v1); content under the CID that is corrupt,
+oversized, or not what the chain recorded raises `ReplayError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from flchain.ledger import LedgerV2
+from flchain.market.benchmark import Benchmark
+from flchain.merge.errors import MergeInputError
+from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
+from flchain.protocol import digests as dg
+from flchain.protocol.record import RoundRecordV2
+from flchain.protocol.types import BaseModelV2
+from flchain.replay.core import MergeMemo
+from flchain.replay.errors import ReplayError, ReplayUnavailable
+from flchain.replay.inputs import MAX_MANIFEST_BYTES, FetchProblem, benchmark_named, fetch_content
+from flchain.replay.publish import publish
+from flchain.storage import ContentStore
+from flchain.storage.cid import cid_from_bytes
+
+__all__ = [
+    "MAX_BASE_WEIGHTS_BYTES",
+    "ReplayInputsV2",
+    "ReplayResultV2",
+    "TamperV2",
+    "already_attested_v2",
+    "cid_text",
+    "fetch_bounded",
+    "gather_inputs_v2",
+    "get_base_weights_v2",
+    "get_benchmark_v2",
+    "get_prior",
+    "merge_inputs_key_v2",
+    "publish_and_attest_v2",
+    "replay_round_v2",
+    "run_merge_v2",
+]
+
+#: The largest base model fetched. Every update has the base's tensors and fits in a reveal
+#: (at most MAX_PAYLOAD_BYTES = 16 KiB), so a real base is about that size; the bound leaves
+#: room for a larger safetensors header and stops a CID that names a huge DAG after 1 MiB.
+MAX_BASE_WEIGHTS_BYTES: Final = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReplayInputsV2:
+    """Everything `merge_v2` is given, kept so callers can inspect or re-run it."""
+
+    record: RoundRecordV2
+    base_weights: bytes
+    benchmark: Benchmark
+    prior: PriorRound
+
+
+@dataclass(frozen=True)
+class ReplayResultV2:
+    """One replayed v2 round: the merge's output and the inputs it was computed from."""
+
+    result: MergeResultV2
+    inputs: ReplayInputsV2
+
+    @property
+    def record(self) -> RoundRecordV2:
+        return self.inputs.record
+
+
+#: A deliberate fault's hook (the simulation's adversaries, tamper tests): given the honest
+#: replay, return the result to publish and attest instead. Never used by an honest node.
+TamperV2 = Callable[[ReplayResultV2], MergeResultV2]
+
+
+# --- fetching what the round depends on -------------------------------------------------------
+
+
+def cid_text(cid: bytes) -> str:
+    """A binary CID (as the contract stores it) in its string form (the store's key)."""
+    return str(cid_from_bytes(cid))
+
+
+def fetch_bounded(store: ContentStore, cid: str, label: str, max_bytes: int) -> bytes:
+    """The verified bytes of `cid`, at most `max_bytes` of them.
+
+    @raises ReplayUnavailable when the store does not have them
+    @raises ReplayError when they are corrupt, malformed or larger than `max_bytes`
+    """
+    data = fetch_content(store, cid, max_bytes=max_bytes)
+    if not isinstance(data, FetchProblem):
+        return data
+    error = ReplayUnavailable if data.kind == "unavailable" else ReplayError
+    raise error(f"cannot fetch the {label} ({cid}): {data.detail}")
+
+
+def _base_label(base: BaseModelV2) -> str:
+    return "genesis model" if base.round < 0 else f"final model of round {base.round}"
+
+
+def get_base_weights_v2(store: ContentStore, base: BaseModelV2) -> bytes:
+    """The base model's bytes, fetched by its CID and checked against the chain's digest."""
+    label = _base_label(base)
+    data = fetch_bounded(store, cid_text(base.cid), label, MAX_BASE_WEIGHTS_BYTES)
+    digest = dg.sha256(data)
+    if digest != base.digest:
+        raise ReplayError(
+            f"the {label} under {cid_text(base.cid)} has digest 0x{digest.hex()}, "
+            f"the chain says 0x{base.digest.hex()}"
+        )
+    return data
+
+
+def get_prior(store: ContentStore, base: BaseModelV2) -> PriorRound:
+    """The prior of a round on `base`: the base manifest's table and directives (genesis:
+    none). The merge checks the table against the base's settlement root."""
+    if base.manifest_cid is None:
+        return PriorRound.genesis()
+    label = f"manifest of round {base.round}"
+    data = fetch_bounded(store, cid_text(base.manifest_cid), label, MAX_MANIFEST_BYTES)
+    try:
+        prior = prior_from_manifest(data)
+    except MergeInputError as exc:
+        raise ReplayError(f"the {label} is not a v2 manifest: {exc.message}") from None
+    if prior.round != base.round:
+        raise ReplayError(f"the {label} says it is of round {prior.round}")
+    return prior
+
+
+def get_benchmark_v2(record: RoundRecordV2, store: ContentStore | None = None) -> Benchmark:
+    """The benchmark the round's frozen rules name."""
+    return benchmark_named("0x" + record.rules.benchmark_id.hex(), record.round, store)
+
+
+def gather_inputs_v2(
+    ledger: LedgerV2, store: ContentStore, round: int, record: RoundRecordV2 | None = None
+) -> ReplayInputsV2:
+    """Rebuild `round` from events and calldata and fetch what its merge needs (no writes)."""
+    record = record if record is not None else ledger.round_record_v2(round)
+    return ReplayInputsV2(
+        record=record,
+        base_weights=get_base_weights_v2(store, record.base),
+        benchmark=get_benchmark_v2(record, store),
+        prior=get_prior(store, record.base),
+    )
+
+
+# --- the merge ---------------------------------------------------------------------------------
+
+
+def run_merge_v2(inputs: ReplayInputsV2) -> MergeResultV2:
+    """The pure v2 merge over gathered inputs."""
+    return merge_v2(inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior)
+
+
+#: Record fields the merge never reads (the votes): without them in the key, the nodes that
+#: attest one after another share the merge of the same round.
+_KEY_EXCLUDED_RECORD_FIELDS = frozenset({"attestations", "finalized"})
+
+
+def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
+    """A sha256 over everything `run_merge_v2` reads: equal keys mean equal merge results.
+    The record (payloads included) and the prior by their JSON, the base by its bytes' hash,
+    the benchmark by its id and the hash of its bars."""
+    h = hashlib.sha256(b"flchain/merge-v2\0")
+
+    def part(label: str, data: bytes) -> None:
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    def doc(value: object) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+    record = inputs.record.model_dump(mode="json", exclude=set(_KEY_EXCLUDED_RECORD_FIELDS))
+    part("record", doc(record))
+    part("base", hashlib.sha256(inputs.base_weights).digest())
+    bench = inputs.benchmark
+    part("benchmark", f"{bench.id.lower()}/{bench.bars.content_hash()}".encode())
+    part("prior", doc(inputs.prior.model_dump(mode="json")))
+    return h.hexdigest()
+
+
+def replay_round_v2(
+    ledger: LedgerV2, store: ContentStore, round: int, *, memo: MergeMemo | None = None
+) -> ReplayResultV2:
+    """Recompute the v2 merge of `round` from the chain and the store. No writes.
+
+    @param round a round whose beacon window has closed (earlier: the record is incomplete)
+    @param memo share the pure merge between the nodes of one process (never for an audit)
+    @raises ReplayUnavailable when the base model or its manifest cannot be fetched
+    @raises ReplayError / MergeInputError when what the chain names is inconsistent
+    """
+    inputs = gather_inputs_v2(ledger, store, round)
+    if memo is None:
+        return ReplayResultV2(run_merge_v2(inputs), inputs)
+    return ReplayResultV2(
+        memo.cached(merge_inputs_key_v2(inputs), lambda: run_merge_v2(inputs)), inputs
+    )
+
+
+# --- the merger's side -------------------------------------------------------------------------
+
+
+def already_attested_v2(record: RoundRecordV2, address: str) -> bool:
+    return any(a.node.lower() == address.lower() for a in record.attestations)
+
+
+def publish_and_attest_v2(
+    ledger: LedgerV2,
+    store: ContentStore,
+    round: int,
+    *,
+    tamper: TamperV2 | None = None,
+    memo: MergeMemo | None = None,
+) -> tuple[ReplayResultV2, MergeResultV2, bool]:
+    """Replay `round`, publish the merged weights and manifest (pinned), attest the result as
+    `ledger`'s signer.
+
+    Idempotent: when the signer already attested this round nothing is written.
+    @param tamper a deliberate fault (adversaries only): the result to publish and attest
+    @return the honest replay, the result published (the tampered one, if any), and whether
+        this call sent the attestation
+    @raises ContractRevert e.g. NotInAttestWindow, AlreadyAttested, SettlementPending
+    """
+    if ledger.account is None:
+        raise ReplayError("attesting needs a ledger that signs: pass one with an account")
+    replay = replay_round_v2(ledger, store, round, memo=memo)
+    result = tamper(replay) if tamper is not None else replay.result
+    if already_attested_v2(replay.record, ledger.account.address):
+        return replay, result, False
+    publish(store, result)
+    ledger.attest(round, result.result)
+    return replay, result, True

@@ -1,0 +1,261 @@
+"""The protocol-v2 node (`NodeRunnerV2`, stepped by the daemon's loop) on FLChainV2, on the
+embedded chain and on anvil, with a real LocalStore: a federation round by round, a restart
+between commit and reveal, an attestation that fails on purpose, a withholder, a lagging node,
+a malformed directive.
+
+Each test deploys its own contract on the module's chain (`RoundDriverV2.deploy`); updates are
+`PerturbedUpdates` (valid, fast). Faults are injected on purpose where a test says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from flchain.ledger import Backend, ContractRevert
+from flchain.ledger.events_v2 import Committed, Settled, Slashed
+from flchain.merge.manifest import MANIFEST_KIND, encode_manifest
+from flchain.node.daemon import Daemon, runner_for
+from flchain.node.errors import CommitmentLost
+from flchain.node.metrics import NodeMetrics
+from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
+from flchain.protocol.machine import Fault, Phase, Result
+from flchain.replay.v2 import replay_round_v2
+from flchain.storage import ContentStore, LocalStore
+from flchain.storage.cid import Cid, cid_for_bytes, parse_cid
+from flchain.storage.errors import IpfsUnavailableError
+from flchain.testing.driver import RoundDriverV2, RoundPlanV2
+
+ROUNDS = 3
+
+
+def _store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store", fsync=False)
+
+
+def _driver(backend: Backend, tmp_path: Path, n: int = 4) -> RoundDriverV2:
+    return RoundDriverV2.deploy(backend, _store(tmp_path), n, salts_dir=tmp_path / "salts")
+
+
+def _daemon_step(metrics: dict[str, NodeMetrics]) -> object:
+    """One pass of the daemon's loop (`Daemon.run(max_steps=1)`) per call, with metrics."""
+
+    def step(runner: NodeRunnerV2) -> StepReportV2:
+        daemon = Daemon(runner, poll_s=0, metrics=metrics.setdefault(runner.address, NodeMetrics()))
+        assert daemon.run(max_steps=1) == 1
+        assert isinstance(daemon.last_report, StepReportV2)
+        return daemon.last_report
+
+    return step
+
+
+def test_a_federation_finalizes_every_round_and_every_node_is_paid(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Four nodes, three rounds, each step through the daemon's loop: every round is final,
+    every node settles and its paid rewards rise round over round, nothing fails."""
+    fed = _driver(backend, tmp_path)
+    metrics: dict[str, NodeMetrics] = {}
+    paid = {n: [fed.gov.node_view(n).claimed] for n in fed.addresses}
+    for r in range(ROUNDS):
+        out = fed.play_round(r, step=_daemon_step(metrics))  # type: ignore[arg-type]
+        assert out.failures == []
+        assert out.record.finalized is not None, r
+        assert fed.gov.round_view(r).final_result == out.record.finalized.result_hash
+        assert {x.node for x in out.record.reveals} == set(fed.addresses)
+        for n in fed.addresses:
+            paid[n].append(fed.gov.node_view(n).claimed)
+    assert fed.gov.latest().round_plus_one == ROUNDS
+    for n, amounts in paid.items():
+        assert all(b > a for a, b in itertools.pairwise(amounts[1:])), (n, amounts)
+        assert amounts[-1] > 0
+    for m in metrics.values():
+        text = m.render()
+        assert f"flchain_node_rounds_committed_total {float(ROUNDS)}" in text
+        assert f"flchain_node_rounds_attested_total {float(ROUNDS)}" in text
+    finalizers = sum(len(r.finalized) for reps in out.reports.values() for r in reps)
+    assert finalizers == 1  # once final, nobody sends finalize again
+
+
+def test_the_daemon_picks_the_v2_runner_from_the_ledger(backend: Backend, tmp_path: Path) -> None:
+    fed = _driver(backend, tmp_path, n=1)
+    runner = runner_for(fed.gov, fed.nodes[0], fed.store, fed.bars_for, data_dir=tmp_path / "data")
+    assert isinstance(runner, NodeRunnerV2)
+    assert runner.salts.directory is not None
+    assert runner.salts.directory.is_relative_to(tmp_path / "data" / "salts")
+
+
+def test_a_node_restarted_after_commit_reveals(backend: Backend, tmp_path: Path) -> None:
+    """The daemon dies after its commit; a new process (a fresh runner, the salt on disk)
+    reveals the very update it committed. One whose salt file was lost cannot, says so, and
+    is slashed by the others."""
+    fed = _driver(backend, tmp_path)
+    a, b = fed.addresses[:2]
+    fed.step_phase(0, Phase.COMMIT)
+    assert all(fed.runner(n).commit_state(0).name == "COMMITTED" for n in fed.addresses)
+    fed.set_runner(a, fed.new_runner(a))  # a restart: nothing in memory, salts on disk
+    lost = fed.new_runner(b)
+    lost.salts = type(lost.salts)(tmp_path / "a wiped data dir")
+    fed.set_runner(b, lost)
+    reveals = fed.step_phase(0, Phase.REVEAL)
+    assert reveals[a].revealed == [0] and reveals[a].failures == []
+    assert reveals[b].revealed == [] and [f.error for f in reveals[b].failures] == [
+        CommitmentLost.__name__
+    ]
+    beacon = fed.step_phase(0, Phase.BEACON)
+    slashes = [s for rep in beacon.values() for s in rep.slashed]
+    assert slashes == [(0, b)]
+    fed.step_phase(0, Phase.ATTEST)
+    record = fed.record(0)
+    assert record.finalized is not None
+    assert a in {x.node for x in record.reveals} and b not in {x.node for x in record.reveals}
+
+
+class ManifestRefusingStore:
+    """FAULT INJECTED ON PURPOSE: a store whose writes of merge manifests fail as a dead IPFS
+    daemon's do (everything else goes through), so this node's publish-and-attest fails."""
+
+    def __init__(self, inner: ContentStore) -> None:
+        self.inner = inner
+
+    def put(self, data: bytes) -> str:
+        if f'"kind":"{MANIFEST_KIND}"'.encode() in data:
+            raise IpfsUnavailableError("injected fault: the store refuses manifests")
+        return self.inner.put(data)
+
+    def put_stream(self, stream: BinaryIO, *, pin: bool = True) -> str:
+        return self.inner.put_stream(stream, pin=pin)
+
+    def get(self, cid: str | Cid) -> bytes:
+        return self.inner.get(cid)
+
+    def iter_content(self, cid: str | Cid) -> Iterator[bytes]:
+        return self.inner.iter_content(cid)
+
+    def has(self, cid: str | Cid) -> bool:
+        return self.inner.has(cid)
+
+    def pin(self, cid: str | Cid) -> None:
+        self.inner.pin(cid)
+
+    def export_car(self, cid: str | Cid, out: BinaryIO) -> int:
+        return self.inner.export_car(cid, out)
+
+    def import_car(self, stream: BinaryIO, *, pin: bool = True) -> list[str]:
+        return self.inner.import_car(stream, pin=pin)
+
+
+def test_a_failed_attestation_does_not_stop_the_next_commit(
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fed = _driver(backend, tmp_path)
+    a = fed.addresses[0]
+    broken = NodeRunnerV2(
+        fed.gov, fed.account(a), ManifestRefusingStore(fed.store), fed.bars_for,
+        salts=fed.salts(a), beacon=fed.runner(a).beacon, merge_memo=fed.memo,
+    )  # fmt: skip
+    fed.set_runner(a, broken)
+    with caplog.at_level(logging.WARNING, logger="flchain.node"):
+        zero = fed.play_round(0)
+    attest = [f for rep in zero.reports[a] for f in rep.failures]
+    assert [(f.action, f.kind, f.error) for f in attest] == [
+        ("attest", "unavailable", "IpfsUnavailableError")
+    ]
+    assert "attest failed: IpfsUnavailableError: injected fault" in caplog.text
+    assert zero.record.finalized is not None  # the other three reach q
+    assert a not in {x.node for x in zero.record.attestations}
+    one = fed.play_round(1)
+    assert [rep.committed for rep in one.reports[a] if rep.committed] == [[1]]
+    assert [rep.revealed for rep in one.reports[a] if rep.revealed] == [[1]]
+    assert a in {x.node for x in one.record.reveals}
+
+
+def test_a_withholder_is_slashed_by_an_honest_node(backend: Backend, tmp_path: Path) -> None:
+    fed = _driver(backend, tmp_path)
+    withholder = fed.addresses[3]
+    bond = fed.gov.node_view(withholder).bond
+    out = fed.play_round(0, RoundPlanV2(withheld=[withholder]))
+    assert withholder not in {x.node for x in out.record.reveals}
+    assert out.record.finalized is not None
+    slashes = fed.gov.events(Slashed, 0)
+    assert [(s.node, s.fault) for s in slashes] == [(withholder, Fault.NO_REVEAL)]
+    slash = slashes[0]
+    assert slash.beneficiary in fed.addresses[:3] and slash.bounty > 0
+    assert fed.gov.node_view(withholder).bond == bond - slash.amount
+    assert fed.gov.rules_for_round(0).no_reveal_slash_wei == slash.amount
+    again = fed.play_round(1)  # nothing left to slash: nobody tries twice
+    assert all(not rep.slashed for reps in again.reports.values() for rep in reps)
+
+
+def test_a_lagging_node_settles_before_it_commits(backend: Backend, tmp_path: Path) -> None:
+    """The first attester of round 0 settles nothing then (round 0 is not final yet) and is
+    offline in round 1: in round 2 it lags — the contract refuses its commit — so its step
+    settles its leaf of round 1 first, then commits."""
+    fed = _driver(backend, tmp_path)
+    late = fed.addresses[0]
+    fed.play_round(0)
+    fed.play_round(1, RoundPlanV2(skip=[late]))
+    view = fed.gov.node_view(late)
+    assert view.settled_round < view.last_participated_round <= fed.gov.latest().round_plus_one
+    fed.goto(2, Phase.COMMIT)
+    with pytest.raises(ContractRevert) as refused:
+        fed.runner(late).ledger.commit(2, b"\x11" * 32)
+    assert refused.value.error_name == "SettlementPending"
+    report = fed.step_phase(2, Phase.COMMIT, [late])[late]
+    assert report.settled == [1] and report.committed == [2] and report.failures == []
+    settled = [e for e in fed.gov.events(Settled) if e.node == late]
+    committed = [e for e in fed.gov.events(Committed, 2) if e.node == late]
+    assert (settled[-1].block_number, settled[-1].log_index) < (
+        committed[0].block_number,
+        committed[0].log_index,
+    )
+    assert fed.gov.node_view(late).claimed > view.claimed
+
+
+def test_a_malformed_directive_is_refused_with_a_logged_reason(
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FAULT INJECTED ON PURPOSE: three of four nodes attest (and finalize) round 0's honest
+    merge with its manifest changed to assign node 1 a directive whose feature set is not on
+    the menu. In round 1 node 1 refuses it, says why in its log, and sits the round out; the
+    others play on."""
+    fed = _driver(backend, tmp_path)
+    victim = fed.addresses[1]
+    for phase in (Phase.COMMIT, Phase.REVEAL, Phase.BEACON):
+        fed.step_phase(0, phase)
+    fed.goto(0, Phase.ATTEST)
+    honest = replay_round_v2(fed.gov, fed.store, 0).result
+    doc = json.loads(honest.manifest)
+    doc["directives"] = [
+        {"node": victim, "feature_set": "no-such-set", "lookback_scale": 1,
+         "learning_rate_ppm": 1_000, "epochs": 1, "init_seed": "7"}
+    ]  # fmt: skip
+    manifest = encode_manifest(doc)
+    assert fed.store.put(manifest) == cid_for_bytes(manifest)
+    forged = Result(
+        honest.result.merged_digest,
+        honest.result.merged_cid,
+        parse_cid(cid_for_bytes(manifest)).to_bytes(),
+        honest.result.settlement_root,
+        honest.result.round_earned,
+    )
+    fed.store.put(honest.merged_weights)
+    for n in fed.addresses[:3]:
+        fed.runner(n).ledger.attest(0, forged)
+    fed.runner(fed.addresses[3]).ledger.finalize(0, forged)
+    assert fed.gov.latest().manifest_cid == forged.manifest_cid
+
+    with caplog.at_level(logging.INFO, logger="flchain.node"):
+        step = _daemon_step({})
+        reports = fed.step_phase(1, Phase.COMMIT, step=step)  # type: ignore[arg-type]
+    assert reports[victim].committed == [] and reports[victim].sat_out == [1]
+    assert "refusing the directive of round 0's manifest" in caplog.text
+    assert "no-such-set" in caplog.text or "not on the menu" in caplog.text
+    others = [n for n in fed.addresses if n != victim]
+    assert all(reports[n].committed == [1] for n in others)
