@@ -33,6 +33,10 @@ The genesis config is the cost-aware decision rule (`COST_AWARE`: a 0.25-logit n
 labels net of the protocol fee); ``--compare-decision-rule`` also runs the honest federation
 with today's rule (no band, fee-blind labels) and prints trades and ROI before/after.
 
+``--forward`` runs protocol v2's merge in-process instead (claim, forward record, record with
+the eligibility gate, record with the relative norm bound; docs/protocol.md §15), time running
+forward from the claim window: see "forward scoring" below.
+
 Run: ``python bench/baselines.py --quick`` (minutes) or ``python bench/baselines.py``
 (20 seeds, both markets, every scenario; about an hour on an idle 2-core machine);
 ``--json FILE`` writes every figure.
