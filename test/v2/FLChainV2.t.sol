@@ -435,9 +435,13 @@ contract FLChainV2Test is V2World {
         );
         bad = resultFor(0, new IFLChainV2.Leaf[](0), 0);
         bad.manifestCid = abi.encodePacked(bytes4(0x01711220), keccak256("dag-cbor"));
-        refuse(ALICE, abi.encodeCall(IFLChainV2.attest, (0, bad)), abi.encodeWithSelector(IFLChainV2.InvalidCid.selector));
+        refuse(
+            ALICE, abi.encodeCall(IFLChainV2.attest, (0, bad)), abi.encodeWithSelector(IFLChainV2.InvalidCid.selector)
+        );
         bad.manifestCid = hex"0170";
-        refuse(ALICE, abi.encodeCall(IFLChainV2.attest, (0, bad)), abi.encodeWithSelector(IFLChainV2.InvalidCid.selector));
+        refuse(
+            ALICE, abi.encodeCall(IFLChainV2.attest, (0, bad)), abi.encodeWithSelector(IFLChainV2.InvalidCid.selector)
+        );
         vm.prank(ALICE);
         chain.attest(0, r);
         refuse(ALICE, call, abi.encodeWithSelector(IFLChainV2.AlreadyAttested.selector, 0, ALICE));

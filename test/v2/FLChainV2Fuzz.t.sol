@@ -275,6 +275,10 @@ contract FLChainV2FuzzTest is V2World {
         else if (f == 3) l.lastPenaltyRound += uint32(delta);
         else if (f == 4) l.scoreBps = int32(uint32(delta));
         else l.index = uint32(delta % 3 == 1 ? 0 : 2); // another member's position
-        refuse(OUTSIDER, abi.encodeCall(IFLChainV2.settle, (l, proof)), abi.encodeWithSelector(IFLChainV2.InvalidProof.selector));
+        refuse(
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.settle, (l, proof)),
+            abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
+        );
     }
 }

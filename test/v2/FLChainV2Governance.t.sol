@@ -39,9 +39,7 @@ contract FLChainV2GovernanceTest is V2World {
         vm.assertEq(l.mergedCid, rawCid(GENESIS), "genesis CID");
     }
 
-    function _refusedDeployment(IFLChainV2.Deployment memory d, IFLChainV2.Rules memory r, bytes memory err)
-        internal
-    {
+    function _refusedDeployment(IFLChainV2.Deployment memory d, IFLChainV2.Rules memory r, bytes memory err) internal {
         vm.expectRevert(err);
         this.create(abi.encodePacked(creationCode(), abi.encode(d, r)));
     }
@@ -233,7 +231,9 @@ contract FLChainV2GovernanceTest is V2World {
         chain.scheduleRules(next);
         goTo(5, IFLChainV2.Phase.Commit); // earliest 6 + 5 = 11: version 2 (round 7) is locked
         refuse(
-            address(this), abi.encodeCall(IFLChainV2.cancelRules, ()), abi.encodeWithSelector(IFLChainV2.NoticeTooShort.selector, 7, 11)
+            address(this),
+            abi.encodeCall(IFLChainV2.cancelRules, ()),
+            abi.encodeWithSelector(IFLChainV2.NoticeTooShort.selector, 7, 11)
         );
         goTo(6, IFLChainV2.Phase.Commit); // round 6 runs with notice 1: earliest 7 + 1
         next.effectiveRound = 8;
@@ -244,7 +244,11 @@ contract FLChainV2GovernanceTest is V2World {
     // ------------------------------------------------------------ cancelRules
 
     function test_cancelRules_outside_the_notice_only() public {
-        refuse(address(this), abi.encodeCall(IFLChainV2.cancelRules, ()), abi.encodeWithSelector(IFLChainV2.NothingToCancel.selector));
+        refuse(
+            address(this),
+            abi.encodeCall(IFLChainV2.cancelRules, ()),
+            abi.encodeWithSelector(IFLChainV2.NothingToCancel.selector)
+        );
         goTo(2, IFLChainV2.Phase.Commit);
         chain.scheduleRules(_version(4));
         vm.expectEmit(true, true, true, true, address(chain));
@@ -255,10 +259,16 @@ contract FLChainV2GovernanceTest is V2World {
         chain.scheduleRules(_version(4));
         goTo(3, IFLChainV2.Phase.Commit); // earliest 5: round 4's rules are locked
         refuse(
-            address(this), abi.encodeCall(IFLChainV2.cancelRules, ()), abi.encodeWithSelector(IFLChainV2.NoticeTooShort.selector, 4, 5)
+            address(this),
+            abi.encodeCall(IFLChainV2.cancelRules, ()),
+            abi.encodeWithSelector(IFLChainV2.NoticeTooShort.selector, 4, 5)
         );
         goTo(4, IFLChainV2.Phase.Commit);
-        refuse(address(this), abi.encodeCall(IFLChainV2.cancelRules, ()), abi.encodeWithSelector(IFLChainV2.RulesInEffect.selector, 1));
+        refuse(
+            address(this),
+            abi.encodeCall(IFLChainV2.cancelRules, ()),
+            abi.encodeWithSelector(IFLChainV2.RulesInEffect.selector, 1)
+        );
         vm.assertEq(chain.rulesForRound(4).maxParticipants, 32, "in force");
     }
 
@@ -270,7 +280,11 @@ contract FLChainV2GovernanceTest is V2World {
             abi.encodeCall(IFLChainV2.transferGovernance, (address(0))),
             abi.encodeWithSelector(IFLChainV2.ZeroAddress.selector)
         );
-        refuse(HEIR, abi.encodeCall(IFLChainV2.acceptGovernance, ()), abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, HEIR));
+        refuse(
+            HEIR,
+            abi.encodeCall(IFLChainV2.acceptGovernance, ()),
+            abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, HEIR)
+        );
         vm.expectEmit(true, true, true, true, address(chain));
         emit IFLChainV2.GovernanceTransferStarted(address(this), OUTSIDER);
         chain.transferGovernance(OUTSIDER);
@@ -278,10 +292,14 @@ contract FLChainV2GovernanceTest is V2World {
         vm.assertEq(chain.pendingGovernor(), HEIR, "pending");
         vm.assertEq(chain.governor(), address(this), "nothing moved yet");
         refuse(
-            OUTSIDER, abi.encodeCall(IFLChainV2.acceptGovernance, ()), abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, OUTSIDER)
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.acceptGovernance, ()),
+            abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, OUTSIDER)
         );
         refuse(
-            HEIR, abi.encodeCall(IFLChainV2.pause, (1 days)), abi.encodeWithSelector(IFLChainV2.NotGovernor.selector, HEIR)
+            HEIR,
+            abi.encodeCall(IFLChainV2.pause, (1 days)),
+            abi.encodeWithSelector(IFLChainV2.NotGovernor.selector, HEIR)
         );
         vm.expectEmit(true, true, true, true, address(chain));
         emit IFLChainV2.GovernanceTransferred(address(this), HEIR);
@@ -294,7 +312,11 @@ contract FLChainV2GovernanceTest is V2World {
             abi.encodeCall(IFLChainV2.pause, (1 days)),
             abi.encodeWithSelector(IFLChainV2.NotGovernor.selector, address(this))
         );
-        refuse(HEIR, abi.encodeCall(IFLChainV2.acceptGovernance, ()), abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, HEIR));
+        refuse(
+            HEIR,
+            abi.encodeCall(IFLChainV2.acceptGovernance, ()),
+            abi.encodeWithSelector(IFLChainV2.NotPendingGovernor.selector, HEIR)
+        );
         vm.prank(HEIR);
         chain.pause(1 days);
     }
@@ -302,13 +324,19 @@ contract FLChainV2GovernanceTest is V2World {
     // ------------------------------------------------------------ pause
 
     function test_pause_refusals() public {
-        refuse(address(this), abi.encodeCall(IFLChainV2.pause, (0)), abi.encodeWithSelector(IFLChainV2.PauseNotAllowed.selector, 0));
+        refuse(
+            address(this),
+            abi.encodeCall(IFLChainV2.pause, (0)),
+            abi.encodeWithSelector(IFLChainV2.PauseNotAllowed.selector, 0)
+        );
         refuse(
             address(this),
             abi.encodeCall(IFLChainV2.pause, (7 days + 1)),
             abi.encodeWithSelector(IFLChainV2.PauseNotAllowed.selector, 0)
         );
-        refuse(address(this), abi.encodeCall(IFLChainV2.unpause, ()), abi.encodeWithSelector(IFLChainV2.NotPaused.selector));
+        refuse(
+            address(this), abi.encodeCall(IFLChainV2.unpause, ()), abi.encodeWithSelector(IFLChainV2.NotPaused.selector)
+        );
         goTo(0, IFLChainV2.Phase.Commit);
         uint64 from = uint64(block.timestamp);
         chain.pause(1 days);
@@ -319,7 +347,9 @@ contract FLChainV2GovernanceTest is V2World {
             abi.encodeWithSelector(IFLChainV2.PauseNotAllowed.selector, earliest)
         );
         vm.warp(earliest - 1);
-        refuse(address(this), abi.encodeCall(IFLChainV2.unpause, ()), abi.encodeWithSelector(IFLChainV2.NotPaused.selector));
+        refuse(
+            address(this), abi.encodeCall(IFLChainV2.unpause, ()), abi.encodeWithSelector(IFLChainV2.NotPaused.selector)
+        );
         refuse(
             address(this),
             abi.encodeCall(IFLChainV2.pause, (1 days)),
@@ -344,10 +374,16 @@ contract FLChainV2GovernanceTest is V2World {
         chain.requestExit();
         honestRound(0, none());
         goTo(1, IFLChainV2.Phase.Commit);
-        refuse(OUTSIDER, abi.encodeCall(IFLChainV2.openRound, (1)), abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1));
+        refuse(
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.openRound, (1)),
+            abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1)
+        );
         bytes32 c = commitmentFor(chain, BOB, updateOf(BOB, 1));
         settle(BOB, BOB);
-        refuse(BOB, abi.encodeCall(IFLChainV2.commit, (1, c)), abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1));
+        refuse(
+            BOB, abi.encodeCall(IFLChainV2.commit, (1, c)), abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1)
+        );
         // settlements, exits, slashes, withdrawals go on
         settle(CAROL, OUTSIDER);
         vm.prank(CAROL);
@@ -372,7 +408,11 @@ contract FLChainV2GovernanceTest is V2World {
         chain.unpause();
         (, uint64 until) = chain.pauseWindow();
         vm.assertEq(until, block.timestamp, "until = now");
-        refuse(OUTSIDER, abi.encodeCall(IFLChainV2.openRound, (1)), abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1));
+        refuse(
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.openRound, (1)),
+            abi.encodeWithSelector(IFLChainV2.RoundPaused.selector, 1)
+        );
         goTo(2, IFLChainV2.Phase.Commit);
         chain.openRound(2);
         commit(chain, BOB, updateOf(BOB, 2));

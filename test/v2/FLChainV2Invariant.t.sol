@@ -62,6 +62,7 @@ contract V2Handler is V2World {
     mapping(address node => IFLChainV2.Leaf) private _leafUsed; // by the node's last settle call
     mapping(address node => uint256) private _settleStep; // the step of that call
     mapping(address node => Pre) private _beforeWithdraw;
+    uint256 private _unfinalized; // the last round playRound attested and did not finalize
 
     /// @dev Not the constructor: the deployment goes through `this.create`, which needs code.
     function init() external {
@@ -117,13 +118,13 @@ contract V2Handler is V2World {
         IFLChainV2.Phase now_;
         (round, now_) = _current();
         if (now_ == phase) return (round, true);
-        uint256 at = timeOf(round, phase, seed % 50);
-        if (at <= block.timestamp) {
+        uint256 when = timeOf(round, phase, seed % 50);
+        if (when <= block.timestamp) {
             if (!nextRound) return (round, false);
             round += 1;
-            at = timeOf(round, phase, seed % 50);
+            when = timeOf(round, phase, seed % 50);
         }
-        vm.warp(at);
+        vm.warp(when);
         return (round, true);
     }
 
@@ -157,9 +158,16 @@ contract V2Handler is V2World {
 
     function requestExit(uint256 nodeSeed) external step {
         if (nodeSeed % 6 != 0) return; // rare: a node that left never comes back
-        vm.prank(_node(nodeSeed >> 8));
+        address node = _node(nodeSeed >> 8);
+        vm.prank(node);
         try chain.requestExit() {
             succeeded["requestExit"] += 1;
+        } catch {}
+        // leaving at once: refused until the exit delay has passed
+        _beforeWithdraw[node] = Pre(chain.nodeView(node), chain.latest().roundPlusOne);
+        vm.prank(node);
+        try chain.withdraw() {
+            succeeded["withdraw"] += 1;
         } catch {}
     }
 
@@ -189,7 +197,10 @@ contract V2Handler is V2World {
         (uint256 round,) = _toPhase(IFLChainV2.Phase.Commit, variant, true);
         _commitAll(round, mask | (mask >> 12), variant);
         (round,) = _toPhase(IFLChainV2.Phase.Reveal, variant, false);
-        _revealAll(round, ~(mask >> 24) | (mask >> 30));
+        _slashEarly(round);
+        // half the rounds, one node withholds its reveal
+        uint256 withheld = (variant >> 40) % NODES;
+        _revealAll(round, (variant >> 48) % 2 == 0 ? ~((1 << withheld) | (1 << (withheld + NODES))) : type(uint256).max);
         (round,) = _toPhase(IFLChainV2.Phase.Beacon, variant, false);
         vm.prank(nodes[variant % NODES]);
         try chain.postBeacon(round, new bytes(96)) {
@@ -197,7 +208,10 @@ contract V2Handler is V2World {
         } catch {}
         (round,) = _toPhase(IFLChainV2.Phase.Attest, variant, false);
         _attestAll(round, ~(mask >> 36), variant | (variant >> 3));
-        if (variant % 4 == 0) return;
+        if (variant % 4 == 0) {
+            _unfinalized = round; // attested, maybe enough, never finalized in time
+            return;
+        }
         vm.prank(OUTSIDER);
         try chain.finalize(round, _honestResult(round)) {
             _adopt(round);
@@ -235,7 +249,9 @@ contract V2Handler is V2World {
 
     function reveal(uint256 mask, uint256 seed) external step {
         (uint256 round, bool ok) = _toPhase(IFLChainV2.Phase.Reveal, seed);
-        if (ok) _revealAll(round, mask);
+        if (!ok) return;
+        _slashEarly(round);
+        _revealAll(round, mask);
     }
 
     function _revealAll(uint256 round, uint256 mask) internal {
@@ -280,12 +296,13 @@ contract V2Handler is V2World {
         }
     }
 
-    /// @dev Within the round in progress (or, a quarter of the time, the round before: past
-    ///      its deadline, which the contract must refuse).
+    /// @dev Within the round in progress (or, a quarter of the time, a round that a
+    ///      `playRound` left unfinalized, maybe with enough votes: once past its deadline, the
+    ///      contract must refuse).
     function finalize(uint256 variant) external step {
         (uint256 round, IFLChainV2.Phase phase) = _current();
-        if (variant % 4 == 0 && round > 0) {
-            round -= 1;
+        if (variant % 4 == 0) {
+            round = _unfinalized;
         } else if (phase != IFLChainV2.Phase.Attest) {
             vm.warp(timeOf(round, IFLChainV2.Phase.Attest, variant % 200));
         }
@@ -317,6 +334,19 @@ contract V2Handler is V2World {
         try chain.slashNoReveal(roundSeed % (current + 1), _node(nodeSeed >> 8)) {
             succeeded["slashNoReveal"] += 1;
         } catch {}
+    }
+
+    /// @dev A hunter tries to slash every commitment of `round` whose reveal window is still
+    ///      open (each refused).
+    function _slashEarly(uint256 round) internal {
+        for (uint256 i = 0; i < NODES; ++i) {
+            address node = nodes[i];
+            if (!committed[round][node] || revealed[round][node]) continue;
+            vm.prank(OUTSIDER);
+            try chain.slashNoReveal(round, node) {
+                succeeded["slashNoReveal"] += 1;
+            } catch {}
+        }
     }
 
     function _slashWithheld(address node, address sender) internal {
@@ -466,7 +496,8 @@ contract V2Handler is V2World {
                     console.log("  latestPlusOne", before.latestPlusOne);
                 }
             } else {
-                (IFLChainV2.Fault fault, uint256 amount,,) = abi.decode(log.data, (IFLChainV2.Fault, uint256, uint256, address));
+                (IFLChainV2.Fault fault, uint256 amount,,) =
+                    abi.decode(log.data, (IFLChainV2.Fault, uint256, uint256, address));
                 delta[i] -= int256(amount);
                 _checkSlash(node, uint256(log.topics[2]), fault, pre[i]);
             }
@@ -628,9 +659,7 @@ contract FLChainV2InvariantTest {
     ///         made claimable and what failed transfers credited.
     function invariant_balance_backs_the_accounts() public view {
         IFLChainV2.Accounts memory a = chain.accounts();
-        vm.assertGe(
-            address(chain).balance, a.bonds + a.pool + a.reserved + a.claimable + a.owed, "balance < accounts"
-        );
+        vm.assertGe(address(chain).balance, a.bonds + a.pool + a.reserved + a.claimable + a.owed, "balance < accounts");
     }
 
     /// @notice At most one final result per round, none after its deadline, none without its event.

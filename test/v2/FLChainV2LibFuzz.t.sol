@@ -69,7 +69,11 @@ contract LibHarness {
         return RulesGateLibrary.read(_stored);
     }
 
-    function verify(bytes32 root, uint256 index, bytes32 leaf, bytes32[16] calldata proof) external pure returns (bool) {
+    function verify(bytes32 root, uint256 index, bytes32 leaf, bytes32[16] calldata proof)
+        external
+        pure
+        returns (bool)
+    {
         return SettlementProof.verify(root, index, leaf, proof);
     }
 }
@@ -91,10 +95,14 @@ contract FLChainV2LibFuzzTest is V2Test {
     function testFuzz_cid_prefix(bytes4 prefix, bytes32 digest) public view {
         // a third of the runs on a valid prefix, the rest on one byte changed or none
         uint256 pick = uint256(digest) % 3;
-        if (pick == 0) prefix = bytes4(0x01551220);
-        else if (pick == 1) prefix = bytes4(uint32(0x01701220) ^ (uint32(uint8(prefix[0])) << (8 * (uint8(prefix[1]) % 4))));
+        if (pick == 0) {
+            prefix = bytes4(0x01551220);
+        } else if (pick == 1) {
+            prefix = bytes4(uint32(0x01701220) ^ (uint32(uint8(prefix[0])) << (8 * (uint8(prefix[1]) % 4))));
+        }
         bytes memory cid = abi.encodePacked(prefix, digest);
-        bool valid = prefix[0] == 0x01 && (prefix[1] == 0x55 || prefix[1] == 0x70) && prefix[2] == 0x12 && prefix[3] == 0x20;
+        bool valid =
+            prefix[0] == 0x01 && (prefix[1] == 0x55 || prefix[1] == 0x70) && prefix[2] == 0x12 && prefix[3] == 0x20;
         (bool ok, bytes memory out) = address(h).staticcall(abi.encodeCall(LibHarness.parse, (cid)));
         (bool okMemory, bytes memory outMemory) = address(h).staticcall(abi.encodeCall(LibHarness.parseMemory, (cid)));
         (bool okValidate,) = address(h).staticcall(abi.encodeCall(LibHarness.validate, (cid)));
@@ -173,9 +181,7 @@ contract FLChainV2LibFuzzTest is V2Test {
         }
     }
 
-    function testFuzz_checkpoint_pack_refuses_what_does_not_fit(uint256 from, uint256 value, uint256 previous)
-        public
-    {
+    function testFuzz_checkpoint_pack_refuses_what_does_not_fit(uint256 from, uint256 value, uint256 previous) public {
         bool fits = from <= type(uint32).max && value <= type(uint112).max && previous <= type(uint112).max;
         if (!fits) {
             vm.expectRevert();
@@ -239,9 +245,9 @@ contract FLChainV2LibFuzzTest is V2Test {
         uint256 which = whichSeed % 3;
         if (a % 4 != 0) a = a >> 192; // mostly a value that fits
         if (b % 4 != 0) b = b >> 192;
-        bool fits = which == 0 ? a <= type(uint32).max : which == 1
-            ? a <= type(uint64).max && b <= type(uint64).max
-            : a <= type(uint32).max;
+        bool fits = which == 0
+            ? a <= type(uint32).max
+            : which == 1 ? a <= type(uint64).max && b <= type(uint64).max : a <= type(uint32).max;
         if (!fits) {
             vm.expectRevert();
             h.setClock(word, which, a, b);

@@ -67,17 +67,25 @@ contract FLChainV2SettleTest is V2World {
         );
         bytes32[16] memory bent = abi.decode(abi.encode(proof), (bytes32[16])); // a copy
         bent[3] = keccak256("not a sibling");
-        refuse(OUTSIDER, abi.encodeCall(IFLChainV2.settle, (l, bent)), abi.encodeWithSelector(IFLChainV2.InvalidProof.selector));
+        refuse(
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.settle, (l, bent)),
+            abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
+        );
         IFLChainV2.Leaf memory richer = IFLChainV2.Leaf(ALICE, 0, uint128(SHARE + 1), 0, 1, 0, 0);
         refuse(
-            OUTSIDER, abi.encodeCall(IFLChainV2.settle, (richer, proof)), abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.settle, (richer, proof)),
+            abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
         );
         // BOB's leaf and proof verify at index 1, but name BOB: ALICE cannot use them, nor can
         // BOB's leaf be moved to ALICE's index
         (IFLChainV2.Leaf memory bob, bytes32[16] memory bobProof) = leafOf(BOB);
         IFLChainV2.Leaf memory moved = IFLChainV2.Leaf(BOB, 0, bob.cumEarned, 0, 1, 0, 0);
         refuse(
-            OUTSIDER, abi.encodeCall(IFLChainV2.settle, (moved, bobProof)), abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
+            OUTSIDER,
+            abi.encodeCall(IFLChainV2.settle, (moved, bobProof)),
+            abi.encodeWithSelector(IFLChainV2.InvalidProof.selector)
         );
         IFLChainV2.Leaf memory renamed = IFLChainV2.Leaf(ALICE, 1, bob.cumEarned, 0, 1, 0, 0);
         refuse(
@@ -113,7 +121,9 @@ contract FLChainV2SettleTest is V2World {
         goTo(2, IFLChainV2.Phase.Commit);
         (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(ALICE);
         refuse(
-            ALICE, abi.encodeCall(IFLChainV2.settle, (l, proof)), abi.encodeWithSelector(IFLChainV2.LeafRegressed.selector, ALICE)
+            ALICE,
+            abi.encodeCall(IFLChainV2.settle, (l, proof)),
+            abi.encodeWithSelector(IFLChainV2.LeafRegressed.selector, ALICE)
         );
         settle(BOB, BOB); // an unchanged leaf is no regression
         vm.assertEq(chain.nodeView(BOB).settledRound, 2, "BOB settled round 1");
@@ -162,7 +172,11 @@ contract FLChainV2SettleTest is V2World {
         vm.assertEq(chain.nodeView(address(w)).owed, share, "owed");
         vm.assertEq(chain.accounts().owed, share, "accounts.owed");
         vm.assertEq(chain.nodeView(address(w)).settledRound, 1, "settled");
-        refuse(address(w), abi.encodeCall(IFLChainV2.collect, ()), abi.encodeWithSelector(IFLChainV2.TransferFailed.selector));
+        refuse(
+            address(w),
+            abi.encodeCall(IFLChainV2.collect, ()),
+            abi.encodeWithSelector(IFLChainV2.TransferFailed.selector)
+        );
         w.setRefusing(false);
         vm.expectEmit(true, true, true, true, address(chain));
         emit IFLChainV2.Collected(address(w), share);
@@ -268,7 +282,7 @@ contract FLChainV2SettleTest is V2World {
         // round 1 penalises BOB again (his reveal was not accepted: there is nothing to slash)
         honestRound(1, one(BOB));
         honestRound(2, one(BOB));
-        (, , IFLChainV2.RevealOutcome outcome) = chain.commitmentOf(2, BOB);
+        (,, IFLChainV2.RevealOutcome outcome) = chain.commitmentOf(2, BOB);
         vm.assertEq(uint256(outcome), uint256(IFLChainV2.RevealOutcome.RejectedIneligible), "ineligible in round 2");
         (l, proof) = leafOf(BOB);
         vm.assertEq(l.cumPenalties, 3, "the table recorded three penalties");
@@ -424,7 +438,9 @@ contract FLChainV2SettleTest is V2World {
         vm.store(address(chain), slot, bytes32(uint256(word) & ~withdrawableAtMask));
         vm.assertEq(chain.nodeView(ALICE).withdrawableAt, 0, "the slot is the one nodeView reads");
         refuse(
-            ALICE, abi.encodeCall(IFLChainV2.withdraw, ()), abi.encodeWithSelector(IFLChainV2.RoundUndecided.selector, 0)
+            ALICE,
+            abi.encodeCall(IFLChainV2.withdraw, ()),
+            abi.encodeWithSelector(IFLChainV2.RoundUndecided.selector, 0)
         );
     }
 
@@ -434,7 +450,11 @@ contract FLChainV2SettleTest is V2World {
         vm.prank(address(w));
         chain.requestExit();
         vm.warp(block.timestamp + EXIT_DELAY);
-        refuse(address(w), abi.encodeCall(IFLChainV2.withdraw, ()), abi.encodeWithSelector(IFLChainV2.TransferFailed.selector));
+        refuse(
+            address(w),
+            abi.encodeCall(IFLChainV2.withdraw, ()),
+            abi.encodeWithSelector(IFLChainV2.TransferFailed.selector)
+        );
         w.setRefusing(false);
         vm.prank(address(w));
         chain.withdraw();
