@@ -33,6 +33,10 @@ The genesis config is the cost-aware decision rule (`COST_AWARE`: a 0.25-logit n
 labels net of the protocol fee); ``--compare-decision-rule`` also runs the honest federation
 with today's rule (no band, fee-blind labels) and prints trades and ROI before/after.
 
+``--forward`` runs protocol v2's merge in-process instead (claim, forward record, record with
+the eligibility gate, record with the relative norm bound; docs/protocol.md §15), time running
+forward from the claim window: see "forward scoring" below.
+
 Run: ``python bench/baselines.py --quick`` (minutes) or ``python bench/baselines.py``
 (20 seeds, both markets, every scenario; about an hour on an idle 2-core machine);
 ``--json FILE`` writes every figure.
@@ -610,6 +614,272 @@ def decision_rule_report(
     return lines
 
 
+# ------------------------------------------------------------------------------ forward scoring
+#
+# `--forward`: the v2 merge (flchain.merge.v2) run in-process round by round — the chain's part
+# is the record it would hold — once with the claim deciding rank, weight and reward (forward
+# scoring off) and once with the trailing forward record deciding (protocol.md §15). Time runs
+# forward: the claim window is the oldest held-out window, each round's forward window the
+# bars after the previous one, and the global model is scored on the windows after all of them.
+
+FORWARD_ROUNDS = 3  # merged rounds; rounds 1 … score the window of the round before
+FORWARD_BARS = 250  # scored bars per forward window
+FORWARD_NODES = 5
+#: inflated claims are refused by the claim check whatever ranks (not run here: the baselines'
+#: own runs show it); the overfitter searches 60 tries a round here (300 in the baselines)
+FORWARD_SCENARIOS = ("honest", "always-short", "overfit", "oversized")
+FORWARD_OVERFIT_TRIES = 60
+#: claim: forward scoring off (the claim ranks, weighs and pays); record: the forward record
+#: does; record+gate: and the eligibility gate at FORWARD_GATE_BPS; record+norm: and the
+#: relative norm bound (FORWARD_NORM_REL_PPM)
+FORWARD_MODES = ("claim", "record", "record+gate", "record+norm")
+#: z · floor of the default rules: the score of a record of zero excess after one round, so the
+#: gate admits an update that does no worse than the base forward and refuses one that does
+FORWARD_GATE_BPS = -100
+#: the scenarios the relative norm bound is run for (it changes nothing for honest updates)
+NORM_SCENARIOS = ("always-short", "oversized")
+FORWARD_CHAIN = (31_337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+#: ‖update − base‖ ≤ 50 % of ‖base‖ in mode record+norm
+FORWARD_NORM_REL_PPM = 500_000
+
+
+@dataclass(frozen=True)
+class ForwardMarket:
+    name: str
+    seed: int
+    claim: Benchmark
+    bars: OHLCV  # the series the forward windows are cut from
+    first: int  # index in `bars` of window 0's first scored bar
+    evaluation: tuple[Benchmark, ...]
+    bars_for: Callable[[str], OHLCV]
+    market: tuple[str, str]
+
+    def window_start(self, k: int) -> int:
+        return int(self.bars.timestamps[self.first + k * (FORWARD_BARS + 2)]) // 1_000
+
+
+def forward_market(name: str, seed: int) -> ForwardMarket:
+    """Claim on the oldest held-out window, forward windows right after it, evaluation on the
+    held-out windows after the last forward window."""
+    from flchain.market.benchmark import SHIPPED_EXCHANGE, SHIPPED_SYMBOL, WARMUP, WINDOW_SIGNALS
+    from flchain.market.loaders import load_btc_15min
+    from flchain.market.planted import PLANTED_EXCHANGE, PLANTED_SYMBOL, WORLD_BARS, planted_world
+
+    base = market_for(name, seed)
+    if name == "real":
+        bars = load_btc_15min().bars
+        oldest, pair = SHIPPED_WINDOWS - 1, (SHIPPED_EXCHANGE, SHIPPED_SYMBOL)
+        windows = [shipped_window(i) for i in range(SHIPPED_WINDOWS)]
+    else:
+        bars = planted_world(seed).bars(0, WORLD_BARS)
+        oldest, pair = PLANTED_WINDOWS - 1, (PLANTED_EXCHANGE, PLANTED_SYMBOL)
+        windows = [planted_window(seed, i) for i in range(PLANTED_WINDOWS)]
+    first = len(bars) - oldest * WINDOW_SIGNALS  # the bar after the claim window's last signal
+    end_ms = int(bars.timestamps[first + FORWARD_ROUNDS * (FORWARD_BARS + 2)])
+    evaluation = tuple(w for w in windows if int(w.bars.timestamps[WARMUP]) > end_ms)
+    return ForwardMarket(name, seed, windows[oldest], bars, first, evaluation, base.bars_for, pair)
+
+
+def _forward_rules(mode: str, scenario: str) -> Any:
+    from flchain.protocol.machine import RulesV2
+
+    v1 = devnet_rules(FORWARD_NODES)
+    on = mode != "claim"
+    return RulesV2(
+        roi_min_bps=v1.roi_min_bps,
+        roi_max_bps=v1.roi_max_bps,
+        eligibility_min_score_bps=FORWARD_GATE_BPS if mode == "record+gate" else -10_000,
+        probation_rounds=1 if on else 0,
+        similarity_threshold_ppm=v1.similarity_threshold_ppm,
+        cluster_cap_ppm=v1.cluster_cap_ppm,
+        aggregation=1,  # MEAN_ROI: the weight is what the claim (or the record) earns
+        roi_tolerance_bps=v1.roi_tolerance_bps,
+        norm_bound_micro=v1.norm_bound_micro,
+        fee_ppm=FEE_PPM,
+        emission_wei=10**18,
+        forward_bars=FORWARD_BARS if on else 0,
+        norm_bound_rel_ppm=FORWARD_NORM_REL_PPM if mode == "record+norm" else 0,
+    )
+
+
+def run_forward(
+    market: ForwardMarket, scenario: str, mode: str, cfg: ModelConfig
+) -> dict[str, Any]:
+    """One federation of FORWARD_ROUNDS v2 merges; the global model's score on the evaluation
+    windows and the attackers' share of the rewards and of the merge weights."""
+    from flchain.market.forward import build_window
+    from flchain.merge.forward import ForwardRound
+    from flchain.merge.v2 import PriorRound, merge_v2, prior_from_manifest
+    from flchain.protocol import digests as dg
+    from flchain.protocol.machine import RevealOutcome
+    from flchain.protocol.record import RoundRecordV2
+    from flchain.protocol.types import BaseModelV2, BeaconParams, RegisteredNode, RevealV2
+
+    rules = _forward_rules(mode, scenario)
+    roles, _ = roles_for(FORWARD_NODES, market.seed, scenario)
+    if scenario == "overfit":
+        roles.behaviours = [
+            Overfitter(FORWARD_OVERFIT_TRIES) if b is not HONEST else b for b in roles.behaviours
+        ]
+    attackers = {
+        a for a, b in zip(roles.addresses, roles.behaviours, strict=True) if b is not HONEST
+    }
+    chain_id, contract = FORWARD_CHAIN
+    run = FederationRun({}, cfg, 0, devnet_rules(FORWARD_NODES), chain_id, contract)
+    fed_market = Market(market.name, market.seed, market.claim, market.evaluation, market.bars_for)
+    genesis = genesis_model(config=cfg.model_copy(update={"init_seed": market.seed}))
+    payload, prior = genesis.payload, PriorRound.genesis()
+    base_round, manifest_cid, root = -1, None, dg.ZERO32
+    previous: ForwardRound | None = None
+    earned = {"attackers": 0, "all": 0}
+    weights = {"attackers": 0, "all": 0}
+    nodes = tuple(RegisteredNode(address=a, index=i) for i, a in enumerate(roles.addresses))
+    for r in range(FORWARD_ROUNDS):
+        reveals = []
+        for i, (node, behaviour) in enumerate(zip(roles.addresses, roles.behaviours, strict=True)):
+            inputs = _inputs(fed_market, run, r, node, payload)
+            update = behaviour.alter(prepare_update(inputs), inputs)
+            band = rules.roi_min_bps <= update.roi_bps <= rules.roi_max_bps
+            reveals.append(
+                RevealV2(
+                    node=node,
+                    update_digest=dg.sha256(update.payload),
+                    base_digest=dg.sha256(payload),
+                    roi_bps=update.roi_bps,
+                    salt=dg.keccak(f"{node} {r}".encode()),
+                    outcome=RevealOutcome.ACCEPTED if band else RevealOutcome.REJECTED_ABNORMAL_ROI,
+                    block_number=r + 1,
+                    log_index=i,
+                    payload=update.payload,
+                )
+            )
+        digest = dg.sha256(payload)
+        end = market.window_start(r)
+        record = RoundRecordV2(
+            round=r, chain_id=chain_id, contract=contract,
+            start=end - 700, commit_end=end - 300, reveal_end=end, attest_open=end + 100,
+            deadline=end + 300, rules=rules,
+            beacon=BeaconParams(genesis=0, period=3, delay=0, public_key=b"\x00" * 48),
+            reserved=rules.emission_wei, nodes=nodes,
+            base=BaseModelV2(
+                round=base_round, digest=digest, cid=dg.raw_leaf_cid(digest),
+                manifest_cid=manifest_cid, settlement_root=root,
+            ),
+            reveals=tuple(reveals), committed=tuple(roles.addresses),
+        )  # fmt: skip
+        result = merge_v2(
+            record, payload, market.claim, prior, previous if rules.forward_bars else None
+        )
+        window = build_window(market.bars, *market.market, market.window_start(r), FORWARD_BARS)
+        record = record.model_copy(update={"forward_window": dg.sha256(window.data)})
+        previous = ForwardRound(record, payload, window.data)
+        for n, v in result.settlement.earned.items():
+            earned["all"] += v
+            earned["attackers"] += v if n in attackers else 0
+        if result.kept_base:
+            continue
+        doc = json.loads(result.manifest)
+        for w in doc["weights"]:
+            weights["all"] += int(w["share_ppm"])
+            weights["attackers"] += int(w["share_ppm"]) if w["node"] in attackers else 0
+        payload, prior, base_round = result.merged_weights, prior_from_manifest(result.manifest), r
+        manifest_cid = dg.raw_leaf_cid(dg.sha256(result.manifest))
+        root = result.settlement.root
+    tensors, metadata = decode_weights(payload)
+    final = {k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}
+    got = score(final, config_from_metadata(metadata), market.evaluation)
+    share = lambda d: d["attackers"] / d["all"] if d["all"] else 0.0  # noqa: E731
+    return {
+        "market": market.name, "seed": market.seed, "scenario": scenario, "mode": mode,
+        "roi_bps": got.roi_bps, "trades": got.trades,
+        "attacker_reward_share": share(earned), "attacker_weight_share": share(weights),
+    }  # fmt: skip
+
+
+def forward_report(rows: Sequence[Mapping[str, Any]], markets: Sequence[str]) -> list[str]:
+    """Per market and scenario and mode: the global model's ROI on the evaluation windows
+    (mean and 95 % bootstrap interval over seeds) and trades per 1 000 bars, the paired
+    difference from the claim mode, and the attackers' share of the rewards."""
+    lines = [
+        "",
+        "forward scoring (v2 merge in-process; evaluation windows after every forward window)",
+    ]
+    for market in markets:
+        lines.append(f"  {market}:")
+        lines.append("    scenario      mode         global ROI [95% CI]      trades   "
+                     "− claim [95% CI]         attackers' rewards")  # fmt: skip
+        for scenario in FORWARD_SCENARIOS:
+            by = {
+                mode: sorted(
+                    (
+                        r
+                        for r in rows
+                        if r["market"] == market and r["scenario"] == scenario and r["mode"] == mode
+                    ),
+                    key=lambda r: r["seed"],
+                )
+                for mode in FORWARD_MODES
+            }
+            if not by["claim"]:
+                continue
+            for mode in FORWARD_MODES:
+                if len(by[mode]) != len(by["claim"]):
+                    continue
+                roi = bootstrap([r["roi_bps"] for r in by[mode]])
+                trades = float(np.mean([r["trades"] for r in by[mode]]))
+                pairs = zip(by["claim"], by[mode], strict=True)
+                diff = (
+                    ""
+                    if mode == "claim"
+                    else _fmt(*bootstrap([m["roi_bps"] - c["roi_bps"] for c, m in pairs]))
+                )
+                share = bootstrap([r["attacker_reward_share"] for r in by[mode]])
+                lines.append(
+                    f"    {scenario:13s} {mode:11s} {_fmt(*roi)}  {trades:6.1f}   {diff:24s} "
+                    f"{share[0]:5.1%} [{share[1]:.1%}, {share[2]:.1%}]"
+                )
+    return lines
+
+
+def forward_main(
+    seeds: int, markets: Sequence[str], scenarios: Sequence[str], out: Path | None
+) -> None:
+    cfg = ModelConfig(**COST_AWARE)
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    print(
+        f"forward: {seeds} seeds × {len(markets)} markets × {len(scenarios)} scenarios × "
+        f"{len(FORWARD_MODES)} modes, "
+        f"{FORWARD_NODES} nodes ({ADVERSARIES} attackers per attack), {FORWARD_ROUNDS} rounds, "
+        f"{FORWARD_BARS}-bar forward windows",
+        flush=True,
+    )
+    for name in markets:
+        for seed in range(seeds):
+            market = forward_market(name, seed)
+            for scenario in scenarios:
+                for mode in FORWARD_MODES:
+                    if mode == "record+norm" and scenario not in NORM_SCENARIOS:
+                        continue
+                    t0 = time.perf_counter()
+                    row = run_forward(market, scenario, mode, cfg)
+                    rows.append(row)
+                    print(
+                        f"  {name} seed {seed:2d} {scenario:13s} {mode:7s} {row['roi_bps']:+7.0f} bps "
+                        f"{row['trades']:5.1f} trades, attackers {row['attacker_reward_share']:.1%} "
+                        f"of rewards ({time.perf_counter() - t0:.1f} s)",
+                        flush=True,
+                    )
+            if out:  # every seed as it lands: a long run interrupted keeps what it measured
+                out.write_text(json.dumps({"seeds": seeds, "rows": rows}, indent=1))
+    lines = forward_report(rows, markets)
+    wall = time.perf_counter() - started
+    lines.append(f"wall time {wall:.0f} s ({wall / 60:.1f} min)")
+    print("\n".join(lines))
+    if out:
+        out.write_text(json.dumps({"seeds": seeds, "rows": rows, "wall_seconds": wall}, indent=1))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 seeds, 6 nodes, 4 rounds")
@@ -617,15 +887,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--nodes", type=int, default=None)
     ap.add_argument("--days", type=int, default=None)
     ap.add_argument("--markets", default=",".join(MARKETS))
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--scenarios", default=None, help="default: every scenario of the mode")
     ap.add_argument("--compare-decision-rule", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
+    ap.add_argument(
+        "--forward", action="store_true", help="the v2 merge: claim-ranked vs forward-ranked"
+    )
     args = ap.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 20)
+    if args.forward:
+        chosen = [s for s in (args.scenarios or ",".join(FORWARD_SCENARIOS)).split(",") if s]
+        forward_main(seeds, [m for m in args.markets.split(",") if m], chosen, args.json)
+        return
     nodes = args.nodes or (6 if args.quick else 10)
     days = args.days or (4 if args.quick else 7)
     markets = [m for m in args.markets.split(",") if m]
-    scenarios = [s for s in args.scenarios.split(",") if s]
+    scenarios = [s for s in (args.scenarios or ",".join(SCENARIOS)).split(",") if s]
     cost_aware = ModelConfig(**COST_AWARE)
     started = time.perf_counter()
     results: list[dict[str, Any]] = []

@@ -7,9 +7,13 @@ import {CidLibV2} from "./libraries/CidLibV2.sol";
 import {Clock} from "./libraries/Clock.sol";
 import {CommitmentSlotV2, CommitmentSlotV2Library} from "./libraries/CommitmentSlotV2.sol";
 import {DigestsV2} from "./libraries/DigestsV2.sol";
+import {ForwardLib} from "./libraries/ForwardLib.sol";
+import {FLChainV2Forward} from "./FLChainV2Forward.sol";
+import {IFLChainV2Forward} from "./interfaces/IFLChainV2Forward.sol";
 import {NodeCore} from "./libraries/NodeCore.sol";
 import {RulesGate, RulesGateLibrary} from "./libraries/RulesGate.sol";
 import {RulesV2Lib} from "./libraries/RulesV2Lib.sol";
+import {RulesCheckV2} from "./RulesCheckV2.sol";
 import {SettlementProof} from "./libraries/SettlementProof.sol";
 import {Checkpoint, StakeCheckpoint} from "./libraries/StakeCheckpoint.sol";
 
@@ -128,6 +132,10 @@ contract FLChainV2 is IFLChainV2 {
     uint256 private immutable _sourceChainId;
     address private immutable _sourceContract;
     uint64 private immutable _sourceRound;
+    /// @dev The bounds of scheduled rules live in a contract of their own (RulesCheckV2).
+    RulesCheckV2 private immutable _rulesCheck;
+    /// @dev Forward windows and their votes (§15.2) live in a contract of their own.
+    IFLChainV2Forward private immutable _forwardBox;
 
     // ---------------------------------------------------------------- storage
 
@@ -169,6 +177,7 @@ contract FLChainV2 is IFLChainV2 {
         if (codec == CidLibV2.CODEC_RAW && cidDigest != d.genesisDigest) revert CidDigestMismatch();
         if (rules.effectiveRound != 0) revert RulesOutOfOrder(rules.effectiveRound, 0);
         RulesV2Lib.check(rules, d.minNoticeRounds, d.minBond);
+        ForwardLib.check(rules, d.commitWindow, d.revealWindow, d.roundLength);
 
         _t0 = d.t0;
         _roundLength = d.roundLength;
@@ -188,6 +197,8 @@ contract FLChainV2 is IFLChainV2 {
         _sourceChainId = d.sourceChainId;
         _sourceContract = d.sourceContract;
         _sourceRound = d.sourceRound;
+        _rulesCheck = new RulesCheckV2();
+        _forwardBox = new FLChainV2Forward(d.t0, d.roundLength, d.commitWindow, d.revealWindow);
 
         _governor = msg.sender;
         _latestDigest = d.genesisDigest;
@@ -317,7 +328,7 @@ contract FLChainV2 is IFLChainV2 {
     }
 
     /// @inheritdoc IFLChainV2
-    function commit(uint256 round, bytes32 commitment) external {
+    function commit(uint256 round, bytes32 commitment) public {
         if (!_inWindow(round, Phase.Commit)) revert NotInCommitWindow(round);
         if (_paused(round)) revert RoundPaused(round);
         Node storage n = _nodes[msg.sender];
@@ -537,7 +548,9 @@ contract FLChainV2 is IFLChainV2 {
         if (r.effectiveRound < earliest) revert NoticeTooShort(r.effectiveRound, earliest);
         uint256 last = _newest.effectiveRound();
         if (r.effectiveRound <= last) revert RulesOutOfOrder(r.effectiveRound, last);
-        RulesV2Lib.check(r, _minNoticeRounds, _minBond);
+        bytes32 field =
+            _rulesCheck.firstOutOfBounds(r, _minNoticeRounds, _minBond, _commitWindow, _revealWindow, _roundLength);
+        if (field != bytes32(0)) revert RuleOutOfBounds(field);
 
         uint256 version = _rules.length;
         _rules.push(r);
@@ -806,6 +819,32 @@ contract FLChainV2 is IFLChainV2 {
         Status status = n.core.status();
         if (status == Status.None || status == Status.Withdrawn) return false;
         return _eligible(n.record, round, _gateFor(round));
+    }
+
+    // ---------------------------------------------------------------- forward scoring (§15)
+
+    /// @inheritdoc IFLChainV2
+    function commitWithForward(uint256 round, bytes32 commitment, uint256 forwardRound, bytes32 windowHash)
+        external
+    {
+        commit(round, commitment);
+        Node storage n = _nodes[msg.sender];
+        Rules storage rules = _rules[_rulesIndex(forwardRound)];
+        _forwardBox.vote(
+            msg.sender,
+            round,
+            forwardRound,
+            windowHash,
+            _stakeAmount(n.core, n.funds, round),
+            _finalityNeeded(_totalStake.valueAt(round), _gateFor(round).finalityPpm()),
+            rules.forwardBars,
+            rules.forwardLagRounds
+        );
+    }
+
+    /// @inheritdoc IFLChainV2
+    function forwardBox() external view returns (address) {
+        return address(_forwardBox);
     }
 
     // ---------------------------------------------------------------- internals: schedule

@@ -61,6 +61,7 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   └── WrongPassword                                                   flchain.ledger.keystore
     ├── MarketDataError                                                     flchain.market.errors
     │   ├── BenchmarkFormatError                                            flchain.market.errors
+    │   │   └── ForwardWindowError                                          flchain.market.errors
     │   └── UnknownBenchmarkError                                           flchain.market.errors
     │       └── BenchmarkUnavailableError (also UnavailableError) [exit 2]  flchain.market.errors
     ├── MergeError                                                          flchain.merge.errors

@@ -100,6 +100,14 @@ interface IFLChainV2 {
         uint128 noRevealSlashWei;
         uint128 penaltySlashWei;
         uint128 wrongVoteSlashWei;
+        // forward scoring (§15.1); forwardBars = 0 keeps it off
+        uint16 forwardBars;
+        uint32 forwardMarginSeconds;
+        uint16 forwardLagRounds;
+        uint16 forwardTrailRounds;
+        uint32 forwardNoiseZPpm;
+        uint32 forwardNoiseFloorBps;
+        uint32 normBoundRelPpm;
     }
 
     /// @notice A merge result as attested and finalized (§7).
@@ -619,4 +627,19 @@ interface IFLChainV2 {
     /// @param node the wallet
     /// @param round the round
     function isEligible(address node, uint256 round) external view returns (bool);
+
+    // ------------------------------------------------------------------ forward scoring (§15)
+
+    /// @notice `commit(round, commitment)`, then a vote by stake(sender, round) for `windowHash`
+    ///         as the window of `forwardRound` (round = forwardRound + forwardLagRounds), tallied
+    ///         by `forwardBox()` (its errors and events: IFLChainV2Forward).
+    /// @param round the commit's round
+    /// @param commitment as for commit
+    /// @param forwardRound the window's round
+    /// @param windowHash sha256 of a window file posted to `forwardBox()`
+    function commitWithForward(uint256 round, bytes32 commitment, uint256 forwardRound, bytes32 windowHash)
+        external;
+    /// @notice The contract FLChainV2's constructor created to hold forward windows and votes
+    ///         (an IFLChainV2Forward: postForward and the window views are there).
+    function forwardBox() external view returns (address);
 }

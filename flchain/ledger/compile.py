@@ -33,6 +33,9 @@ SOURCE = f"contracts/{CONTRACT}.sol"
 CONTRACT_V2 = "FLChainV2"
 #: Every contract with a committed artifact, in build order.
 CONTRACTS = (CONTRACT, CONTRACT_V2)
+#: The contracts FLChainV2's constructor creates (docs/protocol.md §15): their ABI and runtime
+#: code ride in FLChainV2's artifact under "satellites", by contract name.
+SATELLITES_V2 = ("FLChainV2Forward", "RulesCheckV2")
 
 
 def source_of(contract: str) -> str:
@@ -94,6 +97,11 @@ def build_artifact(result: dict[str, Any], name: str = CONTRACT) -> dict[str, An
     if name != CONTRACT:  # v1's artifact stays byte for byte what it was
         artifact["storageLayout"] = contract["storageLayout"]
         artifact["immutables"] = immutables_of(result, source, contract)
+    if name == CONTRACT_V2:
+        output = result["output"]["contracts"]
+        artifact["satellites"] = {
+            s: _satellite(output[f"contracts/{s}.sol"][s]) for s in SATELLITES_V2
+        }
     return artifact
 
 
@@ -120,6 +128,15 @@ def immutables_of(
         }
         for node in declared
     ]
+
+
+def _satellite(contract: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "abi": contract["abi"],
+        "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
+        "devdoc": contract.get("devdoc", {}),
+        "userdoc": contract.get("userdoc", {}),
+    }
 
 
 def _sha256(text: str) -> str:

@@ -30,6 +30,7 @@ from flchain.protocol.types import HexBytes32, HexData
 
 __all__ = [
     "EVENT_TYPES_V2",
+    "FORWARD_EVENT_TYPES_V2",
     "Attested",
     "BeaconPosted",
     "BondAdded",
@@ -38,6 +39,9 @@ __all__ = [
     "Credited",
     "ExitRequested",
     "Finalized",
+    "ForwardAccepted",
+    "ForwardPosted",
+    "ForwardVoted",
     "Genesis",
     "GovernanceTransferStarted",
     "GovernanceTransferred",
@@ -314,6 +318,39 @@ EVENT_TYPES_V2: Final[dict[str, type[ChainEvent]]] = {
         Paused,
         Unpaused,
     )
+}
+
+# ---------------------------------------------------------------- forward windows (§15)
+# emitted by the forward box (`forwardBox()`, IFLChainV2Forward), not by FLChainV2 itself
+
+
+class ForwardPosted(ChainEvent):
+    """A forward window file was posted; its bytes are transaction `tx_hash`'s calldata."""
+
+    name: ClassVar[str] = "ForwardPosted"
+    round: int
+    window_hash: HexBytes32
+    poster: ChecksummedAddress
+    length: int
+
+
+class ForwardVoted(ChainEvent):
+    name: ClassVar[str] = "ForwardVoted"
+    round: int
+    node: ChecksummedAddress
+    window_hash: HexBytes32
+    weight: int
+
+
+class ForwardAccepted(ChainEvent):
+    name: ClassVar[str] = "ForwardAccepted"
+    round: int
+    window_hash: HexBytes32
+    tally: int
+
+
+FORWARD_EVENT_TYPES_V2: Final[dict[str, type[ChainEvent]]] = {
+    cls.name: cls for cls in (ForwardPosted, ForwardVoted, ForwardAccepted)
 }
 
 #: Events whose first indexed argument is the round (an `eth_getLogs` topic filter finds a

@@ -23,6 +23,7 @@ from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import (
     Attested,
     BeaconPosted,
+    Committed,
     Finalized,
     Genesis,
     Registered,
@@ -171,10 +172,17 @@ def compute_reveals(log: EventLogV2, round: int, payloads: PayloadSource) -> tup
 
 
 def compute_round_record_v2(
-    log: EventLogV2, round: int, *, chain_id: int, contract: Address, payloads: PayloadSource
+    log: EventLogV2,
+    round: int,
+    *,
+    chain_id: int,
+    contract: Address,
+    payloads: PayloadSource,
+    forward_window: bytes | None = None,
 ) -> RoundRecordV2:
     """Everything the events and the reveals' calldata say about `round` of the deployment
-    `contract` on `chain_id`, as the v2 merge reads it."""
+    `contract` on `chain_id`, as the v2 merge reads it; `forward_window` is the round's
+    accepted forward window (`forwardWindowOf`, state of the forward box: §15.2)."""
     d = compute_deployment(log)
     final = compute_final(log, round)
     return RoundRecordV2(
@@ -213,6 +221,8 @@ def compute_round_record_v2(
             )
             for e in log.events(Attested, round)
         ),
+        committed=tuple(e.node for e in log.events(Committed, round)),
+        forward_window=forward_window,
         finalized=None
         if final is None
         else FinalizedV2(

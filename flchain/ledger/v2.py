@@ -32,22 +32,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from flchain.ledger import history_v2, views_v2
-from flchain.ledger.backends import Backend
+from flchain.ledger.backends import NETWORK_ERRORS, Backend
 from flchain.ledger.contract_v2 import ContractV2
-from flchain.ledger.deployment import detect_protocol_version, load_artifact
-from flchain.ledger.errors import ChainConfigError, LedgerError
-from flchain.ledger.events import ChainEvent
-from flchain.ledger.events_v2 import ROUND_TOPIC_EVENTS, Attested, Revealed
+from flchain.ledger.deployment import ContractBinding, detect_protocol_version, load_artifact
+from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
+from flchain.ledger.events import ChainEvent, EventDecoder
+from flchain.ledger.events_v2 import FORWARD_EVENT_TYPES_V2, ROUND_TOPIC_EVENTS, Attested, Revealed
 from flchain.ledger.facade import LedgerBase, send_constructor
 from flchain.ledger.ledger import Ledger
 from flchain.ledger.payloads import PayloadReader
-from flchain.ledger.sending import Signer, TxPolicy, TxResult
+from flchain.ledger.revert import ErrorDecoder
+from flchain.ledger.sending import Signer, TxPolicy, TxResult, TxSender
 from flchain.ledger.views import get_block_timestamp, get_latest_timestamp
 from flchain.protocol import Address
 from flchain.protocol import digests as dg
@@ -70,10 +71,13 @@ from flchain.protocol.types import BaseModelV2
 
 __all__ = [
     "ATTEST_GAS_FLOOR",
+    "COMMIT_WITH_FORWARD_GAS_FLOOR",
     "POST_BEACON_GAS_FLOOR",
+    "POST_FORWARD_GAS_FLOOR",
     "REVEAL_GAS_FLOOR",
     "REVEAL_GAS_FLOOR_PER_BYTE",
     "SLASH_NO_REVEAL_GAS_FLOOR",
+    "ForwardBoxV2",
     "LedgerV2",
     "connect_ledger",
 ]
@@ -93,11 +97,52 @@ POST_BEACON_GAS_FLOOR: Final = 90_000
 #: Gas of a `slashNoReveal` that is the round's first entry, pays a bounty and takes the pool
 #: from an empty budget word (114 290 measured).
 SLASH_NO_REVEAL_GAS_FLOOR: Final = 125_000
+#: Gas of a `commitWithForward` whose vote is the window's first and also reaches the threshold
+#: (a commit, the call to the forward box, two fresh slots and three events; not yet measured
+#: by bench/gas.py: a margin over the sum of its parts).
+COMMIT_WITH_FORWARD_GAS_FLOOR: Final = 200_000
+#: Gas of a `postForward` of an empty window; each byte adds calldata and sha256.
+POST_FORWARD_GAS_FLOOR: Final = 80_000
+POST_FORWARD_GAS_FLOOR_PER_BYTE: Final = 18
+
+
+class ForwardBoxV2(ContractBinding):
+    """The forward box FLChainV2's constructor created (`forwardBox()`, IFLChainV2Forward):
+    posted windows, votes and the accepted window of each round, with its own events."""
+
+    VERSION: ClassVar[int] = 2
+    EVENT_TYPES: ClassVar[dict[str, type[ChainEvent]]] = FORWARD_EVENT_TYPES_V2
+
+    def __init__(self, backend: Backend, address: Address, *, from_block: int = 0) -> None:
+        # not ContractBinding's: the ABI is the satellite's within FLChainV2's artifact
+        self.backend = backend
+        self.address = to_checksum_address(address)
+        self.from_block = from_block
+        self.artifact = load_artifact(self.VERSION)
+        abi = self.artifact["satellites"]["FLChainV2Forward"]["abi"]
+        self.contract = backend.w3.eth.contract(address=self.address, abi=abi)
+        self.errors = ErrorDecoder(abi)
+        self.events = EventDecoder(abi, self.address, backend.w3.codec, self.EVENT_TYPES)
+
+
+def _errors_v2(binding: ContractV2) -> ErrorDecoder:
+    """FLChainV2's custom errors and its forward box's: a call to either is refused by name."""
+    box = binding.artifact["satellites"]["FLChainV2Forward"]["abi"]
+    return ErrorDecoder([*binding.artifact["abi"], *(e for e in box if e["type"] == "error")])
 
 
 class LedgerV2(LedgerBase[ContractV2]):
     """The FLChainV2 contract `binding`, signing as `signer` (none: read-only) under `policy`
     (`flchain.ledger.sending.TxPolicy`)."""
+
+    def __init__(
+        self, binding: ContractV2, signer: Signer | None = None, policy: TxPolicy | None = None
+    ) -> None:
+        super().__init__(binding, signer, policy)
+        if signer is not None:  # refusals of the forward box are decoded by name too
+            self.sender = TxSender(
+                binding.backend, _errors_v2(binding), signer, lambda: self.chain_id, self.policy
+            )
 
     # ------------------------------------------------------------ construction
 
@@ -159,6 +204,31 @@ class LedgerV2(LedgerBase[ContractV2]):
 
     # ------------------------------------------------------------ sending
 
+    def _transact_forward(
+        self,
+        function: str,
+        *args: Any,
+        gas_floor: int,
+        deadline: int | None = None,
+        to: ContractBinding | None = None,
+    ) -> TxResult:
+        """Send `function(*args)` to this contract, or to `to` (the forward box); the result's
+        events are this contract's and the forward box's, in log order."""
+        self._me()
+        assert self.sender is not None
+        target = to or self.binding
+        call = getattr(target.contract.functions, function)(*args)
+        receipt = self.sender.send(call, function, gas_floor=gas_floor, deadline=deadline)
+        logs = receipt["logs"]
+        events = self.binding.events.decode(logs) + self.forward_box.events.decode(logs)
+        return TxResult(
+            function=function,
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            events=tuple(sorted(events, key=lambda e: e.log_index)),
+        )
+
     def register(self, bond: int) -> TxResult:
         """Register the signer with `bond` wei (≥ minBond); in the frozen set from the next
         round."""
@@ -202,6 +272,25 @@ class LedgerV2(LedgerBase[ContractV2]):
         return self._transact(
             "commit", round, bytes(commitment), deadline=self.deployment().commit_end(round)
         )
+
+    def commit_with_forward(
+        self, round: int, commitment: bytes, forward_round: int, window_hash: bytes
+    ) -> TxResult:
+        """`commit`, carrying the signer's vote for `window_hash` as round `forward_round`'s
+        forward window (§15.2: forward_round + forwardLagRounds = round); the box's
+        `ForwardVoted` (and `ForwardAccepted`) are among the events."""
+        return self._transact_forward(
+            "commitWithForward", round, bytes(commitment), forward_round, bytes(window_hash),
+            gas_floor=COMMIT_WITH_FORWARD_GAS_FLOOR, deadline=self.deployment().commit_end(round),
+        )  # fmt: skip
+
+    def post_forward(self, round: int, window: bytes) -> TxResult:
+        """Post round `round`'s forward window file to the forward box (anyone; once its bars
+        have closed and before the votes on it close)."""
+        return self._transact_forward(
+            "postForward", round, bytes(window), to=self.forward_box,
+            gas_floor=POST_FORWARD_GAS_FLOOR + POST_FORWARD_GAS_FLOOR_PER_BYTE * len(window),
+        )  # fmt: skip
 
     def reveal(
         self, round: int, payload: bytes, base_digest: bytes, roi_bps: int, salt: bytes
@@ -364,6 +453,34 @@ class LedgerV2(LedgerBase[ContractV2]):
     def accounts(self) -> Accounts:
         return views_v2.get_accounts(self.binding)
 
+    @cached_property
+    def forward_box(self) -> ForwardBoxV2:
+        """The forward box of this contract (`forwardBox()`), bound once."""
+        address = to_checksum_address(self.binding.call("forwardBox"))
+        return ForwardBoxV2(self.backend, address, from_block=self.from_block)
+
+    def forward_window_of(self, round: int) -> bytes | None:
+        """Round `round`'s accepted forward window hash, None while none is accepted."""
+        value = bytes(self.forward_box.call("forwardWindowOf", round))
+        return None if value == dg.ZERO32 else value
+
+    def forward_tally_of(self, round: int, window_hash: bytes) -> int:
+        return int(self.forward_box.call("forwardTallyOf", round, bytes(window_hash)))
+
+    def is_forward_posted(self, round: int, window_hash: bytes) -> bool:
+        return bool(self.forward_box.call("isForwardPosted", round, bytes(window_hash)))
+
+    def forward_events(self, round: int | None = None) -> list[ChainEvent]:
+        """The forward box's events (ForwardPosted, ForwardVoted, ForwardAccepted) in chain
+        order, of one window round when given."""
+        index = self.forward_box.event_index
+        try:
+            index.sync()
+        except NETWORK_ERRORS:
+            raise ChainUnavailable("cannot reach the chain to read events") from None
+        found = index.query(None, None)
+        return [e for e in found if round is None or getattr(e, "round", None) == round]
+
     def is_eligible(self, node: Address, round: int) -> bool:
         return views_v2.get_is_eligible(self.binding, node, round)
 
@@ -416,9 +533,12 @@ class LedgerV2(LedgerBase[ContractV2]):
         """Everything the chain says about `round` — events and the reveals' calldata, one
         index sync — as the v2 merge reads it."""
         with self._one_read():
+            forward = None
+            if self.rules_for_round(round).forward_bars > 0:
+                forward = self.forward_window_of(round)
             return history_v2.compute_round_record_v2(
                 self, round, chain_id=self.chain_id, contract=self.address,
-                payloads=self.payloads.read,
+                payloads=self.payloads.read, forward_window=forward,
             )  # fmt: skip
 
 

@@ -21,3 +21,8 @@ class BenchmarkUnavailableError(UnknownBenchmarkError, UnavailableError):
     """A benchmark named by digest or CID could not be fetched from the content store
     (absent, too large, or the store failed): it does not resolve, and — like any content that
     cannot be fetched — a node retries later and an audit says it could not verify (exit 2)."""
+
+
+class ForwardWindowError(BenchmarkFormatError):
+    """Bytes offered as a round's forward window are not its window: not a canonical benchmark
+    file, another market, or bars outside the window (one that overlaps the reveal window)."""

@@ -418,9 +418,15 @@ def select(
     rules: MergeRules,
     notes: Notes,
     tie: TieKey = address_tie_key,
+    score: Mapping[Address, int] | None = None,
 ) -> list[Candidate]:
-    """Step 3. Keep the best `max_participants` by claimed ROI (ties: lower `tie` key first)."""
-    ranked = sorted(candidates, key=lambda c: (-c.reveal.roi_bps, tie(c.reveal.node)))
+    """Step 3. Keep the best `max_participants` by claimed ROI — or by `score`, the forward
+    record's (protocol v2 §15.4), when given — ties: lower `tie` key first."""
+
+    def rank(c: Candidate) -> int:
+        return c.reveal.roi_bps if score is None else score[c.reveal.node]
+
+    ranked = sorted(candidates, key=lambda c: (-rank(c), tie(c.reveal.node)))
     kept = ranked[: rules.max_participants]
     for c in ranked[rules.max_participants :]:
         notes.decide(c.reveal, Reason.BEYOND_PARTICIPANT_CAP, f"limit {rules.max_participants}")
@@ -472,11 +478,13 @@ def pairwise_similarity(
     return out
 
 
-def raw_weight(c: Candidate, rules: MergeRules) -> int:
-    """Integer weight before cluster caps: 1, or the verified ROI shifted to be >= 1."""
+def raw_weight(c: Candidate, rules: MergeRules, score: Mapping[Address, int] | None = None) -> int:
+    """Integer weight before cluster caps: 1, or the verified ROI — the record's score when
+    `score` is given — shifted to be >= 1."""
     if rules.aggregation == Aggregation.MEAN_ROI:
-        assert c.recomputed_roi_bps is not None
-        return max(1, c.recomputed_roi_bps - rules.roi_min_bps + 1)
+        value = score[c.reveal.node] if score is not None else c.recomputed_roi_bps
+        assert value is not None
+        return max(1, value - rules.roi_min_bps + 1)
     return 1
 
 
@@ -496,16 +504,24 @@ def diversity_outcome(
     rules: MergeRules,
     seed: bytes,
     tie: TieKey,
+    score: Mapping[Address, int] | None = None,
 ) -> DiversityOutcome:
     """Step 4. Similarity, clusters, capped weights and next round's exploration directives,
-    drawn from `seed` for every member of a cluster but its best (ties by `tie`)."""
+    drawn from `seed` for every member of a cluster but its best (ties by `tie`). Weights and a
+    cluster's best follow the verified ROI, or `score` (the forward record's) when given."""
     nodes = [c.reveal.node for c in selected]
     sim = pairwise_similarity(selected, base, rules.similarity_metric)
     clusters = single_linkage_clusters(nodes, sim, rules.similarity_threshold_ppm)
     shares = cap_cluster_weights(
-        {c.reveal.node: raw_weight(c, rules) for c in selected}, clusters, rules.cluster_cap_ppm
+        {c.reveal.node: raw_weight(c, rules, score) for c in selected},
+        clusters,
+        rules.cluster_cap_ppm,
     )
-    verified = {c.reveal.node: c.recomputed_roi_bps or 0 for c in selected}
+    verified = (
+        {c.reveal.node: c.recomputed_roi_bps or 0 for c in selected}
+        if score is None
+        else {c.reveal.node: score[c.reveal.node] for c in selected}
+    )
     menu = directive_menu(base.config)
     directives: list[Directive] = []
     for members in clusters:

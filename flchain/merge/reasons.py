@@ -35,6 +35,9 @@ class Reason(StrEnum):
     REJECTED_ON_CHAIN_STALE_BASE = "rejected_on_chain_stale_base"
     REJECTED_ON_CHAIN_DUPLICATE = "rejected_on_chain_duplicate"
     PAYLOAD_UNREADABLE = "payload_unreadable"
+    # forward scoring (protocol v2 §15.4): scored, not merged or paid; never penalised
+    PROBATION = "probation"
+    BELOW_RECORD = "below_record"
 
 
 #: Faults of the node itself, checkable by anyone from chain + content. Not included:
@@ -65,6 +68,8 @@ V2_ONLY_REASONS: frozenset[Reason] = frozenset(
         Reason.REJECTED_ON_CHAIN_STALE_BASE,
         Reason.REJECTED_ON_CHAIN_DUPLICATE,
         Reason.PAYLOAD_UNREADABLE,
+        Reason.PROBATION,
+        Reason.BELOW_RECORD,
     }
 )
 
@@ -79,3 +84,6 @@ V1_ONLY_REASONS: frozenset[Reason] = frozenset(
         Reason.DIGEST_MISMATCH,
     }
 )
+
+#: Codes only a merge with forward scoring on gives (protocol.md §15.4).
+FORWARD_REASONS: frozenset[Reason] = frozenset({Reason.PROBATION, Reason.BELOW_RECORD})

@@ -95,6 +95,7 @@ def process_settlement(
     reserved: int,
     merged: Mapping[Address, tuple[int, int]],
     penalised: Sequence[Address],
+    records: Mapping[Address, tuple[int, int]] | None = None,
 ) -> Settlement:
     """The cumulative table after round `round`.
 
@@ -102,19 +103,27 @@ def process_settlement(
     @param prior the base's table, by index (a prefix of `nodes`: later registrations have none)
     @param merged node -> (integer weight, verified ROI bps) of every merged node
     @param penalised the nodes the merge penalised
+    @param records with forward scoring on (protocol.md §15.4): node -> (scored rounds, record
+        score) of every node with a forward record; its leaf carries them as `mergedRounds`
+        and `scoreBps`, and merging no longer moves either
     """
     earned = round_earnings(reserved, {n: w for n, (w, _) in merged.items()})
     punished = set(penalised)
     leaves = []
     for row in nodes:
         leaf = prior[row.index] if row.index < len(prior) else Leaf(row.address, row.index)
-        if row.address in merged:
+        if row.address in merged and records is not None:
+            leaf = replace(leaf, cum_earned=leaf.cum_earned + earned[row.address])
+        elif row.address in merged:
             leaf = replace(
                 leaf,
                 cum_earned=leaf.cum_earned + earned[row.address],
                 merged_rounds=leaf.merged_rounds + 1,
                 score_bps=next_score(leaf.score_bps, leaf.merged_rounds, merged[row.address][1]),
             )
+        if records is not None and row.address in records:
+            scored, score = records[row.address]
+            leaf = replace(leaf, merged_rounds=scored, score_bps=score)
         if row.address in punished:
             leaf = replace(leaf, cum_penalties=leaf.cum_penalties + 1, last_penalty_round=round + 1)
         leaves.append(leaf)

@@ -48,6 +48,17 @@ from flchain.merge.core import (
 )
 from flchain.merge.core import diversity_outcome as process_diversity
 from flchain.merge.errors import MergeInputError
+from flchain.merge.forward import (
+    ForwardOutcome,
+    ForwardRecord,
+    ForwardRound,
+    apply_scores,
+    effective_norm_bound,
+    process_forward_scores,
+    record_scores,
+    records_doc,
+    records_from_doc,
+)
 from flchain.merge.manifest import MANIFEST_KIND, MANIFEST_VERSION_V2, encode_manifest
 from flchain.merge.reasons import PENALISED_REASONS, Reason
 from flchain.merge.seed import SeedOutcome, compute_seed, seed_tie_key
@@ -67,7 +78,14 @@ from flchain.protocol.types import Address, BeaconPost, Directive, RevealV2, can
 from flchain.storage.cid import cid_for_bytes, cid_from_bytes, parse_cid
 from flchain.storage.weights import encode_weights
 
-__all__ = ["MergeResultV2", "PriorRound", "RevealInput", "merge_v2", "prior_from_manifest"]
+__all__ = [
+    "ForwardRound",
+    "MergeResultV2",
+    "PriorRound",
+    "RevealInput",
+    "merge_v2",
+    "prior_from_manifest",
+]
 
 _ON_CHAIN_REASON = {
     RevealOutcome.REJECTED_ABNORMAL_ROI: Reason.REJECTED_ON_CHAIN_ABNORMAL_ROI,
@@ -89,6 +107,8 @@ class PriorRound(BaseModel):
     round: int = Field(ge=-1)  # the base's round, -1 for genesis
     directives: tuple[Directive, ...] = ()
     leaves: tuple[Leaf, ...] = ()  # by index
+    #: the forward records (§15.4) the base manifest carried, canonical order
+    forward_records: tuple[ForwardRecord, ...] = ()
 
     @classmethod
     def genesis(cls) -> PriorRound:
@@ -101,7 +121,13 @@ def prior_from_manifest(manifest: bytes) -> PriorRound:
     doc = decode_manifest_v2(manifest)
     try:
         directives = tuple(Directive.model_validate(d) for d in doc["directives"])
-        return PriorRound(round=doc["round"], directives=directives, leaves=manifest_leaves(doc))
+        records = records_from_doc(doc.get("forward", {}).get("records", []))
+        return PriorRound(
+            round=doc["round"],
+            directives=directives,
+            leaves=manifest_leaves(doc),
+            forward_records=records,
+        )
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError included
         raise MergeInputError(f"manifest round or directives are malformed: {exc}") from None
 
@@ -149,7 +175,7 @@ def check_prior(record: RoundRecordV2, prior: PriorRound) -> None:
             f"the prior table is of round {prior.round}, the base model of round {record.base.round}"
         )
     if record.base.round == -1:
-        if prior.leaves or prior.directives:
+        if prior.leaves or prior.directives or prior.forward_records:
             raise MergeInputError("the genesis base has no settlement table and no directives")
         return
     root = settlement_root(prior.leaves, record.chain_id, record.contract)
@@ -198,16 +224,15 @@ def canonical_reveals_v2(record: RoundRecordV2) -> list[RevealV2]:
 
 
 def validate_reveal_v2(
-    reveal: RevealV2, base: BaseModelState, rules: RulesV2, directive: Directive | None
+    reveal: RevealV2, base: BaseModelState, norm_bound: int, directive: Directive | None
 ) -> Candidate | tuple[Reason, str]:
-    """One reveal: the contract's outcome, a payload the calldata carried, then the bytes."""
+    """One reveal: the contract's outcome, a payload the calldata carried, then the bytes
+    (`norm_bound`: the rules' bound on ‖update − base‖, relative to the base when set)."""
     if reveal.outcome != RevealOutcome.ACCEPTED:
         return _ON_CHAIN_REASON[reveal.outcome], "rejected by the contract at reveal"
     if reveal.payload is None:
         return Reason.PAYLOAD_UNREADABLE, "the reveal's transaction is not a reveal call"
-    return validate_content(
-        RevealInput(reveal), reveal.payload, base, rules.norm_bound_micro, directive
-    )
+    return validate_content(RevealInput(reveal), reveal.payload, base, norm_bound, directive)
 
 
 def validate_v2(
@@ -219,8 +244,9 @@ def validate_v2(
 ) -> list[Candidate]:
     """Step 1. Candidates in canonical order; every other reveal gets its reason."""
     candidates: list[Candidate] = []
+    bound = effective_norm_bound(rules, base)
     for reveal in reveals:
-        outcome = validate_reveal_v2(reveal, base, rules, directives.get(reveal.node.lower()))
+        outcome = validate_reveal_v2(reveal, base, bound, directives.get(reveal.node.lower()))
         if isinstance(outcome, Candidate):
             notes.norm_micro[reveal.node] = outcome.norm_micro
             candidates.append(outcome)
@@ -294,8 +320,10 @@ def build_manifest_v2(
     merged_digest: str,
     merged_cid: str,
     penalised: Sequence[Address],
+    forward: dict[str, Any] | None = None,
 ) -> bytes:
-    """Canonical manifest bytes, version 2 (schema in docs/merge.md)."""
+    """Canonical manifest bytes, version 2 (schema in docs/merge.md); `forward`, with forward
+    scoring on, is the round's forward section (`forward_doc`)."""
     inputs = []
     for r in reveals:
         entry: dict[str, Any] = {
@@ -343,14 +371,89 @@ def build_manifest_v2(
         "merged": {"digest": merged_digest, "cid": merged_cid},
     }
     doc.update(diversity_doc(diversity) if diversity is not None else {"directives": []})
+    if forward is not None:
+        doc["forward"] = forward
     return encode_manifest(doc)
+
+
+def forward_doc(
+    outcome: ForwardOutcome | None,
+    records: Mapping[Address, ForwardRecord],
+    scores: Mapping[Address, int],
+) -> dict[str, Any]:
+    """The manifest's forward section: the window scored in this merge (none before the first
+    vote round), every node's score of it, and the records after it."""
+    window: dict[str, Any] | None = None
+    if outcome is not None:
+        window = {
+            "round": outcome.round,
+            "window_hash": None if outcome.window_hash is None else _hex(outcome.window_hash),
+            "status": outcome.status.value,
+            "reason": outcome.reason,
+            "base_roi_bps": outcome.base_roi_bps,
+            "scores": [
+                {
+                    "node": s.node,
+                    "excess_bps": s.excess_bps,
+                    "reason": s.reason,
+                    "roi_bps": s.roi_bps,
+                }
+                for s in outcome.scores
+            ],
+        }
+    return {"window": window, "records": records_doc(records, scores)}
+
+
+def check_forward(record: RoundRecordV2, forward: ForwardRound) -> None:
+    """The forward input must be the round whose window is voted in this one (a caller error
+    otherwise): same deployment, forward scoring on, round + lag = this round."""
+    w = forward.record
+    if (w.chain_id, w.contract) != (record.chain_id, record.contract):
+        raise MergeInputError("the forward round is of another deployment")
+    if w.rules.forward_bars == 0 or w.round + w.rules.forward_lag_rounds != record.round:
+        raise MergeInputError(
+            f"round {w.round}'s window is not voted in round {record.round} "
+            f"(forwardBars {w.rules.forward_bars}, forwardLagRounds {w.rules.forward_lag_rounds})"
+        )
+
+
+def gate_by_record(
+    verified: Sequence[Candidate],
+    records: Mapping[Address, ForwardRecord],
+    scores: Mapping[Address, int],
+    rules: RulesV2,
+    notes: Notes,
+) -> list[Candidate]:
+    """§15.4: a node in probation (fewer than `probationRounds` scored rounds) or whose record
+    scores below `eligibilityMinScoreBps` is not merged (not penalised either)."""
+    kept: list[Candidate] = []
+    for c in verified:
+        node = c.reveal.node
+        scored = records[node].scored if node in records else 0
+        if scored < rules.probation_rounds:
+            notes.decide(
+                c.reveal, Reason.PROBATION, f"{scored} of {rules.probation_rounds} scored rounds"
+            )
+        elif scores.get(node, 0) < rules.eligibility_min_score_bps:
+            notes.decide(
+                c.reveal,
+                Reason.BELOW_RECORD,
+                f"record {scores.get(node, 0)} < {rules.eligibility_min_score_bps} bps",
+            )
+        else:
+            kept.append(c)
+    return kept
 
 
 # --- the merge ------------------------------------------------------------------------------
 
 
 def merge_v2(
-    record: RoundRecordV2, base_weights: bytes, benchmark: Benchmark, prior: PriorRound
+    record: RoundRecordV2,
+    base_weights: bytes,
+    benchmark: Benchmark,
+    prior: PriorRound,
+    forward: ForwardRound | None = None,
 ) -> MergeResultV2:
     """The deterministic merge of one v2 round (docs/protocol.md §12, docs/merge.md).
 
@@ -359,6 +462,9 @@ def merge_v2(
     @param benchmark the benchmark the rules name (id checked unless the rule id is all zero).
     @param prior the base manifest's table and directives (`prior_from_manifest`; genesis:
         `PriorRound.genesis()`), checked against the base's settlement root.
+    @param forward with forward scoring on (the rules' forwardBars > 0, protocol.md §15): the
+        round w whose window is voted in this one (w + forwardLagRounds = this round), whenever
+        there is one — its scores update the records that rank, weigh, gate and pay.
     @return merged weights, manifest, settlement, the result to attest and its hash.
     @raises MergeInputError when the inputs do not belong to the record (never for bad updates).
     """
@@ -366,6 +472,19 @@ def merge_v2(
     base = process_base_v2(record, base_weights)
     check_benchmark_id(_hex(rules.benchmark_id), benchmark)
     check_prior(record, prior)
+    on = rules.forward_bars > 0
+    outcome: ForwardOutcome | None = None
+    if forward is not None:
+        if not on:
+            raise MergeInputError(f"round {record.round}'s rules score nothing forward")
+        check_forward(record, forward)
+        market = (
+            None if benchmark.file is None else (benchmark.file.exchange, benchmark.file.symbol)
+        )
+        outcome = process_forward_scores(forward, market)
+    prior_records = {r.node: r for r in prior.forward_records}
+    records = apply_scores(prior_records, outcome, rules.forward_trail_rounds)
+    scores = record_scores(records, rules)
     reveals = canonical_reveals_v2(record)
     seed = compute_seed(record)
     tie = seed_tie_key(seed.value)
@@ -374,11 +493,15 @@ def merge_v2(
 
     candidates = validate_v2(reveals, base, rules, assigned, notes)
     verified = verify_roi_claims(candidates, benchmark, rules, notes, base.config)
-    selected = select(verified, rules, notes, tie)
+    ranking: dict[Address, int] | None = None
+    if on:
+        verified = gate_by_record(verified, records, scores, rules, notes)
+        ranking = {c.reveal.node: scores.get(c.reveal.node, 0) for c in verified}
+    selected = select(verified, rules, notes, tie, ranking)
 
     diversity: DiversityOutcome | None = None
     if selected:
-        diversity = process_diversity(selected, base, rules, seed.value, tie)
+        diversity = process_diversity(selected, base, rules, seed.value, tie, ranking)
         merged = process_aggregation(selected, diversity.weights, rules)
         merged_bytes = encode_weights(merged, base.metadata)
     else:
@@ -395,10 +518,12 @@ def merge_v2(
     settlement = process_settlement(
         record.round, record.chain_id, record.contract, record.nodes, prior.leaves,
         record.reserved, merged_nodes, penalised,
+        {n: (r.scored, scores[n]) for n, r in records.items()} if on else None,
     )  # fmt: skip
     manifest = build_manifest_v2(
         record, reveals, benchmark, notes, seed, diversity, prior.directives, settlement,
         merged_digest, merged_cid, penalised,
+        forward_doc(outcome, records, scores) if on else None,
     )  # fmt: skip
     manifest_cid = cid_for_bytes(manifest)
     result = Result(

@@ -34,6 +34,7 @@ from eth_utils import to_checksum_address
 
 from flchain.errors import FlchainError
 from flchain.protocol import digests as dg
+from flchain.protocol import forward as fw
 from flchain.protocol.beacon import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, beacon_round
 from flchain.protocol.merkle import TREE_DEPTH, TREE_SIZE, verify_proof
 from flchain.protocol.schedule import RoundWindows
@@ -232,6 +233,14 @@ class RulesV2(_AbiStruct):
     no_reveal_slash_wei: int = 5 * ETHER // 100
     penalty_slash_wei: int = ETHER // 10
     wrong_vote_slash_wei: int = 2 * ETHER // 100
+    # forward scoring (§15.1); forward_bars = 0 keeps it off
+    forward_bars: int = 0
+    forward_margin_seconds: int = 0
+    forward_lag_rounds: int = 1
+    forward_trail_rounds: int = 8
+    forward_noise_z_ppm: int = 1_000_000
+    forward_noise_floor_bps: int = 100
+    norm_bound_rel_ppm: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -279,6 +288,13 @@ RULES_ABI: Final[tuple[tuple[str, str, str], ...]] = (
     ("no_reveal_slash_wei", "noRevealSlashWei", "uint128"),
     ("penalty_slash_wei", "penaltySlashWei", "uint128"),
     ("wrong_vote_slash_wei", "wrongVoteSlashWei", "uint128"),
+    ("forward_bars", "forwardBars", "uint16"),
+    ("forward_margin_seconds", "forwardMarginSeconds", "uint32"),
+    ("forward_lag_rounds", "forwardLagRounds", "uint16"),
+    ("forward_trail_rounds", "forwardTrailRounds", "uint16"),
+    ("forward_noise_z_ppm", "forwardNoiseZPpm", "uint32"),
+    ("forward_noise_floor_bps", "forwardNoiseFloorBps", "uint32"),
+    ("norm_bound_rel_ppm", "normBoundRelPpm", "uint32"),
 )
 _RULES_TYPES: Final = {py: t for py, _, t in RULES_ABI}
 
@@ -481,6 +497,14 @@ ERRORS: Final[Mapping[str, tuple[str, ...]]] = {
     "RulesInEffect": ("version",),
     "PauseNotAllowed": ("earliest",),
     "NotPaused": (),
+    # forward scoring (§15.2)
+    "ForwardScoringOff": ("round",),
+    "ForwardTooEarly": ("round", "opensAt"),
+    "ForwardVoteClosed": ("round", "closedAt"),
+    "ForwardTooLarge": ("length", "maxLength"),
+    "ForwardAlreadyPosted": ("round", "windowHash"),
+    "NotForwardVoteRound": ("forwardRound", "round"),
+    "ForwardNotPosted": ("forwardRound", "windowHash"),
 }
 
 #: Not a custom error: the EVM reverts without data when wei is sent to a non-payable function.
@@ -550,6 +574,9 @@ EVENTS: Final[Mapping[str, tuple[str, ...]]] = {
     "GovernanceTransferred": ("previousGovernor", "newGovernor"),
     "Paused": ("from", "until"),
     "Unpaused": (),
+    "ForwardPosted": ("round", "windowHash", "poster", "length"),
+    "ForwardVoted": ("round", "node", "windowHash", "weight"),
+    "ForwardAccepted": ("round", "windowHash", "tally"),
 }
 
 
@@ -690,6 +717,10 @@ class State:
     balance: int = 0
     transfers: list[Transfer] = field(default_factory=list)
     rejecting: set[str] = field(default_factory=set)
+    # forward scoring (§15.2): windows posted, tallies and the accepted window, by window round
+    forward_posted: set[tuple[int, bytes]] = field(default_factory=set)
+    forward_tallies: dict[tuple[int, bytes], int] = field(default_factory=dict)
+    forward_window: dict[int, bytes] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- helpers (pure)
@@ -801,6 +832,28 @@ def check_rules(rules: RulesV2, deployment: Deployment) -> None:
     # penalty, plus one wrong vote.
     bound(r.no_reveal_slash_wei + r.wrong_vote_slash_wei <= deployment.min_bond, "noRevealSlashWei")
     bound(r.penalty_slash_wei + r.wrong_vote_slash_wei <= deployment.min_bond, "penaltySlashWei")
+    # forward scoring (§15.1)
+    d = deployment
+    bound(r.forward_bars <= fw.MAX_FORWARD_BARS, "forwardBars")
+    bound(r.forward_margin_seconds <= fw.MAX_FORWARD_MARGIN_SECONDS, "forwardMarginSeconds")
+    # with forward scoring off (forwardBars = 0) a lag and a trail of 0 are fine: an all-zero
+    # forward part of a rules version is valid, so versions written before it existed are
+    on = r.forward_bars > 0
+    fits = fw.lag_fits(
+        d.commit_window, d.reveal_window, d.round_length, r.forward_margin_seconds,
+        r.forward_bars, r.forward_lag_rounds,
+    )  # fmt: skip
+    lag_ok = r.forward_lag_rounds <= fw.MAX_FORWARD_LAG_ROUNDS and (
+        not on or (r.forward_lag_rounds >= 1 and fits)
+    )
+    bound(lag_ok, "forwardLagRounds")
+    trail_ok = r.forward_trail_rounds <= fw.MAX_FORWARD_TRAIL_ROUNDS and (
+        not on or r.forward_trail_rounds >= 1
+    )
+    bound(trail_ok, "forwardTrailRounds")
+    bound(r.forward_noise_z_ppm <= fw.MAX_FORWARD_NOISE_Z_PPM, "forwardNoiseZPpm")
+    bound(r.forward_noise_floor_bps <= fw.MAX_FORWARD_NOISE_FLOOR_BPS, "forwardNoiseFloorBps")
+    bound(r.norm_bound_rel_ppm <= fw.MAX_NORM_BOUND_REL_PPM, "normBoundRelPpm")
 
 
 def check_deployment(deployment: Deployment) -> None:
@@ -1134,6 +1187,13 @@ def process_commit(state: State, tx: Tx, round: int, commitment: bytes) -> list[
     Effects: the pending vote settled; the slot holds the commitment; unrevealed += 1;
     lastParticipatedRound = round + 1. Events: [Slashed(WrongVote)], Committed(round, node,
     commitment)."""
+    node = _commit_checks(state, tx, round, commitment)
+    events: list[Event] = []
+    _apply_commit(state, tx, node, round, commitment, events)
+    return events
+
+
+def _commit_checks(state: State, tx: Tx, round: int, commitment: bytes) -> NodeState:
     _non_payable(tx)
     _check_bytes("commitment", commitment, 32)
     if not _in_window(state, round, tx.timestamp, Phase.COMMIT):
@@ -1149,13 +1209,17 @@ def process_commit(state: State, tx: Tx, round: int, commitment: bytes) -> list[
         raise ProtocolError("CommitmentMismatch", round, tx.sender)
     if node_lags(state, node, tx.timestamp):
         raise ProtocolError("SettlementPending", tx.sender, state.latest.round_plus_one - 1)
-    events: list[Event] = []
+    return node
+
+
+def _apply_commit(
+    state: State, tx: Tx, node: NodeState, round: int, commitment: bytes, events: list[Event]
+) -> None:
     _settle_vote(state, tx.sender, node, tx.sender, tx.timestamp, events)
     _round_mut(state, round).slots[tx.sender] = Slot(CommitState.COMMITTED, commitment)
     node.unrevealed += 1
     node.last_participated_round = round + 1
     events.append(_event("Committed", round, tx.sender, commitment))
-    return events
 
 
 def process_reveal(
@@ -1707,3 +1771,103 @@ def get_is_eligible(state: State, node: str, round: int) -> bool:
     if n is None or n.status == Status.WITHDRAWN:
         return False
     return _eligible(n, round, get_rules_for_round(state, round))
+
+
+# ---------------------------------------------------------------- forward scoring (§15)
+
+
+def forward_close_of(state: State, round: int) -> int:
+    """When round `round`'s forward window has closed (its posts open), by its rules."""
+    rules = get_rules_for_round(state, round)
+    reveal_end = state.deployment.reveal_end(round)
+    return fw.forward_close(reveal_end, rules.forward_margin_seconds, rules.forward_bars)
+
+
+def forward_vote_end_of(state: State, round: int) -> int:
+    """When the votes on round `round`'s window close: the end of its vote round's commits."""
+    lag = get_rules_for_round(state, round).forward_lag_rounds
+    return state.deployment.commit_end(fw.vote_round(round, lag))
+
+
+def process_post_forward(state: State, tx: Tx, round: int, window: bytes) -> list[Event]:
+    """`postForward(round, window)`, anyone. Checks: `ForwardScoringOff(round)` when the round's
+    forwardBars is 0; `ForwardTooEarly(round, opensAt)` before the window has closed;
+    `ForwardVoteClosed(round, closedAt)` once its vote round's commit window has ended;
+    `ForwardTooLarge(length, MAX_FORWARD_BYTES)` for an empty or oversized window;
+    `ForwardAlreadyPosted(round, windowHash)`. Effects: the window's sha256 is posted for the
+    round. Events: ForwardPosted(round, windowHash, poster, length)."""
+    _non_payable(tx)
+    _check_bytes("window", window)
+    if get_rules_for_round(state, round).forward_bars == 0:
+        raise ProtocolError("ForwardScoringOff", round)
+    opens = forward_close_of(state, round)
+    if tx.timestamp < opens:
+        raise ProtocolError("ForwardTooEarly", round, opens)
+    closed = forward_vote_end_of(state, round)
+    if tx.timestamp >= closed:
+        raise ProtocolError("ForwardVoteClosed", round, closed)
+    if not 0 < len(window) <= fw.MAX_FORWARD_BYTES:
+        raise ProtocolError("ForwardTooLarge", len(window), fw.MAX_FORWARD_BYTES)
+    window_hash = dg.sha256(window)
+    if (round, window_hash) in state.forward_posted:
+        raise ProtocolError("ForwardAlreadyPosted", round, window_hash)
+    state.forward_posted.add((round, window_hash))
+    return [_event("ForwardPosted", round, window_hash, tx.sender, len(window))]
+
+
+def process_commit_with_forward(
+    state: State, tx: Tx, round: int, commitment: bytes, forward_round: int, window_hash: bytes
+) -> list[Event]:
+    """`commitWithForward(round, commitment, forwardRound, windowHash)`: `commit` and a vote on
+    round `forwardRound`'s window. Checks: those of `commit`, in its order; then
+    `NotForwardVoteRound(forwardRound, round)` unless forwardRound's rules score forward and
+    `round = forwardRound + forwardLagRounds`; `ForwardNotPosted(forwardRound, windowHash)`.
+    Effects: commit's; the window's tally grows by stake(node, round); the window is accepted
+    for forwardRound when its tally reaches `finality_needed(totalStake(round), finalityPpm)`
+    and none was. Events: [Slashed(WrongVote)], Committed, ForwardVoted(forwardRound, node,
+    windowHash, weight), [ForwardAccepted(forwardRound, windowHash, tally)]."""
+    node = _commit_checks(state, tx, round, commitment)
+    _check_bytes("window_hash", window_hash, 32)
+    rules = get_rules_for_round(state, forward_round)
+    if not (
+        forward_round < round
+        and rules.forward_bars > 0
+        and round - forward_round == rules.forward_lag_rounds
+    ):
+        raise ProtocolError("NotForwardVoteRound", forward_round, round)
+    if (forward_round, window_hash) not in state.forward_posted:
+        raise ProtocolError("ForwardNotPosted", forward_round, window_hash)
+    events: list[Event] = []
+    _apply_commit(state, tx, node, round, commitment, events)
+    weight = _stake(state, tx.sender, round)
+    key = (forward_round, window_hash)
+    tally = state.forward_tallies.get(key, 0) + weight
+    state.forward_tallies[key] = tally
+    events.append(_event("ForwardVoted", forward_round, tx.sender, window_hash, weight))
+    needed = finality_needed(
+        state.total_stake.at(round), get_rules_for_round(state, round).finality_ppm
+    )
+    if forward_round not in state.forward_window and tally >= needed:
+        state.forward_window[forward_round] = window_hash
+        events.append(_event("ForwardAccepted", forward_round, window_hash, tally))
+    return events
+
+
+def get_forward_box(state: State) -> str:
+    """The address of the forward box: the constructor's second CREATE (nonce 2; RulesCheckV2 is
+    the first), keccak256(rlp([contract, 2]))[12:]."""
+    encoded = b"\xd6\x94" + bytes.fromhex(state.contract[2:]) + b"\x02"
+    return to_checksum_address(dg.keccak(encoded)[12:])
+
+
+def get_forward_window_of(state: State, round: int) -> bytes:
+    """The accepted window hash of `round`, or 32 zero bytes."""
+    return state.forward_window.get(round, dg.ZERO32)
+
+
+def get_forward_tally_of(state: State, round: int, window_hash: bytes) -> int:
+    return state.forward_tallies.get((round, window_hash), 0)
+
+
+def get_is_forward_posted(state: State, round: int, window_hash: bytes) -> bool:
+    return (round, window_hash) in state.forward_posted

@@ -24,6 +24,7 @@ from flchain.protocol.types import (
     Directive,
     FinalizedV2,
     GlobalModel,
+    HexBytes32,
     RegisteredNode,
     Reveal,
     RevealOutcomeV2,
@@ -88,6 +89,10 @@ class RoundRecordV2(BaseModel):
     # the votes: the audit reads them, the merge does not
     attestations: tuple[AttestationV2, ...] = ()
     finalized: FinalizedV2 | None = None
+    # forward scoring (§15): who committed (a commitment never revealed scores the worst), and
+    # the round's accepted forward window (`forwardWindowOf(r)`), None while none is
+    committed: tuple[ChecksumAddress, ...] = ()
+    forward_window: HexBytes32 | None = None
 
     @property
     def beacon_round(self) -> int:
@@ -110,6 +115,7 @@ class RoundRecordV2(BaseModel):
         for kind, who in (
             ("reveal", [r.node for r in self.reveals]),
             ("beacon post", [p.node for p in self.beacon_posts]),
+            ("commitment", list(self.committed)),
         ):
             if len(set(who)) != len(who):
                 raise ValueError(f"a node has two {kind}s in round {self.round}")

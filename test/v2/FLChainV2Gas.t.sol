@@ -25,12 +25,12 @@ contract FLChainV2GasTest is V2Test {
     uint256 internal constant ATTEST_TARGET = 80_000;
     uint256 internal constant FINALIZE_TARGET = 120_000;
     // the worst measured where the target (in the name's comment) is missed: docs/security.md
-    uint256 internal constant COMMIT_MEASURED = 55_800; // target 55 000
-    uint256 internal constant REVEAL_MEASURED = 74_950; // target 70 000 + 16/byte
+    uint256 internal constant COMMIT_MEASURED = 55_820; // target 55 000 (+18 since the forward selectors, §15)
+    uint256 internal constant REVEAL_MEASURED = 75_000; // target 70 000 + 16/byte (+38 since the forward selectors, §15)
     uint256 internal constant REVEAL_LARGE_MEASURED = 80_700; // target 70 000 + 16/byte
     uint256 internal constant SETTLE_MEASURED = 77_100; // target 60 000
     uint256 internal constant SETTLE_THIRD_MEASURED = 79_600; // target 60 000
-    uint256 internal constant SLASH_MEASURED = 79_900; // target 70 000
+    uint256 internal constant SLASH_MEASURED = 79_950; // target 70 000 (+7 since the forward selectors, §15)
 
     IFLChainV2 internal chain;
     address[] internal nodes;

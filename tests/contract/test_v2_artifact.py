@@ -97,11 +97,19 @@ def test_v2_abi_is_the_interfaces() -> None:
     assert constructor["stateMutability"] == "nonpayable"
 
 
-def test_every_v2_error_and_event_is_documented() -> None:
+@pytest.mark.parametrize("part", ["FLChainV2", "FLChainV2Forward"])
+def test_every_v2_error_and_event_is_documented(part: str) -> None:
+    """The ledger's and its forward box's (docs/protocol.md §15): together the machine's tables,
+    and the box's refusal of callers other than the ledger (`NotTheLedger`), which the machine
+    does not model."""
     art = committed()
+    box = art["satellites"]["FLChainV2Forward"]
+    both = [e for e in art["abi"] + box["abi"] if e["type"] in ("error", "event")]
+    assert len(both) == len(m.ERRORS) + len(m.EVENTS) + 1
+    if part != "FLChainV2":
+        art = box
     user, dev = art["userdoc"], art["devdoc"]
     entries = [e for e in art["abi"] if e["type"] in ("error", "event")]
-    assert len(entries) == len(m.ERRORS) + len(m.EVENTS)
     for entry in entries:
         section = entry["type"] + "s"
         signature = f"{entry['name']}({','.join(_canonical(p) for p in entry['inputs'])})"
@@ -123,6 +131,8 @@ def _canonical(param: dict[str, Any]) -> str:
 def test_v2_runtime_fits_eip170() -> None:
     runtime = bytes.fromhex(committed()["deployedBytecode"][2:])
     assert 0 < len(runtime) <= EIP170_LIMIT
+    for name, satellite in committed()["satellites"].items():
+        assert 0 < len(bytes.fromhex(satellite["deployedBytecode"][2:])) <= EIP170_LIMIT, name
 
 
 def _slot_of(layout: dict[str, Any], label: str) -> int:

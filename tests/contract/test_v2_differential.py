@@ -233,6 +233,72 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
     assert d.state.nodes[C].bond == ETHER - rules.no_reveal_slash_wei - rules.wrong_vote_slash_wei
 
 
+def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
+    """§15.2 on purpose: posts before the window closed, empty and oversized windows, a
+    duplicate, two rival windows; votes carried on commits — for the wrong round, for a window
+    nobody posted, split — until one window reaches the finality share; posts after the votes
+    closed; a round whose rules score nothing forward. Events come from the forward box."""
+    gov, a, b, c, third = new_wallets(chain, 5)
+    # C + R + (1 + 2)·900 = 3 400 s ≤ 4 rounds of 1 000 s: one scored bar, votes in round 4
+    rules = m.RulesV2(notice_rounds=1, forward_bars=1, forward_lag_rounds=4)
+    d, _ = Differential.deploy(
+        chain, deployment(chain.latest_timestamp()), rules, [a, b, c, third], gov
+    )
+    fed = Federation(d)
+    D = d.state.deployment
+    A, B, C, T, G = a.address, b.address, c.address, third.address, gov.address
+    for n in (A, B, C):
+        d.act("register", n, value=ETHER)
+    w1, w2 = b"window one" * 40, b"window two" * 40
+    h1, h2 = dg.sha256(w1), dg.sha256(w2)
+    d.act("scheduleRules", G, m.RulesV2(effective_round=2, notice_rounds=1, forward_lag_rounds=4))
+    for bad in (  # RuleOutOfBounds in RulesCheckV2, the contract the constructor created
+        {"forward_bars": 1, "forward_lag_rounds": 3},  # 3 rounds do not cover 3 400 s
+        {"forward_bars": 1, "forward_lag_rounds": 4, "forward_trail_rounds": 0},
+        {"forward_bars": 1_001},
+        {"norm_bound_rel_ppm": 100_000_001},
+    ):
+        d.act("scheduleRules", G, m.RulesV2(effective_round=3, notice_rounds=1, **bad))
+    d.act(
+        "scheduleRules",
+        G,
+        m.RulesV2(effective_round=3, forward_lag_rounds=0, forward_trail_rounds=0),
+    )
+    d.act("cancelRules", G)
+    d.act("commit", A, 0, fed.commitment(fed.update(A, 0)), at=D.start(0) + 1)
+
+    close = m.forward_close_of(d.state, 0)
+    d.act("postForward", T, 0, w1, at=close - 1)  # ForwardTooEarly
+    d.act("postForward", T, 0, b"", at=close)  # ForwardTooLarge: empty
+    d.act("postForward", T, 0, b"\x01" * (65_536 + 1))  # ForwardTooLarge
+    d.act("postForward", T, 0, w1, value=1)  # not payable
+    posted = d.act("postForward", T, 0, w1)
+    d.act("postForward", A, 0, w1)  # ForwardAlreadyPosted
+    d.act("postForward", B, 0, w2)
+    d.act("postForward", T, 2, w1)  # ForwardScoringOff: round 2's rules (checked first)
+    d.check_views([A, B, C, T], [0], windows=[(0, h1), (0, h2)])
+    assert posted.events == (("ForwardPosted", (0, h1, T, len(w1))),)
+
+    vote = D.start(4) + 1
+    ua, ub, uc = (fed.update(n, 4) for n in (A, B, C))
+    d.act("commitWithForward", A, 4, fed.commitment(ua), 1, h1, at=vote)  # NotForwardVoteRound
+    d.act("commitWithForward", A, 4, fed.commitment(ua), 4, h1)  # NotForwardVoteRound
+    d.act("commitWithForward", A, 4, fed.commitment(ua), 0, dg.sha256(b"x"))  # ForwardNotPosted
+    d.act("commitWithForward", T, 4, fed.commitment(ua), 0, h1)  # NotInFrozenSet first
+    first = d.act("commitWithForward", A, 4, fed.commitment(ua), 0, h1)
+    d.act("commitWithForward", A, 4, fed.commitment(ua), 0, h1)  # AlreadyCommitted
+    d.act("commitWithForward", B, 4, fed.commitment(ub), 0, h2)
+    last = d.act("commitWithForward", C, 4, fed.commitment(uc), 0, h1)
+    d.check_views([A, B, C], [0, 4], windows=[(0, h1), (0, h2)])
+    assert [e for e, _ in first.events] == ["Committed", "ForwardVoted"]
+    assert [e for e, _ in last.events] == ["Committed", "ForwardVoted", "ForwardAccepted"]
+    assert m.get_forward_window_of(d.state, 0) == h1
+    d.act("postForward", T, 0, b"late" * 10, at=D.commit_end(4))  # ForwardVoteClosed
+    assert m.forward_close_of(d.state, 1) < D.commit_end(4)
+    d.act("postForward", T, 1, b"late" * 10)  # round 1's posts are open until commitEnd(5)
+    d.check_views([T], [1], windows=[(1, dg.sha256(b"late" * 10))])
+
+
 # ---------------------------------------------------------------- random sequences
 
 

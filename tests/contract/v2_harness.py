@@ -66,7 +66,11 @@ PROCESS: dict[str, Callable[..., list[m.Event]]] = {
     "acceptGovernance": m.process_accept_governance,
     "pause": m.process_pause,
     "unpause": m.process_unpause,
+    "commitWithForward": m.process_commit_with_forward,
+    "postForward": m.process_post_forward,
 }
+#: Functions of the forward box (`forwardBox()`, IFLChainV2Forward) rather than the ledger's.
+BOX_FUNCTIONS = frozenset({"postForward"})
 
 
 class Disagreement(AssertionError):
@@ -243,6 +247,8 @@ class Differential:
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
     #: contract wallets (V2Wallet) by address, and the EOA that operates each
     contract_wallets: dict[str, tuple[Contract, str]] = field(default_factory=dict)
+    #: the forward box FLChainV2's constructor created (§15)
+    box: Contract | None = None
 
     @classmethod
     def deploy(
@@ -277,7 +283,10 @@ class Differential:
         state, events = m.initialize_state(
             deployment, rules, m.Tx(deployer.address, mined_at), chain_id, address
         )
-        harness = cls(chain, contract, state, known, ErrorDecoder(art["abi"]), chain_id)
+        box_abi = art["satellites"]["FLChainV2Forward"]["abi"]
+        box = w3.eth.contract(address=contract.functions.forwardBox().call(), abi=box_abi)
+        both = [*art["abi"], *(e for e in box_abi if e["type"] != "constructor")]
+        harness = cls(chain, contract, state, known, ErrorDecoder(both), chain_id, box=box)
         outcome = Outcome(harness._decode_logs(receipt), gas_used=int(receipt["gasUsed"]))
         expected = Outcome(tuple((e.name, normal(tuple(v for _, v in e.args))) for e in events))
         if outcome.events != expected.events:
@@ -294,12 +303,11 @@ class Differential:
         sender = to_checksum_address(sender)
         ts = at if at is not None else self.chain.latest_timestamp() + 1
         self.chain.set_next_timestamp(ts)
-        call = getattr(self.contract.functions, function)(*[to_abi(a) for a in args])
+        target = self.box if function in BOX_FUNCTIONS and self.box is not None else self.contract
+        call = getattr(target.functions, function)(*[to_abi(a) for a in args])
         if sender in self.contract_wallets:
             wallet_contract, operator = self.contract_wallets[sender]
-            call = wallet_contract.functions.exec(
-                self.contract.address, call._encode_transaction_data()
-            )
+            call = wallet_contract.functions.exec(target.address, call._encode_transaction_data())
             wallet = self.wallets[operator]
         else:
             wallet = self.wallets[sender]
@@ -358,7 +366,8 @@ class Differential:
         if decoded is None:
             raise Disagreement(f"unknown revert data 0x{data.hex()}") from exc
         name, _ = decoded
-        raw = _raw_error_args(self.contract.abi, name, data)
+        abi = [*self.contract.abi, *(self.box.abi if self.box is not None else [])]
+        raw = _raw_error_args(abi, name, data)
         return (name, normal(raw))
 
     def _machine(self, function: str, tx: m.Tx, args: Sequence[Any]) -> Outcome:
@@ -372,14 +381,18 @@ class Differential:
 
     def _decode_logs(self, receipt: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
         out = []
+        contracts = [self.contract, *([self.box] if self.box is not None else [])]
         by_topic = {
-            bytes(Web3.keccak(text=_event_signature(e))): e
-            for e in self.contract.abi
+            bytes(Web3.keccak(text=_event_signature(e))): (e, c)
+            for c in contracts
+            for e in c.abi
             if e["type"] == "event"
         }
         for log in receipt["logs"]:
-            entry = by_topic[bytes(log["topics"][0])]
-            decoded = getattr(self.contract.events, entry["name"])().process_log(log)
+            entry, emitter = by_topic[bytes(log["topics"][0])]
+            if to_checksum_address(log["address"]) != emitter.address:
+                raise Disagreement(f"{entry['name']} emitted by {log['address']}")
+            decoded = getattr(emitter.events, entry["name"])().process_log(log)
             names = [p["name"] for p in entry["inputs"]]
             out.append((entry["name"], normal(tuple(decoded["args"][n] for n in names))))
         return tuple(out)
@@ -421,6 +434,7 @@ class Differential:
         results: Iterable[tuple[int, bytes]] = (),
         digests: Iterable[bytes] = (),
         full: bool = True,
+        windows: Iterable[tuple[int, bytes]] = (),
     ) -> None:
         """The machine's views against the contract's, for these nodes, rounds, (round, result
         hash) tallies and digests, plus the accounts, the latest model and the contract's
@@ -497,6 +511,27 @@ class Differential:
                     m.get_tally_of(st, r, result_hash),
                 )
             )
+        if self.box is not None:
+            b = self.box.functions
+            pairs.append(("forwardBox", f.forwardBox().call(), m.get_forward_box(st)))
+            for r, window_hash in windows:
+                pairs += [
+                    (
+                        f"forwardWindowOf({r})",
+                        b.forwardWindowOf(r).call(),
+                        m.get_forward_window_of(st, r),
+                    ),
+                    (
+                        f"forwardTallyOf({r})",
+                        b.forwardTallyOf(r, window_hash).call(),
+                        m.get_forward_tally_of(st, r, window_hash),
+                    ),
+                    (
+                        f"isForwardPosted({r})",
+                        b.isForwardPosted(r, window_hash).call(),
+                        m.get_is_forward_posted(st, r, window_hash),
+                    ),
+                ]
         for digest in digests:
             pairs.append(
                 (f"isSeen(0x{digest.hex()})", f.isSeen(digest).call(), m.get_is_seen(st, digest))

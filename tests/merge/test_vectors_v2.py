@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from flchain.merge import PENALISED_REASONS, Reason
-from flchain.merge.reasons import V1_ONLY_REASONS
+from flchain.merge.reasons import FORWARD_REASONS, V1_ONLY_REASONS
 from flchain.merge.settlement import SCORE_WINDOW_ROUNDS, leaf_from_doc, settlement_root
 from flchain.protocol import digests as dg
 from flchain.protocol.types import Aggregation
@@ -146,7 +146,8 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
     for case, summary in summaries.items():
         merged[case] = summary["merged_digest"]
         reasons = {d["reason"] for d in summary["decisions"]}
-        assert reasons == {r.value for r in Reason if r not in V1_ONLY_REASONS}, case.title
+        expected = {r.value for r in Reason if r not in V1_ONLY_REASONS | FORWARD_REASONS}
+        assert reasons == expected, case.title
         share = {w["node"]: Fraction(w["share"]) for w in summary["weights"]}
         if case.aggregation in (Aggregation.MEAN_EQUAL, Aggregation.MEAN_ROI):
             assert any(sum(share[n] for n in c) == cap for c in summary["clusters"] if len(c) > 1)

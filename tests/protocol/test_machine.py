@@ -1012,3 +1012,35 @@ def test_views_of_time() -> None:
         assert m.get_phase_at(w.state, ts + 3 * L) == (3, phase)
         assert m.get_current_phase(w.state, ts) == (0, phase)
     assert d.effective_round(T0 - 1) == 0 and d.effective_round(T0 + L - 1) == 1
+
+
+def test_forward_rule_bounds() -> None:
+    """§15.1: an all-zero forward part is valid (scoring off); with forward bars the lag must
+    let each window close before its vote round, and the trail keep at least one round."""
+    d = make_world(0).state.deployment
+
+    def refused(**fields: int) -> bytes:
+        with pytest.raises(m.ProtocolError) as err:
+            m.check_rules(m.RulesV2(**fields), d)
+        assert err.value.name == "RuleOutOfBounds"
+        return bytes(err.value.arguments[0])
+
+    m.check_rules(m.RulesV2(forward_lag_rounds=0, forward_trail_rounds=0), d)
+    needed = d.commit_window + d.reveal_window + (5 + 2) * 900
+    lag = -(-needed // d.round_length)
+    m.check_rules(m.RulesV2(forward_bars=5, forward_lag_rounds=lag), d)
+    assert refused(forward_bars=5, forward_lag_rounds=lag - 1) == b32("forwardLagRounds")
+    assert refused(forward_bars=5, forward_lag_rounds=0) == b32("forwardLagRounds")
+    assert refused(forward_bars=5, forward_lag_rounds=lag, forward_trail_rounds=0) == b32(
+        "forwardTrailRounds"
+    )
+    for field, bad, name in (
+        ("forward_bars", 1_001, "forwardBars"),
+        ("forward_margin_seconds", 7 * 86_400 + 1, "forwardMarginSeconds"),
+        ("forward_lag_rounds", 1_001, "forwardLagRounds"),
+        ("forward_trail_rounds", 65, "forwardTrailRounds"),
+        ("forward_noise_z_ppm", 4_000_001, "forwardNoiseZPpm"),
+        ("forward_noise_floor_bps", 10_001, "forwardNoiseFloorBps"),
+        ("norm_bound_rel_ppm", 100_000_001, "normBoundRelPpm"),
+    ):
+        assert refused(**{field: bad}) == b32(name), field

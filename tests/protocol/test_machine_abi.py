@@ -24,12 +24,19 @@ if str(VECTORS) not in sys.path:
 
 from evm_probe import REPO, compile_solidity  # noqa: E402
 
+#: IFLChainV2Forward's parts that only FLChainV2 reaches: the machine models the forward box
+#: as part of the contract, so `commitWithForward` stands for its `vote` (and its refusal of any
+#: other caller), and `forwardBox()` names the box, not `ledger()`.
+BOX_INTERNAL = frozenset({"vote", "ledger", "NotTheLedger"})
+
 
 @pytest.fixture(scope="module")
 def abi() -> list[dict[str, Any]]:
-    compiled = compile_solidity(REPO / "contracts" / "interfaces" / "IFLChainV2.sol", "IFLChainV2")
+    interfaces = REPO / "contracts" / "interfaces"
+    compiled = compile_solidity(interfaces / "IFLChainV2.sol", "IFLChainV2")
+    box = compile_solidity(interfaces / "IFLChainV2Forward.sol", "IFLChainV2Forward")
     items: list[dict[str, Any]] = compiled["abi"]
-    return items
+    return items + [e for e in box["abi"] if e.get("name") not in BOX_INTERNAL]
 
 
 def snake(name: str) -> str:

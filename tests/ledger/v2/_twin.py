@@ -83,6 +83,8 @@ PROCESS: dict[str, tuple[Callable[..., list[m.Event]], bool]] = {
     "accept_governance": (m.process_accept_governance, False),
     "pause": (m.process_pause, False),
     "unpause": (m.process_unpause, False),
+    "commit_with_forward": (m.process_commit_with_forward, False),
+    "post_forward": (m.process_post_forward, False),
 }
 
 
@@ -374,6 +376,8 @@ class Twin:
                 )
                 for x in self.of_round("Attested", round)
             ),
+            committed=tuple(x.event["node"] for x in self.of_round("Committed", round)),
+            forward_window=self.state.forward_window.get(round),
             finalized=None
             if not finals
             else FinalizedV2(
