@@ -70,6 +70,9 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     ├── ModelError                                                          flchain.model.errors
     ├── NodeError                                                           flchain.node.errors
     │   ├── WrongNodeStatus                                                 flchain.cli.errors
+    │   ├── BeaconRelayError                                                flchain.node.drand
+    │   │   ├── BeaconRelayMismatch (also ConfigError)                      flchain.node.drand
+    │   │   └── BeaconRelayUnavailable (also UnavailableError) [exit 2]     flchain.node.drand
     │   ├── CommitmentLost                                                  flchain.node.errors
     │   ├── NodeLocked [exit 3]                                             flchain.node.errors
     │   ├── NotRegistered                                                   flchain.node.errors

@@ -31,7 +31,7 @@ from flchain.rules_file import format_utc
 from flchain.storage import ContentStore
 
 if TYPE_CHECKING:
-    from flchain.node.runner_v2 import DevnetBeaconSource
+    from flchain.node.runner_v2 import BeaconSource
 
 
 def register(ledger: LedgerV2, loaded: LoadedSettings, info: WalletInfo, bond: int) -> None:
@@ -150,19 +150,30 @@ def settle(
     )
 
 
-def beacon_source(ledger: Ledger | LedgerV2, seed: str | None) -> DevnetBeaconSource | None:
-    """The devnet beacon of `seed` for the daemon, refused unless `ledger` is v2 and its key is
-    the contract's (a wrong seed would post signatures nobody can verify)."""
-    if seed is None:
+def beacon_source(
+    ledger: Ledger | LedgerV2, seed: str | None, url: str | None = None
+) -> BeaconSource | None:
+    """The daemon's beacon: the devnet beacon of `seed`, or the drand relay at `url` (its
+    `/info` checked against the deployment's beacon immutables); refused unless `ledger` is v2
+    and the key is the contract's (a wrong key would post signatures nobody can verify)."""
+    if seed is None and url is None:
         return None
     from flchain.cli.errors import WrongProtocolVersion
     from flchain.node.runner_v2 import DevnetBeaconSource
     from flchain.protocol.beacon import DevnetBeacon
 
+    option = "--beacon-devnet-seed" if seed is not None else "--beacon-url"
+    if seed is not None and url is not None:
+        raise ConfigError("give --beacon-devnet-seed or --beacon-url, not both")
     if not isinstance(ledger, LedgerV2):
         raise WrongProtocolVersion(
-            f"--beacon-devnet-seed: {ledger.address} is a protocol v1 contract, which has no beacon"
+            f"{option}: {ledger.address} is a protocol v1 contract, which has no beacon"
         )
+    if url is not None:
+        from flchain.node.drand import DrandHttpSource
+
+        return DrandHttpSource.connect(url, ledger.deployment())
+    assert seed is not None
     beacon = DevnetBeacon(seed.encode())
     if beacon.public_key != ledger.deployment().beacon_public_key:
         raise ConfigError(

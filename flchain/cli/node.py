@@ -139,6 +139,16 @@ def run(
             "post none; the merge then seeds from the salts alone).",
         ),
     ] = None,
+    beacon_url: Annotated[
+        str | None,
+        typer.Option(
+            "--beacon-url",
+            metavar="URL",
+            show_default=False,
+            help="v2: post the beacon from this drand HTTP relay, the chain's base URL (e.g. "
+            "https://api.drand.sh/<chain hash>); its /info must match the contract's beacon.",
+        ),
+    ] = None,
     **flags: Any,
 ) -> None:
     """Run the node daemon: commit, reveal and attest every round until SIGINT/SIGTERM (v2:
@@ -165,7 +175,7 @@ def run(
         raise NotRegistered(
             f"wallet {info.address} is not an active node of {ledger.address}: run `flchain node register`"
         )
-    beacon = node_v2.beacon_source(ledger, beacon_devnet_seed)
+    beacon = node_v2.beacon_source(ledger, beacon_devnet_seed, beacon_url)
     store = open_store(settings)  # a wrong store path fails here, before the unlock
     configure_logging(settings.log_level, settings.log_format)
     with wallet_lock(settings.data_dir, info.address):

@@ -135,8 +135,8 @@ class BeaconSource(Protocol):
     """Where a node gets the randomness-beacon signature of a beacon round (docs/protocol.md
     §6). A source answers only signatures that verify under its `public_key` (a drand client
     checks what it downloads); the runner posts only for a source whose key is the
-    deployment's. A drand client is not shipped: this product runs without internet access and
-    a devnet's beacon is local; `DevnetBeaconSource` is the devnet's."""
+    deployment's. `DevnetBeaconSource` is a devnet's; `flchain.node.drand.DrandHttpSource`
+    reads a drand HTTP relay."""
 
     @property
     def public_key(self) -> bytes:
