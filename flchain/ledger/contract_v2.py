@@ -12,11 +12,9 @@ from functools import cached_property
 from typing import ClassVar
 
 from flchain.ledger import views_v2
-from flchain.ledger.backends import Backend
 from flchain.ledger.deployment import ContractBinding
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import EVENT_TYPES_V2
-from flchain.protocol import Address
 from flchain.protocol.machine import Deployment
 
 
@@ -25,13 +23,6 @@ class ContractV2(ContractBinding):
 
     VERSION: ClassVar[int] = 2
     EVENT_TYPES: ClassVar[dict[str, type[ChainEvent]]] = EVENT_TYPES_V2
-
-    @classmethod
-    def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> ContractV2:
-        """The contract at `address`, checked to answer `protocolVersion()` with 2."""
-        contract = cls(backend, address, from_block=from_block)
-        contract.check()
-        return contract
 
     @cached_property
     def deployment(self) -> Deployment:

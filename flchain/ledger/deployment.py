@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Self
 
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
@@ -117,6 +117,13 @@ class ContractBinding:
     def chain_id(self) -> int:
         return self.backend.chain_id
 
+    @classmethod
+    def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> Self:
+        """The contract at `address`, checked to be a deployment of this version that answers."""
+        binding = cls(backend, address, from_block=from_block)
+        binding.check()
+        return binding
+
     def check(self) -> None:
         """Refuse an address without code, or whose code is not a deployment of this version."""
         found = detect_protocol_version(self.backend, self.address)
@@ -152,13 +159,6 @@ class ContractBinding:
 class Deployment(ContractBinding):
     """The FLChain (protocol v1) contract at `address` on `backend`, whose log starts at
     `from_block`."""
-
-    @classmethod
-    def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> Deployment:
-        """The deployment at `address`, checked to be an FLChain contract that answers."""
-        deployment = cls(backend, address, from_block=from_block)
-        deployment.check()
-        return deployment
 
     # ------------------------------------------------------------ fixed at deployment
 

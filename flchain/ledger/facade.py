@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -53,6 +53,9 @@ def send_constructor(
 class LedgerBase(Generic[B]):
     """The contract `binding`, signing as `signer` (none: read-only) under `policy`."""
 
+    #: the binding class of this facade's protocol, the one `connect` attaches
+    BINDING: ClassVar[type[ContractBinding]]
+
     def __init__(
         self, binding: B, signer: Signer | None = None, policy: TxPolicy | None = None
     ) -> None:
@@ -67,6 +70,27 @@ class LedgerBase(Generic[B]):
             )
         )
         self._read_scope = ReadScope()
+
+    @classmethod
+    def connect(
+        cls,
+        backend: Backend,
+        address: Address,
+        account: LocalAccount | None = None,
+        *,
+        from_block: int = 0,
+        check: bool = True,
+        policy: TxPolicy | None = None,
+    ) -> Self:
+        """Attach to an existing deployment (by default checks that code is there, is this
+        facade's protocol version and answers)."""
+        kind = cls.BINDING
+        binding = (
+            kind.connect(backend, address, from_block=from_block)
+            if check
+            else kind(backend, address, from_block=from_block)
+        )
+        return cls(cast(B, binding), None if account is None else Signer(account), policy)
 
     # ------------------------------------------------------------ the contract
 

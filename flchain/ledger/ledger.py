@@ -88,6 +88,8 @@ class Ledger(LedgerBase[Deployment]):
     """The FLChain `deployment`, signing as `signer` (none: read-only) under `policy` (fees,
     gas margin, waiting, replacement, confirmations: `flchain.ledger.sending.TxPolicy`)."""
 
+    BINDING = Deployment
+
     # ------------------------------------------------------------ construction
 
     @classmethod
@@ -113,25 +115,6 @@ class Ledger(LedgerBase[Deployment]):
         address, block = send_constructor(backend, deployer, load_artifact(), args, policy)
         deployment = Deployment(backend, address, from_block=block)
         return cls(deployment, Signer(deployer), policy)
-
-    @classmethod
-    def connect(
-        cls,
-        backend: Backend,
-        address: Address,
-        account: LocalAccount | None = None,
-        *,
-        from_block: int = 0,
-        check: bool = True,
-        policy: TxPolicy | None = None,
-    ) -> Ledger:
-        """Attach to an existing deployment (by default checks that code is there and answers)."""
-        deployment = (
-            Deployment.connect(backend, address, from_block=from_block)
-            if check
-            else Deployment(backend, address, from_block=from_block)
-        )
-        return cls(deployment, None if account is None else Signer(account), policy)
 
     @property
     def deployment(self) -> Deployment:

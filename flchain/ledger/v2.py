@@ -135,6 +135,8 @@ class LedgerV2(LedgerBase[ContractV2]):
     """The FLChainV2 contract `binding`, signing as `signer` (none: read-only) under `policy`
     (`flchain.ledger.sending.TxPolicy`)."""
 
+    BINDING = ContractV2
+
     def __init__(
         self, binding: ContractV2, signer: Signer | None = None, policy: TxPolicy | None = None
     ) -> None:
@@ -167,25 +169,6 @@ class LedgerV2(LedgerBase[ContractV2]):
         )
         binding = ContractV2(backend, address, from_block=block)
         return cls(binding, Signer(deployer), policy)
-
-    @classmethod
-    def connect(
-        cls,
-        backend: Backend,
-        address: Address,
-        account: LocalAccount | None = None,
-        *,
-        from_block: int = 0,
-        check: bool = True,
-        policy: TxPolicy | None = None,
-    ) -> LedgerV2:
-        """Attach to an FLChainV2 deployment (by default checks it answers protocol version 2)."""
-        binding = (
-            ContractV2.connect(backend, address, from_block=from_block)
-            if check
-            else ContractV2(backend, address, from_block=from_block)
-        )
-        return cls(binding, None if account is None else Signer(account), policy)
 
     @property
     def binding(self) -> ContractV2:
