@@ -9,8 +9,9 @@ is checked here, in Python, against the `stateRoot` of the block header: the acc
 (nonce, balance, storage root, code hash) under `keccak(address)`, then each storage word under
 `keccak(slot)` in that storage root. A lying RPC can drop or rewrite an event, or answer a view
 with anything; it cannot make a proof verify against the header's root for a word the state
-does not hold. What the proof cannot help against is a forged header: the report names the
-block hash and state root it verified against, to be compared with a second source.
+does not hold. Nor can it forge the header: its fields must hash to the block hash it states
+(`flchain.audit.header`). What is left to trust is that hash: the report names the block hash
+and state root it verified against, to be compared with a second source.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from trie.exceptions import BadTrieProof
 from web3.types import RPCEndpoint
 
 from flchain.audit.errors import AuditError, ProofError
+from flchain.audit.header import compute_header_hash
 from flchain.ledger import Backend, EmbeddedBackend
 
 __all__ = ["ProofError", "ProvenAccount", "StateProof", "fetch_proof", "verify_proof"]
@@ -124,6 +126,11 @@ def fetch_proof(
     if isinstance(backend, EmbeddedBackend):
         return _embedded_proof(backend, address, slots, block_number)
     header = backend.w3.eth.get_block(block_number)
+    if compute_header_hash(header) != _hex_bytes(header["hash"]):
+        raise ProofError(
+            f"block {block_number}'s header from the RPC does not hash to the block hash it "
+            "states: the RPC forged it, and nothing proven against it can be trusted"
+        )
     answer = backend.w3.provider.make_request(
         RPCEndpoint("eth_getProof"),
         [address, ["0x" + s.to_bytes(32, "big").hex() for s in slots], hex(block_number)],
