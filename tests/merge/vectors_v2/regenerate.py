@@ -15,7 +15,6 @@ files with the reason the bytes changed (docs/merge.md, "Pinned v2 vectors").
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import itertools
@@ -464,24 +463,7 @@ def build_inputs() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on changes")
-    parser.add_argument("--inputs", action="store_true", help="rebuild inputs/ from the recipe")
-    args = parser.parse_args()
-    if args.inputs and args.check:
-        parser.error("--inputs writes the inputs; it cannot be combined with --check")
-    if args.inputs:
-        print("inputs (recipe in regenerate.py):")
-        build_inputs()
-    inputs = pinned_v2.load_inputs()
-    changed = pinned.rewrite_expected(
-        pinned_v2.CASES,
-        lambda case: pinned_v2.compute_case(inputs, case),
-        pinned_v2.EXPECTED,
-        args.check,
-        pinned_v2.FIELDS,
-    )
-    return 1 if args.check and changed else 0
+    return pinned.regenerate_main(__doc__ or "", build_inputs, pinned_v2)
 
 
 if __name__ == "__main__":
