@@ -109,6 +109,10 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
         merged[case] = summary["merged_digest"]
         reasons = {d["reason"] for d in summary["decisions"]}
         expected = {r.value for r in Reason if r not in V1_ONLY_REASONS | FORWARD_REASONS}
+        if case.forward:  # the forward record decides who is merged: its own test below
+            wanted = (expected - {Reason.BEYOND_PARTICIPANT_CAP.value}) | {Reason.PROBATION.value}
+            assert reasons == wanted, case.title
+            continue
         assert reasons == expected, case.title
         share = {w["node"]: Fraction(w["share"]) for w in summary["weights"]}
         if case.aggregation in (Aggregation.MEAN_EQUAL, Aggregation.MEAN_ROI):
@@ -120,7 +124,7 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
             assert seed["beacon_post"] is None and seed["randomness"] == "0x" + "00" * 32
         else:
             assert seed["beacon_post"]["block_number"] > seed["refused_posts"][0]["block_number"]
-    assert len({merged[c] for c in CASES if not c.fallback}) == len(Aggregation)
+    assert len({merged[c] for c in CASES if not c.fallback | c.forward}) == len(Aggregation)
     # the beacon moves a tie: who of the equal-ROI pair explores next round
     beacon, fallback = (
         summaries[c] for c in (Case(Aggregation.MEAN_EQUAL), Case(Aggregation.MEAN_EQUAL, True))
@@ -139,3 +143,24 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
     merged_now = {w["node"] for w in beacon["weights"]}
     steady = [leaf for leaf in prior.leaves if leaf.merged_rounds >= SCORE_WINDOW_ROUNDS]
     assert {leaf.node for leaf in steady} & merged_now, "the score's trailing window is reached"
+
+
+def test_the_forward_vector_scores_round_9_and_the_record_decides() -> None:
+    """The forward case (pinned_v2.FORWARD_RULES): round 9's updates scored on its window as
+    the excess over the base; a commitment never revealed and an unreadable update the worst;
+    the nodes with one scored round merged by their record, the unscored in probation."""
+    (case,) = [c for c in CASES if c.forward]
+    summary, manifest = pinned_v2.load_expected(case) or pytest.fail("no forward vector")
+    window = json.loads(manifest)["forward"]["window"]
+    assert window["status"] == "scored" and window["round"] == 9
+    reasons = {s["reason"] for s in window["scores"]}
+    assert {"scored", "unrevealed", "non_finite"} <= reasons
+    worst = [s for s in window["scores"] if s["reason"] != "scored"]
+    assert worst and all(s["excess_bps"] == -10_000 for s in worst)
+    scored = {r["node"] for r in summary["forward"]["records"]}
+    merged = {w["node"] for w in summary["weights"]}
+    assert merged and merged <= scored
+    probation = {d["node"] for d in summary["decisions"] if d["reason"] == "probation"}
+    assert probation and not probation & scored
+    plain = pinned_v2.load_expected(Case(case.aggregation))
+    assert plain is not None and plain[0]["merged_digest"] != summary["merged_digest"]
