@@ -163,13 +163,19 @@ def play(
     return Played(g, nodes, [merged0, merged1], outcomes)
 
 
-def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) -> LedgerV2:
+def play_rounds(
+    backend: Backend, store: LocalStore, rounds: int, nodes: int, *, forward: bool = False
+) -> LedgerV2:
     """`rounds` honest rounds of `nodes` nodes (bench/audit_v2.py): each round every node
     settles the previous final round, commits, reveals, one posts the beacon, all attest the
-    merge of the ledger's record, a keeper finalizes; ends in round `rounds`' commit window."""
+    merge of the ledger's record, a keeper finalizes; ends in round `rounds`' commit window.
+    With `forward` (FORWARD_RULES, long rounds): once round r's window has closed a keeper
+    posts it, every commit of r + 1 votes for it, and the merge of r + 1 scores r on it."""
     store.put(base_weights())
+    changes = {"round_length": FORWARD_ROUND, "exit_delay": 2 * FORWARD_ROUND} if forward else {}
+    d = deployment(backend.latest_timestamp(), **changes)
     g = LedgerV2.deploy(
-        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+        backend, wallet(backend, 10**22), d, rules(**(FORWARD_RULES if forward else {}))
     )
     members = [g.with_account(wallet(backend)) for _ in range(nodes)]
     keeper = g.with_account(wallet(backend))
@@ -177,6 +183,7 @@ def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) ->
         n.register(ETHER)
     keeper.fund_pool(rounds * ETHER)
     weights, prior, manifest = base_weights(), PriorRound.genesis(), None
+    scored: ForwardRound | None = None  # the previous round, scored in this one
     for r in range(rounds):
         g.goto(r, Phase.COMMIT, 5)
         keeper.open_round(r)
@@ -185,19 +192,32 @@ def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) ->
                 n.settle(*settlement_proof(manifest, n.account.address))
         ups = {n: make_update(r, seed=1000 * r + i, base=weights) for i, n in enumerate(members)}
         for n, u in ups.items():
-            n.commit(r, n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt))
+            c = n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt)
+            if scored is not None and scored.window is not None:
+                n.commit_with_forward(r, c, r - 1, dg.sha256(scored.window))
+            else:
+                n.commit(r, c)
         g.goto(r, Phase.REVEAL, 5)
         for n, u in ups.items():
             n.reveal(*u.reveal_args())
         g.goto(r, Phase.BEACON, 5)
         members[0].post_beacon(r, BEACON.sign(g.beacon_round(r)))
         g.goto(r, Phase.ATTEST, 5)
-        merged = merge_v2(g.round_record_v2(r), weights, benchmark_for_round(r), prior)
+        if scored is not None:
+            scored = replace(scored, record=g.round_record_v2(r - 1))
+        merged = merge_v2(g.round_record_v2(r), weights, benchmark_for_round(r), prior, scored)
         store.put(merged.merged_weights)
         store.put(merged.manifest)
         for n in members:
             n.attest(r, merged.result)
         keeper.finalize(r, merged.result)
+        if forward:
+            window = forward_window(fw.forward_start(d.reveal_end(r), 0), seed=r)
+            g.backend.set_time(
+                fw.forward_close(d.reveal_end(r), 0, FORWARD_RULES["forward_bars"]) + 5
+            )
+            keeper.post_forward(r, window)
+            scored = ForwardRound(g.round_record_v2(r), weights, window)
         weights, manifest = merged.merged_weights, merged.manifest
         prior = prior_from_manifest(manifest)
     g.goto(rounds, Phase.COMMIT, 5)
@@ -223,7 +243,7 @@ class PlayedForward:
 def forward_window(start: int, seed: int) -> bytes:
     """A window file of round 0's bars from a seeded synthetic market (first scored bar at
     `start`, s) named as the rules' benchmark market, as each node builds it from its feed."""
-    file = benchmark_for_round(0).file
+    file = benchmark_for_round(0).file  # every round's shipped window names the same market
     assert file is not None
     first = start - (WARMUP + 8) * fw.BAR_SECONDS
     bars = synthetic_bars(WARMUP + 16, seed, start_ms=first * 1000)
