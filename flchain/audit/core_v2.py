@@ -158,10 +158,11 @@ def _functions(part: str = code_v2.LEDGER) -> dict[bytes, tuple[str, list[str]]]
     return out
 
 
-def _decoded(ledger: LedgerV2, to: str | None, data: bytes) -> tuple[str | None, tuple[Any, ...]]:
-    """The ABI function `data` calls on the contract or its forward box (at the address the
-    constructor's CREATE gives) and its arguments (None: a call to neither)."""
-    box = code_v2.get_satellite_addresses(ledger.address)[FORWARD_BOX]
+def _decoded(
+    ledger: LedgerV2, box: str, to: str | None, data: bytes
+) -> tuple[str | None, tuple[Any, ...]]:
+    """The ABI function `data` calls on the contract or its forward box (`box`, the address
+    the constructor's CREATE gives) and its arguments (None: a call to neither)."""
     if to is None or len(data) < 4:
         return None, ()
     if to.lower() == ledger.address.lower():
@@ -208,6 +209,7 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
         by_tx.setdefault(e.tx_hash, []).append(e)
     hashes = [bytes.fromhex(h[2:]) for h in by_tx]
     raws = fetch_raw_transactions(ledger.backend, hashes)
+    box = code_v2.get_satellite_addresses(ledger.address)[FORWARD_BOX]
     calls = []
     for tx_hash, events in by_tx.items():
         block = events[0].block_number
@@ -223,7 +225,7 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
                 bytes(tx["input"]),
             )
         sender, to, value, data = decoded
-        function, args = _decoded(ledger, to, data)
+        function, args = _decoded(ledger, box, to, data)
         calls.append(
             ChainCall(
                 tx_hash=tx_hash,
