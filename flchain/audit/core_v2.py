@@ -429,7 +429,7 @@ def _audit_round(
     checks = (
         check_machine(replay, r),
         check_accumulator(replay, r, word, mat.block),
-        check_forward(replay, r, mat.forward_words.get(r), mat.calls, mat.block),
+        check_forward(replay, r, mat.forward_words.get(r), mat.calls, mat.block, mat.timestamp),
         check_merge(replayed, problem_merge, result, manifest),
         check_attestations(replayed, attested),
         check_settlement(r, result, manifest, problem, registered, prior, ledger.chain_id,

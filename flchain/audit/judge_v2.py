@@ -427,6 +427,7 @@ def check_forward(
     words: Mapping[tuple[str, bytes], bytes] | None,
     calls: Sequence[ChainCall],
     block: int,
+    now: int,
 ) -> RuleCheck:
     """Round `round`'s forward window (§15.2): every ForwardPosted / ForwardVoted /
     ForwardAccepted log was recomputed by the machine (`check_machine`: hash of the calldata,
@@ -483,7 +484,11 @@ def check_forward(
     votes = sum(1 for call in calls for e in call.events
                 if isinstance(e, ForwardVoted) and e.round == round)  # fmt: skip
     if accepted is None:
-        what = f"no window accepted (needed {needed}); {len(hashes)} posted, {votes} vote(s)"
+        closes = state.deployment.commit_end(vote)
+        when = f"votes open until {closes}" if now < closes else "votes closed: scores missing"
+        what = (
+            f"no window accepted ({when}; {needed} needed); {len(hashes)} posted, {votes} vote(s)"
+        )
     else:
         what = (
             f"window 0x{accepted.hex()[:16]}… accepted with "

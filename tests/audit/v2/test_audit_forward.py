@@ -61,7 +61,8 @@ def test_a_forward_scored_federation_audits_verified(
     assert f"accepted with {2 * ETHER} of {needed} needed" in forward0
     assert f"({len(fed.windows['honest'])} bytes of postForward calldata" in forward0
     assert "2 posted, 3 vote(s)" in forward0
-    assert {c.rule: c for c in r1.checks}["forward"].message.startswith("no window accepted")
+    forward1 = {c.rule: c for c in r1.checks}["forward"].message
+    assert forward1.startswith("no window accepted (votes open until ")
     merge1 = {c.rule: c for c in r1.checks}["merge"].message
     assert merge1.startswith("final result and manifest reproduced bit for bit")
     assert report.exit_code == 0
@@ -92,18 +93,18 @@ def test_a_tally_or_accepted_hash_the_events_do_not_give_is_named(
     replay = replay_calls(material.calls, fed.gov.chain_id, fed.gov.address)
     honest, other = (dg.sha256(fed.windows[k]) for k in ("honest", "other"))
     words = dict(material.forward_words[0])
-    assert check_forward(replay, 0, words, material.calls, material.block).status == (
-        CheckStatus.PASS
-    )
+    assert check_forward(
+        replay, 0, words, material.calls, material.block, material.timestamp
+    ).status == (CheckStatus.PASS)
     more = {**words, ("tally", other): (5 * ETHER).to_bytes(32, "big")}
-    lied = check_forward(replay, 0, more, material.calls, material.block)
+    lied = check_forward(replay, 0, more, material.calls, material.block, material.timestamp)
     assert lied.status == CheckStatus.FAIL
     assert lied.message == (
         f"window 0x{other.hex()[:16]}…: the proven tally is {5 * ETHER}, the votes the events "
         f"show weigh {ETHER}"
     )
     swapped = {**words, ("accepted", b""): other}
-    lied = check_forward(replay, 0, swapped, material.calls, material.block)
+    lied = check_forward(replay, 0, swapped, material.calls, material.block, material.timestamp)
     assert lied.status == CheckStatus.FAIL
     assert lied.message.startswith(f"the proven accepted window is 0x{other.hex()}")
     assert lied.message.endswith(f"accept 0x{honest.hex()}")
@@ -138,6 +139,6 @@ def test_rewritten_forward_logs_are_named_by_the_machine(
         check = check_machine(replay, 1)
         assert check.status == CheckStatus.FAIL, kind
         assert named in check.message and "commitWithForward" in check.message
-        assert check_forward(replay, 0, material.forward_words[0], material.calls, 0).status == (
+        assert check_forward(replay, 0, material.forward_words[0], material.calls, 0, 0).status == (
             CheckStatus.UNVERIFIABLE
         )
