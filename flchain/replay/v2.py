@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from flchain.ledger import LedgerV2
 from flchain.market.benchmark import Benchmark
@@ -184,15 +184,19 @@ def run_merge_v2(inputs: ReplayInputsV2) -> MergeResultV2:
     return merge_v2(inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior)
 
 
-#: Record fields the merge never reads (the votes): without them in the key, the nodes that
-#: attest one after another share the merge of the same round.
-_KEY_EXCLUDED_RECORD_FIELDS = frozenset({"attestations", "finalized"})
+#: Left out of the merge key: the votes, which the merge never reads (so the nodes that attest
+#: one after another share the merge of the round), and the payloads, keyed by their digests.
+_KEY_EXCLUDED_RECORD_FIELDS: Final[dict[str, Any]] = {
+    "attestations": True,
+    "finalized": True,
+    "reveals": {"__all__": {"payload"}},
+}
 
 
 def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     """A sha256 over everything `run_merge_v2` reads: equal keys mean equal merge results.
-    The record (payloads included) and the prior by their JSON, the base by its bytes' hash,
-    the benchmark by its id and the hash of its bars."""
+    The record (each payload by its digest) and the prior by their JSON, the base by its
+    bytes' hash, the benchmark by its id and the hash of its bars."""
     h = hashlib.sha256(b"flchain/merge-v2\0")
 
     def part(label: str, data: bytes) -> None:
@@ -202,8 +206,12 @@ def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     def doc(value: object) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
-    record = inputs.record.model_dump(mode="json", exclude=set(_KEY_EXCLUDED_RECORD_FIELDS))
+    # A payload present in a record hashes to its reveal's update digest (RevealV2 checks it),
+    # so the digest and a presence flag stand for its bytes: a key over the payloads' hex made
+    # each attester of a 100-node round serialise megabytes.
+    record = inputs.record.model_dump(mode="json", exclude=_KEY_EXCLUDED_RECORD_FIELDS)
     part("record", doc(record))
+    part("payloads", bytes(r.payload is not None for r in inputs.record.reveals))
     part("base", hashlib.sha256(inputs.base_weights).digest())
     bench = inputs.benchmark
     part("benchmark", f"{bench.id.lower()}/{bench.bars.content_hash()}".encode())

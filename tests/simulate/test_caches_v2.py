@@ -7,18 +7,24 @@ this process, and the embedded chain keeps web3's validation and ENS middleware.
 folders must agree byte for byte: the journal (every signed transaction in order, so the same
 chain), the event log, every manifest, the table, and the summary but its wall time. Turning
 the caches off is the reference path, not a mock: each one is swapped for the plain function
-it memoises.
+it memoises. The salts are the only randomness of a run (`SaltStore` draws them from the OS), so
+both runs draw them from one seeded sequence instead (injected on purpose, as the round
+driver's `SeededSalts` does).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from flchain.ledger import backends
 from flchain.merge import settlement
+from flchain.node import salt
 from flchain.protocol import beacon
 from flchain.replay import MergeMemo
 from flchain.replay import v2 as replay_v2
@@ -45,6 +51,15 @@ def _without_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backends, "_EMBEDDED_SKIPPED_MIDDLEWARE", ())
 
 
+def _seeded_salts(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = itertools.count()
+
+    def token_bytes(n: int) -> bytes:
+        return hashlib.sha256(b"test_caches_v2|%d" % next(counter)).digest()[:n]
+
+    monkeypatch.setattr(salt, "secrets", SimpleNamespace(token_bytes=token_bytes))
+
+
 def _files(run_dir: Path) -> dict[str, bytes]:
     names = [*SAME_BYTES, *(f"manifests/{p.name}" for p in (run_dir / "manifests").iterdir())]
     return {name: (run_dir / name).read_bytes() for name in sorted(names)}
@@ -60,8 +75,11 @@ def _summary(run_dir: Path) -> dict[str, object]:
 def test_a_run_without_the_caches_is_the_same_run_bit_for_bit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cached = run_simulation(CONFIG, tmp_path / "cached", progress=False)
     with monkeypatch.context() as patch:
+        _seeded_salts(patch)
+        cached = run_simulation(CONFIG, tmp_path / "cached", progress=False)
+    with monkeypatch.context() as patch:
+        _seeded_salts(patch)
         _without_caches(patch)
         plain = run_simulation(CONFIG, tmp_path / "plain", progress=False)
     assert plain.rounds and all(r.finalized for r in plain.rounds)
