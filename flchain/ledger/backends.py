@@ -50,6 +50,11 @@ T = TypeVar("T")
 log = logging.getLogger("flchain.ledger")
 
 
+#: The first part of a `Backend.shared` key under which a view that can no longer change is
+#: kept (the rules of a started round): dropped on any rewind, as on a revert.
+FROZEN_VIEWS: Final = ("frozen",)
+
+
 class Backend(ABC):
     """A connected chain with devnet controls."""
 
@@ -90,12 +95,16 @@ class Backend(ABC):
             return value
 
     def forget_blocks_from(self, block_number: int) -> None:
-        """Drop what is cached about blocks ≥ `block_number` (after a rewind)."""
+        """Drop what is cached about blocks ≥ `block_number` (after a rewind), and every
+        `FROZEN_VIEWS` cache: a rewind deep enough may change what they hold."""
         state = self._state()
         with state["lock"]:
             times: dict[int, int] = state["times"]
             for n in [n for n in times if n >= block_number]:
                 del times[n]
+            shared: dict[tuple[Any, ...], Any] = state["shared"]
+            for key in [k for k in shared if k[: len(FROZEN_VIEWS)] == FROZEN_VIEWS]:
+                del shared[key]
 
     def _forget_everything(self) -> None:
         """After a revert: drop cached timestamps and every shared view (they rebuild)."""

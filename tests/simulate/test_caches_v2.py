@@ -1,15 +1,15 @@
 """The simulation's caches change no bit of a v2 run.
 
 One 10 × 3 run with every adversary, twice: as shipped, and with every in-process cache this
-branch relies on turned off — the merge memo keeps nothing, the settlement tables and base
-manifests are parsed per call, no beacon signature counts as valid for having been signed in
-this process, and the embedded chain keeps web3's validation and ENS middleware. The two run
-folders must agree byte for byte: the journal (every signed transaction in order, so the same
-chain), the event log, every manifest, the table, and the summary but its wall time. Turning
-the caches off is the reference path, not a mock: each one is swapped for the plain function
-it memoises. The salts are the only randomness of a run (`SaltStore` draws them from the OS), so
-both runs draw them from one seeded sequence instead (injected on purpose, as the round
-driver's `SeededSalts` does).
+branch relies on turned off — the merge memo keeps nothing, the settlement tables, base
+manifests and rules of a started round are read per call, no beacon signature counts as valid
+for having been signed in this process, and the embedded chain keeps web3's validation and ENS
+middleware. The two run folders must agree byte for byte: the journal (every signed
+transaction in order, so the same chain), the event log, every manifest, the table, and the
+summary but its wall time. Turning the caches off is the reference path, not a mock: each one
+is swapped for the plain function it memoises. The salts are the only randomness of a run
+(`SaltStore` draws them from the OS), so both runs draw them from one seeded sequence instead
+(injected on purpose, as the round driver's `SeededSalts` does).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flchain.ledger import backends
+from flchain.ledger import LedgerV2, backends, views_v2
 from flchain.merge import settlement
 from flchain.node import salt
 from flchain.protocol import beacon
@@ -49,6 +49,9 @@ def _without_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay_v2, "_parsed_prior", replay_v2._parsed_prior.__wrapped__)
     monkeypatch.setattr(beacon, "_SIGNED_HERE", _ForgetfulSet())
     monkeypatch.setattr(backends, "_EMBEDDED_SKIPPED_MIDDLEWARE", ())
+    monkeypatch.setattr(
+        LedgerV2, "rules_for_round", lambda self, r: views_v2.get_rules_for_round(self.binding, r)
+    )
 
 
 def _seeded_salts(monkeypatch: pytest.MonkeyPatch) -> None:
