@@ -253,9 +253,9 @@ class EmbeddedBackend(Backend):
         # (a round-trip per view); it is the faucet, so name it once.
         self.w3.eth.default_account = self._faucet
         # web3's validation middleware checks each call's chain id with an eth_chainId of its
-        # own (an extra round-trip per call and transaction) and the ENS one walks every argument for a
-        # name: this chain has no ENS and every transaction is signed here for its chain id.
-        # They took 4 % of a 10 × 7 simulation's CPU (cProfile).
+        # own (an extra round-trip per call and transaction) and the ENS one walks every
+        # argument for a name: this chain has no ENS and every transaction is signed here for
+        # its chain id. They took 4 % of a 10 × 7 simulation's CPU (cProfile).
         for name in _EMBEDDED_SKIPPED_MIDDLEWARE:
             self.w3.middleware_onion.remove(name)
         # Logs of blocks whose every transaction's receipt this process saw, by block number.

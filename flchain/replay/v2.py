@@ -185,7 +185,7 @@ def run_merge_v2(inputs: ReplayInputsV2) -> MergeResultV2:
 
 
 #: Left out of the merge key: the votes, which the merge never reads (so the nodes that attest
-#: one after another share the merge of the round), and the payloads, keyed by their digests.
+#: one after another share the merge of the round), and the payloads, hashed apart.
 _KEY_EXCLUDED_RECORD_FIELDS: Final[dict[str, Any]] = {
     "attestations": True,
     "finalized": True,
@@ -195,7 +195,7 @@ _KEY_EXCLUDED_RECORD_FIELDS: Final[dict[str, Any]] = {
 
 def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     """A sha256 over everything `run_merge_v2` reads: equal keys mean equal merge results.
-    The record (each payload by its digest) and the prior by their JSON, the base by its
+    The record (each payload by its hash) and the prior by their JSON, the base by its
     bytes' hash, the benchmark by its id and the hash of its bars."""
     h = hashlib.sha256(b"flchain/merge-v2\0")
 
@@ -206,12 +206,12 @@ def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     def doc(value: object) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
-    # A payload present in a record hashes to its reveal's update digest (RevealV2 checks it),
-    # so the digest and a presence flag stand for its bytes: a key over the payloads' hex made
-    # each attester of a 100-node round serialise megabytes.
+    # Each payload by its sha256, not its hex in the record's JSON: that made every attester
+    # of a 100-node round serialise megabytes.
     record = inputs.record.model_dump(mode="json", exclude=_KEY_EXCLUDED_RECORD_FIELDS)
     part("record", doc(record))
-    part("payloads", bytes(r.payload is not None for r in inputs.record.reveals))
+    for reveal in inputs.record.reveals:
+        part("payload", b"-" if reveal.payload is None else hashlib.sha256(reveal.payload).digest())
     part("base", hashlib.sha256(inputs.base_weights).digest())
     bench = inputs.benchmark
     part("benchmark", f"{bench.id.lower()}/{bench.bars.content_hash()}".encode())
