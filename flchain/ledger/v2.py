@@ -38,7 +38,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from flchain.ledger import history_v2, views_v2
-from flchain.ledger.backends import NETWORK_ERRORS, Backend
+from flchain.ledger.backends import FROZEN_VIEWS, NETWORK_ERRORS, Backend
 from flchain.ledger.contract_v2 import ContractV2
 from flchain.ledger.deployment import ContractBinding, detect_protocol_version, load_artifact
 from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerError
@@ -385,7 +385,20 @@ class LedgerV2(LedgerBase[ContractV2]):
         return views_v2.get_beacon_round(self.binding, round)
 
     def rules_for_round(self, round: int) -> RulesV2:
-        return views_v2.get_rules_for_round(self.binding, round)
+        """The rules frozen for `round` (`rulesForRound`). Once `round` has started they can
+        never change (§10: a version takes effect after its notice, only a pending one can be
+        cancelled), so a started round's are read once per contract and backend."""
+        frozen: dict[int, RulesV2] = self.backend.shared(
+            (*FROZEN_VIEWS, "rules", self.address), dict
+        )
+        found = frozen.get(round)
+        if found is not None:
+            return found
+        current, phase = self.phase()  # before the call: started then, frozen when read
+        found = views_v2.get_rules_for_round(self.binding, round)
+        if phase != Phase.NOT_STARTED and round <= current:
+            frozen[round] = found
+        return found
 
     def rules_version_count(self) -> int:
         return views_v2.get_rules_version_count(self.binding)

@@ -25,7 +25,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from functools import lru_cache
+from typing import Any, Final
 
 from flchain.ledger import LedgerV2
 from flchain.market.benchmark import Benchmark
@@ -64,6 +65,8 @@ __all__ = [
 #: (at most MAX_PAYLOAD_BYTES = 16 KiB), so a real base is about that size; the bound leaves
 #: room for a larger safetensors header and stops a CID that names a huge DAG after 1 MiB.
 MAX_BASE_WEIGHTS_BYTES: Final = 1024 * 1024
+#: Base manifests whose parsed prior is kept (the bases of the rounds in progress).
+_PRIORS_KEPT: Final = 4
 
 
 @dataclass(frozen=True)
@@ -139,12 +142,20 @@ def get_prior(store: ContentStore, base: BaseModelV2) -> PriorRound:
     label = f"manifest of round {base.round}"
     data = fetch_bounded(store, cid_text(base.manifest_cid), label, MAX_MANIFEST_BYTES)
     try:
-        prior = prior_from_manifest(data)
+        prior = _parsed_prior(data)
     except MergeInputError as exc:
         raise ReplayError(f"the {label} is not a v2 manifest: {exc.message}") from None
     if prior.round != base.round:
         raise ReplayError(f"the {label} says it is of round {prior.round}")
     return prior
+
+
+@lru_cache(maxsize=_PRIORS_KEPT)
+def _parsed_prior(manifest: bytes) -> PriorRound:
+    """`prior_from_manifest`, memoised by the bytes (a frozen value): the nodes of one process
+    that train and merge on the same base parse its manifest once (its table has a leaf per
+    node, so a parse per node made each round O(nodes²))."""
+    return prior_from_manifest(manifest)
 
 
 def get_benchmark_v2(rules: RulesV2, round: int, store: ContentStore | None = None) -> Benchmark:
@@ -173,15 +184,19 @@ def run_merge_v2(inputs: ReplayInputsV2) -> MergeResultV2:
     return merge_v2(inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior)
 
 
-#: Record fields the merge never reads (the votes): without them in the key, the nodes that
-#: attest one after another share the merge of the same round.
-_KEY_EXCLUDED_RECORD_FIELDS = frozenset({"attestations", "finalized"})
+#: Left out of the merge key: the votes, which the merge never reads (so the nodes that attest
+#: one after another share the merge of the round), and the payloads, hashed apart.
+_KEY_EXCLUDED_RECORD_FIELDS: Final[dict[str, Any]] = {
+    "attestations": True,
+    "finalized": True,
+    "reveals": {"__all__": {"payload"}},
+}
 
 
 def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     """A sha256 over everything `run_merge_v2` reads: equal keys mean equal merge results.
-    The record (payloads included) and the prior by their JSON, the base by its bytes' hash,
-    the benchmark by its id and the hash of its bars."""
+    The record (each payload by its hash) and the prior by their JSON, the base by its
+    bytes' hash, the benchmark by its id and the hash of its bars."""
     h = hashlib.sha256(b"flchain/merge-v2\0")
 
     def part(label: str, data: bytes) -> None:
@@ -191,8 +206,12 @@ def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     def doc(value: object) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
-    record = inputs.record.model_dump(mode="json", exclude=set(_KEY_EXCLUDED_RECORD_FIELDS))
+    # Each payload by its sha256, not its hex in the record's JSON: that made every attester
+    # of a 100-node round serialise megabytes.
+    record = inputs.record.model_dump(mode="json", exclude=_KEY_EXCLUDED_RECORD_FIELDS)
     part("record", doc(record))
+    for reveal in inputs.record.reveals:
+        part("payload", b"-" if reveal.payload is None else hashlib.sha256(reveal.payload).digest())
     part("base", hashlib.sha256(inputs.base_weights).digest())
     bench = inputs.benchmark
     part("benchmark", f"{bench.id.lower()}/{bench.bars.content_hash()}".encode())

@@ -9,7 +9,7 @@ the store by the chain's CIDs, and refuse what it cannot fetch whole.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -151,6 +151,16 @@ def test_a_memo_shares_the_merge_across_attestations_and_tells_rounds_apart(fed:
     assert merge_inputs_key_v2(zero) != merge_inputs_key_v2(first.inputs)
     assert replay_round_v2(fed.gov, fed.store, 0, memo=memo).result == fed.merged[0]
     assert memo.misses == 2
+
+
+def test_the_memo_key_tells_a_lost_payload_from_a_present_one(fed: Fed) -> None:
+    inputs = gather_inputs_v2(fed.gov, fed.store, 1)
+    present = inputs.record.reveals[0]
+    assert present.payload is not None
+    lost = present.model_copy(update={"payload": None})  # same digest, no bytes
+    record = inputs.record.model_copy(update={"reveals": (lost, *inputs.record.reveals[1:])})
+    assert merge_inputs_key_v2(replace(inputs, record=record)) != merge_inputs_key_v2(inputs)
+    assert merge_inputs_key_v2(replace(inputs, record=inputs.record)) == merge_inputs_key_v2(inputs)
 
 
 def test_missing_base_content_is_unavailable(fed: Fed, tmp_path: Path) -> None:
