@@ -20,6 +20,9 @@ from flchain.market import OHLCV
 from flchain.market.benchmark import benchmark_for_round
 from flchain.market.forward import build_window
 from flchain.market.planted import planted_bars
+from flchain.node.context import market_source
+from flchain.node.daemon import runner_for
+from flchain.node.runner_v2 import NodeRunnerV2
 from flchain.protocol import digests as dg
 from flchain.protocol import forward as fw
 from flchain.protocol.machine import Phase, RulesV2
@@ -152,3 +155,30 @@ def test_a_node_without_bars_of_the_market_commits_without_a_vote(
     votes = {e.node for e in fed.gov.forward_events(0) if isinstance(e, ForwardVoted)}
     assert votes == set(fed.addresses[:2])
     assert fed.runner(blind).commit_state(LAG).name == "COMMITTED"
+
+
+def test_the_daemons_market_csv_builds_the_same_window_bytes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """`market_data` (a CSV of the market, re-read at every call) builds byte for byte the
+    window a node holding the same bars in memory builds: operators who fetched the same bars
+    vote the same hash."""
+    fed = _driver(backend, tmp_path, 1)
+    market = _market(fed)
+    bars = market.bars
+    csv = tmp_path / "market.csv"
+    rows = zip(
+        bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume, strict=True
+    )
+    csv.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{int(t)},{','.join(repr(float(x)) for x in row)}\n" for t, *row in rows)
+    )
+    source = market_source(str(csv))
+    assert source is not None and market_source(None) is None
+    runner = runner_for(
+        fed.gov, fed.nodes[0], fed.store, fed.bars_for, data_dir=tmp_path / "data",
+        market_bars=source,
+    )  # fmt: skip
+    assert isinstance(runner, NodeRunnerV2)
+    assert runner.forward_window(0) == _expected_window(fed, market, 0)
