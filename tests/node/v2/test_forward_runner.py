@@ -3,8 +3,9 @@ w's window from its own bars of the rules' market, posts it unless those bytes a
 votes for the hash it computed itself on its commit of w + lag; the replay reads the accepted
 window from the `postForward` calldata and the merge of w + lag scores w.
 
-Real runners on the chain of the module (`RoundDriverV2`), a real LocalStore, the merge's
-manifest read back from the replay. "Other bars" are the same series with prices 0.1 % higher:
+Real runners on the chain of the module (`RoundDriverV2`; embedded and anvil), a real
+LocalStore, the merge's manifest read back from the replay; on anvil also the driver's
+concurrent mode (a thread per node while the driver mines). "Other bars" are the same series with prices 0.1 % higher:
 what a node on another venue's quotes would see.
 """
 
@@ -14,7 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flchain.ledger import Backend
+import pytest
+
+from flchain.devnet.anvil import AnvilProcess
+from flchain.ledger import Backend, RpcBackend
 from flchain.ledger.events_v2 import ForwardPosted, ForwardVoted
 from flchain.market import OHLCV
 from flchain.market.benchmark import benchmark_for_round
@@ -182,3 +186,25 @@ def test_the_daemons_market_csv_builds_the_same_window_bytes(
     )  # fmt: skip
     assert isinstance(runner, NodeRunnerV2)
     assert runner.forward_window(0) == _expected_window(fed, market, 0)
+
+
+@pytest.mark.anvil
+def test_concurrent_nodes_on_anvil_post_once_and_vote_one_window(
+    anvil: AnvilProcess, tmp_path: Path
+) -> None:
+    """The driver's concurrent mode (one thread per node while the driver mines): the first
+    node posts, the others find the bytes posted, and every commit carries the vote."""
+    backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=anvil.chain_id)
+    snapshot = backend.snapshot()
+    try:
+        store = LocalStore(tmp_path / "store", fsync=False)
+        fed = RoundDriverV2.deploy(backend, store, 4, rules=RULES, workers=4)
+        fed.market_bars = _market(fed).bars_of
+        for r in range(LAG + 1):
+            assert fed.play_round(r).failures == [], r
+        h = dg.sha256(_expected_window(fed, _market(fed), 0))
+        assert fed.gov.forward_window_of(0) == h
+        assert fed.gov.forward_tally_of(0, h) == fed.gov.round_view(LAG).total_stake
+        assert _forward_section(fed, LAG)["window"]["status"] == "scored"
+    finally:
+        backend.revert(snapshot)
