@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
 
 from flchain.devnet.anvil import AnvilProcess
+from flchain.devnet.federation import deterministic_account
 from flchain.ledger import Backend, RpcBackend
 from flchain.ledger.events_v2 import ForwardPosted, ForwardVoted
 from flchain.market import OHLCV
@@ -30,7 +33,7 @@ from flchain.node.runner_v2 import NodeRunnerV2
 from flchain.protocol import digests as dg
 from flchain.protocol import forward as fw
 from flchain.protocol.machine import Phase, RulesV2
-from flchain.replay.v2 import get_forward_window, replay_round_v2
+from flchain.replay.v2 import POST_FORWARD_SELECTOR, get_forward_window, replay_round_v2
 from flchain.simulate.market import ClockedMarket, on_clock
 from flchain.storage import LocalStore
 from flchain.testing.driver import ETHER, RoundDriverV2
@@ -208,3 +211,61 @@ def test_concurrent_nodes_on_anvil_post_once_and_vote_one_window(
         assert _forward_section(fed, LAG)["window"]["status"] == "scored"
     finally:
         backend.revert(snapshot)
+
+
+def _forwarder(box: str) -> bytes:
+    """Init code of a contract that calls `box` with its own calldata (a post "forwarded by
+    another contract"): CALLDATACOPY to memory 0, CALL(gas, box, 0, 0, size, 0, 0), STOP."""
+    runtime = (
+        bytes.fromhex("36600060003760006000366000600073")
+        + bytes.fromhex(box.removeprefix("0x"))
+        + bytes.fromhex("5af100")
+    )
+    init = bytes([0x60, len(runtime), 0x60, 12, 0x60, 0, 0x39, 0x60, len(runtime), 0x60, 0, 0xF3])
+    return init + runtime
+
+
+def _send(backend: Backend, account: LocalAccount, to: str | None, data: bytes) -> Any:
+    w3 = backend.w3
+    tx: dict[str, Any] = {
+        "data": data, "gas": 2_000_000, "value": 0, "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(account.address),
+        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
+    }  # fmt: skip
+    if to is not None:
+        tx["to"] = to
+    sent = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    return w3.eth.wait_for_transaction_receipt(sent)
+
+
+def test_a_window_first_posted_through_another_contract_is_unreadable_and_scores_missing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """A known hole, pinned here (reported to the contract's owners): the readers take a
+    window's bytes only from a direct `postForward` call (as reveal payloads), and a window is
+    posted once. A stranger who posts the honest bytes first through a forwarding contract
+    makes every node find them posted, vote for them and have them accepted — and nobody can
+    read them: the round's scores are missing for everyone (no split: every replay says so)."""
+    fed = _driver(backend, tmp_path, 3)
+    for r in range(LAG):
+        assert fed.play_round(r).failures == []
+    stranger = deterministic_account("forward-griefer", 0)
+    backend.fund(stranger.address, ETHER)
+    created = _send(backend, stranger, None, _forwarder(fed.gov.forward_box.address))
+    fed.goto(LAG, Phase.COMMIT)
+    window = _expected_window(fed, _market(fed), 0)
+    call = POST_FORWARD_SELECTOR + abi_encode(["uint256", "bytes"], [0, window])
+    _send(backend, stranger, created["contractAddress"], call)
+    h = dg.sha256(window)
+    assert fed.gov.is_forward_posted(0, h)
+
+    out = fed.play_round(LAG)
+    assert out.failures == []
+    assert all(reps[0].posted == [] and reps[0].voted == [0] for reps in out.reports.values())
+    assert fed.gov.forward_window_of(0) == h
+    assert get_forward_window(fed.gov, 0, h) is None
+    section = _forward_section(fed, LAG)["window"]
+    assert (section["status"], section["reason"]) == (
+        "missing",
+        "the accepted window's bytes were not found",
+    )
