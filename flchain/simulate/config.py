@@ -236,7 +236,7 @@ class SimulationResult(BaseModel):
     stake: StakeSplit | None = None
     balances: list[NodeBalance] = Field(default_factory=list)
     adversary_reports: list[AdversaryReport] = Field(default_factory=list)
-    ranking: list[NodeRanking] = Field(default_factory=list)
+    ranking: list[NodeRanking] = Field(default_factory=list)  # planted-market runs
 
 
 def adversary_kinds(protocol: int) -> tuple[str, ...]:

@@ -470,7 +470,11 @@ def run_v2(
         stake=fed.stake,
         balances=balances,
         adversary_reports=adversary_reports(fed.adversaries, balances),
-        ranking=ranking(fed.gov, fed.roles, manifests, balances, config.days),
+        ranking=(
+            ranking(fed.gov, fed.roles, manifests, balances, config.days)
+            if config.market == "planted"
+            else []
+        ),
     )
     return result, fed, manifests
 
