@@ -1,6 +1,6 @@
 """Time to audit a protocol v2 federation, every rule, against the merges alone, same run.
 
-    python bench/audit_v2.py [--rounds 20] [--nodes 5] [--chain embedded|anvil]
+    python bench/audit_v2.py [--rounds 20] [--nodes 5] [--chain embedded|anvil] [--forward]
 
 The federation (tests/audit/v2/_federation.py `play_rounds`: every node settles, commits,
 reveals a real update, one posts the beacon, all attest the merge, a keeper finalizes; real
@@ -9,6 +9,10 @@ history replayed through the reference machine, one state proof of the accumulat
 balance, every merge recomputed (`flchain.replay.v2`), the settlement tables — and its parts
 are timed apart. The baseline is what a v1-style audit does, in the same run: the merges
 recomputed from the ledger's records alone (`replay_round_v2` per round), trusting the RPC.
+With `--forward` the federation scores forward (`play_rounds(forward=True)`: round r's window
+posted after it closes, voted by every commit of r + 1, scored by r + 1's merge), and the audit
+also proves the forward box's words and recomputes each merge with the scored round's window;
+the baseline then recomputes the merges without the windows (what `replay_round_v2` reads).
 On anvil every figure is taken on a new backend (nothing cached); on the embedded chain the
 audit is measured first and the parts and the baseline after it (their caches warm).
 """
@@ -38,6 +42,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--nodes", type=int, default=5)
     ap.add_argument("--chain", choices=("embedded", "anvil"), default="embedded")
+    ap.add_argument("--forward", action="store_true", help="forward scoring on (§15)")
     args = ap.parse_args()
     stop, url = None, None
     backend: Backend
@@ -53,9 +58,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store = LocalStore(Path(tmp) / "store", fsync=False)
             t = time.perf_counter()
-            g = play_rounds(backend, store, args.rounds, args.nodes)
-            print(f"setup: {args.nodes} nodes x {args.rounds} rounds on {args.chain} played in "
-                  f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+            g = play_rounds(backend, store, args.rounds, args.nodes, forward=args.forward)
+            mode = "forward-scored" if args.forward else "claim-scored"
+            print(f"setup: {args.nodes} nodes x {args.rounds} rounds ({mode}) on {args.chain} "
+                  f"played in {time.perf_counter() - t:.1f} s")  # fmt: skip
             rounds = closed_rounds_v2(g)
 
             def fresh() -> LedgerV2:

@@ -35,6 +35,7 @@ from eth_utils import keccak, to_checksum_address
 from flchain.protocol.machine import Deployment, RulesV2
 
 __all__ = [
+    "FORWARD_BOX",
     "LEDGER",
     "SATELLITES",
     "abi_type",
@@ -48,8 +49,10 @@ __all__ = [
 
 #: The part of a deployment that is FLChainV2 itself.
 LEDGER: Final = "FLChainV2"
+#: The forward box (docs/protocol.md §15.2): posted windows, votes, accepted windows.
+FORWARD_BOX: Final = "FLChainV2Forward"
 #: The contracts FLChainV2's constructor creates, in the order of its CREATEs (nonce 1, 2).
-SATELLITES: Final = ("RulesCheckV2", "FLChainV2Forward")
+SATELLITES: Final = ("RulesCheckV2", FORWARD_BOX)
 
 
 def compute_create_address(deployer: str, nonce: int) -> str:
@@ -70,7 +73,7 @@ def get_immutable_values(
     d, cid, key = deployment, deployment.genesis_cid, deployment.beacon_public_key
     if part == "RulesCheckV2":
         return {}
-    if part == "FLChainV2Forward":
+    if part == FORWARD_BOX:
         return {
             "_ledger": to_checksum_address(contract),
             "_t0": d.t0,
@@ -101,7 +104,7 @@ def get_immutable_values(
         "_sourceContract": d.source_contract,
         "_sourceRound": d.source_round,
         "_rulesCheck": satellites["RulesCheckV2"],
-        "_forwardBox": satellites["FLChainV2Forward"],
+        "_forwardBox": satellites[FORWARD_BOX],
     }
 
 

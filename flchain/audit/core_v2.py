@@ -12,7 +12,7 @@ where it can be recomputed: the rules are in `flchain.audit.judge_v2`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from flchain.audit import code_v2
+from flchain.audit.code_v2 import FORWARD_BOX
 from flchain.audit.judge_v2 import (
     ChainCall,
     MachineReplay,
@@ -31,14 +32,16 @@ from flchain.audit.judge_v2 import (
     check_attestations,
     check_code,
     check_creation,
+    check_forward,
     check_machine,
     check_merge,
     check_settlement,
     check_state,
     decide_round_verdict,
+    find_window,
     replay_calls,
 )
-from flchain.audit.proof import fetch_proof, verify_proof
+from flchain.audit.proof import ProvenAccount, fetch_proof, verify_proof
 from flchain.audit.report import (
     AuditReport,
     CheckStatus,
@@ -49,25 +52,70 @@ from flchain.audit.report import (
 )
 from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import LedgerV2
+from flchain.ledger.backends import NETWORK_ERRORS
 from flchain.ledger.deployment import load_artifact
+from flchain.ledger.errors import ChainUnavailable
 from flchain.ledger.events import ChainEvent
-from flchain.ledger.events_v2 import Attested, Finalized, Registered, struct_doc
+from flchain.ledger.events_v2 import (
+    Attested,
+    Finalized,
+    ForwardAccepted,
+    ForwardPosted,
+    ForwardVoted,
+    Registered,
+    struct_doc,
+)
 from flchain.ledger.payloads import fetch_raw_transactions
+from flchain.ledger.v2 import ForwardBoxV2
+from flchain.merge.forward import ForwardRound
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
-from flchain.merge.v2 import MergeResultV2
+from flchain.merge.v2 import MergeResultV2, merge_v2
+from flchain.protocol import forward as fw
 from flchain.protocol import machine as m
 from flchain.replay import FetchProblem, ReplayUnavailable, fetch_content
-from flchain.replay.v2 import replay_round_v2
+from flchain.replay.v2 import gather_inputs_v2, get_base_weights_v2
 from flchain.storage import ContentStore
 from flchain.storage.cid import cid_from_bytes
 
-__all__ = ["audit_v2", "closed_rounds_v2", "gather_calls", "gather_v2", "rounds_slot"]
+__all__ = [
+    "audit_v2",
+    "closed_rounds_v2",
+    "contract_events",
+    "forward_slots",
+    "gather_calls",
+    "gather_forward_round",
+    "gather_v2",
+    "rounds_slot",
+    "scored_round",
+]
 
 
 def closed_rounds_v2(ledger: LedgerV2) -> list[int]:
     """Every round whose deadline (the next round's start) has passed at the latest block."""
     d, now = ledger.deployment_from_events(), ledger.now()
     return [] if now < d.t0 else list(range(d.round_at(now)))
+
+
+def _mapping_slot(key: int | bytes, slot: int) -> int:
+    kind = "uint256" if isinstance(key, int) else "bytes32"
+    return int.from_bytes(keccak(encode([kind, "uint256"], [key, slot])), "big")
+
+
+def forward_slots(
+    artifact: dict[str, Any], round: int, hashes: Iterable[bytes]
+) -> dict[tuple[str, bytes], int]:
+    """The forward box's storage slots of round `round`'s window (`_windows[round]`):
+    ("accepted", b"") the accepted hash, ("posted", h) and ("tally", h) of each window `h`."""
+    layout = artifact["satellites"][FORWARD_BOX]["storageLayout"]
+    (entry,) = [e for e in layout["storage"] if e["label"] == "_windows"]
+    members = layout["types"][layout["types"][entry["type"]]["value"]]["members"]
+    at = {m["label"]: int(m["slot"]) for m in members}
+    base = _mapping_slot(round, int(entry["slot"]))
+    out = {("accepted", b""): base + at["accepted"]}
+    for h in hashes:
+        out[("posted", h)] = _mapping_slot(h, base + at["posted"])
+        out[("tally", h)] = _mapping_slot(h, base + at["tallies"])
+    return out
 
 
 def rounds_slot(artifact: dict[str, Any], round: int) -> int:
@@ -97,21 +145,32 @@ def decode_signed_call(raw: bytes) -> tuple[str, str | None, int, bytes] | None:
 
 
 @cache
-def _functions() -> dict[bytes, tuple[str, list[str]]]:
-    """selector -> (name, argument types) of every function of the v2 artifact's ABI."""
+def _functions(part: str = code_v2.LEDGER) -> dict[bytes, tuple[str, list[str]]]:
+    """selector -> (name, argument types) of every function of `part`'s ABI (FLChainV2 or a
+    satellite) in the v2 artifact."""
+    artifact = load_artifact(2)
+    abi = artifact["abi"] if part == code_v2.LEDGER else artifact["satellites"][part]["abi"]
     out = {}
-    for entry in load_artifact(2)["abi"]:
+    for entry in abi:
         if entry["type"] == "function":
             types = [code_v2.abi_type(p) for p in entry["inputs"]]
             out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = (entry["name"], types)
     return out
 
 
-def _decoded(ledger: LedgerV2, to: str | None, data: bytes) -> tuple[str | None, tuple[Any, ...]]:
-    """The ABI function `data` calls on the contract and its arguments (None: not a call to it)."""
-    if to is None or to.lower() != ledger.address.lower() or len(data) < 4:
+def _decoded(
+    ledger: LedgerV2, box: str, to: str | None, data: bytes
+) -> tuple[str | None, tuple[Any, ...]]:
+    """The ABI function `data` calls on the contract or its forward box (`box`, the address
+    the constructor's CREATE gives) and its arguments (None: a call to neither)."""
+    if to is None or len(data) < 4:
         return None, ()
-    found = _functions().get(data[:4])
+    if to.lower() == ledger.address.lower():
+        found = _functions().get(data[:4])
+    elif to.lower() == box.lower():
+        found = _functions(FORWARD_BOX).get(data[:4])
+    else:
+        return None, ()
     if found is None:
         return None, ()
     try:
@@ -120,18 +179,37 @@ def _decoded(ledger: LedgerV2, to: str | None, data: bytes) -> tuple[str | None,
         return None, ()
 
 
+def forward_box(ledger: LedgerV2) -> ForwardBoxV2:
+    """The forward box at the address the audit computes (not the one `forwardBox()` says)."""
+    address = code_v2.get_satellite_addresses(ledger.address)[FORWARD_BOX]
+    return ForwardBoxV2(ledger.backend, address, from_block=ledger.from_block)
+
+
+def contract_events(ledger: LedgerV2, to_block: int) -> list[ChainEvent]:
+    """The events of the contract and of its forward box up to `to_block`, in chain (log)
+    order: a `commitWithForward` logs the ledger's Committed and the box's ForwardVoted."""
+    box = forward_box(ledger).event_index
+    try:
+        box.sync()
+    except NETWORK_ERRORS:
+        raise ChainUnavailable("cannot reach the chain to read events") from None
+    found = ledger.events(to_block=to_block) + box.query(None, None, to_block=to_block)
+    return sorted(found, key=lambda e: (e.block_number, e.log_index))
+
+
 def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
-    """Every transaction that logged an event of the contract up to `to_block`, in chain
-    order, with those logs (as the event query returned them): each read signed (checked to
-    hash to its hash; `flchain.ledger.payloads`), its sender recovered from the signature and
-    its calldata decoded by the ABI. The deployment is read as the RPC shows it (its creation
-    code is larger than the signed-read bound): the machine checks its sender against the
-    governor its logs name (`GovernanceTransferred`)."""
+    """Every transaction that logged an event of the contract or its forward box up to
+    `to_block`, in chain order, with those logs (as the event query returned them): each read
+    signed (checked to hash to its hash; `flchain.ledger.payloads`), its sender recovered from
+    the signature and its calldata decoded by the ABI. The deployment is read as the RPC shows
+    it (its creation code is larger than the signed-read bound): the machine checks its sender
+    against the governor its logs name (`GovernanceTransferred`)."""
     by_tx: dict[str, list[ChainEvent]] = {}
-    for e in ledger.events(to_block=to_block):
+    for e in contract_events(ledger, to_block):
         by_tx.setdefault(e.tx_hash, []).append(e)
     hashes = [bytes.fromhex(h[2:]) for h in by_tx]
     raws = fetch_raw_transactions(ledger.backend, hashes)
+    box = code_v2.get_satellite_addresses(ledger.address)[FORWARD_BOX]
     calls = []
     for tx_hash, events in by_tx.items():
         block = events[0].block_number
@@ -147,7 +225,7 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
                 bytes(tx["input"]),
             )
         sender, to, value, data = decoded
-        function, args = _decoded(ledger, to, data)
+        function, args = _decoded(ledger, box, to, data)
         calls.append(
             ChainCall(
                 tx_hash=tx_hash,
@@ -163,6 +241,16 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
             )
         )
     return calls
+
+
+def _window_hashes(calls: Sequence[ChainCall], rounds: Iterable[int]) -> dict[int, list[bytes]]:
+    """Each round's window hashes the forward box's events name (posted, voted or accepted)."""
+    out: dict[int, dict[bytes, None]] = {r: {} for r in rounds}
+    for call in calls:
+        for e in call.events:
+            if isinstance(e, ForwardPosted | ForwardVoted | ForwardAccepted) and e.round in out:
+                out[e.round][bytes(e.window_hash)] = None
+    return {r: list(hashes) for r, hashes in out.items()}
 
 
 def _views_at(ledger: LedgerV2, block: int, nodes: Iterable[str]) -> dict[str, Any]:
@@ -192,15 +280,27 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         name: bytes(ledger.w3.eth.get_code(address, block_identifier=block))  # type: ignore[arg-type]
         for name, address in satellites.items()
     }
+    windows = _window_hashes(calls, rounds)
+    box_slots = {r: forward_slots(artifact, r, hashes) for r, hashes in windows.items()}
     proven, problem = None, None
-    satellite_proven = {}
+    satellite_proven: dict[str, ProvenAccount] = {}
+    forward_words: dict[int, dict[tuple[str, bytes], bytes]] = {}
     try:
         slots = [rounds_slot(artifact, r) for r in rounds]
         proven = verify_proof(fetch_proof(ledger.backend, ledger.address, slots, block))
         for name, address in satellites.items():
-            satellite_proven[name] = verify_proof(fetch_proof(ledger.backend, address, [], block))
+            wanted = (
+                [s for by in box_slots.values() for s in by.values()] if name == FORWARD_BOX else []
+            )
+            satellite_proven[name] = verify_proof(
+                fetch_proof(ledger.backend, address, wanted, block)
+            )
+        box = satellite_proven[FORWARD_BOX]
+        forward_words = {
+            r: {key: box.words[slot] for key, slot in by.items()} for r, by in box_slots.items()
+        }
     except FlchainError as exc:  # ProofError, or a chain without eth_getProof
-        proven, satellite_proven, problem = None, {}, str(exc)
+        proven, satellite_proven, forward_words, problem = None, {}, {}, str(exc)
     nodes = [e.node for e in ledger.events(Registered, to_block=block)]
     return V2Material(
         block=block,
@@ -213,6 +313,7 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         views=_views_at(ledger, block, nodes),
         satellite_code=satellite_code,
         satellite_proven=satellite_proven,
+        forward_words=forward_words,
     )  # fmt: skip
 
 
@@ -323,11 +424,12 @@ def _audit_round(
     """Round `r`'s rule lines and verdict (`d`: the immutables as Genesis says them)."""
     word = None if mat.proven is None else mat.proven.words.get(rounds_slot(artifact, r))
     registered = _registered_before(mat.calls, d.start(r))
-    replayed, problem_merge = _replay(ledger, store, r)
+    replayed, problem_merge = _replay(ledger, store, r, replay, mat.calls)
     attested = [e for c in mat.calls for e in c.events if isinstance(e, Attested) and e.round == r]
     checks = (
         check_machine(replay, r),
         check_accumulator(replay, r, word, mat.block),
+        check_forward(replay, r, mat.forward_words.get(r), mat.calls, mat.block, mat.timestamp),
         check_merge(replayed, problem_merge, result, manifest),
         check_attestations(replayed, attested),
         check_settlement(r, result, manifest, problem, registered, prior, ledger.chain_id,
@@ -349,12 +451,56 @@ def _audit_round(
     )  # fmt: skip
 
 
+def scored_round(rules_of: Callable[[int], m.RulesV2], round: int) -> int | None:
+    """The round w whose forward window the merge of `round` scores (w + forwardLagRounds(w)
+    = round, forward scoring on in w), or None."""
+    for w in range(round - 1, max(-1, round - 1 - fw.MAX_FORWARD_LAG_ROUNDS), -1):
+        rules = rules_of(w)
+        if rules.forward_bars > 0 and fw.vote_round(w, rules.forward_lag_rounds) == round:
+            return w
+    return None
+
+
+def gather_forward_round(
+    ledger: LedgerV2,
+    store: ContentStore,
+    round: int,
+    replay: MachineReplay,
+    calls: Sequence[ChainCall],
+) -> ForwardRound | None:
+    """What the merge of `round` reads about the round w it scores: w's record with the
+    window the machine accepted from the votes (not the `forwardWindowOf` view), w's base
+    model by CID and digest, and the accepted window's bytes from postForward calldata."""
+    state = replay.state
+    if state is None:
+        return None
+    w = scored_round(lambda r: m.get_rules_for_round(state, r), round)
+    if w is None:
+        return None
+    accepted = state.forward_window.get(w)
+    record = ledger.round_record_v2(w).model_copy(update={"forward_window": accepted})
+    window = None if accepted is None else find_window(calls, w, accepted)
+    return ForwardRound(record, get_base_weights_v2(store, record.base), window)
+
+
 def _replay(
-    ledger: LedgerV2, store: ContentStore, round: int
+    ledger: LedgerV2,
+    store: ContentStore,
+    round: int,
+    replay: MachineReplay,
+    calls: Sequence[ChainCall],
 ) -> tuple[MergeResultV2 | None, RuleCheck | None]:
-    """The round's merge recomputed by `flchain.replay.v2`, or why it could not be."""
+    """The round's merge recomputed from the chain (`flchain.replay.v2`'s inputs, and with
+    forward scoring on the scored round's window), or why it could not be."""
     try:
-        return replay_round_v2(ledger, store, round).result, None
+        inputs = gather_inputs_v2(ledger, store, round)
+        forward = None
+        if inputs.record.rules.forward_bars > 0:
+            forward = gather_forward_round(ledger, store, round, replay, calls)
+        merged = merge_v2(
+            inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior, forward
+        )
+        return merged, None
     except ReplayUnavailable as exc:
         status, message = CheckStatus.UNVERIFIABLE, str(exc)
     except UnavailableError:

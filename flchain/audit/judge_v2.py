@@ -12,7 +12,7 @@ the state proof of the contract's account and of each round's accumulator word, 
 the audited block; the merges and final manifests come with each round.
 
 The rules, each a named `RuleCheck` with its own status, in the order they are reported (the
-deployment's three, then five per round):
+deployment's three, then six per round):
 
     code           the runtime code at the address is the artifact's with every immutable filled
                    from the Genesis event, and so is each satellite's (RulesCheckV2, the forward
@@ -33,9 +33,16 @@ deployment's three, then five per round):
                    storage word proven against the block's state root: an event that an RPC
                    dropped, added or rewrote changes the machine's chain of entries
     merge          (per round) the v2 merge recomputed from the round's record, base and prior
-                   (`flchain.replay.v2`) is the final result field by field and the final
-                   manifest byte for byte
+                   (`flchain.replay.v2`) — with forward scoring on, and the round w whose window
+                   it scores (w + lag = the round), also w's record, base and accepted window's
+                   bytes — is the final result field by field and the final manifest byte for
+                   byte (its forward section included)
     attestations   (per round) every vote is the replayed result (else: conflict)
+    forward        (per round with forward scoring on) the forward box's storage of the round's
+                   window — accepted hash, each posted window's flag and tally — proven against
+                   the block's state root, equals what the machine computed from the events
+                   (whose weights, tallies and threshold `machine` recomputed), and the accepted
+                   window's bytes are the calldata of a postForward hashing to it
     settlement     (per final round) the final manifest's settlement table hashes to the final
                    result's settlementRoot, its rows are the nodes registered before the round
                    by index, what it pays is the result's roundEarned, and no cumulative field
@@ -48,7 +55,7 @@ transaction, and later rounds' checks are unverifiable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final
@@ -60,13 +67,22 @@ from flchain.audit.proof import ProvenAccount
 from flchain.audit.report import CheckStatus, RuleCheck, Verdict
 from flchain.errors import FlchainError
 from flchain.ledger.events import ChainEvent
-from flchain.ledger.events_v2 import Attested, Credited, Genesis, RulesScheduled, struct_doc
+from flchain.ledger.events_v2 import (
+    Attested,
+    Credited,
+    ForwardVoted,
+    Genesis,
+    RulesScheduled,
+    struct_doc,
+)
 from flchain.merge.settlement import (
     decode_manifest_v2,
     manifest_leaves,
     settlement_root,
 )
 from flchain.merge.v2 import MergeResultV2
+from flchain.protocol import digests as dg
+from flchain.protocol import forward as fw
 from flchain.protocol import machine as m
 
 __all__ = [
@@ -77,41 +93,23 @@ __all__ = [
     "check_attestations",
     "check_code",
     "check_creation",
+    "check_forward",
     "check_machine",
     "check_merge",
     "check_settlement",
     "check_state",
     "decide_round_verdict",
+    "find_window",
     "replay_calls",
 ]
 
-#: The ABI function → its machine process (the value sent travels in the `Tx`).
-_PROCESS: Final[dict[str, Any]] = {
-    "register": m.process_register,
-    "addBond": m.process_add_bond,
-    "requestExit": m.process_request_exit,
-    "withdraw": m.process_withdraw,
-    "collect": m.process_collect,
-    "fundPool": m.process_fund_pool,
-    "openRound": m.process_open_round,
-    "commit": m.process_commit,
-    "reveal": m.process_reveal,
-    "postBeacon": m.process_post_beacon,
-    "attest": m.process_attest,
-    "finalize": m.process_finalize,
-    "settle": m.process_settle,
-    "slashNoReveal": m.process_slash_no_reveal,
-    "scheduleRules": m.process_schedule_rules,
-    "cancelRules": m.process_cancel_rules,
-    "transferGovernance": m.process_transfer_governance,
-    "acceptGovernance": m.process_accept_governance,
-    "pause": m.process_pause,
-    "unpause": m.process_unpause,
-}
 #: Calls whose first argument is the round they act on (the others are placed by block time).
 _ROUND_FIRST: Final = frozenset(
-    {"openRound", "commit", "reveal", "postBeacon", "attest", "finalize", "slashNoReveal"}
-)
+    {
+        "openRound", "commit", "reveal", "postBeacon", "attest", "finalize", "slashNoReveal",
+        "commitWithForward", "postForward",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -221,17 +219,19 @@ def replay_calls(calls: Sequence[ChainCall], chain_id: int, contract: str) -> Ma
         out.failed_round, out.failure = 0, "the deployment: " + describe_difference(ours, theirs)
         return out
     out.replayed = 1
+    box = m.get_forward_box(state)
     for call in calls[1:]:
         round = call_round(call, deployment)
         out.calls_by_round[round] = out.calls_by_round.get(round, 0) + 1
-        if call.function is None or call.to is None or call.to.lower() != contract.lower():
+        target = box if call.function in m.BOX_FUNCTIONS else contract
+        if call.function is None or call.to is None or call.to.lower() != target.lower():
             out.failed_round, out.unverifiable = round, True
             out.failure = (
                 f"tx {call.tx_hash} reached the contract through another contract: its calls "
                 "need a tracing RPC (debug_traceTransaction), nothing after it is replayed"
             )
             return out
-        process = _PROCESS[call.function]
+        process = m.PROCESS[call.function]
         credited = {e.node for e in call.events if isinstance(e, Credited)}
         state.rejecting |= credited  # a Credited log: that recipient refused ether (§8)
         try:
@@ -272,6 +272,9 @@ class V2Material:
     #: its account proven in the same block (absent without a state proof)
     satellite_code: dict[str, bytes] = field(default_factory=dict)
     satellite_proven: dict[str, ProvenAccount] = field(default_factory=dict)
+    #: per audited round, the forward box's words of its window (`core_v2.forward_slots`
+    #: keys: the accepted hash, each window's posted flag and tally), proven
+    forward_words: dict[int, dict[tuple[str, bytes], bytes]] = field(default_factory=dict)
 
 
 # --- deployment rules ---------------------------------------------------------------------
@@ -401,6 +404,99 @@ def check_accumulator(
         f"chain of the events read ({view.reveals}, {view.attestations}, {view.others}): an "
         "event was hidden, added or rewritten",
     )  # fmt: skip
+
+
+def find_window(calls: Sequence[ChainCall], round: int, window_hash: bytes) -> bytes | None:
+    """The bytes of round `round`'s window `window_hash`: the calldata of a `postForward`
+    (read signed) that hashes to it, or None when no such transaction was read."""
+    for call in calls:
+        if call.function == "postForward" and call.args and int(call.args[0]) == round:
+            window = bytes(call.args[1])
+            if dg.sha256(window) == window_hash:
+                return window
+    return None
+
+
+def _word_int(word: bytes | None) -> int | None:
+    return None if word is None else int.from_bytes(word, "big")
+
+
+def check_forward(
+    replay: MachineReplay,
+    round: int,
+    words: Mapping[tuple[str, bytes], bytes] | None,
+    calls: Sequence[ChainCall],
+    block: int,
+    now: int,
+) -> RuleCheck:
+    """Round `round`'s forward window (§15.2): every ForwardPosted / ForwardVoted /
+    ForwardAccepted log was recomputed by the machine (`check_machine`: hash of the calldata,
+    frozen stake weights, tallies, threshold); here the box's storage — the accepted hash, each
+    window's posted flag and tally — proven at the audited block, equals the machine's, and
+    the accepted window's bytes are a postForward's calldata."""
+    state = replay.state
+
+    def status(kind: CheckStatus, message: str) -> RuleCheck:
+        return RuleCheck(rule="forward", status=kind, message=message)
+
+    if state is None:
+        return status(CheckStatus.UNVERIFIABLE, "the machine did not replay the deployment")
+    rules = m.get_rules_for_round(state, round)
+    if rules.forward_bars == 0:
+        return status(CheckStatus.SKIPPED, "forward scoring off for the round (forwardBars 0)")
+    vote = fw.vote_round(round, rules.forward_lag_rounds)
+    if replay.failed_round is not None and replay.failed_round <= vote:
+        return status(CheckStatus.UNVERIFIABLE, f"the machine did not replay round {vote}, "
+                      "whose commits vote on the window")  # fmt: skip
+    if words is None:
+        return status(CheckStatus.UNVERIFIABLE, "no state proof of the forward box's storage")
+    accepted = state.forward_window.get(round)
+    hashes = sorted(
+        {h for r, h in state.forward_posted if r == round}
+        | {key[1] for key in words if key[0] != "accepted"}
+    )
+    problems = []
+    proven_accepted = words.get(("accepted", b""))
+    if proven_accepted != (accepted or dg.ZERO32):
+        problems.append(
+            f"the proven accepted window is 0x{(proven_accepted or b'').hex()}, the votes the "
+            f"events show accept {'none' if accepted is None else '0x' + accepted.hex()}"
+        )
+    for h in hashes:
+        tally = m.get_forward_tally_of(state, round, h)
+        proven = _word_int(words.get(("tally", h)))
+        if proven != tally:
+            problems.append(
+                f"window 0x{h.hex()[:16]}…: the proven tally is {proven}, the votes the events "
+                f"show weigh {tally}"
+            )
+        posted = _word_int(words.get(("posted", h)))
+        if posted != int(m.get_is_forward_posted(state, round, h)):
+            problems.append(f"window 0x{h.hex()[:16]}…: posted is {posted} in the proven storage")
+    window = None if accepted is None else find_window(calls, round, accepted)
+    if accepted is not None and window is None:
+        problems.append("no postForward calldata read hashes to the accepted window")
+    if problems:
+        return status(CheckStatus.FAIL, "; ".join(problems))
+    needed = m.finality_needed(
+        state.total_stake.at(vote), m.get_rules_for_round(state, vote).finality_ppm
+    )
+    votes = sum(1 for call in calls for e in call.events
+                if isinstance(e, ForwardVoted) and e.round == round)  # fmt: skip
+    if accepted is None:
+        closes = state.deployment.commit_end(vote)
+        when = f"votes open until {closes}" if now < closes else "votes closed: scores missing"
+        what = (
+            f"no window accepted ({when}; {needed} needed); {len(hashes)} posted, {votes} vote(s)"
+        )
+    else:
+        what = (
+            f"window 0x{accepted.hex()[:16]}… accepted with "
+            f"{m.get_forward_tally_of(state, round, accepted)} of {needed} needed "
+            f"({len(window or b'')} bytes of postForward calldata hash to it); "
+            f"{len(hashes)} posted, {votes} vote(s)"
+        )
+    return status(CheckStatus.PASS, f"{what}; tallies and accepted hash proven at block {block}")
 
 
 def check_settlement(

@@ -132,10 +132,12 @@ def immutables_of(
 
 
 def _satellite(result: dict[str, Any], source: str, contract: dict[str, Any]) -> dict[str, Any]:
-    # its immutables too: the audit fills them and compares the code at the CREATE address
+    # its immutables and storage layout too: the audit fills the immutables and compares the
+    # code at the CREATE address, and proves the forward box's tallies with eth_getProof
     return {
         "abi": contract["abi"],
         "immutables": immutables_of(result, source, contract),
+        "storageLayout": contract["storageLayout"],
         "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
         "devdoc": contract.get("devdoc", {}),
         "userdoc": contract.get("userdoc", {}),

@@ -25,7 +25,7 @@ from the contract, so errors, events and views compare directly.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple, dataclass, field, fields
 from enum import IntEnum
 from typing import Any, Final
@@ -1871,3 +1871,36 @@ def get_forward_tally_of(state: State, round: int, window_hash: bytes) -> int:
 
 def get_is_forward_posted(state: State, round: int, window_hash: bytes) -> bool:
     return (round, window_hash) in state.forward_posted
+
+
+# ---------------------------------------------------------------- dispatch
+
+#: Each state-changing function of FLChainV2 and of its forward box, by ABI name → its
+#: process (the value sent travels in the `Tx`; the ABI-decoded arguments follow it): what the
+#: audit's replay and the contract's differential harness dispatch a transaction on.
+PROCESS: Final[Mapping[str, Callable[..., list[Event]]]] = {
+    "register": process_register,
+    "addBond": process_add_bond,
+    "requestExit": process_request_exit,
+    "withdraw": process_withdraw,
+    "collect": process_collect,
+    "fundPool": process_fund_pool,
+    "openRound": process_open_round,
+    "commit": process_commit,
+    "reveal": process_reveal,
+    "postBeacon": process_post_beacon,
+    "attest": process_attest,
+    "finalize": process_finalize,
+    "settle": process_settle,
+    "slashNoReveal": process_slash_no_reveal,
+    "scheduleRules": process_schedule_rules,
+    "cancelRules": process_cancel_rules,
+    "transferGovernance": process_transfer_governance,
+    "acceptGovernance": process_accept_governance,
+    "pause": process_pause,
+    "unpause": process_unpause,
+    "commitWithForward": process_commit_with_forward,
+    "postForward": process_post_forward,
+}
+#: The functions of PROCESS that are the forward box's (`get_forward_box`), not FLChainV2's.
+BOX_FUNCTIONS: Final = frozenset({"postForward"})

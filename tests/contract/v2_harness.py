@@ -22,7 +22,7 @@ latest block's + 1) or at the next second.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
@@ -43,34 +43,6 @@ from flchain.protocol.merkle import SettlementTree
 ARTIFACT = Path(__file__).resolve().parents[2] / "flchain" / "contracts" / "FLChainV2.json"
 TX_GAS = 3_000_000  # above every FLChainV2 call; a fixed limit keeps estimation out of the way
 ETHER = 10**18
-
-#: Contract function name → the machine's process_* (calls) or get_* (views).
-PROCESS: dict[str, Callable[..., list[m.Event]]] = {
-    "register": m.process_register,
-    "addBond": m.process_add_bond,
-    "requestExit": m.process_request_exit,
-    "withdraw": m.process_withdraw,
-    "collect": m.process_collect,
-    "fundPool": m.process_fund_pool,
-    "openRound": m.process_open_round,
-    "commit": m.process_commit,
-    "reveal": m.process_reveal,
-    "postBeacon": m.process_post_beacon,
-    "attest": m.process_attest,
-    "finalize": m.process_finalize,
-    "settle": m.process_settle,
-    "slashNoReveal": m.process_slash_no_reveal,
-    "scheduleRules": m.process_schedule_rules,
-    "cancelRules": m.process_cancel_rules,
-    "transferGovernance": m.process_transfer_governance,
-    "acceptGovernance": m.process_accept_governance,
-    "pause": m.process_pause,
-    "unpause": m.process_unpause,
-    "commitWithForward": m.process_commit_with_forward,
-    "postForward": m.process_post_forward,
-}
-#: Functions of the forward box (`forwardBox()`, IFLChainV2Forward) rather than the ledger's.
-BOX_FUNCTIONS = frozenset({"postForward"})
 
 
 class Disagreement(AssertionError):
@@ -303,7 +275,7 @@ class Differential:
         sender = to_checksum_address(sender)
         ts = at if at is not None else self.chain.latest_timestamp() + 1
         self.chain.set_next_timestamp(ts)
-        target = self.box if function in BOX_FUNCTIONS and self.box is not None else self.contract
+        target = self.box if function in m.BOX_FUNCTIONS and self.box is not None else self.contract
         call = getattr(target.functions, function)(*[to_abi(a) for a in args])
         if sender in self.contract_wallets:
             wallet_contract, operator = self.contract_wallets[sender]
@@ -373,7 +345,7 @@ class Differential:
     def _machine(self, function: str, tx: m.Tx, args: Sequence[Any]) -> Outcome:
         before = self.state.balance
         try:
-            events = PROCESS[function](self.state, tx, *args)
+            events = m.PROCESS[function](self.state, tx, *args)
         except m.ProtocolError as err:
             return Outcome(error=(err.name, normal(err.arguments)))
         assert self.state.balance >= 0 and before >= 0

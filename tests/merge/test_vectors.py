@@ -9,15 +9,12 @@ to the merged bytes fails here until the vectors are regenerated and committed o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _vectors import VectorSuite
 
 from flchain.merge import PENALISED_REASONS, Reason
 from flchain.merge.reasons import V2_ONLY_REASONS
@@ -37,63 +34,28 @@ def inputs() -> Inputs:
     return pinned.load_inputs()  # fails with BenchmarkChanged if the market data moved
 
 
-def expected(case: Case) -> tuple[dict[str, Any], bytes]:
-    vector = pinned.load_expected(case)
-    if vector is None:
-        pytest.fail(f"no vector for {case.title}: run tests/merge/vectors/regenerate.py")
-    return vector
-
-
-def check(case: Case, got: tuple[dict[str, Any], bytes], how: str = "") -> None:
-    problems = pinned.differences(case, expected(case), got)
-    if problems:
-        pytest.fail(pinned.report(case, problems) + how, pytrace=False)
-
-
-def all_expected() -> Iterator[tuple[Case, dict[str, Any], bytes]]:
-    for case in CASES:
-        summary, manifest = expected(case)
-        yield case, summary, manifest
+SUITE = VectorSuite(
+    pinned,
+    VECTORS / "pinned.py",
+    ("merged_digest", "merged_cid", "manifest_cid"),
+    "reveals, payload entries and directives",
+)
+all_expected = SUITE.all_expected
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_merge_reproduces_its_vector(inputs: Inputs, case: Case) -> None:
-    check(case, pinned.compute_case(inputs, case))
+    SUITE.check_reproduced(inputs, case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_shuffled_inputs_reproduce_the_vector(inputs: Inputs, case: Case) -> None:
-    for seed in (1, 2):
-        result = pinned.run_case(inputs, case, shuffle=seed)
-        got = pinned.summarise(result, inputs.labels), result.manifest
-        check(case, got, f"\n(reveals, payload entries and directives shuffled, seed {seed})")
+    SUITE.check_shuffled(inputs, case)
 
 
 @pytest.mark.slow
 def test_separate_processes_with_other_thread_settings_reproduce_the_vectors() -> None:
-    for threads in (1, 2):
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": str(threads),
-            "MKL_NUM_THREADS": str(threads),
-            "OPENBLAS_NUM_THREADS": str(threads),
-            "PYTHONHASHSEED": str(threads),
-        }
-        proc = subprocess.run(
-            [sys.executable, str(VECTORS / "pinned.py"), str(threads)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
-        for case, summary, _ in all_expected():
-            for key in ("merged_digest", "merged_cid", "manifest_cid"):
-                assert got[case.name][key] == summary[key], (
-                    f"{case.title} with {threads} thread(s) in a fresh process: {key} "
-                    f"expected {summary[key]}, got {got[case.name][key]}"
-                )
+    SUITE.check_separate_processes()
 
 
 def test_vector_files_agree_with_each_other() -> None:

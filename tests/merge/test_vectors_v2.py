@@ -10,15 +10,12 @@ tests/merge/test_settlement.py; here against the root they pin.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _vectors import VectorSuite
 
 from flchain.merge import PENALISED_REASONS, Reason
 from flchain.merge.reasons import FORWARD_REASONS, V1_ONLY_REASONS
@@ -40,63 +37,28 @@ def inputs() -> Inputs:
     return pinned_v2.load_inputs()  # fails with BenchmarkChanged if the market data moved
 
 
-def expected(case: Case) -> tuple[dict[str, Any], bytes]:
-    vector = pinned_v2.load_expected(case)
-    if vector is None:
-        pytest.fail(f"no vector for {case.title}: run tests/merge/vectors_v2/regenerate.py")
-    return vector
-
-
-def check(case: Case, got: tuple[dict[str, Any], bytes], how: str = "") -> None:
-    problems = pinned_v2.differences(case, expected(case), got)
-    if problems:
-        pytest.fail(pinned_v2.report(case, problems) + how, pytrace=False)
-
-
-def all_expected() -> Iterator[tuple[Case, dict[str, Any], bytes]]:
-    for case in CASES:
-        summary, manifest = expected(case)
-        yield case, summary, manifest
+SUITE = VectorSuite(
+    pinned_v2,
+    VECTORS / "pinned_v2.py",
+    ("merged_digest", "manifest_cid", "result_hash"),
+    "reveals, beacon posts and directives",
+)
+all_expected = SUITE.all_expected
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_v2_merge_reproduces_its_vector(inputs: Inputs, case: Case) -> None:
-    check(case, pinned_v2.compute_case(inputs, case))
+    SUITE.check_reproduced(inputs, case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_shuffled_inputs_reproduce_the_v2_vector(inputs: Inputs, case: Case) -> None:
-    for seed in (1, 2):
-        result = pinned_v2.run_case(inputs, case, shuffle=seed)
-        got = pinned_v2.summarise(result, inputs.labels), result.manifest
-        check(case, got, f"\n(reveals, beacon posts and directives shuffled, seed {seed})")
+    SUITE.check_shuffled(inputs, case)
 
 
 @pytest.mark.slow
 def test_separate_processes_with_other_thread_settings_reproduce_the_v2_vectors() -> None:
-    for threads in (1, 2):
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": str(threads),
-            "MKL_NUM_THREADS": str(threads),
-            "OPENBLAS_NUM_THREADS": str(threads),
-            "PYTHONHASHSEED": str(threads),
-        }
-        proc = subprocess.run(
-            [sys.executable, str(VECTORS / "pinned_v2.py"), str(threads)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
-        for case, summary, _ in all_expected():
-            for key in ("merged_digest", "manifest_cid", "result_hash"):
-                assert got[case.name][key] == summary[key], (
-                    f"{case.title} with {threads} thread(s) in a fresh process: {key} "
-                    f"expected {summary[key]}, got {got[case.name][key]}"
-                )
+    SUITE.check_separate_processes()
 
 
 def test_v2_vector_files_agree_with_each_other(inputs: Inputs) -> None:
@@ -147,6 +109,10 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
         merged[case] = summary["merged_digest"]
         reasons = {d["reason"] for d in summary["decisions"]}
         expected = {r.value for r in Reason if r not in V1_ONLY_REASONS | FORWARD_REASONS}
+        if case.forward:  # the forward record decides who is merged: its own test below
+            wanted = (expected - {Reason.BEYOND_PARTICIPANT_CAP.value}) | {Reason.PROBATION.value}
+            assert reasons == wanted, case.title
+            continue
         assert reasons == expected, case.title
         share = {w["node"]: Fraction(w["share"]) for w in summary["weights"]}
         if case.aggregation in (Aggregation.MEAN_EQUAL, Aggregation.MEAN_ROI):
@@ -158,7 +124,7 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
             assert seed["beacon_post"] is None and seed["randomness"] == "0x" + "00" * 32
         else:
             assert seed["beacon_post"]["block_number"] > seed["refused_posts"][0]["block_number"]
-    assert len({merged[c] for c in CASES if not c.fallback}) == len(Aggregation)
+    assert len({merged[c] for c in CASES if not c.fallback | c.forward}) == len(Aggregation)
     # the beacon moves a tie: who of the equal-ROI pair explores next round
     beacon, fallback = (
         summaries[c] for c in (Case(Aggregation.MEAN_EQUAL), Case(Aggregation.MEAN_EQUAL, True))
@@ -177,3 +143,24 @@ def test_v2_vectors_reach_every_step_and_reason(inputs: Inputs) -> None:
     merged_now = {w["node"] for w in beacon["weights"]}
     steady = [leaf for leaf in prior.leaves if leaf.merged_rounds >= SCORE_WINDOW_ROUNDS]
     assert {leaf.node for leaf in steady} & merged_now, "the score's trailing window is reached"
+
+
+def test_the_forward_vector_scores_round_9_and_the_record_decides() -> None:
+    """The forward case (pinned_v2.FORWARD_RULES): round 9's updates scored on its window as
+    the excess over the base; a commitment never revealed and an unreadable update the worst;
+    the nodes with one scored round merged by their record, the unscored in probation."""
+    (case,) = [c for c in CASES if c.forward]
+    summary, manifest = pinned_v2.load_expected(case) or pytest.fail("no forward vector")
+    window = json.loads(manifest)["forward"]["window"]
+    assert window["status"] == "scored" and window["round"] == 9
+    reasons = {s["reason"] for s in window["scores"]}
+    assert {"scored", "unrevealed", "non_finite"} <= reasons
+    worst = [s for s in window["scores"] if s["reason"] != "scored"]
+    assert worst and all(s["excess_bps"] == -10_000 for s in worst)
+    scored = {r["node"] for r in summary["forward"]["records"]}
+    merged = {w["node"] for w in summary["weights"]}
+    assert merged and merged <= scored
+    probation = {d["node"] for d in summary["decisions"] if d["reason"] == "probation"}
+    assert probation and not probation & scored
+    plain = pinned_v2.load_expected(Case(case.aggregation))
+    assert plain is not None and plain[0]["merged_digest"] != summary["merged_digest"]

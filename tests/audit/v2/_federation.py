@@ -41,11 +41,15 @@ from _twin import (
 from flchain.backtest import roi_bps
 from flchain.hashing import sha256_hex
 from flchain.ledger import Backend, LedgerV2
-from flchain.market.benchmark import benchmark_for_round
+from flchain.market.benchmark import WARMUP, benchmark_for_round
+from flchain.market.forward import build_window
+from flchain.market.synthetic import synthetic_bars
+from flchain.merge.forward import ForwardRound
 from flchain.merge.settlement import settlement_proof
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
 from flchain.model import config_to_metadata, perturb_weights, reference_positions
 from flchain.protocol import digests as dg
+from flchain.protocol import forward as fw
 from flchain.protocol import machine as m
 from flchain.protocol.machine import Phase
 from flchain.storage import LocalStore
@@ -159,13 +163,19 @@ def play(
     return Played(g, nodes, [merged0, merged1], outcomes)
 
 
-def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) -> LedgerV2:
+def play_rounds(
+    backend: Backend, store: LocalStore, rounds: int, nodes: int, *, forward: bool = False
+) -> LedgerV2:
     """`rounds` honest rounds of `nodes` nodes (bench/audit_v2.py): each round every node
     settles the previous final round, commits, reveals, one posts the beacon, all attest the
-    merge of the ledger's record, a keeper finalizes; ends in round `rounds`' commit window."""
+    merge of the ledger's record, a keeper finalizes; ends in round `rounds`' commit window.
+    With `forward` (FORWARD_RULES, long rounds): once round r's window has closed a keeper
+    posts it, every commit of r + 1 votes for it, and the merge of r + 1 scores r on it."""
     store.put(base_weights())
+    changes = {"round_length": FORWARD_ROUND, "exit_delay": 2 * FORWARD_ROUND} if forward else {}
+    d = deployment(backend.latest_timestamp(), **changes)
     g = LedgerV2.deploy(
-        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+        backend, wallet(backend, 10**22), d, rules(**(FORWARD_RULES if forward else {}))
     )
     members = [g.with_account(wallet(backend)) for _ in range(nodes)]
     keeper = g.with_account(wallet(backend))
@@ -173,6 +183,7 @@ def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) ->
         n.register(ETHER)
     keeper.fund_pool(rounds * ETHER)
     weights, prior, manifest = base_weights(), PriorRound.genesis(), None
+    scored: ForwardRound | None = None  # the previous round, scored in this one
     for r in range(rounds):
         g.goto(r, Phase.COMMIT, 5)
         keeper.open_round(r)
@@ -181,20 +192,139 @@ def play_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: int) ->
                 n.settle(*settlement_proof(manifest, n.account.address))
         ups = {n: make_update(r, seed=1000 * r + i, base=weights) for i, n in enumerate(members)}
         for n, u in ups.items():
-            n.commit(r, n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt))
+            c = n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt)
+            if scored is not None and scored.window is not None:
+                n.commit_with_forward(r, c, r - 1, dg.sha256(scored.window))
+            else:
+                n.commit(r, c)
         g.goto(r, Phase.REVEAL, 5)
         for n, u in ups.items():
             n.reveal(*u.reveal_args())
         g.goto(r, Phase.BEACON, 5)
         members[0].post_beacon(r, BEACON.sign(g.beacon_round(r)))
         g.goto(r, Phase.ATTEST, 5)
-        merged = merge_v2(g.round_record_v2(r), weights, benchmark_for_round(r), prior)
+        if scored is not None:
+            scored = replace(scored, record=g.round_record_v2(r - 1))
+        merged = merge_v2(g.round_record_v2(r), weights, benchmark_for_round(r), prior, scored)
         store.put(merged.merged_weights)
         store.put(merged.manifest)
         for n in members:
             n.attest(r, merged.result)
         keeper.finalize(r, merged.result)
+        if forward:
+            window = forward_window(fw.forward_start(d.reveal_end(r), 0), seed=r)
+            g.backend.set_time(
+                fw.forward_close(d.reveal_end(r), 0, FORWARD_RULES["forward_bars"]) + 5
+            )
+            keeper.post_forward(r, window)
+            scored = ForwardRound(g.round_record_v2(r), weights, window)
         weights, manifest = merged.merged_weights, merged.manifest
         prior = prior_from_manifest(manifest)
     g.goto(rounds, Phase.COMMIT, 5)
     return g
+
+
+# ---------------------------------------------------------------- a forward-scored federation
+
+#: Forward scoring on from genesis: 4 scored bars, no margin, voted one round later. Rounds are
+#: long enough (10 000 s) that round r's window closes before r + 1's commits open (§15.1).
+FORWARD_RULES = {"forward_bars": 4, "forward_lag_rounds": 1, "forward_trail_rounds": 4}
+FORWARD_ROUND = 10_000
+
+
+@dataclass
+class PlayedForward:
+    gov: LedgerV2
+    nodes: list[str]
+    merged: list[MergeResultV2]
+    windows: dict[str, bytes]  # "honest", "other": round 0's two posted windows
+
+
+def forward_window(start: int, seed: int) -> bytes:
+    """A window file of round 0's bars from a seeded synthetic market (first scored bar at
+    `start`, s) named as the rules' benchmark market, as each node builds it from its feed."""
+    file = benchmark_for_round(0).file  # every round's shipped window names the same market
+    assert file is not None
+    first = start - (WARMUP + 8) * fw.BAR_SECONDS
+    bars = synthetic_bars(WARMUP + 16, seed, start_ms=first * 1000)
+    return build_window(bars, file.exchange, file.symbol, start, FORWARD_RULES["forward_bars"]).data
+
+
+def play_forward(backend: Backend, store: LocalStore) -> PlayedForward:
+    """Two rounds with forward scoring on, through `LedgerV2` alone:
+
+    round 0  a, b, c commit (nothing to vote on yet) and reveal; the merge (no window scored
+             yet, every record empty) is attested by all and finalized; once round 0's window
+             has closed a keeper posts it, and a stranger posts another window (other bars)
+    round 1  everyone settles round 0; a and b commit voting for the keeper's window (2 of 3
+             ether of stake: accepted, q = 2/3), c voting for the stranger's; a and b reveal;
+             the merge scores round 0's updates on the accepted window, is attested by all
+             and finalized
+    round 2  the clock is moved into its commit window (round 1's window is not voted yet)
+    """
+    store.put(base_weights())
+    d = deployment(
+        backend.latest_timestamp(), round_length=FORWARD_ROUND, exit_delay=2 * FORWARD_ROUND
+    )
+    g = LedgerV2.deploy(backend, wallet(backend, 10**22), d, rules(**FORWARD_RULES))
+    a, b, c = (g.with_account(wallet(backend)) for _ in range(3))
+    keeper, stranger = g.with_account(wallet(backend)), g.with_account(wallet(backend))
+    for n in (a, b, c):
+        n.register(ETHER)
+    keeper.fund_pool(5 * ETHER)
+    nodes = [n.account.address for n in (a, b, c) if n.account is not None]
+
+    g.goto(0, Phase.COMMIT, 5)
+    keeper.open_round(0)
+    ups = {n: make_update(0, seed=30 + i) for i, n in enumerate((a, b, c))}
+    for n, u in ups.items():
+        n.commit(0, n.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
+    g.goto(0, Phase.REVEAL, 5)
+    for n, u in ups.items():
+        n.reveal(*u.reveal_args())
+    g.goto(0, Phase.BEACON, 5)
+    a.post_beacon(0, BEACON.sign(g.beacon_round(0)))
+    g.goto(0, Phase.ATTEST, 5)
+    merged0 = merge_v2(
+        g.round_record_v2(0), base_weights(), benchmark_for_round(0), PriorRound.genesis()
+    )
+    store.put(merged0.merged_weights)
+    store.put(merged0.manifest)
+    for n in (a, b, c):
+        n.attest(0, merged0.result)
+    keeper.finalize(0, merged0.result)
+
+    start = fw.forward_start(d.reveal_end(0), 0)
+    windows = {"honest": forward_window(start, seed=3), "other": forward_window(start, seed=4)}
+    g.backend.set_time(fw.forward_close(d.reveal_end(0), 0, FORWARD_RULES["forward_bars"]) + 5)
+    keeper.post_forward(0, windows["honest"])
+    stranger.post_forward(0, windows["other"])
+
+    g.goto(1, Phase.COMMIT, 5)
+    keeper.open_round(1)
+    for i, n in enumerate((a, b, c)):
+        n.settle(*settlement_proof(merged0.manifest, nodes[i]))
+    ups1 = {
+        n: make_update(1, seed=40 + i, base=merged0.merged_weights) for i, n in enumerate((a, b, c))
+    }
+    for n, u in ups1.items():
+        vote = dg.sha256(windows["other" if n is c else "honest"])
+        n.commit_with_forward(
+            1, n.commitment(1, u.digest, u.base_digest, u.roi_bps, u.salt), 0, vote
+        )
+    g.goto(1, Phase.REVEAL, 5)
+    for n in (a, b):
+        n.reveal(*ups1[n].reveal_args())
+    g.goto(1, Phase.ATTEST, 5)
+    forward = ForwardRound(g.round_record_v2(0), base_weights(), windows["honest"])
+    merged1 = merge_v2(
+        g.round_record_v2(1), merged0.merged_weights, benchmark_for_round(1),
+        prior_from_manifest(merged0.manifest), forward,
+    )  # fmt: skip
+    store.put(merged1.merged_weights)
+    store.put(merged1.manifest)
+    for n in (a, b, c):
+        n.attest(1, merged1.result)
+    keeper.finalize(1, merged1.result)
+    g.goto(2, Phase.COMMIT, 5)
+    return PlayedForward(g, nodes, [merged0, merged1], windows)

@@ -9,20 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _federation import Played, play
+from _federation import Played, PlayedForward, play, play_forward
 from _lying_rpc import LyingRpc
 
 from flchain.audit.core_v2 import audit_v2
 from flchain.audit.report import AuditReport, CheckStatus, Verdict
 from flchain.devnet.anvil import AnvilProcess
 from flchain.ledger import LedgerV2, RpcBackend
-from flchain.ledger.events_v2 import Revealed
+from flchain.ledger.events import ChainEvent
+from flchain.ledger.events_v2 import ForwardAccepted, Revealed
 from flchain.storage import LocalStore
 from flchain.testing.cli import run_flchain
 
 pytestmark = pytest.mark.anvil
 
-ROUND_RULES = ("machine", "accumulator", "merge", "attestations", "settlement")
+ROUND_RULES = ("machine", "accumulator", "forward", "merge", "attestations", "settlement")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def _target(played: tuple[Played, Path]) -> Revealed:
     return played[0].gov.events(Revealed, 1)[0]
 
 
-def _is(log: dict[str, Any], target: Revealed) -> bool:
+def _is(log: dict[str, Any], target: ChainEvent) -> bool:
     return log["transactionHash"] == target.tx_hash and int(log["logIndex"], 16) == target.log_index
 
 
@@ -138,3 +139,35 @@ def test_the_cli_names_the_rule_a_lying_rpc_breaks(
     assert out.returncode == 1
     assert doc["rounds"][1]["verdict"] == "mismatch"
     assert doc["rounds"][1]["headline"].startswith("accumulator:")
+
+
+@pytest.fixture(scope="module")
+def played_forward(
+    anvil: AnvilProcess, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[PlayedForward, Path]:
+    folder = tmp_path_factory.mktemp("forward-store")
+    backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=anvil.chain_id)
+    return play_forward(backend, LocalStore(folder)), folder
+
+
+def test_an_accepted_window_the_rpc_hides_is_named(
+    anvil: AnvilProcess, played_forward: tuple[PlayedForward, Path]
+) -> None:
+    """The RPC drops the forward box's ForwardAccepted log of round 0's window: the machine,
+    recomputing the tally and the threshold from the votes, accepts the window at b's vote
+    and names the log the chain does not show; round 0's window is then unverifiable."""
+    fed, folder = played_forward
+    (target,) = [e for e in fed.gov.forward_events(0) if isinstance(e, ForwardAccepted)]
+    liar = LyingRpc(anvil.url, lambda log: None if _is(log, target) else log)
+    with liar as url:
+        ledger = LedgerV2.connect(RpcBackend(url), fed.gov.address, from_block=fed.gov.from_block)
+        report = audit_v2(ledger, LocalStore(folder))
+    assert liar.edited >= 1
+    status = _status(report)
+    machine = {c.rule: c for c in report.rounds[1].checks}["machine"]
+    assert machine.status == CheckStatus.FAIL
+    assert machine.message.startswith(f"commitWithForward by {fed.nodes[1]}")
+    assert machine.message.endswith("the chain shows no ForwardAccepted (the machine emits it)")
+    assert status["0.forward"] == "unverifiable" and status["0.machine"] == "pass"
+    assert report.rounds[1].verdict == Verdict.MISMATCH
+    assert report.exit_code == 1

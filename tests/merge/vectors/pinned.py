@@ -20,6 +20,7 @@ setting and prints one JSON object: the cross-process check of the test.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 import random
@@ -293,6 +294,32 @@ def rewrite_expected(
             else "vector files rewritten, every case's content unchanged (format only)"
         )
     return changed
+
+
+def regenerate_main(doc: str, build_inputs: Callable[[], None], vectors: Any) -> int:
+    """The command line of both regenerate.py scripts (`doc`: the script's docstring):
+    `--inputs` rebuilds the inputs by `build_inputs` first, then every case of `vectors` (this
+    module or pinned_v2: `CASES`, `load_inputs`, `compute_case`, `EXPECTED`, `FIELDS`) is
+    recomputed from the committed inputs and its expected files rewritten; `--check` prints
+    the changes and writes nothing. @return the exit code (1: `--check` found changes)"""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on changes")
+    parser.add_argument("--inputs", action="store_true", help="rebuild inputs/ from the recipe")
+    args = parser.parse_args()
+    if args.inputs and args.check:
+        parser.error("--inputs writes the inputs; it cannot be combined with --check")
+    if args.inputs:
+        print("inputs (recipe in regenerate.py):")
+        build_inputs()
+    inputs = vectors.load_inputs()
+    changed = rewrite_expected(
+        vectors.CASES,
+        lambda case: vectors.compute_case(inputs, case),
+        vectors.EXPECTED,
+        args.check,
+        vectors.FIELDS,
+    )
+    return 1 if args.check and changed else 0
 
 
 # --- differences ----------------------------------------------------------------------------

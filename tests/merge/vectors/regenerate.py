@@ -15,7 +15,6 @@ the spoilers, the backtest that made the honest claims) moves nothing until some
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import struct
@@ -280,20 +279,7 @@ def build_inputs() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on changes")
-    parser.add_argument("--inputs", action="store_true", help="rebuild inputs/ from the recipe")
-    args = parser.parse_args()
-    if args.inputs and args.check:
-        parser.error("--inputs writes the inputs; it cannot be combined with --check")
-    if args.inputs:
-        print("inputs (recipe in regenerate.py):")
-        build_inputs()
-    inputs = pinned.load_inputs()
-    changed = pinned.rewrite_expected(
-        pinned.CASES, lambda case: pinned.compute_case(inputs, case), pinned.EXPECTED, args.check
-    )
-    return 1 if args.check and changed else 0
+    return pinned.regenerate_main(__doc__ or "", build_inputs, pinned)
 
 
 if __name__ == "__main__":

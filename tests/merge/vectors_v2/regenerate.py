@@ -15,7 +15,6 @@ files with the reason the bytes changed (docs/merge.md, "Pinned v2 vectors").
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import itertools
@@ -43,7 +42,14 @@ from _scenario import (  # noqa: E402
 from pinned_v2 import pinned  # noqa: E402
 
 from flchain.backtest import roi_bps  # noqa: E402
-from flchain.market.benchmark import SHIPPED_WINDOWS, Benchmark, shipped_window  # noqa: E402
+from flchain.market.benchmark import (  # noqa: E402
+    SHIPPED_WINDOWS,
+    WARMUP,
+    Benchmark,
+    shipped_window,
+)
+from flchain.market.forward import build_window  # noqa: E402
+from flchain.market.synthetic import synthetic_bars  # noqa: E402
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2  # noqa: E402
 from flchain.model import (  # noqa: E402
     ModelConfig,
@@ -54,6 +60,7 @@ from flchain.model import (  # noqa: E402
     reference_positions,
 )
 from flchain.protocol import digests as dg  # noqa: E402
+from flchain.protocol import forward as fw  # noqa: E402
 from flchain.protocol import machine as m  # noqa: E402
 from flchain.protocol.beacon import DevnetBeacon, beacon_randomness  # noqa: E402
 from flchain.protocol.machine import RevealOutcome, RulesV2  # noqa: E402
@@ -395,6 +402,36 @@ def advance(result: MergeResultV2, round: int) -> tuple[bytes, BaseModelV2, Prio
     )
 
 
+#: The forward case (pinned_v2.FORWARD_RULES) scores round 9's updates on a window of bars after
+#: round 9's reveals, from a seeded synthetic market named as the benchmark's (the rules' market).
+FORWARD_MARKET_SEED = 9
+
+
+def forward_inputs(record: RoundRecordV2, base: bytes) -> dict[str, bytes]:
+    """The forward case's files: round 9's record with forward scoring on (absent node 26
+    committed and never revealed: the worst score), its base, and its window's bytes."""
+    bench = shipped_window(ROUND % SHIPPED_WINDOWS)
+    assert bench.file is not None
+    bars = pinned_v2.FORWARD_RULES["forward_bars"]
+    start = fw.forward_start(record.reveal_end, 0)
+    first = start - (WARMUP + 4) * fw.BAR_SECONDS
+    market = synthetic_bars(WARMUP + bars + 8, FORWARD_MARKET_SEED, start_ms=first * 1_000)
+    window = build_window(market, bench.file.exchange, bench.file.symbol, start, bars).data
+    forward = record.model_copy(
+        update={
+            "rules": replace(record.rules, **pinned_v2.FORWARD_RULES),
+            "committed": (*(r.node for r in record.reveals), address(26)),
+            "forward_window": dg.sha256(window),
+        }
+    )
+    doc = {"record": forward.model_dump(mode="json")}
+    return {
+        "forward.round.json": (json.dumps(doc, indent=1) + "\n").encode(),
+        "forward.base.safetensors": base,
+        "forward.window.bin": window,
+    }
+
+
 def build_inputs() -> None:
     """Write inputs/ from the recipe (replacing what is there) and print what moved."""
     window = ROUND % SHIPPED_WINDOWS
@@ -421,6 +458,8 @@ def build_inputs() -> None:
             raise AssertionError(f"history round {r} assigned directives: change its seeds")
         reasons = sorted({d.reason.value for d in result.decisions})
         print(f"  round {r}: merged {result.merged_digest[:18]}…, reasons {reasons}")
+        if r == PREVIOUS:
+            forward_files = forward_inputs(record, base)
         base, model, prior = advance(result, r)
     previous_manifest = result.manifest
     directed = {d.node: d for d in prior.directives}
@@ -459,29 +498,13 @@ def build_inputs() -> None:
         "round.json": (json.dumps(doc, indent=1) + "\n").encode(),
         "base.safetensors": base,
         "base.manifest.json": pinned.pretty(previous_manifest).encode(),
+        **forward_files,
     }
     pinned.write_tree(pinned_v2.INPUTS, files)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on changes")
-    parser.add_argument("--inputs", action="store_true", help="rebuild inputs/ from the recipe")
-    args = parser.parse_args()
-    if args.inputs and args.check:
-        parser.error("--inputs writes the inputs; it cannot be combined with --check")
-    if args.inputs:
-        print("inputs (recipe in regenerate.py):")
-        build_inputs()
-    inputs = pinned_v2.load_inputs()
-    changed = pinned.rewrite_expected(
-        pinned_v2.CASES,
-        lambda case: pinned_v2.compute_case(inputs, case),
-        pinned_v2.EXPECTED,
-        args.check,
-        pinned_v2.FIELDS,
-    )
-    return 1 if args.check and changed else 0
+    return pinned.regenerate_main(__doc__ or "", build_inputs, pinned_v2)
 
 
 if __name__ == "__main__":
