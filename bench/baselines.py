@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from flchain.backtest import roi_bps, stats
+from flchain.backtest import stats
 from flchain.devnet.federation import (
     deploy,
     deterministic_account,
@@ -87,6 +87,7 @@ from flchain.node.update import Update, UpdateInputs, claim_roi_bps, prepare_upd
 from flchain.protocol import GlobalModel, Rules
 from flchain.replay import MergeMemo, parse_manifest
 from flchain.simulate import SIM_T0
+from flchain.simulate.adversaries import Overfitter  # the simulation's `overfitter` adversary
 from flchain.storage import LocalStore
 from flchain.storage.cid import cid_for_bytes
 from flchain.storage.weights import decode_weights, encode_weights
@@ -179,48 +180,6 @@ class AlwaysShort(Behaviour):
         bias = w["l2.bias"].copy()
         bias[0] = np.float32(float(bias[0]) + max(gap, 0.0) + cfg.decision_band_micro / 1e6 + 1.0)
         return _with_weights(update, {**w, "l2.bias": bias}, md, inputs)
-
-
-class Overfitter(Behaviour):
-    """A black-box random search of the weights that maximises the claim on the public window
-    (each try: the honest weights plus seeded noise of 30 % of each tensor's RMS, kept if it
-    claims more and stays inside the norm bound); claims the honest ROI of what it found."""
-
-    kind = "overfit"
-
-    def __init__(self, tries: int = 300) -> None:
-        self.tries = tries
-
-    def alter(self, update: Update, inputs: UpdateInputs) -> Update:
-        w, md = _weights_of(update)
-        base, _ = decode_weights(inputs.base_weights)
-        bench, cfg = inputs.benchmark, update.config
-        bound = inputs.rules.norm_bound_micro / 1e6
-        rng = np.random.default_rng(inputs.seed)
-
-        def claim(weights: Weights) -> int:
-            pos = reference_positions(weights, cfg, bench.bars)
-            return roi_bps(bench.exec_prices, pos, inputs.rules.fee_ppm)
-
-        def norm(weights: Weights) -> float:
-            return float(
-                np.sqrt(sum(np.sum((weights[k].astype(np.float64) - base[k]) ** 2) for k in w))
-            )
-
-        best, best_claim = w, claim(w)
-        for _ in range(self.tries):
-            trial = {
-                k: (
-                    v + rng.standard_normal(v.shape) * 0.3 * (np.sqrt(np.mean(v * v)) + 1e-3)
-                ).astype(np.float32)
-                for k, v in best.items()
-            }
-            if norm(trial) >= bound:
-                continue
-            got = claim(trial)
-            if got > best_claim:
-                best, best_claim = trial, got
-        return _with_weights(update, best, md, inputs)
 
 
 class Oversized(Behaviour):

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     data_source: str | None = Field(
         None, description="node market data: a CSV file or a built-in dataset name"
     )
+    market_data: str | None = Field(
+        None,
+        description="bars of the rules' benchmark market (a CSV file, re-read for every forward "
+        "window) the node builds, posts and votes forward windows from; unset: it votes none",
+    )
     log_level: LogLevel = Field(
         "INFO", description="logging level (HTTP libraries log per request only at DEBUG)"
     )

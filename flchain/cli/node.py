@@ -179,7 +179,7 @@ def run(
     store = open_store(settings)  # a wrong store path fails here, before the unlock
     configure_logging(settings.log_level, settings.log_format)
     with wallet_lock(settings.data_dir, info.address):
-        from flchain.node.context import bars_source
+        from flchain.node.context import bars_source, market_source
 
         account = common.unlock(loaded)
         metrics = None
@@ -196,6 +196,7 @@ def run(
         runner = runner_for(
             ledger, account, store, bars_source(settings.data_source),
             data_dir=settings.data_dir, beacon=beacon,
+            market_bars=market_source(settings.market_data),
         )  # fmt: skip
         daemon = Daemon(
             runner,

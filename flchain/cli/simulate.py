@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from flchain.cli.config import StartedStoreOption
 from flchain.devnet.process import interrupting_signal
 from flchain.simulate import SimulationConfig, parse_adversaries, print_report, run_simulation
-from flchain.simulate.config import ChainKind
+from flchain.simulate.config import ChainKind, MarketKind, SimulationError
 
 
 def simulate(
@@ -28,7 +29,7 @@ def simulate(
             help="all, none, or a comma list of: inflated-roi, abnormal-roi, copycat, "
             "nan-weights, no-reveal, wrong-attestation; protocol v2 also: sybil, flooder, "
             "seed-grinder, exit-before-penalty, oversized-payload, dag-pb, copier, "
-            "timed-finalizer, rushing-governor.",
+            "timed-finalizer, rushing-governor; named only (not in all): overfitter.",
         ),
     ] = "none",
     chain: Annotated[
@@ -47,6 +48,22 @@ def simulate(
             "--protocol", min=1, max=2, help="2: FLChainV2, bonded stake (default); 1: v1."
         ),
     ] = 2,
+    market: Annotated[
+        MarketKind | None,
+        typer.Option(
+            "--market",
+            help="real (shipped BTC-USD partitions; the default) or planted (the planted-signal "
+            "market on the simulated clock; the default with --forward).",
+        ),
+    ] = None,
+    forward: Annotated[
+        bool,
+        typer.Option(
+            "--forward",
+            help="Forward scoring on (planted market): each round scored on the next day's "
+            "bars, voted two rounds later; the record ranks, weighs and pays.",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -55,15 +72,21 @@ def simulate(
     Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright.
     """
     version = 2 if protocol == 2 else 1
-    config = SimulationConfig(
-        nodes=nodes,
-        days=days,
-        protocol=version,
-        adversaries=parse_adversaries(adversaries, version),
-        chain=chain,
-        store=store,
-        seed=seed,
-    )
+    try:
+        config = SimulationConfig(
+            nodes=nodes,
+            days=days,
+            protocol=version,
+            adversaries=parse_adversaries(adversaries, version),
+            chain=chain,
+            store=store,
+            seed=seed,
+            market=market or ("planted" if forward else "real"),
+            forward=forward,
+        )
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SimulationError(f"{why}; see flchain simulate --help") from None
     try:
         result = run_simulation(
             config, out, force=force, console=Console(stderr=True), progress=not quiet

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
@@ -15,6 +16,9 @@ from flchain.ledger.keystore import unlock_from_settings
 from flchain.market import OHLCV
 from flchain.node.errors import NodeDataError
 from flchain.storage import ContentStore, IpfsClient, LocalStore
+
+if TYPE_CHECKING:  # the runner is imported only by the commands that run one
+    from flchain.node.runner_v2 import MarketBars
 
 #: The most recent bars of the node's data used for one round's training.
 TRAIN_BARS = 1_500
@@ -97,6 +101,22 @@ def bars_source(data_source: str | None, max_bars: int = TRAIN_BARS) -> Callable
         return cache[identity]
 
     return load
+
+
+def market_source(path: str | None) -> MarketBars | None:
+    """The node's bars of the rules' market for forward windows: the CSV at `path` (CCXT /
+    exchange kline layout), read again at every call so bars appended since are seen; the
+    operator vouches that it quotes the market the rules name (whatever exchange and symbol
+    are asked). None without a path: the node then votes no window."""
+    if path is None:
+        return None
+
+    def bars(exchange: str, symbol: str) -> OHLCV | None:
+        from flchain.market.loaders import load_csv
+
+        return load_csv(path).bars
+
+    return bars
 
 
 @dataclass(frozen=True)

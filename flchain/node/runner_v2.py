@@ -9,10 +9,14 @@ implementation of protocol v2. At the chain's (round r, phase) a step runs, in t
                    settlement lags that round (a lagging node can neither commit nor attest)
                    or the leaf pays something (commit and attest windows)
     open           `openRound(r)` when nobody has (commit and reveal windows)
+    forward        with forward scoring on (docs/protocol.md §15), round w = r − lag's window
+                   built from the node's own bars of the rules' market (`market_bars`) and
+                   posted unless those bytes are posted already (commit window)
     commit         train on the base (the latest final model), validate the directive the base
                    manifest assigned, sit out a claim outside the ROI band, an ineligible node
                    or a payload over `maxPayloadBytes`; store the update, commit with a
-                   persisted random salt (`SaltStore`)
+                   persisted random salt (`SaltStore`) — carrying a vote for the window
+                   the node built itself, when it built one and it is posted
     reveal         rebuild the committed update, check it against the on-chain commitment,
                    reveal with the payload in calldata
     beacon         post the signature of D(r) from the `BeaconSource` when no valid post is
@@ -53,6 +57,8 @@ from eth_account.signers.local import LocalAccount
 from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2, TxResult
 from flchain.ledger.events_v2 import BeaconPosted, Committed, Revealed, Slashed
 from flchain.market import OHLCV, Benchmark
+from flchain.market.errors import ForwardWindowError
+from flchain.market.forward import build_window
 from flchain.merge.settlement import find_settlement_proof
 from flchain.merge.v2 import PriorRound
 from flchain.model import config_from_metadata, directive_menu, validate_directive
@@ -63,6 +69,8 @@ from flchain.node.logs import Failure, classify_failure
 from flchain.node.salt import SaltStore, training_seed
 from flchain.node.update import SealedUpdateV2, UpdateInputs, seal_v2
 from flchain.protocol import Directive, GlobalModel
+from flchain.protocol import digests as dg
+from flchain.protocol import forward as fw
 from flchain.protocol.beacon import DevnetBeacon
 from flchain.protocol.beacon import beacon_round as get_beacon_round
 from flchain.protocol.machine import (
@@ -85,6 +93,7 @@ from flchain.replay.v2 import (
     fetch_bounded,
     get_base_weights_v2,
     get_benchmark_v2,
+    get_forward_round,
     get_prior,
     publish_and_attest_v2,
     replay_round_v2,
@@ -97,6 +106,7 @@ __all__ = [
     "SLASH_LOOKBACK_ROUNDS",
     "BeaconSource",
     "DevnetBeaconSource",
+    "MarketBars",
     "NodeRunnerV2",
     "StepReportV2",
 ]
@@ -122,13 +132,25 @@ ALREADY_DONE: Final = frozenset(
         "AlreadyCommitted",
         "AlreadyRevealed",
         "BeaconAlreadyPosted",
+        "ForwardAlreadyPosted",
     }
 )
 
 #: Refusals that mean the action's window has closed at the pending block.
 WINDOW_CLOSED: Final = frozenset(
-    {"NotInCommitWindow", "NotInRevealWindow", "NotInBeaconWindow", "NotInAttestWindow"}
+    {
+        "NotInCommitWindow",
+        "NotInRevealWindow",
+        "NotInBeaconWindow",
+        "NotInAttestWindow",
+        "ForwardVoteClosed",
+    }
 )
+
+#: The bars a node holds of one market, by (exchange, symbol): every closed 15-minute bar it
+#: has seen, or None when it follows no such market. A node builds its forward windows from
+#: these (never from what another node posted).
+MarketBars = Callable[[str, str], OHLCV | None]
 
 
 class BeaconSource(Protocol):
@@ -178,6 +200,8 @@ class StepReportV2:
     settled: list[int] = field(default_factory=list)  # the final round settled against
     opened: list[int] = field(default_factory=list)
     committed: list[int] = field(default_factory=list)
+    posted: list[int] = field(default_factory=list)  # the rounds whose forward window it posted
+    voted: list[int] = field(default_factory=list)  # the rounds whose window its commit voted
     revealed: list[int] = field(default_factory=list)
     beacons: list[int] = field(default_factory=list)
     attested: list[int] = field(default_factory=list)
@@ -192,8 +216,8 @@ class StepReportV2:
     def sent_any(self) -> bool:
         """Whether this step sent a transaction of its own."""
         return any(
-            (self.settled, self.opened, self.committed, self.revealed, self.beacons,
-             self.attested, self.finalized, self.slashed)
+            (self.settled, self.opened, self.committed, self.posted, self.revealed,
+             self.beacons, self.attested, self.finalized, self.slashed)
         )  # fmt: skip
 
 
@@ -218,6 +242,8 @@ class NodeRunnerV2:
     @param beacon where beacon signatures come from (None: this node never posts one)
     @param behaviour honest unless the simulation injects an adversary
     @param merge_memo the simulation's in-process memo of the pure merge (a daemon has none)
+    @param market_bars the node's own bars of the rules' market, for forward windows (None:
+        it builds none, and commits without a vote)
     """
 
     def __init__(
@@ -231,6 +257,7 @@ class NodeRunnerV2:
         beacon: BeaconSource | None = None,
         behaviour: Behaviour = HONEST,
         merge_memo: MergeMemo | None = None,
+        market_bars: MarketBars | None = None,
     ) -> None:
         self.account = account
         self.address = account.address
@@ -241,6 +268,8 @@ class NodeRunnerV2:
         self.beacon = beacon
         self.behaviour = behaviour
         self.merge_memo = merge_memo
+        self.market_bars = market_bars
+        self._windows: dict[int, bytes] = {}  # forward windows built (the latest only; a cache)
         self.sat_out: set[int] = set()
         self.missed: set[tuple[int, str]] = set()  # (round, action) past its window
         self._sealed: dict[int, SealedUpdateV2] = {}  # a cache; never required
@@ -296,6 +325,7 @@ class NodeRunnerV2:
         if phase in (Phase.COMMIT, Phase.REVEAL):
             self.run_action("open", report, lambda: self.ensure_opened(round, report))
         if phase == Phase.COMMIT:
+            self.run_action("forward", report, lambda: self.ensure_forward_posted(round, report))
             self.run_action("commit", report, lambda: self.ensure_committed(round, report))
         elif phase == Phase.REVEAL:
             self.run_action("reveal", report, lambda: self.ensure_revealed(round, report))
@@ -322,6 +352,7 @@ class NodeRunnerV2:
         self._stake.clear()
         self._no_withholders.clear()
         self._merged.clear()
+        self._windows.clear()
         report.reorged.append(report.round)
         report.actions.append(
             f"reorg: blocks from {rewound} were replaced; the chain is read again"
@@ -519,16 +550,25 @@ class NodeRunnerV2:
             report.sat_out.append(round)
             raise
         self.put_update(sealed)
-        tx = self._in_window(
-            round, "commit", lambda: self.ledger.commit(round, sealed.commitment), report
-        )
+        vote = self.forward_vote(round)
+
+        def send() -> TxResult:
+            if vote is None:
+                return self.ledger.commit(round, sealed.commitment)
+            return self.ledger.commit_with_forward(round, sealed.commitment, *vote)
+
+        tx = self._in_window(round, "commit", send, report)
         if tx is None:
             return
         self._sealed[round] = sealed
         report.committed.append(round)
+        voted = ""
+        if vote is not None:
+            report.voted.append(vote[0])
+            voted = f", voting 0x{vote[1].hex()[:12]}… as round {vote[0]}'s forward window"
         report.actions.append(
             f"committed round {round}: update {sealed.cid[:16]}… claim {sealed.roi_bps} bps "
-            f"on base 0x{sealed.base_digest.hex()[:12]}…"
+            f"on base 0x{sealed.base_digest.hex()[:12]}…{voted}"
         )
 
     def put_update(self, sealed: SealedUpdateV2) -> None:
@@ -543,6 +583,62 @@ class NodeRunnerV2:
             ) from None
         if cid != sealed.cid:
             raise StoreWriteError(f"the store returned CID {cid}, expected {sealed.cid}")
+
+    # ------------------------------------------------------------------ forward windows
+
+    def forward_window(self, window_round: int) -> bytes:
+        """Round `window_round`'s forward window file, built from this node's own bars of its
+        rules' market (§15.2; cached for the latest round asked).
+        @raises _Skip when the node has no bars of that market covering the window"""
+        if window_round in self._windows:
+            return self._windows[window_round]
+        rules = self.ledger.rules_for_round(window_round)
+        file = get_benchmark_v2(rules, window_round, self.store).file
+        if file is None:
+            raise _Skip(f"round {window_round}'s benchmark names no market: no forward window")
+        bars = None if self.market_bars is None else self.market_bars(file.exchange, file.symbol)
+        if bars is None:
+            raise _Skip(f"no bars of {file.exchange}:{file.symbol}: no forward window to vote")
+        reveal_end = self.ledger.deployment().reveal_end(window_round)
+        start = fw.forward_start(reveal_end, rules.forward_margin_seconds)
+        try:
+            window = build_window(bars, file.exchange, file.symbol, start, rules.forward_bars)
+        except ForwardWindowError as exc:
+            raise _Skip(
+                f"cannot build round {window_round}'s forward window from this node's bars: "
+                f"{exc.message}; committing without a vote"
+            ) from None
+        self._windows = {window_round: window.data}
+        return window.data
+
+    def ensure_forward_posted(self, round: int, report: StepReportV2) -> None:
+        """Post the window the commits of `round` vote on, as this node built it, unless those
+        bytes are posted already (by anyone: equal bars make equal bytes)."""
+        w = get_forward_round(self.ledger, round)
+        if w is None or (w, "forward") in self.missed:
+            return
+        window = self.forward_window(w)
+        digest = dg.sha256(window)
+        if self.ledger.is_forward_posted(w, digest):
+            return
+        if self._in_window(w, "forward", lambda: self.ledger.post_forward(w, window), report):
+            report.posted.append(w)
+            report.actions.append(
+                f"posted round {w}'s forward window 0x{digest.hex()[:12]}… ({len(window)} bytes)"
+            )
+
+    def forward_vote(self, round: int) -> tuple[int, bytes] | None:
+        """(w, hash) for the commit of `round` to carry: the window of w this node built
+        itself, once it is posted; None (a plain commit) otherwise."""
+        w = get_forward_round(self.ledger, round)
+        if w is None:
+            return None
+        try:
+            window = self.forward_window(w)
+        except _Skip:
+            return None  # said once by the forward action of the same step
+        digest = dg.sha256(window)
+        return (w, digest) if self.ledger.is_forward_posted(w, digest) else None
 
     # ------------------------------------------------------------------ reveal
 

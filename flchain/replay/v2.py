@@ -12,7 +12,11 @@ chain names, through v1's fetch-and-classify path (`inputs.fetch_content`) with 
 * the base weights, by the base's CID, checked against the base digest the chain holds;
 * the prior — the settlement table and the directives of the base's manifest (the latest final
   round before r), or `PriorRound.genesis()` when the base is genesis;
-* the benchmark the round's frozen rules name (an all-zero id: the round's shipped window).
+* the benchmark the round's frozen rules name (an all-zero id: the round's shipped window);
+* with forward scoring on (docs/protocol.md §15), the round w whose window this round's commits
+  voted on (`get_forward_round`): w's record and base weights, and its accepted window's bytes
+  from the calldata of the `postForward` that posted them (`get_forward_window`, checked
+  against the accepted hash; None when no window was accepted or no post carries its bytes).
 
 Missing base content raises `ReplayUnavailable` (nothing can be merged without it; a dead store
 is not a content fault and propagates as it does in v1); content under the CID that is corrupt,
@@ -28,11 +32,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
+
 from flchain.ledger import LedgerV2
+from flchain.ledger.events_v2 import ForwardPosted
 from flchain.market.benchmark import Benchmark
 from flchain.merge.errors import MergeInputError
+from flchain.merge.forward import ForwardRound
 from flchain.merge.v2 import MergeResultV2, PriorRound, merge_v2, prior_from_manifest
 from flchain.protocol import digests as dg
+from flchain.protocol import forward as fw
 from flchain.protocol.machine import RulesV2
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import BaseModelV2
@@ -45,6 +57,7 @@ from flchain.storage.cid import cid_from_bytes
 
 __all__ = [
     "MAX_BASE_WEIGHTS_BYTES",
+    "POST_FORWARD_SELECTOR",
     "ReplayInputsV2",
     "ReplayResultV2",
     "TamperV2",
@@ -54,8 +67,12 @@ __all__ = [
     "gather_inputs_v2",
     "get_base_weights_v2",
     "get_benchmark_v2",
+    "get_forward_inputs",
+    "get_forward_round",
+    "get_forward_window",
     "get_prior",
     "merge_inputs_key_v2",
+    "posted_window",
     "publish_and_attest_v2",
     "replay_round_v2",
     "run_merge_v2",
@@ -77,6 +94,8 @@ class ReplayInputsV2:
     base_weights: bytes
     benchmark: Benchmark
     prior: PriorRound
+    #: with forward scoring on: the round whose window is voted in this one (None: none yet)
+    forward: ForwardRound | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +192,77 @@ def gather_inputs_v2(
         base_weights=get_base_weights_v2(store, record.base),
         benchmark=get_benchmark_v2(record.rules, round, store),
         prior=get_prior(store, record.base),
+        forward=get_forward_inputs(ledger, store, record),
     )
+
+
+# --- forward scoring (docs/protocol.md §15) ---------------------------------------------------
+
+#: `postForward(uint256,bytes)` on the forward box: the only call whose input carries a window.
+POST_FORWARD_SELECTOR: Final = keccak(b"postForward(uint256,bytes)")[:4]
+
+
+def get_forward_round(ledger: LedgerV2, round: int, rules: RulesV2 | None = None) -> int | None:
+    """The round w whose forward window the commits of `round` vote on: w = round − lag with
+    forward scoring on in both and w's own lag pointing at `round` (§15.2); None when there is
+    none (forward scoring off, the first lag rounds, or rules that changed the lag between)."""
+    rules = rules if rules is not None else ledger.rules_for_round(round)
+    if rules.forward_bars == 0 or round < rules.forward_lag_rounds:
+        return None
+    w = round - rules.forward_lag_rounds
+    of_w = ledger.rules_for_round(w)
+    if of_w.forward_bars == 0 or fw.vote_round(w, of_w.forward_lag_rounds) != round:
+        return None
+    return w
+
+
+def posted_window(input_data: bytes, round: int) -> bytes | None:
+    """The window bytes of a `postForward(round, window)` call's input, or None unless the
+    input is exactly that call's canonical ABI encoding (as reveal payloads are read)."""
+    if input_data[:4] != POST_FORWARD_SELECTOR:
+        return None
+    try:
+        posted_round, window = abi_decode(["uint256", "bytes"], input_data[4:])
+    except Exception:  # eth_abi raises several unrelated types for malformed input
+        return None
+    canonical = POST_FORWARD_SELECTOR + abi_encode(["uint256", "bytes"], [round, window])
+    if posted_round != round or input_data != canonical:
+        return None
+    return bytes(window)
+
+
+def get_forward_window(ledger: LedgerV2, round: int, window_hash: bytes) -> bytes | None:
+    """The bytes of round `round`'s window `window_hash`: the input of a transaction that
+    emitted `ForwardPosted(round, window_hash)` and called the forward box directly, checked to
+    hash to `window_hash`; None when no such transaction carries them (a post forwarded by
+    another contract is not read, like a reveal's)."""
+    box = to_checksum_address(ledger.forward_box.address)
+    for event in ledger.forward_events(round):
+        if not isinstance(event, ForwardPosted) or bytes(event.window_hash) != window_hash:
+            continue
+        tx = ledger.w3.eth.get_transaction(event.tx_hash)  # type: ignore[arg-type]
+        if tx.get("to") is None or to_checksum_address(str(tx["to"])) != box:
+            continue
+        data = posted_window(bytes(tx["input"]), round)
+        if data is not None and dg.sha256(data) == window_hash:
+            return data
+    return None
+
+
+def get_forward_inputs(
+    ledger: LedgerV2, store: ContentStore, record: RoundRecordV2
+) -> ForwardRound | None:
+    """What the merge of `record`'s round reads about the round whose window it scores (§15.3):
+    that round's record and base weights and its accepted window's bytes (None when none was
+    accepted or nobody has its bytes: the merge records the scores as missing)."""
+    w = get_forward_round(ledger, record.round, record.rules)
+    if w is None:
+        return None
+    scored = ledger.round_record_v2(w)
+    window = None
+    if scored.forward_window is not None:
+        window = get_forward_window(ledger, w, bytes(scored.forward_window))
+    return ForwardRound(scored, get_base_weights_v2(store, scored.base), window)
 
 
 # --- the merge ---------------------------------------------------------------------------------
@@ -181,7 +270,9 @@ def gather_inputs_v2(
 
 def run_merge_v2(inputs: ReplayInputsV2) -> MergeResultV2:
     """The pure v2 merge over gathered inputs."""
-    return merge_v2(inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior)
+    return merge_v2(
+        inputs.record, inputs.base_weights, inputs.benchmark, inputs.prior, inputs.forward
+    )
 
 
 #: Left out of the merge key: the votes, which the merge never reads (so the nodes that attest
@@ -216,7 +307,18 @@ def merge_inputs_key_v2(inputs: ReplayInputsV2) -> str:
     bench = inputs.benchmark
     part("benchmark", f"{bench.id.lower()}/{bench.bars.content_hash()}".encode())
     part("prior", doc(inputs.prior.model_dump(mode="json")))
+    if inputs.forward is not None:
+        part("forward", forward_key_part(inputs.forward))
     return h.hexdigest()
+
+
+def forward_key_part(forward: ForwardRound) -> bytes:
+    """What the merge reads of the forward round: its record (less the votes), its base's and
+    its window's hashes."""
+    record = forward.record.model_dump(mode="json", exclude=set(_KEY_EXCLUDED_RECORD_FIELDS))
+    window = b"none" if forward.window is None else hashlib.sha256(forward.window).digest()
+    text = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).digest() + hashlib.sha256(forward.base_weights).digest() + window
 
 
 def replay_round_v2(

@@ -6,7 +6,9 @@ Nothing here is honest, and nothing on the daemon path (`flchain.node`, `flchain
 
 * node behaviours (`flchain.node.behaviour` extension points), stackable on any update source
   through `Fault.inner`: `InflatedRoi`, `AbnormalRoi`, `Copycat`, `NanWeights`, `NoReveal`,
-  `Tampering`, `WrongAttestation`; `behaviour_for(kind)` by the simulation's kind names;
+  `Tampering`, `WrongAttestation`, `Overfitter` (a black-box search of the weights on the
+  public benchmark, which `bench/baselines.py` runs too); `behaviour_for(kind)` by the
+  simulation's kind names;
 * payload corruptions: `inject_nan`, `inject_inf`;
 * tampers — what a merger publishes and attests instead of the honest replay (`Tamper`):
   `attest_base_instead`, `tamper_shift_weights`, `tamper_accept_any_claim`;
@@ -28,6 +30,7 @@ from typing import BinaryIO, ClassVar
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
+from flchain.backtest import roi_bps
 from flchain.hashing import sha256_hex
 from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2
 from flchain.merge.core import MergeResult, merge
@@ -35,9 +38,10 @@ from flchain.merge.errors import MergeInputError
 from flchain.merge.manifest import encode_manifest
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves, settlement_tree
 from flchain.merge.v2 import MergeResultV2
+from flchain.model import reference_positions
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.runner_v2 import NodeRunnerV2
-from flchain.node.update import Update, UpdateInputs
+from flchain.node.update import Update, UpdateInputs, claim_roi_bps
 from flchain.protocol import Address
 from flchain.protocol import digests as dg
 from flchain.protocol.machine import CommitState, Leaf, Phase, Result, RevealOutcome, Status
@@ -54,6 +58,7 @@ __all__ = [
     "ADVERSARY_KINDS",
     "FLOOD_ROUND",
     "FLOOD_SIZE",
+    "OPT_IN_KINDS",
     "V2_ADVERSARIES",
     "AbnormalRoi",
     "Adversary",
@@ -68,6 +73,7 @@ __all__ = [
     "InflatedRoi",
     "NanWeights",
     "NoReveal",
+    "Overfitter",
     "OversizedPayload",
     "RushingGovernor",
     "SeedGrinder",
@@ -103,6 +109,10 @@ ADVERSARY_KINDS: tuple[str, ...] = (
 #: The ROI tolerance of a merger that skips verification: 10⁹ bps, so every claim passes (the
 #: contract bounds the real rule at 10 000 bps; this value only ever lives in a forged merge).
 ACCEPT_ANY_TOLERANCE_BPS = 10**9
+
+#: Node behaviours `--adversaries` knows but `all` leaves out: the overfitter searches hundreds
+#: of backtests a round (seconds each round), and only forward scoring answers it.
+OPT_IN_KINDS: tuple[str, ...] = ("overfitter",)
 
 
 # --- node behaviours ----------------------------------------------------------------------
@@ -154,6 +164,55 @@ class InflatedRoi(Fault):
         return replace(
             honest, roi_bps=min(honest.roi_bps + self.extra_bps, inputs.rules.roi_max_bps)
         )
+
+
+class Overfitter(Fault):
+    """A black-box random search of the weights that maximises the claim on the public
+    benchmark window: each try is the best weights so far plus seeded noise of 30 % of each
+    tensor's RMS, kept if it claims more and stays inside the norm bound; the claim is the
+    honest ROI of what it found. The claim is true — the band check passes it — and says
+    nothing about the next bars: the attack forward scoring answers (docs/protocol.md §15)."""
+
+    kind = "overfitter"
+
+    def __init__(self, tries: int = 300, inner: Behaviour = HONEST) -> None:
+        super().__init__(inner)
+        self.tries = tries
+
+    def alter(self, update: Update, inputs: UpdateInputs) -> Update:
+        update = self.inner.alter(update, inputs)
+        tensors, metadata = decode_weights(update.payload)
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}
+        base, _ = decode_weights(inputs.base_weights)
+        bench, cfg = inputs.benchmark, update.config
+        bound = inputs.rules.norm_bound_micro / 1e6
+        rng = np.random.default_rng(inputs.seed)
+
+        def claim(weights: dict[str, np.ndarray]) -> int:
+            pos = reference_positions(weights, cfg, bench.bars)
+            return roi_bps(bench.exec_prices, pos, inputs.rules.fee_ppm)
+
+        def norm(weights: dict[str, np.ndarray]) -> float:
+            return float(
+                np.sqrt(sum(np.sum((weights[k].astype(np.float64) - base[k]) ** 2) for k in w))
+            )
+
+        best, best_claim = w, claim(w)
+        for _ in range(self.tries):
+            trial = {
+                k: (
+                    v + rng.standard_normal(v.shape) * 0.3 * (np.sqrt(np.mean(v * v)) + 1e-3)
+                ).astype(np.float32)
+                for k, v in best.items()
+            }
+            if norm(trial) >= bound:
+                continue
+            got = claim(trial)
+            if got > best_claim:
+                best, best_claim = trial, got
+        payload = encode_weights(best, metadata)
+        found = claim_roi_bps(payload, update.config, inputs.benchmark, inputs.rules)
+        return replace(update, payload=payload, roi_bps=found)
 
 
 class AbnormalRoi(Fault):
@@ -249,6 +308,8 @@ def behaviour_for(kind: str, leader: Address | None = None) -> Behaviour:
         return NoReveal()
     if kind == "wrong-attestation":
         return WrongAttestation()
+    if kind == "overfitter":
+        return Overfitter()
     raise ValueError(f"unknown behaviour {kind!r}")
 
 

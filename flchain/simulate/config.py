@@ -11,20 +11,23 @@ from pathlib import Path
 from typing import Literal
 
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flchain.devnet.federation import deterministic_account
 from flchain.devnet.profile import StoreBackend
 from flchain.errors import ConfigError
-from flchain.simulate.adversaries import ADVERSARY_KINDS, V2_ADVERSARIES
+from flchain.simulate.adversaries import ADVERSARY_KINDS, OPT_IN_KINDS, V2_ADVERSARIES
 
 __all__ = [
     "COPYCAT_CLUSTER",
     "HONEST_SHARE_PPM",
+    "MAX_PLANTED_DAYS",
     "SIM_T0",
     "AdversaryReport",
     "ChainKind",
+    "MarketKind",
     "NodeBalance",
+    "NodeRanking",
     "NodeRole",
     "RoundSummary",
     "SimulationConfig",
@@ -45,6 +48,12 @@ COPYCAT_CLUSTER = 3
 ChainKind = Literal["embedded", "anvil"]
 StoreKind = StoreBackend
 ProtocolVersion = Literal[1, 2]
+#: real: the shipped BTC-USD partitions and benchmark; planted: the planted-signal market
+#: (`flchain.market.planted`) on the simulated chain clock (`flchain.simulate.market`)
+MarketKind = Literal["real", "planted"]
+#: The planted world has 7 000 bars (72 days of 15-minute bars) after its claim window: a
+#: forward window per day, and a day of slack.
+MAX_PLANTED_DAYS = 70
 #: The honest share of every round's frozen stake a v2 run is set up with (docs/security.md:
 #: the simulation runs each attack with honest stake ≥ 70 %), in ppm.
 HONEST_SHARE_PPM = 700_000
@@ -70,6 +79,20 @@ class SimulationConfig(BaseModel):
         1_500, ge=300, description="most recent bars of each node's partition used to train"
     )
     protocol: ProtocolVersion = 2
+    market: MarketKind = "real"
+    #: forward scoring on (docs/protocol.md §15): the planted market's rules with a day's
+    #: forward window per round, voted two rounds later; the record ranks, weighs and pays
+    forward: bool = False
+
+    @model_validator(mode="after")
+    def _market_fits(self) -> SimulationConfig:
+        if self.forward and self.market != "planted":
+            raise ValueError("forward scoring runs on the planted market (--market planted)")
+        if self.market == "planted" and self.protocol != 2:
+            raise ValueError("the planted market runs on protocol v2 only")
+        if self.market == "planted" and self.days > MAX_PLANTED_DAYS:
+            raise ValueError(f"the planted market has bars for {MAX_PLANTED_DAYS} days at most")
+        return self
 
     def run_name(self) -> str:
         adv = (
@@ -82,14 +105,17 @@ class SimulationConfig(BaseModel):
             )
         )
         version = "" if self.protocol == 2 else "-v1"
+        market = "" if self.market == "real" else f"-{self.market}"
+        forward = "-fwd" if self.forward else ""
         return (
-            f"sim-n{self.nodes}-d{self.days}-{adv}-{self.chain}-{self.store}-s{self.seed}{version}"
+            f"sim-n{self.nodes}-d{self.days}-{adv}-{self.chain}-{self.store}-s{self.seed}"
+            f"{version}{market}{forward}"
         )
 
     @property
     def node_adversaries(self) -> tuple[str, ...]:
         """The adversaries that take node slots of `--nodes` (the runner faults)."""
-        return tuple(k for k in self.adversaries if k in ADVERSARY_KINDS)
+        return tuple(k for k in self.adversaries if k in ADVERSARY_KINDS + OPT_IN_KINDS)
 
     @property
     def wallet_adversaries(self) -> tuple[str, ...]:
@@ -160,6 +186,23 @@ class AdversaryReport(BaseModel):
     earned: int
 
 
+class NodeRanking(BaseModel):
+    """What ranked, weighed and paid one node over the final rounds (v2): its claims, its
+    forward record (forward scoring on), the rounds it was merged in and its merge weight."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    behaviour: str
+    mean_claim_bps: int | None  # over its reveals
+    record_score_bps: int | None  # the last final round's record score (forward scoring on)
+    scored_rounds: int  # rounds its record was scored in
+    merged_rounds: int  # final rounds it was merged in
+    weight_ppm: int  # its share of the merge weights, summed over the final merged rounds
+    earned: int  # wei paid or credited (Settled)
+
+
 class StakeSplit(BaseModel):
     """The frozen stake a v2 run starts with: honest and adversarial, wei."""
 
@@ -193,6 +236,7 @@ class SimulationResult(BaseModel):
     stake: StakeSplit | None = None
     balances: list[NodeBalance] = Field(default_factory=list)
     adversary_reports: list[AdversaryReport] = Field(default_factory=list)
+    ranking: list[NodeRanking] = Field(default_factory=list)  # planted-market runs
 
 
 def adversary_kinds(protocol: int) -> tuple[str, ...]:
@@ -203,11 +247,11 @@ def adversary_kinds(protocol: int) -> tuple[str, ...]:
 
 def parse_adversaries(text: str | None, protocol: int = 2) -> tuple[str, ...]:
     """`all`, `none`, or a comma list of adversary kinds, in the canonical kind order."""
-    known = adversary_kinds(protocol)
+    known = adversary_kinds(protocol) + OPT_IN_KINDS
     if text is None or text.strip() in ("", "none"):
         return ()
     if text.strip() == "all":
-        return known
+        return adversary_kinds(protocol)
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in known]
     if unknown:

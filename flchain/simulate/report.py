@@ -17,6 +17,7 @@ __all__ = [
     "eth",
     "legend_grid",
     "print_report",
+    "ranking_table",
     "rejection_legend",
     "rejections_cell",
     "report_renderables",
@@ -187,12 +188,39 @@ def adversary_table(result: SimulationResult) -> Table:
     return grid
 
 
+def ranking_table(result: SimulationResult) -> Table:
+    """Per node of `--nodes`: its mean claim, its forward record (forward scoring on), how
+    many final rounds merged it, its merge weight summed over them, and its rewards — what the
+    claim or the record lifted (v2)."""
+    forward = result.config.forward
+    title = "rank, weight and pay: the forward record decides" if forward else (
+        "rank, weight and pay: the claim decides (forward scoring off)"
+    )  # fmt: skip
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("node", overflow="fold")
+    columns = ["mean claim\nbps"] + (["record\nbps", "scored\nrounds"] if forward else [])
+    for column in [*columns, "merged\nrounds", "weight\n% (Σ)", "earned\nETH"]:
+        table.add_column(column, justify="right", no_wrap=True)
+    nodes = {r.address for r in result.roles if r.name.startswith("node-")}
+    for row in result.ranking:
+        if row.address not in nodes:
+            continue
+        cells = ["—" if row.mean_claim_bps is None else str(row.mean_claim_bps)]
+        if forward:
+            cells += [str(row.record_score_bps), str(row.scored_rounds)]
+        cells += [str(row.merged_rounds), f"{row.weight_ppm / 10_000:.1f}", eth(row.earned)]
+        table.add_row(f"{row.name} {row.behaviour}", *cells)
+    return table
+
+
 def report_renderables(result: SimulationResult) -> list[RenderableType]:
     """What the terminal and `table.txt` show: the per-round table and its legend; on v2 also
     the stake split, every node's bond and rewards, and what each attack ran into."""
     shown: list[RenderableType] = [round_table(result), legend_grid(result)]
     if result.protocol == 2:
         shown += [stake_line(result), balance_table(result)]
+        if result.config.market == "planted":
+            shown.append(ranking_table(result))
         if result.adversary_reports:
             shown.append(adversary_table(result))
     return shown

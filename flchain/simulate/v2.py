@@ -12,6 +12,15 @@ node's `step()` (an adversary with a runner is stepped while `runs(day)`); every
 `after`. After the last day the time moves into the next commit window and every wallet applies
 its leaf of the last final round, so each bond and reward at the end includes every slash and
 payment the run earned. Balances are read back from the chain's events.
+
+Markets. `real` trains on the shipped BTC-USD partitions and claims on the shipped window;
+`planted` on the planted-signal market (`flchain.simulate.market`: partitions of its pool, the
+claim on its oldest held-out window, MEAN_ROI weights), whose bars after the claim window are on
+the simulated chain clock. With `forward`, its rules score every round on the next day's bars
+(docs/protocol.md §15): each node builds the window from that clocked series, posts it and
+votes for it on its commit two rounds later, and the merge there ranks, weighs and pays by the
+trailing record. The ranking table (`NodeRanking`) shows what each node's claims, record,
+merges and weights came to.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from flchain.devnet.federation import (
     Genesis,
     deploy_v2,
     deterministic_account,
+    devnet_rules_v2,
+    devnet_schedule_v2,
     fund_and_register_v2,
     fund_pool_v2,
 )
@@ -70,12 +81,14 @@ from flchain.simulate.config import (
     SIM_T0,
     AdversaryReport,
     NodeBalance,
+    NodeRanking,
     NodeRole,
     RoundSummary,
     SimulationConfig,
     SimulationResult,
     StakeSplit,
 )
+from flchain.simulate.market import planted_sim_market
 from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
@@ -123,8 +136,19 @@ def _set_up(
     runners (one memo of the pure merge shared by all: each still replays from the chain)."""
     seed = config.seed
     beacon = DevnetBeacon(f"flchain/simulate/beacon/{seed}".encode())
+    bars_for = bars_source(f"partition:{seed}", config.max_bars)
+    market_bars = None
+    rules = None
+    if config.market == "planted":
+        windows = devnet_schedule_v2(86_400)
+        reveal_end_0 = SIM_T0 + windows["commit_window"] + windows["reveal_window"]
+        planted = planted_sim_market(seed, reveal_end_0, config.max_bars)
+        store.pin(store.put(planted.claim_file.data))  # nodes and auditors fetch it by CID
+        rules = planted.rules(devnet_rules_v2(), config.forward)
+        bars_for = planted.bars_for
+        market_bars = planted.market.bars_of if config.forward else None
     gov, genesis = deploy_v2(
-        backend, deterministic_account("deployer", seed), store, beacon, t0=SIM_T0
+        backend, deterministic_account("deployer", seed), store, beacon, t0=SIM_T0, rules=rules
     )
     fund_pool_v2(gov, config.days)
     min_bond = gov.deployment().min_bond
@@ -148,13 +172,13 @@ def _set_up(
                 backend.fund(w.address, FUNDING_WEI + min_bond)
     memo = MergeMemo()
     source = DevnetBeaconSource(beacon)
-    bars_for = bars_source(f"partition:{seed}", config.max_bars)
     leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
 
     def runner(account: LocalAccount, behaviour: Behaviour) -> NodeRunnerV2:
         return NodeRunnerV2(
-            gov, account, store, bars_for, beacon=source, behaviour=behaviour, merge_memo=memo
-        )
+            gov, account, store, bars_for, beacon=source, behaviour=behaviour, merge_memo=memo,
+            market_bars=market_bars,
+        )  # fmt: skip
 
     runners: list[tuple[NodeRunnerV2, Adversary | None]] = [
         (runner(acct, HONEST if kind == "honest" else behaviour_for(kind, leader)), None)
@@ -341,6 +365,54 @@ def adversary_reports(
     return reports
 
 
+def ranking(
+    gov: LedgerV2,
+    roles: Sequence[NodeRole],
+    manifests: dict[int, dict[str, Any]],
+    balances: Sequence[NodeBalance],
+    days: int,
+) -> list[NodeRanking]:
+    """Each role's claims (from the chain's reveals), its forward record in the last final
+    manifest, the final rounds it was merged in and its summed merge weight, and its rewards."""
+    claims: dict[str, list[int]] = {r.address.lower(): [] for r in roles}
+    for day in range(days):
+        for reveal in gov.round_record_v2(day).reveals:
+            claims.setdefault(reveal.node.lower(), []).append(reveal.roi_bps)
+    merged: Counter[str] = Counter()
+    weight: Counter[str] = Counter()
+    for doc in manifests.values():
+        for w in doc.get("weights", []):
+            merged[w["node"].lower()] += 1
+            weight[w["node"].lower()] += int(w["share_ppm"])
+    last = manifests[max(manifests)] if manifests else {}
+    records = {
+        r["node"].lower(): r for r in (last.get("forward") or {}).get("records", [])
+    }  # fmt: skip
+    forward_on = "forward" in last
+    earned = {b.address.lower(): b.earned for b in balances}
+    rows = []
+    for role in roles:
+        a = role.address.lower()
+        mine = claims.get(a, [])
+        record = records.get(a)
+        rows.append(
+            NodeRanking(
+                name=role.name,
+                address=role.address,
+                behaviour=role.behaviour,
+                mean_claim_bps=sum(mine) // len(mine) if mine else None,
+                record_score_bps=(
+                    (int(record["score_bps"]) if record else 0) if forward_on else None
+                ),
+                scored_rounds=int(record["scored"]) if record else 0,
+                merged_rounds=merged[a],
+                weight_ppm=weight[a],
+                earned=earned.get(a, 0),
+            )
+        )
+    return rows
+
+
 def run_v2(
     config: SimulationConfig,
     roles_spec: list[tuple[str, LocalAccount, str]],
@@ -398,6 +470,11 @@ def run_v2(
         stake=fed.stake,
         balances=balances,
         adversary_reports=adversary_reports(fed.adversaries, balances),
+        ranking=(
+            ranking(fed.gov, fed.roles, manifests, balances, config.days)
+            if config.market == "planted"
+            else []
+        ),
     )
     return result, fed, manifests
 

@@ -66,7 +66,7 @@ from flchain.node.behaviour import Behaviour
 from flchain.node.context import bars_source
 from flchain.node.logs import Failure
 from flchain.node.runner import FINALIZATION_WAIT_DIVISOR, NodeRunner, StepReport
-from flchain.node.runner_v2 import DevnetBeaconSource, NodeRunnerV2, StepReportV2
+from flchain.node.runner_v2 import DevnetBeaconSource, MarketBars, NodeRunnerV2, StepReportV2
 from flchain.node.salt import SaltStore
 from flchain.protocol import Address, Attestation, Reveal, Rules
 from flchain.protocol import digests as dg
@@ -479,6 +479,8 @@ class RoundDriverV2:
     @param salt_seed draw every node's salts from this seed (`SeededSalts`) instead of the OS
     @param workers nodes stepped at once in a phase (1: one after another; more needs anvil)
     @param progress told after each node's step of a phase (`PhaseProgress`)
+    @param market_bars every node's bars of the rules' market, for forward windows (None: no
+        node builds one, so none votes)
     """
 
     backend: Backend
@@ -493,6 +495,7 @@ class RoundDriverV2:
     salt_seed: bytes | None = None
     workers: int = 1
     progress: ProgressCallback | None = None
+    market_bars: MarketBars | None = None
     bars_for: Callable[[str], OHLCV] = field(init=False)
     _runners: dict[str, NodeRunnerV2] = field(init=False, default_factory=dict)
     beacon_source: DevnetBeaconSource = field(init=False)
@@ -585,10 +588,14 @@ class RoundDriverV2:
         return SaltStore.for_node(self.salts_dir, gov.chain_id, gov.address, node)
 
     def new_runner(
-        self, node: Address, behaviour: Behaviour | None = None, store: ContentStore | None = None
+        self,
+        node: Address,
+        behaviour: Behaviour | None = None,
+        store: ContentStore | None = None,
+        market_bars: MarketBars | None = None,
     ) -> NodeRunnerV2:
         """A fresh runner for `node`, as a restarted daemon builds it (its salts on disk when
-        the driver has a `salts_dir`)."""
+        the driver has a `salts_dir`); `market_bars` replaces the driver's for this node."""
         return NodeRunnerV2(
             self.gov,
             self.account(node),
@@ -598,6 +605,7 @@ class RoundDriverV2:
             beacon=self.beacon_source,
             behaviour=behaviour or self.updates,
             merge_memo=self.memo,
+            market_bars=market_bars or self.market_bars,
         )
 
     def runner(self, node: Address) -> NodeRunnerV2:
