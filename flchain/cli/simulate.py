@@ -47,6 +47,15 @@ def simulate(
             "--protocol", min=1, max=2, help="2: FLChainV2, bonded stake (default); 1: v1."
         ),
     ] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Protocol v2 on anvil: nodes stepped at once in a phase (1: one after another).",
+        ),
+    ] = 16,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -63,6 +72,7 @@ def simulate(
         chain=chain,
         store=store,
         seed=seed,
+        workers=workers,
     )
     try:
         result = run_simulation(

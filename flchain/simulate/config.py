@@ -70,6 +70,12 @@ class SimulationConfig(BaseModel):
         1_500, ge=300, description="most recent bars of each node's partition used to train"
     )
     protocol: ProtocolVersion = 2
+    workers: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="v2 on anvil: nodes stepped at once in a phase (1: one after another)",
+    )
 
     def run_name(self) -> str:
         adv = (

@@ -42,6 +42,7 @@ __all__ = [
     "CONCURRENT_POLL_S",
     "PHASE_ACTION",
     "PhaseProgress",
+    "PhaseTracker",
     "ProgressCallback",
     "SeededSalts",
     "SharedBeaconSource",
@@ -102,8 +103,9 @@ class PhaseProgress:
 ProgressCallback = Callable[[PhaseProgress], None]
 
 
-class _PhaseTracker:
-    """Counts the finished steps of one phase and tells `callback` after each."""
+class PhaseTracker:
+    """Counts the finished steps of one phase of `total` nodes (over one or more `step_phase`
+    calls) and tells `callback` after each."""
 
     def __init__(
         self, round: int, phase: Phase, total: int, callback: ProgressCallback | None
@@ -253,13 +255,13 @@ def step_phase(
     step: Callable[[NodeRunnerV2], StepReportV2] | None = None,
     control: AnvilControl | None = None,
     workers: int = 1,
-    progress: ProgressCallback | None = None,
+    tracker: PhaseTracker | None = None,
 ) -> list[StepReportV2]:
     """Step each of `runners` once through `step` (default `runner.step()`), in order or
-    `workers` at a time while `control`'s anvil is mined; `progress` is told after each step.
-    Chain time must already be in `phase` of `round`. Reports come in `runners` order."""
+    `workers` at a time while `control`'s anvil is mined; `tracker` counts each step. Chain
+    time must already be in `phase` of `round`. Reports come in `runners` order."""
     run = step or (lambda runner: runner.step())
-    tracker = _PhaseTracker(round, phase, len(runners), progress)
+    tracker = tracker or PhaseTracker(round, phase, len(runners), None)
 
     def stepped(runner: NodeRunnerV2) -> StepReportV2:
         report = run(runner)

@@ -68,6 +68,7 @@ from flchain.simulate.adversaries import InflatedRoi, NoReveal, Tampering, Withh
 from flchain.simulate.phases import (
     CONCURRENT_POLL_S,
     PhaseProgress,
+    PhaseTracker,
     ProgressCallback,
     SeededSalts,
     SharedBeaconSource,
@@ -505,6 +506,6 @@ class RoundDriverV2:
         who = list(self.addresses if nodes is None else nodes)
         reports = phases.step_phase(
             round, phase, [self.runner(n) for n in who], step=step, control=self.control,
-            workers=self.workers, progress=self.progress,
+            workers=self.workers, tracker=PhaseTracker(round, phase, len(who), self.progress),
         )  # fmt: skip
         return dict(zip(who, reports, strict=True))
