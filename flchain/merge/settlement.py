@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Final
 
 from eth_utils import to_checksum_address
@@ -31,6 +33,7 @@ from flchain.protocol.types import Address, RegisteredNode, canonical_address_ke
 __all__ = [
     "SCORE_WINDOW_ROUNDS",
     "Settlement",
+    "find_settlement_proof",
     "leaf_doc",
     "leaf_from_doc",
     "next_score",
@@ -44,6 +47,9 @@ __all__ = [
 #: in which each new round weighs 1/SCORE_WINDOW_ROUNDS: a bad spell is forgotten in a few
 #: rounds (records recover, §9), and one round cannot lift a poor record past the gate.
 SCORE_WINDOW_ROUNDS: Final = 8
+
+#: Manifests whose checked table `settlement_proof` keeps (the last final rounds').
+_TABLES_KEPT: Final = 4
 
 
 def next_score(score_bps: int, merged_rounds: int, roi_bps: int) -> int:
@@ -210,14 +216,47 @@ def settlement_proof(manifest: bytes, node: Address) -> tuple[Leaf, tuple[bytes,
     @raises MergeInputError when the manifest is not v2, its table does not have its root, or
         `node` has no leaf in it.
     """
+    table = _table(bytes(manifest))
+    found = _proof(table, node)
+    if found is None:
+        wanted = to_checksum_address(node)
+        raise MergeInputError(f"{wanted} has no leaf in the manifest of round {table.round}")
+    return found
+
+
+def find_settlement_proof(manifest: bytes, node: Address) -> tuple[Leaf, tuple[bytes, ...]] | None:
+    """`settlement_proof`, or None when `node` has no leaf in the manifest (it registered after
+    that round started). @raises MergeInputError as `settlement_proof` for a bad manifest."""
+    table = _table(bytes(manifest))
+    if to_checksum_address(node) not in table.by_node:
+        return None
+    return _proof(table, node)
+
+
+@dataclass(frozen=True)
+class _Table:
+    round: Any
+    by_node: Mapping[str, Leaf]
+    tree: SettlementTree
+    stated_root: str
+
+
+def _proof(table: _Table, node: Address) -> tuple[Leaf, tuple[bytes, ...]] | None:
+    if "0x" + table.tree.root.hex() != table.stated_root:
+        raise MergeInputError(
+            f"manifest leaves have root 0x{table.tree.root.hex()}, it states {table.stated_root}"
+        )
+    leaf = table.by_node.get(to_checksum_address(node))
+    return None if leaf is None else (leaf, table.tree.proof(leaf.index))
+
+
+@lru_cache(maxsize=_TABLES_KEPT)
+def _table(manifest: bytes) -> _Table:
+    """A v2 manifest's table and tree: a pure function of its bytes, memoised because every
+    node of a federation settles against the same manifest (one tree per node made settling
+    a round cost O(nodes²))."""
     doc = decode_manifest_v2(manifest)
     leaves = manifest_leaves(doc)
     tree = settlement_tree(leaves, int(doc["chain_id"]), str(doc["contract"]))
-    stated = str(doc["settlement"]["root"])
-    if "0x" + tree.root.hex() != stated:
-        raise MergeInputError(f"manifest leaves have root 0x{tree.root.hex()}, it states {stated}")
-    wanted = to_checksum_address(node)
-    for leaf in leaves:
-        if leaf.node == wanted:
-            return leaf, tree.proof(leaf.index)
-    raise MergeInputError(f"{wanted} has no leaf in the manifest of round {doc['round']}")
+    by_node = MappingProxyType({leaf.node: leaf for leaf in leaves})
+    return _Table(doc["round"], by_node, tree, str(doc["settlement"]["root"]))

@@ -53,7 +53,7 @@ from eth_account.signers.local import LocalAccount
 from flchain.ledger import ContractRevert, DeadlineMissed, LedgerV2, TxResult
 from flchain.ledger.events_v2 import BeaconPosted, Committed, Revealed, Slashed
 from flchain.market import OHLCV, Benchmark
-from flchain.merge.settlement import decode_manifest_v2, manifest_leaves, settlement_proof
+from flchain.merge.settlement import find_settlement_proof
 from flchain.merge.v2 import PriorRound
 from flchain.model import config_from_metadata, directive_menu, validate_directive
 from flchain.node.behaviour import HONEST, Behaviour
@@ -386,10 +386,7 @@ class NodeRunnerV2:
         manifest = fetch_bounded(
             self.store, cid, f"manifest of round {latest.round_plus_one - 1}", MAX_MANIFEST_BYTES
         )
-        leaves = manifest_leaves(decode_manifest_v2(manifest))
-        if all(leaf.node.lower() != self.address.lower() for leaf in leaves):
-            return None
-        return settlement_proof(manifest, self.address)
+        return find_settlement_proof(manifest, self.address)
 
     def ensure_settled(self, report: StepReportV2, view: NodeView | None = None) -> None:
         """Apply this node's leaf of the latest final round when the node lags (it took part in

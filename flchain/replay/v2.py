@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from flchain.ledger import LedgerV2
@@ -64,6 +65,8 @@ __all__ = [
 #: (at most MAX_PAYLOAD_BYTES = 16 KiB), so a real base is about that size; the bound leaves
 #: room for a larger safetensors header and stops a CID that names a huge DAG after 1 MiB.
 MAX_BASE_WEIGHTS_BYTES: Final = 1024 * 1024
+#: Base manifests whose parsed prior is kept (the bases of the rounds in progress).
+_PRIORS_KEPT: Final = 4
 
 
 @dataclass(frozen=True)
@@ -139,12 +142,20 @@ def get_prior(store: ContentStore, base: BaseModelV2) -> PriorRound:
     label = f"manifest of round {base.round}"
     data = fetch_bounded(store, cid_text(base.manifest_cid), label, MAX_MANIFEST_BYTES)
     try:
-        prior = prior_from_manifest(data)
+        prior = _parsed_prior(data)
     except MergeInputError as exc:
         raise ReplayError(f"the {label} is not a v2 manifest: {exc.message}") from None
     if prior.round != base.round:
         raise ReplayError(f"the {label} says it is of round {prior.round}")
     return prior
+
+
+@lru_cache(maxsize=_PRIORS_KEPT)
+def _parsed_prior(manifest: bytes) -> PriorRound:
+    """`prior_from_manifest`, memoised by the bytes (a frozen value): the nodes of one process
+    that train and merge on the same base parse its manifest once (its table has a leaf per
+    node, so a parse per node made each round O(nodes²))."""
+    return prior_from_manifest(manifest)
 
 
 def get_benchmark_v2(rules: RulesV2, round: int, store: ContentStore | None = None) -> Benchmark:

@@ -157,15 +157,29 @@ def test_arbitrary_bytes_give_a_verdict_never_a_py_ecc_exception(key: bytes, sig
 
 
 def test_verification_is_memoised_by_key_round_and_signature() -> None:
-    beacon = bc.DevnetBeacon(b"memo")
-    sig = beacon.sign(12)
+    secret = G2Basic.KeyGen(b"memoised, signed elsewhere".ljust(32, b"."))
+    key, round = G2Basic.SkToPk(secret), 12  # signed outside DevnetBeacon: verified with py_ecc
+    sig = G2Basic.Sign(secret, bc.beacon_message(round))
     before = bc._verdict.cache_info()
     for _ in range(3):
-        assert bc.is_valid_beacon(beacon.public_key, 12, sig)
-    with pytest.raises(bc.BeaconSignatureRefused):
-        bc.verify_beacon(beacon.public_key, 13, sig)
-    with pytest.raises(bc.BeaconSignatureRefused):
-        bc.verify_beacon(beacon.public_key, 13, sig)
+        assert bc.is_valid_beacon(key, round, sig)
+    for _ in range(2):
+        with pytest.raises(bc.BeaconSignatureRefused):
+            bc.verify_beacon(key, round + 1, sig)
     after = bc._verdict.cache_info()
-    assert after.misses - before.misses == 2  # (12, sig) and (13, sig), each verified once
+    assert after.misses - before.misses == 2  # (round, sig) and (round + 1, sig), once each
     assert after.hits - before.hits == 3
+
+
+def test_a_signature_signed_in_this_process_is_valid_without_a_pairing() -> None:
+    beacon = bc.DevnetBeacon(b"signed here")
+    sig = beacon.sign(12)
+    before = bc._verdict.cache_info()
+    assert bc.is_valid_beacon(beacon.public_key, 12, sig)
+    assert bc.verify_beacon(beacon.public_key, 12, sig) == bc.beacon_randomness(sig)
+    assert bc._verdict.cache_info().misses == before.misses  # no py_ecc verification
+    assert G2Basic.Verify(beacon.public_key, bc.beacon_message(12), sig)  # and it is valid
+    # only the (key, round, signature) signed: the same signature for another round is checked
+    with pytest.raises(bc.BeaconSignatureRefused):
+        bc.verify_beacon(beacon.public_key, 13, sig)
+    assert bc._verdict.cache_info().misses == before.misses + 1
