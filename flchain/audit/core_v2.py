@@ -187,12 +187,20 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         ledger.w3.eth.get_code(to_checksum_address(ledger.address), block_identifier=block)
     )
     creation = calls[0].input if calls and calls[0].to is None else None
+    satellites = code_v2.get_satellite_addresses(ledger.address)
+    satellite_code = {
+        name: bytes(ledger.w3.eth.get_code(address, block_identifier=block))  # type: ignore[arg-type]
+        for name, address in satellites.items()
+    }
     proven, problem = None, None
+    satellite_proven = {}
     try:
         slots = [rounds_slot(artifact, r) for r in rounds]
         proven = verify_proof(fetch_proof(ledger.backend, ledger.address, slots, block))
+        for name, address in satellites.items():
+            satellite_proven[name] = verify_proof(fetch_proof(ledger.backend, address, [], block))
     except FlchainError as exc:  # ProofError, or a chain without eth_getProof
-        problem = str(exc)
+        proven, satellite_proven, problem = None, {}, str(exc)
     nodes = [e.node for e in ledger.events(Registered, to_block=block)]
     return V2Material(
         block=block,
@@ -203,6 +211,8 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         proven=proven,
         proof_problem=problem,
         views=_views_at(ledger, block, nodes),
+        satellite_code=satellite_code,
+        satellite_proven=satellite_proven,
     )  # fmt: skip
 
 
@@ -273,7 +283,7 @@ def audit_v2(
             prior = _leaves_or(prior, manifest)
             base_round, base_digest = r, result.merged_digest
     deployment_checks = (
-        check_code(artifact, deployment, mat),
+        check_code(artifact, deployment, ledger.address, mat),
         check_creation(artifact, deployment, rules0, mat),
         check_state(replay, mat),
     )

@@ -15,7 +15,9 @@ The rules, each a named `RuleCheck` with its own status, in the order they are r
 deployment's three, then five per round):
 
     code           the runtime code at the address is the artifact's with every immutable filled
-                   from the Genesis event; its keccak is the code hash the state proof proves
+                   from the Genesis event, and so is each satellite's (RulesCheckV2, the forward
+                   box) at the address of the constructor's first and second CREATE; each
+                   keccak is the code hash the state proof proves
     creation       the deployment transaction ran the artifact's creation code with exactly the
                    Genesis deployment and the first rules
     state          (deployment) at the audited block the machine's accounts, latest model and
@@ -266,6 +268,10 @@ class V2Material:
     proven: ProvenAccount | None
     proof_problem: str | None
     views: dict[str, Any]
+    #: the code at each satellite's CREATE address (`code_v2.get_satellite_addresses`), and
+    #: its account proven in the same block (absent without a state proof)
+    satellite_code: dict[str, bytes] = field(default_factory=dict)
+    satellite_proven: dict[str, ProvenAccount] = field(default_factory=dict)
 
 
 # --- deployment rules ---------------------------------------------------------------------
@@ -277,14 +283,26 @@ def _check(rule: str, problems: Sequence[str], ok: str) -> RuleCheck:
     return RuleCheck(rule=rule, status=CheckStatus.PASS, message=ok)
 
 
-def check_code(artifact: dict[str, Any], deployment: m.Deployment, mat: V2Material) -> RuleCheck:
-    problems = code_v2.compare_runtime(artifact, deployment, mat.code)
+def check_code(
+    artifact: dict[str, Any], deployment: m.Deployment, contract: str, mat: V2Material
+) -> RuleCheck:
+    """FLChainV2's runtime code and each satellite's, at the addresses its constructor's
+    CREATEs give, are the artifact's with the immutables filled (code hashes proven)."""
+    problems = code_v2.compare_runtime(artifact, deployment, contract, mat.code)
     if mat.proven is not None and keccak(mat.code) != mat.proven.code_hash:
         problems.append("the code the RPC returned is not the code hash the state proof proves")
-    proven = " (code hash proven)" if mat.proven is not None else ""
+    for name in code_v2.SATELLITES:
+        code = mat.satellite_code.get(name, b"")
+        problems += code_v2.compare_runtime(artifact, deployment, contract, code, name)
+        sat = mat.satellite_proven.get(name)
+        if sat is not None and keccak(code) != sat.code_hash:
+            problems.append(f"{name}: the code the RPC returned is not the proven code hash")
+    proven = " (code hashes proven)" if mat.proven is not None else ""
     return _check(
-        "code", problems, f"runtime code is the artifact's with Genesis's immutables{proven}"
-    )
+        "code", problems,
+        f"runtime code of FLChainV2 and of {' and '.join(code_v2.SATELLITES)} at its CREATE "
+        f"addresses is the artifact's with Genesis's immutables{proven}",
+    )  # fmt: skip
 
 
 def check_creation(

@@ -100,7 +100,8 @@ def build_artifact(result: dict[str, Any], name: str = CONTRACT) -> dict[str, An
     if name == CONTRACT_V2:
         output = result["output"]["contracts"]
         artifact["satellites"] = {
-            s: _satellite(output[f"contracts/{s}.sol"][s]) for s in SATELLITES_V2
+            s: _satellite(result, f"contracts/{s}.sol", output[f"contracts/{s}.sol"][s])
+            for s in SATELLITES_V2
         }
     return artifact
 
@@ -130,9 +131,11 @@ def immutables_of(
     ]
 
 
-def _satellite(contract: dict[str, Any]) -> dict[str, Any]:
+def _satellite(result: dict[str, Any], source: str, contract: dict[str, Any]) -> dict[str, Any]:
+    # its immutables too: the audit fills them and compares the code at the CREATE address
     return {
         "abi": contract["abi"],
+        "immutables": immutables_of(result, source, contract),
         "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
         "devdoc": contract.get("devdoc", {}),
         "userdoc": contract.get("userdoc", {}),

@@ -12,10 +12,13 @@ from _twin import ETHER, deployment, rules, wallet
 from eth_utils import keccak
 
 from flchain.audit.code_v2 import (
+    SATELLITES,
     compare_creation,
     compare_runtime,
+    compute_create_address,
     compute_expected_runtime,
     get_immutable_values,
+    get_satellite_addresses,
 )
 from flchain.audit.core_v2 import rounds_slot
 from flchain.audit.judge_v2 import accumulator_word
@@ -46,30 +49,69 @@ def deployed(backend: Backend) -> LedgerV2:
 def test_every_immutable_of_the_artifact_is_filled_by_the_audit() -> None:
     immutables = ARTIFACT["immutables"]
     d = deployment(1_000_000)
-    assert [i["name"] for i in immutables] == list(get_immutable_values(d))
+    contract = "0x" + "ab" * 20
+    assert [i["name"] for i in immutables] == list(get_immutable_values(d, contract))
     assert all(i["positions"] for i in immutables)  # each is read by the runtime code
+    for name in SATELLITES:
+        entry = ARTIFACT["satellites"][name]["immutables"]
+        assert [i["name"] for i in entry] == list(get_immutable_values(d, contract, name))
+        assert all(i["positions"] for i in entry)
 
 
 def test_the_deployed_code_is_the_artifact_with_genesis_immutables(deployed: LedgerV2) -> None:
     code = bytes(deployed.w3.eth.get_code(deployed.address))  # type: ignore[arg-type]
     d = deployed.deployment_from_events()
-    assert code == compute_expected_runtime(ARTIFACT, d)
-    assert compare_runtime(ARTIFACT, d, code) == []
+    at = deployed.address
+    assert code == compute_expected_runtime(ARTIFACT, d, at)
+    assert compare_runtime(ARTIFACT, d, at, code) == []
     # the same code against a Genesis that says another minBond names that immutable
-    (problem,) = compare_runtime(ARTIFACT, replace(d, min_bond=d.min_bond + 1), code)
+    (problem,) = compare_runtime(ARTIFACT, replace(d, min_bond=d.min_bond + 1), at, code)
     assert problem.startswith("immutable _minBond holds")
+
+
+def test_the_satellites_sit_at_the_constructors_creates_with_the_artifacts_code(
+    deployed: LedgerV2,
+) -> None:
+    """RulesCheckV2 is the first CREATE (nonce 1), the forward box the second (nonce 2): the
+    addresses the audit computes are those the contract reads, and the code at each is the
+    artifact's satellite with its immutables filled."""
+    d, at = deployed.deployment_from_events(), deployed.address
+    addresses = get_satellite_addresses(at)
+    assert addresses["FLChainV2Forward"] == deployed.forward_box.address
+    assert addresses["RulesCheckV2"] == compute_create_address(at, 1)
+    for name, address in addresses.items():
+        code = bytes(deployed.w3.eth.get_code(address))  # type: ignore[arg-type]
+        assert code == compute_expected_runtime(ARTIFACT, d, at, name)
+        assert compare_runtime(ARTIFACT, d, at, code, name) == []
+    # the box's code read as if it were another deployment's: its _ledger names the ledger
+    box = bytes(deployed.w3.eth.get_code(addresses["FLChainV2Forward"]))  # type: ignore[arg-type]
+    other = compute_create_address(at, 7)
+    (problem,) = compare_runtime(ARTIFACT, d, other, box, "FLChainV2Forward")
+    assert problem.startswith(
+        f"FLChainV2Forward at {get_satellite_addresses(other)['FLChainV2Forward']}: immutable _ledger holds"
+    )
+    # one satellite's code where the other should be: named, by size
+    rules_check = bytes(deployed.w3.eth.get_code(addresses["RulesCheckV2"]))  # type: ignore[arg-type]
+    (problem,) = compare_runtime(ARTIFACT, d, at, rules_check, "FLChainV2Forward")
+    assert problem.startswith(
+        f"FLChainV2Forward at {addresses['FLChainV2Forward']}: the deployed code is"
+    )
+    assert compare_runtime(ARTIFACT, d, at, b"", "RulesCheckV2") == [
+        f"RulesCheckV2 at {addresses['RulesCheckV2']}: no code at the address the constructor's CREATE gives"
+    ]
 
 
 def test_code_compiled_from_other_source_is_named_by_offset() -> None:
     d = deployment(1_000_000)
-    code = bytearray(compute_expected_runtime(ARTIFACT, d))
+    at = "0x" + "ab" * 20
+    code = bytearray(compute_expected_runtime(ARTIFACT, d, at))
     code[10] ^= 0xFF
-    problems = compare_runtime(ARTIFACT, d, bytes(code))
+    problems = compare_runtime(ARTIFACT, d, at, bytes(code))
     assert problems == [
         "the deployed code differs from the artifact at byte 10 (outside every immutable): it "
         "was compiled from other source or settings"
     ]
-    assert compare_runtime(ARTIFACT, d, bytes(code[:-1]))[0].startswith("the deployed code is")
+    assert compare_runtime(ARTIFACT, d, at, bytes(code[:-1]))[0].startswith("the deployed code is")
 
 
 def test_the_creation_transaction_ran_the_artifact_with_genesis_arguments(
