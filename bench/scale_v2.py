@@ -14,6 +14,15 @@ nodes at once while the driver mines (anvil only: the embedded chain is one in-p
 Both run with the same salts (`salt_seed`), so their merged models must be bit-identical: the
 table shows the final merged digest of each pair and says whether they agree.
 
+`--simulate` measures `flchain simulate --chain anvil` itself instead (honest nodes, real
+training, `run_simulation` in a child process), "sequential" with `--workers 1` and "concurrent"
+with `--workers` nodes a phase at once; their tables must be equal (the table says so), and with
+`--audit` each run folder is audited (`flchain audit --run DIR --all`, its exit code and wall
+time in the table):
+
+    python bench/scale_v2.py --simulate --sizes 100x2,1000x1 --audit
+    python bench/scale_v2.py --simulate --sizes 1000x3 --modes concurrent --keep runs/big
+
 Each measurement runs in a fresh child process (peak RSS is per process): wall time of
 deploy + rounds, CPU time of the Python process and of its children (anvil), the peak RSS of
 each. A deployment's registrations are always sent one by one (they number the nodes).
@@ -108,6 +117,75 @@ def measure(chain: str, nodes: int, rounds: int, workers: int, quiet: bool) -> d
     }
 
 
+def measure_simulation(nodes: int, days: int, workers: int, out: Path) -> dict[str, Any]:
+    """One `flchain simulate --chain anvil` in this process; the figures as a dict."""
+    from flchain.simulate import SimulationConfig, run_simulation
+
+    started, cpu = time.perf_counter(), time.process_time()
+    config = SimulationConfig(nodes=nodes, days=days, chain="anvil", workers=workers)
+    result = run_simulation(config, out, force=True, progress=False)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "child_cpu_s": children.ru_utime + children.ru_stime,
+        "rss_mib": own.ru_maxrss / 1024,
+        "child_rss_mib": children.ru_maxrss / 1024,
+        "final": sum(r.finalized for r in result.rounds),
+        "table": (out / "table.txt").read_text(),
+    }
+
+
+def audit_folder(run: Path) -> tuple[int, float]:
+    """`flchain audit --run RUN --all` as a user runs it: its exit code and wall time."""
+    flchain = Path(sys.executable).with_name("flchain")
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(flchain), "audit", "--run", str(run), "--all"], stdout=subprocess.PIPE, text=True
+    )
+    (run.parent / f"{run.name}.audit.txt").write_text(done.stdout)
+    return done.returncode, time.perf_counter() - started
+
+
+def simulate_main(opts: argparse.Namespace) -> None:
+    sizes = [tuple(int(x) for x in s.split("x")) for s in opts.sizes.split(",")]
+    keep = Path(opts.keep) if opts.keep else Path(tempfile.mkdtemp(prefix="flchain-sim-big-"))
+    rows = []
+    for n, d in sizes:
+        for mode, workers in (("sequential", 1), ("concurrent", opts.workers)):
+            if mode not in opts.modes.split(","):
+                continue
+            out = keep / f"sim-{n}x{d}-w{workers}"
+            print(
+                f"flchain simulate {n} × {d} anvil, {mode} (workers {workers}) …", file=sys.stderr
+            )
+            args = [sys.executable, __file__, "--one-sim", f"{n}:{d}:{workers}:{out}"]
+            line = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
+            fig = json.loads(line.strip().splitlines()[-1])
+            fig["audit"] = audit_folder(out) if opts.audit else None
+            rows.append((n, d, mode, workers, fig))
+    print(
+        f"\n{'simulate':<14}{'mode':<12}{'wall s':>8}{'cpu s':>8}{'anvil cpu s':>12}"
+        f"{'RSS MiB':>9}{'anvil MiB':>10}{'final':>7}{'audit':>16}"
+    )
+    for n, d, mode, _, f in rows:
+        audit = "-" if f["audit"] is None else f"exit {f['audit'][0]}, {f['audit'][1]:.0f} s"
+        print(
+            f"{f'{n} × {d} anvil':<14}{mode:<12}{f['wall_s']:>8.1f}{f['cpu_s']:>8.1f}"
+            f"{f['child_cpu_s']:>12.1f}{f['rss_mib']:>9.0f}{f['child_rss_mib']:>10.0f}"
+            f"{f['final']:>5}/{d}{audit:>16}"
+        )
+    tables: dict[tuple[int, int], set[str]] = {}
+    for n, d, _, _, f in rows:
+        tables.setdefault((n, d), set()).add(f["table"])
+    for (n, d), found in tables.items():
+        if sum(1 for r in rows if r[:2] == (n, d)) == 2:
+            same = "equal" if len(found) == 1 else "DIFFERENT"
+            print(f"{n} × {d}: sequential and concurrent tables {same}")
+    print(f"run folders in {keep}")
+
+
 def run_child(chain: str, nodes: int, rounds: int, workers: int, quiet: bool) -> dict[str, Any]:
     """`measure` in a fresh interpreter (so peak RSS is this configuration's alone)."""
     args = [sys.executable, __file__, "--one", f"{chain}:{nodes}:{rounds}:{workers}"]
@@ -126,8 +204,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=16, help="nodes stepped at once")
     ap.add_argument("--modes", default="sequential,concurrent", help="which of the two to run")
     ap.add_argument("--quiet", action="store_true", help="no per-phase progress")
+    ap.add_argument("--simulate", action="store_true", help="measure `flchain simulate`")
+    ap.add_argument("--audit", action="store_true", help="--simulate: audit each run folder")
+    ap.add_argument("--keep", help="--simulate: keep the run folders here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--one-sim", help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.one_sim:
+        n, d, w, out = opts.one_sim.split(":", 3)
+        print(json.dumps(measure_simulation(int(n), int(d), int(w), Path(out))))
+        return
+    if opts.simulate:
+        simulate_main(opts)
+        return
     if opts.one:
         chain, n, r, w = opts.one.split(":")
         print(json.dumps(measure(chain, int(n), int(r), int(w), opts.quiet)))

@@ -64,6 +64,15 @@ def simulate(
             "bars, voted two rounds later; the record ranks, weighs and pays.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Protocol v2 on anvil: nodes stepped at once in a phase (1: one after another).",
+        ),
+    ] = 16,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -83,6 +92,7 @@ def simulate(
             seed=seed,
             market=market or ("planted" if forward else "real"),
             forward=forward,
+            workers=workers,
         )
     except ValidationError as exc:
         why = exc.errors()[0]["msg"].removeprefix("Value error, ")

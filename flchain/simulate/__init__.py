@@ -11,6 +11,13 @@ objects with wallets of their own, acting before and after the nodes at every st
 `flchain.simulate.adversaries`). Protocol v1 (`protocol=1`) runs `NodeRunner.step()` at commit,
 reveal and closed on the v1 contract.
 
+On anvil (v2) the simulation owns the chain: its clock is frozen between the simulation's
+moves, and the honest nodes of a phase step `workers` at a time (`--workers`, default 16) while
+it mines what they send (`flchain.simulate.phases`); faulty nodes and adversaries then step one
+after another. The result is the one-after-another run's (`--workers 1`) bit for bit: the same
+salts (drawn from the seed), the same table, merged models and settlements. The progress shows
+each phase's count (committed / revealed / posted the beacon / attested of N) and its ETA.
+
 At the end it writes a run folder that is enough to audit the run afterwards:
 
     summary.json      configuration, roles, per-round table, per-node outcomes, timings; on v2
@@ -26,7 +33,7 @@ At the end it writes a run folder that is enough to audit the run afterwards:
     plot.png          global model benchmark ROI by round, and each node's outcome per round
 
 Modules: `config` (SimulationConfig, roles, the result models), `core` (the run, v1's loop),
-`v2` (the v2 loop), `run_folder`, `report` (the tables), `plot`, `adversaries` (every
+`v2` (the v2 loop), `phases` (one phase stepped by many runners at once), `run_folder`, `report` (the tables), `plot`, `adversaries` (every
 deliberate fault).
 """
 

@@ -79,6 +79,12 @@ class SimulationConfig(BaseModel):
         1_500, ge=300, description="most recent bars of each node's partition used to train"
     )
     protocol: ProtocolVersion = 2
+    workers: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="v2 on anvil: nodes stepped at once in a phase (1: one after another)",
+    )
     market: MarketKind = "real"
     #: forward scoring on (docs/protocol.md §15): the planted market's rules with a day's
     #: forward window per round, voted two rounds later; the record ranks, weighs and pays

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flchain.devnet.anvil import AnvilControl
 from flchain.devnet.federation import (
     FUNDING_WEI,
     Genesis,
@@ -57,16 +58,16 @@ from flchain.ledger.events_v2 import (
     Slashed,
     Withdrawn,
 )
+from flchain.ledger.sending import TxPolicy
 from flchain.merge.reasons import Reason
 from flchain.model import config_from_metadata
 from flchain.node.behaviour import HONEST, Behaviour
 from flchain.node.context import bars_source
 from flchain.node.errors import NotRegistered
-from flchain.node.runner_v2 import DevnetBeaconSource, NodeRunnerV2, StepReportV2
+from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
 from flchain.node.update import claim_roi_bps
 from flchain.protocol.beacon import DevnetBeacon
 from flchain.protocol.machine import PPM, Phase, RevealOutcome
-from flchain.replay import MergeMemo
 from flchain.replay.v2 import ReplayResultV2, cid_text, get_benchmark_v2, replay_round_v2
 from flchain.simulate.adversaries import (
     V2_ADVERSARIES,
@@ -89,6 +90,16 @@ from flchain.simulate.config import (
     StakeSplit,
 )
 from flchain.simulate.market import planted_sim_market
+from flchain.simulate.phases import (
+    CONCURRENT_POLL_S,
+    PhaseProgress,
+    PhaseTracker,
+    SeededSalts,
+    SharedBeaconSource,
+    SharedMemo,
+    anvil_control,
+    step_phase,
+)
 from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
@@ -114,6 +125,23 @@ def honest_bond(n_honest: int, adversarial_wei: int, min_bond: int) -> int:
     return max(min_bond, -(-need // BOND_STEP_WEI) * BOND_STEP_WEI)
 
 
+@dataclass(frozen=True)
+class _Pace:
+    """How the runners of a phase step: `workers` at a time on `control`'s anvil (mined by the
+    simulation, its clock frozen), else one after another."""
+
+    control: AnvilControl | None
+    workers: int
+
+
+def _pace(config: SimulationConfig, backend: Backend) -> _Pace:
+    control = anvil_control(backend)
+    if control is None:  # the embedded chain is one in-process EVM: nothing to overlap
+        return _Pace(None, 1)
+    control.freeze_time()  # time moves only with `goto`: a slow phase never loses its window
+    return _Pace(control, config.workers)
+
+
 @dataclass
 class _Federation:
     gov: LedgerV2
@@ -124,6 +152,7 @@ class _Federation:
     ctx: AttackContext
     stake: StakeSplit
     faulty: list[NodeRunnerV2]  # the runners of --nodes with a fault
+    pace: _Pace
 
 
 def _set_up(
@@ -147,9 +176,12 @@ def _set_up(
         rules = planted.rules(devnet_rules_v2(), config.forward)
         bars_for = planted.bars_for
         market_bars = planted.market.bars_of if config.forward else None
+    pace = _pace(config, backend)
     gov, genesis = deploy_v2(
         backend, deterministic_account("deployer", seed), store, beacon, t0=SIM_T0, rules=rules
     )
+    if pace.workers > 1:  # the miner mines at once: the policy's 0.5 s poll would be most
+        gov = LedgerV2(gov.binding, gov.signer, TxPolicy(poll_s=CONCURRENT_POLL_S))
     fund_pool_v2(gov, config.days)
     min_bond = gov.deployment().min_bond
     adversaries: list[Adversary] = []
@@ -170,14 +202,15 @@ def _set_up(
         else:  # they register themselves, when the attack calls for it
             for w in adv.wallets:
                 backend.fund(w.address, FUNDING_WEI + min_bond)
-    memo = MergeMemo()
-    source = DevnetBeaconSource(beacon)
+    memo = SharedMemo()  # shared by the threads of a concurrent phase, too
+    source = SharedBeaconSource(beacon)
+    salt_seed = f"flchain/simulate/salts/{seed}".encode()
     leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
 
     def runner(account: LocalAccount, behaviour: Behaviour) -> NodeRunnerV2:
         return NodeRunnerV2(
-            gov, account, store, bars_for, beacon=source, behaviour=behaviour, merge_memo=memo,
-            market_bars=market_bars,
+            gov, account, store, bars_for, salts=SeededSalts(salt_seed, account.address),
+            beacon=source, behaviour=behaviour, merge_memo=memo, market_bars=market_bars,
         )  # fmt: skip
 
     runners: list[tuple[NodeRunnerV2, Adversary | None]] = [
@@ -208,7 +241,7 @@ def _set_up(
     faulty = [
         r for (r, _), (_, _, kind) in zip(runners, roles_spec, strict=False) if kind != "honest"
     ]
-    return _Federation(gov, genesis, roles, runners, adversaries, ctx, stake, faulty)
+    return _Federation(gov, genesis, roles, runners, adversaries, ctx, stake, faulty, pace)
 
 
 # ------------------------------------------------------------------------------ per round
@@ -278,23 +311,62 @@ def summarise_round_v2(
 # ------------------------------------------------------------------------------ the run
 
 
-def _step_all(fed: _Federation, day: int, phase: Phase) -> None:
+def _step_all(
+    fed: _Federation, day: int, phase: Phase, progress: Callable[[PhaseProgress], None]
+) -> None:
     for adversary in fed.adversaries:
         adversary.act(fed.ctx, day, phase)
     if phase == Phase.COMMIT:  # the faulty nodes of --nodes pay to keep cheating, too
         for runner in fed.faulty:
             top_up(runner.ledger)
-    for runner, owner in fed.runners:
-        if owner is not None and not owner.runs(day, phase):
-            continue
-        try:
-            runner.step()
-        except NotRegistered:  # withdrew: nothing left to step
-            continue
+    _step_runners(fed, day, phase, progress)
     for adversary in fed.adversaries:
         adversary.after(fed.ctx, day, phase)
         if phase == Phase.ATTEST:
             adversary.note_verdicts(fed.ctx, day)
+
+
+def _step_runners(
+    fed: _Federation, day: int, phase: Phase, progress: Callable[[PhaseProgress], None]
+) -> None:
+    """Step every runner that plays (`day`, `phase`). With workers > 1 the honest nodes of
+    `--nodes` step at once while the simulation mines (`flchain.simulate.phases.step_phase`),
+    then every runner with a fault or of an adversary steps alone, in order: a fault may read
+    what the others just sent, as it does in the one-after-another run."""
+    playing = [r for r, owner in fed.runners if owner is None or owner.runs(day, phase)]
+    cheats = {id(r) for r in fed.faulty} | {id(r) for r, owner in fed.runners if owner}
+    together = [r for r in playing if id(r) not in cheats] if fed.pace.workers > 1 else playing
+    alone = [r for r in playing if id(r) in cheats] if fed.pace.workers > 1 else []
+
+    def step(runner: NodeRunnerV2) -> StepReportV2:
+        try:
+            return runner.step()
+        except NotRegistered:  # withdrew: nothing left to step
+            return StepReportV2(day, phase)
+
+    pace, tracker = fed.pace, PhaseTracker(day, phase, len(playing), progress)
+    for group, workers in ((together, pace.workers), (alone, 1)):
+        if group:
+            step_phase(
+                day, phase, group, step=step, control=pace.control, workers=workers,
+                tracker=tracker,
+            )  # fmt: skip
+
+
+def _phase_bar(bar: Progress) -> Callable[[PhaseProgress], None]:
+    """A row of `bar` that follows the steps of the current phase: acted of N, and the ETA."""
+    task = bar.add_task("", total=None, eta="")
+
+    def show(p: PhaseProgress) -> None:
+        bar.update(
+            task,
+            description=f"  {p.acted} {p.action} of {p.total}",
+            completed=p.stepped,
+            total=p.total,
+            eta="" if p.eta_s is None else f"ETA {p.eta_s:.0f} s",
+        )
+
+    return show
 
 
 def _close(fed: _Federation, days: int) -> None:
@@ -434,16 +506,18 @@ def run_v2(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
         console=console,
         disable=not show_progress,
         transient=False,
     ) as bar:
-        task = bar.add_task("simulating", total=config.days * len(PHASES_V2))
+        task = bar.add_task("simulating", total=config.days * len(PHASES_V2), eta="")
+        show_phase = _phase_bar(bar)
         for day in range(config.days):
             for phase in PHASES_V2:
                 fed.gov.goto(day, phase)
                 bar.update(task, description=f"day {day} {phase.name.lower():6s}")
-                _step_all(fed, day, phase)
+                _step_all(fed, day, phase, show_phase)
                 bar.advance(task)
             row, per_node, manifest = summarise_round_v2(fed, store, day, honest)
             rows.append(row)

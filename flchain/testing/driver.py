@@ -25,28 +25,16 @@ its reveal (`NoReveal`) and who inflates its claim (`InflatedRoi`).
 
 On anvil the v2 driver owns the clock: block timestamps move only when it moves time
 (`AnvilControl.freeze_time`), so a phase that takes longer than its window in wall time is not
-lost. With `workers > 1` (anvil only) the steps of one phase run at once, one thread per node
-as one daemon per node would, each waiting only for its own receipts, while the driver mines
-every pending transaction into the next block (automine off for the phase): the chain sees the
-same calls, in batches instead of one block each. The first node of a phase steps alone
-first, so it opens the round and posts the beacon as in order; the finalization is raced by
-the nodes whose attestation lands once the tally has reached the threshold (the losers'
-`finalize` reverts with `AlreadyFinal`, which their reports list as done). What the merge
-reads is the same.
+lost. With `workers > 1` (anvil only) the steps of one phase run at once while the driver
+mines, through `flchain.simulate.phases.step_phase` — the same stepping `flchain simulate
+--chain anvil` uses. What the merge reads is the same.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -58,7 +46,7 @@ from flchain.devnet.federation import (
     fund_and_register,
     genesis_model,
 )
-from flchain.ledger import Backend, ChainConfigError, Ledger, LedgerV2, Phase, RpcBackend
+from flchain.ledger import Backend, Ledger, LedgerV2, Phase
 from flchain.ledger.sending import TxPolicy
 from flchain.market import OHLCV
 from flchain.market.benchmark import Benchmark, benchmark_for_round
@@ -75,7 +63,19 @@ from flchain.protocol.machine import Deployment, RulesV2
 from flchain.protocol.machine import Phase as PhaseV2
 from flchain.protocol.record import RoundRecordV2
 from flchain.replay import MergeMemo, Tamper
+from flchain.simulate import phases
 from flchain.simulate.adversaries import InflatedRoi, NoReveal, Tampering, WithholdingStore
+from flchain.simulate.phases import (
+    CONCURRENT_POLL_S,
+    PhaseProgress,
+    PhaseTracker,
+    ProgressCallback,
+    SeededSalts,
+    SharedBeaconSource,
+    SharedMemo,
+    anvil_control,
+    check_workers,
+)
 from flchain.storage import ContentStore
 from flchain.testing.updates import PERTURBED
 
@@ -311,164 +311,6 @@ class RoundOutcomeV2:
         return [f for reps in self.reports.values() for r in reps for f in r.failures]
 
 
-#: What each phase's progress counts (the step report's field of the phase's own action) and
-#: how it says so.
-PHASE_ACTION: Mapping[PhaseV2, tuple[str, str]] = {
-    PhaseV2.COMMIT: ("committed", "committed"),
-    PhaseV2.REVEAL: ("revealed", "revealed"),
-    PhaseV2.BEACON: ("beacons", "posted the beacon"),
-    PhaseV2.ATTEST: ("attested", "attested"),
-}
-#: Between two looks at the receipt in the concurrent mode: the driver mines as soon as a
-#: transaction is pending, so the policy's 0.5 s would be most of each transaction's time.
-CONCURRENT_POLL_S = 0.05
-#: Between two looks of the miner at the pool: what arrives meanwhile shares one block.
-MINER_GATHER_S = 0.02
-
-
-@dataclass(frozen=True)
-class PhaseProgress:
-    """How far the steps of one phase are: `stepped` of `total` nodes finished their step,
-    `acted` of them did the phase's action (committed, revealed, posted the beacon, attested),
-    `failed` reported a failure; `eta_s` extrapolates the mean step so far."""
-
-    round: int
-    phase: PhaseV2
-    stepped: int
-    acted: int
-    failed: int
-    total: int
-    elapsed_s: float
-
-    @property
-    def eta_s(self) -> float | None:
-        if not self.stepped:
-            return None
-        return self.elapsed_s / self.stepped * (self.total - self.stepped)
-
-    def line(self) -> str:
-        action = PHASE_ACTION.get(self.phase, ("", "acted"))[1]
-        eta = "" if self.eta_s is None else f", ETA {self.eta_s:.0f} s"
-        failed = f", {self.failed} failed" if self.failed else ""
-        return (
-            f"round {self.round} {self.phase.name.lower()}: {self.acted} {action} of "
-            f"{self.total} ({self.stepped} stepped{failed}), {self.elapsed_s:.1f} s{eta}"
-        )
-
-
-ProgressCallback = Callable[[PhaseProgress], None]
-
-
-class _PhaseTracker:
-    """Counts the finished steps of one phase and tells `callback` after each."""
-
-    def __init__(
-        self, round: int, phase: PhaseV2, total: int, callback: ProgressCallback | None
-    ) -> None:
-        self.round, self.phase, self.total, self.callback = round, phase, total, callback
-        self.started = time.perf_counter()
-        self.stepped = self.acted = self.failed = 0
-        self.lock = threading.Lock()
-
-    def done(self, report: StepReportV2) -> None:
-        if self.callback is None:
-            return
-        with self.lock:
-            self.stepped += 1
-            field_name = PHASE_ACTION.get(self.phase, ("", ""))[0]
-            self.acted += self.round in getattr(report, field_name, ())
-            self.failed += bool(report.failures)
-            progress = PhaseProgress(
-                self.round, self.phase, self.stepped, self.acted, self.failed, self.total,
-                time.perf_counter() - self.started,
-            )  # fmt: skip
-        self.callback(progress)
-
-
-class SeededSalts(SaltStore):
-    """Commit salts drawn from `seed` instead of the OS, so two runs of one federation reveal
-    the same salts and merge the same round (a test compares the concurrent mode with the
-    sequential one). Never for a real node: whoever knows the seed can open its commitments."""
-
-    def __init__(self, seed: bytes, node: Address) -> None:
-        super().__init__(None)
-        self.seed, self.node = seed, node.lower()
-
-    def salt(self, round: int) -> bytes:
-        found = self.get(round)
-        if found is None:
-            found = hashlib.sha256(b"%s|%s|%d" % (self.seed, self.node.encode(), round)).digest()
-            self._memory[round] = found
-        return found
-
-
-class _SharedMemo(MergeMemo):
-    """A `MergeMemo` the nodes' threads share: the first to ask computes, the others wait."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            return super().cached(key, compute)
-
-
-@dataclass(frozen=True)
-class _SharedBeaconSource(DevnetBeaconSource):
-    """A `DevnetBeaconSource` the nodes' threads share: one BLS signature a round, not one
-    per thread (each is most of a second of pure Python)."""
-
-    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-
-    def signature(self, beacon_round: int) -> bytes | None:
-        with self._lock:
-            return super().signature(beacon_round)
-
-
-class _Miner:
-    """While open: automine off, and a thread that mines every pending transaction into the
-    next block (anvil's frozen clock gives it the latest timestamp). On close the pool is
-    mined empty and automine is back on; an error of the thread is raised there."""
-
-    def __init__(self, control: AnvilControl) -> None:
-        self.control = control
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="flchain-miner", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.wait(MINER_GATHER_S):
-                if self.control.pending():
-                    self.control.mine()
-        except BaseException as exc:  # surfaced by close(): a dead miner stalls every sender
-            self.error = exc
-
-    def __enter__(self) -> _Miner:
-        self.control.set_automine(False)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        try:
-            if self.control.pending():
-                self.control.mine()
-        finally:
-            self.control.set_automine(True)
-        if self.error is not None:
-            raise self.error
-
-
-def anvil_control(backend: Backend) -> AnvilControl | None:
-    """The controls of `backend` when it is an anvil (the driver owns its clock), else None."""
-    if isinstance(backend, RpcBackend) and backend.kind == "anvil":
-        return AnvilControl(backend)
-    return None
-
-
 @dataclass
 class RoundDriverV2:
     """A FLChainV2 deployment with one funded, bonded wallet per node, played round by round by
@@ -489,7 +331,7 @@ class RoundDriverV2:
     nodes: list[LocalAccount]
     beacon: DevnetBeacon
     updates: Behaviour = PERTURBED
-    memo: MergeMemo = field(default_factory=_SharedMemo)
+    memo: MergeMemo = field(default_factory=SharedMemo)
     seed: int = 0
     salts_dir: Path | None = None
     salt_seed: bytes | None = None
@@ -503,7 +345,7 @@ class RoundDriverV2:
 
     def __post_init__(self) -> None:
         self.bars_for = bars_source(f"partition:{self.seed}")
-        self.beacon_source = _SharedBeaconSource(self.beacon)  # one signature a round for all
+        self.beacon_source = SharedBeaconSource(self.beacon)  # one signature a round for all
         self.control = anvil_control(self.backend)
         check_workers(self.backend, self.workers)
         if self.control is not None:
@@ -669,52 +511,9 @@ class RoundDriverV2:
         once through `step` (default: `runner.step()`; a test passes the daemon's loop): in
         order, or `workers` at a time while the driver mines. Reports come in `nodes` order."""
         self.goto(round, phase)
-        run = step or (lambda runner: runner.step())
         who = list(self.addresses if nodes is None else nodes)
-        runners = [self.runner(n) for n in who]
-        tracker = _PhaseTracker(round, phase, len(who), self.progress)
-
-        def stepped(runner: NodeRunnerV2) -> StepReportV2:
-            report = run(runner)
-            tracker.done(report)
-            return report
-
-        thunks = [partial(stepped, r) for r in runners]
-        with _concurrently(self.control, self.workers) as run_all:
-            # The first node steps alone, as it does in order: what any one node does for all
-            # (open the round, post the beacon) is then done once, not raced by every thread.
-            reports = run_all(thunks[:1]) + run_all(thunks[1:])
+        reports = phases.step_phase(
+            round, phase, [self.runner(n) for n in who], step=step, control=self.control,
+            workers=self.workers, tracker=PhaseTracker(round, phase, len(who), self.progress),
+        )  # fmt: skip
         return dict(zip(who, reports, strict=True))
-
-
-def check_workers(backend: Backend, workers: int) -> None:
-    """Refuse a concurrent mode the backend cannot run: only an anvil the driver mines."""
-    if workers < 1:
-        raise ChainConfigError(f"workers must be at least 1, not {workers}")
-    if workers > 1 and anvil_control(backend) is None:
-        raise ChainConfigError(
-            f"stepping {workers} nodes at once needs an anvil the driver mines, not a "
-            f"{backend.kind} chain; use workers=1"
-        )
-
-
-_T = TypeVar("_T")
-RunAll = Callable[[Sequence[Callable[[], _T]]], list[_T]]
-
-
-@contextmanager
-def _concurrently(control: AnvilControl | None, workers: int) -> Iterator[RunAll[Any]]:
-    """A runner of thunks: in order when `workers` is 1; else on `workers` threads while a
-    `_Miner` mines what they send. Results in the thunks' order; the first error is raised
-    once every thunk has ended (a thread cannot be stopped halfway through its step)."""
-    if workers == 1 or control is None:
-        yield lambda thunks: [t() for t in thunks]
-        return
-    with _Miner(control), ThreadPoolExecutor(workers, thread_name_prefix="flchain-node") as pool:
-
-        def run_all(thunks: Sequence[Callable[[], Any]]) -> list[Any]:
-            futures = [pool.submit(t) for t in thunks]
-            wait(futures)
-            return [f.result() for f in futures]
-
-        yield run_all

@@ -72,7 +72,7 @@ def _merge_view(record: RoundRecordV2) -> dict[str, Any]:
     view = record.model_dump(exclude={"reveals", "beacon_posts", "attestations", "finalized"})
     view["base"].pop("manifest_cid")
     view["reveals"] = reveals
-    view["committed"] = sorted(record.committed)  # commit order is where, not what
+    view["committed"] = set(view["committed"])  # arrival order; the merge sorts it (§15)
     view["beacon_signatures"] = {p.signature for p in record.beacon_posts}
     return view
 
