@@ -4,6 +4,7 @@
     python bench/gas_v2.py --nodes 1,100,1000   # the issue's three sizes (~15 min on anvil)
     python bench/gas_v2.py --forge              # and forge's figures (test/v2/FLChainV2Gas.t.sol)
     python bench/gas_v2.py --payloads           # reveal at 1.5/4/12/16 KiB, Cancun and Prague
+    python bench/gas_v2.py --profile            # where each function's gas goes, by kind
     python bench/gas_v2.py --backend embedded --rounds 3
 
 The federation is the daemon's code (`flchain.testing.RoundDriverV2` stepping `NodeRunnerV2`):
@@ -26,6 +27,11 @@ function at the same node count (`forge test --isolate`, every call a transactio
 Cancun pricing; a different federation: synthetic payloads, penalties and wrong votes); and
 protocol v1's budget for the same step (bench/gas.py), where one exists: what v2's stake,
 payloads and settlement cost on top.
+
+`--profile` accounts for one transaction of each function by opcode (`debug_traceTransaction`
+on `anvil --steps-tracing`): intrinsic gas (21 000 + calldata at Cancun's prices), storage words
+created, cold reads, rewrites, the event, transfers and precompiles, the selector dispatch
+(via-IR's is a linear chain: docs/security.md §8) and the rest.
 
 `--payloads` reveals one random (all but non-zero) payload of each size in a round already
 revealed in, on Cancun and on Prague, beside 70 000 + 16/B and EIP-7623's floor
@@ -103,6 +109,7 @@ FORGE_TESTS = {1: "test_gas_1_node", 100: "test_gas_100_nodes", 1_000: "test_gas
 class Sample:
     gas: int
     payload: int = 0  # reveal: payload bytes in calldata
+    tx_hash: str = ""
 
 
 @dataclass
@@ -112,6 +119,7 @@ class Run:
     seconds: float = 0.0
     finalized: int = 0
     rounds: int = 0
+    address: str = ""  # the contract's
 
 
 @dataclass
@@ -119,17 +127,19 @@ class ForkedAnvil(AnvilProcess):
     """anvil on a named hardfork (its default is the latest)."""
 
     hardfork: str = field(default="prague", kw_only=True)
+    steps_tracing: bool = field(default=False, kw_only=True)  # debug_traceTransaction's steps
 
     def command(self) -> list[str]:
-        return [*super().command(), "--hardfork", self.hardfork]
+        tracing = ["--steps-tracing"] if self.steps_tracing else []
+        return [*super().command(), "--hardfork", self.hardfork, *tracing]
 
 
 @contextmanager
-def open_backend(kind: str, hardfork: str = "prague") -> Iterator[Backend]:
+def open_backend(kind: str, hardfork: str = "prague", tracing: bool = False) -> Iterator[Backend]:
     if kind == "embedded":
         yield EmbeddedBackend()
         return
-    with ForkedAnvil(hardfork=hardfork) as node:
+    with ForkedAnvil(hardfork=hardfork, steps_tracing=tracing) as node:
         yield RpcBackend(node.url, kind="anvil", expected_chain_id=node.chain_id)
 
 
@@ -174,7 +184,8 @@ def collect_samples(driver: RoundDriverV2, run: Run) -> None:
                 if key not in firsts:
                     firsts.add(key)
                     name = f"{name} ({FIRST_OF[name]})"
-            run.samples[name].append(Sample(int(receipt["gasUsed"]), payload))
+            tx_hash = "0x" + bytes(tx["hash"]).hex()
+            run.samples[name].append(Sample(int(receipt["gasUsed"]), payload, tx_hash))
 
 
 def play(backend: Backend, n_nodes: int, rounds: int, work: Path, workers: int = 1) -> Run:
@@ -199,6 +210,7 @@ def play(backend: Backend, n_nodes: int, rounds: int, work: Path, workers: int =
         if r + 1 == rounds:  # the last round's leaves are settled in the next round's commit
             driver.step_phase(r + 1, Phase.COMMIT)
         print(f"  {n_nodes} nodes: round {r} played ({time.perf_counter() - start:.0f} s)")
+    run.address = driver.gov.address
     run.finalized = sum(driver.gov.round_view(r).final_result != bytes(32) for r in range(rounds))
     run.rounds = rounds
     collect_samples(driver, run)
@@ -289,6 +301,88 @@ def print_sweep(sweeps: dict[str, list[RevealCost]]) -> None:
         )
 
 
+#: The columns of `--profile`, in order.
+PROFILE_KINDS = (
+    "intrinsic", "new words", "cold reads", "rewrites", "event", "transfers", "dispatch", "rest",
+)  # fmt: skip
+
+
+def case_targets(code: bytes) -> dict[bytes, int]:
+    """selector -> where its case jumps, from the dispatcher's `PUSH4 sel EQ PUSH2 dest JUMPI`."""
+    ops: list[tuple[int, bytes]] = []
+    pc = 0
+    while pc < len(code):
+        op = code[pc]
+        width = op - 0x5F if 0x60 <= op <= 0x7F else 0
+        ops.append((op, code[pc + 1 : pc + 1 + width]))
+        pc += 1 + width
+    out: dict[bytes, int] = {}
+    for k in range(len(ops) - 3):
+        (a, sel), (b, _), (c, dest), (d, _) = ops[k : k + 4]
+        if a == 0x63 and b == 0x14 and c in (0x60, 0x61, 0x62) and d == 0x57:
+            out.setdefault(sel, int.from_bytes(dest, "big"))
+    return out
+
+
+def gas_by_kind(backend: Backend, tx_hash: str, dispatch_end: int) -> dict[str, int]:
+    """One transaction's gas by kind, from the opcode costs of `debug_traceTransaction` (the
+    contract's own frame; a call's cost is what it took from the frame, stipend returned)."""
+    tx = backend.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    data = bytes(tx["input"])
+    zeros = data.count(0)
+    kinds = dict.fromkeys(PROFILE_KINDS, 0)
+    kinds["intrinsic"] = 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+    quiet = {"disableStorage": True, "disableMemory": True}
+    steps = backend._rpc("debug_traceTransaction", [tx_hash, quiet])["structLogs"]  # type: ignore[attr-defined]
+    dispatching = True
+    for k, step in enumerate(steps):
+        if step["depth"] != 1:
+            continue
+        op, cost = step["op"], int(step["gasCost"])
+        if op in ("CALL", "STATICCALL"):
+            after = steps[k + 1]
+            cost = int(step["gas"]) - int(after["gas"]) if after["depth"] == 1 else 0
+        dispatching = dispatching and step["pc"] != dispatch_end
+        if dispatching:
+            kind = "dispatch"
+        elif op == "SLOAD" and cost == 2_100:
+            kind = "cold reads"
+        elif op == "SSTORE" and cost >= 20_000:  # 22 100 when the zero word was not read first
+            kind = "new words"
+        elif op == "SSTORE" and cost in (2_900, 5_000):
+            kind = "rewrites"
+        elif op.startswith("LOG"):
+            kind = "event"
+        elif op in ("CALL", "STATICCALL"):
+            kind = "transfers"  # a value transfer, or the sha256 precompile
+        else:
+            kind = "rest"
+        kinds[kind] += cost
+    return kinds
+
+
+def profile(work: Path) -> None:
+    """Where the gas of each function goes: the median-gas transaction of each in a 10-node,
+    3-round federation, its opcodes' gas summed by kind."""
+    with open_backend("anvil", "prague", tracing=True) as backend:
+        run = play(backend, 10, 3, work)
+        code = bytes(backend.w3.eth.get_code(run.address))  # type: ignore[arg-type]
+        targets = case_targets(code)
+        by_name = {name: sel for sel, (name, _) in selectors().items()}
+        print("\ngas by kind (anvil --steps-tracing; the median transaction of each function)")
+        header = f"{'function':<36}{'gasUsed':>9}" + "".join(f"{k:>12}" for k in PROFILE_KINDS)
+        print(header)
+        print("-" * len(header))
+        for name, samples in sorted(run.samples.items()):
+            base = name.split(" (")[0]
+            if base not in by_name or "reverted" in name:
+                continue
+            sample = sorted(samples, key=lambda x: x.gas)[len(samples) // 2]
+            kinds = gas_by_kind(backend, sample.tx_hash, targets[by_name[base]])
+            cols = "".join(f"{v:>12,}" for v in kinds.values())
+            print(f"{name:<36}{sample.gas:>9,}{cols}")
+
+
 def forge_rows() -> dict[int, dict[str, int]]:
     """forge's worst gas per row of test/v2/FLChainV2Gas.t.sol, by node count (its three
     tests, each call a transaction of its own: `--isolate`)."""
@@ -328,10 +422,14 @@ def main() -> None:
     parser.add_argument("--hardfork", choices=HARDFORKS, default="prague", help="anvil's")
     parser.add_argument("--forge", action="store_true", help="forge's figures beside (~1 min)")
     parser.add_argument("--payloads", action="store_true", help="only the reveal size sweep")
+    parser.add_argument("--profile", action="store_true", help="only the gas-by-kind table")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flchain-gas-v2-") as tmp:
         if opts.payloads:
             print_sweep({fork: reveal_sweep(fork, Path(tmp)) for fork in HARDFORKS})
+            return
+        if opts.profile:
+            profile(Path(tmp))
             return
         counts = [int(n) for n in opts.nodes.split(",")]
         if opts.rounds < 2 or min(counts) < 1:
