@@ -12,7 +12,7 @@ where it can be recomputed: the rules are in `flchain.audit.judge_v2`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
@@ -86,7 +86,6 @@ __all__ = [
     "gather_forward_round",
     "gather_v2",
     "rounds_slot",
-    "scored_round",
 ]
 
 
@@ -451,16 +450,6 @@ def _audit_round(
     )  # fmt: skip
 
 
-def scored_round(rules_of: Callable[[int], m.RulesV2], round: int) -> int | None:
-    """The round w whose forward window the merge of `round` scores (w + forwardLagRounds(w)
-    = round, forward scoring on in w), or None."""
-    for w in range(round - 1, max(-1, round - 1 - fw.MAX_FORWARD_LAG_ROUNDS), -1):
-        rules = rules_of(w)
-        if rules.forward_bars > 0 and fw.vote_round(w, rules.forward_lag_rounds) == round:
-            return w
-    return None
-
-
 def gather_forward_round(
     ledger: LedgerV2,
     store: ContentStore,
@@ -474,7 +463,11 @@ def gather_forward_round(
     state = replay.state
     if state is None:
         return None
-    w = scored_round(lambda r: m.get_rules_for_round(state, r), round)
+    def forward_of(r: int) -> tuple[int, int]:
+        rules = m.get_rules_for_round(state, r)
+        return rules.forward_bars, rules.forward_lag_rounds
+
+    w = fw.get_scored_round(round, forward_of)
     if w is None:
         return None
     accepted = state.forward_window.get(w)

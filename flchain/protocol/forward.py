@@ -13,7 +13,7 @@ schedule; the merge (`flchain.merge.forward`) the record.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 #: 15-minute bars aligned to UTC (a benchmark file's `bar_ms` / 1 000).
@@ -56,6 +56,22 @@ def forward_close(reveal_end: int, margin_seconds: int, bars: int) -> int:
 
 def vote_round(round: int, lag_rounds: int) -> int:
     return round + lag_rounds
+
+
+def get_scored_round(round: int, forward_of: Callable[[int], tuple[int, int]]) -> int | None:
+    """The round w whose window the merge of `round` scores, from `forward_of(r)` = (forwardBars,
+    forwardLagRounds) of round r's rules: w = round − lag(round) when forward scoring is on in
+    both and w's own lag points at `round` (§15.2); None otherwise. A rules change of the lag
+    can make some round's votes land in `round` under another lag: that round goes unscored
+    (its scores missing), so every merger and auditor scores the same round or none."""
+    bars, lag = forward_of(round)
+    if bars == 0 or round < lag:
+        return None
+    w = round - lag
+    bars_w, lag_w = forward_of(w)
+    if bars_w == 0 or vote_round(w, lag_w) != round:
+        return None
+    return w
 
 
 def lag_fits(

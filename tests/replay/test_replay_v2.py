@@ -183,3 +183,21 @@ def test_fetches_are_bounded_and_a_v1_style_manifest_is_refused(fed: Fed, tmp_pa
     forged = base.model_copy(update={"manifest_cid": parse_cid(not_v2).to_bytes()})
     with pytest.raises(ReplayError, match="not a v2 manifest"):
         get_prior(store, forged)
+
+
+def test_a_forward_post_is_read_in_any_encoding_that_decodes_as_postforward() -> None:
+    """The window is known by its hash: a stranger posting the honest bytes first with trailing
+    calldata (an odd encoding the box accepts) must not make them unreadable to the merge —
+    the audit reads posts by the same ABI decoding. Another round, another selector or a
+    truncated input reads nothing."""
+    from eth_abi import encode
+
+    from flchain.replay.v2 import POST_FORWARD_SELECTOR, posted_window
+
+    window = b"15-minute bars " * 8
+    call = POST_FORWARD_SELECTOR + encode(["uint256", "bytes"], [3, window])
+    assert posted_window(call, 3) == window
+    assert posted_window(call + bytes(32), 3) == window
+    assert posted_window(call, 4) is None
+    assert posted_window(b"\x00\x00\x00\x00" + call[4:], 3) is None
+    assert posted_window(call[:-40], 3) is None
