@@ -1,7 +1,7 @@
 """Gas of every FLChainV2 (protocol v2) entry point, with 1, 100 (and 1 000) registered nodes.
 
     python bench/gas_v2.py                      # anvil from node_modules: 1 and 100 nodes
-    python bench/gas_v2.py --nodes 1,100,1000   # the issue's three sizes (~15 min on anvil)
+    python bench/gas_v2.py --nodes 1000 --rounds 2  # 45 min on 2 shared cores (load ~18)
     python bench/gas_v2.py --forge              # and forge's figures (test/v2/FLChainV2Gas.t.sol)
     python bench/gas_v2.py --payloads           # reveal at 1.5/4/12/16 KiB, Cancun and Prague
     python bench/gas_v2.py --profile            # where each function's gas goes, by kind
@@ -18,9 +18,9 @@ min..max over every sample, so growth with nodes or rounds shows as a range; the
 compares the worst sample with the issue's target (reveal: 70 000 + 16 per payload byte).
 
 On anvil the driver freezes the chain's clock and steps `--workers` nodes at once in each
-phase (`RoundDriverV2(workers=N)`, mining whatever is pending): 1 000 nodes in minutes, with
-the same transactions as one by one. anvil runs `--hardfork` (default prague: EIP-7623's
-calldata floor prices a reveal above ~2.3 KB; forge's figures are Cancun's, foundry.toml).
+phase (`RoundDriverV2(workers=N)`, mining whatever is pending), with the same
+transactions as one by one. anvil runs `--hardfork` (default prague: EIP-7623's
+calldata floor prices a reveal above ~2.1 KB; forge's figures are Cancun's, foundry.toml).
 
 The baselines printed beside it, measured in the same run: with `--forge`, forge's worst per
 function at the same node count (`forge test --isolate`, every call a transaction of its own,
