@@ -33,7 +33,7 @@ on `anvil --steps-tracing`): intrinsic gas (21 000 + calldata at Cancun's prices
 created, cold reads, rewrites, the event, transfers and precompiles, the selector dispatch
 (via-IR's is a linear chain: docs/security.md §8) and the rest.
 
-`--payloads` reveals one random (all but non-zero) payload of each size in a round already
+`--payloads` reveals one payload of random non-zero bytes of each size in a round already
 revealed in, on Cancun and on Prague, beside 70 000 + 16/B and EIP-7623's floor
 (21 000 + 10 per calldata token, a non-zero byte 4 tokens): docs/protocol.md §5's decision.
 """
@@ -76,13 +76,14 @@ V1_BUDGET: dict[str, int] = {"commit": 50_000, "reveal": 65_000, "attest": 75_00
 WITHHOLD_EVERY = 10  # from round 1, nodes 0, 10, 20, ... withhold their reveal
 PAYLOAD_SIZES = (1_536, 4_096, 12_288, 16_384)
 HARDFORKS = ("cancun", "prague")
-#: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
-#: rows are its fixed part (gasUsed − 16 per payload byte), settle's the node's own payout.
+#: Calls that create a storage word only because they come first: rows of their own.
 FIRST_OF = {
     "reveal": "first of a round",
     "finalize": "first of the deployment",
     "register": "first",
 }
+#: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
+#: rows are its fixed part (gasUsed − 16 per payload byte).
 FORGE_ROWS: dict[str, tuple[str, ...]] = {
     "commit": ("commit",),
     "reveal": ("reveal 1.5 KB, fixed part", "reveal 12 KB, fixed part"),
@@ -102,7 +103,6 @@ FORGE_ROWS: dict[str, tuple[str, ...]] = {
     "slashNoReveal": ("slashNoReveal",),
     "openRound": ("openRound",),
 }
-FORGE_TESTS = {1: "test_gas_1_node", 100: "test_gas_100_nodes", 1_000: "test_gas_1000_nodes"}
 
 
 @dataclass
