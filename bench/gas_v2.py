@@ -285,7 +285,7 @@ def print_sweep(sweeps: dict[str, list[RevealCost]]) -> None:
     for i, size in enumerate(PAYLOAD_SIZES):
         target = REVEAL_BASE_TARGET + REVEAL_PER_BYTE_TARGET * size
         cols = "".join(f"{costs[i].gas:>10,}" for costs in sweeps.values())
-        floor = next(iter(sweeps.values()))[i].floor
+        floor = (prague or cancun)[i].floor  # the transaction the floor was charged on
         ratio = f"{prague[i].gas / cancun[i].gas:.2f}" if cancun and prague else ""
         binds = "yes" if cancun and floor > cancun[i].gas else "no"
         print(f"{size:>9,}{target:>10,}{cols}{floor:>10,}{ratio:>15}  {binds}")
