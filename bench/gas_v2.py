@@ -1,7 +1,7 @@
 """Gas of every FLChainV2 (protocol v2) entry point, with 1, 100 (and 1 000) registered nodes.
 
     python bench/gas_v2.py                      # anvil from node_modules: 1 and 100 nodes
-    python bench/gas_v2.py --nodes 1,100,1000   # the issue's three sizes (~15 min on anvil)
+    python bench/gas_v2.py --nodes 1000 --rounds 2  # 45 min on 2 shared cores (load ~18)
     python bench/gas_v2.py --forge              # and forge's figures (test/v2/FLChainV2Gas.t.sol)
     python bench/gas_v2.py --payloads           # reveal at 1.5/4/12/16 KiB, Cancun and Prague
     python bench/gas_v2.py --profile            # where each function's gas goes, by kind
@@ -18,9 +18,9 @@ min..max over every sample, so growth with nodes or rounds shows as a range; the
 compares the worst sample with the issue's target (reveal: 70 000 + 16 per payload byte).
 
 On anvil the driver freezes the chain's clock and steps `--workers` nodes at once in each
-phase (`RoundDriverV2(workers=N)`, mining whatever is pending): 1 000 nodes in minutes, with
-the same transactions as one by one. anvil runs `--hardfork` (default prague: EIP-7623's
-calldata floor prices a reveal above ~2.3 KB; forge's figures are Cancun's, foundry.toml).
+phase (`RoundDriverV2(workers=N)`, mining whatever is pending), with the same
+transactions as one by one. anvil runs `--hardfork` (default prague: EIP-7623's
+calldata floor prices a reveal above ~2.1 KB; forge's figures are Cancun's, foundry.toml).
 
 The baselines printed beside it, measured in the same run: with `--forge`, forge's worst per
 function at the same node count (`forge test --isolate`, every call a transaction of its own,
@@ -33,7 +33,7 @@ on `anvil --steps-tracing`): intrinsic gas (21 000 + calldata at Cancun's prices
 created, cold reads, rewrites, the event, transfers and precompiles, the selector dispatch
 (via-IR's is a linear chain: docs/security.md §8) and the rest.
 
-`--payloads` reveals one random (all but non-zero) payload of each size in a round already
+`--payloads` reveals one payload of random non-zero bytes of each size in a round already
 revealed in, on Cancun and on Prague, beside 70 000 + 16/B and EIP-7623's floor
 (21 000 + 10 per calldata token, a non-zero byte 4 tokens): docs/protocol.md §5's decision.
 """
@@ -76,13 +76,14 @@ V1_BUDGET: dict[str, int] = {"commit": 50_000, "reveal": 65_000, "attest": 75_00
 WITHHOLD_EVERY = 10  # from round 1, nodes 0, 10, 20, ... withhold their reveal
 PAYLOAD_SIZES = (1_536, 4_096, 12_288, 16_384)
 HARDFORKS = ("cancun", "prague")
-#: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
-#: rows are its fixed part (gasUsed − 16 per payload byte), settle's the node's own payout.
+#: Calls that create a storage word only because they come first: rows of their own.
 FIRST_OF = {
     "reveal": "first of a round",
     "finalize": "first of the deployment",
     "register": "first",
 }
+#: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
+#: rows are its fixed part (gasUsed − 16 per payload byte).
 FORGE_ROWS: dict[str, tuple[str, ...]] = {
     "commit": ("commit",),
     "reveal": ("reveal 1.5 KB, fixed part", "reveal 12 KB, fixed part"),
@@ -102,7 +103,6 @@ FORGE_ROWS: dict[str, tuple[str, ...]] = {
     "slashNoReveal": ("slashNoReveal",),
     "openRound": ("openRound",),
 }
-FORGE_TESTS = {1: "test_gas_1_node", 100: "test_gas_100_nodes", 1_000: "test_gas_1000_nodes"}
 
 
 @dataclass
@@ -285,7 +285,7 @@ def print_sweep(sweeps: dict[str, list[RevealCost]]) -> None:
     for i, size in enumerate(PAYLOAD_SIZES):
         target = REVEAL_BASE_TARGET + REVEAL_PER_BYTE_TARGET * size
         cols = "".join(f"{costs[i].gas:>10,}" for costs in sweeps.values())
-        floor = next(iter(sweeps.values()))[i].floor
+        floor = (prague or cancun)[i].floor  # the transaction the floor was charged on
         ratio = f"{prague[i].gas / cancun[i].gas:.2f}" if cancun and prague else ""
         binds = "yes" if cancun and floor > cancun[i].gas else "no"
         print(f"{size:>9,}{target:>10,}{cols}{floor:>10,}{ratio:>15}  {binds}")
