@@ -192,17 +192,19 @@ POST_FORWARD_SELECTOR: Final = keccak(b"postForward(uint256,bytes)")[:4]
 
 
 def get_forward_round(ledger: LedgerV2, round: int, rules: RulesV2 | None = None) -> int | None:
-    """The round w whose forward window the commits of `round` vote on: w = round − lag with
-    forward scoring on in both and w's own lag pointing at `round` (§15.2); None when there is
-    none (forward scoring off, the first lag rounds, or rules that changed the lag between)."""
+    """The round w whose forward window the commits of `round` vote on and its merge scores:
+    the latest w < round with forward scoring on and w + forwardLagRounds(w) = round (§15.2;
+    the audit's `scored_round` searches the same way), provided `round`'s own rules score
+    forward; None when there is none (off, or the first lag rounds after it was turned on).
+    With constant rules it is found at w = round − lag, after lag reads of past rules."""
     rules = rules if rules is not None else ledger.rules_for_round(round)
-    if rules.forward_bars == 0 or round < rules.forward_lag_rounds:
+    if rules.forward_bars == 0:
         return None
-    w = round - rules.forward_lag_rounds
-    of_w = ledger.rules_for_round(w)
-    if of_w.forward_bars == 0 or fw.vote_round(w, of_w.forward_lag_rounds) != round:
-        return None
-    return w
+    for w in range(round - 1, max(-1, round - 1 - fw.MAX_FORWARD_LAG_ROUNDS), -1):
+        of_w = ledger.rules_for_round(w)
+        if of_w.forward_bars > 0 and fw.vote_round(w, of_w.forward_lag_rounds) == round:
+            return w
+    return None
 
 
 def posted_window(input_data: bytes, round: int) -> bytes | None:
