@@ -270,6 +270,7 @@ class NodeRunnerV2:
         self.merge_memo = merge_memo
         self.market_bars = market_bars
         self._windows: dict[int, bytes] = {}  # forward windows built (the latest only; a cache)
+        self._window_round: dict[int, int | None] = {}  # get_forward_round (past rules: fixed)
         self.sat_out: set[int] = set()
         self.missed: set[tuple[int, str]] = set()  # (round, action) past its window
         self._sealed: dict[int, SealedUpdateV2] = {}  # a cache; never required
@@ -353,6 +354,7 @@ class NodeRunnerV2:
         self._no_withholders.clear()
         self._merged.clear()
         self._windows.clear()
+        self._window_round.clear()
         report.reorged.append(report.round)
         report.actions.append(
             f"reorg: blocks from {rewound} were replaced; the chain is read again"
@@ -611,10 +613,16 @@ class NodeRunnerV2:
         self._windows = {window_round: window.data}
         return window.data
 
+    def window_round(self, round: int) -> int | None:
+        """The round whose window the commits of `round` vote on (read once a round)."""
+        if round not in self._window_round:
+            self._window_round = {round: get_forward_round(self.ledger, round)}
+        return self._window_round[round]
+
     def ensure_forward_posted(self, round: int, report: StepReportV2) -> None:
         """Post the window the commits of `round` vote on, as this node built it, unless those
         bytes are posted already (by anyone: equal bars make equal bytes)."""
-        w = get_forward_round(self.ledger, round)
+        w = self.window_round(round)
         if w is None or (w, "forward") in self.missed:
             return
         window = self.forward_window(w)
@@ -630,7 +638,7 @@ class NodeRunnerV2:
     def forward_vote(self, round: int) -> tuple[int, bytes] | None:
         """(w, hash) for the commit of `round` to carry: the window of w this node built
         itself, once it is posted; None (a plain commit) otherwise."""
-        w = get_forward_round(self.ledger, round)
+        w = self.window_round(round)
         if w is None:
             return None
         try:

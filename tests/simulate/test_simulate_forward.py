@@ -5,7 +5,8 @@ of every round by thousands of bps — ranks, weighs and pays; with it, every me
 node's forward record and nothing of the claim, the window of each round is the one the nodes
 built from the clocked market and voted, and the overfitter's share of the rewards falls.
 
-Every figure is read from the run's manifests and the chain rebuilt from its journal.
+Every figure is read from the run's manifests and the chain rebuilt from its journal; the
+forward run's folder also audits (`flchain audit --all`: every round verified).
 """
 
 from __future__ import annotations
@@ -187,12 +188,10 @@ def test_every_forward_scored_merge_recomputes_bit_for_bit_from_the_chain(
         assert (replay.inputs.forward is not None) == (day >= FORWARD_LAG_ROUNDS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit's machine replay does not know commitWithForward/postForward yet "
-    "(branch fwdaudit): KeyError 'commitWithForward' in flchain.audit.judge_v2.replay_calls",
-)
 def test_flchain_audit_all_verifies_the_forward_run(runs: dict[bool, SimulationResult]) -> None:
+    """Determinism kept: `flchain audit --all` of the forward-scored run folder — the code, the
+    machine replay of every transaction (the forward box's included), the proofs, every merge
+    recomputed with its scored round's window — verifies every round."""
     result = CliRunner().invoke(app, ["audit", "--run", str(runs[True].run_dir), "--all", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
