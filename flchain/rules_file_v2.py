@@ -560,6 +560,16 @@ _RULE_NOTES: Final = {
     "no_reveal_slash_wei": "slash of a commitment never revealed (wei)",
     "penalty_slash_wei": "slash of a node the final result penalised (wei)",
     "wrong_vote_slash_wei": "slash of a vote for a result other than the final one (wei)",
+    "forward_bars": "scored 15-minute bars of a round's forward window; 0: forward scoring off "
+    "(protocol.md §15)",
+    "forward_margin_seconds": "gap between a round's reveal end and its first scored bar (s)",
+    "forward_lag_rounds": "a round's window is voted at the commits of round + lag (≥ 1 when on; "
+    "its bars must have closed by then)",
+    "forward_trail_rounds": "scored rounds a node's forward record keeps (≥ 1 when on)",
+    "forward_noise_z_ppm": "standard errors the record's score deducts (ppm)",
+    "forward_noise_floor_bps": "smallest per-round standard deviation the deduction assumes (bps)",
+    "norm_bound_rel_ppm": "max ‖update − base‖ as ppm of ‖base‖ (0: off), beside "
+    "norm_bound_micro",
 }
 
 
