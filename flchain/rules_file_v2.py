@@ -41,6 +41,7 @@ from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from flchain.protocol import forward as fw
 from flchain.protocol import machine as m
 from flchain.protocol.beacon import PUBLIC_KEY_BYTES, DevnetBeacon
 from flchain.protocol.types import Aggregation, SimilarityMetric
@@ -142,6 +143,15 @@ RULE_V2_BOUNDS: Final[dict[str, tuple[int, int]]] = {
     "no_reveal_slash_wei": (0, _U128),
     "penalty_slash_wei": (0, _U128),
     "wrong_vote_slash_wei": (0, _U128),
+    # forward scoring (§15.1); the cross-field rules (lag ≥ 1 and fitting the schedule, trail
+    # ≥ 1, when forward_bars > 0) are the machine's `check_rules`, run before anything is sent
+    "forward_bars": (0, fw.MAX_FORWARD_BARS),
+    "forward_margin_seconds": (0, fw.MAX_FORWARD_MARGIN_SECONDS),
+    "forward_lag_rounds": (0, fw.MAX_FORWARD_LAG_ROUNDS),
+    "forward_trail_rounds": (0, fw.MAX_FORWARD_TRAIL_ROUNDS),
+    "forward_noise_z_ppm": (0, fw.MAX_FORWARD_NOISE_Z_PPM),
+    "forward_noise_floor_bps": (0, fw.MAX_FORWARD_NOISE_FLOOR_BPS),
+    "norm_bound_rel_ppm": (0, fw.MAX_NORM_BOUND_REL_PPM),
 }
 #: What a file names: every RulesV2 field but `effective_round` (the command's `--round`).
 RULE_V2_NAMES: Final = tuple(f.name for f in fields(m.RulesV2) if f.name != "effective_round")
