@@ -45,7 +45,7 @@ class _ForgetfulSet(set[tuple[bytes, int, bytes]]):
 
 
 def _without_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulate_v2, "MergeMemo", lambda: MergeMemo(max_entries=0))
+    monkeypatch.setattr(simulate_v2, "SharedMemo", lambda: MergeMemo(max_entries=0))
     monkeypatch.setattr(settlement, "_table", settlement._table.__wrapped__)
     monkeypatch.setattr(replay_v2, "_parsed_prior", replay_v2._parsed_prior.__wrapped__)
     monkeypatch.setattr(beacon, "_SIGNED_HERE", _ForgetfulSet())
