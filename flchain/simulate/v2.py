@@ -12,6 +12,10 @@ node's `step()` (an adversary with a runner is stepped while `runs(day)`); every
 `after`. After the last day the time moves into the next commit window and every wallet applies
 its leaf of the last final round, so each bond and reward at the end includes every slash and
 payment the run earned. Balances are read back from the chain's events.
+
+On anvil the honest nodes' steps of a phase run `workers` at a time while the simulation mines
+(`_step_runners`, `flchain.simulate.phases`); faulty and adversary runners step after them, one
+after another.
 """
 
 from __future__ import annotations
