@@ -578,8 +578,7 @@ _RULE_NOTES: Final = {
     "forward_trail_rounds": "scored rounds a node's forward record keeps (≥ 1 when on)",
     "forward_noise_z_ppm": "standard errors the record's score deducts (ppm)",
     "forward_noise_floor_bps": "smallest per-round standard deviation the deduction assumes (bps)",
-    "norm_bound_rel_ppm": "max ‖update − base‖ as ppm of ‖base‖ (0: off), beside "
-    "norm_bound_micro",
+    "norm_bound_rel_ppm": "max ‖update − base‖ as ppm of ‖base‖ (0: off), beside norm_bound_micro",
 }
 
 

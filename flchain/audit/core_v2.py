@@ -463,6 +463,7 @@ def gather_forward_round(
     state = replay.state
     if state is None:
         return None
+
     def forward_of(r: int) -> tuple[int, int]:
         rules = m.get_rules_for_round(state, r)
         return rules.forward_bars, rules.forward_lag_rounds

@@ -15,7 +15,9 @@ not answer); `AuditSource.close()` stops it.
 
 from __future__ import annotations
 
+import gzip
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,20 +115,25 @@ def _dumped_state(path: Path) -> str:
 
 def _restored_anvil(profile: DevnetProfile, dump: Path) -> tuple[Backend, Callable[[], None]]:
     """A fresh anvil on a free 127.0.0.1 port holding the dumped chain, and its stop."""
-    from flchain.devnet.anvil import AnvilProcess
+    from flchain.devnet.anvil import AnvilProcess, DevChainError
 
     state = _dumped_state(dump)
-    anvil = AnvilProcess(chain_id=profile.chain_id)
-    anvil.start()
-    try:
-        backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=profile.chain_id)
-        answer = backend.w3.provider.make_request("anvil_loadState", [state])  # type: ignore[arg-type]
-        if answer.get("result") is not True:
-            why = str(answer.get("error", {}).get("message", "no reason given")).splitlines()[0]
-            raise AuditError(f"anvil refused the state in {dump}: {why[:200]}")
-    except BaseException:
-        anvil.stop()
-        raise
+    try:  # anvil_dumpState's payload is gzip'd JSON; a big one is refused as one RPC request
+        loaded = gzip.decompress(bytes.fromhex(state[2:]))
+    except (ValueError, OSError, EOFError) as exc:
+        raise AuditError(
+            f"anvil refused the state in {dump}: not the gzip'd JSON anvil_dumpState writes "
+            f"({type(exc).__name__})"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="flchain-audit-state-") as tmp:
+        file = Path(tmp) / "state.json"
+        file.write_bytes(loaded)
+        anvil = AnvilProcess(chain_id=profile.chain_id, load_state=file)
+        try:
+            anvil.start()  # ready once it answers: the state is loaded by then
+        except DevChainError as exc:
+            raise AuditError(f"anvil refused the state in {dump}: {exc}") from None
+    backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=profile.chain_id)
     return backend, anvil.stop
 
 

@@ -198,12 +198,15 @@ class AnvilProcess(LocalChainProcess):
     Without `block_time` it mines only on transactions (chain time stands still while idle);
     with it, it also mines a block every `block_time` seconds (anvil's mixed mining), so the
     latest block's timestamp follows the wall clock — what a long-running devnet needs.
+    With `load_state` (a file in anvil's `--dump-state` JSON) it starts holding that chain: the
+    way in for a state too large for one `anvil_loadState` request (a 1 000-node run's).
     """
 
     name: ClassVar[str] = "anvil"
     startup_timeout: ClassVar[float] = 15.0
 
     block_time: int | None = field(default=None, kw_only=True)
+    load_state: Path | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -224,6 +227,7 @@ class AnvilProcess(LocalChainProcess):
             str(self.chain_id),
             "--silent",
             *interval,
+            *(["--load-state", str(self.load_state)] if self.load_state else []),
         ]
 
 

@@ -150,8 +150,8 @@ class SeededSalts(SaltStore):
 class SharedMemo(MergeMemo):
     """A `MergeMemo` the nodes' threads share: the first to ask computes, the others wait."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, max_entries: int = MergeMemo().max_entries) -> None:
+        super().__init__(max_entries)
         self._lock = threading.Lock()
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:

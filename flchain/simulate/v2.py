@@ -21,6 +21,10 @@ the simulated chain clock. With `forward`, its rules score every round on the ne
 votes for it on its commit two rounds later, and the merge there ranks, weighs and pays by the
 trailing record. The ranking table (`NodeRanking`) shows what each node's claims, record,
 merges and weights came to.
+
+On anvil the honest nodes' steps of a phase run `workers` at a time while the simulation mines
+(`_step_runners`, `flchain.simulate.phases`); faulty and adversary runners step after them, one
+after another.
 """
 
 from __future__ import annotations
@@ -327,13 +331,18 @@ def _step_all(
 
 
 def _step_runners(
-    fed: _Federation, day: int, phase: Phase, progress: Callable[[PhaseProgress], None]
+    fed: _Federation,
+    day: int,
+    phase: Phase,
+    progress: Callable[[PhaseProgress], None] | None,
+    action: Callable[[NodeRunnerV2], StepReportV2] | None = None,
 ) -> None:
-    """Step every runner that plays (`day`, `phase`). With workers > 1 the honest nodes of
-    `--nodes` step at once while the simulation mines (`flchain.simulate.phases.step_phase`),
-    then every runner with a fault or of an adversary steps alone, in order: a fault may read
-    what the others just sent, as it does in the one-after-another run."""
-    playing = [r for r, owner in fed.runners if owner is None or owner.runs(day, phase)]
+    """Step every runner that plays (`day`, `phase`) through `action` (default: `step()`; the
+    closing settlement: every runner). With workers > 1 the honest nodes of `--nodes` step at
+    once while the simulation mines (`flchain.simulate.phases.step_phase`), then every runner
+    with a fault or of an adversary steps alone, in order: a fault may read what the others
+    just sent, as it does in the one-after-another run."""
+    playing = [r for r, owner in fed.runners if action or owner is None or owner.runs(day, phase)]
     cheats = {id(r) for r in fed.faulty} | {id(r) for r, owner in fed.runners if owner}
     together = [r for r in playing if id(r) not in cheats] if fed.pace.workers > 1 else playing
     alone = [r for r in playing if id(r) in cheats] if fed.pace.workers > 1 else []
@@ -348,7 +357,7 @@ def _step_runners(
     for group, workers in ((together, pace.workers), (alone, 1)):
         if group:
             step_phase(
-                day, phase, group, step=step, control=pace.control, workers=workers,
+                day, phase, group, step=action or step, control=pace.control, workers=workers,
                 tracker=tracker,
             )  # fmt: skip
 
@@ -372,9 +381,13 @@ def _phase_bar(bar: Progress) -> Callable[[PhaseProgress], None]:
 def _close(fed: _Federation, days: int) -> None:
     """Into the next commit window: every wallet applies its leaf of the last final round."""
     fed.gov.goto(days, Phase.COMMIT)
-    for runner, _ in fed.runners:
+
+    def settle(runner: NodeRunnerV2) -> StepReportV2:
         report = StepReportV2(days, Phase.COMMIT)
-        runner.run_action("settle", report, lambda r=runner, rep=report: r.ensure_settled(rep))  # type: ignore[misc]
+        runner.run_action("settle", report, lambda: runner.ensure_settled(report))
+        return report
+
+    _step_runners(fed, days, Phase.COMMIT, None, settle)
     for adv in fed.adversaries:
         for w in adv.wallets:
             if adv.runner is None or w is not adv.wallets[0]:

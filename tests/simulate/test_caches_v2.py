@@ -26,10 +26,10 @@ from flchain.ledger import LedgerV2, backends, views_v2
 from flchain.merge import settlement
 from flchain.node import salt
 from flchain.protocol import beacon
-from flchain.replay import MergeMemo
 from flchain.replay import v2 as replay_v2
 from flchain.simulate import SimulationConfig, parse_adversaries, run_simulation
 from flchain.simulate import v2 as simulate_v2
+from flchain.simulate.phases import SharedMemo
 
 # two simulations in a row: on a loaded machine well past the default 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
@@ -45,7 +45,7 @@ class _ForgetfulSet(set[tuple[bytes, int, bytes]]):
 
 
 def _without_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulate_v2, "SharedMemo", lambda: MergeMemo(max_entries=0))
+    monkeypatch.setattr(simulate_v2, "SharedMemo", lambda: SharedMemo(max_entries=0))
     monkeypatch.setattr(settlement, "_table", settlement._table.__wrapped__)
     monkeypatch.setattr(replay_v2, "_parsed_prior", replay_v2._parsed_prior.__wrapped__)
     monkeypatch.setattr(beacon, "_SIGNED_HERE", _ForgetfulSet())
