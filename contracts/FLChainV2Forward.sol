@@ -50,10 +50,10 @@ contract FLChainV2Forward is IFLChainV2Forward {
             revert ForwardTooLarge(window.length, ForwardLib.MAX_FORWARD_BYTES);
         }
         bytes32 windowHash = sha256(window);
-        Window storage w = _windows[round];
-        if (w.posted[windowHash]) revert ForwardAlreadyPosted(round, windowHash);
-
-        w.posted[windowHash] = true;
+        // A repeated post is accepted: readers take the bytes from a direct call's input, so a
+        // first post forwarded by another contract must not keep the window unreadable (§15.2).
+        // ForwardVoteClosed above bounds how long re-posting can go on.
+        _windows[round].posted[windowHash] = true;
         emit ForwardPosted(round, windowHash, msg.sender, window.length);
     }
 

@@ -11,7 +11,8 @@ pragma solidity 0.8.37;
 interface IFLChainV2Forward {
     // ------------------------------------------------------------------ events
 
-    /// @notice A forward window file was posted; its bytes are the transaction's calldata.
+    /// @notice A forward window file was posted; its bytes are the transaction's calldata when
+    ///         the poster called the box directly. Emitted for every post, a repeated one too.
     /// @param round the window's round
     /// @param windowHash sha256 of the file
     /// @param poster the sender
@@ -47,10 +48,6 @@ interface IFLChainV2Forward {
     /// @param length its length
     /// @param maxLength MAX_FORWARD_BYTES
     error ForwardTooLarge(uint256 length, uint256 maxLength);
-    /// @notice These window bytes were already posted for this round.
-    /// @param round the window's round
-    /// @param windowHash sha256 of the window file
-    error ForwardAlreadyPosted(uint256 round, bytes32 windowHash);
     /// @notice commitWithForward in a round that is not the vote round of `forwardRound`
     ///         (forwardRound + forwardLagRounds), or for a round without forward scoring.
     /// @param forwardRound the window's round
@@ -66,8 +63,10 @@ interface IFLChainV2Forward {
 
     // ------------------------------------------------------------------ functions
 
-    /// @notice Post round `round`'s forward window file (anyone, once per distinct file); the
-    ///         bytes stay in calldata, the contract keeps that sha256(window) was posted.
+    /// @notice Post round `round`'s forward window file (anyone, any number of times while its
+    ///         votes are open: a post forwarded by another contract leaves no readable input,
+    ///         so the same bytes may be posted again directly); the bytes stay in calldata,
+    ///         the contract keeps that sha256(window) was posted.
     /// @param round the window's round
     /// @param window the canonical benchmark file of the window (§15.2)
     function postForward(uint256 round, bytes calldata window) external;

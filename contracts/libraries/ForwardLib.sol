@@ -68,6 +68,7 @@ library ForwardLib {
 
     /// @notice When round r's window has closed: ⌈(revealEnd + margin) / BAR⌉·BAR + (bars + 1)·BAR.
     function forwardClose(uint256 revealEnd, uint256 marginSeconds, uint256 bars) internal pure returns (uint256) {
+        // slither-disable-next-line divide-before-multiply (the ceiling onto the 15-minute grid is the point)
         uint256 start = (revealEnd + marginSeconds + BAR_SECONDS - 1) / BAR_SECONDS * BAR_SECONDS;
         return start + (bars + 1) * BAR_SECONDS;
     }

@@ -325,7 +325,8 @@ EVENT_TYPES_V2: Final[dict[str, type[ChainEvent]]] = {
 
 
 class ForwardPosted(ChainEvent):
-    """A forward window file was posted; its bytes are transaction `tx_hash`'s calldata."""
+    """A forward window file was posted (each post, a repeated one too); its bytes are
+    transaction `tx_hash`'s calldata when the poster called the box directly."""
 
     name: ClassVar[str] = "ForwardPosted"
     round: int

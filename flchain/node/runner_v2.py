@@ -11,7 +11,7 @@ implementation of protocol v2. At the chain's (round r, phase) a step runs, in t
     open           `openRound(r)` when nobody has (commit and reveal windows)
     forward        with forward scoring on (docs/protocol.md §15), round w = r − lag's window
                    built from the node's own bars of the rules' market (`market_bars`) and
-                   posted unless those bytes are posted already (commit window)
+                   posted unless a readable post of those bytes is on-chain (commit window)
     commit         train on the base (the latest final model), validate the directive the base
                    manifest assigned, sit out a claim outside the ROI band, an ineligible node
                    or a payload over `maxPayloadBytes`; store the update, commit with a
@@ -94,6 +94,7 @@ from flchain.replay.v2 import (
     get_base_weights_v2,
     get_benchmark_v2,
     get_forward_round,
+    get_forward_window,
     get_prior,
     publish_and_attest_v2,
     replay_round_v2,
@@ -132,7 +133,6 @@ ALREADY_DONE: Final = frozenset(
         "AlreadyCommitted",
         "AlreadyRevealed",
         "BeaconAlreadyPosted",
-        "ForwardAlreadyPosted",
     }
 )
 
@@ -271,6 +271,7 @@ class NodeRunnerV2:
         self.market_bars = market_bars
         self._windows: dict[int, bytes] = {}  # forward windows built (the latest only; a cache)
         self._window_round: dict[int, int | None] = {}  # get_forward_round (past rules: fixed)
+        self._readable: tuple[int, bytes] | None = None  # a window found readable (a cache)
         self.sat_out: set[int] = set()
         self.missed: set[tuple[int, str]] = set()  # (round, action) past its window
         self._sealed: dict[int, SealedUpdateV2] = {}  # a cache; never required
@@ -355,6 +356,7 @@ class NodeRunnerV2:
         self._merged.clear()
         self._windows.clear()
         self._window_round.clear()
+        self._readable = None
         report.reorged.append(report.round)
         report.actions.append(
             f"reorg: blocks from {rewound} were replaced; the chain is read again"
@@ -620,19 +622,28 @@ class NodeRunnerV2:
         return self._window_round[round]
 
     def ensure_forward_posted(self, round: int, report: StepReportV2) -> None:
-        """Post the window the commits of `round` vote on, as this node built it, unless those
-        bytes are posted already (by anyone: equal bars make equal bytes)."""
+        """Post the window the commits of `round` vote on, as this node built it, unless a
+        readable post of those bytes is on-chain (by anyone: equal bars make equal bytes).
+        A post forwarded by another contract marks the window posted but leaves its bytes in
+        no transaction's input (§15.2): the node then posts them again itself, or the
+        accepted window would be unreadable and the round's scores missing."""
         w = self.window_round(round)
         if w is None or (w, "forward") in self.missed:
             return
         window = self.forward_window(w)
         digest = dg.sha256(window)
-        if self.ledger.is_forward_posted(w, digest):
+        if self._readable == (w, digest):
+            return
+        posted = self.ledger.is_forward_posted(w, digest)  # one view call while nobody posted
+        if posted and get_forward_window(self.ledger, w, digest) is not None:
+            self._readable = (w, digest)
             return
         if self._in_window(w, "forward", lambda: self.ledger.post_forward(w, window), report):
+            self._readable = (w, digest)
             report.posted.append(w)
             report.actions.append(
                 f"posted round {w}'s forward window 0x{digest.hex()[:12]}… ({len(window)} bytes)"
+                + (", again: no transaction's input carried the bytes posted" if posted else "")
             )
 
     def forward_vote(self, round: int) -> tuple[int, bytes] | None:

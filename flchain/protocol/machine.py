@@ -502,7 +502,6 @@ ERRORS: Final[Mapping[str, tuple[str, ...]]] = {
     "ForwardTooEarly": ("round", "opensAt"),
     "ForwardVoteClosed": ("round", "closedAt"),
     "ForwardTooLarge": ("length", "maxLength"),
-    "ForwardAlreadyPosted": ("round", "windowHash"),
     "NotForwardVoteRound": ("forwardRound", "round"),
     "ForwardNotPosted": ("forwardRound", "windowHash"),
 }
@@ -1793,9 +1792,10 @@ def process_post_forward(state: State, tx: Tx, round: int, window: bytes) -> lis
     """`postForward(round, window)`, anyone. Checks: `ForwardScoringOff(round)` when the round's
     forwardBars is 0; `ForwardTooEarly(round, opensAt)` before the window has closed;
     `ForwardVoteClosed(round, closedAt)` once its vote round's commit window has ended;
-    `ForwardTooLarge(length, MAX_FORWARD_BYTES)` for an empty or oversized window;
-    `ForwardAlreadyPosted(round, windowHash)`. Effects: the window's sha256 is posted for the
-    round. Events: ForwardPosted(round, windowHash, poster, length)."""
+    `ForwardTooLarge(length, MAX_FORWARD_BYTES)` for an empty or oversized window. The same
+    bytes may be posted again (a first post forwarded by another contract leaves no readable
+    input, §15.2). Effects: the window's sha256 is posted for the round (it stays posted).
+    Events: ForwardPosted(round, windowHash, poster, length), on every post."""
     _non_payable(tx)
     _check_bytes("window", window)
     if get_rules_for_round(state, round).forward_bars == 0:
@@ -1809,8 +1809,6 @@ def process_post_forward(state: State, tx: Tx, round: int, window: bytes) -> lis
     if not 0 < len(window) <= fw.MAX_FORWARD_BYTES:
         raise ProtocolError("ForwardTooLarge", len(window), fw.MAX_FORWARD_BYTES)
     window_hash = dg.sha256(window)
-    if (round, window_hash) in state.forward_posted:
-        raise ProtocolError("ForwardAlreadyPosted", round, window_hash)
     state.forward_posted.add((round, window_hash))
     return [_event("ForwardPosted", round, window_hash, tx.sender, len(window))]
 

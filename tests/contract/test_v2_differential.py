@@ -234,10 +234,12 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
 
 
 def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
-    """§15.2 on purpose: posts before the window closed, empty and oversized windows, a
-    duplicate, two rival windows; votes carried on commits — for the wrong round, for a window
-    nobody posted, split — until one window reaches the finality share; posts after the votes
-    closed; a round whose rules score nothing forward. Events come from the forward box."""
+    """§15.2 on purpose: posts before the window closed, empty and oversized windows, a post
+    forwarded by a contract wallet and the same bytes posted again directly (and again after
+    acceptance: re-posting never changes a tally), two rival windows; votes carried on commits
+    — for the wrong round, for a window nobody posted, split — until one window reaches the
+    finality share; posts after the votes closed; a round whose rules score nothing forward.
+    Events come from the forward box."""
     gov, a, b, c, third = new_wallets(chain, 5)
     # C + R + (1 + 2)·900 = 3 400 s ≤ 4 rounds of 1 000 s: one scored bar, votes in round 4
     rules = m.RulesV2(notice_rounds=1, forward_bars=1, forward_lag_rounds=4)
@@ -272,12 +274,16 @@ def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
     d.act("postForward", T, 0, b"", at=close)  # ForwardTooLarge: empty
     d.act("postForward", T, 0, b"\x01" * (65_536 + 1))  # ForwardTooLarge
     d.act("postForward", T, 0, w1, value=1)  # not payable
-    posted = d.act("postForward", T, 0, w1)
-    d.act("postForward", A, 0, w1)  # ForwardAlreadyPosted
+    W = d.add_contract_wallet(T)
+    forwarded = d.act("postForward", W, 0, w1)  # through a contract: its input is W's exec
+    posted = d.act("postForward", T, 0, w1)  # the same bytes again, directly: accepted
+    again = d.act("postForward", A, 0, w1)
     d.act("postForward", B, 0, w2)
     d.act("postForward", T, 2, w1)  # ForwardScoringOff: round 2's rules (checked first)
     d.check_views([A, B, C, T], [0], windows=[(0, h1), (0, h2)])
+    assert forwarded.events == (("ForwardPosted", (0, h1, W, len(w1))),)
     assert posted.events == (("ForwardPosted", (0, h1, T, len(w1))),)
+    assert again.events == (("ForwardPosted", (0, h1, A, len(w1))),)
 
     vote = D.start(4) + 1
     ua, ub, uc = (fed.update(n, 4) for n in (A, B, C))
@@ -293,7 +299,11 @@ def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
     assert [e for e, _ in first.events] == ["Committed", "ForwardVoted"]
     assert [e for e, _ in last.events] == ["Committed", "ForwardVoted", "ForwardAccepted"]
     assert m.get_forward_window_of(d.state, 0) == h1
-    d.act("postForward", T, 0, b"late" * 10, at=D.commit_end(4))  # ForwardVoteClosed
+    repost = d.act("postForward", B, 0, w1)  # after acceptance, votes open: tallies unchanged
+    assert repost.events == (("ForwardPosted", (0, h1, B, len(w1))),)
+    d.check_views([A, B, C], [0, 4], windows=[(0, h1), (0, h2)])
+    d.act("postForward", T, 0, w1, at=D.commit_end(4))  # ForwardVoteClosed, a re-post too
+    d.act("postForward", T, 0, b"late" * 10)  # ForwardVoteClosed
     assert m.forward_close_of(d.state, 1) < D.commit_end(4)
     d.act("postForward", T, 1, b"late" * 10)  # round 1's posts are open until commitEnd(5)
     d.check_views([T], [1], windows=[(1, dg.sha256(b"late" * 10))])

@@ -256,6 +256,7 @@ def play_forward(backend: Backend, store: LocalStore) -> PlayedForward:
     round 0  a, b, c commit (nothing to vote on yet) and reveal; the merge (no window scored
              yet, every record empty) is attested by all and finalized; once round 0's window
              has closed a keeper posts it, and a stranger posts another window (other bars)
+             and the keeper's window again
     round 1  everyone settles round 0; a and b commit voting for the keeper's window (2 of 3
              ether of stake: accepted, q = 2/3), c voting for the stranger's; a and b reveal;
              the merge scores round 0's updates on the accepted window, is attested by all
@@ -299,6 +300,7 @@ def play_forward(backend: Backend, store: LocalStore) -> PlayedForward:
     g.backend.set_time(fw.forward_close(d.reveal_end(0), 0, FORWARD_RULES["forward_bars"]) + 5)
     keeper.post_forward(0, windows["honest"])
     stranger.post_forward(0, windows["other"])
+    stranger.post_forward(0, windows["honest"])  # the same bytes again: a repost replays too
 
     g.goto(1, Phase.COMMIT, 5)
     keeper.open_round(1)

@@ -68,6 +68,24 @@ def test_a_forward_scored_federation_audits_verified(
     assert report.exit_code == 0
 
 
+def test_a_window_posted_twice_is_replayed_twice(
+    played: tuple[PlayedForward, LocalStore], material: V2Material
+) -> None:
+    """§15.2: the same bytes may be posted again (a first post forwarded by another contract
+    leaves them unreadable); each post is a call the machine replays with its own log."""
+    fed, _ = played
+    honest = dg.sha256(fed.windows["honest"])
+    posts = [
+        c for c in material.calls
+        if c.function == "postForward" and dg.sha256(bytes(c.args[1])) == honest
+    ]  # fmt: skip
+    assert len(posts) == 2 and posts[0].sender != posts[1].sender
+    assert [[e.name for e in c.events] for c in posts] == [["ForwardPosted"]] * 2
+    replay = replay_calls(material.calls, fed.gov.chain_id, fed.gov.address)
+    assert replay.failed_round is None and replay.failure is None
+    assert check_machine(replay, 0).status == CheckStatus.PASS
+
+
 def test_the_box_words_are_proven_for_every_window_of_the_round(
     played: tuple[PlayedForward, LocalStore], material: V2Material
 ) -> None:

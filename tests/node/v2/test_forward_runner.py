@@ -1,7 +1,7 @@
 """Forward scoring by the node (docs/protocol.md §15, last paragraph): `NodeRunnerV2` builds round
-w's window from its own bars of the rules' market, posts it unless those bytes are posted, and
-votes for the hash it computed itself on its commit of w + lag; the replay reads the accepted
-window from the `postForward` calldata and the merge of w + lag scores w.
+w's window from its own bars of the rules' market, posts it unless a readable post of those bytes
+is on-chain, and votes for the hash it computed itself on its commit of w + lag; the replay reads
+the accepted window from the `postForward` calldata and the merge of w + lag scores w.
 
 Real runners on the chain of the module (`RoundDriverV2`; embedded and anvil), a real
 LocalStore, the merge's manifest read back from the replay; on anvil also the driver's
@@ -238,14 +238,15 @@ def _send(backend: Backend, account: LocalAccount, to: str | None, data: bytes) 
     return w3.eth.wait_for_transaction_receipt(sent)
 
 
-def test_a_window_first_posted_through_another_contract_is_unreadable_and_scores_missing(
+def test_a_window_first_posted_through_another_contract_is_posted_again_and_scored(
     backend: Backend, tmp_path: Path
 ) -> None:
-    """A known hole, pinned here (reported to the contract's owners): the readers take a
-    window's bytes only from a direct `postForward` call (as reveal payloads), and a window is
-    posted once. A stranger who posts the honest bytes first through a forwarding contract
-    makes every node find them posted, vote for them and have them accepted — and nobody can
-    read them: the round's scores are missing for everyone (no split: every replay says so)."""
+    """A stranger posts the honest bytes first through a forwarding contract: the box marks
+    them posted, but no transaction's input carries them (the readers take a window from a
+    direct `postForward` call, as reveal payloads). The first honest node finds no readable
+    post and posts the bytes again itself (the box accepts a repeated post), the others find
+    that post readable; every node votes, the window is accepted and round LAG's merge scores
+    it — the griefing post changed nothing."""
     fed = _driver(backend, tmp_path, 3)
     for r in range(LAG):
         assert fed.play_round(r).failures == []
@@ -258,14 +259,18 @@ def test_a_window_first_posted_through_another_contract_is_unreadable_and_scores
     _send(backend, stranger, created["contractAddress"], call)
     h = dg.sha256(window)
     assert fed.gov.is_forward_posted(0, h)
+    assert get_forward_window(fed.gov, 0, h) is None  # posted, and unreadable
 
     out = fed.play_round(LAG)
     assert out.failures == []
-    assert all(reps[0].posted == [] and reps[0].voted == [0] for reps in out.reports.values())
+    commits = [reps[0] for reps in out.reports.values()]
+    assert [c.posted for c in commits] == [[0], [], []]  # one re-post, by the first node
+    assert "again: no transaction's input carried the bytes posted" in " ".join(commits[0].actions)
+    assert all(c.voted == [0] for c in commits)
+    posters = [e.poster for e in fed.gov.forward_events(0) if isinstance(e, ForwardPosted)]
+    assert posters == [created["contractAddress"], fed.addresses[0]]
     assert fed.gov.forward_window_of(0) == h
-    assert get_forward_window(fed.gov, 0, h) is None
+    assert get_forward_window(fed.gov, 0, h) == window
     section = _forward_section(fed, LAG)["window"]
-    assert (section["status"], section["reason"]) == (
-        "missing",
-        "the accepted window's bytes were not found",
-    )
+    assert section["status"] == "scored" and section["window_hash"] == "0x" + h.hex()
+    assert {s["node"] for s in section["scores"]} == set(fed.addresses)
