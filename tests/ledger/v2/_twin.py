@@ -19,18 +19,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from functools import cache
 from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from flchain.audit.judge_v2 import chain_doc, machine_doc
 from flchain.backtest import roi_bps
 from flchain.hashing import sha256_hex
 from flchain.ledger import Backend, ContractRevert, LedgerV2, TxResult
 from flchain.ledger.events import ChainEvent
-from flchain.ledger.events_v2 import struct_doc
 from flchain.market.benchmark import Benchmark
 from flchain.market.synthetic import synthetic_bars
 from flchain.model import (
@@ -171,28 +170,6 @@ def make_update(round: int, seed: int, base: bytes | None = None, claim_offset: 
     return Update(round, payload, dg.sha256(base), claim + claim_offset, secrets.token_bytes(32))
 
 
-# ---------------------------------------------------------------- comparable events
-
-
-def plain(value: Any) -> Any:
-    """A machine event value in `ChainEvent.abi_args()`'s JSON-ready form."""
-    if isinstance(value, m.Deployment | m.RulesV2):
-        return struct_doc(value)
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, IntEnum | bool):
-        return int(value)
-    return value
-
-
-def machine_event(event: m.Event) -> tuple[str, dict[str, Any]]:
-    return event.name, {k: plain(v) for k, v in event.args}
-
-
-def chain_event(event: ChainEvent) -> tuple[str, dict[str, Any]]:
-    return event.name, event.abi_args()
-
-
 # ---------------------------------------------------------------- the twin
 
 
@@ -234,7 +211,7 @@ class Twin:
         )
         twin = cls(backend, gov, state)
         logged = gov.events(to_block=gov.from_block)
-        assert [chain_event(e) for e in logged] == [machine_event(e) for e in events]
+        assert [chain_doc(e) for e in logged] == [machine_doc(e) for e in events]
         twin._log(events, logged)
         return twin
 
@@ -263,7 +240,7 @@ class Twin:
         value, rest = (args[0], args[1:]) if takes_value else (0, args)
         assert ledger.account is not None
         events = process(self.state, m.Tx(ledger.account.address, ts, value), *rest)
-        assert [chain_event(e) for e in tx.events] == [machine_event(e) for e in events], method
+        assert [chain_doc(e) for e in tx.events] == [machine_doc(e) for e in events], method
         self._log(events, tx.events)
         return tx
 
