@@ -70,8 +70,8 @@ class Chain(Protocol):
 
 
 class EmbeddedChain:
-    """eth-tester on py-evm, in-process. `time_travel(t)` mines a block at t − 1, so the next
-    block (and an `eth_call` on the pending block) is at t."""
+    """eth-tester on py-evm, in-process. `set_next_timestamp(t)` stamps the pending block, so
+    the next block (and an `eth_call` on the pending block) is at t."""
 
     def __init__(self) -> None:
         from eth_tester import EthereumTester, PyEVMBackend
@@ -88,8 +88,11 @@ class EmbeddedChain:
         latest = self.latest_timestamp()
         if ts <= latest:
             raise ValueError(f"time only moves forward: {ts} ≤ latest block {latest}")
-        if ts > latest + 1:
-            self.tester.time_travel(ts)
+        # The pending header is stamped directly: py-evm opens it at max(wall clock, parent + 1),
+        # so once the wall clock passes the chain (a slow run, a snapshot reverted to) neither
+        # the next block nor eth-tester's `time_travel` could land on `ts`.
+        chain = self.tester.backend.chain
+        chain.header = chain.header.copy(timestamp=ts)
 
     def snapshot(self) -> Any:
         return self.tester.take_snapshot()
