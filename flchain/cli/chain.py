@@ -208,6 +208,14 @@ def deploy(
             "--genesis-from-v1 and --round migrate a v1 round into a protocol v2 deployment: "
             "drop --protocol 1 (or `protocol = 1` in the file)"
         )
+    if protocol is None and (fed is None or fed.protocol is None):
+        # v1 stays the default so that an existing federation file deploys what it always did
+        typer.echo(
+            "warning: deploying protocol v1 (FLChain), which holds only while every node is "
+            "honest (docs/security.md); pass --protocol 2 or set `protocol = 2` in the file "
+            "for stake-weighted finality and slashing",
+            err=True,
+        )
     raw_rules = dict(fed.rules if fed else {})
     if quorum is not None:
         raw_rules["quorum"] = quorum

@@ -177,6 +177,12 @@ def run(
         )
     beacon = node_v2.beacon_source(ledger, beacon_devnet_seed, beacon_url)
     store = open_store(settings)  # a wrong store path fails here, before the unlock
+    if settings.market_data is not None:
+        from flchain.market.loaders import load_csv
+
+        # read again for every window later; a wrong path or layout fails now, once, rather
+        # than as a logged error in every round whose window the node should have voted
+        load_csv(settings.market_data)
     configure_logging(settings.log_level, settings.log_format)
     with wallet_lock(settings.data_dir, info.address):
         from flchain.node.context import bars_source, market_source

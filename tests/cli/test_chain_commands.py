@@ -182,6 +182,8 @@ def test_deploy_govern_and_info_json(flchain: Run, chain: Chain, tmp_path: Path)
     rules = federation_file(tmp_path / "fed.toml", quorum=1, aggregation="median")
     deployed = flchain("chain", "deploy", "--rules", str(rules), "--wallet", "gov", env=chain.env())
     assert deployed.returncode == 0, deployed.stderr
+    # a file that names no protocol still deploys v1, and the operator is told what that means
+    assert "warning: deploying protocol v1 (FLChain), which holds only while" in deployed.stderr
     contract = deployed.stdout.split()[1]
     env = chain.env(FLCHAIN_CONTRACT=contract)
     assert flchain("node", "register", "--wallet", "node-1", env=env).returncode == 0

@@ -218,8 +218,13 @@ class Operator:
         return Keystore(self.data_dir / "keystores").unlock(name, PASSWORD)
 
     def deploy(self, path: Path, *extra: str) -> LedgerV2:
-        out = self.run("chain", "deploy", "--rules", str(path), "--wallet", "gov", *extra)
-        self.contract = out.split()[1]
+        result = self._call(("chain", "deploy", "--rules", str(path), "--wallet", "gov", *extra))
+        assert result.returncode == 0, (result.stdout, result.stderr)
+        assert (
+            "Traceback" not in result.stderr
+            and "warning: deploying protocol v1" not in result.stderr
+        )
+        self.contract = result.stdout.split()[1]
         return LedgerV2.connect(self.backend, self.contract)
 
 

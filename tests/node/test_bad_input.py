@@ -95,6 +95,27 @@ def test_missing_profile(devnet: Devnet, tmp_path: Path, command: str) -> None:
     assert not missing.parent.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "cannot read"), ("not,a\nkline,file\n", "market.csv")],
+)
+def test_run_with_unreadable_market_data(
+    devnet: Devnet, tmp_path: Path, content: str | None, expected: str
+) -> None:
+    market = tmp_path / "market.csv"
+    if content is not None:
+        market.write_text(content)
+    before = devnet.state()
+    env = clean_env(NO_COLOR="1", FLCHAIN_PASSWORD=PASSWORD, FLCHAIN_MARKET_DATA=str(market))
+    result = run_flchain(
+        "node", "run", "--wallet", "node-1", "--data-dir", str(devnet.data_dir), env=env,
+        timeout=180,
+    )  # fmt: skip
+    line = error_line(result)
+    assert expected in line and str(market) in line
+    assert devnet.state() == before
+
+
 def test_no_devnet_in_the_data_dir(tmp_path: Path) -> None:
     """No profile where one is looked for by default: the wallet cannot be found there."""
     result = flchain("node", "status", "--wallet", "node-1", "--data-dir", str(tmp_path))
