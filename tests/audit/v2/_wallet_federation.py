@@ -147,10 +147,14 @@ class PlayedWallet:
 
 def play_with_wallet(backend: Backend, store: LocalStore) -> PlayedWallet:
     store.put(base_weights())
-    g = LedgerV2.deploy(backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules())
+    g = LedgerV2.deploy(
+        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+    )
     a, b = (g.with_account(wallet(backend)) for _ in range(2))
     operator = wallet(backend)
-    w = WalletLedger(g.binding, operator, deploy_contract(backend, operator, WALLET_SOL, "V2Wallet"))
+    w = WalletLedger(
+        g.binding, operator, deploy_contract(backend, operator, WALLET_SOL, "V2Wallet")
+    )
     batch = deploy_contract(backend, operator, BATCH_SOL, "V2Batch")
     keeper = g.with_account(wallet(backend))
     nodes: list[LedgerV2] = [a, b, w]
