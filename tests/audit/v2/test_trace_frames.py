@@ -1,0 +1,114 @@
+"""Reading a call trace as the calls it made into the contract (`flchain.audit.trace`, pure),
+and what the replay says of a call it could not read (no chain: trace JSON written here in
+geth's callTracer shape, as anvil answers it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flchain.audit.judge_v2 import ChainCall, untraced_failure
+from flchain.audit.trace import MAX_FRAMES, TraceProblem, get_entry_frames
+from flchain.ledger.backends import EmbeddedBackend
+from flchain.ledger.traces import fetch_call_trace
+
+EOA = "0x" + "e0" * 20
+WALLET = "0x" + "aa" * 20
+BATCH = "0x" + "bb" * 20
+CONTRACT = "0x" + "cc" * 20
+BOX = "0x" + "dd" * 20
+TARGETS = (CONTRACT, BOX)
+
+
+def frame(
+    sender: str, to: str, data: str = "0x", kind: str = "CALL", *calls: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    out = {"from": sender, "to": to, "input": data, "type": kind, "value": "0x0", **more}
+    if calls:
+        out["calls"] = list(calls)
+    return out
+
+
+def entries(trace: dict[str, Any]) -> list[tuple[str, str, bytes | None, bool]]:
+    found = get_entry_frames(trace, EOA, trace["to"], bytes.fromhex(trace["input"][2:]), TARGETS)
+    return [(f.sender.lower(), f.input.hex(), f.revert, f.undone) for f in found]
+
+
+def test_entry_frames_come_in_execution_order_with_their_caller_and_revert() -> None:
+    """A batch: the wallet's call (its own call into the box is the machine's to model), a
+    reverted call whose revert the batch caught, a call that returned under a wallet frame
+    that reverted after it (undone), a staticcall and a delegatecall (not entries)."""
+    trace = frame(
+        EOA, BATCH, "0x01", "CALL",
+        frame(WALLET, CONTRACT, "0x02", "CALL", frame(CONTRACT, BOX, "0x03")),
+        frame(WALLET, CONTRACT, "0x04", error="execution reverted", output="0xdeadbeef"),
+        frame(BATCH, WALLET, "0x05", "CALL", frame(WALLET, CONTRACT, "0x06"),
+              error="execution reverted"),
+        frame(WALLET, CONTRACT, "0x07", "STATICCALL"),
+        frame(WALLET, CONTRACT, "0x08", "DELEGATECALL"),
+    )  # fmt: skip
+    assert entries(trace) == [
+        (WALLET, "02", None, False),
+        (WALLET, "04", bytes.fromhex("deadbeef"), False),
+        (WALLET, "06", None, True),
+    ]
+
+
+def test_a_re_entrant_call_is_a_trace_problem() -> None:
+    """The contract pays a wallet whose receive() calls the contract again: the machine
+    processes one call at a time, so the audit says it cannot read it rather than guess."""
+    trace = frame(
+        EOA, WALLET, "0x", "CALL",
+        frame(WALLET, CONTRACT, "0x01", "CALL", frame(CONTRACT, WALLET, "0x", "CALL",
+                                                       frame(WALLET, CONTRACT, "0x02"))),
+    )  # fmt: skip
+    with pytest.raises(TraceProblem, match="re-enters the contract"):
+        entries(trace)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda t: t.update(input="0x99"), "not the signed transaction"),
+        (lambda t: t.update(to=BOX), "not the signed transaction"),
+        (lambda t: t["calls"][0].update(value="ten"), "no valid 'value'"),
+        (lambda t: t["calls"][0].update(input="0x123"), "no valid 'input'"),
+        (lambda t: t["calls"][0].update(type="JUMP"), "unknown type"),
+        (lambda t: t["calls"][0].update(error=7), "malformed 'error'"),
+        (lambda t: t["calls"].append("frame"), "is not an object"),
+        (lambda t: t.update(calls=[frame(WALLET, BATCH)] * (MAX_FRAMES + 1)), "more than"),
+    ],
+    ids=["input", "to", "value", "odd-hex", "type", "error", "not-object", "too-many"],
+)
+def test_a_malformed_trace_is_a_trace_problem_not_a_crash(edit: Any, named: str) -> None:
+    trace = frame(EOA, WALLET, "0x01", "CALL", frame(WALLET, CONTRACT, "0x02"))
+    edit(trace)
+    with pytest.raises(TraceProblem, match=named):
+        get_entry_frames(trace, EOA, WALLET, b"\x01", TARGETS)
+
+
+def test_a_deep_trace_is_walked_without_recursion() -> None:
+    """A chain of 1 000 nested frames (the EVM allows 1 024) is read, not a RecursionError."""
+    trace = inner = frame(EOA, WALLET, "0x", "CALL")
+    for _ in range(1000):
+        child = frame(WALLET, WALLET)
+        inner["calls"] = [child]
+        inner = child
+    inner["calls"] = [frame(WALLET, CONTRACT, "0x0a")]
+    assert entries(trace) == [(WALLET, "0a", None, False)]
+
+
+def test_without_a_tracer_the_call_is_named_with_the_method_that_would_read_it() -> None:
+    """The embedded chain has no tracer: the replay's message names the transaction, where it
+    was sent and the RPC method that would make it verifiable."""
+    read = fetch_call_trace(EmbeddedBackend(), "0x" + "11" * 32)
+    assert read.trace is None and not read.supported
+    assert read.problem is not None and "debug_traceTransaction" in read.problem
+    call = ChainCall(
+        tx_hash="0x" + "11" * 32, block_number=7, timestamp=0, sender=EOA, to=WALLET, value=0,
+        function=None, args=(), events=(), untraced=read.problem,
+    )  # fmt: skip
+    message = untraced_failure(call)
+    assert message.startswith(f"tx 0x{'11' * 32} (block 7, sent to {WALLET})")
+    assert "debug_traceTransaction with geth's callTracer would make it verifiable" in message
