@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from _lying_rpc import LyingRpc
-from _wallet_federation import PlayedWallet, play_with_wallet
+from _wallet_federation import PlayedWallet, play_forward_through_wallets, play_with_wallet
 
 from flchain.audit.core_v2 import audit_v2, gather_v2
 from flchain.audit.judge_v2 import ChainCall, V2Material, check_machine, replay_calls
@@ -251,3 +251,22 @@ def test_a_trace_that_cannot_be_read_leaves_the_rest_unverifiable(
     message = report.rounds[0].checks[0].message
     assert named in message and "debug_traceTransaction" in message and "tx 0x" in message
     assert report.exit_code != 0
+
+
+def test_a_forward_window_posted_first_through_a_contract_audits_verified(
+    anvil: AnvilProcess, tmp_path: Path
+) -> None:
+    """The forward re-post attack (docs/security.md §7): a stranger's wallet posts the honest
+    window first; a keeper posts it again directly; round 1 votes for it (one vote through a
+    wallet's commitWithForward) and scores round 0 on it. Every call is replayed — the
+    stranger's post through its trace — and both rounds verify; the window's bytes the merge
+    scored on are read from the direct post only, as the nodes read them."""
+    backend = RpcBackend(anvil.url, kind="anvil", expected_chain_id=anvil.chain_id)
+    fed = play_forward_through_wallets(backend, LocalStore(tmp_path))
+    report = audit_v2(fed.gov, LocalStore(tmp_path))
+    assert [r.verdict for r in report.rounds] == [Verdict.VERIFIED] * 2, report.rounds
+    status = _status(report)
+    assert status["0.forward"] == "pass" and status["state"] == "pass"
+    (posted,) = [c for c in gather_v2(fed.gov, [0, 1]).calls if c.tx_hash == fed.batch_tx]
+    assert posted.function is None and posted.inner is not None
+    assert [i.function for i in posted.inner] == ["postForward"]
