@@ -243,7 +243,10 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
     signed (checked to hash to its hash; `flchain.ledger.payloads`), its sender recovered from
     the signature and its calldata decoded by the ABI. The deployment is read as the RPC shows
     it (its creation code is larger than the signed-read bound): the machine checks its sender
-    against the governor its logs name (`GovernanceTransferred`)."""
+    against the governor its logs name (`GovernanceTransferred`). A transaction whose signed
+    input is not a call to the contract or its box reached them through another contract: its
+    call trace is asked for (`flchain.ledger.traces`) and read into the calls that entered them
+    (`ChainCall.inner`), or why it could not be (`ChainCall.untraced`)."""
     by_tx: dict[str, list[ChainEvent]] = {}
     for e in contract_events(ledger, to_block):
         by_tx.setdefault(e.tx_hash, []).append(e)

@@ -7,7 +7,9 @@
 
 The material (`V2Material`) is gathered by `flchain.audit.core_v2` (I/O): every transaction
 that emitted a log of the contract (`ChainCall`: sender, value, block timestamp, calldata
-decoded by the ABI, and the logs the event query returned for it), the code at the address,
+decoded by the ABI, and the logs the event query returned for it; for a transaction that
+reached the contract through another contract, the calls its call trace shows entering the
+contract or its forward box, `InnerCall`, `flchain.audit.trace`), the code at the address,
 the state proof of the contract's account and of each round's accumulator word, the views at
 the audited block; the merges and final manifests come with each round.
 
@@ -24,8 +26,11 @@ deployment's three, then six per round):
                    every node's view equal the contract's views, and the contract's balance —
                    proven — equals the machine's
     machine        (per round) each transaction of the round, fed to the reference machine
-                   (`flchain.protocol.machine`) with its calldata, sender, value and block time,
-                   is accepted and returns exactly the logs the chain shows: commitments,
+                   (`flchain.protocol.machine`) with its calldata, sender, value and block time
+                   — or, sent through another contract, each call its trace shows entering the
+                   contract, with the calling contract as sender, one after the other; a call
+                   that reverted there (caught by its caller) refused by the machine with the
+                   same custom error — is accepted and returns exactly the logs the chain shows: commitments,
                    reveal outcomes (base, band, eligibility, duplicates), frozen stake weights,
                    tallies and the finality threshold, every slash and its precondition,
                    settlement proofs against the final roots, payouts
@@ -50,7 +55,9 @@ deployment's three, then six per round):
 
 The replay stops at the first transaction where machine and chain disagree (after it the
 machine's state is not the contract's): that round's `machine` check fails naming the
-transaction, and later rounds' checks are unverifiable.
+transaction, and later rounds' checks are unverifiable. A transaction through another contract
+whose calls could not be read (no tracing RPC, a malformed or oversized trace, a re-entrant
+call) stops it the same way, `unverifiable`, naming the transaction and what would read it.
 """
 
 from __future__ import annotations
@@ -276,8 +283,8 @@ class _Step:
     function: str
     args: tuple[Any, ...]
     tx: m.Tx
-    #: None: it succeeded on chain; else it reverted, with this custom error if its data named
-    #: one (`expected`) — the machine must refuse it so
+    #: it reverted on chain (caught by its caller) with the custom error `expected`: the
+    #: machine must refuse it so (a revert naming none is not fed to the machine)
     reverted: bool = False
     expected: tuple[str, tuple[Any, ...]] | None = None
 
