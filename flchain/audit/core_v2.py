@@ -162,10 +162,15 @@ def _functions(
     return out
 
 
+@cache
+def _errors() -> dict[bytes, tuple[str, list[str]]]:
+    return {**_functions(kind="error"), **_functions(FORWARD_BOX, "error")}
+
+
 def _custom_error(data: bytes) -> tuple[str, tuple[Any, ...]] | None:
     """The contract's or the box's custom error that revert `data` encodes, with its
     arguments (None: no data, out of gas, or anything else)."""
-    found = {**_functions(kind="error"), **_functions(FORWARD_BOX, "error")}.get(data[:4])
+    found = _errors().get(data[:4])
     if found is None or len(data) < 4:
         return None
     try:

@@ -236,12 +236,13 @@ def _who(call: ChainCall) -> str:
     return f"{call.function or 'a call'} by {call.sender} (tx {call.tx_hash[:10]}…, block {call.block_number})"
 
 
-def _inner_who(call: ChainCall, inner: InnerCall) -> str:
-    n = len(call.inner or ())
-    k = (call.inner or ()).index(inner) + 1
+def _inner_who(call: ChainCall, k: int) -> str:
+    calls = call.inner or ()
+    inner = calls[k]
     return (
-        f"{inner.function or 'a call'} by {inner.sender} (call {k} of {n} through another "
-        f"contract in tx {call.tx_hash[:10]}…, block {call.block_number})"
+        f"{inner.function or 'a call'} by {inner.sender} (call {k + 1} of {len(calls)} through "
+        f"another contract, trace frame {inner.position}, in tx {call.tx_hash[:10]}…, block "
+        f"{call.block_number})"
     )
 
 
@@ -302,7 +303,7 @@ def _steps(
         out.stop(call_round(call, deployment), untraced_failure(call), unverifiable=True)
         return None
     steps = []
-    for inner in call.inner:
+    for k, inner in enumerate(call.inner):
         round = get_call_round(inner.function, inner.args, call.timestamp, deployment)
         if inner.undone or (inner.reverted and inner.error is None):
             continue  # nothing it did remains, and its data names no refusal to check
@@ -313,7 +314,7 @@ def _steps(
             if inner.reverted:  # a refusal of a function the target does not have
                 continue
             out.stop(
-                round, f"{_inner_who(call, inner)}: its calldata is not a call of the "
+                round, f"{_inner_who(call, k)}: its calldata is not a call of the "
                 "contract's or the box's ABI", unverifiable=True,
             )  # fmt: skip
             return None
@@ -321,7 +322,7 @@ def _steps(
         out.count(round)
         tx = m.Tx(inner.sender, call.timestamp, inner.value)
         steps.append(
-            _Step(_inner_who(call, inner), inner.function, inner.args, tx, inner.reverted,
+            _Step(_inner_who(call, k), inner.function, inner.args, tx, inner.reverted,
                   inner.error)
         )  # fmt: skip
     return steps
@@ -522,7 +523,7 @@ def check_machine(replay: MachineReplay, round: int) -> RuleCheck:
     if replay.failed_round is None or round < replay.failed_round:
         return RuleCheck(
             rule="machine", status=CheckStatus.PASS,
-            message=f"{n} transaction(s) replayed by the reference machine, logs equal",
+            message=f"{n} call(s) replayed by the reference machine, logs equal",
         )  # fmt: skip
     if round == replay.failed_round:
         status = CheckStatus.UNVERIFIABLE if replay.unverifiable else CheckStatus.FAIL

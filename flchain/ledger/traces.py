@@ -17,6 +17,7 @@ usually refuse the `debug_` namespace — `TraceRead.supported` says so, `proble
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,7 +26,7 @@ import requests
 from flchain.ledger.backends import NETWORK_ERRORS, Backend, RpcBackend
 from flchain.ledger.errors import first_line
 
-__all__ = ["MAX_TRACE_BYTES", "TRACER", "TRACE_METHOD", "TraceRead", "fetch_call_trace"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_TRACE_BYTES", "TRACER", "TRACE_METHOD", "TraceRead", "fetch_call_trace"]
 
 TRACE_METHOD: Final = "debug_traceTransaction"
 #: geth's built-in call tracer (anvil, reth and hardhat ≥ 2.21 answer it too); no logs: the
@@ -34,6 +35,13 @@ TRACER: Final = {"tracer": "callTracer", "tracerConfig": {"withLog": False}}
 #: The largest trace answer read. A forwarded forward-window post (64 KiB of calldata, hex
 #: doubled at each frame that carries it) through a few frames stays well under it.
 MAX_TRACE_BYTES: Final = 4 * 1024 * 1024
+#: The deepest JSON nesting parsed: a call frame is two levels (the frame, its `calls` list)
+#: and the EVM's call depth is at most 1 024. Checked before parsing: once py_ecc is imported
+#: (it raises Python's recursion limit to 100 000) a JSON answer nested ~100 000 deep makes
+#: the C parser overflow the stack — a crash, not an exception.
+MAX_JSON_DEPTH: Final = 2 * 1024 + 16
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _TIMEOUT_S: Final = 60.0
 _NOT_SUPPORTED: Final = (-32601, -32004)  # "method not found", "method not supported"
 _POST_ERRORS: Final[tuple[type[BaseException], ...]] = (
@@ -87,10 +95,21 @@ def _post(url: str, body: dict[str, Any]) -> bytes | None:
         return bytes(buffer)
 
 
+def _json_depth(text: bytes) -> int:
+    """The deepest nesting of brackets in `text` outside JSON strings (linear, no recursion)."""
+    depth = deepest = 0
+    for byte in _STRING.sub(b'""', text).translate(None, _BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _read_answer(text: bytes) -> TraceRead:
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        return TraceRead(problem=f"the trace answer is nested deeper than {MAX_JSON_DEPTH}")
     try:
         answer = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return TraceRead(problem="the trace answer is not JSON")
     if not isinstance(answer, dict):
         return TraceRead(problem="the trace answer is not a JSON-RPC response")

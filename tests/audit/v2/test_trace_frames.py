@@ -4,14 +4,18 @@ geth's callTracer shape, as anvil answers it)."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from flchain.audit.judge_v2 import ChainCall, untraced_failure
 from flchain.audit.trace import MAX_FRAMES, TraceProblem, get_entry_frames
-from flchain.ledger.backends import EmbeddedBackend
-from flchain.ledger.traces import fetch_call_trace
+from flchain.ledger.backends import EmbeddedBackend, RpcBackend
+from flchain.ledger.traces import MAX_JSON_DEPTH, fetch_call_trace
 
 EOA = "0x" + "e0" * 20
 WALLET = "0x" + "aa" * 20
@@ -112,3 +116,59 @@ def test_without_a_tracer_the_call_is_named_with_the_method_that_would_read_it()
     message = untraced_failure(call)
     assert message.startswith(f"tx 0x{'11' * 32} (block 7, sent to {WALLET})")
     assert "debug_traceTransaction with geth's callTracer would make it verifiable" in message
+
+
+@pytest.fixture
+def hostile_rpc() -> Iterator[tuple[str, list[bytes]]]:
+    """A JSON-RPC endpoint on 127.0.0.1 (a fault injected on purpose) that answers
+    eth_chainId and, to anything else, the raw bytes the test puts in the list."""
+    answers: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            if body.get("method") == "eth_chainId":
+                out = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": "0x7a69"}).encode()
+            else:
+                out = answers[0]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", answers
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_hostile_trace_answer_is_refused_before_it_is_parsed(
+    hostile_rpc: tuple[str, list[bytes]],
+) -> None:
+    """Nested 100 000 deep, a JSON answer would overflow the C parser's stack once py_ecc has
+    raised the recursion limit (a crash of the auditor): its depth is measured first, brackets
+    inside strings not counted; so are answers that are not JSON-RPC at all."""
+    url, answers = hostile_rpc
+    backend = RpcBackend(url)
+    tx = "0x" + "22" * 32
+    for answer, named in (
+        (b'{"result":' + b"[" * 100_000 + b"]" * 100_000 + b"}", f"nested deeper than {MAX_JSON_DEPTH}"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON-RPC response"),
+        (b'{"jsonrpc": "2.0", "id": 1}', "has no result"),
+    ):  # fmt: skip
+        answers[:] = [answer]
+        read = fetch_call_trace(backend, tx)
+        assert read.trace is None and read.problem is not None and named in read.problem
+        assert read.supported
+    answers[:] = [json.dumps({"result": {"error": "[[[[" * 10_000, "type": "CALL"}}).encode()]
+    assert fetch_call_trace(backend, tx).trace["type"] == "CALL"  # brackets in a string
