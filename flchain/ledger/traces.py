@@ -23,10 +23,17 @@ from typing import Any, Final
 
 import requests
 
-from flchain.ledger.backends import NETWORK_ERRORS, Backend, RpcBackend
+from flchain.ledger.backends import NETWORK_ERRORS, Backend, EmbeddedBackend, RpcBackend
 from flchain.ledger.errors import first_line
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_TRACE_BYTES", "TRACER", "TRACE_METHOD", "TraceRead", "fetch_call_trace"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_TRACE_BYTES",
+    "TRACER",
+    "TRACE_METHOD",
+    "TraceRead",
+    "fetch_call_trace",
+]
 
 TRACE_METHOD: Final = "debug_traceTransaction"
 #: geth's built-in call tracer (anvil, reth and hardhat ≥ 2.21 answer it too); no logs: the
@@ -63,9 +70,8 @@ class TraceRead:
 def fetch_call_trace(backend: Backend, tx_hash: str) -> TraceRead:
     """The call trace of `tx_hash` (0x-hex), read as untrusted JSON up to MAX_TRACE_BYTES."""
     if not isinstance(backend, RpcBackend):
-        return TraceRead(
-            problem=f"the {type(backend).__name__} chain has no {TRACE_METHOD}", supported=False
-        )
+        chain = "embedded chain (py-evm)" if isinstance(backend, EmbeddedBackend) else "chain"
+        return TraceRead(problem=f"the {chain} has no {TRACE_METHOD}", supported=False)
     body = {"jsonrpc": "2.0", "id": 1, "method": TRACE_METHOD, "params": [tx_hash, TRACER]}
     failure = "no endpoint"
     for url in [backend.active_url, *(u for u in backend.urls if u != backend.active_url)]:

@@ -108,7 +108,7 @@ def test_without_a_tracer_the_call_is_named_with_the_method_that_would_read_it()
     was sent and the RPC method that would make it verifiable."""
     read = fetch_call_trace(EmbeddedBackend(), "0x" + "11" * 32)
     assert read.trace is None and not read.supported
-    assert read.problem is not None and "debug_traceTransaction" in read.problem
+    assert read.problem == "the embedded chain (py-evm) has no debug_traceTransaction"
     call = ChainCall(
         tx_hash="0x" + "11" * 32, block_number=7, timestamp=0, sender=EOA, to=WALLET, value=0,
         function=None, args=(), events=(), untraced=read.problem,
