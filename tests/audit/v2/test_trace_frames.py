@@ -1,6 +1,7 @@
-"""Reading a call trace as the calls it made into the contract (`flchain.audit.trace`, pure),
-and what the replay says of a call it could not read (no chain: trace JSON written here in
-geth's callTracer shape, as anvil answers it)."""
+"""Reading a call trace as the calls it made into the contract (`flchain.audit.trace`, pure:
+trace JSON written here in geth's callTracer shape, as anvil answers it), the bounded reader
+(`flchain.ledger.traces`) against a hostile endpoint, and what the audit says of a call it
+could not read on the embedded chain, which has no tracer."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _wallet_federation import play_with_wallet
 
+from flchain.audit.core_v2 import audit_v2
 from flchain.audit.judge_v2 import ChainCall, untraced_failure
+from flchain.audit.report import Verdict
 from flchain.audit.trace import MAX_FRAMES, TraceProblem, get_entry_frames
 from flchain.ledger.backends import EmbeddedBackend, RpcBackend
+from flchain.ledger.events_v2 import Registered
 from flchain.ledger.traces import MAX_JSON_DEPTH, fetch_call_trace
+from flchain.storage import LocalStore
 
 EOA = "0x" + "e0" * 20
 WALLET = "0x" + "aa" * 20
@@ -172,3 +179,20 @@ def test_a_hostile_trace_answer_is_refused_before_it_is_parsed(
         assert read.supported
     answers[:] = [json.dumps({"result": {"error": "[[[[" * 10_000, "type": "CALL"}}).encode()]
     assert fetch_call_trace(backend, tx).trace["type"] == "CALL"  # brackets in a string
+
+
+def test_on_the_embedded_chain_a_wallet_node_stops_the_replay_naming_the_transaction(
+    tmp_path: Path,
+) -> None:
+    """No tracer (py-evm): as before, the round of the wallet's first call (its registration,
+    placed in round 0) and every later one are unverifiable; the message names the transaction
+    and the method that would make it verifiable."""
+    backend = EmbeddedBackend()
+    fed = play_with_wallet(backend, LocalStore(tmp_path))
+    report = audit_v2(fed.gov, LocalStore(tmp_path))
+    assert [r.verdict for r in report.rounds] == [Verdict.UNVERIFIABLE] * 2
+    (register,) = [e for e in fed.gov.events(Registered) if e.node == fed.node.wallet.address]
+    message = report.rounds[0].checks[0].message
+    assert message.startswith(f"tx {register.tx_hash} (block {register.block_number}, sent to")
+    assert "the embedded chain (py-evm) has no debug_traceTransaction" in message
+    assert "an RPC that answers debug_traceTransaction with geth's callTracer" in message
