@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from eth_utils import to_checksum_address
 
-from flchain.errors import FlchainError
+from flchain.audit.errors import TraceProblem
 
 __all__ = ["MAX_DEPTH", "MAX_FRAMES", "Frame", "TraceProblem", "get_entry_frames"]
 
@@ -46,10 +46,6 @@ _QUANTITY: Final = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _KINDS: Final = frozenset(
     {"CALL", "STATICCALL", "DELEGATECALL", "CALLCODE", "CREATE", "CREATE2", "SELFDESTRUCT"}
 )
-
-
-class TraceProblem(FlchainError):
-    """The call trace cannot be read as the calls it made into the contract."""
 
 
 @dataclass(frozen=True)
