@@ -57,25 +57,24 @@ def _status(report: AuditReport) -> dict[str, str]:
 
 
 def test_a_contract_wallet_node_audits_verified_through_its_trace(
-    anvil: AnvilProcess, played: tuple[PlayedWallet, Path]
+    anvil: AnvilProcess, played: tuple[PlayedWallet, Path], material: V2Material
 ) -> None:
+    """`flchain audit --all`: both rounds verified, the deployment's state equal to the
+    machine's; each of the wallet's 9 transactions was replayed from its trace, the wallet as
+    the sender of every call into the contract."""
     fed, folder = played
     where = ["--rpc", anvil.url, "--contract", fed.gov.address, "--store", str(folder)]
     out = run_flchain("audit", *where, "--all", "--from-block", str(fed.gov.from_block), "--json")
     doc = json.loads(out.stdout)
     assert out.returncode == 0, out.stdout + out.stderr
     assert [(r["round"], r["verdict"]) for r in doc["rounds"]] == [(0, "verified"), (1, "verified")]
-
-    report = _through(anvil.url, played)
-    machine = {r.round: r.checks[0].message for r in report.rounds}
-    wallet = played[0].node._me()
-    inner = [c for c in report_calls(played) if c.inner]
-    # every call of the wallet's was fed to the machine through its trace: 9 transactions
-    assert len(inner) == 9 and all(i.sender == wallet for c in inner for i in c.inner or ())
-    assert "replayed by the reference machine" in machine[1]
+    assert {c["rule"]: c["status"] for c in doc["checks"]}["state"] == "pass"
+    traced = [c for c in material.calls if c.inner is not None]
+    assert len(traced) == 9 and all(c.untraced is None for c in traced)
+    assert {i.sender for c in traced for i in c.inner or ()} == {fed.node.wallet.address}
 
 
-def report_calls(played: tuple[PlayedWallet, Path]) -> list[ChainCall]:
+def _calls(played: tuple[PlayedWallet, Path]) -> list[ChainCall]:
     return gather_v2(played[0].gov, [0, 1]).calls
 
 
@@ -210,7 +209,7 @@ def test_a_trace_that_alters_a_frame_is_caught_by_the_machine(
     """The wallet's register with one more wei than it sent: the machine's Registered bond
     is not the log's."""
     fed = played[0]
-    (register,) = [c for c in report_calls(played) if c.inner and c.inner[0].function == "register"]
+    (register,) = [c for c in _calls(played) if c.inner and c.inner[0].function == "register"]
 
     def more_value(answer: dict[str, Any]) -> None:
         (frame,) = _frames(answer["result"], fed.gov.address)
@@ -245,11 +244,12 @@ def test_a_trace_that_cannot_be_read_leaves_the_rest_unverifiable(
 
     with LyingTracer(anvil.url, replace_answer) as url:
         report = _through(url, played)
-    first = report_calls(played)[0]
-    assert first.to is None
+    (register,) = [c for c in _calls(played) if c.inner and c.inner[0].function == "register"]
     assert [r.verdict for r in report.rounds] == [Verdict.UNVERIFIABLE] * 2
     message = report.rounds[0].checks[0].message
-    assert named in message and "debug_traceTransaction" in message and "tx 0x" in message
+    assert message.startswith(f"tx {register.tx_hash} (block {register.block_number}, sent to")
+    assert named in message
+    assert "an RPC that answers debug_traceTransaction with geth's callTracer" in message
     assert report.exit_code != 0
 
 
