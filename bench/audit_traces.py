@@ -2,7 +2,7 @@
 
     python bench/audit_traces.py [--rounds 3] [--nodes 5]
 
-On anvil, two federations of `--nodes` nodes × `--rounds` claim-scored rounds are played: one
+On anvil (a new one for each figure), two federations of `--nodes` nodes × `--rounds` claim-scored rounds are played: one
 of EOAs (tests/audit/v2/_federation.py `play_rounds`: the baseline, no transaction needs a
 trace) and one whose every node is a contract wallet (tests/audit/v2/_wallet_federation.py
 `play_wallet_rounds`: every call of a node goes through its V2Wallet, so each is read from
@@ -76,18 +76,22 @@ def measure(url: str, play: Play, rounds: int, nodes: int, tracer: bool = True) 
         )
 
 
+def on_new_anvil(play: Play, rounds: int, nodes: int, tracer: bool = True) -> str:
+    """`measure` on an anvil of its own, so that no figure pays for another's history."""
+    with AnvilProcess() as anvil:
+        return measure(anvil.url, play, rounds, nodes, tracer)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--nodes", type=int, default=5)
     args = ap.parse_args()
-    with AnvilProcess() as anvil:
-        n, r = args.nodes, args.rounds
-        print(f"audit_v2 of {n} nodes x {r} rounds on anvil, fresh backend:")
-        print(f"  baseline, EOA nodes (nothing to trace):   {measure(anvil.url, play_rounds, r, n)}")  # fmt: skip
-        wallets = play_wallet_rounds
-        print(f"  wallet nodes, traced (callTracer):         {measure(anvil.url, wallets, r, n)}")  # fmt: skip
-        print(f"  wallet nodes, tracer withheld:             {measure(anvil.url, wallets, r, n, False)}")  # fmt: skip
+    n, r = args.nodes, args.rounds
+    print(f"audit_v2 of {n} nodes x {r} rounds on anvil, fresh backend, best of {REPEATS}:")
+    print(f"  baseline, EOA nodes (nothing to trace):   {on_new_anvil(play_rounds, r, n)}")
+    print(f"  wallet nodes, traced (callTracer):         {on_new_anvil(play_wallet_rounds, r, n)}")  # fmt: skip
+    print(f"  wallet nodes, tracer withheld:             {on_new_anvil(play_wallet_rounds, r, n, False)}")  # fmt: skip
 
 
 if __name__ == "__main__":
