@@ -307,6 +307,8 @@ def _steps(
         round = get_call_round(inner.function, inner.args, call.timestamp, deployment)
         if inner.undone or (inner.reverted and inner.error is None):
             continue  # nothing it did remains, and its data names no refusal to check
+        if inner.function is not None and inner.function not in m.PROCESS:
+            continue  # a view called with CALL (a Safe's, say): it changes nothing
         readable = inner.function is not None and _same(
             inner.to, _target(inner.function, contract, box)
         )
@@ -389,7 +391,9 @@ def _replay_step(
 ) -> tuple[str, bool] | None:
     """Run one call on the machine; consume the chain logs it emits from `pending`. A failure
     is (what differs, whether it is unverifiable rather than a disagreement)."""
-    process = m.PROCESS[step.function]
+    process = m.PROCESS.get(step.function)
+    if process is None:  # a direct call of a view: it emits nothing
+        return f"{step.who} changes nothing, yet the chain shows logs for it", False
     try:
         args = machine_args(step.function, step.args)
         events = process(state, step.tx, *args)

@@ -105,7 +105,8 @@ def test_a_batch_of_calls_in_one_transaction_is_replayed_call_by_call(
 ) -> None:
     """The wallet's settle, commit and second commit in one transaction: three calls, in order;
     the second commit reverted (AlreadyCommitted, caught by the batch) and the machine refuses
-    it so; the first two's events are the transaction's logs, in order."""
+    it so; the first two's events are the transaction's logs, in order (a view called with
+    CALL among them changes nothing and is passed over). Each rewrite of the calls is named."""
     _, call = _batch(material, played)
     assert call.inner is not None and call.function is None
     assert [(i.function, i.reverted) for i in call.inner] == [
@@ -114,6 +115,10 @@ def test_a_batch_of_calls_in_one_transaction_is_replayed_call_by_call(
     error = call.inner[2].error
     assert error is not None and error[0] == "AlreadyCommitted"
     assert _replay_with(material, played, lambda c: c).startswith("pass")
+    assert call.inner is not None
+    view = replace(call.inner[0], function="accounts", args=())  # a view called with CALL
+    with_view = replace(call, inner=(view, *call.inner))
+    assert _replay_with(material, played, lambda c: with_view).startswith("pass")
 
     def inner(c: ChainCall, k: int, **changes: Any) -> ChainCall:
         assert c.inner is not None
