@@ -137,6 +137,8 @@ def get_entry_frames(
         children = frame.get("calls", [])
         if not isinstance(children, list):
             raise TraceProblem(f"the trace's frame {where} has malformed 'calls'")
+        if seen + len(stack) + len(children) > MAX_FRAMES:
+            raise TraceProblem(f"the trace has more than {MAX_FRAMES} frames or is too deep")
         state = (inside or (into and kind == "CALL"), undone or reverted)
         stack.extend((child, depth + 1, *state) for child in reversed(children))
     return out
