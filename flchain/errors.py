@@ -29,7 +29,8 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   └── ReceiptTimeout (also LedgerError) [exit 2]                      flchain.ledger.errors
     ├── AuditError [exit 2]                                                 flchain.audit.errors
     │   ├── AuditSourceUnavailable (also UnavailableError) [exit 2]         flchain.audit.errors
-    │   └── ProofError [exit 2]                                             flchain.audit.errors
+    │   ├── ProofError [exit 2]                                             flchain.audit.errors
+    │   └── TraceProblem [exit 2]                                           flchain.audit.errors
     ├── BacktestError                                                       flchain.backtest.errors
     ├── MigrationRefused                                                    flchain.cli.errors
     ├── NotGovernor                                                         flchain.cli.errors

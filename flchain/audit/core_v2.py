@@ -26,6 +26,7 @@ from flchain.audit import code_v2
 from flchain.audit.code_v2 import FORWARD_BOX
 from flchain.audit.judge_v2 import (
     ChainCall,
+    InnerCall,
     MachineReplay,
     V2Material,
     check_accumulator,
@@ -50,6 +51,7 @@ from flchain.audit.report import (
     RuleCheck,
     Severity,
 )
+from flchain.audit.trace import TraceProblem, get_entry_frames
 from flchain.errors import FlchainError, UnavailableError
 from flchain.ledger import LedgerV2
 from flchain.ledger.backends import NETWORK_ERRORS
@@ -66,6 +68,7 @@ from flchain.ledger.events_v2 import (
     struct_doc,
 )
 from flchain.ledger.payloads import fetch_raw_transactions
+from flchain.ledger.traces import fetch_call_trace
 from flchain.ledger.v2 import ForwardBoxV2
 from flchain.merge.forward import ForwardRound
 from flchain.merge.settlement import decode_manifest_v2, manifest_leaves
@@ -144,17 +147,60 @@ def decode_signed_call(raw: bytes) -> tuple[str, str | None, int, bytes] | None:
 
 
 @cache
-def _functions(part: str = code_v2.LEDGER) -> dict[bytes, tuple[str, list[str]]]:
-    """selector -> (name, argument types) of every function of `part`'s ABI (FLChainV2 or a
-    satellite) in the v2 artifact."""
+def _functions(
+    part: str = code_v2.LEDGER, kind: str = "function"
+) -> dict[bytes, tuple[str, list[str]]]:
+    """selector -> (name, argument types) of every function (or custom error: `kind`) of
+    `part`'s ABI (FLChainV2 or a satellite) in the v2 artifact."""
     artifact = load_artifact(2)
     abi = artifact["abi"] if part == code_v2.LEDGER else artifact["satellites"][part]["abi"]
     out = {}
     for entry in abi:
-        if entry["type"] == "function":
+        if entry["type"] == kind:
             types = [code_v2.abi_type(p) for p in entry["inputs"]]
             out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = (entry["name"], types)
     return out
+
+
+@cache
+def _errors() -> dict[bytes, tuple[str, list[str]]]:
+    return {**_functions(kind="error"), **_functions(FORWARD_BOX, "error")}
+
+
+def _custom_error(data: bytes) -> tuple[str, tuple[Any, ...]] | None:
+    """The contract's or the box's custom error that revert `data` encodes, with its
+    arguments (None: no data, out of gas, or anything else)."""
+    found = _errors().get(data[:4])
+    if found is None or len(data) < 4:
+        return None
+    try:
+        return found[0], tuple(decode(found[1], data[4:]))
+    except DecodingError:
+        return None
+
+
+def _inner_calls(
+    ledger: LedgerV2, box: str, tx_hash: str, signed: tuple[str, str | None, int, bytes]
+) -> tuple[tuple[InnerCall, ...] | None, str | None]:
+    """The calls the transaction's call trace shows entering the contract or its box, or
+    why they cannot be read (no tracing RPC, a malformed or oversized trace)."""
+    read = fetch_call_trace(ledger.backend, tx_hash)
+    if read.problem is not None:
+        return None, read.problem
+    sender, to, _, data = signed
+    try:
+        frames = get_entry_frames(read.trace, sender, to, data, (ledger.address, box))
+    except TraceProblem as exc:
+        return None, str(exc)
+    inner = []
+    for f in frames:
+        function, args = _decoded(ledger, box, f.to, f.input)
+        error = None if f.revert is None else _custom_error(f.revert)
+        inner.append(
+            InnerCall(f.position, f.sender, f.to, f.value, function, args, f.revert is not None,
+                      error, f.undone)
+        )  # fmt: skip
+    return tuple(inner), None
 
 
 def _decoded(
@@ -202,7 +248,10 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
     signed (checked to hash to its hash; `flchain.ledger.payloads`), its sender recovered from
     the signature and its calldata decoded by the ABI. The deployment is read as the RPC shows
     it (its creation code is larger than the signed-read bound): the machine checks its sender
-    against the governor its logs name (`GovernanceTransferred`)."""
+    against the governor its logs name (`GovernanceTransferred`). A transaction whose signed
+    input is not a call to the contract or its box reached them through another contract: its
+    call trace is asked for (`flchain.ledger.traces`) and read into the calls that entered them
+    (`ChainCall.inner`), or why it could not be (`ChainCall.untraced`)."""
     by_tx: dict[str, list[ChainEvent]] = {}
     for e in contract_events(ledger, to_block):
         by_tx.setdefault(e.tx_hash, []).append(e)
@@ -225,6 +274,9 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
             )
         sender, to, value, data = decoded
         function, args = _decoded(ledger, box, to, data)
+        inner, untraced = None, None
+        if to is not None and function is None:
+            inner, untraced = _inner_calls(ledger, box, tx_hash, decoded)
         calls.append(
             ChainCall(
                 tx_hash=tx_hash,
@@ -237,6 +289,8 @@ def gather_calls(ledger: LedgerV2, to_block: int) -> list[ChainCall]:
                 args=args,
                 events=tuple(events),
                 input=data if to is None else b"",
+                inner=inner,
+                untraced=untraced,
             )
         )
     return calls

@@ -22,3 +22,10 @@ class ProofError(AuditError):
     RPC answered something the chain does not hold, so nothing it says can be verified."""
 
     exit_code = 2
+
+
+class TraceProblem(AuditError):
+    """A call trace cannot be read as the calls it made into the contract (malformed, too
+    large, or a re-entrant call): the audit reports those calls unverifiable, never believed."""
+
+    exit_code = 2

@@ -7,7 +7,9 @@
 
 The material (`V2Material`) is gathered by `flchain.audit.core_v2` (I/O): every transaction
 that emitted a log of the contract (`ChainCall`: sender, value, block timestamp, calldata
-decoded by the ABI, and the logs the event query returned for it), the code at the address,
+decoded by the ABI, and the logs the event query returned for it; for a transaction that
+reached the contract through another contract, the calls its call trace shows entering the
+contract or its forward box, `InnerCall`, `flchain.audit.trace`), the code at the address,
 the state proof of the contract's account and of each round's accumulator word, the views at
 the audited block; the merges and final manifests come with each round.
 
@@ -24,8 +26,11 @@ deployment's three, then six per round):
                    every node's view equal the contract's views, and the contract's balance —
                    proven — equals the machine's
     machine        (per round) each transaction of the round, fed to the reference machine
-                   (`flchain.protocol.machine`) with its calldata, sender, value and block time,
-                   is accepted and returns exactly the logs the chain shows: commitments,
+                   (`flchain.protocol.machine`) with its calldata, sender, value and block time
+                   — or, sent through another contract, each call its trace shows entering the
+                   contract, with the calling contract as sender, one after the other; a call
+                   that reverted there (caught by its caller) refused by the machine with the
+                   same custom error — is accepted and returns exactly the logs the chain shows: commitments,
                    reveal outcomes (base, band, eligibility, duplicates), frozen stake weights,
                    tallies and the finality threshold, every slash and its precondition,
                    settlement proofs against the final roots, payouts
@@ -50,7 +55,9 @@ deployment's three, then six per round):
 
 The replay stops at the first transaction where machine and chain disagree (after it the
 machine's state is not the contract's): that round's `machine` check fails naming the
-transaction, and later rounds' checks are unverifiable.
+transaction, and later rounds' checks are unverifiable. A transaction through another contract
+whose calls could not be read (no tracing RPC, a malformed or oversized trace, a re-entrant
+call) stops it the same way, `unverifiable`, naming the transaction and what would read it.
 """
 
 from __future__ import annotations
@@ -113,6 +120,24 @@ _ROUND_FIRST: Final = frozenset(
 
 
 @dataclass(frozen=True)
+class InnerCall:
+    """A call into the contract or its forward box made by another contract inside a
+    transaction (an entry frame of its call trace, `flchain.audit.trace`)."""
+
+    position: int  # its frame's place in the trace, in execution order
+    sender: str  # the calling contract
+    to: str
+    value: int
+    function: str | None  # the ABI function its calldata calls (None: none of the target's)
+    args: tuple[Any, ...]
+    reverted: bool  # it reverted (its caller caught it): it changed nothing
+    #: the custom error its revert data decodes to, against the contract's and box's ABIs
+    #: (name, arguments); None when it returned or its data names none (out of gas, no data)
+    error: tuple[str, tuple[Any, ...]] | None = None
+    undone: bool = False  # it returned, but a frame above it reverted: it changed nothing
+
+
+@dataclass(frozen=True)
 class ChainCall:
     """One transaction that emitted logs of the contract, as the chain answered for it."""
 
@@ -126,6 +151,10 @@ class ChainCall:
     args: tuple[Any, ...]
     events: tuple[ChainEvent, ...]
     input: bytes = b""  # the creation input of the deployment (other calls: decoded in `args`)
+    #: a transaction that reached the contract through another contract: the calls its trace
+    #: shows entering the contract or its box, in execution order (None: not read, `untraced`)
+    inner: tuple[InnerCall, ...] | None = None
+    untraced: str | None = None  # why a call through another contract has no `inner`
 
 
 def machine_args(function: str, args: Sequence[Any]) -> tuple[Any, ...]:
@@ -139,11 +168,17 @@ def machine_args(function: str, args: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(args)
 
 
-def call_round(call: ChainCall, deployment: m.Deployment) -> int:
+def get_call_round(
+    function: str | None, args: Sequence[Any], timestamp: int, deployment: m.Deployment
+) -> int:
     """The round a call belongs to: its round argument, else the round at its block time."""
-    if call.function in _ROUND_FIRST and call.args:
-        return int(call.args[0])
-    return deployment.round_at(call.timestamp)
+    if function in _ROUND_FIRST and args:
+        return int(args[0])
+    return deployment.round_at(timestamp)
+
+
+def call_round(call: ChainCall, deployment: m.Deployment) -> int:
+    return get_call_round(call.function, call.args, call.timestamp, deployment)
 
 
 def _plain(value: Any) -> Any:
@@ -190,14 +225,118 @@ class MachineReplay:
     unverifiable: bool = False  # stopped because a call could not be read, not a disagreement
     calls_by_round: dict[int, int] = field(default_factory=dict)
 
+    def count(self, round: int) -> None:
+        self.calls_by_round[round] = self.calls_by_round.get(round, 0) + 1
+
+    def stop(self, round: int, failure: str, unverifiable: bool = False) -> None:
+        self.failed_round, self.failure, self.unverifiable = round, failure, unverifiable
+
 
 def _who(call: ChainCall) -> str:
     return f"{call.function or 'a call'} by {call.sender} (tx {call.tx_hash[:10]}…, block {call.block_number})"
 
 
+def _inner_who(call: ChainCall, k: int) -> str:
+    calls = call.inner or ()
+    inner = calls[k]
+    return (
+        f"{inner.function or 'a call'} by {inner.sender} (call {k + 1} of {len(calls)} through "
+        f"another contract, trace frame {inner.position}, in tx {call.tx_hash[:10]}…, block "
+        f"{call.block_number})"
+    )
+
+
+def _target(function: str | None, contract: str, box: str) -> str:
+    return box if function in m.BOX_FUNCTIONS else contract
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and a.lower() == b.lower()
+
+
+def _norm(value: Any) -> Any:
+    """An error argument as both sides compare it (addresses in any case, enums as ints)."""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, list | tuple):
+        return tuple(_norm(v) for v in value)
+    return int(value) if isinstance(value, int) else value
+
+
+def untraced_failure(call: ChainCall) -> str:
+    """Why the replay stops at a call through another contract it could not read."""
+    why = call.untraced or "it was not traced"
+    return (
+        f"tx {call.tx_hash} (block {call.block_number}, sent to {call.to}) reached the contract "
+        f"through another contract and its calls could not be read: {why}; an RPC that answers "
+        "debug_traceTransaction with geth's callTracer would make it verifiable; nothing after "
+        "it is replayed"
+    )
+
+
+@dataclass
+class _Step:
+    """One call fed to the machine: who, what, and the chain logs it must emit next."""
+
+    who: str
+    function: str
+    args: tuple[Any, ...]
+    tx: m.Tx
+    #: it reverted on chain (caught by its caller) with the custom error `expected`: the
+    #: machine must refuse it so (a revert naming none is not fed to the machine)
+    reverted: bool = False
+    expected: tuple[str, tuple[Any, ...]] | None = None
+
+
+def _steps(
+    call: ChainCall, contract: str, box: str, out: MachineReplay, deployment: m.Deployment
+) -> list[_Step] | None:
+    """The machine calls of one transaction (None: unreadable, `out` says why): the call
+    itself when it is one to the contract or its box, else its trace's inner calls."""
+    if call.function is not None and _same(call.to, _target(call.function, contract, box)):
+        out.count(call_round(call, deployment))
+        tx = m.Tx(call.sender, call.timestamp, call.value)
+        return [_Step(_who(call), call.function, call.args, tx)]
+    if call.inner is None:
+        out.stop(call_round(call, deployment), untraced_failure(call), unverifiable=True)
+        return None
+    steps = []
+    for k, inner in enumerate(call.inner):
+        round = get_call_round(inner.function, inner.args, call.timestamp, deployment)
+        if inner.undone or (inner.reverted and inner.error is None):
+            continue  # nothing it did remains, and its data names no refusal to check
+        if inner.function is not None and inner.function not in m.PROCESS:
+            continue  # a view called with CALL (a Safe's, say): it changes nothing
+        readable = inner.function is not None and _same(
+            inner.to, _target(inner.function, contract, box)
+        )
+        if not readable:
+            if inner.reverted:  # a refusal of a function the target does not have
+                continue
+            out.stop(
+                round, f"{_inner_who(call, k)}: its calldata is not a call of the "
+                "contract's or the box's ABI", unverifiable=True,
+            )  # fmt: skip
+            return None
+        assert inner.function is not None
+        out.count(round)
+        tx = m.Tx(inner.sender, call.timestamp, inner.value)
+        steps.append(
+            _Step(_inner_who(call, k), inner.function, inner.args, tx, inner.reverted,
+                  inner.error)
+        )  # fmt: skip
+    return steps
+
+
 def replay_calls(calls: Sequence[ChainCall], chain_id: int, contract: str) -> MachineReplay:
     """Feed every call, in chain order, to the reference machine, starting with the deployment
-    (initialised from its own Genesis and first RulesScheduled logs and its sender)."""
+    (initialised from its own Genesis and first RulesScheduled logs and its sender). A
+    transaction through another contract is fed as the calls its trace shows entering the
+    contract (`ChainCall.inner`): together their events must be exactly the transaction's logs
+    of the contract, and each that reverted with a custom error the machine must refuse with
+    that error (a reverted call changes nothing; the machine's state is untouched by a refusal)."""
     if not calls or calls[0].to is not None:
         return MachineReplay(None, failed_round=0, failure="no deployment transaction found")
     first = calls[0]
@@ -221,39 +360,66 @@ def replay_calls(calls: Sequence[ChainCall], chain_id: int, contract: str) -> Ma
     out.replayed = 1
     box = m.get_forward_box(state)
     for call in calls[1:]:
-        round = call_round(call, deployment)
-        out.calls_by_round[round] = out.calls_by_round.get(round, 0) + 1
-        target = box if call.function in m.BOX_FUNCTIONS else contract
-        if call.function is None or call.to is None or call.to.lower() != target.lower():
-            out.failed_round, out.unverifiable = round, True
-            out.failure = (
-                f"tx {call.tx_hash} reached the contract through another contract: its calls "
-                "need a tracing RPC (debug_traceTransaction), nothing after it is replayed"
-            )
+        steps = _steps(call, contract, box, out, deployment)
+        if steps is None:
             return out
-        process = m.PROCESS[call.function]
+        pending = [chain_doc(e) for e in call.events]  # the chain's logs not yet matched
         credited = {e.node for e in call.events if isinstance(e, Credited)}
         state.rejecting |= credited  # a Credited log: that recipient refused ether (§8)
         try:
-            args = machine_args(call.function, call.args)
-            events = process(state, m.Tx(call.sender, call.timestamp, call.value), *args)
-        except m.ProtocolError as exc:
-            out.failed_round = round
-            out.failure = f"{_who(call)} succeeded on chain; the machine refuses it: {exc.name}"
-            return out
-        except (FlchainError, ValueError, TypeError) as exc:
-            out.failed_round, out.unverifiable = round, True
-            out.failure = f"{_who(call)}: its arguments do not decode: {exc}"
-            return out
+            for step in steps:
+                round = get_call_round(step.function, step.args, call.timestamp, deployment)
+                failure = _replay_step(state, step, pending)
+                if failure is not None:
+                    out.stop(round, failure[0], unverifiable=failure[1])
+                    return out
         finally:
             state.rejecting -= credited
-        ours, theirs = [machine_doc(e) for e in events], [chain_doc(e) for e in call.events]
-        if ours != theirs:
-            out.failed_round = round
-            out.failure = f"{_who(call)}: " + describe_difference(ours, theirs)
+        if pending:
+            out.stop(
+                call_round(call, deployment), f"tx {call.tx_hash[:10]}… (block "
+                f"{call.block_number}): the chain shows {pending[0][0]}, which none of its "
+                "calls the machine replayed emits",
+            )  # fmt: skip
             return out
         out.replayed += 1
     return out
+
+
+def _replay_step(
+    state: m.State, step: _Step, pending: list[tuple[str, dict[str, Any]]]
+) -> tuple[str, bool] | None:
+    """Run one call on the machine; consume the chain logs it emits from `pending`. A failure
+    is (what differs, whether it is unverifiable rather than a disagreement)."""
+    process = m.PROCESS.get(step.function)
+    if process is None:  # a direct call of a view: it emits nothing
+        return f"{step.who} changes nothing, yet the chain shows logs for it", False
+    try:
+        args = machine_args(step.function, step.args)
+        events = process(state, step.tx, *args)
+    except m.ProtocolError as exc:
+        if not step.reverted:
+            return f"{step.who} succeeded on chain; the machine refuses it: {exc.name}", False
+        assert step.expected is not None
+        if (exc.name, _norm(exc.arguments)) != (step.expected[0], _norm(step.expected[1])):
+            return (
+                f"{step.who} reverted on chain with {step.expected[0]}; the machine refuses "
+                f"it with {exc.name}"
+            ), False
+        return None
+    except (FlchainError, ValueError, TypeError) as exc:
+        return f"{step.who}: its arguments do not decode: {exc}", True
+    if step.reverted:
+        assert step.expected is not None
+        return (
+            f"{step.who} reverted on chain with {step.expected[0]}; the machine accepts it",
+            False,
+        )
+    ours, theirs = [machine_doc(e) for e in events], pending[: len(events)]
+    if ours != theirs:
+        return f"{step.who}: " + describe_difference(ours, theirs), False
+    del pending[: len(events)]
+    return None
 
 
 @dataclass
@@ -361,7 +527,7 @@ def check_machine(replay: MachineReplay, round: int) -> RuleCheck:
     if replay.failed_round is None or round < replay.failed_round:
         return RuleCheck(
             rule="machine", status=CheckStatus.PASS,
-            message=f"{n} transaction(s) replayed by the reference machine, logs equal",
+            message=f"{n} call(s) replayed by the reference machine, logs equal",
         )  # fmt: skip
     if round == replay.failed_round:
         status = CheckStatus.UNVERIFIABLE if replay.unverifiable else CheckStatus.FAIL
