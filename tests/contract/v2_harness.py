@@ -88,10 +88,13 @@ class EmbeddedChain:
         latest = self.latest_timestamp()
         if ts <= latest:
             raise ValueError(f"time only moves forward: {ts} ≤ latest block {latest}")
-        # The pending header is stamped directly: py-evm opens it at max(wall clock, parent + 1),
-        # so once the wall clock passes the chain (a slow run, a snapshot reverted to) neither
-        # the next block nor eth-tester's `time_travel` could land on `ts`.
+        # The headers are stamped directly: py-evm opens the pending block at max(wall clock,
+        # parent + 1), so once the wall clock passes the chain (a slow run, a snapshot reverted
+        # to) neither the next block nor eth-tester's `time_travel` could land on `ts`.
         chain = self.tester.backend.chain
+        if ts > latest + 1:  # a block at ts − 1 keeps the move even if no transaction follows
+            chain.header = chain.header.copy(timestamp=ts - 1)
+            self.tester.mine_blocks(1)
         chain.header = chain.header.copy(timestamp=ts)
 
     def snapshot(self) -> Any:
