@@ -211,10 +211,11 @@ def _hex_bytes(value: Any, length: int) -> bytes | None:
 def _beacon_key_problem(key: bytes) -> str | None:
     """Why `key` is not a BLS12-381 G1 public key drand's scheme can verify under, or None."""
     from eth_typing import BLSPubkey
-    from py_ecc.bls import G2Basic  # ~0.2 s: only when a key is checked
+
+    from flchain.protocol.beacon import load_bls  # ~0.2 s: only when a key is checked
 
     try:
-        valid = G2Basic.KeyValidate(BLSPubkey(key))
+        valid = load_bls().KeyValidate(BLSPubkey(key))
     except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed key
         valid = False
     return None if valid else "is not a point of BLS12-381 G1's prime subgroup"

@@ -15,8 +15,9 @@ Every refusal is a `BeaconError` subclass naming what is wrong; nothing py_ecc r
 from __future__ import annotations
 
 import hashlib
+import sys
 from functools import lru_cache
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from eth_typing import BLSPubkey, BLSSignature
 
@@ -24,6 +25,8 @@ from flchain.errors import FlchainError
 
 # py_ecc is imported where a key or signature is handled, not here: it costs ~0.2 s, and every
 # `import flchain.protocol` (the CLI's start-up included) reaches this module.
+if TYPE_CHECKING:
+    from py_ecc.bls.ciphersuites import G2Basic as G2BasicScheme
 
 __all__ = [
     "BEACON_DST",
@@ -39,6 +42,7 @@ __all__ = [
     "beacon_randomness",
     "beacon_round",
     "is_valid_beacon",
+    "load_bls",
     "verify_beacon",
 ]
 
@@ -114,15 +118,28 @@ def beacon_randomness(signature: bytes) -> bytes:
     return hashlib.sha256(signature).digest()
 
 
+def load_bls() -> type[G2BasicScheme]:
+    """py_ecc's `G2Basic`, imported with Python's recursion limit left as it was.
+
+    py_ecc's package import raises the limit to 100 000 for the whole process. With it, JSON
+    nested ~100 000 deep from the network (an RPC answer, a relay's body) overflows the C stack
+    and kills the process instead of raising; py_ecc's own recursion stays far below the
+    default limit (a scalar multiplication recurses once per bit, 255 times)."""
+    limit = sys.getrecursionlimit()
+    from py_ecc.bls import G2Basic
+
+    sys.setrecursionlimit(limit)
+    return G2Basic
+
+
 def _check_key(public_key: bytes) -> None:
     if len(public_key) != PUBLIC_KEY_BYTES:
         raise BeaconKeyError(
             f"beacon public key has {len(public_key)} bytes, expected {PUBLIC_KEY_BYTES}"
         )
-    from py_ecc.bls import G2Basic
-
+    bls = load_bls()
     try:
-        valid = G2Basic.KeyValidate(BLSPubkey(public_key))
+        valid = bls.KeyValidate(BLSPubkey(public_key))
     except Exception:  # py_ecc parses untrusted bytes; any failure is a malformed key
         valid = False
     if not valid:
@@ -136,6 +153,7 @@ def _check_signature_encoding(signature: bytes) -> None:
         raise BeaconSignatureError(
             f"beacon signature has {len(signature)} bytes, expected {SIGNATURE_BYTES}"
         )
+    load_bls()  # py_ecc's package first, with the recursion limit put back
     from py_ecc.bls.g2_primitives import signature_to_G2, subgroup_check
 
     try:
@@ -154,10 +172,9 @@ def _verdict(public_key: bytes, round: int, signature: bytes) -> BeaconError | N
         message = beacon_message(round)
     except BeaconError as exc:
         return exc
-    from py_ecc.bls import G2Basic
-
+    bls = load_bls()
     try:
-        ok = G2Basic.Verify(BLSPubkey(public_key), message, BLSSignature(signature))
+        ok = bls.Verify(BLSPubkey(public_key), message, BLSSignature(signature))
     except Exception:  # defensive: Verify already folds py_ecc's own errors into False
         ok = False
     if ok:
@@ -213,18 +230,16 @@ class DevnetBeacon:
         # KeyGen wants ≥ 32 bytes of input keying material; the domain keeps this key apart
         # from any other use of the same seed.
         ikm = hashlib.sha256(_DEVNET_KEY_DOMAIN + bytes(seed)).digest()
-        from py_ecc.bls import G2Basic
-
-        self._secret: int = G2Basic.KeyGen(ikm)
-        self.public_key: bytes = bytes(G2Basic.SkToPk(self._secret))
+        bls = load_bls()
+        self._secret: int = bls.KeyGen(ikm)
+        self.public_key: bytes = bytes(bls.SkToPk(self._secret))
 
     def __repr__(self) -> str:  # the secret never reaches a log
         return f"DevnetBeacon(public_key=0x{self.public_key.hex()})"
 
     def sign(self, round: int) -> bytes:
         """The 96-byte signature of beacon round `round`."""
-        from py_ecc.bls import G2Basic
-
-        signature = bytes(G2Basic.Sign(self._secret, beacon_message(round)))
+        bls = load_bls()
+        signature = bytes(bls.Sign(self._secret, beacon_message(round)))
         _SIGNED_HERE.add((self.public_key, int(round), signature))
         return signature

@@ -12,6 +12,8 @@ also, where a test says so, a relay that lies on purpose.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +70,31 @@ def test_a_beacon_of_drands_unchained_network_verifies(
     assert verify_beacon(DRAND_TESTNET_UNCHAINED_KEY, round, sig).hex() == randomness
     with pytest.raises(Exception, match="does not verify"):
         verify_beacon(DRAND_TESTNET_UNCHAINED_KEY, round + 1, sig)
+
+
+def test_verifying_leaves_the_recursion_limit_so_deep_json_raises_instead_of_crashing() -> None:
+    """py_ecc raises Python's recursion limit to 100 000 when its package is imported. With that
+    limit, JSON nested 200 000 deep (a hostile RPC answer or relay body) overflows the C stack
+    and kills the process. After a real verification, in a fresh interpreter, the limit is the
+    interpreter's own and such JSON is a RecursionError."""
+    round, signature, randomness = DRAND_TESTNET_BEACONS[0]
+    code = f"""
+import json, sys
+limit = sys.getrecursionlimit()
+from flchain.protocol.beacon import verify_beacon
+key, sig = bytes.fromhex({DRAND_TESTNET_UNCHAINED_KEY.hex()!r}), bytes.fromhex({signature!r})
+assert verify_beacon(key, {round}, sig).hex() == {randomness!r}
+assert sys.getrecursionlimit() == limit, sys.getrecursionlimit()
+try:
+    json.loads("[" * 200_000 + "]" * 200_000)
+except RecursionError:
+    print("refused")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.strip() == "refused"
 
 
 # ----------------------------------------------------------------------------- a local relay
