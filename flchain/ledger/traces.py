@@ -43,9 +43,10 @@ TRACER: Final = {"tracer": "callTracer", "tracerConfig": {"withLog": False}}
 #: doubled at each frame that carries it) through a few frames stays well under it.
 MAX_TRACE_BYTES: Final = 4 * 1024 * 1024
 #: The deepest JSON nesting parsed: a call frame is two levels (the frame, its `calls` list)
-#: and the EVM's call depth is at most 1 024. Checked before parsing: once py_ecc is imported
-#: (it raises Python's recursion limit to 100 000) a JSON answer nested ~100 000 deep makes
-#: the C parser overflow the stack — a crash, not an exception.
+#: and the EVM's call depth is at most 1 024. Checked before parsing, whatever the process's
+#: recursion limit: py_ecc's import raises it to 100 000 (flchain puts it back:
+#: `flchain.protocol.beacon.load_bls`), and under such a limit a JSON answer nested ~100 000
+#: deep makes the C parser overflow the stack — a crash, not an exception.
 MAX_JSON_DEPTH: Final = 2 * 1024 + 16
 _STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
