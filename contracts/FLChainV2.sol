@@ -80,21 +80,24 @@ contract FLChainV2 is IFLChainV2 {
         mapping(address node => bool) beaconPosted;
     }
 
-    /// @notice The pool and the one pending reservation (§8), with the round it is for (+ 1,
-    ///         0 = none): finalize reads reserved(r) here rather than in the round's storage.
-    ///         Amounts are uint112 like stakes (5·10³³ wei); a pool beyond reverts fundPool.
-    struct Budget {
-        uint112 pool;
-        uint112 reserved;
-        uint32 reservedRoundPlusOne;
-    }
-
-    /// @notice The bonds and the rewards final rounds made claimable, in one word: `bonds` is
-    ///         positive while any node is bonded, so finalize and settle rewrite `claimable` in
-    ///         a non-zero word (5 000 gas) however often settlements drain it to 0.
+    /// @notice The bonds and the pool in one word: a slash moves wei from the one to the other,
+    ///         so it reads and rewrites one word, not two (5 000 gas). Amounts of the pool are
+    ///         uint112 like stakes (5·10³³ wei); a pool beyond reverts fundPool.
     struct Holdings {
         uint128 bonds;
-        uint128 claimable;
+        uint112 pool;
+    }
+
+    /// @notice The rewards final rounds made claimable and the one pending reservation (§8),
+    ///         with the round it is for (+ 1, 0 = none): finalize reads reserved(r) here rather
+    ///         than in the round's storage. finalize clears `reserved` but keeps the round, so
+    ///         the word is never zero again once a round was opened: finalize and settle rewrite
+    ///         `claimable` in a non-zero word (5 000 gas) however often settlements drain it to 0.
+    ///         claimable ≤ the reservations made, each ≤ the pool: a uint112.
+    struct Budget {
+        uint112 claimable;
+        uint112 reserved;
+        uint32 reservedRoundPlusOne;
     }
 
     // ---------------------------------------------------------------- constants (§2.1)
@@ -110,6 +113,7 @@ contract FLChainV2 is IFLChainV2 {
     ///      little for a recipient to make settle run out of gas (it is credited instead).
     uint256 private constant PAYOUT_GAS = 50_000;
     bytes32 private constant VOTE_PLACEHOLDER = bytes32(uint256(1));
+    uint256 private constant UINT112_MAX = type(uint112).max;
 
     // ---------------------------------------------------------------- immutables (Deployment)
 
@@ -156,6 +160,10 @@ contract FLChainV2 is IFLChainV2 {
     mapping(uint256 index => address) private _nodeAt;
     mapping(uint256 round => Round) private _rounds;
     mapping(bytes32 digest => bool) private _seen;
+    /// @dev The newest version's no-reveal and wrong-vote slash amounts and bounty, in one
+    ///      word beside its gate (`_slashTerms`): a slash of a round it applies to reads two
+    ///      words of the rules, not four (4 200 gas).
+    uint256 private _newestSlash;
 
     // ---------------------------------------------------------------- modifiers
 
@@ -204,7 +212,7 @@ contract FLChainV2 is IFLChainV2 {
         _latestDigest = d.genesisDigest;
         _seen[d.genesisDigest] = true;
         _rules.push(rules);
-        _newest = RulesGateLibrary.read(_rules[0]);
+        _adopt(_rules[0]);
         emit GovernanceTransferred(address(0), msg.sender);
         emit Genesis(d);
         emit RulesScheduled(0, 0, rules);
@@ -272,7 +280,7 @@ contract FLChainV2 is IFLChainV2 {
         uint256 last = c.lastParticipatedRound();
         if (last != 0 && !_decided(last - 1)) revert RoundUndecided(last - 1);
         uint256 latestPlusOne = _clock.latestRoundPlusOne();
-        if (_lags(c, latestPlusOne)) revert SettlementPending(msg.sender, latestPlusOne - 1);
+        if (_lags(c, latestPlusOne, _currentRound())) revert SettlementPending(msg.sender, latestPlusOne - 1);
         if (c.unrevealed() != 0) revert UnrevealedCommitment(c.unrevealed());
 
         (c,) = _settleVote(n, c, msg.sender, msg.sender);
@@ -297,7 +305,7 @@ contract FLChainV2 is IFLChainV2 {
 
     /// @inheritdoc IFLChainV2
     function fundPool() external payable {
-        _budget.pool = StakeCheckpoint.toUint112(uint256(_budget.pool) + msg.value);
+        _holdings.pool = StakeCheckpoint.toUint112(uint256(_holdings.pool) + msg.value);
         emit PoolFunded(msg.sender, msg.value);
     }
 
@@ -313,12 +321,13 @@ contract FLChainV2 is IFLChainV2 {
         if (rd.opened) revert RoundAlreadyOpen(round);
 
         Budget memory b = _budget;
-        uint256 pool = uint256(b.pool) + b.reserved; // a skipped round's reservation returns
+        uint256 pool = uint256(_holdings.pool) + b.reserved; // a skipped round's reservation returns
         uint256 emission = _rules[_rulesIndex(round)].emissionWei;
         uint256 amount = emission < pool ? emission : pool;
+        _holdings.pool = StakeCheckpoint.toUint112(pool - amount);
         // round is the current one: far below 2**32
         _budget = Budget({
-            pool: StakeCheckpoint.toUint112(pool - amount),
+            claimable: b.claimable,
             reserved: StakeCheckpoint.toUint112(amount),
             reservedRoundPlusOne: uint32(round + 1)
         });
@@ -328,17 +337,22 @@ contract FLChainV2 is IFLChainV2 {
     }
 
     /// @inheritdoc IFLChainV2
-    function commit(uint256 round, bytes32 commitment) public {
+    function commit(uint48 round, bytes32 commitment) external {
+        _commit(round, commitment);
+    }
+
+    function _commit(uint256 round, bytes32 commitment) private {
         if (!_inWindow(round, Phase.Commit)) revert NotInCommitWindow(round);
-        if (_paused(round)) revert RoundPaused(round);
+        Clock clock = _clock; // one load for the pause and the latest final round
+        if (clock.pauses(_start(round))) revert RoundPaused(round);
         Node storage n = _nodes[msg.sender];
         NodeCore c = n.core;
         if (!_inFrozenSet(c, round)) revert NotInFrozenSet(round, msg.sender);
         Round storage rd = _rounds[round];
         if (!rd.slots[msg.sender].isEmpty()) revert AlreadyCommitted(round, msg.sender);
         if (!CommitmentSlotV2Library.isValidCommitment(commitment)) revert CommitmentMismatch(round, msg.sender);
-        uint256 latestPlusOne = _clock.latestRoundPlusOne();
-        if (_lags(c, latestPlusOne)) revert SettlementPending(msg.sender, latestPlusOne - 1);
+        uint256 latestPlusOne = clock.latestRoundPlusOne();
+        if (_lags(c, latestPlusOne, round)) revert SettlementPending(msg.sender, latestPlusOne - 1);
 
         (c,) = _settleVote(n, c, msg.sender, msg.sender);
         rd.slots[msg.sender] = CommitmentSlotV2Library.fromCommitment(commitment);
@@ -411,7 +425,7 @@ contract FLChainV2 is IFLChainV2 {
         if (!_inFrozenSet(c, round)) revert NotInFrozenSet(round, msg.sender);
         if (c.lastAttestedRound() == round + 1) revert AlreadyAttested(round, msg.sender);
         uint256 latestPlusOne = _clock.latestRoundPlusOne();
-        if (_lags(c, latestPlusOne)) revert SettlementPending(msg.sender, latestPlusOne - 1);
+        if (_lags(c, latestPlusOne, round)) revert SettlementPending(msg.sender, latestPlusOne - 1);
         CidLibV2.validateModel(result.mergedCid, result.mergedDigest);
         CidLibV2.validate(result.manifestCid);
 
@@ -466,9 +480,10 @@ contract FLChainV2 is IFLChainV2 {
         _seen[result.mergedDigest] = true;
         if (reserved != 0) {
             // the dust returns to the pool; roundEarned ≤ reserved, a uint112
-            _budget = Budget({pool: b.pool + uint112(reserved - result.roundEarned), reserved: 0, reservedRoundPlusOne: 0});
+            _holdings.pool += uint112(reserved - result.roundEarned);
+            _budget.reserved = 0;
         }
-        _holdings.claimable += result.roundEarned;
+        _budget.claimable += uint112(result.roundEarned);
         emit Finalized(round, resultHash, tally, total);
     }
 
@@ -512,12 +527,12 @@ contract FLChainV2 is IFLChainV2 {
         });
         n.core = c.setSettledRound(latestPlusOne);
         // claimed ≤ every cumEarned applied so far ≤ leaf.cumEarned (LeafRegressed)
-        uint128 claimable = _holdings.claimable;
+        uint128 claimable = _budget.claimable;
         uint128 due = leaf.cumEarned - a.claimed;
         uint128 paid = due < claimable ? due : claimable;
         a.claimed += paid;
         n.account = a;
-        _holdings.claimable = claimable - paid;
+        _budget.claimable = uint112(claimable - paid); // ≤ claimable, a uint112
         emit Settled(leaf.node, latestRound, leaf.cumEarned, leaf.cumPenalties, paid, slashed);
         if (paid != 0) _payReward(n, leaf.node, paid);
         _send(msg.sender, bounty);
@@ -530,9 +545,9 @@ contract FLChainV2 is IFLChainV2 {
         if (!rd.slots[node].isCommitted() || block.timestamp < _revealEnd(round)) revert NotSlashable(round, node);
 
         Node storage n = _nodes[node];
-        Rules storage rules = _rules[_rulesIndex(round)];
+        (uint256 wanted,, uint256 bountyPpm) = _slashTerms(round);
         (NodeCore c, uint256 amount, uint256 bounty) =
-            _slash(n, n.core, node, round, Fault.NoReveal, rules.noRevealSlashWei, msg.sender, rules.bountyPpm);
+            _slash(n, n.core, node, round, Fault.NoReveal, wanted, msg.sender, bountyPpm);
         rd.slots[node] = CommitmentSlotV2Library.slashedMark();
         n.core = c.setUnrevealed(c.unrevealed() - 1);
         rd.accumulator = rd.accumulator.pushOther(DigestsV2.noRevealEntry(node, amount, bounty, msg.sender));
@@ -554,7 +569,7 @@ contract FLChainV2 is IFLChainV2 {
 
         uint256 version = _rules.length;
         _rules.push(r);
-        _newest = RulesGateLibrary.read(_rules[version]);
+        _adopt(_rules[version]);
         emit RulesScheduled(r.effectiveRound, version, r);
     }
 
@@ -569,7 +584,7 @@ contract FLChainV2 is IFLChainV2 {
         if (effective < earliest) revert NoticeTooShort(effective, earliest);
 
         _rules.pop();
-        _newest = RulesGateLibrary.read(_rules[version - 1]);
+        _adopt(_rules[version - 1]);
         emit RulesCancelled(version);
     }
 
@@ -806,9 +821,9 @@ contract FLChainV2 is IFLChainV2 {
     function accounts() external view returns (Accounts memory) {
         return Accounts({
             bonds: _holdings.bonds,
-            pool: _budget.pool,
+            pool: _holdings.pool,
             reserved: _budget.reserved,
-            claimable: _holdings.claimable,
+            claimable: _budget.claimable,
             owed: _owed
         });
     }
@@ -827,7 +842,7 @@ contract FLChainV2 is IFLChainV2 {
     function commitWithForward(uint256 round, bytes32 commitment, uint256 forwardRound, bytes32 windowHash)
         external
     {
-        commit(round, commitment);
+        _commit(round, commitment);
         Node storage n = _nodes[msg.sender];
         Rules storage rules = _rules[_rulesIndex(forwardRound)];
         _forwardBox.vote(
@@ -971,7 +986,7 @@ contract FLChainV2 is IFLChainV2 {
         amount = wanted < bond ? wanted : bond;
         if (beneficiary != node) bounty = amount * bountyPpm / PPM;
         _holdings.bonds -= uint128(amount); // amount ≤ a bond, a uint112
-        _budget.pool += uint112(amount - bounty);
+        _holdings.pool += uint112(amount - bounty);
         (c,) = _restake(n, c, _stakeValue(c, bond), bond - amount);
         emit Slashed(node, round, fault, amount, bounty, beneficiary);
         return (c, amount, bounty);
@@ -992,17 +1007,16 @@ contract FLChainV2 is IFLChainV2 {
         c = c.setVotePending(false);
         // slither-disable-next-line incorrect-equality (result hashes: equal is the meaning)
         if (finalResult == bytes32(0) || finalResult == n.voteHash) return (c, 0);
-        Rules storage rules = _rules[_rulesIndex(round)];
-        (c,, bounty) =
-            _slash(n, c, node, round, Fault.WrongVote, rules.wrongVoteSlashWei, beneficiary, rules.bountyPpm);
+        (, uint256 wanted, uint256 bountyPpm) = _slashTerms(round);
+        (c,, bounty) = _slash(n, c, node, round, Fault.WrongVote, wanted, beneficiary, bountyPpm);
         return (c, bounty);
     }
 
-    /// @dev §8 lag rule: the node took part in a round p before the one in progress with
-    ///      settledRound < p ≤ latestFinalRound (all as round + 1).
-    function _lags(NodeCore c, uint256 latestRoundPlusOne) private view returns (bool) {
+    /// @dev §8 lag rule: the node took part in a round p before the one in progress (`current`)
+    ///      with settledRound < p ≤ latestFinalRound (all as round + 1).
+    function _lags(NodeCore c, uint256 latestRoundPlusOne, uint256 current) private pure returns (bool) {
         uint256 p = c.lastParticipatedRound();
-        return p != 0 && p - 1 < _currentRound() && c.settledRound() < p && p <= latestRoundPlusOne;
+        return p != 0 && p - 1 < current && c.settledRound() < p && p <= latestRoundPlusOne;
     }
 
     /// @dev §9, from the node's settled record.
@@ -1062,6 +1076,30 @@ contract FLChainV2 is IFLChainV2 {
         g = _newest;
         if (g.effectiveRound() <= round) return g;
         return RulesGateLibrary.read(_rules[_rulesIndex(round)]);
+    }
+
+    /// @dev Make `rules` the newest version: its gate and its slash terms.
+    function _adopt(Rules storage rules) private {
+        _newest = RulesGateLibrary.read(rules);
+        _newestSlash = _saturated(rules.noRevealSlashWei) | (_saturated(rules.wrongVoteSlashWei) << 112)
+            | (uint256(rules.bountyPpm) << 224);
+    }
+
+    /// @dev (noRevealSlashWei, wrongVoteSlashWei, bountyPpm) of the rules frozen for `round`:
+    ///      the newest version's from its one word when it applies, else the version's own. The
+    ///      word holds each amount capped at 2¹¹² − 1, which is exact: a slash takes at most the
+    ///      bond, a uint112.
+    function _slashTerms(uint256 round) private view returns (uint256 noReveal, uint256 wrongVote, uint256 bountyPpm) {
+        if (_newest.effectiveRound() <= round) {
+            uint256 word = _newestSlash;
+            return (word & UINT112_MAX, (word >> 112) & UINT112_MAX, word >> 224);
+        }
+        Rules storage rules = _rules[_rulesIndex(round)];
+        return (rules.noRevealSlashWei, rules.wrongVoteSlashWei, rules.bountyPpm);
+    }
+
+    function _saturated(uint256 amount) private pure returns (uint256) {
+        return amount < UINT112_MAX ? amount : UINT112_MAX;
     }
 
     /// @dev Index of the last version with effectiveRound ≤ round: the newest from its cached
@@ -1129,9 +1167,13 @@ contract FLChainV2 is IFLChainV2 {
     function _send(address to, uint256 amount) private {
         // slither-disable-next-line incorrect-equality (nothing is due: no call at all)
         if (amount == 0) return;
-        // `call{value:}` pays any wallet, a contract one included (transfer's 2300 gas does not)
-        // slither-disable-next-line low-level-calls,arbitrary-send-eth (`to` is the caller)
-        (bool ok,) = to.call{value: amount}("");
+        // a call with all the gas pays any wallet, a contract one included (transfer's 2300 gas
+        // does not); its return data is not copied: `to` is the caller, whose data is of no use
+        bool ok;
+        // slither-disable-next-line assembly (a value transfer that copies no return data)
+        assembly ("memory-safe") {
+            ok := call(gas(), to, amount, 0, 0, 0, 0)
+        }
         if (!ok) revert TransferFailed();
     }
 

@@ -84,7 +84,7 @@ contract FLChainV2FuzzTest is V2World {
             _inPhase(ts, round, 0, COMMIT),
             ALICE,
             0,
-            abi.encodeCall(IFLChainV2.commit, (round, c)),
+            abi.encodeCall(IFLChainV2.commit, (uint48(round), c)),
             abi.encodeWithSelector(IFLChainV2.NotInCommitWindow.selector, round)
         );
     }

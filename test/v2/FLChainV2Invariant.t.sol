@@ -240,7 +240,7 @@ contract V2Handler is V2World {
         if (variant % 11 == 0) u.roiBps = 30_000; // abnormal
         bytes32 c = commitmentFor(chain, node, u);
         vm.prank(node);
-        try chain.commit(round, c) {
+        try chain.commit(uint48(round), c) {
             _preimages[round][node] = u;
             committed[round][node] = true;
             succeeded["commit"] += 1;

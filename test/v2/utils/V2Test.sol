@@ -174,7 +174,7 @@ abstract contract V2Test {
     function commit(IFLChainV2 chain, address node, Update memory u) internal {
         bytes32 c = commitmentFor(chain, node, u);
         vm.prank(node);
-        chain.commit(u.round, c);
+        chain.commit(uint48(u.round), c);
     }
 
     function reveal(IFLChainV2 chain, address node, Update memory u) internal returns (IFLChainV2.RevealOutcome) {

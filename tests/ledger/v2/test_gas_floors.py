@@ -4,8 +4,8 @@ a receipt's `gasUsed` on the embedded chain and on anvil.
 A floor is the gas a call is sent with at least, because its cost depends on who came first
 (the module docstring says why). The costliest path is the one that creates the most storage
 words: the round's first accumulator entry, a digest never seen, the first vote for a result,
-a beacon post in a round nobody revealed in, a slash that pays a bounty and moves the budget
-word away from zero. Every call goes through the twin (`_twin.Twin`), so its events are also
+a beacon post in a round nobody revealed in, a slash that pays a bounty into a pool never
+funded. Every call goes through the twin (`_twin.Twin`), so its events are also
 the reference machine's.
 
 Both chains run Prague's rules, whose calldata floor (EIP-7623: 21 000 + 10 gas per calldata
@@ -124,7 +124,7 @@ def test_post_beacon_floor_covers_the_first_entry_of_a_round(backend: Backend) -
 
 def test_slash_no_reveal_floor_covers_a_first_entry_with_a_bounty(backend: Backend) -> None:
     """A third party slashes the round's only commitment: the round's first accumulator entry,
-    the bounty paid, the pool moved from an empty budget word (never funded, no round opened)
+    the bounty paid, the pool never funded (no round opened; its word holds the bonds too)
     and the node's stake from the next round recomputed (its bond falls below minBond)."""
     twin = Twin.deploy(backend, rules(emission_wei=0))
     node, hunter = twin.node(), twin.stranger()
