@@ -8,11 +8,12 @@ method, and `TxPolicy` is what an operator decides about them:
   refusal raises `ContractRevert` with the contract's custom error before anything is signed.
   JSON-RPC chains estimate gas, raised to the caller's floor if it names one (a costlier path
   the call may take when mined, e.g. the finalizing attestation), plus `gas_margin_pct`. The
-  embedded chain runs the call once as an eth_call on the pending block (the one it will be
-  mined in) and sends it with the backend's fixed limit (py-evm's estimate is a ~13-execution
-  binary search). Fees are EIP-1559: `maxFeePerGas = min(cap, next base fee ×
-  base_fee_multiplier_pct / 100 + priority fee)`, the priority fee from the node unless the
-  policy fixes it; the cap is the lower of `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`.
+  embedded chain executes the signed transaction once, staged in the pending block it will be
+  mined in (`Backend.stage`; taken back out on refusal, so nothing is sent and no nonce is
+  used), with the backend's fixed limit (py-evm's estimate is a ~13-execution binary search);
+  where staging cannot stand in for it, an eth_call on the pending block decides. Fees are
+  EIP-1559: `maxFeePerGas = min(cap, next base fee × base_fee_multiplier_pct / 100 + priority
+  fee)`, the priority fee from the node unless the policy fixes it; the cap is the lower of `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`.
   A cap below the next block's base fee cannot be mined and nothing is sent (`FeeCapExceeded`);
 - `submit`: sign locally and send the raw transaction; a refusal of the node is a named
   `TransactionRejected` (`InsufficientFunds`, `NonceTooLow`, `Underpriced`);
@@ -337,7 +338,6 @@ class TxSender:
         deadline: int | None = None,
     ) -> dict[str, Any]:
         """The transaction to sign, checked to succeed (nonce, chain id, fees, gas filled in)."""
-        w3 = self.backend.w3
         fixed_gas = self.backend.FIXED_GAS
         nonce, pending = self.next_nonce()
         market = self.fee_market()
@@ -350,23 +350,76 @@ class TxSender:
         }
         if fixed_gas is not None:
             params["gas"] = fixed_gas
+        # With a fixed limit (the embedded chain) the signed transaction is staged once it is
+        # final (`Backend.stage`: executed once, instead of a pre-check call here and again
+        # when sent); the call still runs wherever staging does not stand in for it, and
+        # before any other refusal, so every refusal is the one it raises.
+        staging = fixed_gas is not None
         try:
             tx: dict[str, Any] = dict(call.build_transaction(params))
-            if fixed_gas is not None:
-                w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
         except NETWORK_ERRORS:
             raise
         except Exception as exc:
-            refusal = self.errors.refusal(revert_data(exc), function)
-            if refusal is not None:
-                raise refusal from None
-            why = first_line(exc, type(exc).__name__)
-            if any(sign in why.lower() for sign in _UNAFFORDABLE):
-                poor = self.unaffordable(call, params, gas_floor, function)
-                if poor is not None:
-                    raise poor from None
-            raise TransactionFailed(f"{function} would fail: {why}") from None
-        if fixed_gas is None:
+            raise self._would_fail(exc, call, params, gas_floor, function) from None
+        if not staging:
+            return self._finish(tx, market, pending, nonce, gas_floor, function, deadline)
+        try:
+            done = self._finish(dict(tx), market, pending, nonce, gas_floor, function, deadline)
+        except LedgerError:
+            self._check_call(tx, call, params, gas_floor, function)  # a refusal comes first
+            raise
+        if not self.backend.stage(self.signer.sign(done)):
+            self._check_call(tx, call, params, gas_floor, function)
+        return done
+
+    def _check_call(
+        self,
+        tx: Mapping[str, Any],
+        call: Any,
+        params: Mapping[str, Any],
+        gas_floor: int | None,
+        function: str,
+    ) -> None:
+        """Run the built `tx` as a call on the pending block (the one it will be mined in):
+        a refusal raises what `_would_fail` names."""
+        try:
+            self.backend.w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
+        except NETWORK_ERRORS:
+            raise
+        except Exception as exc:
+            raise self._would_fail(exc, call, params, gas_floor, function) from None
+
+    def _would_fail(
+        self,
+        exc: Exception,
+        call: Any,
+        params: Mapping[str, Any],
+        gas_floor: int | None,
+        function: str,
+    ) -> LedgerError:
+        """The named error of a refused build or check of `call`."""
+        refusal = self.errors.refusal(revert_data(exc), function)
+        if refusal is not None:
+            return refusal
+        why = first_line(exc, type(exc).__name__)
+        if any(sign in why.lower() for sign in _UNAFFORDABLE):
+            poor = self.unaffordable(call, params, gas_floor, function)
+            if poor is not None:
+                return poor
+        return TransactionFailed(f"{function} would fail: {why}")
+
+    def _finish(
+        self,
+        tx: dict[str, Any],
+        market: FeeMarket,
+        pending: Fees | None,
+        nonce: int,
+        gas_floor: int | None,
+        function: str,
+        deadline: int | None,
+    ) -> dict[str, Any]:
+        """`tx` with its gas limit and final fees, once its deadline can still be met."""
+        if self.backend.FIXED_GAS is None:
             tx["gas"] = compute_gas_limit(self.policy, int(tx["gas"]), gas_floor)
         fees = self._fees(market, int(tx["gas"]), function)
         if pending is not None:  # this wallet's transaction still pending at `nonce`
