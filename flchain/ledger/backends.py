@@ -256,7 +256,8 @@ class _Staged(NamedTuple):
 
 @functools.cache
 def _staging_pyevm_class() -> type[Any]:
-    """eth-tester's py-evm backend that can apply a transaction ahead of its send (`stage`).
+    """eth-tester's py-evm backend that can apply a transaction ahead of its send (`stage`)
+    and answers a repeated call on the same latest block from memory.
 
     On py-evm the pending block is all in `chain.header` (its state root, gas used, roots of
     transactions and receipts; the trie nodes behind them are content-addressed), so putting
@@ -268,6 +269,30 @@ def _staging_pyevm_class() -> type[Any]:
 
     class StagingPyEVMBackend(PyEVMBackend):
         staged: _Staged | None = None
+        #: answers of calls on the latest block, by call, for the block in `_answers_at`
+        _answers: dict[tuple[Any, ...], bytes]
+        _answers_at: tuple[Any, ...] | None = None
+
+        def call(self, transaction: Any, block_number: Any = "latest") -> Any:
+            # A call on the latest block is a function of that block and the call (and of the
+            # pending block's free gas, eth-tester's default limit): the same call again before
+            # the next block is answered from memory, without executing it again. Refusals
+            # are not kept (they raise, and are rare).
+            if block_number != "latest":
+                return super().call(transaction, block_number)
+            pending = self.chain.header
+            at = (pending.parent_hash, pending.block_number, pending.gas_limit, pending.gas_used)
+            if at != self._answers_at:
+                self._answers, self._answers_at = {}, at
+            try:
+                key = tuple(sorted(transaction.items()))
+                hash(key)
+            except TypeError:  # a list in it (an access list): not kept
+                return super().call(transaction, block_number)
+            answer = self._answers.get(key)
+            if answer is None:
+                answer = self._answers[key] = super().call(transaction, block_number)
+            return answer
 
         def stage(self, raw: bytes) -> bool:
             self.unstage()
