@@ -408,9 +408,46 @@ class EmbeddedBackend(Backend):
         # Logs of blocks whose every transaction's receipt this process saw, by block number.
         self._receipt_logs: dict[int, list[Any]] = {}
 
+    # Block reads straight from py-evm's headers: what eth-tester's get_block serves (its
+    # "latest" is the canonical block under the pending one), without building and
+    # serializing whole blocks for one field; they were 7 % of a 10 × 7 simulation (cProfile).
+
+    def _latest_header(self) -> Any:
+        chain = self.tester.backend.chain
+        return chain.get_canonical_block_header_by_number(max(0, chain.header.block_number - 1))
+
+    def head(self) -> tuple[int, bytes]:
+        header = self._latest_header()
+        return int(header.block_number), bytes(header.hash)
+
+    def latest_timestamp(self) -> int:
+        return int(self._latest_header().timestamp)
+
+    def block_hash(self, block_number: int) -> bytes | None:
+        from eth.exceptions import HeaderNotFound
+
+        chain = self.tester.backend.chain
+        if not 0 <= block_number < chain.header.block_number:  # the pending block is no block
+            return None
+        try:
+            return bytes(chain.get_canonical_block_header_by_number(block_number).hash)
+        except HeaderNotFound:
+            return None
+
+    def block_timestamp(self, block_number: int) -> int:
+        times: dict[int, int] = self._state()["times"]
+        ts = times.get(block_number)
+        if ts is None:
+            chain = self.tester.backend.chain
+            if not 0 <= block_number < chain.header.block_number:
+                raise BlockNotFound(f"no block {block_number} on the embedded chain")
+            header = chain.get_canonical_block_header_by_number(block_number)
+            ts = times[block_number] = int(header.timestamp)
+        return ts
+
     def next_base_fee(self) -> int | None:
         # eth-tester answers eth_feeHistory with no base fees; its pending block has the one.
-        pending = self.w3.eth.get_block("pending").get("baseFeePerGas")
+        pending = getattr(self.tester.backend.chain.header, "base_fee_per_gas", None)
         return None if pending is None else int(pending)
 
     def note_receipt(self, receipt: Any) -> None:

@@ -1,5 +1,6 @@
-"""The embedded chain answers a repeated call on the same latest block from memory: the same
-answer a fresh execution gives, and never an answer of an older block."""
+"""The embedded chain answers a repeated call on the same latest block from memory (the same
+answer a fresh execution gives, and never an answer of an older block), and reads blocks from
+py-evm's headers (the same answers as eth-tester's get_block)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from _twin import ETHER, Twin
 from eth_tester import PyEVMBackend
 
 from flchain.ledger import EmbeddedBackend
+from flchain.ledger.backends import Backend
 
 
 @pytest.fixture
@@ -58,3 +60,24 @@ def test_a_new_block_is_read_again(twin: Twin, monkeypatch: pytest.MonkeyPatch) 
     twin.backend.advance_time(60)  # an empty block: read again, whatever it changes
     node.node_view(me)
     assert len(runs) == 2
+
+
+def test_block_reads_are_what_get_block_says(twin: Twin) -> None:
+    twin.node(bond=ETHER)
+    backend = twin.backend
+    backend.advance_time(100)
+    w3 = backend.w3
+    for n in range(w3.eth.block_number + 3):  # the pending block and beyond: no block
+        assert backend.block_hash(n) == Backend.block_hash(backend, n), n
+        try:
+            expected: int | None = int(w3.eth.get_block(n)["timestamp"])
+        except Exception:
+            expected = None
+        try:
+            found: int | None = backend.block_timestamp(n)
+        except Exception:
+            found = None
+        assert found == expected, n
+    assert backend.head() == Backend.head(backend)
+    assert backend.latest_timestamp() == Backend.latest_timestamp(backend)
+    assert backend.next_base_fee() == int(w3.eth.get_block("pending")["baseFeePerGas"])
