@@ -30,6 +30,7 @@ from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerErro
 from flchain.ledger.events import EVENT_TYPES, ChainEvent, EventDecoder
 from flchain.ledger.index import EventIndex
 from flchain.ledger.revert import ErrorDecoder, revert_data
+from flchain.ledger.viewcalls import ViewCaller
 from flchain.protocol import Address, GlobalModel, Schedule
 
 #: The committed artifact of each protocol version's contract.
@@ -108,6 +109,7 @@ class ContractBinding:
         self.contract: Contract = backend.w3.eth.contract(address=self.address, abi=abi)
         self.errors = ErrorDecoder(abi)
         self.events = EventDecoder(abi, self.address, backend.w3.codec, self.EVENT_TYPES)
+        self.view_caller = ViewCaller(self.contract)
 
     @property
     def w3(self) -> Web3:
@@ -136,7 +138,7 @@ class ContractBinding:
     def call(self, function: str, *args: Any) -> Any:
         """Call the view `function`; a refusal surfaces as `ContractRevert` by error name."""
         try:
-            return getattr(self.contract.functions, function)(*args).call()
+            return self.view_caller.call(function, args)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the chain to call {function}") from None
         except Exception as exc:
