@@ -194,6 +194,10 @@ class Backend(ABC):
             start = end + 1
         return out
 
+    def transaction_count(self, address: str, block: Literal["latest", "pending"]) -> int:
+        """Transactions sent from `address` mined by the latest block, or also pending."""
+        return int(self.w3.eth.get_transaction_count(to_checksum_address(address), block))
+
     def latest_timestamp(self) -> int:
         """Timestamp of the latest block: the chain's idea of 'now' for views."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -444,6 +448,11 @@ class EmbeddedBackend(Backend):
             header = chain.get_canonical_block_header_by_number(block_number)
             ts = times[block_number] = int(header.timestamp)
         return ts
+
+    def transaction_count(self, address: str, block: Literal["latest", "pending"]) -> int:
+        chain = self.tester.backend.chain
+        header = chain.header if block == "pending" else self._latest_header()
+        return int(chain.get_vm(at_header=header).state.get_nonce(bytes.fromhex(address[2:])))
 
     def next_base_fee(self) -> int | None:
         # eth-tester answers eth_feeHistory with no base fees; its pending block has the one.

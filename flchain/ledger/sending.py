@@ -260,13 +260,26 @@ class Signer:
 
     def __init__(self, account: LocalAccount) -> None:
         self.account = account
+        self._last: tuple[tuple[Any, ...], bytes] | None = None
 
     @property
     def address(self) -> Address:
         return str(self.account.address)
 
     def sign(self, tx: Mapping[str, Any]) -> bytes:
-        return bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
+        # Signing is deterministic (RFC 6979), and a staged transaction is signed to stage it
+        # and again to send it: the last signature is kept for the very same fields.
+        try:
+            key: tuple[Any, ...] | None = tuple(sorted(tx.items()))
+            hash(key)
+        except TypeError:  # a list in it (an access list)
+            key = None
+        if key is not None and self._last is not None and self._last[0] == key:
+            return self._last[1]
+        raw = bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
+        if key is not None:
+            self._last = (key, raw)
+        return raw
 
 
 class TxSender:
@@ -449,9 +462,8 @@ class TxSender:
         a receipt, or one whose receipt a reorg removed (geth puts such a transaction back in
         its pool: sending at its nonce means only one of the two can ever be mined)."""
         address = self.signer.address
-        w3 = self.backend.w3
         flights, mined_here = self._in_flight(), self._mined()
-        mined = int(w3.eth.get_transaction_count(address, "latest"))  # type: ignore[arg-type]
+        mined = self.backend.transaction_count(address, "latest")
         for n in [n for n in mined_here if n >= mined]:  # un-mined by a reorg
             flights.setdefault(n, mined_here.pop(n))
         for n in [n for n in flights if n < mined]:
@@ -459,7 +471,7 @@ class TxSender:
         if flights:
             n = min(flights)
             return n, flights[n]
-        return int(w3.eth.get_transaction_count(address, "pending")), None  # type: ignore[arg-type]
+        return self.backend.transaction_count(address, "pending"), None
 
     def fee_market(self) -> FeeMarket:
         return read_fee_market(self.backend, self.policy)
@@ -701,8 +713,7 @@ class TxSender:
 
     def nonce_taken(self, nonce: int) -> bool:
         """Whether a mined transaction of this wallet already uses `nonce`."""
-        mined = self.backend.w3.eth.get_transaction_count(self.signer.address, "latest")  # type: ignore[arg-type]
-        return int(mined) > nonce
+        return self.backend.transaction_count(self.signer.address, "latest") > nonce
 
     def known(self, tx_hash: bytes) -> bool:
         """Whether the node still knows the transaction (pending or mined)."""

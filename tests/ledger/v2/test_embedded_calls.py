@@ -63,7 +63,8 @@ def test_a_new_block_is_read_again(twin: Twin, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_block_reads_are_what_get_block_says(twin: Twin) -> None:
-    twin.node(bond=ETHER)
+    node = twin.node(bond=ETHER)
+    assert node.account is not None
     backend = twin.backend
     backend.advance_time(100)
     w3 = backend.w3
@@ -81,3 +82,7 @@ def test_block_reads_are_what_get_block_says(twin: Twin) -> None:
     assert backend.head() == Backend.head(backend)
     assert backend.latest_timestamp() == Backend.latest_timestamp(backend)
     assert backend.next_base_fee() == int(w3.eth.get_block("pending")["baseFeePerGas"])
+    for who in (node.account.address, twin.gov.account.address if twin.gov.account else ""):
+        for block in ("latest", "pending"):
+            expected_count = w3.eth.get_transaction_count(who, block)  # type: ignore[arg-type]
+            assert backend.transaction_count(who, block) == expected_count > 0
