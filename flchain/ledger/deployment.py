@@ -109,7 +109,6 @@ class ContractBinding:
         self.contract: Contract = backend.w3.eth.contract(address=self.address, abi=abi)
         self.errors = ErrorDecoder(abi)
         self.events = EventDecoder(abi, self.address, backend.w3.codec, self.EVENT_TYPES)
-        self.view_caller = ViewCaller(self.contract)
 
     @property
     def w3(self) -> Web3:
@@ -118,6 +117,10 @@ class ContractBinding:
     @cached_property
     def chain_id(self) -> int:
         return self.backend.chain_id
+
+    @cached_property
+    def view_caller(self) -> ViewCaller:
+        return ViewCaller(self.contract)
 
     @classmethod
     def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> Self:

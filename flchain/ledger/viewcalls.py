@@ -15,6 +15,7 @@ web3 would refuse) goes through `ContractFunction.call()`, so errors are web3's 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import OrderedDict
 from typing import Any, Final
 
@@ -49,6 +50,7 @@ class ViewCaller:
         self._data: dict[tuple[Any, ...], str] = {}
         self._outputs: dict[str, list[str] | None] = {}  # None: not a plain function
         self._answers: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._lock = threading.Lock()  # nodes stepped on threads share one binding
 
     def call(self, function: str, args: tuple[Any, ...]) -> Any:
         key = (function, *args)
@@ -65,17 +67,19 @@ class ViewCaller:
             tx["from"] = w3.eth.default_account
         raw = bytes(w3.eth.call(tx, w3.eth.default_block))  # type: ignore[arg-type]
         answers = self._answers
-        found = answers.get((function, raw), _MISSING)
-        if found is not _MISSING:
-            answers.move_to_end((function, raw))
-            return found
+        with self._lock:
+            found = answers.get((function, raw), _MISSING)
+            if found is not _MISSING:
+                answers.move_to_end((function, raw))
+                return found
         decoded = self._decode(function, raw)
         if decoded is _MISSING:  # web3 says why (and raises it)
             return self._web3_call(function, args)
         if _immutable(decoded):
-            answers[(function, raw)] = decoded
-            if len(answers) > ANSWERS_KEPT:
-                answers.popitem(last=False)
+            with self._lock:
+                answers[(function, raw)] = decoded
+                if len(answers) > ANSWERS_KEPT:
+                    answers.popitem(last=False)
         return decoded
 
     def _web3_call(self, function: str, args: tuple[Any, ...]) -> Any:
