@@ -5,7 +5,7 @@ node account is ever unlocked). `TxSender` runs one transaction through the step
 method, and `TxPolicy` is what an operator decides about them:
 
 - `prepare`: nonce, chain id, fees, gas limit, and a check that the call would succeed — a
-  refusal raises `ContractRevert` with the contract's custom error before anything is signed.
+  refusal raises `ContractRevert` with the contract's custom error before anything is sent.
   JSON-RPC chains estimate gas, raised to the caller's floor if it names one (a costlier path
   the call may take when mined, e.g. the finalizing attestation), plus `gas_margin_pct`. The
   embedded chain executes the signed transaction once, staged in the pending block it will be
@@ -13,8 +13,9 @@ method, and `TxPolicy` is what an operator decides about them:
   used), with the backend's fixed limit (py-evm's estimate is a ~13-execution binary search);
   where staging cannot stand in for it, an eth_call on the pending block decides. Fees are
   EIP-1559: `maxFeePerGas = min(cap, next base fee × base_fee_multiplier_pct / 100 + priority
-  fee)`, the priority fee from the node unless the policy fixes it; the cap is the lower of `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`.
-  A cap below the next block's base fee cannot be mined and nothing is sent (`FeeCapExceeded`);
+  fee)`, the priority fee from the node unless the policy fixes it; the cap is the lower of
+  `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`. A cap below the next block's base fee
+  cannot be mined and nothing is sent (`FeeCapExceeded`);
 - `submit`: sign locally and send the raw transaction; a refusal of the node is a named
   `TransactionRejected` (`InsufficientFunds`, `NonceTooLow`, `Underpriced`);
 - `mine`: wait for a receipt of any version sent at this nonce. A transaction still pending
