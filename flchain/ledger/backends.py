@@ -166,8 +166,8 @@ class Backend(ABC):
         """Execute the signed transaction `raw` where the next send would, and keep its effect
         for that send of these very bytes only when it succeeds and a pre-check call of it
         (`eth_call` on the pending block) would have passed too; False leaves the chain as it
-        was (nothing sent, no nonce used). A chain that cannot do this answers False: the
-        `TxSender` then pre-checks with a call, as it does when this says False."""
+        was (nothing sent, no nonce used), and the `TxSender` then checks with that call.
+        JSON-RPC chains cannot stage: False."""
         return False
 
     def fetch_logs(self, address: str, lo: int, hi: int) -> list[Any]:
