@@ -11,8 +11,10 @@ v2 without adversaries, v2's 20 × 7 with every adversary and v2's 100 × 2 (iss
 process, so its peak memory is that process's max RSS (`resource.getrusage`) and imports are
 paid once per case, as a user running the command would. On a shared machine compare the CPU
 seconds: wall time grows with the other processes' load, CPU time much less. On the embedded
-chain the counts of contract calls (`eth_call`) and transactions are printed too: they do not
-depend on the load at all, and py-evm executing them is most of a run's CPU.
+chain the counts of contract calls (`eth_call` requests), transactions and py-evm executions
+(`evm runs`: calls and transactions py-evm actually ran — a call answered from the block's
+memory, or a transaction staged once, runs once) are printed too: they do not depend on the load
+at all, and py-evm executing them is most of a run's CPU.
 """
 
 from __future__ import annotations
@@ -41,18 +43,25 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
     """Child: one simulation; prints a JSON line with wall and CPU seconds and max RSS."""
     from collections import Counter
 
+    from eth.vm.state import BaseTransactionExecutor
     from web3.providers.eth_tester import EthereumTesterProvider
 
     from flchain.simulate import SimulationConfig, parse_adversaries, run_simulation
 
     requests: Counter[str] = Counter()
     plain = EthereumTesterProvider.make_request
+    execute = BaseTransactionExecutor.__call__
 
     def counting(self: EthereumTesterProvider, method: Any, params: Any) -> Any:
         requests[str(method)] += 1
         return plain(self, method, params)
 
+    def executing(self: BaseTransactionExecutor, transaction: Any) -> Any:
+        requests["evm"] += 1
+        return execute(self, transaction)
+
     EthereumTesterProvider.make_request = counting  # type: ignore[method-assign]
+    BaseTransactionExecutor.__call__ = executing  # type: ignore[method-assign]
     started = time.perf_counter()
     config = SimulationConfig(
         nodes=nodes,
@@ -76,6 +85,7 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
                 "rss_mib": round(usage.ru_maxrss / 1024),
                 "calls": requests["eth_call"],
                 "txs": requests["eth_sendRawTransaction"],
+                "evm": requests["evm"],
             }
         )
     )
@@ -94,7 +104,8 @@ def main() -> None:
     chains = (args.only,) if args.only else ("embedded", "anvil")
     print(
         f"{'chain':9s} {'v':>2s} {'nodes':>5s} {'days':>4s} {'adversaries':>11s} {'sim s':>7s} "
-        f"{'+import s':>9s} {'CPU s':>6s} {'max RSS MiB':>11s} {'eth_calls':>9s} {'txs':>5s}"
+        f"{'+import s':>9s} {'CPU s':>6s} {'max RSS MiB':>11s} {'eth_calls':>9s} {'txs':>5s} "
+        f"{'evm runs':>8s}"
     )
     cases = [CASES[i] for i in args.cases] if args.cases else list(CASES)
     for chain in chains:
@@ -110,7 +121,8 @@ def main() -> None:
             print(
                 f"{chain:9s} {protocol:2d} {nodes:5d} {days:4d} {adversaries:>11s} "
                 f"{fig['sim_s']:7.1f} {fig['total_s']:9.1f} {fig['cpu_s']:6.1f} "
-                f"{fig['rss_mib']:11d} {fig['calls'] or '-':>9} {fig['txs'] or '-':>5}",
+                f"{fig['rss_mib']:11d} {fig['calls'] or '-':>9} {fig['txs'] or '-':>5} "
+                f"{fig['evm'] or '-':>8}",
                 flush=True,
             )
 

@@ -30,6 +30,7 @@ from flchain.ledger.errors import ChainConfigError, ChainUnavailable, LedgerErro
 from flchain.ledger.events import EVENT_TYPES, ChainEvent, EventDecoder
 from flchain.ledger.index import EventIndex
 from flchain.ledger.revert import ErrorDecoder, revert_data
+from flchain.ledger.viewcalls import ViewCaller
 from flchain.protocol import Address, GlobalModel, Schedule
 
 #: The committed artifact of each protocol version's contract.
@@ -117,6 +118,10 @@ class ContractBinding:
     def chain_id(self) -> int:
         return self.backend.chain_id
 
+    @cached_property
+    def view_caller(self) -> ViewCaller:
+        return ViewCaller(self.contract)
+
     @classmethod
     def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> Self:
         """The contract at `address`, checked to be a deployment of this version that answers."""
@@ -136,7 +141,7 @@ class ContractBinding:
     def call(self, function: str, *args: Any) -> Any:
         """Call the view `function`; a refusal surfaces as `ContractRevert` by error name."""
         try:
-            return getattr(self.contract.functions, function)(*args).call()
+            return self.view_caller.call(function, args)
         except NETWORK_ERRORS:
             raise ChainUnavailable(f"cannot reach the chain to call {function}") from None
         except Exception as exc:

@@ -5,15 +5,17 @@ node account is ever unlocked). `TxSender` runs one transaction through the step
 method, and `TxPolicy` is what an operator decides about them:
 
 - `prepare`: nonce, chain id, fees, gas limit, and a check that the call would succeed — a
-  refusal raises `ContractRevert` with the contract's custom error before anything is signed.
+  refusal raises `ContractRevert` with the contract's custom error before anything is sent.
   JSON-RPC chains estimate gas, raised to the caller's floor if it names one (a costlier path
   the call may take when mined, e.g. the finalizing attestation), plus `gas_margin_pct`. The
-  embedded chain runs the call once as an eth_call on the pending block (the one it will be
-  mined in) and sends it with the backend's fixed limit (py-evm's estimate is a ~13-execution
-  binary search). Fees are EIP-1559: `maxFeePerGas = min(cap, next base fee ×
-  base_fee_multiplier_pct / 100 + priority fee)`, the priority fee from the node unless the
-  policy fixes it; the cap is the lower of `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`.
-  A cap below the next block's base fee cannot be mined and nothing is sent (`FeeCapExceeded`);
+  embedded chain executes the signed transaction once, staged in the pending block it will be
+  mined in (`Backend.stage`; taken back out on refusal, so nothing is sent and no nonce is
+  used), with the backend's fixed limit (py-evm's estimate is a ~13-execution binary search);
+  where staging cannot stand in for it, an eth_call on the pending block decides. Fees are
+  EIP-1559: `maxFeePerGas = min(cap, next base fee × base_fee_multiplier_pct / 100 + priority
+  fee)`, the priority fee from the node unless the policy fixes it; the cap is the lower of
+  `max_fee_per_gas_wei` and `max_tx_cost_wei / gas`. A cap below the next block's base fee
+  cannot be mined and nothing is sent (`FeeCapExceeded`);
 - `submit`: sign locally and send the raw transaction; a refusal of the node is a named
   `TransactionRejected` (`InsufficientFunds`, `NonceTooLow`, `Underpriced`);
 - `mine`: wait for a receipt of any version sent at this nonce. A transaction still pending
@@ -259,13 +261,26 @@ class Signer:
 
     def __init__(self, account: LocalAccount) -> None:
         self.account = account
+        self._last: tuple[tuple[Any, ...], bytes] | None = None
 
     @property
     def address(self) -> Address:
         return str(self.account.address)
 
     def sign(self, tx: Mapping[str, Any]) -> bytes:
-        return bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
+        # Signing is deterministic (RFC 6979), and a staged transaction is signed to stage it
+        # and again to send it: the last signature is kept for the very same fields.
+        try:
+            key: tuple[Any, ...] | None = tuple(sorted(tx.items()))
+            hash(key)
+        except TypeError:  # a list in it (an access list)
+            key = None
+        if key is not None and self._last is not None and self._last[0] == key:
+            return self._last[1]
+        raw = bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
+        if key is not None:
+            self._last = (key, raw)
+        return raw
 
 
 class TxSender:
@@ -337,7 +352,6 @@ class TxSender:
         deadline: int | None = None,
     ) -> dict[str, Any]:
         """The transaction to sign, checked to succeed (nonce, chain id, fees, gas filled in)."""
-        w3 = self.backend.w3
         fixed_gas = self.backend.FIXED_GAS
         nonce, pending = self.next_nonce()
         market = self.fee_market()
@@ -350,23 +364,76 @@ class TxSender:
         }
         if fixed_gas is not None:
             params["gas"] = fixed_gas
+        # With a fixed limit (the embedded chain) the signed transaction is staged once it is
+        # final (`Backend.stage`: executed once, instead of a pre-check call here and again
+        # when sent); the call still runs wherever staging does not stand in for it, and
+        # before any other refusal, so every refusal is the one it raises.
+        staging = fixed_gas is not None
         try:
             tx: dict[str, Any] = dict(call.build_transaction(params))
-            if fixed_gas is not None:
-                w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
         except NETWORK_ERRORS:
             raise
         except Exception as exc:
-            refusal = self.errors.refusal(revert_data(exc), function)
-            if refusal is not None:
-                raise refusal from None
-            why = first_line(exc, type(exc).__name__)
-            if any(sign in why.lower() for sign in _UNAFFORDABLE):
-                poor = self.unaffordable(call, params, gas_floor, function)
-                if poor is not None:
-                    raise poor from None
-            raise TransactionFailed(f"{function} would fail: {why}") from None
-        if fixed_gas is None:
+            raise self._would_fail(exc, call, params, gas_floor, function) from None
+        if not staging:
+            return self._finish(tx, market, pending, nonce, gas_floor, function, deadline)
+        try:
+            done = self._finish(dict(tx), market, pending, nonce, gas_floor, function, deadline)
+        except LedgerError:
+            self._check_call(tx, call, params, gas_floor, function)  # a refusal comes first
+            raise
+        if not self.backend.stage(self.signer.sign(done)):
+            self._check_call(tx, call, params, gas_floor, function)
+        return done
+
+    def _check_call(
+        self,
+        tx: Mapping[str, Any],
+        call: Any,
+        params: Mapping[str, Any],
+        gas_floor: int | None,
+        function: str,
+    ) -> None:
+        """Run the built `tx` as a call on the pending block (the one it will be mined in):
+        a refusal raises what `_would_fail` names."""
+        try:
+            self.backend.w3.eth.call(_call_params(tx), "pending")  # type: ignore[arg-type]
+        except NETWORK_ERRORS:
+            raise
+        except Exception as exc:
+            raise self._would_fail(exc, call, params, gas_floor, function) from None
+
+    def _would_fail(
+        self,
+        exc: Exception,
+        call: Any,
+        params: Mapping[str, Any],
+        gas_floor: int | None,
+        function: str,
+    ) -> LedgerError:
+        """The named error of a refused build or check of `call`."""
+        refusal = self.errors.refusal(revert_data(exc), function)
+        if refusal is not None:
+            return refusal
+        why = first_line(exc, type(exc).__name__)
+        if any(sign in why.lower() for sign in _UNAFFORDABLE):
+            poor = self.unaffordable(call, params, gas_floor, function)
+            if poor is not None:
+                return poor
+        return TransactionFailed(f"{function} would fail: {why}")
+
+    def _finish(
+        self,
+        tx: dict[str, Any],
+        market: FeeMarket,
+        pending: Fees | None,
+        nonce: int,
+        gas_floor: int | None,
+        function: str,
+        deadline: int | None,
+    ) -> dict[str, Any]:
+        """`tx` with its gas limit and final fees, once its deadline can still be met."""
+        if self.backend.FIXED_GAS is None:
             tx["gas"] = compute_gas_limit(self.policy, int(tx["gas"]), gas_floor)
         fees = self._fees(market, int(tx["gas"]), function)
         if pending is not None:  # this wallet's transaction still pending at `nonce`
@@ -396,9 +463,8 @@ class TxSender:
         a receipt, or one whose receipt a reorg removed (geth puts such a transaction back in
         its pool: sending at its nonce means only one of the two can ever be mined)."""
         address = self.signer.address
-        w3 = self.backend.w3
         flights, mined_here = self._in_flight(), self._mined()
-        mined = int(w3.eth.get_transaction_count(address, "latest"))  # type: ignore[arg-type]
+        mined = self.backend.transaction_count(address, "latest")
         for n in [n for n in mined_here if n >= mined]:  # un-mined by a reorg
             flights.setdefault(n, mined_here.pop(n))
         for n in [n for n in flights if n < mined]:
@@ -406,7 +472,7 @@ class TxSender:
         if flights:
             n = min(flights)
             return n, flights[n]
-        return int(w3.eth.get_transaction_count(address, "pending")), None  # type: ignore[arg-type]
+        return self.backend.transaction_count(address, "pending"), None
 
     def fee_market(self) -> FeeMarket:
         return read_fee_market(self.backend, self.policy)
@@ -648,8 +714,7 @@ class TxSender:
 
     def nonce_taken(self, nonce: int) -> bool:
         """Whether a mined transaction of this wallet already uses `nonce`."""
-        mined = self.backend.w3.eth.get_transaction_count(self.signer.address, "latest")  # type: ignore[arg-type]
-        return int(mined) > nonce
+        return self.backend.transaction_count(self.signer.address, "latest") > nonce
 
     def known(self, tx_hash: bytes) -> bool:
         """Whether the node still knows the transaction (pending or mined)."""

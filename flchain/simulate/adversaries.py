@@ -44,7 +44,16 @@ from flchain.node.runner_v2 import NodeRunnerV2
 from flchain.node.update import Update, UpdateInputs, claim_roi_bps
 from flchain.protocol import Address
 from flchain.protocol import digests as dg
-from flchain.protocol.machine import CommitState, Leaf, Phase, Result, RevealOutcome, Status
+from flchain.protocol.machine import (
+    CommitState,
+    Latest,
+    Leaf,
+    NodeView,
+    Phase,
+    Result,
+    RevealOutcome,
+    Status,
+)
 from flchain.protocol.merkle import SettlementTree
 from flchain.replay import ReplayError, ReplayResult, Tamper, parse_manifest
 from flchain.replay.v2 import ReplayResultV2, TamperV2, cid_text
@@ -90,6 +99,7 @@ __all__ = [
     "forged_result",
     "inject_inf",
     "inject_nan",
+    "settle_all",
     "settle_own",
     "tamper_accept_any_claim",
     "tamper_shift_weights",
@@ -540,14 +550,23 @@ def _answer(call: Callable[[], object]) -> str:
     return "ok"
 
 
-def settle_own(ctx: AttackContext, ledger: LedgerV2) -> str | None:
+def settle_own(
+    ctx: AttackContext,
+    ledger: LedgerV2,
+    latest: Latest | None = None,
+    view: NodeView | None = None,
+) -> str | None:
     """Apply the wallet's leaf of the latest final round when it lags (what the lag rule
     demands before it may commit, attest or withdraw again) or the leaf records something new
-    (a reward, a penalty); None when nothing is due."""
-    latest = ctx.gov.latest()
+    (a reward, a penalty); None when nothing is due (nothing sent).
+
+    @param latest the latest final result, when the caller read it already (only `finalize`
+        changes it: a loop of settlements and top-ups reads it once)
+    @param view the wallet's node view, when the caller read it at the current block"""
+    latest = latest or ctx.gov.latest()
     assert ledger.account is not None
     node = ledger.account.address
-    view = ledger.node_view(node)
+    view = view or ledger.node_view(node)
     if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
         return None
     try:
@@ -566,11 +585,25 @@ def settle_own(ctx: AttackContext, ledger: LedgerV2) -> str | None:
     return _answer(lambda: ledger.settle(leaf, proof))
 
 
-def top_up(ledger: LedgerV2) -> bool:
+def settle_all(
+    ctx: AttackContext, ledgers: Sequence[LedgerV2]
+) -> Iterator[tuple[LedgerV2, str | None, NodeView | None]]:
+    """`settle_own` of each wallet in turn, the latest final result read once; yields each
+    ledger, its answer and its node view when nothing was sent (None: read it again)."""
+    latest = ctx.gov.latest()
+    for ledger in ledgers:
+        assert ledger.account is not None
+        view = ledger.node_view(ledger.account.address)
+        answer = settle_own(ctx, ledger, latest, view)
+        yield ledger, answer, view if answer is None else None
+
+
+def top_up(ledger: LedgerV2, view: NodeView | None = None) -> bool:
     """Bring a slashed bond back to `minBond` (counts from the next round): a cheater pays to
-    keep cheating. Returns whether it added anything."""
+    keep cheating. Returns whether it added anything. `view`: the wallet's node view, when
+    the caller read it at the current block."""
     assert ledger.account is not None
-    view = ledger.node_view(ledger.account.address)
+    view = view or ledger.node_view(ledger.account.address)
     missing = ledger.deployment().min_bond - view.bond
     if view.status != Status.ACTIVE or missing <= 0:
         return False
@@ -657,12 +690,14 @@ class Adversary:
 
     def keep_bonded(self, ctx: AttackContext, round: int) -> None:
         """Commit-phase upkeep of a repeat offender: settle when lagging, top the bond up."""
-        for w in self.wallets:
-            ledger = ctx.ledger(w)
-            settled = settle_own(ctx, ledger)
+        ledgers = [ctx.ledger(w) for w in self.wallets]
+        for ledger, settled, view in settle_all(ctx, ledgers):
+            assert ledger.account is not None
             if settled is not None:
-                self.note(w.address, round, "settle its leaf (applies its slashes)", settled)
-            top_up(ledger)
+                self.note(
+                    ledger.account.address, round, "settle its leaf (applies its slashes)", settled
+                )
+            top_up(ledger, view)
 
 
 class Sybils(Adversary):
@@ -747,10 +782,14 @@ class Flooders(Adversary):
                 )
                 self.note(w.address, round, "reveal junk", answer)
         elif round == FLOOD_ROUND + 1 and phase == Phase.COMMIT:
-            for w in self.wallets:  # to flood again it must settle first, which slashes it
-                settled = settle_own(ctx, ctx.ledger(w))
+            # to flood again it must settle first, which slashes it
+            ledgers = [ctx.ledger(w) for w in self.wallets]
+            for ledger, settled, _ in settle_all(ctx, ledgers):
+                assert ledger.account is not None
                 if settled is not None:
-                    self.note(w.address, round, "settle its leaf to flood again", settled)
+                    self.note(
+                        ledger.account.address, round, "settle its leaf to flood again", settled
+                    )
         elif round == FLOOD_ROUND + 2 and phase == Phase.COMMIT:
             w = self.wallets[0]  # its bond is below minBond now: out of the frozen set
             ledger = ctx.ledger(w)

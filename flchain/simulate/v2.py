@@ -78,7 +78,7 @@ from flchain.simulate.adversaries import (
     Adversary,
     AttackContext,
     behaviour_for,
-    settle_own,
+    settle_all,
     top_up,
 )
 from flchain.simulate.config import (
@@ -388,10 +388,14 @@ def _close(fed: _Federation, days: int) -> None:
         return report
 
     _step_runners(fed, days, Phase.COMMIT, None, settle)
-    for adv in fed.adversaries:
-        for w in adv.wallets:
-            if adv.runner is None or w is not adv.wallets[0]:
-                settle_own(fed.ctx, fed.ctx.ledger(w))
+    wallets = [
+        w
+        for adv in fed.adversaries
+        for w in adv.wallets
+        if adv.runner is None or w is not adv.wallets[0]
+    ]
+    for _ in settle_all(fed.ctx, [fed.ctx.ledger(w) for w in wallets]):
+        pass
 
 
 def read_balances(gov: LedgerV2, roles: Sequence[NodeRole]) -> list[NodeBalance]:
