@@ -4,7 +4,8 @@ pragma solidity 0.8.37;
 import {IFLChainV2} from "../../contracts/interfaces/IFLChainV2.sol";
 import {vm} from "../utils/Vm.sol";
 import {Update} from "./utils/V2Test.sol";
-import {RefusingWallet, V2World} from "./utils/V2World.sol";
+import {V2Wallet} from "../../tests/contract/V2Wallet.sol";
+import {V2World} from "./utils/V2World.sol";
 
 /// @notice FLChainV2's identity and round entry points: each refusal (a custom error of
 ///         IFLChainV2, balances unchanged), each event (expectEmit, every field), and the round
@@ -636,7 +637,7 @@ contract FLChainV2Test is V2World {
 
     // a contract wallet can be a node (the withdrawal of one that refuses ether: Settle tests)
     function test_a_contract_wallet_registers() public {
-        RefusingWallet w = new RefusingWallet();
+        V2Wallet w = refusingWallet();
         vm.deal(address(this), MIN_BOND);
         w.exec{value: MIN_BOND}(address(chain), abi.encodeCall(IFLChainV2.register, ()));
         vm.assertEq(uint256(chain.nodeView(address(w)).status), uint256(IFLChainV2.Status.Active), "active");

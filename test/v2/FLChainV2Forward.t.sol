@@ -5,7 +5,8 @@ import {IFLChainV2} from "../../contracts/interfaces/IFLChainV2.sol";
 import {IFLChainV2Forward} from "../../contracts/interfaces/IFLChainV2Forward.sol";
 import {ForwardLib} from "../../contracts/libraries/ForwardLib.sol";
 import {vm} from "../utils/Vm.sol";
-import {RefusingWallet, V2World} from "./utils/V2World.sol";
+import {V2Wallet} from "../../tests/contract/V2Wallet.sol";
+import {V2World} from "./utils/V2World.sol";
 import {Update} from "./utils/V2Test.sol";
 
 /// @notice The forward box's postForward (docs/protocol.md §15.2): a window may be posted again —
@@ -50,7 +51,7 @@ contract FLChainV2ForwardTest is V2World {
 
     function test_a_window_forwarded_first_is_posted_again_directly() public {
         vm.warp(_opensAt(0));
-        RefusingWallet relay = new RefusingWallet();
+        V2Wallet relay = refusingWallet();
         vm.expectEmit(true, true, true, true, address(box));
         emit IFLChainV2Forward.ForwardPosted(0, windowHash, address(relay), WINDOW.length);
         relay.exec(address(box), abi.encodeCall(IFLChainV2Forward.postForward, (0, WINDOW)));

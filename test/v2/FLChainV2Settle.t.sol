@@ -4,7 +4,8 @@ pragma solidity 0.8.37;
 import {IFLChainV2} from "../../contracts/interfaces/IFLChainV2.sol";
 import {vm} from "../utils/Vm.sol";
 import {Update} from "./utils/V2Test.sol";
-import {RefusingWallet, V2World} from "./utils/V2World.sol";
+import {V2Wallet} from "../../tests/contract/V2Wallet.sol";
+import {V2World} from "./utils/V2World.sol";
 
 /// @notice Settlement, slashing and withdrawal: a claim pays leaf.node and never the sender,
 ///         once per root; a proof that does not verify, a regressed leaf, a claim beyond what
@@ -158,7 +159,7 @@ contract FLChainV2SettleTest is V2World {
     // ------------------------------------------------------------ a reverting reward recipient
 
     function test_a_reward_recipient_that_refuses_ether_is_credited() public {
-        RefusingWallet w = new RefusingWallet();
+        V2Wallet w = refusingWallet();
         join(address(w), MIN_BOND);
         honestRound(0, none());
         uint256 share = uint256(1 ether) / 4;
@@ -241,7 +242,7 @@ contract FLChainV2SettleTest is V2World {
     }
 
     function test_a_bounty_hunter_that_refuses_ether_is_refused() public {
-        RefusingWallet hunter = new RefusingWallet();
+        V2Wallet hunter = refusingWallet();
         goTo(0, IFLChainV2.Phase.Commit);
         commit(chain, CAROL, updateOf(CAROL, 0));
         goTo(0, IFLChainV2.Phase.Attest);
@@ -445,7 +446,7 @@ contract FLChainV2SettleTest is V2World {
     }
 
     function test_a_wallet_that_refuses_its_bond_cannot_withdraw() public {
-        RefusingWallet w = new RefusingWallet();
+        V2Wallet w = refusingWallet();
         join(address(w), MIN_BOND);
         vm.prank(address(w));
         chain.requestExit();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-/// @title V2Wallet — a contract wallet for the differential tests (test only)
+/// @title V2Wallet — a contract wallet for the tests (test only): the differential tests, the
+///        audit's trace tests and forge (test/v2/utils/V2World.sol `refusingWallet`)
 /// @notice Forwards any call (with its value) and bubbles the callee's revert data unchanged, so
 ///         the contract sees the wallet as msg.sender; while `refusing`, it rejects every ether
 ///         transfer — the machine's `State.rejecting`.

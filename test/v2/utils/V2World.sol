@@ -3,36 +3,21 @@ pragma solidity 0.8.37;
 
 import {IFLChainV2} from "../../../contracts/interfaces/IFLChainV2.sol";
 import {vm} from "../../utils/Vm.sol";
+import {V2Wallet} from "../../../tests/contract/V2Wallet.sol";
 import {Update, V2Test} from "./V2Test.sol";
-
-/// @notice A node whose wallet is a contract: it forwards any call and refuses ether while
-///         `refusing` (a reverting reward recipient, a bounty hunter that cannot be paid).
-contract RefusingWallet {
-    bool public refusing = true;
-
-    function setRefusing(bool value) external {
-        refusing = value;
-    }
-
-    function exec(address target, bytes calldata data) external payable returns (bytes memory result) {
-        bool ok;
-        (ok, result) = target.call{value: msg.value}(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(result, 32), mload(result))
-            }
-        }
-    }
-
-    receive() external payable {
-        if (refusing) revert();
-    }
-}
 
 /// @notice A deployment with three nodes and a funded pool, and the steps of a round: what the
 ///         unit and fuzz tests start from. Settlement tables are cumulative leaves kept by leaf
 ///         index (every registered node has one), built the way an honest merge builds them.
 abstract contract V2World is V2Test {
+    /// @notice A node whose wallet is a contract (the differential tests' forwarding wallet,
+    ///         one source for both toolchains) that refuses ether until told otherwise: a
+    ///         reverting reward recipient, a bounty hunter that cannot be paid.
+    function refusingWallet() internal returns (V2Wallet w) {
+        w = new V2Wallet();
+        w.setRefusing(true);
+    }
+
     IFLChainV2 internal chain;
     address internal constant ALICE = address(0xA11CE);
     address internal constant BOB = address(0xB0B);
