@@ -1,0 +1,127 @@
+"""The training of the simulation's honest nodes in worker processes (`--processes`).
+
+On anvil the honest nodes of a phase step on threads of one process (`flchain.simulate.phases`),
+and their Python — web3, and the training of each commit — shares one interpreter lock, so one
+core. `UpdatePool` runs the one pure, CPU-bound piece of a step, `prepare_update` (train from the
+base, compute the honest claim), in a `concurrent.futures.ProcessPoolExecutor` of spawned
+workers: a node's thread hands its `UpdateInputs` to a worker and waits for the `Update`, while
+the other threads send transactions. The runner still calls the daemon's code (`NodeRunnerV2`
+builds its inputs and seals the update; `PooledHonest` is the honest `Behaviour` whose
+`prepare` is `prepare_update` run elsewhere), and the update is a function of exactly the inputs
+handed over, so nothing can reach the wrong node. Training is deterministic per DESIGN §4 (one
+torch thread, deterministic algorithms) in any process, so the run is the one-process run bit
+for bit (tests/simulate/test_pool.py).
+
+Why not Ray (`ray` 2.60 on PyPI): its local mode is serial, so it would be tasks on a local
+cluster — a GCS, a raylet and workers per start, a dependency of hundreds of MB — for a pool of
+two processes on one machine. The figures are in the report of this change; the stdlib pool
+needs nothing new and starts in the time its workers import torch.
+
+Workers never outlive the simulation: they ignore SIGINT (the simulation handles Ctrl-C and
+closes the pool), and each asks the kernel for SIGKILL when its parent ends
+(``prctl(PR_SET_PDEATHSIG)``): the pool starts them all from the thread that opens it, which
+lives as long as the run (the signal follows the thread that started the process).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+from typing import Self
+
+from flchain.node.behaviour import Behaviour
+from flchain.node.update import Update, UpdateInputs, prepare_update
+from flchain.simulate.config import SimulationConfig
+
+__all__ = ["DEFAULT_PROCESSES", "PooledHonest", "UpdatePool", "pool_size"]
+
+#: Worker processes when `--processes` is not given (fewer on a machine with fewer cores): on
+#: this 2-core machine 2 beat 1 and 3 (bench/scale_v2.py --simulate, the report of this change).
+DEFAULT_PROCESSES = 2
+_PR_SET_PDEATHSIG = 1
+
+
+def pool_size(config: SimulationConfig) -> int:
+    """How many worker processes train the honest updates of the run `config` (1: none, in the
+    nodes' threads): only a run that steps nodes at once (anvil, `workers` > 1) has a pool."""
+    if config.chain != "anvil" or config.workers < 2 or config.protocol != 2:
+        return 1
+    if config.processes is not None:
+        return config.processes
+    return min(DEFAULT_PROCESSES, os.cpu_count() or 1)
+
+
+def _tie_to_parent(parent: int) -> None:
+    """In a worker: SIGKILL when the parent ends; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is the only guard
+        pass
+    if os.getppid() != parent:  # the parent ended before prctl: no signal will come
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class UpdatePool:
+    """`processes` spawned workers running `prepare_update`; a context manager (started on
+    entering, every worker stopped on any exit)."""
+
+    def __init__(self, processes: int) -> None:
+        if processes < 2:
+            raise ValueError(f"a pool needs at least 2 processes, not {processes}")
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Self:
+        executor = ProcessPoolExecutor(
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_tie_to_parent,
+            initargs=(os.getpid(),),
+        )
+        self._executor = executor
+        # A worker is started by the submit that finds none idle: these start them all now, on
+        # this thread, not on a node's thread that ends with its phase (and would take the
+        # worker with it through the parent-death signal). Not waited for: the workers import
+        # torch while the simulation deploys.
+        for _ in range(self.processes):
+            executor.submit(_ready)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, inputs: UpdateInputs) -> Future[Update]:
+        if self._executor is None:
+            raise RuntimeError("the update pool is not open")
+        return self._executor.submit(prepare_update, inputs)
+
+    def prepare(self, inputs: UpdateInputs) -> Update:
+        """`prepare_update(inputs)`, computed by a worker."""
+        return self.submit(inputs).result()
+
+
+class PooledHonest(Behaviour):
+    """The honest behaviour with its update prepared by `pool`'s workers."""
+
+    def __init__(self, pool: UpdatePool) -> None:
+        self.pool = pool
+
+    def prepare(self, inputs: UpdateInputs) -> Update:
+        return self.pool.prepare(inputs)
