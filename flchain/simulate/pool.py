@@ -30,12 +30,13 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Self
 
 from flchain.node.behaviour import Behaviour
 from flchain.node.update import Update, UpdateInputs, prepare_update
-from flchain.simulate.config import SimulationConfig
+from flchain.simulate.config import SimulationConfig, SimulationError
 
 __all__ = ["DEFAULT_PROCESSES", "PooledHonest", "UpdatePool", "pool_size"]
 
@@ -80,6 +81,7 @@ class UpdatePool:
             raise ValueError(f"a pool needs at least 2 processes, not {processes}")
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self.broken = False
 
     def __enter__(self) -> Self:
         executor = ProcessPoolExecutor(
@@ -114,7 +116,20 @@ class UpdatePool:
 
     def prepare(self, inputs: UpdateInputs) -> Update:
         """`prepare_update(inputs)`, computed by a worker."""
-        return self.submit(inputs).result()
+        try:
+            return self.submit(inputs).result()
+        except BrokenProcessPool:
+            self.broken = True
+            raise
+
+    def check(self) -> None:
+        """Raise `SimulationError` once a worker died: each node would only report a failed
+        commit from then on, and the run would no longer be the one-process run."""
+        if self.broken:
+            raise SimulationError(
+                "a training worker process ended abruptly (killed, or out of memory?): the "
+                "simulation is stopped; run it again, or with --processes 1"
+            )
 
 
 class PooledHonest(Behaviour):

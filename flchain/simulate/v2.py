@@ -553,6 +553,8 @@ def run_v2(
                     fed.gov.goto(day, phase)
                     bar.update(task, description=f"day {day} {phase.name.lower():6s}")
                     _step_all(fed, day, phase, show_phase)
+                    if pool is not None:
+                        pool.check()
                     bar.advance(task)
                 row, per_node, manifest = summarise_round_v2(fed, store, day, honest)
                 rows.append(row)
