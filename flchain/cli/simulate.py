@@ -79,9 +79,9 @@ def simulate(
             "--processes",
             min=1,
             max=64,
-            help="Protocol v2 on anvil with --workers > 1: worker processes that train the "
-            "honest nodes' updates beside the nodes' threads (1: in the threads, one process; "
-            "default 2 on a machine of 2 cores or more). The run is the same bit for bit.",
+            help="Protocol v2 on anvil with --workers > 1: processes in all, this one and N - 1 "
+            "workers training the honest nodes' updates beside the nodes' threads (1: in the "
+            "threads; default 2 on a machine of 2 cores or more). The run is the same bit for bit.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,

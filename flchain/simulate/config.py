@@ -90,8 +90,9 @@ class SimulationConfig(BaseModel):
         ge=1,
         le=64,
         description=(
-            "v2 on anvil with workers > 1: worker processes training the honest nodes' updates "
-            "(1: in the nodes' threads; None: 2 where the machine has 2 cores or more)"
+            "v2 on anvil with workers > 1: processes in all, the simulation's and N - 1 "
+            "training the honest nodes' updates (1: in the nodes' threads; None: 2 where the "
+            "machine has 2 cores or more)"
         ),
     )
     market: MarketKind = "real"

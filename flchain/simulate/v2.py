@@ -106,7 +106,7 @@ from flchain.simulate.phases import (
     anvil_control,
     step_phase,
 )
-from flchain.simulate.pool import PooledHonest, UpdatePool, pool_size
+from flchain.simulate.pool import PooledHonest, UpdatePool, pool_workers
 from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
@@ -168,12 +168,12 @@ class _Federation:
 
 @contextmanager
 def _update_pool(config: SimulationConfig) -> Iterator[UpdatePool | None]:
-    """The worker processes the honest nodes train in (`pool_size`), open for the whole run."""
-    size = pool_size(config)
-    if size < 2:
+    """The worker processes the honest nodes train in (`pool_workers`), open for the whole run."""
+    workers = pool_workers(config)
+    if not workers:
         yield None
         return
-    with UpdatePool(size) as pool:
+    with UpdatePool(workers) as pool:
         yield pool
 
 

@@ -25,7 +25,7 @@ from flchain.market.partition import node_partition
 from flchain.node.update import UpdateInputs, prepare_update
 from flchain.protocol import GlobalModel, Rules
 from flchain.simulate import SimulationConfig, SimulationError, run_simulation
-from flchain.simulate.pool import UpdatePool, pool_size
+from flchain.simulate.pool import UpdatePool, pool_workers
 from flchain.testing.cli import FLCHAIN, clean_env, run_flchain
 
 DEVNET_TESTS = str(Path(__file__).resolve().parents[1] / "devnet")
@@ -53,7 +53,7 @@ def test_a_pooled_update_is_the_in_process_one() -> None:
         assert len(multiprocessing.active_children()) >= 2
         pooled = [f.result() for f in [pool.submit(i) for i in inputs]]
         pool.check()
-    assert pooled == [prepare_update(i) for i in inputs]
+    assert pooled == [prepare_update(i) for i in inputs]  # trained here, in this process
     assert len({u.payload for u in pooled}) == 3  # the seeds mattered: a real training each
     assert not [p for p in multiprocessing.active_children() if "Process" in p.name]
 
@@ -72,10 +72,10 @@ def test_a_dead_worker_stops_the_run() -> None:
 
 
 def test_processes_need_nodes_stepped_at_once_on_anvil() -> None:
-    assert pool_size(SimulationConfig(chain="anvil", workers=4, processes=3)) == 3
-    assert pool_size(SimulationConfig(chain="anvil", workers=4, processes=1)) == 1
-    assert pool_size(SimulationConfig(chain="anvil", workers=1)) == 1
-    assert pool_size(SimulationConfig()) == 1  # embedded: one node after another
+    assert pool_workers(SimulationConfig(chain="anvil", workers=4, processes=3)) == 2
+    assert pool_workers(SimulationConfig(chain="anvil", workers=4, processes=1)) == 0
+    assert pool_workers(SimulationConfig(chain="anvil", workers=1)) == 0
+    assert pool_workers(SimulationConfig()) == 0  # embedded: one node after another
     for bad in ({"processes": 2}, {"chain": "anvil", "workers": 1, "processes": 2}):
         with pytest.raises(ValidationError, match="--processes"):
             SimulationConfig(**bad)
@@ -101,7 +101,7 @@ def test_a_pooled_simulation_is_the_one_process_run(tmp_path: Path) -> None:
         return run_simulation(config, out, progress=False), out
 
     one, one_dir = run(1, 1)
-    pooled, pooled_dir = run(4, 2)
+    pooled, pooled_dir = run(4, 3)  # two training workers
     assert (pooled_dir / "table.txt").read_text() == (one_dir / "table.txt").read_text()
     assert pooled.balances == one.balances and pooled.outcomes == one.outcomes
     assert [r.finality for r in pooled.rounds] == ["final", "final"]
@@ -124,7 +124,7 @@ def _is_pool_worker(p: Proc) -> bool:
 def test_a_killed_pooled_simulation_leaves_no_process(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "run"
     argv = [FLCHAIN, "simulate", "--nodes", "6", "--days", "3", "--chain", "anvil"]
-    argv += ["--workers", "4", "--processes", "2", "--out", str(out), "--quiet"]
+    argv += ["--workers", "4", "--processes", "3", "--out", str(out), "--quiet"]
     with (tmp_path / "stderr.txt").open("wb") as err:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
