@@ -80,8 +80,9 @@ def simulate(
             min=1,
             max=64,
             help="Protocol v2 on anvil with --workers > 1: processes in all, this one and N - 1 "
-            "workers training the honest nodes' updates beside the nodes' threads (1: in the "
-            "threads; default 2 on a machine of 2 cores or more). The run is the same bit for bit.",
+            "workers training the honest nodes' updates beside the nodes' threads (default 1: "
+            "in the threads; more may help on a machine with idle cores). The run is the same "
+            "bit for bit.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,

@@ -91,8 +91,7 @@ class SimulationConfig(BaseModel):
         le=64,
         description=(
             "v2 on anvil with workers > 1: processes in all, the simulation's and N - 1 "
-            "training the honest nodes' updates (1: in the nodes' threads; None: 2 where the "
-            "machine has 2 cores or more)"
+            "training the honest nodes' updates (1, the default: in the nodes' threads)"
         ),
     )
     market: MarketKind = "real"

@@ -41,9 +41,12 @@ from flchain.simulate.config import SimulationConfig, SimulationError
 
 __all__ = ["DEFAULT_PROCESSES", "PooledHonest", "UpdatePool", "pool_workers"]
 
-#: Processes in all when `--processes` is not given (at most the machine's cores): the
-#: simulation's and one training worker, which keeps the second core of this machine busy.
-DEFAULT_PROCESSES = 2
+#: Processes in all when `--processes` is not given: the simulation's alone. Measured on the
+#: 2-core machine this was built on (bench/scale_v2.py --simulate, 100 × 2, load 4–8), a worker
+#: frees 3–5 s of the simulation's CPU but costs ~6 s elsewhere (its start-up imports torch,
+#: the inputs and updates are pickled), on a second core that anvil shares: 31.6–33.6 s against
+#: 30.6–32.8 s without. A machine with idle cores may gain; the run is the same either way.
+DEFAULT_PROCESSES = 1
 _PR_SET_PDEATHSIG = 1
 
 
@@ -53,9 +56,7 @@ def pool_workers(config: SimulationConfig) -> int:
     steps nodes at once (anvil, `workers` > 1) has a pool."""
     if config.chain != "anvil" or config.workers < 2 or config.protocol != 2:
         return 0
-    processes = config.processes
-    if processes is None:
-        processes = min(DEFAULT_PROCESSES, os.cpu_count() or 1)
+    processes = DEFAULT_PROCESSES if config.processes is None else config.processes
     return processes - 1
 
 
