@@ -17,7 +17,7 @@ table shows the final merged digest of each pair and says whether they agree.
 `--simulate` measures `flchain simulate --chain anvil` itself instead (honest nodes, real
 training, `run_simulation` in a child process), "sequential" with `--workers 1`, "concurrent"
 with `--workers` nodes a phase at once on threads of one process (`--processes 1`) and "pooled"
-with their training in `--processes` worker processes beside them; their tables must be equal
+with their training in `--processes` − 1 worker processes beside them; their tables must be equal
 (the table says so), and with `--audit` each run folder is audited (`flchain audit --run DIR
 --all`, its exit code and wall time in the table):
 
@@ -27,7 +27,8 @@ with their training in `--processes` worker processes beside them; their tables 
 
 Each measurement runs in a fresh child process (peak RSS is per process): wall time of
 deploy + rounds, CPU time of the Python process and of its children (anvil, and the training
-workers of "pooled"), the peak RSS of each. A deployment's registrations are always sent one by one (they number the nodes).
+workers of "pooled"), the peak RSS of each. A deployment's registrations are always sent one by
+one (they number the nodes).
 """
 
 from __future__ import annotations
@@ -221,7 +222,10 @@ def main() -> None:
         help="which to run (pooled: --simulate only)",
     )
     ap.add_argument(
-        "--processes", type=int, default=2, help="--simulate: training processes of pooled"
+        "--processes",
+        type=int,
+        default=2,
+        help="--simulate: processes in all of pooled (the simulation's, N - 1 training)",
     )
     ap.add_argument("--quiet", action="store_true", help="no per-phase progress")
     ap.add_argument("--simulate", action="store_true", help="measure `flchain simulate`")

