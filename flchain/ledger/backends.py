@@ -622,8 +622,9 @@ class LoopbackHTTPProvider(HTTPProvider):
             raise ChainConfigError(f"{url} is not a plain-HTTP loopback endpoint")
         self._path = parts.path or "/"
         self._pool = urllib3.HTTPConnectionPool(
-            parts.hostname, parts.port or 80, maxsize=connections, timeout=timeout, retries=False
-        )
+            parts.hostname, parts.port or 80, maxsize=connections, block=True,  # no extras
+            timeout=timeout, retries=False,
+        )  # fmt: skip
         self._headers = {"Content-Type": "application/json"}
 
     def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
