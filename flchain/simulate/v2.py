@@ -23,8 +23,9 @@ trailing record. The ranking table (`NodeRanking`) shows what each node's claims
 merges and weights came to.
 
 On anvil the honest nodes' steps of a phase run `workers` at a time while the simulation mines
-(`_step_runners`, `flchain.simulate.phases`); faulty and adversary runners step after them, one
-after another.
+(`_step_runners`, `flchain.simulate.phases`), through the run's own loopback connection pool
+(`lighten_owned_devnet`), their training in worker processes with `--processes` > 1
+(`flchain.simulate.pool`); faulty and adversary runners step after them, one after another.
 """
 
 from __future__ import annotations
