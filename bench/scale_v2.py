@@ -15,17 +15,20 @@ Both run with the same salts (`salt_seed`), so their merged models must be bit-i
 table shows the final merged digest of each pair and says whether they agree.
 
 `--simulate` measures `flchain simulate --chain anvil` itself instead (honest nodes, real
-training, `run_simulation` in a child process), "sequential" with `--workers 1` and "concurrent"
-with `--workers` nodes a phase at once; their tables must be equal (the table says so), and with
-`--audit` each run folder is audited (`flchain audit --run DIR --all`, its exit code and wall
-time in the table):
+training, `run_simulation` in a child process), "sequential" with `--workers 1`, "concurrent"
+with `--workers` nodes a phase at once on threads of one process (`--processes 1`) and "pooled"
+with their training in `--processes` − 1 worker processes beside them; their tables must be equal
+(the table says so), and with `--audit` each run folder is audited (`flchain audit --run DIR
+--all`, its exit code and wall time in the table):
 
     python bench/scale_v2.py --simulate --sizes 100x2,1000x1 --audit
-    python bench/scale_v2.py --simulate --sizes 1000x3 --modes concurrent --keep runs/big
+    python bench/scale_v2.py --simulate --sizes 1000x3 --modes pooled --keep runs/big
+    python bench/scale_v2.py --simulate --sizes 100x2 --processes 3
 
 Each measurement runs in a fresh child process (peak RSS is per process): wall time of
-deploy + rounds, CPU time of the Python process and of its children (anvil), the peak RSS of
-each. A deployment's registrations are always sent one by one (they number the nodes).
+deploy + rounds, CPU time of the Python process and of its children (anvil, and the training
+workers of "pooled"), the peak RSS of each. A deployment's registrations are always sent one by
+one (they number the nodes).
 """
 
 from __future__ import annotations
@@ -117,12 +120,16 @@ def measure(chain: str, nodes: int, rounds: int, workers: int, quiet: bool) -> d
     }
 
 
-def measure_simulation(nodes: int, days: int, workers: int, out: Path) -> dict[str, Any]:
+def measure_simulation(
+    nodes: int, days: int, workers: int, processes: int, out: Path
+) -> dict[str, Any]:
     """One `flchain simulate --chain anvil` in this process; the figures as a dict."""
     from flchain.simulate import SimulationConfig, run_simulation
 
     started, cpu = time.perf_counter(), time.process_time()
-    config = SimulationConfig(nodes=nodes, days=days, chain="anvil", workers=workers)
+    config = SimulationConfig(
+        nodes=nodes, days=days, chain="anvil", workers=workers, processes=processes
+    )
     result = run_simulation(config, out, force=True, progress=False)
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -152,22 +159,29 @@ def simulate_main(opts: argparse.Namespace) -> None:
     sizes = [tuple(int(x) for x in s.split("x")) for s in opts.sizes.split(",")]
     keep = Path(opts.keep) if opts.keep else Path(tempfile.mkdtemp(prefix="flchain-sim-big-"))
     rows = []
+    modes = (
+        ("sequential", 1, 1),
+        ("concurrent", opts.workers, 1),
+        ("pooled", opts.workers, opts.processes),
+    )
     for n, d in sizes:
-        for mode, workers in (("sequential", 1), ("concurrent", opts.workers)):
+        for mode, workers, processes in modes:
             if mode not in opts.modes.split(","):
                 continue
-            out = keep / f"sim-{n}x{d}-w{workers}"
+            out = keep / f"sim-{n}x{d}-w{workers}-p{processes}"
             print(
-                f"flchain simulate {n} × {d} anvil, {mode} (workers {workers}) …", file=sys.stderr
+                f"flchain simulate {n} × {d} anvil, {mode} (workers {workers}, processes "
+                f"{processes}) …",
+                file=sys.stderr,
             )
-            args = [sys.executable, __file__, "--one-sim", f"{n}:{d}:{workers}:{out}"]
+            args = [sys.executable, __file__, "--one-sim", f"{n}:{d}:{workers}:{processes}:{out}"]
             line = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
             fig = json.loads(line.strip().splitlines()[-1])
             fig["audit"] = audit_folder(out) if opts.audit else None
             rows.append((n, d, mode, workers, fig))
     print(
-        f"\n{'simulate':<14}{'mode':<12}{'wall s':>8}{'cpu s':>8}{'anvil cpu s':>12}"
-        f"{'RSS MiB':>9}{'anvil MiB':>10}{'final':>7}{'audit':>16}"
+        f"\n{'simulate':<14}{'mode':<12}{'wall s':>8}{'cpu s':>8}{'child cpu s':>12}"
+        f"{'RSS MiB':>9}{'child MiB':>10}{'final':>7}{'audit':>16}"
     )
     for n, d, mode, _, f in rows:
         audit = "-" if f["audit"] is None else f"exit {f['audit'][0]}, {f['audit'][1]:.0f} s"
@@ -176,13 +190,13 @@ def simulate_main(opts: argparse.Namespace) -> None:
             f"{f['child_cpu_s']:>12.1f}{f['rss_mib']:>9.0f}{f['child_rss_mib']:>10.0f}"
             f"{f['final']:>5}/{d}{audit:>16}"
         )
-    tables: dict[tuple[int, int], set[str]] = {}
-    for n, d, _, _, f in rows:
-        tables.setdefault((n, d), set()).add(f["table"])
+    tables: dict[tuple[int, int], dict[str, str]] = {}
+    for n, d, mode, _, f in rows:
+        tables.setdefault((n, d), {})[mode] = f["table"]
     for (n, d), found in tables.items():
-        if sum(1 for r in rows if r[:2] == (n, d)) == 2:
-            same = "equal" if len(found) == 1 else "DIFFERENT"
-            print(f"{n} × {d}: sequential and concurrent tables {same}")
+        if len(found) > 1:
+            same = "equal" if len(set(found.values())) == 1 else "DIFFERENT"
+            print(f"{n} × {d}: {', '.join(found)} tables {same}")
     print(f"run folders in {keep}")
 
 
@@ -202,7 +216,17 @@ def main() -> None:
     ap.add_argument("--big", action="store_true", help=f"add {BIG_SIZE} (anvil only)")
     ap.add_argument("--chains", default="anvil,embedded")
     ap.add_argument("--workers", type=int, default=16, help="nodes stepped at once")
-    ap.add_argument("--modes", default="sequential,concurrent", help="which of the two to run")
+    ap.add_argument(
+        "--modes",
+        default="sequential,concurrent,pooled",
+        help="which to run (pooled: --simulate only)",
+    )
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="--simulate: processes in all of pooled (the simulation's, N - 1 training)",
+    )
     ap.add_argument("--quiet", action="store_true", help="no per-phase progress")
     ap.add_argument("--simulate", action="store_true", help="measure `flchain simulate`")
     ap.add_argument("--audit", action="store_true", help="--simulate: audit each run folder")
@@ -211,8 +235,8 @@ def main() -> None:
     ap.add_argument("--one-sim", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     if opts.one_sim:
-        n, d, w, out = opts.one_sim.split(":", 3)
-        print(json.dumps(measure_simulation(int(n), int(d), int(w), Path(out))))
+        n, d, w, p, out = opts.one_sim.split(":", 4)
+        print(json.dumps(measure_simulation(int(n), int(d), int(w), int(p), Path(out))))
         return
     if opts.simulate:
         simulate_main(opts)

@@ -73,12 +73,24 @@ def simulate(
             help="Protocol v2 on anvil: nodes stepped at once in a phase (1: one after another).",
         ),
     ] = 16,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="Protocol v2 on anvil with --workers > 1: processes in all, this one and N - 1 "
+            "workers training the honest nodes' updates beside the nodes' threads (default 1: "
+            "in the threads; more may help on a machine with idle cores). The run is the same "
+            "bit for bit.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Run N nodes for D simulated days on a devnet and report what the rules caught.
 
-    Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright.
+    Ctrl-C or SIGTERM stops the anvil and js-ipfs daemon it started (one line each on stderr) and writes no run folder; they also die if the simulation is killed outright, and so do its training processes (--processes).
     """
     version = 2 if protocol == 2 else 1
     try:
@@ -93,6 +105,7 @@ def simulate(
             market=market or ("planted" if forward else "real"),
             forward=forward,
             workers=workers,
+            processes=processes,
         )
     except ValidationError as exc:
         why = exc.errors()[0]["msg"].removeprefix("Value error, ")

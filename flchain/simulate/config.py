@@ -85,10 +85,29 @@ class SimulationConfig(BaseModel):
         le=256,
         description="v2 on anvil: nodes stepped at once in a phase (1: one after another)",
     )
+    processes: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description=(
+            "v2 on anvil with workers > 1: processes in all, the simulation's and N - 1 "
+            "training the honest nodes' updates (1, the default: in the nodes' threads)"
+        ),
+    )
     market: MarketKind = "real"
     #: forward scoring on (docs/protocol.md §15): the planted market's rules with a day's
     #: forward window per round, voted two rounds later; the record ranks, weighs and pays
     forward: bool = False
+
+    @model_validator(mode="after")
+    def _processes_fit(self) -> SimulationConfig:
+        concurrent = self.chain == "anvil" and self.workers > 1 and self.protocol == 2
+        if (self.processes or 1) > 1 and not concurrent:
+            raise ValueError(
+                "worker processes (--processes) train beside nodes stepped at once: they need "
+                "--chain anvil, --workers 2 or more and protocol 2; use --processes 1"
+            )
+        return self
 
     @model_validator(mode="after")
     def _market_fits(self) -> SimulationConfig:

@@ -174,7 +174,8 @@ class SharedBeaconSource(DevnetBeaconSource):
 class Miner:
     """While open: automine off, and a thread that mines every pending transaction into the
     next block (anvil's frozen clock gives it the latest timestamp). On close the pool is
-    mined empty and automine is back on; an error of the thread is raised there."""
+    mined empty and automine is back on; an error of the thread is raised there, unless the
+    block is left by an error already."""
 
     def __init__(self, control: AnvilControl) -> None:
         self.control = control
@@ -195,15 +196,21 @@ class Miner:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
         try:
-            if self.control.pending():
-                self.control.mine()
-        finally:
-            self.control.set_automine(True)
-        if self.error is not None:
+            try:
+                if self.control.pending():
+                    self.control.mine()
+            finally:
+                self.control.set_automine(True)
+        except Exception:
+            if kind is None:
+                raise
+            # Already failing — a SIGTERM that stopped anvil, say: that error tells what
+            # happened, not this one (which would replace it and lose the signal's exit code).
+        if self.error is not None and kind is None:
             raise self.error
 
 

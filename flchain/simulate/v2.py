@@ -23,8 +23,9 @@ trailing record. The ranking table (`NodeRanking`) shows what each node's claims
 merges and weights came to.
 
 On anvil the honest nodes' steps of a phase run `workers` at a time while the simulation mines
-(`_step_runners`, `flchain.simulate.phases`); faulty and adversary runners step after them, one
-after another.
+(`_step_runners`, `flchain.simulate.phases`), through the run's own loopback connection pool
+(`lighten_owned_devnet`), their training in worker processes with `--processes` > 1
+(`flchain.simulate.pool`); faulty and adversary runners step after them, one after another.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,8 @@ from flchain.devnet.federation import (
     fund_and_register_v2,
     fund_pool_v2,
 )
-from flchain.ledger import Backend, LedgerV2
+from flchain.ledger import Backend, LedgerV2, RpcBackend
+from flchain.ledger.backends import lighten_owned_devnet
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import (
     BondAdded,
@@ -104,6 +107,7 @@ from flchain.simulate.phases import (
     anvil_control,
     step_phase,
 )
+from flchain.simulate.pool import PooledHonest, UpdatePool, pool_workers
 from flchain.storage import ContentStore
 from flchain.storage.weights import decode_weights
 
@@ -111,6 +115,8 @@ __all__ = ["PHASES_V2", "honest_bond", "run_v2", "summarise_round_v2"]
 
 #: The phases a simulated day stops at, in order.
 PHASES_V2 = (Phase.COMMIT, Phase.REVEAL, Phase.BEACON, Phase.ATTEST)
+#: Connections to the run's anvil beyond one per worker thread: the main thread's, the miner's.
+OWN_CONNECTIONS = 2
 #: Honest bonds are whole multiples of this (0.1 ETH), rounded up.
 BOND_STEP_WEI = 10**17
 
@@ -143,6 +149,8 @@ def _pace(config: SimulationConfig, backend: Backend) -> _Pace:
     if control is None:  # the embedded chain is one in-process EVM: nothing to overlap
         return _Pace(None, 1)
     control.freeze_time()  # time moves only with `goto`: a slow phase never loses its window
+    if isinstance(backend, RpcBackend):  # the run's own anvil (`core._environment`)
+        lighten_owned_devnet(backend, connections=config.workers + OWN_CONNECTIONS)
     return _Pace(control, config.workers)
 
 
@@ -159,14 +167,27 @@ class _Federation:
     pace: _Pace
 
 
+@contextmanager
+def _update_pool(config: SimulationConfig) -> Iterator[UpdatePool | None]:
+    """The worker processes the honest nodes train in (`pool_workers`), open for the whole run."""
+    workers = pool_workers(config)
+    if not workers:
+        yield None
+        return
+    with UpdatePool(workers) as pool:
+        yield pool
+
+
 def _set_up(
     config: SimulationConfig,
     roles_spec: list[tuple[str, LocalAccount, str]],
     backend: Backend,
     store: ContentStore,
+    pool: UpdatePool | None = None,
 ) -> _Federation:
     """Deploy, fund the pool for every day, bond every node and adversary wallet, build the
-    runners (one memo of the pure merge shared by all: each still replays from the chain)."""
+    runners (one memo of the pure merge shared by all: each still replays from the chain; the
+    honest ones train in `pool`'s processes when there is one)."""
     seed = config.seed
     beacon = DevnetBeacon(f"flchain/simulate/beacon/{seed}".encode())
     bars_for = bars_source(f"partition:{seed}", config.max_bars)
@@ -210,6 +231,7 @@ def _set_up(
     source = SharedBeaconSource(beacon)
     salt_seed = f"flchain/simulate/salts/{seed}".encode()
     leader = next((a.address for _, a, k in roles_spec if k == "copycat"), None)
+    honest_behaviour = HONEST if pool is None else PooledHonest(pool)
 
     def runner(account: LocalAccount, behaviour: Behaviour) -> NodeRunnerV2:
         return NodeRunnerV2(
@@ -218,7 +240,7 @@ def _set_up(
         )  # fmt: skip
 
     runners: list[tuple[NodeRunnerV2, Adversary | None]] = [
-        (runner(acct, HONEST if kind == "honest" else behaviour_for(kind, leader)), None)
+        (runner(acct, honest_behaviour if kind == "honest" else behaviour_for(kind, leader)), None)
         for _, acct, kind in roles_spec
     ]
     roles = [NodeRole(name=n, address=a.address, behaviour=k) for n, a, k in roles_spec]
@@ -513,36 +535,39 @@ def run_v2(
     run_dir: Path,
 ) -> tuple[SimulationResult, _Federation, dict[int, dict[str, Any]]]:
     """Play the federation; the result (without the run folder, which the caller writes)."""
-    fed = _set_up(config, roles_spec, backend, store)
-    honest = {r.address for r in fed.roles if r.behaviour == "honest"}
-    rows: list[RoundSummary] = []
-    outcomes: dict[str, list[str]] = {r.address: [] for r in fed.roles}
-    manifests: dict[int, dict[str, Any]] = {}
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[eta]}"),
-        console=console,
-        disable=not show_progress,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("simulating", total=config.days * len(PHASES_V2), eta="")
-        show_phase = _phase_bar(bar)
-        for day in range(config.days):
-            for phase in PHASES_V2:
-                fed.gov.goto(day, phase)
-                bar.update(task, description=f"day {day} {phase.name.lower():6s}")
-                _step_all(fed, day, phase, show_phase)
-                bar.advance(task)
-            row, per_node, manifest = summarise_round_v2(fed, store, day, honest)
-            rows.append(row)
-            if manifest is not None:
-                manifests[day] = manifest
-            for address, outcome in per_node.items():
-                outcomes[address].append(outcome)
-    _close(fed, config.days)
+    with _update_pool(config) as pool:
+        fed = _set_up(config, roles_spec, backend, store, pool)
+        honest = {r.address for r in fed.roles if r.behaviour == "honest"}
+        rows: list[RoundSummary] = []
+        outcomes: dict[str, list[str]] = {r.address: [] for r in fed.roles}
+        manifests: dict[int, dict[str, Any]] = {}
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[eta]}"),
+            console=console,
+            disable=not show_progress,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("simulating", total=config.days * len(PHASES_V2), eta="")
+            show_phase = _phase_bar(bar)
+            for day in range(config.days):
+                for phase in PHASES_V2:
+                    fed.gov.goto(day, phase)
+                    bar.update(task, description=f"day {day} {phase.name.lower():6s}")
+                    _step_all(fed, day, phase, show_phase)
+                    if pool is not None:
+                        pool.check()
+                    bar.advance(task)
+                row, per_node, manifest = summarise_round_v2(fed, store, day, honest)
+                rows.append(row)
+                if manifest is not None:
+                    manifests[day] = manifest
+                for address, outcome in per_node.items():
+                    outcomes[address].append(outcome)
+        _close(fed, config.days)
     shares = [r.honest_stake_ppm for r in rows if r.honest_stake_ppm is not None]
     fed.stake = fed.stake.model_copy(update={"min_honest_ppm": min(shares, default=PPM)})
     balances = read_balances(fed.gov, fed.roles)
