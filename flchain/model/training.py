@@ -10,6 +10,7 @@ merge verifies claims with `reference_positions`, not by retraining.)
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -65,17 +66,33 @@ def export_weights(net: TradingNet) -> dict[str, F32]:
     }
 
 
+#: torch's deterministic-algorithms flag is process-wide (and so is MKL's thread count; OpenMP's
+#: is per thread), while the simulation trains nodes on several threads at once: the first
+#: thread in saves and sets them, the last one out restores them, so no node trains under
+#: another node's restore. Each thread still sets its own OpenMP count on the way in.
+_TORCH_SETTINGS_LOCK = threading.Lock()
+_torch_users = 0
+_torch_before: tuple[int, bool] = (1, False)
+
+
 @contextlib.contextmanager
 def _deterministic_torch() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    was_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    global _torch_users, _torch_before
+    with _TORCH_SETTINGS_LOCK:
+        if _torch_users == 0:
+            _torch_before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+            torch.use_deterministic_algorithms(True)
+        _torch_users += 1
+        torch.set_num_threads(1)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(was_det)
-        torch.set_num_threads(threads)
+        with _TORCH_SETTINGS_LOCK:
+            _torch_users -= 1
+            if _torch_users == 0:
+                threads, was_det = _torch_before
+                torch.use_deterministic_algorithms(was_det)
+                torch.set_num_threads(threads)
 
 
 def training_set(bars: OHLCV, config: ModelConfig) -> tuple[F32, npt.NDArray[np.int64]]:
