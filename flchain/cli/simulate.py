@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from flchain.cli.config import StartedStoreOption
-from flchain.devnet.process import interrupting_signal
+from flchain.devnet.process import interrupt_behind, interrupting_signal
 from flchain.simulate import SimulationConfig, parse_adversaries, print_report, run_simulation
 from flchain.simulate.config import ChainKind, MarketKind, SimulationError
 
@@ -114,8 +114,11 @@ def simulate(
         result = run_simulation(
             config, out, force=force, console=Console(stderr=True), progress=not quiet
         )
-    except KeyboardInterrupt as exc:
-        sig = interrupting_signal(exc)
+    except (KeyboardInterrupt, Exception) as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        sig = interrupting_signal(interrupt)
         typer.echo(f"simulation interrupted by {sig.name}: no run folder written", err=True)
         raise typer.Exit(128 + sig) from None
     print_report(result, Console())

@@ -52,6 +52,7 @@ __all__ = [
     "Terminated",
     "exclusive_lock",
     "free_port",
+    "interrupt_behind",
     "interrupting_signal",
     "keep_on_death",
     "release",
@@ -83,6 +84,21 @@ class Terminated(KeyboardInterrupt):
 def interrupting_signal(exc: KeyboardInterrupt) -> signal.Signals:
     """The signal behind `exc`: SIGTERM for `Terminated`, SIGINT for a plain Ctrl-C."""
     return exc.signal if isinstance(exc, Terminated) else signal.SIGINT
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt `exc` was raised while handling, if any. A signal stops the servers
+    before the interrupt unwinds the run; a clean-up on the way out that still talks to one
+    (a node thread's last call, a pool's shutdown) then fails, and that failure is a
+    consequence of the signal, not the reason the run ended."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__context__
+    return None
 
 
 def free_port() -> int:
