@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from flchain.cli.config import StartedStoreOption
-from flchain.devnet.process import interrupt_behind, interrupting_signal
+from flchain.devnet.process import interrupt_behind, interrupting_signal, stopped_by_signal
 from flchain.simulate import SimulationConfig, parse_adversaries, print_report, run_simulation
 from flchain.simulate.config import ChainKind, MarketKind, SimulationError
 
@@ -116,9 +116,9 @@ def simulate(
         )
     except (KeyboardInterrupt, Exception) as exc:
         interrupt = interrupt_behind(exc)
-        if interrupt is None:
+        sig = interrupting_signal(interrupt) if interrupt is not None else stopped_by_signal()
+        if sig is None:
             raise
-        sig = interrupting_signal(interrupt)
         typer.echo(f"simulation interrupted by {sig.name}: no run folder written", err=True)
         raise typer.Exit(128 + sig) from None
     print_report(result, Console())

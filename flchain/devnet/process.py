@@ -60,6 +60,7 @@ __all__ = [
     "set_reporter",
     "spawn",
     "stop_process_group",
+    "stopped_by_signal",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -84,6 +85,14 @@ class Terminated(KeyboardInterrupt):
 def interrupting_signal(exc: KeyboardInterrupt) -> signal.Signals:
     """The signal behind `exc`: SIGTERM for `Terminated`, SIGINT for a plain Ctrl-C."""
     return exc.signal if isinstance(exc, Terminated) else signal.SIGINT
+
+
+def stopped_by_signal() -> signal.Signals | None:
+    """The signal that stopped this process's guarded servers, if one did. The handler raises
+    the interrupt wherever the main thread happens to be, and code there may swallow it (a
+    KeyboardInterrupt inside a finalizer or a library's catch-all); whatever the run then
+    fails with, it failed because of this signal."""
+    return _guard.stopped_by
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -161,6 +170,7 @@ class _Guard:
         self.spawning = 0
         self.pending_signal: int | None = None
         self.stopping = False
+        self.stopped_by: signal.Signals | None = None
         self.lock = threading.RLock()
 
     def after_fork_in_child(self) -> None:
@@ -231,7 +241,8 @@ class _Guard:
         if self.spawning:
             self.pending_signal = signum  # acted on once the new server is registered
             return
-        self.stop_all(signal.Signals(signum).name)
+        self.stopped_by = signal.Signals(signum)
+        self.stop_all(self.stopped_by.name)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Terminated(signum)
