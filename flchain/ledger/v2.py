@@ -204,6 +204,11 @@ class LedgerV2(LedgerBase[ContractV2]):
         target = to or self.binding
         call = getattr(target.contract.functions, function)(*args)
         receipt = self.sender.send(call, function, gas_floor=gas_floor, deadline=deadline)
+        return self._result(function, receipt)
+
+    def _result(self, function: str, receipt: Any) -> TxResult:
+        """A mined receipt as a `TxResult`: this contract's and the forward box's events, in
+        log order (a call through another contract logs the same way)."""
         logs = receipt["logs"]
         events = self.binding.events.decode(logs) + self.forward_box.events.decode(logs)
         return TxResult(

@@ -135,15 +135,7 @@ class WalletLedger(LedgerV2):
         call = self.wallet.functions.exec(target, data)
         floor = None if gas_floor is None else gas_floor + WALLET_GAS
         receipt = self.sender.send(call, function, value, gas_floor=floor, deadline=deadline)
-        logs = receipt["logs"]
-        events = self.binding.events.decode(logs) + self.forward_box.events.decode(logs)
-        return TxResult(
-            function=function,
-            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            events=tuple(sorted(events, key=lambda e: e.log_index)),
-        )
+        return self._result(function, receipt)
 
 
 @dataclass
