@@ -697,6 +697,12 @@ class RpcBackend(Backend):
             raise ChainConfigError(
                 f"wrong chain: {url} has chain id {chain_id}, expected {expected_chain_id}"
             )
+        # web3's validation middleware asks eth_chainId before every call, estimate and
+        # transaction — on a metered or rate-limited RPC a second request for each view a node
+        # reads. The chain id was checked just now (and a failover endpoint's when it is first
+        # used), every transaction is signed here for that id (a chain with another id refuses
+        # it: EIP-155), and no call declares one, so it guarded nothing.
+        self.w3.middleware_onion.remove("validation")
 
     @property
     def active_url(self) -> str:
@@ -843,12 +849,11 @@ class LoopbackHTTPProvider(HTTPProvider):
 def lighten_owned_devnet(backend: RpcBackend, connections: int) -> None:
     """Cut web3's per-request costs on a loopback devnet this process started and signs every
     transaction for (the simulation's anvil): requests through a `LoopbackHTTPProvider` of
-    `connections` connections, and without the validation middleware (an eth_chainId before
-    every call, estimate and transaction — the chain id is checked once at connect and each
-    transaction is signed here for it) and the ENS one (a devnet has no ENS), as
-    `EmbeddedBackend` does (7 929 of a 100 × 2 simulation's 26 705 requests; with the
-    provider, its CPU went from 39.5 s to 24.2 s). What the chain sees is unchanged but the
-    eth_chainId requests."""
+    `connections` connections, and without the ENS middleware (a devnet has no ENS), as
+    `EmbeddedBackend` does. Every `RpcBackend` already goes without the validation middleware
+    (its eth_chainId before every call was 7 929 of a 100 × 2 simulation's 26 705 requests);
+    with the provider, the simulation's CPU went from 39.5 s to 24.2 s. What the chain sees is
+    unchanged."""
     if len(backend.urls) > 1:
         raise ChainConfigError("an owned devnet has one endpoint, not a failover list")
     backend.w3.provider = LoopbackHTTPProvider(backend.url, connections=connections)

@@ -63,15 +63,20 @@ class Relay:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
 
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):  # wakes the accept() blocked on it
-            self.server.shutdown(socket.SHUT_RDWR)
-        self.server.close()
+    def drop_connections(self) -> None:
+        """Close every connection relayed so far; the relay keeps accepting (to `target`)."""
         with self._lock:
             for s in self._sockets:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
+            self._sockets.clear()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the accept() blocked on it
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        self.drop_connections()
 
 
 @pytest.fixture
