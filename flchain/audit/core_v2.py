@@ -128,6 +128,40 @@ def rounds_slot(artifact: dict[str, Any], round: int) -> int:
     )
 
 
+#: Where the contract keeps each `Accounts` field: (state variable, struct member or None).
+ACCOUNT_VARIABLES: Final = {
+    "bonds": ("_holdings", "bonds"),
+    "pool": ("_holdings", "pool"),
+    "reserved": ("_budget", "reserved"),
+    "claimable": ("_budget", "claimable"),
+    "owed": ("_owed", None),
+}
+
+
+def account_fields(artifact: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """Each `Accounts` field's storage slot, byte offset (from the word's low end, as solc
+    packs) and size in bytes, from the artifact's storage layout."""
+    layout = artifact["storageLayout"]
+    top = {e["label"]: e for e in layout["storage"]}
+    out = {}
+    for name, (variable, member) in ACCOUNT_VARIABLES.items():
+        entry = top[variable]
+        slot, offset, kind = int(entry["slot"]), int(entry["offset"]), entry["type"]
+        if member is not None:
+            (inner,) = [e for e in layout["types"][kind]["members"] if e["label"] == member]
+            slot, offset, kind = slot + int(inner["slot"]), int(inner["offset"]), inner["type"]
+        out[name] = (slot, offset, int(layout["types"][kind]["numberOfBytes"]))
+    return out
+
+
+def decode_accounts(fields: dict[str, tuple[int, int, int]], words: dict[int, bytes]) -> m.Accounts:
+    """The `Accounts` the proven storage `words` hold at `fields` (`account_fields`)."""
+    return m.Accounts(**{
+        name: int.from_bytes(words[slot][32 - offset - size : 32 - offset], "big")
+        for name, (slot, offset, size) in fields.items()
+    })  # fmt: skip
+
+
 #: Where `to` sits in the RLP list of each signed transaction type (value and data follow).
 _TO_AT: Final = {0: 3, 1: 4, 2: 5, 3: 5, 4: 5}
 
@@ -335,12 +369,14 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
     }
     windows = _window_hashes(calls, rounds)
     box_slots = {r: forward_slots(artifact, r, hashes) for r, hashes in windows.items()}
-    proven, problem = None, None
+    proven, proven_accounts, problem = None, None, None
     satellite_proven: dict[str, ProvenAccount] = {}
     forward_words: dict[int, dict[tuple[str, bytes], bytes]] = {}
     try:
-        slots = [rounds_slot(artifact, r) for r in rounds]
+        fields = account_fields(artifact)
+        slots = sorted({rounds_slot(artifact, r) for r in rounds} | {f[0] for f in fields.values()})
         proven = verify_proof(fetch_proof(ledger.backend, ledger.address, slots, block))
+        proven_accounts = decode_accounts(fields, proven.words)
         for name, address in satellites.items():
             wanted = (
                 [s for by in box_slots.values() for s in by.values()] if name == FORWARD_BOX else []
@@ -353,7 +389,8 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
             r: {key: box.words[slot] for key, slot in by.items()} for r, by in box_slots.items()
         }
     except FlchainError as exc:  # ProofError, or a chain without eth_getProof
-        proven, satellite_proven, forward_words, problem = None, {}, {}, str(exc)
+        proven, proven_accounts, problem = None, None, str(exc)
+        satellite_proven, forward_words = {}, {}
     nodes = [e.node for e in ledger.events(Registered, to_block=block)]
     return V2Material(
         block=block,
@@ -362,6 +399,7 @@ def gather_v2(ledger: LedgerV2, rounds: Sequence[int]) -> V2Material:
         code=code,
         creation_input=creation,
         proven=proven,
+        proven_accounts=proven_accounts,
         proof_problem=problem,
         views=_views_at(ledger, block, nodes),
         satellite_code=satellite_code,

@@ -23,9 +23,9 @@ deployment's three, then six per round):
     creation       the deployment transaction ran the artifact's creation code with exactly the
                    Genesis deployment and the first rules
     state          (deployment) at the audited block the machine's accounts, latest model and
-                   every node's view equal the contract's views, and the contract's balance —
-                   proven — is at least the machine's (ether forced in by a SELFDESTRUCT is
-                   named, not failed)
+                   every node's view equal the contract's views, its accounts' storage words
+                   — proven — equal the machine's accounts, and its balance — proven — is at
+                   least the machine's (ether forced in by a SELFDESTRUCT is named, not failed)
     machine        (per round) each transaction of the round, fed to the reference machine
                    (`flchain.protocol.machine`) with its calldata, sender, value and block time
                    — or, sent through another contract, each call its trace shows entering the
@@ -439,6 +439,8 @@ class V2Material:
     #: its account proven in the same block (absent without a state proof)
     satellite_code: dict[str, bytes] = field(default_factory=dict)
     satellite_proven: dict[str, ProvenAccount] = field(default_factory=dict)
+    #: the contract's accounts read from its proven storage words (`core_v2.account_fields`)
+    proven_accounts: m.Accounts | None = None
     #: per audited round, the forward box's words of its window (`core_v2.forward_slots`
     #: keys: the accepted hash, each window's posted flag and tally), proven
     forward_words: dict[int, dict[tuple[str, bytes], bytes]] = field(default_factory=dict)
@@ -508,6 +510,13 @@ def check_state(replay: MachineReplay, mat: V2Material) -> RuleCheck:
     if mat.proven is None:
         return RuleCheck(rule="state", status=CheckStatus.UNVERIFIABLE if not problems else CheckStatus.FAIL,
                          message="; ".join(problems) or f"views equal the machine's; no state proof: {mat.proof_problem}")  # fmt: skip
+    # The accounts are proven words, not the view an RPC may fake along with the logs: a
+    # deposit it hides (a registration, a pool funding) would otherwise pass below as ether
+    # forced in.
+    if mat.proven_accounts != m.get_accounts(state):
+        problems.append(
+            f"the proven accounts are {mat.proven_accounts}, the machine's {m.get_accounts(state)}"
+        )
     # Ether can be forced in without running the contract (a SELFDESTRUCT or a block reward
     # naming it), so the balance may exceed the machine's — by anyone, for one wei; demanding
     # equality would let them fail every later audit. What the rule needs (§8) is that the
@@ -525,8 +534,8 @@ def check_state(replay: MachineReplay, mat: V2Material) -> RuleCheck:
     )
     return _check(
         "state", problems,
-        f"accounts, latest model, {len(mat.views['nodes'])} node view(s) equal the machine's and "
-        f"the proven balance backs its {state.balance} wei{excess}",
+        f"accounts (proven), latest model, {len(mat.views['nodes'])} node view(s) equal the "
+        f"machine's and the proven balance backs its {state.balance} wei{excess}",
     )  # fmt: skip
 
 

@@ -1,7 +1,9 @@
 """A lying JSON-RPC endpoint — a fault injected on purpose: a proxy on 127.0.0.1 in front of a
 real chain (anvil) that forwards every request unchanged and answers `eth_getLogs` with each
-log passed through `edit` (None: the log is dropped, or a rewritten copy). Everything else (blocks, transactions, eth_getProof) is the chain's own
-answer, so what it hides is still in the state the proofs are checked against."""
+log passed through `edit` (None: the log is dropped, or a rewritten copy) and, given `calls`,
+each `eth_call` answer passed through it (the liar that fakes the views to match what it hid).
+Everything else (blocks, transactions, eth_getProof) is the chain's own answer, so what it hides
+is still in the state the proofs are checked against."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ from typing import Any
 import httpx
 
 Edit = Callable[[dict[str, Any]], dict[str, Any] | None]
+#: (the eth_call's transaction object, the chain's result hex) -> the result to answer
+CallEdit = Callable[[dict[str, Any], str], str]
 
 
 class LyingRpc:
     """`with LyingRpc(upstream, edit) as url:` a proxy at `url` that edits the chain's logs."""
 
-    def __init__(self, upstream: str, edit: Edit) -> None:
-        self.upstream, self.edit, self.edited = upstream, edit, 0
+    def __init__(self, upstream: str, edit: Edit, calls: CallEdit | None = None) -> None:
+        self.upstream, self.edit, self.calls, self.edited = upstream, edit, calls, 0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +52,10 @@ class LyingRpc:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def rewrite(self, request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if request.get("method") == "eth_call" and self.calls and "result" in answer:
+            result = self.calls(request["params"][0], answer["result"])
+            self.edited += result != answer["result"]
+            return {**answer, "result": result}
         if request.get("method") != "eth_getLogs" or not isinstance(answer.get("result"), list):
             return answer
         out = []

@@ -2,21 +2,26 @@
 contract runs, so nothing can refuse it) must not break the audit: the balance backs the
 accounts as long as it is at least their sum (docs/protocol.md §8). Before this rule the state
 check demanded equality, so one wei sent this way by anyone made every later audit fail.
-Embedded and anvil (the `backend` fixture)."""
+Embedded and anvil (the `backend` fixture). The accounts the balance must back are read from
+proven storage words, so a lying RPC cannot pass a deposit it hides off as ether forced in."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from _federation import Played, play
+from _lying_rpc import LyingRpc
 from _twin import wallet
+from eth_abi import decode, encode
 from eth_account import Account
+from eth_utils import keccak
 
 from flchain.audit.core_v2 import audit_v2, closed_rounds_v2, gather_v2
 from flchain.audit.judge_v2 import check_state, replay_calls
 from flchain.audit.report import AuditReport, CheckStatus, Verdict
-from flchain.ledger import Backend
+from flchain.ledger import Backend, LedgerV2, RpcBackend
 from flchain.storage import LocalStore
 
 FORCED_WEI = 12_345
@@ -91,3 +96,39 @@ def test_a_balance_below_the_machines_still_fails_the_state_check(
     check = check_state(replay, short)
     assert check.status == CheckStatus.FAIL
     assert f"below the machine's {replay.state.balance}" in check.message, check.message
+
+
+ACCOUNTS_SELECTOR = "0x" + keccak(text="accounts()")[:4].hex()
+FUNDED_WEI = 10**15
+
+
+def test_a_pool_funding_the_rpc_hides_and_fakes_the_view_of_fails_on_the_proven_accounts(
+    backend: Backend, played: tuple[Played, LocalStore]
+) -> None:
+    """A liar hides a stranger's `fundPool` (its log, so the machine never replays it) and
+    answers `accounts()` with the pool less that amount, so the views agree with the machine;
+    the balance alone would read the difference as forced ether. The proven `_holdings` word
+    does not agree."""
+    if not isinstance(backend, RpcBackend):
+        pytest.skip("a lying JSON-RPC proxy needs a JSON-RPC chain")
+    fed, store = played
+    stranger = fed.gov.with_account(wallet(backend))
+    hidden = stranger.fund_pool(FUNDED_WEI).tx_hash
+
+    def hide(log: dict[str, Any]) -> dict[str, Any] | None:
+        return None if log["transactionHash"] == hidden else log
+
+    def fake_accounts(call: dict[str, Any], result: str) -> str:
+        if not str(call.get("data", call.get("input", ""))).startswith(ACCOUNTS_SELECTOR):
+            return result
+        bonds, pool, reserved, claimable, owed = decode(["uint256"] * 5, bytes.fromhex(result[2:]))
+        faked = (bonds, pool - FUNDED_WEI, reserved, claimable, owed)
+        return "0x" + encode(["uint256"] * 5, faked).hex()
+
+    with LyingRpc(backend.url, hide, calls=fake_accounts) as url:
+        ledger = LedgerV2.connect(RpcBackend(url), fed.gov.address, from_block=fed.gov.from_block)
+        report = audit_v2(ledger, store)
+    status, message = _state(report)
+    assert status == CheckStatus.FAIL, message
+    assert "the proven accounts are" in message and "accounts() is" not in message, message
+    assert report.exit_code == 1
