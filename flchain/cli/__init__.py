@@ -14,6 +14,7 @@ looked up (to run it, or to show help that lists it): `flchain --version` and
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -165,6 +166,16 @@ def main() -> None:
     (a web3 or HTTP library error nobody turned into a `FlchainError`, or a bug) prints its
     type and first line (1). `FLCHAIN_TRACEBACK=1` shows the traceback of the last kind.
     """
+    try:
+        _run_app()
+    finally:
+        # Exiting, the interpreter's last collections walk every object still alive: after a
+        # simulation, millions (1.3 s of the README's 10 × 7 run). Nothing is garbage any more.
+        gc.freeze()
+
+
+def _run_app() -> None:
+    """`main` without its exit-time step; exits through `sys.exit` with the command's code."""
     from typer import Abort
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
