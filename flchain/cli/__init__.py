@@ -48,6 +48,22 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+#: What `flchain --help` lists for each root command (the first paragraph of its help), so the
+#: listing imports none of them: with the modules imported it took 2 s.
+#: tests/cli/test_startup.py checks the listing against the commands' own help.
+SUMMARIES: dict[str, str] = {
+    "simulate": "Run N nodes for D simulated days on a devnet and report what the rules caught.",
+    "audit": "Verify rounds from the on-chain record alone: re-fetch, re-backtest, re-merge, compare.",
+    "wallet": "Encrypted wallets (JSON keystores).",
+    "chain": "The FLChain contract (protocol v1 or v2) on a JSON-RPC chain.",
+    "store": "Content-addressed storage: local blockstore or an IPFS daemon.",
+    "market": "Market data, benchmarks and backtests.",
+    "node": "Take part in the federation as a node.",
+    "devnet": "A local devnet: chain, content store, contract, wallets.",
+    "config": "Show the effective configuration.",
+}
+
+
 def _load_command(root: typer.Typer, name: str, module_name: str) -> Command:
     """Import `module_name` and build the click command `name` it provides.
 
@@ -90,10 +106,16 @@ class _LazyCommands(MutableMapping[str, "Command"]):
     def __init__(self, eager: MutableMapping[str, Command], lazy: dict[str, str]) -> None:
         self._loaded: dict[str, Command] = dict(eager)
         self._lazy = {n: m for n, m in lazy.items() if n not in self._loaded}
+        #: while the root's help is written: a command not loaded yet is its summary alone
+        self.listing = False
 
     def __getitem__(self, name: str) -> Command:
         if name not in self._loaded:
             module_name = self._lazy[name]  # KeyError for an unknown name, as a dict does
+            if self.listing and name in SUMMARIES:
+                from typer.core import TyperCommand
+
+                return TyperCommand(name, help=SUMMARIES[name])
             self._loaded[name] = _load_command(app, name, module_name)
         return self._loaded[name]
 
@@ -128,6 +150,15 @@ class _LazyGroup(TyperGroup):
     def list_commands(self, ctx: Context) -> list[str]:
         # Names only: the base implementation reads `.items()`, which would import everything.
         return list(self.commands)
+
+    def format_help(self, ctx: Context, formatter: Any) -> None:
+        commands = self.commands
+        assert isinstance(commands, _LazyCommands)
+        commands.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            commands.listing = False
 
 
 app = typer.Typer(

@@ -6,6 +6,7 @@ in `sys.modules`: an assertion about imports, not about timing.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import flchain.cli
 from flchain import __version__
-from flchain.cli import LAZY_COMMANDS
+from flchain.cli import LAZY_COMMANDS, SUMMARIES
 
 HEAVY = ("torch", "web3", "pandas", "eth_account", "flchain.ledger")
 
@@ -70,12 +71,29 @@ def test_unknown_command_is_a_usage_error_without_imports() -> None:
     assert loaded == []
 
 
-def test_root_help_lists_every_command() -> None:
-    out, code, _ = _run("--help")
+def test_root_help_lists_every_command_without_importing_one() -> None:
+    out, code, loaded = _run("--help")
     assert code == 0
     listed = [line.split()[1] for line in out.splitlines() if line.startswith("│ ")]
     names = [n for n in listed if n in LAZY_COMMANDS]
     assert names == list(LAZY_COMMANDS)
+    assert loaded == []
+
+
+def test_the_root_listing_is_what_the_commands_themselves_say() -> None:
+    """The summaries `--help` shows without importing are each command's own first paragraph,
+    and the help written with every command loaded is the same text."""
+    from typer._click import Context
+    from typer.main import get_command
+
+    group = get_command(flchain.cli.app)
+    lazy_help = group.get_help(Context(group, info_name="flchain"))
+    for name in LAZY_COMMANDS:
+        command = group.commands[name]  # imports it
+        own = command.short_help or inspect.cleandoc(command.help or "")
+        assert own.split("\n\n")[0] == SUMMARIES[name], name
+    assert group.get_help(Context(group, info_name="flchain")) == lazy_help
+    assert set(SUMMARIES) == set(LAZY_COMMANDS)
 
 
 def test_running_a_command_loads_its_module() -> None:
