@@ -64,17 +64,17 @@ def _rules(value: Any) -> Any:
     return value if isinstance(value, Rules) else rules_from_tuple(value)[1]
 
 
-class _OnChainCid:
-    """Marks a field holding a CID (logged as its binary form)."""
+class OnChainCid:
+    """Marks a field holding a CID (logged as its binary form): `ChainEvent.cids` names it."""
 
 
 def _is_cid(info: FieldInfo) -> bool:
-    return any(isinstance(m, _OnChainCid) for m in info.metadata)
+    return any(isinstance(m, OnChainCid) for m in info.metadata)
 
 
 ChecksummedAddress = Annotated[str, BeforeValidator(_checksummed)]
 Hex32 = Annotated[Bytes32, BeforeValidator(_hex)]
-CidString = Annotated[str, BeforeValidator(_cid), _OnChainCid()]
+CidString = Annotated[str, BeforeValidator(_cid), OnChainCid()]
 RulesStruct = Annotated[Rules, BeforeValidator(_rules)]
 
 _POSITION: Final = frozenset({"block_number", "log_index", "tx_hash"})
@@ -92,9 +92,10 @@ class ChainEvent(BaseModel):
     tx_hash: Hex32
 
     def cids(self) -> tuple[str, ...]:
-        """Every CID this event names, in argument order."""
+        """Every CID this event names, in argument order (v1 keeps them as strings, v2 in
+        their binary form, as the contract logs them)."""
         return tuple(
-            getattr(self, f) for f, info in type(self).model_fields.items() if _is_cid(info)
+            _cid(getattr(self, f)) for f, info in type(self).model_fields.items() if _is_cid(info)
         )
 
     def abi_args(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Final
 from pydantic import Field, PlainSerializer, PlainValidator
 from pydantic.alias_generators import to_camel
 
-from flchain.ledger.events import ChainEvent, ChecksummedAddress
+from flchain.ledger.events import ChainEvent, ChecksummedAddress, OnChainCid
 from flchain.protocol.machine import (
     Deployment,
     Fault,
@@ -27,6 +27,9 @@ from flchain.protocol.machine import (
     RulesV2,
 )
 from flchain.protocol.types import HexBytes32, HexData
+
+#: A CID in its binary form, as the contract logs it (`ChainEvent.cids` names it)
+CidBytes = Annotated[HexData, OnChainCid()]
 
 __all__ = [
     "EVENT_TYPES_V2",
@@ -198,8 +201,8 @@ class Attested(ChainEvent):
     result_hash: HexBytes32
     weight: int
     merged_digest: HexBytes32
-    merged_cid: HexData
-    manifest_cid: HexData
+    merged_cid: CidBytes
+    manifest_cid: CidBytes
     settlement_root: HexBytes32
     round_earned: int
 
