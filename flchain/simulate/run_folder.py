@@ -1,7 +1,7 @@
 """The run folder's chain and content files: enough to audit the run after it ended.
 
 events.json, manifests/, chain.jsonl (embedded) or anvil-state.json (anvil), store/ (a local
-copy when the run used an IPFS daemon), profile.json naming all of it. summary.json, table.txt
+copy of what an audit reads when the run used an IPFS daemon), profile.json naming all of it. summary.json, table.txt
 and plot.png are written by the run itself (`flchain.simulate.core`).
 """
 
@@ -16,6 +16,7 @@ from flchain.devnet.federation import Genesis
 from flchain.devnet.journal import JournaledEmbeddedBackend, save_journal
 from flchain.devnet.profile import DevnetProfile, ProfileWallet, save_profile
 from flchain.ledger import Backend, Ledger, LedgerV2
+from flchain.ledger.events_v2 import Attested, Finalized
 from flchain.simulate.config import NodeRole, SimulationConfig
 from flchain.storage import ContentStore, LocalStore
 
@@ -80,7 +81,18 @@ def write_run_folder(
 
 
 def _referenced_cids(ledger: Ledger | LedgerV2, genesis: Genesis) -> list[str]:
+    """The content an audit of the run reads: on v1 every CID an event names; on v2 the
+    genesis model and each final result's model and manifest (payloads and forward windows
+    are in calldata; a vote for another result is judged by its hash). Not the CIDs of
+    results nobody finalized: a Sybil's forged CIDs were never stored, and js-ipfs waits its
+    whole block timeout (5 s) for each block it does not have, offline or not."""
     cids = [genesis.cid]
-    for e in ledger.events():
+    events = ledger.events()
+    if isinstance(ledger, LedgerV2):
+        final = {(e.round, e.result_hash) for e in events if isinstance(e, Finalized)}
+        events = [
+            e for e in events if isinstance(e, Attested) and (e.round, e.result_hash) in final
+        ]
+    for e in events:
         cids.extend(e.cids())
     return list(dict.fromkeys(cids))

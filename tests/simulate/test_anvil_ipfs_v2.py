@@ -41,13 +41,16 @@ def test_the_run_folder_holds_every_final_model_and_manifest(run_dir: Path) -> N
     assert profile.protocol == 2 and profile.store == "local" and profile.store_dir is not None
     store = LocalStore(run_dir / profile.store_dir)
     events = json.loads((run_dir / "events.json").read_text())
+    final = {
+        (e["args"]["round"], e["args"]["resultHash"]) for e in events if e["name"] == "Finalized"
+    }
     named = {
         cid_to_str(bytes.fromhex(str(e["args"][key])[2:]))
         for e in events
-        if e["name"] == "Attested"
+        if e["name"] == "Attested" and (e["args"]["round"], e["args"]["resultHash"]) in final
         for key in ("mergedCid", "manifestCid")
     }
-    assert len(named) >= 2 * DAYS  # a model and a manifest per final round, at least
+    assert len(final) == DAYS and len(named) == 2 * DAYS  # a model and a manifest a round
     assert [c for c in sorted(named) if not store.has(c)] == []
     for cid in sorted(named):
         store.get(cid)  # a verified read: the bytes hash to their CID
