@@ -10,6 +10,7 @@ merge verifies claims with `reference_positions`, not by retraining.)
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 
@@ -75,13 +76,24 @@ _torch_users = 0
 _torch_before: tuple[int, bool] = (1, False)
 
 
+def _use_deterministic_algorithms(mode: bool) -> None:
+    """`torch.use_deterministic_algorithms(mode)` for eager code. The public function also sets
+    `torch.compile`'s flag, importing torch._inductor to do it (~0.9 s, a fifth of the first
+    training's cost in a process); nothing here compiles, so unless something else imported
+    it already, only the eager operators' flag is set."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=False)
+
+
 @contextlib.contextmanager
 def _deterministic_torch() -> Iterator[None]:
     global _torch_users, _torch_before
     with _TORCH_SETTINGS_LOCK:
         if _torch_users == 0:
             _torch_before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-            torch.use_deterministic_algorithms(True)
+            _use_deterministic_algorithms(True)
         _torch_users += 1
         torch.set_num_threads(1)
     try:
@@ -91,7 +103,7 @@ def _deterministic_torch() -> Iterator[None]:
             _torch_users -= 1
             if _torch_users == 0:
                 threads, was_det = _torch_before
-                torch.use_deterministic_algorithms(was_det)
+                _use_deterministic_algorithms(was_det)
                 torch.set_num_threads(threads)
 
 

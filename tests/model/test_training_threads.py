@@ -45,3 +45,24 @@ def _two_trainings_overlap() -> None:
     assert done.wait(30)
     worker.join()
     assert seen == [(1, True), (2, False)]
+
+
+_PROBE = """
+import sys, torch
+from flchain.model.training import _deterministic_torch
+with _deterministic_torch():
+    inside = torch.are_deterministic_algorithms_enabled()
+print(inside, torch.are_deterministic_algorithms_enabled(), "torch._inductor" in sys.modules)
+"""
+
+
+def test_training_sets_deterministic_algorithms_without_importing_torch_compile() -> None:
+    """In a fresh interpreter: the eager flag is on while training and off after, and
+    torch._inductor (what `torch.use_deterministic_algorithms` imports, ~0.9 s, for
+    `torch.compile`'s flag) is never imported."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                         timeout=120, check=True)  # fmt: skip
+    assert out.stdout.split() == ["True", "False", "False"], out.stdout + out.stderr
