@@ -262,7 +262,8 @@ class _Staged(NamedTuple):
 @functools.cache
 def _staging_pyevm_class() -> type[Any]:
     """eth-tester's py-evm backend that can apply a transaction ahead of its send (`stage`)
-    and answers a repeated call on the same latest block from memory.
+    and answers a repeated call on the same latest block from memory; its chain answers trie
+    reads from memory too (`flchain.ledger.pyevm_reads`).
 
     On py-evm the pending block is all in `chain.header` (its state root, gas used, roots of
     transactions and receipts; the trie nodes behind them are content-addressed), so putting
@@ -272,11 +273,20 @@ def _staging_pyevm_class() -> type[Any]:
     from eth_tester import PyEVMBackend
     from eth_utils import ValidationError
 
+    from flchain.ledger.pyevm_reads import TrieReads, install_read_cache
+
     class StagingPyEVMBackend(PyEVMBackend):
         staged: _Staged | None = None
+        #: trie reads answered from memory on this backend's chain (`pyevm_reads`)
+        trie_reads: TrieReads
         #: answers of calls on the latest block, by call, for the block in `_answers_at`
         _answers: dict[tuple[Any, ...], bytes]
         _answers_at: tuple[Any, ...] | None = None
+
+        def reset_to_genesis(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().reset_to_genesis(*args, **kwargs)
+            self.trie_reads = install_read_cache(self.chain)
+            return result
 
         def call(self, transaction: Any, block_number: Any = "latest") -> Any:
             # A call on the latest block is a function of that block and the call (and of the
@@ -398,6 +408,9 @@ class EmbeddedBackend(Backend):
     def __init__(self) -> None:
         from eth_tester import EthereumTester
 
+        from flchain.ledger.pyevm_reads import use_c_keccak
+
+        use_c_keccak()
         self.tester = EthereumTester(_staging_pyevm_class()())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         self._faucet = self.tester.get_accounts()[0]
