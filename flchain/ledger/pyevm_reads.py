@@ -1,4 +1,4 @@
-"""Trie reads the embedded chain answers from memory (`install_read_cache`).
+"""Trie reads (and code checks) the embedded chain answers from memory (`install_read_cache`).
 
 Every call and every transaction on py-evm builds a fresh state from a state root, and each
 state starts with cold caches: each account and storage slot it reads walks the hexary trie
@@ -9,8 +9,12 @@ cache keyed by (root hash, key) returns exactly what the walk would. Writes are 
 go through py-evm's tries as before, and a write changes the root, so later reads ask under the
 new root).
 
+The same holds for the jump-destination checks of a contract's code (whether a position is an
+opcode or PUSH data is a function of the code bytes): computations of the same code share the
+positions checked (`_SharedCodeChecks`) instead of each looking back for PUSHes again.
+
 The cache is installed on one chain object only (the embedded backend's, through subclasses of
-its VM, state and account classes): other users of py-evm in the process keep the library's
+its VM, state, account, storage and computation classes): other users of py-evm in the process keep the library's
 own classes. py-evm's witness bookkeeping (the trie node hashes a state read, reported by
 `persist` for stateless clients) then lists only the nodes read on a miss; nothing in
 eth-tester or flchain reads it.
@@ -40,17 +44,22 @@ from trie import HexaryTrie
 #: bytes: some tens of MiB at most; a 10 × 7 simulation reads ~13 000 distinct ones).
 READS_KEPT: Final = 200_000
 
+#: Contract codes whose jump-destination checks are kept (a chain here runs a handful).
+CODES_KEPT: Final = 64
+
 
 class TrieReads:
     """Values read from the tries of one chain, by (root hash, key): accounts by address,
     storage slots by slot (big-endian bytes), each table bounded by `READS_KEPT` (emptied when
     full: dropping values cannot change one, they are read again)."""
 
-    __slots__ = ("accounts", "hits", "misses", "slots")
+    __slots__ = ("accounts", "code_checks", "hits", "misses", "slots")
 
     def __init__(self) -> None:
         self.accounts: dict[tuple[bytes, bytes], bytes] = {}
         self.slots: dict[tuple[bytes, bytes], bytes] = {}
+        #: code -> (positions found valid, found invalid) as jump destinations (`_SharedCodeChecks`)
+        self.code_checks: dict[bytes, tuple[set[int], set[int]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -142,6 +151,26 @@ class _CachedAccountDB(AccountDB):
         return store
 
 
+class _SharedCodeChecks:
+    """A computation whose code stream shares, with every other run of the same code, the
+    positions it found valid or invalid as jump destinations: py-evm works each out by looking
+    back for a PUSH, again in each new computation (the contract is ~24 KB), and the answer is
+    a function of the code bytes alone."""
+
+    reads: TrieReads  # set on the per-chain subclass `install_read_cache` makes
+
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)  # type: ignore[call-arg]
+        kept = self.reads.code_checks
+        checks = kept.get(message.code)
+        if checks is None:
+            if len(kept) >= CODES_KEPT:
+                kept.clear()
+            checks = kept[message.code] = (set(), set())
+        code: Any = self.code  # type: ignore[attr-defined]
+        code.valid_positions, code.invalid_positions = checks
+
+
 def use_c_keccak() -> bool:
     """Make eth-hash's `keccak` hash with pysha3 for the whole process (see the module
     docstring); False, changing nothing, where pysha3 is not installed."""
@@ -160,15 +189,22 @@ def use_c_keccak() -> bool:
 
 def install_read_cache(chain: Any) -> TrieReads:
     """Give `chain` (a py-evm chain object) VMs whose states answer trie reads from one
-    `TrieReads`, and return it. Only this object changes: its class becomes a subclass of
+    `TrieReads` (and share jump-destination checks through it), and return it. Only this object changes: its class becomes a subclass of
     its own class with the same VM schedule, each VM a subclass of the original."""
     reads = TrieReads()
     account_db = type("CachedAccountDB", (_CachedAccountDB,), {"reads": reads})
-    vms = tuple(
-        (
-            block,
-            vm.configure(_state_class=vm.get_state_class().configure(account_db_class=account_db)),
+
+    def state_class(vm: Any) -> Any:
+        state = vm.get_state_class()
+        computation = type(
+            state.computation_class.__name__,
+            (_SharedCodeChecks, state.computation_class),
+            {"reads": reads},
         )
+        return state.configure(account_db_class=account_db, computation_class=computation)
+
+    vms = tuple(
+        (block, vm.configure(_state_class=state_class(vm)))
         for block, vm in type(chain).vm_configuration
     )
     chain.__class__ = type(chain).configure(vm_configuration=vms)

@@ -1,6 +1,7 @@
 """The embedded chain's trie read cache (`flchain.ledger.pyevm_reads`) returns what a walk of
-py-evm's own tries returns, stays on the embedded backend's chain, and the C keccak it selects
-hashes as pycryptodome does."""
+py-evm's own tries returns, its shared jump-destination checks what a fresh code stream finds,
+it stays on the embedded backend's chain, and the C keccak it selects hashes as pycryptodome
+does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from eth.db.account import AccountDB
 from eth.db.storage import AccountStorageDB
+from eth.vm.code_stream import CodeStream
 from eth_hash.auto import keccak
 from eth_hash.backends import pycryptodome
 from eth_tester import PyEVMBackend
@@ -33,6 +35,11 @@ def test_every_kept_read_is_what_a_fresh_trie_walk_reads(tmp_path: Path) -> None
         assert HexaryTrie(db, root)[keccak(address)] == value
     for (root, slot), value in reads.slots.items():
         assert HexaryTrie(db, root)[keccak(slot.rjust(32, b"\0"))] == value
+    assert any(valid for valid, _ in reads.code_checks.values())
+    for code, (valid, invalid) in reads.code_checks.items():
+        assert not valid & invalid
+        for position in valid | invalid:  # what a fresh code stream finds
+            assert CodeStream(code).is_valid_opcode(position) == (position in valid)
 
 
 def test_a_kept_slot_moves_with_the_storage_root(tmp_path: Path) -> None:
