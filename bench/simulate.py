@@ -12,9 +12,10 @@ process, so its peak memory is that process's max RSS (`resource.getrusage`) and
 paid once per case, as a user running the command would. On a shared machine compare the CPU
 seconds: wall time grows with the other processes' load, CPU time much less. On the embedded
 chain the counts of contract calls (`calls`: every call the chain was asked, through web3's
-`eth_call` or straight to py-evm as views go), transactions and py-evm executions (`evm runs`: calls and transactions py-evm actually ran — a call answered from the block's
-memory, or a transaction staged once, runs once) are printed too: they do not depend on the load
-at all, and py-evm executing them is most of a run's CPU.
+`eth_call` or straight to py-evm as views go), transactions and py-evm executions (`evm runs`:
+calls and transactions py-evm actually ran — a call answered from the block's memory, or a
+transaction staged once, runs once) are printed too: they do not depend on the load at all, and
+py-evm executing them is most of a run's CPU.
 """
 
 from __future__ import annotations

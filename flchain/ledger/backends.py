@@ -499,7 +499,7 @@ class EmbeddedBackend(Backend):
     def call_latest(self, tx: dict[str, Any]) -> bytes:
         # Straight to the py-evm backend with the transaction eth-tester's normalizer makes of
         # web3's request (to, data, from as bytes): web3's request formatting, middleware and
-        # eth-tester's validation took a fifth of each view's time around py-evm's own. A
+        # eth-tester's validation took a sixth of each view's time beside py-evm's own. A
         # refusal goes through web3 again, so what it raises is web3's own error.
         try:
             raw = {

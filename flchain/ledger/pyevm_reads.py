@@ -13,11 +13,11 @@ The same holds for the jump-destination checks of a contract's code (whether a p
 opcode or PUSH data is a function of the code bytes): computations of the same code share the
 positions checked (`_SharedCodeChecks`) instead of each looking back for PUSHes again.
 
-The cache is installed on one chain object only (the embedded backend's, through subclasses of
-its VM, state, account, storage and computation classes): other users of py-evm in the process keep the library's
-own classes. py-evm's witness bookkeeping (the trie node hashes a state read, reported by
-`persist` for stateless clients) then lists only the nodes read on a miss; nothing in
-eth-tester or flchain reads it.
+The caches are installed on one chain object only (the embedded backend's, through subclasses
+of its VM, state, account, storage and computation classes): other users of py-evm in the
+process keep the library's own classes. py-evm's witness bookkeeping (the trie node hashes a
+state read, reported by `persist` for stateless clients) then lists only the nodes read on a
+miss; nothing in eth-tester or flchain reads it.
 
 `use_c_keccak` is the one process-wide change: eth-hash's `keccak` (which py-evm, trie, web3 and
 flchain all call) hashes with pysha3's C Keccak instead of pycryptodome's, a quarter of the
@@ -58,7 +58,7 @@ class TrieReads:
     def __init__(self) -> None:
         self.accounts: dict[tuple[bytes, bytes], bytes] = {}
         self.slots: dict[tuple[bytes, bytes], bytes] = {}
-        #: code -> (positions found valid, found invalid) as jump destinations (`_SharedCodeChecks`)
+        #: code -> (positions found valid, found invalid) as jump targets (`_SharedCodeChecks`)
         self.code_checks: dict[bytes, tuple[set[int], set[int]]] = {}
         self.hits = 0
         self.misses = 0
@@ -129,8 +129,7 @@ class _CachedAccountStorageDB(AccountStorageDB):
 
 
 class _CachedAccountDB(AccountDB):
-    #: set on the per-chain subclass `_account_db_class` makes
-    reads: TrieReads
+    reads: TrieReads  # set on the per-chain subclass `install_read_cache` makes
 
     def __init__(self, db: Any, state_root: Any = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
@@ -189,8 +188,9 @@ def use_c_keccak() -> bool:
 
 def install_read_cache(chain: Any) -> TrieReads:
     """Give `chain` (a py-evm chain object) VMs whose states answer trie reads from one
-    `TrieReads` (and share jump-destination checks through it), and return it. Only this object changes: its class becomes a subclass of
-    its own class with the same VM schedule, each VM a subclass of the original."""
+    `TrieReads` (and share jump-destination checks through it), and return it. Only this
+    object changes: its class becomes a subclass of its own class with the same VM schedule,
+    each VM a subclass of the original."""
     reads = TrieReads()
     account_db = type("CachedAccountDB", (_CachedAccountDB,), {"reads": reads})
 

@@ -7,10 +7,11 @@ simulation's CPU. Both are functions of their inputs only, so a `ViewCaller` kee
 call data of each (function, arguments) — encoded by web3 itself (`Contract.encode_abi`) — and
 the decoded answer of each (function, returned bytes), decoded as web3 decodes a call's output
 (the output types with eth-abi, then web3's return normalizers: checksummed addresses). The
-call itself still goes through `w3.eth.call` on the latest block, with the `from` web3 would
-fill in — through `Backend.call_latest` when it has the backend (the embedded chain goes straight
-to py-evm there). Whatever it cannot keep (unhashable arguments, a mutable answer) or decode (an answer
-web3 would refuse) goes through `ContractFunction.call()`, so errors are web3's own.
+call itself is still an `eth_call` on the latest block, with the `from` web3 would fill in:
+through `Backend.call_latest` when the caller has the backend (the embedded chain hands it
+straight to py-evm), else `w3.eth.call`. Whatever it cannot keep (unhashable arguments, a
+mutable answer) or decode (an answer web3 would refuse) goes through `ContractFunction.call()`,
+so errors are web3's own.
 """
 
 from __future__ import annotations
