@@ -11,10 +11,11 @@ v2 without adversaries, v2's 20 × 7 with every adversary and v2's 100 × 2 (iss
 process, so its peak memory is that process's max RSS (`resource.getrusage`) and imports are
 paid once per case, as a user running the command would. On a shared machine compare the CPU
 seconds: wall time grows with the other processes' load, CPU time much less. On the embedded
-chain the counts of contract calls (`eth_call` requests), transactions and py-evm executions
-(`evm runs`: calls and transactions py-evm actually ran — a call answered from the block's
-memory, or a transaction staged once, runs once) are printed too: they do not depend on the load
-at all, and py-evm executing them is most of a run's CPU.
+chain the counts of contract calls (`calls`: every call the chain was asked, through web3's
+`eth_call` or straight to py-evm as views go), transactions and py-evm executions (`evm runs`:
+calls and transactions py-evm actually ran — a call answered from the block's memory, or a
+transaction staged once, runs once) are printed too: they do not depend on the load at all, and
+py-evm executing them is most of a run's CPU.
 """
 
 from __future__ import annotations
@@ -46,21 +47,29 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
     from eth.vm.state import BaseTransactionExecutor
     from web3.providers.eth_tester import EthereumTesterProvider
 
+    from flchain.ledger.backends import _staging_pyevm_class
     from flchain.simulate import SimulationConfig, parse_adversaries, run_simulation
 
     requests: Counter[str] = Counter()
     plain = EthereumTesterProvider.make_request
+    staging = _staging_pyevm_class()
+    call = staging.call
     execute = BaseTransactionExecutor.__call__
 
     def counting(self: EthereumTesterProvider, method: Any, params: Any) -> Any:
         requests[str(method)] += 1
         return plain(self, method, params)
 
+    def calling(self: Any, transaction: Any, block_number: Any = "latest") -> Any:
+        requests["call"] += 1  # views reach py-evm without web3 (`Backend.call_latest`)
+        return call(self, transaction, block_number)
+
     def executing(self: BaseTransactionExecutor, transaction: Any) -> Any:
         requests["evm"] += 1
         return execute(self, transaction)
 
     EthereumTesterProvider.make_request = counting  # type: ignore[method-assign]
+    staging.call = calling
     BaseTransactionExecutor.__call__ = executing  # type: ignore[method-assign]
     started = time.perf_counter()
     config = SimulationConfig(
@@ -83,7 +92,7 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
                 "total_s": round(total, 1),
                 "cpu_s": round(cpu, 1),
                 "rss_mib": round(usage.ru_maxrss / 1024),
-                "calls": requests["eth_call"],
+                "calls": requests["call"],
                 "txs": requests["eth_sendRawTransaction"],
                 "evm": requests["evm"],
             }
@@ -104,7 +113,7 @@ def main() -> None:
     chains = (args.only,) if args.only else ("embedded", "anvil")
     print(
         f"{'chain':9s} {'v':>2s} {'nodes':>5s} {'days':>4s} {'adversaries':>11s} {'sim s':>7s} "
-        f"{'+import s':>9s} {'CPU s':>6s} {'max RSS MiB':>11s} {'eth_calls':>9s} {'txs':>5s} "
+        f"{'+import s':>9s} {'CPU s':>6s} {'max RSS MiB':>11s} {'calls':>9s} {'txs':>5s} "
         f"{'evm runs':>8s}"
     )
     cases = [CASES[i] for i in args.cases] if args.cases else list(CASES)

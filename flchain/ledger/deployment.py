@@ -120,7 +120,7 @@ class ContractBinding:
 
     @cached_property
     def view_caller(self) -> ViewCaller:
-        return ViewCaller(self.contract)
+        return ViewCaller(self.contract, self.backend)
 
     @classmethod
     def connect(cls, backend: Backend, address: Address, *, from_block: int = 0) -> Self:

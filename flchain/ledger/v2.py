@@ -128,9 +128,15 @@ class ForwardBoxV2(ContractBinding):
 
 
 def _errors_v2(binding: ContractV2) -> ErrorDecoder:
-    """FLChainV2's custom errors and its forward box's: a call to either is refused by name."""
-    box = binding.artifact["satellites"]["FLChainV2Forward"]["abi"]
-    return ErrorDecoder([*binding.artifact["abi"], *(e for e in box if e["type"] == "error")])
+    """FLChainV2's custom errors and its forward box's: a call to either is refused by name.
+    One decoder per backend (a simulation makes a ledger per wallet and phase; the artifact is
+    the same for all)."""
+
+    def build() -> ErrorDecoder:
+        box = binding.artifact["satellites"]["FLChainV2Forward"]["abi"]
+        return ErrorDecoder([*binding.artifact["abi"], *(e for e in box if e["type"] == "error")])
+
+    return binding.backend.shared(("errors", ContractV2.VERSION), build)
 
 
 class LedgerV2(LedgerBase[ContractV2]):

@@ -7,9 +7,11 @@ simulation's CPU. Both are functions of their inputs only, so a `ViewCaller` kee
 call data of each (function, arguments) — encoded by web3 itself (`Contract.encode_abi`) — and
 the decoded answer of each (function, returned bytes), decoded as web3 decodes a call's output
 (the output types with eth-abi, then web3's return normalizers: checksummed addresses). The
-call itself still goes through `w3.eth.call` on the latest block, with the `from` web3 would
-fill in. Whatever it cannot keep (unhashable arguments, a mutable answer) or decode (an answer
-web3 would refuse) goes through `ContractFunction.call()`, so errors are web3's own.
+call itself is still an `eth_call` on the latest block, with the `from` web3 would fill in:
+through `Backend.call_latest` when the caller has the backend (the embedded chain hands it
+straight to py-evm), else `w3.eth.call`. Whatever it cannot keep (unhashable arguments, a
+mutable answer) or decode (an answer web3 would refuse) goes through `ContractFunction.call()`,
+so errors are web3's own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from web3._utils.abi import map_abi_data
 from web3._utils.empty import empty
 from web3._utils.normalizers import BASE_RETURN_NORMALIZERS
 from web3.contract import Contract
+
+from flchain.ledger.backends import Backend
 
 #: Decoded answers kept per contract binding (the oldest used first goes).
 ANSWERS_KEPT: Final = 4_096
@@ -45,8 +49,9 @@ class ViewCaller:
     """Calls `contract`'s view functions by name, as `ContractFunction.call()` on the latest
     block answers them (see the module docstring)."""
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, backend: Backend | None = None) -> None:
         self.contract = contract
+        self.backend = backend  # the chain `contract` is on, when it is a `Backend`'s
         self._data: dict[tuple[Any, ...], str] = {}
         self._outputs: dict[str, list[str] | None] = {}  # None: not a plain function
         self._answers: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
@@ -65,7 +70,11 @@ class ViewCaller:
         tx: dict[str, Any] = {"to": self.contract.address, "data": data}
         if w3.eth.default_account is not empty:
             tx["from"] = w3.eth.default_account
-        raw = bytes(w3.eth.call(tx, w3.eth.default_block))  # type: ignore[arg-type]
+        block = w3.eth.default_block
+        if self.backend is not None and block == "latest" and "from" in tx:
+            raw = self.backend.call_latest(tx)
+        else:
+            raw = bytes(w3.eth.call(tx, block))  # type: ignore[arg-type]
         answers = self._answers
         with self._lock:
             found = answers.get((function, raw), _MISSING)

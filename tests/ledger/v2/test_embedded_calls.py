@@ -1,6 +1,7 @@
 """The embedded chain answers a repeated call on the same latest block from memory (the same
 answer a fresh execution gives, and never an answer of an older block), and reads blocks from
-py-evm's headers (the same answers as eth-tester's get_block)."""
+py-evm's headers (the same answers as eth-tester's get_block); a view goes straight to py-evm
+with the answer, or the refusal, web3 gives."""
 
 from __future__ import annotations
 
@@ -86,3 +87,31 @@ def test_block_reads_are_what_get_block_says(twin: Twin) -> None:
         for block in ("latest", "pending"):
             expected_count = w3.eth.get_transaction_count(who, block)  # type: ignore[arg-type]
             assert backend.transaction_count(who, block) == expected_count > 0
+
+
+def test_a_view_goes_straight_to_py_evm_with_web3s_answer_and_refusal(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = twin.node(bond=ETHER)
+    assert node.account is not None
+    me = node.account.address
+    backend = twin.backend
+    tester: Any = backend.tester  # type: ignore[attr-defined]
+    through_web3: list[Any] = []
+    plain = tester.call
+    monkeypatch.setattr(tester, "call", lambda *a: (through_web3.append(a), plain(*a))[1])
+    frm = backend.w3.eth.default_account
+    for function, args in (("nodeView", (me,)), ("latest", ()), ("stakeOf", (me, 1))):
+        tx = {"to": node.address, "data": node.contract.encode_abi(function, args), "from": frm}
+        direct = backend.call_latest(tx)
+        assert not through_web3
+        assert direct == bytes(backend.w3.eth.call(tx, "latest")) and direct  # type: ignore[arg-type]
+        through_web3.clear()
+    refused = {"to": node.address, "data": "0xdeadbeef", "from": frm}
+    with pytest.raises(Exception) as direct_error:
+        backend.call_latest(refused)
+    assert through_web3  # the refusal came through web3
+    with pytest.raises(Exception) as web3_error:
+        backend.w3.eth.call(refused, "latest")  # type: ignore[arg-type]
+    assert type(direct_error.value) is type(web3_error.value)
+    assert str(direct_error.value) == str(web3_error.value)
