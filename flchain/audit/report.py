@@ -187,4 +187,17 @@ class AuditReport(BaseModel):
 
     @property
     def verdict(self) -> str:
-        return {0: "verified", 1: "mismatch found", 2: "could not verify"}[self.exit_code]
+        """The headline. Exit 1 splits in two: "mismatch found" when a final result, a rule check
+        or the history disagrees with the replay; "conflict found" when every final result was
+        reproduced and only attestations differ from it (an attester voted another result)."""
+        code = self.exit_code
+        if code != 1:
+            return {0: "verified", 2: "could not verify"}[code]
+        return "mismatch found" if self._has_mismatch() else "conflict found"
+
+    def _has_mismatch(self) -> bool:
+        return (
+            any(r.verdict == Verdict.MISMATCH for r in self.rounds)
+            or any(c.status == CheckStatus.FAIL for c in self.checks)
+            or any(f.severity == Severity.MISMATCH for f in self.history)
+        )

@@ -89,7 +89,7 @@ def audit_command(
 
     Without --rpc, --profile or --run the chain, contract and store come from the settings
     (flchain.toml, FLCHAIN_*, the devnet profile), as for every other command.
-    Exit 0 verified, 1 mismatch found, 2 could not verify.
+    Exit 0 verified, 1 mismatch or conflict found, 2 could not verify.
     """
     out = Console(stderr=as_json)
     try:

@@ -143,6 +143,15 @@ def test_worker_processes_give_the_same_report(played: Played) -> None:
     ]
 
 
+def test_conflict_only_rounds_say_conflict_found(played: Played) -> None:
+    # round 1's final result is reproduced; only a wrong attester disagrees with it
+    report = audit(played.snapshot_ledger(), played.fed.store, [0, 1])
+    assert [r.verdict for r in report.rounds] == [Verdict.VERIFIED, Verdict.CONFLICT]
+    assert report.exit_code == 1 and report.verdict == "conflict found"
+    assert "CONFLICT FOUND" in text_of(report)
+    assert json.loads(report_json(report))["verdict"] == "conflict found"
+
+
 def test_verified_rounds_only_exit_0(played: Played) -> None:
     report = audit(played.snapshot_ledger(), played.fed.store, [0, 4])
     assert report.exit_code == 0 and report.verdict == "verified"

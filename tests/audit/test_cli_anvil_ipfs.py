@@ -67,7 +67,7 @@ def test_wrong_attester_exits_1_and_is_named(
     page = tmp_path / "report.html"
     proc = run_audit(*source(world), "--all", "--html", str(page))
     assert proc.returncode == 1, proc.stderr
-    assert "MISMATCH FOUND" in proc.stdout and fed.addresses[1] in proc.stdout
+    assert "CONFLICT FOUND" in proc.stdout and fed.addresses[1] in proc.stdout
     assert "CONFLICT" in proc.stdout
     assert page.read_text().startswith("<!DOCTYPE html>")
 
