@@ -31,6 +31,7 @@ from flchain.rules_file import format_utc
 from flchain.storage import ContentStore
 
 if TYPE_CHECKING:
+    from flchain.devnet.profile import DevnetProfile
     from flchain.node.runner_v2 import BeaconSource
 
 
@@ -179,6 +180,50 @@ def beacon_source(
         raise ConfigError(
             f"--beacon-devnet-seed: that seed's key is not the beacon key of {ledger.address} "
             "(`flchain chain info` shows it): pass the seed of its federation file"
+        )
+    return DevnetBeaconSource(beacon)
+
+
+# A DevnetBeacon seed file holds 32 bytes as hex and a newline; anything much longer is not one.
+_MAX_SEED_FILE_BYTES = 1024
+
+
+def profile_beacon_source(
+    ledger: Ledger | LedgerV2, profile: DevnetProfile | None
+) -> BeaconSource | None:
+    """The beacon a devnet's own node posts when no beacon option is given: the seed file that
+    `flchain devnet up` wrote beside the profile, used only for that profile's v2 contract.
+    Without it every devnet round's seed would fall back to the salts alone, which a
+    withholder can grind (docs/security.md); a seed whose key is not the contract's is refused
+    rather than posting signatures nobody can verify."""
+    if (
+        profile is None
+        or profile.beacon_seed_file is None
+        or not isinstance(ledger, LedgerV2)
+        or profile.contract.lower() != ledger.address.lower()
+    ):
+        return None
+    from flchain.node.runner_v2 import DevnetBeaconSource
+    from flchain.protocol.beacon import DevnetBeacon
+
+    path = profile.beacon_seed_file
+    try:
+        with path.open("rb") as f:
+            raw = f.read(_MAX_SEED_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(
+            f"devnet beacon seed {path}: {exc.strerror or exc} (or pass --beacon-devnet-seed)"
+        ) from None
+    try:
+        if len(raw) > _MAX_SEED_FILE_BYTES:
+            raise ValueError
+        seed = bytes.fromhex(raw.decode("ascii").strip())
+    except ValueError:
+        raise ConfigError(f"devnet beacon seed {path} is not a hex seed") from None
+    beacon = DevnetBeacon(seed)
+    if beacon.public_key != ledger.deployment().beacon_public_key:
+        raise ConfigError(
+            f"devnet beacon seed {path}: its key is not the beacon key of {ledger.address}"
         )
     return DevnetBeaconSource(beacon)
 

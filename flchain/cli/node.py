@@ -136,7 +136,8 @@ def run(
             metavar="SEED",
             show_default=False,
             help="v2 devnets: post the beacon of the contract's `beacon_devnet_seed` (default: "
-            "post none; the merge then seeds from the salts alone).",
+            "the seed file of a `flchain devnet up` profile for this contract, else post none; "
+            "the merge then seeds from the salts alone).",
         ),
     ] = None,
     beacon_url: Annotated[
@@ -176,6 +177,9 @@ def run(
             f"wallet {info.address} is not an active node of {ledger.address}: run `flchain node register`"
         )
     beacon = node_v2.beacon_source(ledger, beacon_devnet_seed, beacon_url)
+    from_profile = beacon is None and beacon_devnet_seed is None and beacon_url is None
+    if from_profile:
+        beacon = node_v2.profile_beacon_source(ledger, loaded.profile)
     store = open_store(settings)  # a wrong store path fails here, before the unlock
     if settings.market_data is not None:
         from flchain.market.loaders import load_csv
@@ -184,6 +188,13 @@ def run(
         # than as a logged error in every round whose window the node should have voted
         load_csv(settings.market_data)
     configure_logging(settings.log_level, settings.log_format)
+    if from_profile and beacon is not None and loaded.profile is not None:
+        import logging
+
+        logging.getLogger("flchain.node").info(
+            "posting the devnet beacon (seed %s, from the devnet profile)",
+            loaded.profile.beacon_seed_file,
+        )
     with wallet_lock(settings.data_dir, info.address):
         from flchain.node.context import bars_source, market_source
 

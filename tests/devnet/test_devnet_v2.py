@@ -137,3 +137,63 @@ def test_a_v2_round_too_short_for_its_windows_is_refused(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "too short for protocol v2" in error_line(result)
     assert not (data / "devnet").exists()
+
+
+@pytest.mark.slow
+def test_node_run_on_a_devnet_posts_its_beacon_from_the_profile(tmp_path: Path) -> None:
+    """`flchain node run --data-dir D` with no beacon option, on D's v2 devnet, posts the devnet
+    beacon from D's seed file: without it every devnet seed fell back to the salts alone (the
+    grindable fallback). A seed file that is not hex is one `error:` line before any step."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from _devnet_cli import FLCHAIN, cli_env
+
+    from flchain.ledger.events_v2 import BeaconPosted
+
+    data = tmp_path / "flchain"
+    up = flchain("devnet", "up", "--nodes", "1", "--round-length", "600", "--data-dir", str(data))
+    assert up.returncode == 0, up.stderr
+    profile = load_profile(data / "devnet" / "profile.json")
+    try:
+        assert profile.rpc_url is not None and profile.beacon_seed_file is not None
+        ledger = connect_ledger(
+            RpcBackend(profile.rpc_url, kind="anvil"), profile.contract,
+            from_block=profile.deployment_block,
+        )  # fmt: skip
+        assert isinstance(ledger, LedgerV2)
+        seed = profile.beacon_seed_file.read_bytes()
+        profile.beacon_seed_file.write_text("not hex\n")
+        bad = flchain("node", "run", "--wallet", "node-1", "--data-dir", str(data))
+        assert (
+            "is not a hex seed" in error_line(bad) and str(profile.beacon_seed_file) in bad.stderr
+        )
+        profile.beacon_seed_file.write_bytes(seed)
+
+        log_path = tmp_path / "node.log"
+        with log_path.open("wb") as log:
+            daemon = subprocess.Popen(
+                [FLCHAIN, "node", "run", "--wallet", "node-1", "--poll", "0.5",
+                 "--data-dir", str(data)],
+                env=cli_env(), stdout=log, stderr=log, start_new_session=True,
+            )  # fmt: skip
+            try:
+                ledger.goto(0, Phase.BEACON, 5)
+                deadline = time.monotonic() + 180
+                while not ledger.events(BeaconPosted, 0):
+                    assert daemon.poll() is None, log_path.read_text()[-3000:]
+                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                    time.sleep(1)
+            finally:
+                os.killpg(daemon.pid, signal.SIGTERM)
+                assert daemon.wait(timeout=60) == 0
+        text = log_path.read_text()
+        assert "posting the devnet beacon" in text and seed.decode().strip() not in text
+        (posted,) = ledger.events(BeaconPosted, 0)
+        node = next(w.address for w in profile.wallets if w.name == "node-1")
+        assert posted.node == node
+    finally:
+        down = flchain("devnet", "down", "--data-dir", str(data))
+        assert down.returncode == 0, down.stderr
