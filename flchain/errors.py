@@ -77,6 +77,7 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── CommitmentLost                                                  flchain.node.errors
     │   ├── NodeLocked [exit 3]                                             flchain.node.errors
     │   ├── NotRegistered                                                   flchain.node.errors
+    │   │   └── NodeWithdrawn                                               flchain.node.errors
     │   ├── RoundNotFound                                                   flchain.node.errors
     │   └── StoreWriteError (also UnavailableError) [exit 2]                flchain.node.errors
     ├── BeaconError                                                         flchain.protocol.beacon

@@ -167,8 +167,10 @@ def run(
         metrics_port=metrics_port, **flags,
     )  # fmt: skip
     settings = loaded.settings
+    # v2: an exiting node still reveals what it committed and settles its rounds (or is
+    # slashed and cannot withdraw), so its daemon runs until the bond is withdrawn
     active = (
-        ledger.node_view(info.address).status == Status.ACTIVE
+        ledger.node_view(info.address).status in (Status.ACTIVE, Status.EXITING)
         if isinstance(ledger, LedgerV2)
         else ledger.node_record(info.address).status == NodeStatus.ACTIVE
     )

@@ -34,6 +34,7 @@ from flchain.ledger.errors import ChainConfigError, LedgerError
 from flchain.market import OHLCV
 from flchain.node.errors import (
     NodeLocked,
+    NodeWithdrawn,
     NotRegistered,
     describe_foreign_error,
     from_library,
@@ -143,6 +144,9 @@ class Daemon:
                     for failure in report.failures:  # the runner logged each one
                         self.metrics.observe_error(failure.error, failure.line)
                 self._observe(report)
+            except NodeWithdrawn as exc:
+                log.info("%s: nothing left to do", exc.message)
+                break
             except NotRegistered:
                 raise
             except UnavailableError as exc:

@@ -19,6 +19,11 @@ class NotRegistered(NodeError):
     """The wallet is not an active node of this contract."""
 
 
+class NodeWithdrawn(NotRegistered):
+    """The wallet's node exited and withdrew its bond: its daemon has nothing left to do and
+    stops cleanly (exit 0, so a supervisor's restart-on-failure does not loop on it)."""
+
+
 class RoundNotFound(NodeError):
     """The requested round has not started (or is negative)."""
 

@@ -63,7 +63,13 @@ from flchain.merge.settlement import find_settlement_proof
 from flchain.merge.v2 import PriorRound
 from flchain.model import config_from_metadata, directive_menu, validate_directive
 from flchain.node.behaviour import HONEST, Behaviour
-from flchain.node.errors import CommitmentLost, NodeError, NotRegistered, StoreWriteError
+from flchain.node.errors import (
+    CommitmentLost,
+    NodeError,
+    NodeWithdrawn,
+    NotRegistered,
+    StoreWriteError,
+)
 from flchain.node.heads import HeadWatch
 from flchain.node.logs import Failure, classify_failure
 from flchain.node.salt import SaltStore, training_seed
@@ -305,7 +311,7 @@ class NodeRunnerV2:
     def step(self) -> StepReportV2:
         """Do whatever is due at the chain's current time; safe to call any number of times.
 
-        @raises NotRegistered when the wallet never registered or has withdrawn
+        @raises NotRegistered when the wallet never registered (NodeWithdrawn: it has withdrawn)
         @raises ChainUnavailable (and other read errors) when the phase cannot be read at all
         """
         rewound = self.heads.notice()
@@ -318,7 +324,9 @@ class NodeRunnerV2:
             return report
         view = self.view()  # one read for the step: settling changes none of what attest reads
         status = view.status
-        if status in (Status.NONE, Status.WITHDRAWN):
+        if status == Status.WITHDRAWN:
+            raise NodeWithdrawn(f"{self.address} withdrew its bond from {self.ledger.address}")
+        if status == Status.NONE:
             raise NotRegistered(
                 f"{self.address} is not a node of {self.ledger.address} (status {status.name})"
             )

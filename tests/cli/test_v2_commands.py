@@ -548,3 +548,53 @@ def test_node_run_drives_a_v2_round(op: Operator, tmp_path: Path) -> None:
     doc = json.loads(op.run("chain", "info", "--json", "--round", "0"))
     assert doc["round"]["phase"] == "ATTEST" and doc["round"]["final"] is True
     assert doc["latest_final"]["round"] == 0
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_node_run_starts_for_an_exiting_node_and_reveals(op: Operator, tmp_path: Path) -> None:
+    """A node that requested exit stays in the current round's frozen set and must still reveal
+    what it committed (else it is slashed for not revealing) and settle: `flchain node run`
+    restarted in that state runs it. It used to refuse to start ("not an active node") unless
+    the status was ACTIVE, so a reboot during the exit delay cost an honest node the no-reveal
+    slash."""
+    from flchain.ledger.events_v2 import Committed, Revealed
+
+    op.wallet("gov")
+    node = op.wallet("node-1")
+    op.wallet("node-2")
+    made = op.run("chain", "genesis")
+    genesis = dict(x.split(" = ", 1) for x in made.splitlines() if " = " in x)
+    fed = v2_file(
+        tmp_path / "fed.toml",
+        deployment_table(json.loads(genesis["genesis_digest"]), json.loads(genesis["genesis_cid"])),
+        {"emission_wei": "0.1ether"},
+    )
+    ledger = op.deploy(fed, "--t0", str(_t0(op)))
+    op.run("chain", "fund-pool", "--amount", "1", "--wallet", "gov")
+    for name in ("node-1", "node-2"):
+        op.run("node", "register", "--wallet", name, "--bond", str(ETHER))
+    ledger.goto(0, m.Phase.COMMIT, 5)
+    assert "exit requested" in op.run("node", "exit", "--wallet", "node-1")
+    assert ledger.node_view(node).status == m.Status.EXITING and ledger.stake_of(node, 0) == ETHER
+
+    log = (tmp_path / "node.log").open("wb")
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).with_name("flchain")), "node", "run", "--wallet", "node-1",
+         "--poll", "0.5"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}, **op.env()},
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for phase, kind in ((m.Phase.COMMIT, Committed), (m.Phase.REVEAL, Revealed)):
+            if phase != m.Phase.COMMIT:
+                ledger.goto(0, phase, 5)
+            deadline = time.monotonic() + 240
+            while not [e for e in ledger.events(kind, 0) if e.node == node]:
+                assert daemon.poll() is None, (tmp_path / "node.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, (tmp_path / "node.log").read_text()[-3000:]
+                time.sleep(1)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        log.close()

@@ -23,7 +23,7 @@ from flchain.ledger import Backend, ContractRevert
 from flchain.ledger.events_v2 import Committed, Settled, Slashed, Withdrawn
 from flchain.merge.manifest import MANIFEST_KIND, encode_manifest
 from flchain.node.daemon import Daemon, runner_for
-from flchain.node.errors import CommitmentLost, NotRegistered
+from flchain.node.errors import CommitmentLost, NodeWithdrawn, NotRegistered
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
 from flchain.node.salt import SaltStore
@@ -264,11 +264,13 @@ def test_a_malformed_directive_is_refused_with_a_logged_reason(
     assert all(reports[n].committed == [1] for n in others)
 
 
-def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path) -> None:
+def test_wallet_actions_register_exit_withdraw(
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The runner's wallet actions, as the CLI calls them: a new wallet registers with the
     deployment's minBond and takes part from the next round; an exiting node finishes its
     round, waits out the exit delay and withdraws its whole bond; a withdrawn wallet's daemon
-    stops with `NotRegistered`."""
+    stops cleanly, a never-registered wallet's with `NotRegistered`."""
     fed = _driver(backend, tmp_path)
     leaver = fed.addresses[3]
     fed.play_round(0)
@@ -302,8 +304,20 @@ def test_wallet_actions_register_exit_withdraw(backend: Backend, tmp_path: Path)
     fed.goto(3, Phase.COMMIT)
     out = fed.runner(leaver).withdraw()
     assert [e.amount for e in out.events if isinstance(e, Withdrawn)] == [bond]
-    with pytest.raises(NotRegistered):
-        Daemon(fed.runner(leaver), poll_s=0).run(max_steps=1)
+    with pytest.raises(NodeWithdrawn):
+        fed.runner(leaver).step()
+    # the daemon stops cleanly (exit 0: a supervisor's restart-on-failure must not loop on it)
+    with caplog.at_level(logging.INFO, logger="flchain.node"):
+        assert Daemon(fed.runner(leaver), poll_s=0).run(max_steps=5) == 0
+    assert f"{leaver} withdrew its bond from {fed.gov.address}: nothing left to do" in caplog.text
+    assert "stopped" in caplog.text
+    stranger = deterministic_account("stranger", 98)
+    with pytest.raises(NotRegistered) as never:  # never registered: still an error
+        Daemon(
+            NodeRunnerV2(fed.gov, stranger, fed.store, fed.bars_for, salts=SaltStore(None)),
+            poll_s=0,
+        ).run(max_steps=1)
+    assert not isinstance(never.value, NodeWithdrawn)
 
 
 def test_a_claim_outside_the_band_commits_nothing(backend: Backend, tmp_path: Path) -> None:
