@@ -160,18 +160,33 @@ def devnet_rules_v2(*, emission_wei: int = DEVNET_EMISSION_WEI) -> RulesV2:
     )
 
 
+#: Seconds a beacon window keeps open after its drand round D(r) exists. A node can sign D(r)
+#: only once a block at or after D(r)'s time is mined, and its post must be mined before the
+#: window closes: with 1-s blocks and a 1-s poll a window of delay + period alone (2 s on a
+#: 40 s round) left about one block, and most rounds' beacon was missed.
+BEACON_POST_SLACK_S = 4
+
+
 def devnet_schedule_v2(round_length: int) -> dict[str, int]:
     """Windows of a v2 round of `round_length` s: commit ½, reveal ¼, beacon 1/24 (≥ 2 s), the
     rest to attest; the beacon's period and delay a quarter of its window each (≥ 1 s), so the
-    drand round D(r) exists before the window closes; exit delay 2 rounds (the floor)."""
+    drand round D(r) exists before the window closes; exit delay 2 rounds (the floor). On short
+    rounds the beacon window grows to delay + period + `BEACON_POST_SLACK_S`, taken from the
+    commit window (never below the reveal window nor the shortest round's 6 s)."""
     if round_length < MIN_ROUND_LENGTH_V2:
         raise ValueError(f"a v2 round needs at least {MIN_ROUND_LENGTH_V2} s")
     beacon_window = max(2, round_length // 24)
     period = max(1, beacon_window // 4)
+    commit_window, reveal_window = round_length // 2, round_length // 4
+    spare = commit_window - max(reveal_window, MIN_ROUND_LENGTH_V2 // 2)
+    grow = min(2 * period + BEACON_POST_SLACK_S - beacon_window, spare)
+    if grow > 0:
+        beacon_window += grow
+        commit_window -= grow
     return {
         "round_length": round_length,
-        "commit_window": round_length // 2,
-        "reveal_window": round_length // 4,
+        "commit_window": commit_window,
+        "reveal_window": reveal_window,
         "beacon_window": beacon_window,
         "beacon_period": period,
         "beacon_delay": period,

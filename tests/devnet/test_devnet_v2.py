@@ -14,8 +14,10 @@ from _devnet_cli import error_line, flchain
 
 from flchain.config import load_profile
 from flchain.devnet.federation import (
+    BEACON_POST_SLACK_S,
     DEVNET_EMISSION_WEI,
     DEVNET_MIN_BOND_WEI,
+    MIN_ROUND_LENGTH_V2,
     deploy_v2,
     deterministic_account,
     devnet_rules_v2,
@@ -43,6 +45,24 @@ def test_devnet_rules_v2_are_the_threat_models_figures() -> None:
     )
     assert DEVNET_MIN_BOND_WEI == ETHER
     assert rules.emission_wei == DEVNET_EMISSION_WEI > 0
+
+
+def test_short_rounds_leave_time_to_post_the_beacon() -> None:
+    """The beacon round D(r) is drawn at reveal end + delay and a post must be mined before the
+    window closes: every round length from 20 s up leaves `BEACON_POST_SLACK_S` after D(r)
+    (a 40 s round had 1 s: with 1-s blocks most rounds' beacon was missed), the windows still
+    fit the round, and long rounds keep their 1/24 window."""
+    for round_length in range(MIN_ROUND_LENGTH_V2, 2_000):
+        s = devnet_schedule_v2(round_length)
+        used = s["commit_window"] + s["reveal_window"] + s["beacon_window"]
+        assert used < round_length and s["commit_window"] >= MIN_ROUND_LENGTH_V2 // 2
+        assert s["beacon_window"] >= s["beacon_delay"] + s["beacon_period"]
+        if round_length >= 20:
+            after = s["beacon_window"] - s["beacon_delay"] - s["beacon_period"]
+            assert after >= BEACON_POST_SLACK_S, (round_length, s)
+    assert devnet_schedule_v2(40)["beacon_window"] == 6
+    day = devnet_schedule_v2(86_400)
+    assert (day["commit_window"], day["beacon_window"]) == (43_200, 3_600)
 
 
 @pytest.mark.parametrize("round_length", [12, 13, 60, 1_000, 86_400])
