@@ -28,8 +28,10 @@ from flchain.cli import _common as common
 from flchain.cli.config import (
     ConfigFileOption,
     ContractOption,
+    DataDirOption,
     JsonOption,
     OptionGroup,
+    ProfileOption,
     RpcOption,
     WalletOption,
     with_options,
@@ -55,6 +57,9 @@ READ_OPTIONS: OptionGroup = {
     "rpc_url": (RpcOption, None),
     "contract": (ContractOption, None),
     "config_file": (ConfigFileOption, None),
+    # as the node commands take them: `devnet up --data-dir D` is then `chain info --data-dir D`
+    "profile": (ProfileOption, None),
+    "data_dir": (DataDirOption, None),
 }
 #: What the governor's commands take (and `SEND_OPTIONS`).
 GOVERN_OPTIONS: OptionGroup = {**READ_OPTIONS, "wallet": (WalletOption, None)}

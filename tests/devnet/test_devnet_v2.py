@@ -145,6 +145,14 @@ def test_up_deploys_v2_bonds_every_wallet_and_funds_the_pool(tmp_path: Path) -> 
         }
         text = flchain("devnet", "status", "--data-dir", str(data)).stdout
         assert "protocol v2" in text and "bond 1.0000 ETH" in text
+        # the chain commands find the devnet by its folder, as the node commands do
+        info = flchain("chain", "info", "--data-dir", str(data))
+        assert info.returncode == 0, info.stderr
+        assert info.stdout.startswith(f"contract   {profile.contract} (FLChainV2)")
+        listed = flchain(
+            "chain", "nodes", "--json", "--profile", str(data / "devnet" / "profile.json")
+        )
+        assert [n["node"] for n in json.loads(listed.stdout)] == [w.address for w in nodes]
     finally:
         down = flchain("devnet", "down", "--data-dir", str(data))
         assert down.returncode == 0, down.stderr
