@@ -395,6 +395,38 @@ def _covers_call_fees(state: Any, tx: Any) -> bool:
     return base_fee <= _CALL_FEE_PER_GAS and int(state.get_gas_price(tx)) >= _CALL_FEE_PER_GAS
 
 
+@functools.cache
+def _filterless_tester_class() -> type[Any]:
+    """eth-tester's `EthereumTester` whose mining skips, while nobody has a block or log filter,
+    the block it builds and formats for the filters after each block (a whole block by hash per
+    transaction mined: ~2 % of a 10 × 7 simulation's CPU, cProfile); the blocks mined and the
+    hashes returned are the same."""
+    from eth_tester import EthereumTester
+    from eth_tester.constants import ZERO_ADDRESS_HEX
+    from eth_tester.exceptions import ValidationError
+
+    class FilterlessEthereumTester(EthereumTester):
+        def mine_blocks(self, num_blocks: int = 1, coinbase: Any = ZERO_ADDRESS_HEX) -> Any:
+            if self._block_filters or self._log_filters:
+                return super().mine_blocks(num_blocks, coinbase)
+            # EthereumTester.mine_blocks up to its loop over the filters
+            self.validator.validate_inbound_account(coinbase)
+            normalized_coinbase = self.normalizer.normalize_inbound_account(coinbase)
+            if not self.auto_mine_transactions:
+                self._pop_pending_transactions_to_pending_block()
+            raw_block_hashes = self.backend.mine_blocks(num_blocks, normalized_coinbase)
+            if len(raw_block_hashes) != num_blocks:
+                raise ValidationError(
+                    f"Invariant: tried to mine {num_blocks} blocks.  Got "
+                    f"{len(raw_block_hashes)} mined block hashes."
+                )
+            for raw_block_hash in raw_block_hashes:
+                self.validator.validate_outbound_block_hash(raw_block_hash)
+            return [self.normalizer.normalize_outbound_block_hash(h) for h in raw_block_hashes]
+
+    return FilterlessEthereumTester
+
+
 #: web3 middleware the in-process chain does without (see `EmbeddedBackend.__init__`).
 _EMBEDDED_SKIPPED_MIDDLEWARE: Final = ("validation", "ens_name_to_address")
 
@@ -411,12 +443,10 @@ class EmbeddedBackend(Backend):
     FIXED_GAS: int | None = 10_000_000
 
     def __init__(self) -> None:
-        from eth_tester import EthereumTester
-
         from flchain.ledger.pyevm_reads import use_c_keccak
 
         use_c_keccak()
-        self.tester = EthereumTester(_staging_pyevm_class()())
+        self.tester = _filterless_tester_class()(_staging_pyevm_class()())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         self._faucet = self.tester.get_accounts()[0]
         # web3's eth-tester middleware fills a missing `from` of every call with eth_accounts[0]
