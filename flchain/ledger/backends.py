@@ -443,9 +443,10 @@ class EmbeddedBackend(Backend):
     FIXED_GAS: int | None = 10_000_000
 
     def __init__(self) -> None:
-        from flchain.ledger.pyevm_reads import use_c_keccak
+        from flchain.ledger.pyevm_reads import use_c_keccak, use_fast_nibbles
 
         use_c_keccak()
+        use_fast_nibbles()
         self.tester = _filterless_tester_class()(_staging_pyevm_class()())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         self._faucet = self.tester.get_accounts()[0]
