@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -85,6 +86,53 @@ def _use_deterministic_algorithms(mode: bool) -> None:
         torch.use_deterministic_algorithms(mode)
     else:
         torch._C._set_deterministic_algorithms(mode, warn_only=False)
+
+
+class _Adam:
+    """`torch.optim.Adam(params, lr)` with its defaults (betas 0.9/0.999, eps 1e-8, no weight
+    decay, no amsgrad) as it runs on CPU — the single-tensor update, `_single_tensor_adam`,
+    operation for operation, so the same float32 weights — without torch.optim's `Optimizer`,
+    whose constructor and `step` import torch._dynamo (~1.2 s, a third of the first training's
+    cost in a process). `tests/model/test_adam.py` compares the two bit for bit."""
+
+    __slots__ = ("_avg", "_avg_sq", "_lr", "_params", "_steps")
+
+    _BETA1: Final = 0.9
+    _BETA2: Final = 0.999
+    _EPS: Final = 1e-8
+
+    def __init__(self, params: Iterable[nn.Parameter], lr: float) -> None:
+        self._params = list(params)
+        self._lr = float(lr)
+        self._avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self._params]
+        self._avg_sq = [
+            torch.zeros_like(p, memory_format=torch.preserve_format) for p in self._params
+        ]
+        # torch counts in a float32 tensor per parameter and reads it back with .item(): the
+        # same float as this integer's below 2**24 steps
+        self._steps = [0] * len(self._params)
+
+    def zero_grad(self) -> None:
+        for p in self._params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        beta1, beta2, lr, eps = self._BETA1, self._BETA2, self._lr, self._EPS
+        for i, param in enumerate(self._params):
+            grad = param.grad
+            if grad is None:  # torch leaves a parameter without a gradient (and its count) alone
+                continue
+            self._steps[i] += 1
+            step = float(self._steps[i])
+            self._avg[i].lerp_(grad, 1 - beta1)
+            self._avg_sq[i].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2**0.5
+            denom = (self._avg_sq[i].sqrt() / bias_correction2_sqrt).add_(eps)
+            param.addcdiv_(self._avg[i], denom, value=-step_size)
 
 
 @contextlib.contextmanager
@@ -171,13 +219,13 @@ def train(
         # class weights counter the imbalance between flat and directional labels
         counts = torch.bincount(y, minlength=N_OUTPUTS).to(torch.float32).clamp_min(1.0)
         loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (N_OUTPUTS * counts)) ** CLASS_BALANCE)
-        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        opt = _Adam(net.parameters(), lr=config.learning_rate)
         n = x.shape[0]
         for _ in range(config.epochs):
             order = torch.randperm(n, generator=gen)
             for i in range(0, n, config.batch_size):
                 idx = order[i : i + config.batch_size]
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss = loss_fn(net(x[idx]), y[idx])
                 loss.backward()
                 opt.step()

@@ -43,7 +43,7 @@ from flchain.simulate.config import (
     SimulationResult,
     assign_roles,
 )
-from flchain.simulate.plot import write_plot
+from flchain.simulate.plot import PlotWorker, write_plot
 from flchain.simulate.report import report_renderables
 from flchain.simulate.run_folder import write_run_folder
 from flchain.simulate.v2 import run_v2
@@ -204,11 +204,14 @@ def _run(
     show_progress: bool,
     started: float,
 ) -> SimulationResult:
-    with _environment(config, work) as (backend, store, info):
+    # The plot's worker imports matplotlib on the other core while the run goes on; it draws
+    # while the run folder is written (`flchain.simulate.plot`).
+    with PlotWorker() as plotter, _environment(config, work) as (backend, store, info):
         if config.protocol == 2:
             result, fed, manifests = run_v2(
                 config, roles_spec, backend, store, console, show_progress, started, run_dir
             )
+            plot = plotter.start(result, work / "plot.png")
             write_run_folder(
                 work, run_dir, config, backend, store, fed.gov, fed.genesis, fed.roles,
                 manifests, info,
@@ -217,6 +220,7 @@ def _run(
             result, ledger, genesis, manifests = _run_v1(
                 config, roles_spec, backend, store, console, show_progress, started, run_dir
             )
+            plot = plotter.start(result, work / "plot.png")
             write_run_folder(
                 work, run_dir, config, backend, store, ledger, genesis, result.roles, manifests,
                 info,
@@ -225,7 +229,8 @@ def _run(
             text = Console(file=fh, width=100, color_system=None)
             for renderable in report_renderables(result):
                 text.print(renderable)
-        write_plot(result, work / "plot.png")
+        if not plotter.finish(plot):
+            write_plot(result, work / "plot.png")
         return result
 
 

@@ -73,3 +73,54 @@ def test_the_c_keccak_hashes_as_pycryptodome() -> None:
         data = os.urandom(n)
         assert keccak(data) == pycryptodome.keccak256(data)
         assert keccak.new(data).digest() == pycryptodome.keccak256(data)
+
+
+def test_the_fast_nibbles_are_tries_own() -> None:
+    from trie.utils import nibbles
+
+    from flchain.ledger import pyevm_reads
+
+    assert pyevm_reads.use_fast_nibbles()
+    assert nibbles.bytes_to_nibbles is pyevm_reads._bytes_to_nibbles  # installed
+    slow_split = pyevm_reads.TRIE_ORIGINALS["bytes_to_nibbles"]
+    slow_end = pyevm_reads.TRIE_ORIGINALS["add_nibbles_terminator"]
+    samples = [b"", b"\x00", b"\xff", bytes(range(256)), *(os.urandom(n) for n in range(1, 70))]
+    for value in samples:
+        split = pyevm_reads._bytes_to_nibbles(value)
+        assert split == slow_split(value) and type(split) is tuple
+        for cut in (split, split[1:], split[:3], (*split, 16), ()):
+            assert pyevm_reads._add_nibbles_terminator(cut) == slow_end(cut)
+            assert pyevm_reads._add_nibbles_terminator(list(cut)) == slow_end(list(cut))
+
+
+def test_a_trie_has_the_same_root_with_the_fast_nibbles() -> None:
+    from trie import hexary
+    from trie.utils import nibbles, nodes
+
+    from flchain.ledger import pyevm_reads
+
+    assert pyevm_reads.use_fast_nibbles()
+    ops = [(os.urandom(32 if k % 3 else 5), os.urandom(1 + k % 40)) for k in range(400)]
+
+    def build() -> bytes:
+        trie = HexaryTrie({})
+        for k, (key, value) in enumerate(ops):
+            trie[key] = value
+            if k % 7 == 0:
+                del trie[ops[k // 2][0]]
+        assert all(trie[key] in (value, b"") for key, value in ops)
+        return trie.root_hash
+
+    fast = build()
+    originals = pyevm_reads.TRIE_ORIGINALS
+    saved = [
+        (m, n, getattr(m, n)) for m in (nibbles, hexary, nodes) for n in originals if hasattr(m, n)
+    ]
+    try:
+        for module, name, _ in saved:
+            setattr(module, name, originals[name])
+        slow = build()
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+    assert fast == slow

@@ -12,7 +12,7 @@ from _twin import ETHER, Twin
 from eth_tester import PyEVMBackend
 
 from flchain.ledger import EmbeddedBackend
-from flchain.ledger.backends import Backend
+from flchain.ledger.backends import Backend, _staging_pyevm_class
 
 
 @pytest.fixture
@@ -30,6 +30,15 @@ def _executions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return plain(self, transaction, block_number)
 
     monkeypatch.setattr(PyEVMBackend, "call", counted)
+    # the embedded chain's own execution of a call (eth-tester's only for a refusal)
+    staging = _staging_pyevm_class()
+    unfinalized = staging._unfinalized_call
+
+    def counted_unfinalized(self: Any, transaction: Any) -> Any:
+        runs.append(1)
+        return unfinalized(self, transaction)
+
+    monkeypatch.setattr(staging, "_unfinalized_call", counted_unfinalized)
     return runs
 
 
