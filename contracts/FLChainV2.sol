@@ -113,7 +113,13 @@ contract FLChainV2 is IFLChainV2 {
     ///      little for a recipient to make settle run out of gas (it is credited instead).
     uint256 private constant PAYOUT_GAS = 50_000;
     bytes32 private constant VOTE_PLACEHOLDER = bytes32(uint256(1));
-    uint256 private constant UINT112_MAX = type(uint112).max;
+    /// @dev `_newestSlash`'s layout (least significant first): noRevealSlashWei and
+    ///      wrongVoteSlashWei capped at 2¹⁰⁰ − 1, bountyPpm (24 bits), effectiveRound (32 bits).
+    uint256 private constant SLASH_AMOUNT_CAP = (1 << 100) - 1;
+    uint256 private constant SLASH_WRONG_SHIFT = 100;
+    uint256 private constant SLASH_BOUNTY_SHIFT = 200;
+    uint256 private constant SLASH_ROUND_SHIFT = 224;
+    uint256 private constant WORD24 = (1 << 24) - 1;
 
     // ---------------------------------------------------------------- immutables (Deployment)
 
@@ -160,9 +166,9 @@ contract FLChainV2 is IFLChainV2 {
     mapping(uint256 index => address) private _nodeAt;
     mapping(uint256 round => Round) private _rounds;
     mapping(bytes32 digest => bool) private _seen;
-    /// @dev The newest version's no-reveal and wrong-vote slash amounts and bounty, in one
-    ///      word beside its gate (`_slashTerms`): a slash of a round it applies to reads two
-    ///      words of the rules, not four (4 200 gas).
+    /// @dev The newest version's no-reveal and wrong-vote slash amounts, bounty and
+    ///      effectiveRound in one word (`_slashTerms`): a slash of a round it applies to reads
+    ///      one word of the rules, not four (6 200 gas).
     uint256 private _newestSlash;
 
     // ---------------------------------------------------------------- modifiers
@@ -1081,25 +1087,29 @@ contract FLChainV2 is IFLChainV2 {
     /// @dev Make `rules` the newest version: its gate and its slash terms.
     function _adopt(Rules storage rules) private {
         _newest = RulesGateLibrary.read(rules);
-        _newestSlash = _saturated(rules.noRevealSlashWei) | (_saturated(rules.wrongVoteSlashWei) << 112)
-            | (uint256(rules.bountyPpm) << 224);
+        _newestSlash = _capped(rules.noRevealSlashWei) | (_capped(rules.wrongVoteSlashWei) << SLASH_WRONG_SHIFT)
+            | (uint256(rules.bountyPpm) << SLASH_BOUNTY_SHIFT) | (uint256(rules.effectiveRound) << SLASH_ROUND_SHIFT);
     }
 
     /// @dev (noRevealSlashWei, wrongVoteSlashWei, bountyPpm) of the rules frozen for `round`:
-    ///      the newest version's from its one word when it applies, else the version's own. The
-    ///      word holds each amount capped at 2¹¹² − 1, which is exact: a slash takes at most the
-    ///      bond, a uint112.
+    ///      the newest version's from its one word when it applies (the word holds the version's
+    ///      effectiveRound too, so the gate is not read), else the version's own. The word holds
+    ///      each amount capped at 2¹⁰⁰ − 1; an amount at the cap is read from the version itself,
+    ///      so every amount is exact. bountyPpm ≤ 500 000 (RulesV2Lib) fits its 24 bits.
     function _slashTerms(uint256 round) private view returns (uint256 noReveal, uint256 wrongVote, uint256 bountyPpm) {
-        if (_newest.effectiveRound() <= round) {
-            uint256 word = _newestSlash;
-            return (word & UINT112_MAX, (word >> 112) & UINT112_MAX, word >> 224);
+        uint256 word = _newestSlash;
+        if (word >> SLASH_ROUND_SHIFT <= round) {
+            noReveal = word & SLASH_AMOUNT_CAP;
+            wrongVote = (word >> SLASH_WRONG_SHIFT) & SLASH_AMOUNT_CAP;
+            bountyPpm = (word >> SLASH_BOUNTY_SHIFT) & WORD24;
+            if (noReveal != SLASH_AMOUNT_CAP && wrongVote != SLASH_AMOUNT_CAP) return (noReveal, wrongVote, bountyPpm);
         }
         Rules storage rules = _rules[_rulesIndex(round)];
         return (rules.noRevealSlashWei, rules.wrongVoteSlashWei, rules.bountyPpm);
     }
 
-    function _saturated(uint256 amount) private pure returns (uint256) {
-        return amount < UINT112_MAX ? amount : UINT112_MAX;
+    function _capped(uint256 amount) private pure returns (uint256) {
+        return amount < SLASH_AMOUNT_CAP ? amount : SLASH_AMOUNT_CAP;
     }
 
     /// @dev Index of the last version with effectiveRound ≤ round: the newest from its cached
