@@ -38,6 +38,7 @@ contract FLChainV2 is IFLChainV2 {
     struct NodeFunds {
         uint112 bond;
         uint112 previousStake;
+        uint32 penaltiesApplied; // here, not in the account: a penalty's settle rewrites this word anyway
     }
 
     /// @notice The node's settled record (§8, §9): reveal reads it for the eligibility gate.
@@ -49,15 +50,13 @@ contract FLChainV2 is IFLChainV2 {
         int32 scoreBps;
     }
 
-    /// @notice What settle and withdraw keep besides the record. The leaf position is kept
-    ///         + 1 so that the word is never zero after registration: settle reads it with
-    ///         `claimed` in one load, and a node's first payout rewrites a word rather than
-    ///         creating one (5 000 gas, not 22 100).
+    /// @notice What a node is owed but was not paid, and when its bond withdraws. A settlement
+    ///         that pays in full (the usual one) neither reads nor writes this word: `unpaid` is
+    ///         nonzero only behind the core word's `unpaid` flag, and claimed = record.cumEarned −
+    ///         unpaid (both change only in settle), so the claims need no word of their own.
     struct NodeAccount {
-        uint128 claimed;
+        uint128 unpaid;
         uint64 withdrawableAt;
-        uint32 penaltiesApplied;
-        uint32 indexPlusOne;
     }
 
     struct Node {
@@ -239,13 +238,12 @@ contract FLChainV2 is IFLChainV2 {
 
         _clock = clock.setNodeCount(index + 1);
         _nodeAt[index] = msg.sender;
-        n.account.indexPlusOne = index + 1;
         // a placeholder (shown as 0 while no vote is pending), so that the node's first
         // attestation rewrites a word instead of creating one: 5 000 gas, not 22 100
         n.voteHash = VOTE_PLACEHOLDER;
         _holdings.bonds += _toUint128(msg.value);
         uint256 fromRound;
-        (n.core, fromRound) = _restake(n, c.setStatus(Status.Active), 0, msg.value);
+        (n.core, fromRound) = _restake(n, c.setStatus(Status.Active).setLeafIndex(index), 0, msg.value);
         emit Registered(msg.sender, index, msg.value, fromRound);
     }
 
@@ -499,10 +497,9 @@ contract FLChainV2 is IFLChainV2 {
         Node storage n = _nodes[leaf.node];
         NodeCore c = n.core;
         if (c.status() == Status.None || c.settledRound() >= latestPlusOne) revert AlreadySettled(leaf.node);
-        NodeAccount memory a = n.account;
         if (
-            uint256(leaf.index) + 1 != a.indexPlusOne
-                || !SettlementProof.verify(_latestRoot, leaf.index, _leafHash(leaf), proof)
+            leaf.index != c.leafIndex()
+                || !SettlementProof.verify(_latestRoot, leaf.index, DigestsV2.leafHashCalldata(address(this), leaf), proof)
         ) revert InvalidProof();
         NodeRecord memory rec = n.record;
         if (leaf.cumEarned < rec.cumEarned || leaf.cumPenalties < rec.cumPenalties) revert LeafRegressed(leaf.node);
@@ -522,22 +519,19 @@ contract FLChainV2 is IFLChainV2 {
             (c, slashed, penaltyBounty) =
                 _slash(n, c, leaf.node, latestRound, Fault.Penalty, rules.penaltySlashWei, msg.sender, rules.bountyPpm);
             bounty += penaltyBounty;
-            a.penaltiesApplied += 1;
+            n.funds.penaltiesApplied += 1;
         }
-        n.record = NodeRecord({
-            cumEarned: leaf.cumEarned,
-            cumPenalties: leaf.cumPenalties,
-            mergedRounds: leaf.mergedRounds,
-            lastPenaltyRound: leaf.lastPenaltyRound,
-            scoreBps: leaf.scoreBps
-        });
-        n.core = c.setSettledRound(latestPlusOne);
-        // claimed ≤ every cumEarned applied so far ≤ leaf.cumEarned (LeafRegressed)
+        _storeRecord(n.record, leaf);
+        // due = leaf.cumEarned − claimed, claimed = rec.cumEarned − unpaid ≤ leaf.cumEarned (LeafRegressed)
+        bool hadUnpaid = c.unpaid();
+        uint256 due = uint256(leaf.cumEarned) - rec.cumEarned + (hadUnpaid ? n.account.unpaid : 0);
         uint128 claimable = _budget.claimable;
-        uint128 due = leaf.cumEarned - a.claimed;
-        uint128 paid = due < claimable ? due : claimable;
-        a.claimed += paid;
-        n.account = a;
+        uint128 paid = due < claimable ? uint128(due) : claimable;
+        if (hadUnpaid || due != paid) {
+            n.account.unpaid = uint128(due - paid); // ≤ leaf.cumEarned, a uint128
+            c = c.setUnpaid(due != paid);
+        }
+        n.core = c.setSettledRound(latestPlusOne);
         _budget.claimable = uint112(claimable - paid); // ≤ claimable, a uint112
         emit Settled(leaf.node, latestRound, leaf.cumEarned, leaf.cumPenalties, paid, slashed);
         if (paid != 0) _payReward(n, leaf.node, paid);
@@ -731,7 +725,7 @@ contract FLChainV2 is IFLChainV2 {
         NodeAccount memory a = n.account;
         uint256 current = _currentRound();
         v.status = c.status();
-        v.index = a.indexPlusOne == 0 ? 0 : a.indexPlusOne - 1;
+        v.index = c.leafIndex();
         v.bond = f.bond;
         v.stakeThisRound = _stakeAmount(c, f, current);
         v.stakeNextRound = _stakeAmount(c, f, current + 1);
@@ -742,11 +736,11 @@ contract FLChainV2 is IFLChainV2 {
         v.settledRound = c.settledRound();
         v.cumEarned = rec.cumEarned;
         v.cumPenalties = rec.cumPenalties;
-        v.penaltiesApplied = a.penaltiesApplied;
+        v.penaltiesApplied = f.penaltiesApplied;
         v.mergedRounds = rec.mergedRounds;
         v.lastPenaltyRound = rec.lastPenaltyRound;
         v.scoreBps = rec.scoreBps;
-        v.claimed = a.claimed;
+        v.claimed = rec.cumEarned - a.unpaid;
         v.owed = n.owed;
         v.lastAttestedRound = c.lastAttestedRound();
         if (c.votePending()) {
@@ -967,7 +961,11 @@ contract FLChainV2 is IFLChainV2 {
         (uint256 stakeFrom, uint256 previous) =
             StakeCheckpoint.advance(c.stakeFrom(), n.funds.previousStake, oldValue, fromRound);
         // previous is an earlier stake value: a bond that fitted
-        n.funds = NodeFunds({bond: StakeCheckpoint.toUint112(bond), previousStake: uint112(previous)});
+        n.funds = NodeFunds({
+            bond: StakeCheckpoint.toUint112(bond),
+            previousStake: uint112(previous),
+            penaltiesApplied: n.funds.penaltiesApplied
+        });
         // the total at fromRound is the sum of every node's value there, this one's old value included
         Checkpoint total = _totalStake;
         _totalStake = total.write(fromRound, total.valueAt(fromRound) + newValue - oldValue);
@@ -1018,6 +1016,20 @@ contract FLChainV2 is IFLChainV2 {
         return (c, bounty);
     }
 
+    /// @dev `rec` = the leaf's record fields, in one SSTORE: via-IR writes the struct literal as
+    ///      two read-modify-writes of the word (~300 gas more). The layout is NodeRecord's, least
+    ///      significant first (cumEarned, cumPenalties, mergedRounds, lastPenaltyRound,
+    ///      scoreBps as its 32-bit two's complement); test/v2 reads the fields back.
+    function _storeRecord(NodeRecord storage rec, Leaf calldata leaf) private {
+        uint256 word = uint256(leaf.cumEarned) | (uint256(leaf.cumPenalties) << 128)
+            | (uint256(leaf.mergedRounds) << 160) | (uint256(leaf.lastPenaltyRound) << 192)
+            | (uint256(uint32(leaf.scoreBps)) << 224);
+        // slither-disable-next-line assembly (one SSTORE of the packed word, see @dev)
+        assembly ("memory-safe") {
+            sstore(rec.slot, word)
+        }
+    }
+
     /// @dev §8 lag rule: the node took part in a round p before the one in progress (`current`)
     ///      with settledRound < p ≤ latestFinalRound (all as round + 1).
     function _lags(NodeCore c, uint256 latestRoundPlusOne, uint256 current) private pure returns (bool) {
@@ -1046,19 +1058,6 @@ contract FLChainV2 is IFLChainV2 {
             keccak256(result.manifestCid),
             result.settlementRoot,
             result.roundEarned
-        );
-    }
-
-    function _leafHash(Leaf calldata leaf) private view returns (bytes32) {
-        return DigestsV2.leafHash(
-            address(this),
-            leaf.node,
-            leaf.index,
-            leaf.cumEarned,
-            leaf.cumPenalties,
-            leaf.mergedRounds,
-            leaf.lastPenaltyRound,
-            leaf.scoreBps
         );
     }
 
