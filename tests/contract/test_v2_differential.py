@@ -259,6 +259,15 @@ def test_a_refusal_naming_a_node_whose_address_reads_as_a_quote_agrees(chain: Ch
     assert d.act("requestExit", node.address, value=1).raised  # an empty revert says what it was
 
 
+def test_funding_adds_to_a_balance(chain: Chain) -> None:
+    """`warp` funds the third party 1 ETH to mine a block; on anvil that once set its balance to
+    1 ETH, and the differential's next fundPool(2 ETH) failed as the node's "insufficient funds"
+    (read as an empty revert) — replayed from seed 11144 once the wallets followed the seed."""
+    (who,) = new_wallets(chain, 1, wei=5 * ETHER)
+    chain.fund(who.address, ETHER)
+    assert chain.w3.eth.get_balance(who.address) == 6 * ETHER
+
+
 def test_forward_windows_agree_with_the_machine(chain: Chain) -> None:
     """§15.2 on purpose: posts before the window closed, empty and oversized windows, a post
     forwarded by a contract wallet and the same bytes posted again directly (and again after

@@ -66,7 +66,9 @@ class Chain(Protocol):
     def set_next_timestamp(self, ts: int) -> None: ...
     def snapshot(self) -> Any: ...
     def revert(self, snapshot: Any) -> None: ...
-    def fund(self, address: str, wei: int) -> None: ...
+    def fund(self, address: str, wei: int) -> None:
+        """Add `wei` to `address`'s balance, in a block of its own."""
+        ...
 
 
 class EmbeddedChain:
@@ -141,7 +143,11 @@ class AnvilChain:
         self._rpc("evm_revert", [snapshot])
 
     def fund(self, address: str, wei: int) -> None:
-        self._rpc("anvil_setBalance", [to_checksum_address(address), hex(wei)])
+        # adds, as the embedded chain's transfer does: `warp` funds the third party to mine a
+        # block, and setting its balance to that 1 ETH left a later fundPool(2 ETH) unpayable
+        address = to_checksum_address(address)
+        balance = self.w3.eth.get_balance(address)
+        self._rpc("anvil_setBalance", [address, hex(balance + wei)])
         self._rpc("evm_mine", [])  # a block, as the embedded chain's funding transfer makes
 
 
@@ -345,6 +351,12 @@ class Differential:
     def _refusal(self, exc: BaseException) -> tuple[str, tuple[Any, ...]]:
         data = revert_data(exc)
         if not data:
+            # a revert without data, or web3 refusing wei for a non-payable function before
+            # sending it (what the EVM would revert); anything else is the node's, not the
+            # contract's, refusal (say insufficient funds), and no outcome to compare
+            text = str(exc).lower()
+            if "revert" not in text and "payable=false" not in text:
+                raise Disagreement(f"the node refused the call itself: {exc}") from exc
             return (m.NOT_PAYABLE, ())
         decoded = self.decoder.decode(data)
         if decoded is None:
