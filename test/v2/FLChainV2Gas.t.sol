@@ -30,8 +30,8 @@ contract FLChainV2GasTest is V2Test {
     // reveal and settle pay 22 more since commit's selector sorts before theirs (§8)
     uint256 internal constant REVEAL_MEASURED = 75_050; // target 70 000 + 16/byte
     uint256 internal constant REVEAL_LARGE_MEASURED = 80_750; // target 70 000 + 16/byte
-    uint256 internal constant SETTLE_MEASURED = 77_400; // target 60 000
-    uint256 internal constant SETTLE_THIRD_MEASURED = 79_900; // target 60 000
+    uint256 internal constant SETTLE_MEASURED = 69_600; // target 60 000
+    uint256 internal constant SETTLE_THIRD_MEASURED = 72_100; // target 60 000
 
     IFLChainV2 internal chain;
     address[] internal nodes;
