@@ -38,6 +38,7 @@ contract FLChainV2 is IFLChainV2 {
     struct NodeFunds {
         uint112 bond;
         uint112 previousStake;
+        uint32 penaltiesApplied; // here, not in the account: a penalty's settle rewrites this word anyway
     }
 
     /// @notice The node's settled record (§8, §9): reveal reads it for the eligibility gate.
@@ -49,15 +50,13 @@ contract FLChainV2 is IFLChainV2 {
         int32 scoreBps;
     }
 
-    /// @notice What settle and withdraw keep besides the record. The leaf position is kept
-    ///         + 1 so that the word is never zero after registration: settle reads it with
-    ///         `claimed` in one load, and a node's first payout rewrites a word rather than
-    ///         creating one (5 000 gas, not 22 100).
+    /// @notice What a node is owed but was not paid, and when its bond withdraws. A settlement
+    ///         that pays in full (the usual one) neither reads nor writes this word: `unpaid` is
+    ///         nonzero only behind the core word's `unpaid` flag, and claimed = record.cumEarned −
+    ///         unpaid (both change only in settle), so the claims need no word of their own.
     struct NodeAccount {
-        uint128 claimed;
+        uint128 unpaid;
         uint64 withdrawableAt;
-        uint32 penaltiesApplied;
-        uint32 indexPlusOne;
     }
 
     struct Node {
@@ -113,7 +112,13 @@ contract FLChainV2 is IFLChainV2 {
     ///      little for a recipient to make settle run out of gas (it is credited instead).
     uint256 private constant PAYOUT_GAS = 50_000;
     bytes32 private constant VOTE_PLACEHOLDER = bytes32(uint256(1));
-    uint256 private constant UINT112_MAX = type(uint112).max;
+    /// @dev `_newestSlash`'s layout (least significant first): noRevealSlashWei and
+    ///      wrongVoteSlashWei capped at 2¹⁰⁰ − 1, bountyPpm (24 bits), effectiveRound (32 bits).
+    uint256 private constant SLASH_AMOUNT_CAP = (1 << 100) - 1;
+    uint256 private constant SLASH_WRONG_SHIFT = 100;
+    uint256 private constant SLASH_BOUNTY_SHIFT = 200;
+    uint256 private constant SLASH_ROUND_SHIFT = 224;
+    uint256 private constant WORD24 = (1 << 24) - 1;
 
     // ---------------------------------------------------------------- immutables (Deployment)
 
@@ -160,9 +165,9 @@ contract FLChainV2 is IFLChainV2 {
     mapping(uint256 index => address) private _nodeAt;
     mapping(uint256 round => Round) private _rounds;
     mapping(bytes32 digest => bool) private _seen;
-    /// @dev The newest version's no-reveal and wrong-vote slash amounts and bounty, in one
-    ///      word beside its gate (`_slashTerms`): a slash of a round it applies to reads two
-    ///      words of the rules, not four (4 200 gas).
+    /// @dev The newest version's no-reveal and wrong-vote slash amounts, bounty and
+    ///      effectiveRound in one word (`_slashTerms`): a slash of a round it applies to reads
+    ///      one word of the rules, not four (6 200 gas).
     uint256 private _newestSlash;
 
     // ---------------------------------------------------------------- modifiers
@@ -233,13 +238,12 @@ contract FLChainV2 is IFLChainV2 {
 
         _clock = clock.setNodeCount(index + 1);
         _nodeAt[index] = msg.sender;
-        n.account.indexPlusOne = index + 1;
         // a placeholder (shown as 0 while no vote is pending), so that the node's first
         // attestation rewrites a word instead of creating one: 5 000 gas, not 22 100
         n.voteHash = VOTE_PLACEHOLDER;
         _holdings.bonds += _toUint128(msg.value);
         uint256 fromRound;
-        (n.core, fromRound) = _restake(n, c.setStatus(Status.Active), 0, msg.value);
+        (n.core, fromRound) = _restake(n, c.setStatus(Status.Active).setLeafIndex(index), 0, msg.value);
         emit Registered(msg.sender, index, msg.value, fromRound);
     }
 
@@ -493,10 +497,9 @@ contract FLChainV2 is IFLChainV2 {
         Node storage n = _nodes[leaf.node];
         NodeCore c = n.core;
         if (c.status() == Status.None || c.settledRound() >= latestPlusOne) revert AlreadySettled(leaf.node);
-        NodeAccount memory a = n.account;
         if (
-            uint256(leaf.index) + 1 != a.indexPlusOne
-                || !SettlementProof.verify(_latestRoot, leaf.index, _leafHash(leaf), proof)
+            leaf.index != c.leafIndex()
+                || !SettlementProof.verify(_latestRoot, leaf.index, DigestsV2.leafHashCalldata(address(this), leaf), proof)
         ) revert InvalidProof();
         NodeRecord memory rec = n.record;
         if (leaf.cumEarned < rec.cumEarned || leaf.cumPenalties < rec.cumPenalties) revert LeafRegressed(leaf.node);
@@ -516,22 +519,19 @@ contract FLChainV2 is IFLChainV2 {
             (c, slashed, penaltyBounty) =
                 _slash(n, c, leaf.node, latestRound, Fault.Penalty, rules.penaltySlashWei, msg.sender, rules.bountyPpm);
             bounty += penaltyBounty;
-            a.penaltiesApplied += 1;
+            n.funds.penaltiesApplied += 1;
         }
-        n.record = NodeRecord({
-            cumEarned: leaf.cumEarned,
-            cumPenalties: leaf.cumPenalties,
-            mergedRounds: leaf.mergedRounds,
-            lastPenaltyRound: leaf.lastPenaltyRound,
-            scoreBps: leaf.scoreBps
-        });
-        n.core = c.setSettledRound(latestPlusOne);
-        // claimed ≤ every cumEarned applied so far ≤ leaf.cumEarned (LeafRegressed)
+        _storeRecord(n.record, leaf);
+        // due = leaf.cumEarned − claimed, claimed = rec.cumEarned − unpaid ≤ leaf.cumEarned (LeafRegressed)
+        bool hadUnpaid = c.unpaid();
+        uint256 due = uint256(leaf.cumEarned) - rec.cumEarned + (hadUnpaid ? n.account.unpaid : 0);
         uint128 claimable = _budget.claimable;
-        uint128 due = leaf.cumEarned - a.claimed;
-        uint128 paid = due < claimable ? due : claimable;
-        a.claimed += paid;
-        n.account = a;
+        uint128 paid = due < claimable ? uint128(due) : claimable;
+        if (hadUnpaid || due != paid) {
+            n.account.unpaid = uint128(due - paid); // ≤ leaf.cumEarned, a uint128
+            c = c.setUnpaid(due != paid);
+        }
+        n.core = c.setSettledRound(latestPlusOne);
         _budget.claimable = uint112(claimable - paid); // ≤ claimable, a uint112
         emit Settled(leaf.node, latestRound, leaf.cumEarned, leaf.cumPenalties, paid, slashed);
         if (paid != 0) _payReward(n, leaf.node, paid);
@@ -725,7 +725,7 @@ contract FLChainV2 is IFLChainV2 {
         NodeAccount memory a = n.account;
         uint256 current = _currentRound();
         v.status = c.status();
-        v.index = a.indexPlusOne == 0 ? 0 : a.indexPlusOne - 1;
+        v.index = c.leafIndex();
         v.bond = f.bond;
         v.stakeThisRound = _stakeAmount(c, f, current);
         v.stakeNextRound = _stakeAmount(c, f, current + 1);
@@ -736,11 +736,11 @@ contract FLChainV2 is IFLChainV2 {
         v.settledRound = c.settledRound();
         v.cumEarned = rec.cumEarned;
         v.cumPenalties = rec.cumPenalties;
-        v.penaltiesApplied = a.penaltiesApplied;
+        v.penaltiesApplied = f.penaltiesApplied;
         v.mergedRounds = rec.mergedRounds;
         v.lastPenaltyRound = rec.lastPenaltyRound;
         v.scoreBps = rec.scoreBps;
-        v.claimed = a.claimed;
+        v.claimed = rec.cumEarned - a.unpaid;
         v.owed = n.owed;
         v.lastAttestedRound = c.lastAttestedRound();
         if (c.votePending()) {
@@ -961,7 +961,11 @@ contract FLChainV2 is IFLChainV2 {
         (uint256 stakeFrom, uint256 previous) =
             StakeCheckpoint.advance(c.stakeFrom(), n.funds.previousStake, oldValue, fromRound);
         // previous is an earlier stake value: a bond that fitted
-        n.funds = NodeFunds({bond: StakeCheckpoint.toUint112(bond), previousStake: uint112(previous)});
+        n.funds = NodeFunds({
+            bond: StakeCheckpoint.toUint112(bond),
+            previousStake: uint112(previous),
+            penaltiesApplied: n.funds.penaltiesApplied
+        });
         // the total at fromRound is the sum of every node's value there, this one's old value included
         Checkpoint total = _totalStake;
         _totalStake = total.write(fromRound, total.valueAt(fromRound) + newValue - oldValue);
@@ -1012,6 +1016,20 @@ contract FLChainV2 is IFLChainV2 {
         return (c, bounty);
     }
 
+    /// @dev `rec` = the leaf's record fields, in one SSTORE: via-IR writes the struct literal as
+    ///      two read-modify-writes of the word (~300 gas more). The layout is NodeRecord's, least
+    ///      significant first (cumEarned, cumPenalties, mergedRounds, lastPenaltyRound,
+    ///      scoreBps as its 32-bit two's complement); test/v2 reads the fields back.
+    function _storeRecord(NodeRecord storage rec, Leaf calldata leaf) private {
+        uint256 word = uint256(leaf.cumEarned) | (uint256(leaf.cumPenalties) << 128)
+            | (uint256(leaf.mergedRounds) << 160) | (uint256(leaf.lastPenaltyRound) << 192)
+            | (uint256(uint32(leaf.scoreBps)) << 224);
+        // slither-disable-next-line assembly (one SSTORE of the packed word, see @dev)
+        assembly ("memory-safe") {
+            sstore(rec.slot, word)
+        }
+    }
+
     /// @dev §8 lag rule: the node took part in a round p before the one in progress (`current`)
     ///      with settledRound < p ≤ latestFinalRound (all as round + 1).
     function _lags(NodeCore c, uint256 latestRoundPlusOne, uint256 current) private pure returns (bool) {
@@ -1043,19 +1061,6 @@ contract FLChainV2 is IFLChainV2 {
         );
     }
 
-    function _leafHash(Leaf calldata leaf) private view returns (bytes32) {
-        return DigestsV2.leafHash(
-            address(this),
-            leaf.node,
-            leaf.index,
-            leaf.cumEarned,
-            leaf.cumPenalties,
-            leaf.mergedRounds,
-            leaf.lastPenaltyRound,
-            leaf.scoreBps
-        );
-    }
-
     /// @dev max(1, ⌈finalityPpm · totalStake / 10⁶⌉) (§7).
     function _finalityNeeded(uint256 total, uint256 finalityPpm) private pure returns (uint256) {
         uint256 needed = (finalityPpm * total + PPM - 1) / PPM;
@@ -1081,25 +1086,29 @@ contract FLChainV2 is IFLChainV2 {
     /// @dev Make `rules` the newest version: its gate and its slash terms.
     function _adopt(Rules storage rules) private {
         _newest = RulesGateLibrary.read(rules);
-        _newestSlash = _saturated(rules.noRevealSlashWei) | (_saturated(rules.wrongVoteSlashWei) << 112)
-            | (uint256(rules.bountyPpm) << 224);
+        _newestSlash = _capped(rules.noRevealSlashWei) | (_capped(rules.wrongVoteSlashWei) << SLASH_WRONG_SHIFT)
+            | (uint256(rules.bountyPpm) << SLASH_BOUNTY_SHIFT) | (uint256(rules.effectiveRound) << SLASH_ROUND_SHIFT);
     }
 
     /// @dev (noRevealSlashWei, wrongVoteSlashWei, bountyPpm) of the rules frozen for `round`:
-    ///      the newest version's from its one word when it applies, else the version's own. The
-    ///      word holds each amount capped at 2¹¹² − 1, which is exact: a slash takes at most the
-    ///      bond, a uint112.
+    ///      the newest version's from its one word when it applies (the word holds the version's
+    ///      effectiveRound too, so the gate is not read), else the version's own. The word holds
+    ///      each amount capped at 2¹⁰⁰ − 1; an amount at the cap is read from the version itself,
+    ///      so every amount is exact. bountyPpm ≤ 500 000 (RulesV2Lib) fits its 24 bits.
     function _slashTerms(uint256 round) private view returns (uint256 noReveal, uint256 wrongVote, uint256 bountyPpm) {
-        if (_newest.effectiveRound() <= round) {
-            uint256 word = _newestSlash;
-            return (word & UINT112_MAX, (word >> 112) & UINT112_MAX, word >> 224);
+        uint256 word = _newestSlash;
+        if (word >> SLASH_ROUND_SHIFT <= round) {
+            noReveal = word & SLASH_AMOUNT_CAP;
+            wrongVote = (word >> SLASH_WRONG_SHIFT) & SLASH_AMOUNT_CAP;
+            bountyPpm = (word >> SLASH_BOUNTY_SHIFT) & WORD24;
+            if (noReveal != SLASH_AMOUNT_CAP && wrongVote != SLASH_AMOUNT_CAP) return (noReveal, wrongVote, bountyPpm);
         }
         Rules storage rules = _rules[_rulesIndex(round)];
         return (rules.noRevealSlashWei, rules.wrongVoteSlashWei, rules.bountyPpm);
     }
 
-    function _saturated(uint256 amount) private pure returns (uint256) {
-        return amount < UINT112_MAX ? amount : UINT112_MAX;
+    function _capped(uint256 amount) private pure returns (uint256) {
+        return amount < SLASH_AMOUNT_CAP ? amount : SLASH_AMOUNT_CAP;
     }
 
     /// @dev Index of the last version with effectiveRound ≤ round: the newest from its cached

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {IFLChainV2} from "../interfaces/IFLChainV2.sol";
+
 /// @title DigestsV2 — every hash protocol v2 defines (docs/protocol.md §4–§8, §12)
 /// @notice The Solidity side of `flchain.protocol.digests`: each is keccak256(abi.encode(TAG, …))
 ///         with a tag of its own, the deployment-bound ones with the chain id and the contract.
@@ -82,6 +84,26 @@ library DigestsV2 {
             )
         );
         return keccak256(abi.encodePacked(inner));
+    }
+
+    /// @notice `leafHash` of a calldata `Leaf`, hashing its seven ABI words where they lie:
+    ///         no field is decoded or re-encoded (about 1 000 gas less in settle). Equal to
+    ///         `leafHash` when the words are clean (what every ABI encoder sends); a dirty word
+    ///         hashes differently, so its proof fails (test/v2/FLChainV2LibFuzz.t.sol).
+    /// @dev Builds the 320-byte preimage above the free memory pointer without moving it (scratch
+    ///      use, allowed in memory-safe assembly), and the second hash in the scratch space.
+    function leafHashCalldata(address contract_, IFLChainV2.Leaf calldata leaf) internal view returns (bytes32 h) {
+        bytes32 tag = LEAF_TAG;
+        // slither-disable-next-line assembly (the calldata words hashed in place, see @dev)
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), chainid())
+            mstore(add(p, 0x40), contract_)
+            calldatacopy(add(p, 0x60), leaf, 0xe0)
+            mstore(0x00, keccak256(p, 0x140))
+            h := keccak256(0x00, 0x20)
+        }
     }
 
     /// @notice §12: the entry of a `Revealed` event.

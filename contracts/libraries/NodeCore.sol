@@ -12,6 +12,8 @@ import {IFLChainV2} from "../interfaces/IFLChainV2.sol";
 ///         | 8       | staked                | stake for rounds ≥ stakeFrom is positive            |
 ///         | 9       | previousStaked        | stake for rounds < stakeFrom is positive            |
 ///         | 10      | votePending           | the vote of lastAttestedRound is not settled (§11)  |
+///         | 11      | unpaid                | the account word holds rewards not yet paid         |
+///         | 16–31   | leafIndex             | the node's settlement-leaf index (registry order)   |
 ///         | 32–63   | stakeFrom             | the stake checkpoint's fromRound (§3)               |
 ///         | 64–95   | unrevealed            | commitments neither revealed nor slashed            |
 ///         | 96–127  | lastParticipatedRound | round + 1 of the latest commit or attest            |
@@ -21,7 +23,8 @@ import {IFLChainV2} from "../interfaces/IFLChainV2.sol";
 ///         | 224–255 | acceptedReveals       | Accepted reveals so far                             |
 ///
 /// @dev The stake amounts live in another word; the flags answer "in the frozen set of r?"
-///      from this word alone, which is all commit and postBeacon need. A pending vote is always
+///      from this word alone, which is all commit and postBeacon need. settle finds the leaf
+///      index here and reads the account word only when `unpaid` says it holds arrears. A pending vote is always
 ///      the one of lastAttestedRound (attesting settles the one before, whose round is decided
 ///      by then), so the machine's lastVoteRound is `votePending ? lastAttestedRound : 0`.
 type NodeCore is uint256;
@@ -37,6 +40,9 @@ library NodeCoreLibrary {
     uint256 private constant STAKED = 8;
     uint256 private constant PREVIOUS_STAKED = 9;
     uint256 private constant VOTE_PENDING = 10;
+    uint256 private constant UNPAID = 11;
+    uint256 private constant LEAF_INDEX = 16;
+    uint256 private constant WORD16 = 0xffff;
     uint256 private constant STAKE_FROM = 32;
     uint256 private constant UNREVEALED = 64;
     uint256 private constant LAST_PARTICIPATED = 96;
@@ -61,6 +67,14 @@ library NodeCoreLibrary {
 
     function votePending(NodeCore c) internal pure returns (bool) {
         return _get(c, VOTE_PENDING, 1) != 0;
+    }
+
+    function unpaid(NodeCore c) internal pure returns (bool) {
+        return _get(c, UNPAID, 1) != 0;
+    }
+
+    function leafIndex(NodeCore c) internal pure returns (uint16) {
+        return uint16(_get(c, LEAF_INDEX, WORD16));
     }
 
     function stakeFrom(NodeCore c) internal pure returns (uint32) {
@@ -104,6 +118,14 @@ library NodeCoreLibrary {
 
     function setVotePending(NodeCore c, bool value) internal pure returns (NodeCore) {
         return _set(c, VOTE_PENDING, 1, value ? 1 : 0);
+    }
+
+    function setUnpaid(NodeCore c, bool value) internal pure returns (NodeCore) {
+        return _set(c, UNPAID, 1, value ? 1 : 0);
+    }
+
+    function setLeafIndex(NodeCore c, uint256 value) internal pure returns (NodeCore) {
+        return _set(c, LEAF_INDEX, WORD16, value);
     }
 
     function setUnrevealed(NodeCore c, uint256 value) internal pure returns (NodeCore) {

@@ -97,10 +97,11 @@ def revert_data(exc: BaseException) -> bytes | None:
             if isinstance(inner, str) and inner.startswith("0x"):
                 return bytes.fromhex(inner[2:])
         if isinstance(arg, str):
-            # eth-tester: "execution reverted: b'...'" (a Python bytes repr)
-            marker = arg.find("b'")
-            if marker < 0:
-                marker = arg.find('b"')
+            # eth-tester: "execution reverted: b'...'" (a Python bytes repr). The repr opens at
+            # the first marker of either quote: a repr in double quotes (data with a ' and no ")
+            # can hold a b' inside it, as in b"\xeb'", and parsing from there fails.
+            found = [i for i in (arg.find("b'"), arg.find('b"')) if i >= 0]
+            marker = min(found, default=-1)
             if marker >= 0:
                 try:
                     parsed = ast.literal_eval(arg[marker:])

@@ -5,6 +5,7 @@ import {IFLChainV2} from "../../contracts/interfaces/IFLChainV2.sol";
 import {Accumulator, AccumulatorLibrary} from "../../contracts/libraries/Accumulator.sol";
 import {CidLibV2} from "../../contracts/libraries/CidLibV2.sol";
 import {Clock} from "../../contracts/libraries/Clock.sol";
+import {DigestsV2} from "../../contracts/libraries/DigestsV2.sol";
 import {CommitmentSlotV2, CommitmentSlotV2Library} from "../../contracts/libraries/CommitmentSlotV2.sol";
 import {NodeCore} from "../../contracts/libraries/NodeCore.sol";
 import {RulesGate, RulesGateLibrary} from "../../contracts/libraries/RulesGate.sol";
@@ -52,7 +53,9 @@ contract LibHarness {
         else if (which == 4) c = c.setLastParticipatedRound(value);
         else if (which == 5) c = c.setSettledRound(value);
         else if (which == 6) c = c.setLastAttestedRound(value);
-        else c = c.recordAccepted(value);
+        else if (which == 7) c = c.recordAccepted(value);
+        else if (which == 8) c = c.setUnpaid(value & 1 == 1);
+        else c = c.setLeafIndex(value);
         return NodeCore.unwrap(c);
     }
 
@@ -67,6 +70,10 @@ contract LibHarness {
     function gateOf(IFLChainV2.Rules calldata rules) external returns (RulesGate) {
         _stored = rules;
         return RulesGateLibrary.read(_stored);
+    }
+
+    function leafHashCalldata(IFLChainV2.Leaf calldata leaf) external view returns (bytes32) {
+        return DigestsV2.leafHashCalldata(address(this), leaf);
     }
 
     function verify(bytes32 root, uint256 index, bytes32 leaf, bytes32[16] calldata proof)
@@ -196,7 +203,7 @@ contract FLChainV2LibFuzzTest is V2Test {
 
     // ------------------------------------------------------------ NodeCore, Clock
 
-    function _fields(uint256 word) internal pure returns (uint256[11] memory f) {
+    function _fields(uint256 word) internal pure returns (uint256[13] memory f) {
         NodeCore c = NodeCore.wrap(word % 4 | (word & ~uint256(0xff))); // a valid status
         f[0] = uint256(c.status());
         f[1] = c.staked() ? 1 : 0;
@@ -209,11 +216,13 @@ contract FLChainV2LibFuzzTest is V2Test {
         f[8] = c.lastAttestedRound();
         f[9] = c.lastAcceptedRound();
         f[10] = c.acceptedReveals();
+        f[11] = c.unpaid() ? 1 : 0;
+        f[12] = c.leafIndex();
     }
 
     function testFuzz_nodeCore_setters_touch_their_fields_only(uint256 word, uint8 whichSeed, uint256 value) public {
         word = word % 4 | (word & ~uint256(0xff));
-        uint256 which = whichSeed % 8;
+        uint256 which = whichSeed % 10;
         // ¾ of the runs with a value that fits, the rest anything
         if (value % 4 != 0) value = value >> 224;
         if (which == 7 && ((word >> 224) == type(uint32).max || value > type(uint32).max)) {
@@ -221,20 +230,27 @@ contract FLChainV2LibFuzzTest is V2Test {
             h.setCore(word, which, value);
             return;
         }
-        if (which >= 3 && which != 7 && value > type(uint32).max || which == 1 && value > type(uint32).max) {
+        if (which == 9 && value > type(uint16).max) {
             vm.expectRevert();
             h.setCore(word, which, value);
             return;
         }
-        uint256[11] memory before = _fields(word);
-        uint256[11] memory expected = before;
+        if (which >= 3 && which < 7 && value > type(uint32).max || which == 1 && value > type(uint32).max) {
+            vm.expectRevert();
+            h.setCore(word, which, value);
+            return;
+        }
+        uint256[13] memory before = _fields(word);
+        uint256[13] memory expected = before;
         if (which == 0) expected[0] = value % 4;
         else if (which == 1) (expected[4], expected[1], expected[2]) = (value, value & 1, (value >> 1) & 1);
         else if (which == 2) expected[3] = value & 1;
         else if (which == 7) (expected[9], expected[10]) = (value, before[10] + 1);
+        else if (which == 8) expected[11] = value & 1;
+        else if (which == 9) expected[12] = value;
         else expected[which + 2] = value;
-        uint256[11] memory afterwards = _fields(h.setCore(word, which, value));
-        for (uint256 i = 0; i < 11; ++i) {
+        uint256[13] memory afterwards = _fields(h.setCore(word, which, value));
+        for (uint256 i = 0; i < 13; ++i) {
             vm.assertEq(afterwards[i], expected[i], "each field as set, the others unchanged");
         }
     }
@@ -305,6 +321,33 @@ contract FLChainV2LibFuzzTest is V2Test {
     }
 
     // ------------------------------------------------------------ SettlementProof
+
+    function testFuzz_leafHashCalldata_is_leafHash_on_clean_words_only(
+        IFLChainV2.Leaf memory l,
+        uint8 wordSeed,
+        uint8 bitSeed
+    ) public view {
+        bytes32 clean = leafHash(IFLChainV2(address(h)), l);
+        vm.assertEq(h.leafHashCalldata(l), clean, "the seven words in place hash as leafHash");
+        // a bit above a field's width in one of its words: what no ABI encoder sends
+        uint256 word = wordSeed % 7;
+        uint256[7] memory widths = [uint256(160), 32, 128, 32, 32, 32, 32];
+        uint256 bit = widths[word] + bitSeed % (256 - widths[word]);
+        bytes memory data = abi.encodeCall(LibHarness.leafHashCalldata, (l));
+        uint256 at = 4 + 32 * word;
+        bytes32 dirty;
+        assembly {
+            let p := add(add(data, 0x20), at)
+            dirty := mload(p)
+        }
+        // flipped, not set: a negative scoreBps is sign-extended, its high bits already 1
+        dirty ^= bytes32(uint256(1) << bit);
+        assembly {
+            mstore(add(add(data, 0x20), at), dirty)
+        }
+        (bool ok, bytes memory ret) = address(h).staticcall(data);
+        if (ok) vm.assertTrue(abi.decode(ret, (bytes32)) != clean, "a dirty word hashes otherwise");
+    }
 
     function testFuzz_a_proof_verifies_at_its_index_only(bytes32 seed, uint8 countSeed, uint8 indexSeed, uint8 flip)
         public

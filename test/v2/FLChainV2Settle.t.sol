@@ -156,6 +156,110 @@ contract FLChainV2SettleTest is V2World {
         vm.assertEq(chain.nodeView(BOB).claimed, 0.6 ether + SHARE, "BOB's arrears and round 1");
     }
 
+    function _nodeSlot(address node, uint256 offset) internal pure returns (bytes32) {
+        return bytes32(uint256(keccak256(abi.encode(node, NODES_SLOT))) + offset);
+    }
+
+    function _touched(bytes32[] memory slots, bytes32 slot) internal pure returns (bool) {
+        for (uint256 i = 0; i < slots.length; ++i) {
+            if (slots[i] == slot) return true;
+        }
+        return false;
+    }
+
+    function test_a_settlement_that_pays_in_full_neither_reads_nor_writes_the_account_word() public {
+        honestRound(0, none());
+        (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(ALICE);
+        vm.record();
+        vm.prank(ALICE);
+        chain.settle(l, proof);
+        (bytes32[] memory reads, bytes32[] memory writes) = vm.accesses(address(chain));
+        bytes32 account = _nodeSlot(ALICE, ACCOUNT_OFFSET);
+        vm.assertFalse(_touched(reads, account) || _touched(writes, account), "the account word untouched");
+        vm.assertEq(vm.load(address(chain), account), bytes32(0), "still empty");
+        vm.assertEq(chain.nodeView(ALICE).claimed, SHARE, "claimed = cumEarned, nothing unpaid");
+    }
+
+    function test_arrears_are_kept_in_the_account_word_until_paid_and_then_cleared() public {
+        goTo(0, IFLChainV2.Phase.Commit);
+        chain.openRound(0);
+        Update[] memory updates = commitAll(0, members);
+        goTo(0, IFLChainV2.Phase.Reveal);
+        revealAll(members, updates);
+        goTo(0, IFLChainV2.Phase.Attest);
+        (IFLChainV2.Leaf[] memory leaves,) = tableFor(0, none());
+        leaves[0].cumEarned = 0.9 ether;
+        leaves[1].cumEarned = 0.1 ether;
+        leaves[2].cumEarned = 0;
+        IFLChainV2.Result memory r = resultFor(0, leaves, 1 ether);
+        attestAll(0, members, r);
+        finalizeWith(0, leaves, r);
+        settle(BOB, BOB);
+        settle(ALICE, ALICE); // 0.9 due, 0.9 claimable: paid in full
+        honestRound(1, none());
+        settleLagging();
+        uint256 unpaidFlag = 1 << 11; // NodeCore.unpaid
+        bytes32 core = _nodeSlot(BOB, 0);
+        bytes32 account = _nodeSlot(BOB, ACCOUNT_OFFSET);
+        // round 2's table promises BOB more than is claimable: the rest stays unpaid
+        goTo(2, IFLChainV2.Phase.Commit);
+        chain.openRound(2);
+        updates = commitAll(2, members);
+        goTo(2, IFLChainV2.Phase.Reveal);
+        revealAll(members, updates);
+        goTo(2, IFLChainV2.Phase.Attest);
+        (leaves,) = tableFor(2, none());
+        leaves[0].cumEarned = table[0].cumEarned; // ALICE: nothing new
+        leaves[1].cumEarned = table[1].cumEarned + 1.5 ether; // BOB: more than claimable
+        leaves[2].cumEarned = table[2].cumEarned;
+        r = resultFor(2, leaves, 1 ether);
+        attestAll(2, members, r);
+        finalizeWith(2, leaves, r);
+        uint128 bobClaimed = chain.nodeView(BOB).claimed;
+        uint256 bobBalance = BOB.balance;
+        uint256 available = chain.accounts().claimable;
+        uint256 due = leaves[1].cumEarned - bobClaimed;
+        vm.assertLt(available, due, "BOB is owed more than is claimable");
+        settle(BOB, BOB);
+        vm.assertEq(BOB.balance - bobBalance, available, "paid what is claimable");
+        vm.assertEq(uint256(vm.load(address(chain), account)), due - available, "the rest unpaid, in the account");
+        vm.assertEq(uint256(vm.load(address(chain), core)) & unpaidFlag, unpaidFlag, "behind the core flag");
+        vm.assertEq(chain.nodeView(BOB).claimed, bobClaimed + available, "claimed = cumEarned - unpaid");
+        // an exit request keeps the arrears beside withdrawableAt
+        vm.prank(BOB);
+        chain.requestExit();
+        uint64 withdrawableAt = chain.nodeView(BOB).withdrawableAt;
+        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), due - available, "kept");
+        // a later budget pays the arrears in full, and the flag and the word's unpaid clear
+        honestRound(3, none());
+        bobBalance = BOB.balance;
+        uint256 earned = table[1].cumEarned - leaves[1].cumEarned;
+        settle(BOB, BOB);
+        vm.assertEq(BOB.balance - bobBalance, due - available + earned, "the arrears and round 3's share");
+        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), 0, "nothing unpaid");
+        vm.assertEq(uint256(vm.load(address(chain), core)) & unpaidFlag, 0, "the flag cleared");
+        vm.assertEq(chain.nodeView(BOB).withdrawableAt, withdrawableAt, "withdrawableAt kept");
+        vm.assertEq(chain.nodeView(BOB).claimed, table[1].cumEarned, "claimed all it earned");
+    }
+
+    function test_a_leaf_with_a_dirty_word_fails_its_proof() public {
+        honestRound(0, none());
+        (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(ALICE);
+        bytes memory data = abi.encodeCall(IFLChainV2.settle, (l, proof));
+        // cumPenalties (word 3 of the leaf) with a bit above its 32: no ABI encoder sends it
+        uint256 at = 4 + 32 * 3;
+        assembly {
+            let p := add(add(data, 0x20), at)
+            mstore(p, or(mload(p), shl(200, 1)))
+        }
+        vm.prank(ALICE);
+        (bool ok, bytes memory ret) = address(chain).call(data);
+        vm.assertFalse(ok, "refused");
+        vm.assertEq(ret, abi.encodeWithSelector(IFLChainV2.InvalidProof.selector), "InvalidProof");
+        vm.prank(ALICE);
+        chain.settle(l, proof); // the clean leaf settles
+    }
+
     // ------------------------------------------------------------ a reverting reward recipient
 
     function test_a_reward_recipient_that_refuses_ether_is_credited() public {

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
@@ -66,7 +66,9 @@ class Chain(Protocol):
     def set_next_timestamp(self, ts: int) -> None: ...
     def snapshot(self) -> Any: ...
     def revert(self, snapshot: Any) -> None: ...
-    def fund(self, address: str, wei: int) -> None: ...
+    def fund(self, address: str, wei: int) -> None:
+        """Add `wei` to `address`'s balance, in a block of its own."""
+        ...
 
 
 class EmbeddedChain:
@@ -141,7 +143,11 @@ class AnvilChain:
         self._rpc("evm_revert", [snapshot])
 
     def fund(self, address: str, wei: int) -> None:
-        self._rpc("anvil_setBalance", [to_checksum_address(address), hex(wei)])
+        # adds, as the embedded chain's transfer does: `warp` funds the third party to mine a
+        # block, and setting its balance to that 1 ETH left a later fundPool(2 ETH) unpayable
+        address = to_checksum_address(address)
+        balance = self.w3.eth.get_balance(address)
+        self._rpc("anvil_setBalance", [address, hex(balance + wei)])
         self._rpc("evm_mine", [])  # a block, as the embedded chain's funding transfer makes
 
 
@@ -185,6 +191,9 @@ class Outcome:
     events: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     error: tuple[str, tuple[Any, ...]] | None = None
     gas_used: int | None = None
+    #: for a refusal without revert data: what the node raised, so that a disagreement shows
+    #: whether the contract reverted empty or the data was lost on the way
+    raised: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -294,10 +303,11 @@ class Differential:
         machine_side = self._machine(function, m.Tx(sender, ts, value), args)
         self.steps += 1
         if contract_side.error != machine_side.error or contract_side.events != machine_side.events:
+            raised = f"\n  the node raised: {contract_side.raised}" if contract_side.raised else ""
             raise Disagreement(
                 f"{function}{_show(args)} from {sender} at {ts} (value {value}):\n"
                 f"  contract: {contract_side.error or contract_side.events}\n"
-                f"  machine:  {machine_side.error or machine_side.events}"
+                f"  machine:  {machine_side.error or machine_side.events}{raised}"
             )
         if contract_side.gas_used is not None:
             self.gas.setdefault(function, []).append(contract_side.gas_used)
@@ -330,7 +340,9 @@ class Differential:
         try:
             call.call({k: fields[k] for k in ("from", "value", "gas")}, block_identifier="pending")
         except Exception as exc:  # the refusal is the point: decode whatever the node raised
-            return Outcome(error=self._refusal(exc))
+            error = self._refusal(exc)
+            raised = f"{type(exc).__name__}: {exc}" if error[0] == m.NOT_PAYABLE else None
+            return Outcome(error=error, raised=raised)
         receipt = _send(self.chain.w3, wallet, call.build_transaction(fields))
         if receipt["status"] != 1:
             raise Disagreement("the call succeeded on the pending block but the transaction failed")
@@ -339,6 +351,12 @@ class Differential:
     def _refusal(self, exc: BaseException) -> tuple[str, tuple[Any, ...]]:
         data = revert_data(exc)
         if not data:
+            # a revert without data, or web3 refusing wei for a non-payable function before
+            # sending it (what the EVM would revert); anything else is the node's, not the
+            # contract's, refusal (say insufficient funds), and no outcome to compare
+            text = str(exc).lower()
+            if "revert" not in text and "payable=false" not in text:
+                raise Disagreement(f"the node refused the call itself: {exc}") from exc
             return (m.NOT_PAYABLE, ())
         decoded = self.decoder.decode(data)
         if decoded is None:
@@ -592,11 +610,22 @@ def _compile_wallet() -> dict[str, Any]:
     return compile_solidity(Path(__file__).with_name("V2Wallet.sol"), "V2Wallet")
 
 
-def new_wallets(chain: Chain, n: int, wei: int = 1_000 * ETHER) -> list[LocalAccount]:
-    """`n` fresh funded local accounts."""
+def wallet_key(seed: int, i: int) -> bytes:
+    """The private key of wallet `i` of `seed`: a run's addresses follow from its seed, so a
+    failing example replays (revert data, calldata gas and leaf order depend on the bytes of
+    the addresses)."""
+    return keccak(
+        b"flchain v2 differential wallet" + seed.to_bytes(32, "big") + i.to_bytes(32, "big")
+    )
+
+
+def new_wallets(
+    chain: Chain, n: int, wei: int = 1_000 * ETHER, seed: int | None = None
+) -> list[LocalAccount]:
+    """`n` funded local accounts: derived from `seed` (`wallet_key`), or fresh ones."""
     out = []
-    for _ in range(n):
-        account = Account.create()
+    for i in range(n):
+        account = Account.create() if seed is None else Account.from_key(wallet_key(seed, i))
         chain.fund(account.address, wei)
         out.append(account)
     return out

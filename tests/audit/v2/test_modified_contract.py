@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 HONEST = "} else if (!_eligible(n.record, round, g)) {"
-CENSOR = "} else if (!_eligible(n.record, round, g) || n.account.indexPlusOne == 1) {"
+CENSOR = "} else if (!_eligible(n.record, round, g) || n.core.leafIndex() == 0) {"
 
 
 @pytest.fixture(scope="session")
