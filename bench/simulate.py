@@ -54,6 +54,7 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
     plain = EthereumTesterProvider.make_request
     staging = _staging_pyevm_class()
     call = staging.call
+    unfinalized = staging._unfinalized_call
     execute = BaseTransactionExecutor.__call__
 
     def counting(self: EthereumTesterProvider, method: Any, params: Any) -> Any:
@@ -68,8 +69,13 @@ def run_case(chain: str, protocol: int, nodes: int, days: int, adversaries: str)
         requests["evm"] += 1
         return execute(self, transaction)
 
+    def executing_unfinalized(self: Any, transaction: Any) -> Any:
+        requests["evm"] += 1  # a view run without the executor's finalization: still a run
+        return unfinalized(self, transaction)
+
     EthereumTesterProvider.make_request = counting  # type: ignore[method-assign]
     staging.call = calling
+    staging._unfinalized_call = executing_unfinalized
     BaseTransactionExecutor.__call__ = executing  # type: ignore[method-assign]
     started = time.perf_counter()
     config = SimulationConfig(

@@ -19,7 +19,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -240,6 +241,43 @@ def op(flchain: Run, anvil: AnvilProcess, tmp_path: Path) -> Iterator[Operator]:
 
 def _t0(op: Operator) -> int:
     return op.backend.latest_timestamp() + 300
+
+
+@dataclass
+class _Daemon:
+    """`flchain node run` as a child process in its own session, its output in `log`."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self) -> str:
+        return self.log.read_text()[-3000:]
+
+    def wait_until(self, seen: Callable[[], bool], what: object, timeout: float = 240) -> None:
+        """Poll `seen` each second while the daemon lives; fail with the log's tail after
+        `timeout` seconds or when the daemon exits."""
+        deadline = time.monotonic() + timeout
+        while not seen():
+            assert self.process.poll() is None, self.tail()
+            assert time.monotonic() < deadline, (what, self.tail())
+            time.sleep(1)
+
+
+@contextmanager
+def _node_run(op: Operator, log: Path, *args: str) -> Iterator[_Daemon]:
+    """Start `flchain node run ARGS` with the operator's environment only (no FLCHAIN_* of the
+    test process); on leaving, SIGTERM must stop it cleanly (exit 0)."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("flchain")), "node", "run", *args],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}, **op.env()},
+            stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield _Daemon(process, log)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
 
 
 @pytest.mark.anvil
@@ -518,33 +556,16 @@ def test_node_run_drives_a_v2_round(op: Operator, tmp_path: Path) -> None:
                        env=op.env())  # fmt: skip
     assert "that seed's key is not the beacon key" in error_line(wrong)
 
-    log = (tmp_path / "node.log").open("wb")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("flchain")), "node", "run", "--wallet", "node-1",
-         "--poll", "0.5", "--beacon-devnet-seed", BEACON_SEED],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}, **op.env()},
-        stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    try:
+    args = ("--wallet", "node-1", "--poll", "0.5", "--beacon-devnet-seed", BEACON_SEED)
+    with _node_run(op, tmp_path / "node.log", *args) as daemon:
         for phase, kind in (
             (m.Phase.COMMIT, Committed), (m.Phase.REVEAL, Revealed),
             (m.Phase.BEACON, BeaconPosted), (m.Phase.ATTEST, Finalized),
         ):  # fmt: skip
             ledger.goto(0, phase, 5)
-            deadline = time.monotonic() + 240
-            while not ledger.events(kind, 0):
-                assert daemon.poll() is None, (tmp_path / "node.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, (
-                    phase,
-                    (tmp_path / "node.log").read_text()[-3000:],
-                )
-                time.sleep(1)
+            daemon.wait_until(lambda kind=kind: bool(ledger.events(kind, 0)), phase)
         assert [e.node for e in ledger.events(Committed, 0)] == [node]
         assert ledger.latest().round_plus_one == 1
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        assert daemon.wait(timeout=60) == 0
-        log.close()
     doc = json.loads(op.run("chain", "info", "--json", "--round", "0"))
     assert doc["round"]["phase"] == "ATTEST" and doc["round"]["final"] is True
     assert doc["latest_final"]["round"] == 0
@@ -578,23 +599,10 @@ def test_node_run_starts_for_an_exiting_node_and_reveals(op: Operator, tmp_path:
     assert "exit requested" in op.run("node", "exit", "--wallet", "node-1")
     assert ledger.node_view(node).status == m.Status.EXITING and ledger.stake_of(node, 0) == ETHER
 
-    log = (tmp_path / "node.log").open("wb")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("flchain")), "node", "run", "--wallet", "node-1",
-         "--poll", "0.5"],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("FLCHAIN_")}, **op.env()},
-        stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with _node_run(op, tmp_path / "node.log", "--wallet", "node-1", "--poll", "0.5") as daemon:
         for phase, kind in ((m.Phase.COMMIT, Committed), (m.Phase.REVEAL, Revealed)):
             if phase != m.Phase.COMMIT:
                 ledger.goto(0, phase, 5)
-            deadline = time.monotonic() + 240
-            while not [e for e in ledger.events(kind, 0) if e.node == node]:
-                assert daemon.poll() is None, (tmp_path / "node.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, (tmp_path / "node.log").read_text()[-3000:]
-                time.sleep(1)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        assert daemon.wait(timeout=60) == 0
-        log.close()
+            daemon.wait_until(
+                lambda kind=kind: any(e.node == node for e in ledger.events(kind, 0)), phase
+            )

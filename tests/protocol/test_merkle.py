@@ -1,8 +1,8 @@
 """flchain.protocol.merkle: the §8 settlement tree, against a second implementation and the EVM.
 
-The committed merkle.json is a fresh build; its zero hashes and every proof verify in
-`Probe.sol` (the loop `settle` runs); roots of random sparse trees equal a recursive reference
-that descends only into non-empty subtrees.
+The committed merkle.json is a fresh build; every proof in it verifies in `Probe.sol` (the loop
+`settle` runs); roots of random sparse trees equal a recursive reference that descends only into
+non-empty subtrees, and every sibling above the populated part of a tree is the zero word.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from flchain.protocol import digests as dg
 from flchain.protocol.merkle import (
     TREE_DEPTH,
     TREE_SIZE,
-    ZERO_HASHES,
     SettlementTree,
     merkle_root,
     verify_proof,
@@ -44,7 +43,7 @@ def b(x: str) -> bytes:
 def reference_root(leaves: Mapping[int, bytes], height: int = TREE_DEPTH, first: int = 0) -> bytes:
     """Root of the subtree of `height` whose leftmost leaf is `first`, by recursion."""
     if not any(first <= i < first + (1 << height) for i in leaves):
-        return ZERO_HASHES[height]
+        return dg.ZERO32  # an empty subtree, of any height
     if height == 0:
         return leaves[first]
     half = 1 << (height - 1)
@@ -58,12 +57,38 @@ def test_committed_vectors_are_a_fresh_build() -> None:
     assert (VECTORS / "merkle.json").read_text() == fresh, "merkle.json is stale: regenerate"
 
 
-def test_zero_hashes_are_the_contracts() -> None:
+def test_an_empty_subtree_is_the_zero_word() -> None:
     assert int(DOC["depth"]) == TREE_DEPTH == 16
-    assert ZERO_HASHES[0] == dg.ZERO32
-    assert [b(z) for z in DOC["zeroHashes"]] == list(ZERO_HASHES)
-    assert list(probe().functions.zeroHashes().call()) == list(ZERO_HASHES)
-    assert merkle_root({}) == ZERO_HASHES[TREE_DEPTH]
+    assert b(DOC["empty"]) == dg.ZERO32
+    assert merkle_root({}) == dg.ZERO32
+    leaf = dg.keccak(b"leaf")
+    # one leaf at 0: all sixteen siblings are empty, and the root is the leaf hashed up with zeros
+    node = leaf
+    for _ in range(TREE_DEPTH):
+        node = dg.keccak(node + dg.ZERO32)
+    tree = SettlementTree({0: leaf})
+    assert tree.proof(0) == (dg.ZERO32,) * TREE_DEPTH
+    assert tree.root == node
+    # the old rule's Z_1 = keccak(0 ‖ 0) appears nowhere: two empty children make an empty parent
+    assert dg.keccak(dg.ZERO32 * 2) not in tree.proof(0)
+
+
+def test_siblings_above_the_populated_part_are_zero_words() -> None:
+    """What the rule is for: a tree of n contiguous leaves (the registry) sends zero words for
+    every height above ⌈log₂ n⌉, 4 gas a byte in calldata instead of 16."""
+    for n in (1, 2, 3, 100, 1000):
+        leaves = {i: dg.keccak(i.to_bytes(4, "big")) for i in range(n)}
+        tree = SettlementTree(leaves)
+        populated = max(1, (n - 1).bit_length())
+        for index in (0, n // 2, n - 1):
+            proof = tree.proof(index)
+            assert all(p == dg.ZERO32 for p in proof[populated:]), (n, index)
+            nonzero = [h for h, p in enumerate(proof) if p != dg.ZERO32]
+            assert all(h < populated for h in nonzero)
+            # a sibling is empty exactly when its subtree holds no leaf
+            for h, p in enumerate(proof):
+                first = ((index >> h) ^ 1) << h
+                assert (p == dg.ZERO32) == (first >= n), (n, index, h)
 
 
 def test_every_committed_proof_verifies_in_the_evm_and_nothing_else_does() -> None:
@@ -72,18 +97,28 @@ def test_every_committed_proof_verifies_in_the_evm_and_nothing_else_does() -> No
         leaves = {int(x["index"]): b(x["leaf"]) for x in tree["leaves"]}
         root = b(tree["root"])
         assert merkle_root(leaves) == reference_root(leaves) == root
+        assert [int(p["index"]) for p in tree["proofs"]] == sorted(leaves)
         for p in tree["proofs"]:
             index, leaf, proof = int(p["index"]), b(p["leaf"]), [b(x) for x in p["proof"]]
             assert verify(root, index, leaf, proof).call()
             assert verify_proof(root, index, leaf, proof)
-            if leaf == dg.ZERO32:
-                continue  # an empty position (never a leaf hash): two empty siblings look alike
             other = index ^ 1
             assert not verify(root, other, leaf, proof).call()
             assert not verify_proof(root, other, leaf, proof)
             forged = bytes([leaf[0] ^ 1]) + leaf[1:]
             assert not verify(root, index, forged, proof).call()
             assert not verify_proof(root, index, forged, proof)
+
+
+def test_an_empty_position_proves_nothing() -> None:
+    """Under the old rule an empty position's proof proved Z₀; now no proof places the zero word
+    anywhere, because the path of a position is hashed with keccak at every height."""
+    leaves = {0: dg.keccak(b"a"), 1: dg.keccak(b"b")}
+    tree = SettlementTree(leaves)
+    for index in (2, 3, 255):
+        assert not verify_proof(tree.root, index, dg.ZERO32, tree.proof(index))
+        verify = probe().functions.verify
+        assert not verify(tree.root, index, dg.ZERO32, list(tree.proof(index))).call()
 
 
 @settings(max_examples=60, deadline=None)
@@ -118,6 +153,8 @@ def test_bad_input_is_refused() -> None:
         SettlementTree({TREE_SIZE: dg.ZERO32})
     with pytest.raises(ValueError, match="32 bytes"):
         SettlementTree({0: b"\x00" * 31})
+    with pytest.raises(ValueError, match="empty word"):
+        SettlementTree({0: dg.ZERO32})
     root = merkle_root({0: dg.keccak(b"x")})
     assert not verify_proof(root, 0, dg.keccak(b"x"), [dg.ZERO32] * (TREE_DEPTH - 1))
     assert not verify_proof(root, -1, dg.keccak(b"x"), [dg.ZERO32] * TREE_DEPTH)

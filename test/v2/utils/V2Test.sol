@@ -206,7 +206,9 @@ abstract contract V2Test {
     }
 
     /// @notice Every level of the tree whose positions 0..n−1 hold `leaves` (the rest empty):
-    ///         levels[h][i] is the node at height h, position i.
+    ///         levels[h][i] is the node at height h, position i. An empty subtree is the zero
+    ///         word at every height (two empty children make an empty parent), as in
+    ///         flchain.protocol.merkle.
     function treeLevels(bytes32[] memory leaves) internal pure returns (bytes32[][] memory levels) {
         levels = new bytes32[][](TREE_DEPTH + 1);
         levels[0] = leaves;
@@ -219,10 +221,9 @@ abstract contract V2Test {
             for (uint256 i = 0; i < n; ++i) {
                 bytes32 left = 2 * i < below.length ? below[2 * i] : zero;
                 bytes32 right = 2 * i + 1 < below.length ? below[2 * i + 1] : zero;
-                level[i] = keccak256(abi.encodePacked(left, right));
+                level[i] = left == zero && right == zero ? zero : keccak256(abi.encodePacked(left, right));
             }
             levels[h + 1] = level;
-            zero = keccak256(abi.encodePacked(zero, zero));
         }
     }
 
@@ -235,7 +236,6 @@ abstract contract V2Test {
         for (uint256 h = 0; h < TREE_DEPTH; ++h) {
             uint256 sibling = (index >> h) ^ 1;
             proof[h] = sibling < levels[h].length ? levels[h][sibling] : zero;
-            zero = keccak256(abi.encodePacked(zero, zero));
         }
     }
 

@@ -156,12 +156,6 @@ contract Probe {
         return bytes20(keccak256(abi.encode(acc, entry)));
     }
 
-    function zeroHashes() external pure returns (bytes32[17] memory z) {
-        for (uint256 k = 0; k < TREE_DEPTH; ++k) {
-            z[k + 1] = keccak256(abi.encodePacked(z[k], z[k]));
-        }
-    }
-
     /// @dev The settlement-proof check of settle(): bit k of `index` says whether the node at
     ///      height k is a right child.
     function verify(bytes32 root, uint32 index, bytes32 leaf, bytes32[16] calldata proof)

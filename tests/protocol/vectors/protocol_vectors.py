@@ -359,7 +359,6 @@ def build_merkle() -> dict[str, Any]:
     out = []
     for tree_leaves in trees:
         tree = mk.SettlementTree(tree_leaves)
-        probe = sorted(set(tree_leaves) | {3})  # 3 is empty in every tree: its proof proves ZERO32
         out.append(
             {
                 "leaves": [
@@ -369,16 +368,16 @@ def build_merkle() -> dict[str, Any]:
                 "proofs": [
                     {
                         "index": s(i),
-                        "leaf": hx(tree_leaves.get(i, dg.ZERO32)),
+                        "leaf": hx(tree_leaves[i]),
                         "proof": [hx(p) for p in tree.proof(i)],
                     }
-                    for i in probe
+                    for i in sorted(tree_leaves)
                 ],
             }
         )
     return {
         "depth": s(mk.TREE_DEPTH),
-        "zeroHashes": [hx(z) for z in mk.ZERO_HASHES],
+        "empty": hx(mk.EMPTY),
         "trees": out,
     }
 
