@@ -91,7 +91,7 @@ from flchain.protocol.machine import (
     finality_needed,
 )
 from flchain.protocol.types import BaseModelV2
-from flchain.replay import MergeMemo
+from flchain.replay import MergeMemo, publish
 from flchain.replay.inputs import MAX_MANIFEST_BYTES
 from flchain.replay.v2 import (
     ReplayResultV2,
@@ -757,6 +757,8 @@ class NodeRunnerV2:
             return
         if not self.in_frozen_set(round):
             return
+        if self.behaviour.tamper_v2 is None and self._final_without_my_vote(round, report):
+            return
         replay, result, sent = publish_and_attest_v2(
             self.ledger, self.store, round, tamper=self.behaviour.tamper_v2, memo=self.merge_memo
         )
@@ -769,6 +771,36 @@ class NodeRunnerV2:
             f"{result.manifest_cid[:16]}… penalised {len(result.penalised)}, "
             f"earned {result.settlement.round_earned} wei"
         )
+
+    def _final_without_my_vote(self, round: int, report: StepReportV2) -> bool:
+        """Whether `round` is already final, so that this node sends no vote: a vote can no
+        longer change the result, attest costs ~77 000 gas, and a vote left pending after this
+        node settled the round makes its next commit clear it (two more cold reads, the only
+        commit over 55 000 gas, security.md §8); a vote for another result would be slashed.
+        The node still publishes its merge when it is the final result (its store then holds
+        the next base), and says so when it is not."""
+        final = self.ledger.round_view(round).final_result
+        if final == bytes(32):
+            return False
+        replay = self.replay(round)
+        mine = replay.result.result_hash
+        if mine == final:
+            publish(self.store, replay.result)
+            report.actions.append(
+                f"round {round} is already final with this node's result 0x{mine.hex()[:12]}…: "
+                "published it, sent no vote"
+            )
+        else:
+            report.actions.append(
+                f"round {round} is final with result 0x{final.hex()[:12]}…, this node's merge "
+                f"gives 0x{mine.hex()[:12]}…: sent no vote (it would be slashed); "
+                "`flchain audit` tells which is right"
+            )
+            log.warning(
+                "round %d is final with result 0x%s, this node's merge gives 0x%s",
+                round, final.hex(), mine.hex(),
+            )  # fmt: skip
+        return True
 
     def ensure_finalized(self, round: int, report: StepReportV2) -> None:
         view = self.ledger.round_view(round)
