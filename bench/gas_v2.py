@@ -51,7 +51,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from flchain.devnet.anvil import AnvilProcess
 from flchain.ledger import Backend, EmbeddedBackend, RpcBackend
@@ -218,12 +218,16 @@ def play(backend: Backend, n_nodes: int, rounds: int, work: Path, workers: int =
     return run
 
 
+#: Rows of the federation's set-up, not of its rounds.
+SET_UP: Final = frozenset({"register", "register (first)", "fundPool"})
+
+
 def span(samples: list[Sample]) -> str:
     if not samples:
         return "-"
     gas = [s.gas for s in samples]
     low, high = min(gas), max(gas)
-    return f"{low:,}" if low == high else f"{low:,}..{high:,}"
+    return (f"{low:,}" if low == high else f"{low:,}..{high:,}") + f" ×{len(gas)}"
 
 
 def reveal_verdict(samples: list[Sample]) -> str:
@@ -446,10 +450,10 @@ def main() -> None:
         where = f"anvil --hardfork {opts.hardfork}, {workers} workers"
     print(
         f"\nFLChainV2 gas ({where}, {opts.rounds} "
-        f"rounds, 1 in {WITHHOLD_EVERY} nodes withholding from round 1; min..max over every "
+        f"rounds, 1 in {WITHHOLD_EVERY} nodes withholding from round 1; min..max ×count over every "
         "transaction mined)"
     )
-    width = 22
+    width = 27
     header = f"{'function':<36}" + "".join(f"{f'{r.nodes} nodes':>{width}}" for r in runs)
     header += "".join(f"{f'forge {r.nodes}':>16}" for r in runs if r.nodes in forge)
     header += f"{'target':>18}{'v1 budget':>11}  result"
@@ -474,9 +478,13 @@ def main() -> None:
     if payloads:
         print(f"\nreveal payloads: {payloads[0]:,}..{payloads[-1]:,} bytes")
     for r in runs:
+        played = sum(
+            s.gas for k, v in r.samples.items() if k not in SET_UP for s in v
+        )  # what the rounds cost, the federation's set-up apart
         print(
             f"{r.nodes} nodes: {r.finalized} of {r.rounds} rounds final, "
-            f"{sum(len(v) for v in r.samples.values())} transactions, {r.seconds:.0f} s"
+            f"{sum(len(v) for v in r.samples.values())} transactions, "
+            f"{played // r.rounds:,} gas a round (set-up apart), {r.seconds:.0f} s"
         )
 
 

@@ -88,10 +88,11 @@ from flchain.protocol.machine import (
     Phase,
     RulesV2,
     Status,
+    compute_lags,
     finality_needed,
 )
 from flchain.protocol.types import BaseModelV2
-from flchain.replay import MergeMemo, publish
+from flchain.replay import MergeMemo
 from flchain.replay.inputs import MAX_MANIFEST_BYTES
 from flchain.replay.v2 import (
     ReplayResultV2,
@@ -330,8 +331,12 @@ class NodeRunnerV2:
             raise NotRegistered(
                 f"{self.address} is not a node of {self.ledger.address} (status {status.name})"
             )
-        if phase in (Phase.COMMIT, Phase.ATTEST):  # where a lag would block commit or attest
+        if phase == Phase.COMMIT:  # a lag would block the commit
             self.run_action("settle", report, lambda: self.ensure_settled(report, view))
+        elif phase == Phase.ATTEST:  # only a lag would block the vote: the rest waits for it
+            self.run_action(
+                "settle", report, lambda: self.ensure_settled(report, view, lagging_for=round)
+            )
         if phase in (Phase.COMMIT, Phase.REVEAL):
             self.run_action("open", report, lambda: self.ensure_opened(round, report))
         if phase == Phase.COMMIT:
@@ -344,6 +349,11 @@ class NodeRunnerV2:
         elif phase == Phase.ATTEST:
             self.run_action("attest", report, lambda: self.ensure_attested(round, report, view))
             self.run_action("finalize", report, lambda: self.ensure_finalized(round, report))
+            # Settling after the vote: when the round is final by now, the settlement clears
+            # the vote too. Settled before it, the vote would stay pending and the next commit
+            # would clear it (two more cold reads: 59 249 gas, the one commit over 55 000,
+            # security.md §8).
+            self.run_action("settle", report, lambda: self.ensure_settled(report))
         last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
         for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
             self.run_action("slash", report, partial(self.ensure_slashed, r, report))
@@ -431,13 +441,21 @@ class NodeRunnerV2:
         )
         return find_settlement_proof(manifest, self.address)
 
-    def ensure_settled(self, report: StepReportV2, view: NodeView | None = None) -> None:
+    def ensure_settled(
+        self, report: StepReportV2, view: NodeView | None = None, *, lagging_for: int | None = None
+    ) -> None:
         """Apply this node's leaf of the latest final round when the node lags (it took part in
         a final round it has not settled: it could neither commit nor attest) or the leaf pays
-        or records something its settled record lacks."""
+        or records something its settled record lacks. With `lagging_for`, only when the node
+        lags for an action in that round (the contract's rule: the round in progress does not
+        count)."""
         latest = self.ledger.latest()
         view = view or self.view()
         if latest.round_plus_one == 0 or view.settled_round >= latest.round_plus_one:
+            return
+        if lagging_for is not None and not compute_lags(
+            view.last_participated_round, view.settled_round, latest.round_plus_one, lagging_for
+        ):
             return
         if latest.manifest_cid == self._nothing_to_settle:
             return
@@ -757,8 +775,6 @@ class NodeRunnerV2:
             return
         if not self.in_frozen_set(round):
             return
-        if self.behaviour.tamper_v2 is None and self._final_without_my_vote(round, report):
-            return
         replay, result, sent = publish_and_attest_v2(
             self.ledger, self.store, round, tamper=self.behaviour.tamper_v2, memo=self.merge_memo
         )
@@ -771,36 +787,6 @@ class NodeRunnerV2:
             f"{result.manifest_cid[:16]}… penalised {len(result.penalised)}, "
             f"earned {result.settlement.round_earned} wei"
         )
-
-    def _final_without_my_vote(self, round: int, report: StepReportV2) -> bool:
-        """Whether `round` is already final, so that this node sends no vote: a vote can no
-        longer change the result, attest costs ~77 000 gas, and a vote left pending after this
-        node settled the round makes its next commit clear it (two more cold reads, the only
-        commit over 55 000 gas, security.md §8); a vote for another result would be slashed.
-        The node still publishes its merge when it is the final result (its store then holds
-        the next base), and says so when it is not."""
-        final = self.ledger.round_view(round).final_result
-        if final == bytes(32):
-            return False
-        replay = self.replay(round)
-        mine = replay.result.result_hash
-        if mine == final:
-            publish(self.store, replay.result)
-            report.actions.append(
-                f"round {round} is already final with this node's result 0x{mine.hex()[:12]}…: "
-                "published it, sent no vote"
-            )
-        else:
-            report.actions.append(
-                f"round {round} is final with result 0x{final.hex()[:12]}…, this node's merge "
-                f"gives 0x{mine.hex()[:12]}…: sent no vote (it would be slashed); "
-                "`flchain audit` tells which is right"
-            )
-            log.warning(
-                "round %d is final with result 0x%s, this node's merge gives 0x%s",
-                round, final.hex(), mine.hex(),
-            )  # fmt: skip
-        return True
 
     def ensure_finalized(self, round: int, report: StepReportV2) -> None:
         view = self.ledger.round_view(round)

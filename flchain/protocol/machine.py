@@ -764,13 +764,24 @@ def round_decided(state: State, round: int, ts: int) -> bool:
     return _round(state, round).final_result != dg.ZERO32 or ts >= state.deployment.deadline(round)
 
 
-def node_lags(state: State, node: NodeState, ts: int) -> bool:
-    """§8 lag rule: the node took part in a round p of an earlier round than the one in
-    progress with settledRound < p ≤ latestFinalRound (all as round + 1). The latest
+def compute_lags(
+    last_participated_round: int, settled_round: int, latest_round_plus_one: int, current: int
+) -> bool:
+    """§8 lag rule: the node took part in a round p of an earlier round than `current` (the
+    one in progress) with settledRound < p ≤ latestFinalRound (all as round + 1). The latest
     participation stands for every earlier one: each was checked when the next was made."""
-    p = node.last_participated_round
-    current = state.deployment.round_at(ts)
-    return p != 0 and p - 1 < current and node.settled_round < p <= state.latest.round_plus_one
+    p = last_participated_round
+    return p != 0 and p - 1 < current and settled_round < p <= latest_round_plus_one
+
+
+def node_lags(state: State, node: NodeState, ts: int) -> bool:
+    """`compute_lags` of `node` at time `ts`."""
+    return compute_lags(
+        node.last_participated_round,
+        node.settled_round,
+        state.latest.round_plus_one,
+        state.deployment.round_at(ts),
+    )
 
 
 def _parse_cid(cid: bytes) -> tuple[int, bytes]:

@@ -179,24 +179,24 @@ def test_a_failed_attestation_does_not_stop_the_next_commit(
     assert a in {x.node for x in one.record.reveals}
 
 
-def test_a_round_already_final_gets_no_vote_and_the_next_commit_stays_under_target(
+def test_a_vote_on_a_final_round_is_settled_with_it_and_the_next_commit_stays_under_target(
     backend: Backend, tmp_path: Path
 ) -> None:
     """Four equal stakes, q = ⅔: the third attester finalizes round 0, so the fourth finds it
-    final. It settles round 0 (its attest step settles first) and sends no vote: a vote can no
-    longer count, and a pending vote after its settlement made its round-1 commit clear it
-    (59 249 gas on anvil, over commit's 55 000). Its round-1 commit is under 55 000 now."""
+    final. It votes, then settles round 0 in the same step, which clears its vote. It used to
+    settle before voting: the vote stayed pending and its round-1 commit cleared it (59 249 gas
+    on anvil, over commit's 55 000). Its round-1 commit is under 55 000 now."""
     fed = _driver(backend, tmp_path)
     last = fed.addresses[3]
     zero = fed.play_round(0)
     assert zero.record.finalized is not None
-    final = fed.gov.round_view(0).final_result
-    assert {x.node for x in zero.record.attestations} == set(fed.addresses[:3])
-    actions = [a for rep in zero.reports[last] for a in rep.actions]
-    assert any(f"round 0 is already final with this node's result 0x{final.hex()[:12]}" in a
-               for a in actions), actions  # fmt: skip
+    assert {x.node for x in zero.record.attestations} == set(fed.addresses)
+    (vote,) = [x for x in zero.record.attestations if x.node == last]
+    assert vote.result_hash == fed.gov.round_view(0).final_result
+    (settled,) = [e for e in fed.gov.events(Settled) if e.node == last]
+    assert (vote.block_number, vote.log_index) < (settled.block_number, settled.log_index)
     view = fed.gov.node_view(last)
-    assert view.settled_round == 1 and view.last_attested_round == 0
+    assert view.settled_round == 1 and view.last_vote_round == 0  # no vote left pending
     one = fed.play_round(1)
     assert one.failures == []
     (commit,) = [e for e in fed.gov.events(Committed, 1) if e.node == last]
