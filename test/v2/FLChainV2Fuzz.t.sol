@@ -269,11 +269,13 @@ contract FLChainV2FuzzTest is V2World {
         (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(BOB);
         delta = uint128(bound(delta, 1, type(uint32).max));
         uint256 f = field % 6;
-        if (f == 0) l.cumEarned += delta;
-        else if (f == 1) l.cumPenalties += uint32(delta);
-        else if (f == 2) l.mergedRounds += uint32(delta);
-        else if (f == 3) l.lastPenaltyRound += uint32(delta);
-        else if (f == 4) l.scoreBps = int32(uint32(delta));
+        // XOR with a nonzero delta: the field always changes and never overflows (an addition
+        // overflowed a uint32 field at delta near 2**32, which the fuzzer found)
+        if (f == 0) l.cumEarned ^= delta;
+        else if (f == 1) l.cumPenalties ^= uint32(delta);
+        else if (f == 2) l.mergedRounds ^= uint32(delta);
+        else if (f == 3) l.lastPenaltyRound ^= uint32(delta);
+        else if (f == 4) l.scoreBps ^= int32(uint32(delta));
         else l.index = uint32(delta % 3 == 1 ? 0 : 2); // another member's position
         refuse(
             OUTSIDER,
