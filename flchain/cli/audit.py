@@ -21,6 +21,7 @@ from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
 from flchain.audit.report import AuditReport, RoundAudit
 from flchain.audit.source import AuditSource, open_source
+from flchain.cli.config import DataDirOption
 from flchain.config import check_local_store
 from flchain.errors import FlchainError
 from flchain.ledger import LedgerV2
@@ -79,6 +80,7 @@ def audit_command(
         Path | None,
         typer.Option("--config", help="TOML settings file (used when no --rpc/--profile/--run)."),
     ] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Verify rounds from the on-chain record alone: re-fetch, re-backtest, re-merge, compare.
 
@@ -88,7 +90,7 @@ def audit_command(
     (docs/audit.md).
 
     Without --rpc, --profile or --run the chain, contract and store come from the settings
-    (flchain.toml, FLCHAIN_*, the devnet profile), as for every other command.
+    (flchain.toml, FLCHAIN_*, the devnet profile of --data-dir), as for every other command.
     Exit 0 verified, 1 mismatch or conflict found, 2 could not verify.
     """
     out = Console(stderr=as_json)
@@ -99,7 +101,7 @@ def audit_command(
             "run": run, "from_block": from_block,
         }  # fmt: skip
         if not (rpc or profile or run):
-            where = _from_settings(config, where)
+            where = _from_settings(config, where, data_dir)
         if where["store_dir"] is not None:  # a typo must not audit an empty store as missing
             check_local_store(where["store_dir"], flag="--store")
         source = open_source(**where)
@@ -120,12 +122,14 @@ def audit_command(
     raise typer.Exit(report.exit_code)
 
 
-def _from_settings(config: Path | None, given: dict[str, Any]) -> dict[str, Any]:
+def _from_settings(
+    config: Path | None, given: dict[str, Any], data_dir: Path | None = None
+) -> dict[str, Any]:
     """`open_source`'s arguments from the settings: an RPC endpoint and contract when set (the
-    store as configured unless --ipfs/--store), else the devnet profile."""
+    store as configured unless --ipfs/--store), else the devnet profile (of `data_dir`)."""
     from flchain.cli.config import settings_from_options
 
-    loaded = settings_from_options(config)
+    loaded = settings_from_options(config, data_dir=data_dir)
     s = loaded.settings
     contract, ipfs, store = given["contract"], given["ipfs"], given["store_dir"]
     if s.rpc_url and (contract or s.contract):
@@ -140,7 +144,8 @@ def _from_settings(config: Path | None, given: dict[str, Any]) -> dict[str, Any]
         return {**given, "profile": s.profile, "ipfs_retries": s.retry_attempts}
     raise AuditError(
         "nothing to audit: pass --rpc URL with --contract ADDRESS (and --ipfs URL or --store "
-        "DIR), --profile FILE or --run DIR, or set rpc_url and contract (flchain.toml, FLCHAIN_*)"
+        "DIR), --profile FILE, --data-dir DIR of a devnet or --run DIR, or set rpc_url and "
+        "contract (flchain.toml, FLCHAIN_*)"
     )
 
 

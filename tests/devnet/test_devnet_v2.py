@@ -171,7 +171,9 @@ def test_a_v2_round_too_short_for_its_windows_is_refused(tmp_path: Path) -> None
 def test_node_run_on_a_devnet_posts_its_beacon_from_the_profile(tmp_path: Path) -> None:
     """`flchain node run --data-dir D` with no beacon option, on D's v2 devnet, posts the devnet
     beacon from D's seed file: without it every devnet seed fell back to the salts alone (the
-    grindable fallback). A seed file that is not hex is one `error:` line before any step."""
+    grindable fallback). A seed file that is not hex is one `error:` line before any step.
+    `flchain audit --data-dir D --all` then verifies the round (audit had no --data-dir, the
+    one command of the devnet walkthrough without it: "No such option")."""
     import os
     import signal
     import subprocess
@@ -208,12 +210,16 @@ def test_node_run_on_a_devnet_posts_its_beacon_from_the_profile(tmp_path: Path) 
                 env=cli_env(), stdout=log, stderr=log, start_new_session=True,
             )  # fmt: skip
             try:
-                ledger.goto(0, Phase.BEACON, 5)
-                deadline = time.monotonic() + 180
-                while not ledger.events(BeaconPosted, 0):
-                    assert daemon.poll() is None, log_path.read_text()[-3000:]
-                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                    time.sleep(1)
+                for phase, done in (
+                    (Phase.BEACON, lambda: ledger.events(BeaconPosted, 0)),
+                    (Phase.ATTEST, lambda: ledger.latest().round_plus_one == 1),
+                ):
+                    ledger.goto(0, phase, 5)
+                    deadline = time.monotonic() + 180
+                    while not done():
+                        assert daemon.poll() is None, log_path.read_text()[-3000:]
+                        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                        time.sleep(1)
             finally:
                 os.killpg(daemon.pid, signal.SIGTERM)
                 assert daemon.wait(timeout=60) == 0
@@ -222,6 +228,10 @@ def test_node_run_on_a_devnet_posts_its_beacon_from_the_profile(tmp_path: Path) 
         (posted,) = ledger.events(BeaconPosted, 0)
         node = next(w.address for w in profile.wallets if w.name == "node-1")
         assert posted.node == node
+        ledger.goto(1, Phase.COMMIT, 5)  # round 0 closed
+        audited = flchain("audit", "--data-dir", str(data), "--all")
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        assert "VERIFIED — 1 round(s): 1 verified" in audited.stdout
     finally:
         down = flchain("devnet", "down", "--data-dir", str(data))
         assert down.returncode == 0, down.stderr
