@@ -21,7 +21,7 @@ from flchain.audit.errors import AuditError
 from flchain.audit.render import print_report, report_html, report_json
 from flchain.audit.report import AuditReport, RoundAudit
 from flchain.audit.source import AuditSource, open_source
-from flchain.cli.config import DataDirOption
+from flchain.cli.config import DataDirOption, settings_from_options
 from flchain.config import check_local_store
 from flchain.errors import FlchainError
 from flchain.ledger import LedgerV2
@@ -127,8 +127,6 @@ def _from_settings(
 ) -> dict[str, Any]:
     """`open_source`'s arguments from the settings: an RPC endpoint and contract when set (the
     store as configured unless --ipfs/--store), else the devnet profile (of `data_dir`)."""
-    from flchain.cli.config import settings_from_options
-
     loaded = settings_from_options(config, data_dir=data_dir)
     s = loaded.settings
     contract, ipfs, store = given["contract"], given["ipfs"], given["store_dir"]

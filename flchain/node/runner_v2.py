@@ -353,7 +353,9 @@ class NodeRunnerV2:
             # the vote too. Settled before it, the vote would stay pending and the next commit
             # would clear it (two more cold reads: 59 249 gas, the one commit over 55 000,
             # security.md §8).
-            self.run_action("settle", report, lambda: self.ensure_settled(report))
+            # the step's view still holds unless this step sent something that changed it
+            after = None if report.sent_any else view
+            self.run_action("settle", report, lambda: self.ensure_settled(report, after))
         last_closed = round if phase in (Phase.BEACON, Phase.ATTEST) else round - 1
         for r in range(max(0, last_closed - SLASH_LOOKBACK_ROUNDS), last_closed + 1):
             self.run_action("slash", report, partial(self.ensure_slashed, r, report))

@@ -26,7 +26,6 @@ __all__ = [
     "TREE_DEPTH",
     "TREE_SIZE",
     "SettlementTree",
-    "compute_parent",
     "merkle_root",
     "verify_proof",
 ]
@@ -36,13 +35,6 @@ TREE_SIZE: Final = 1 << TREE_DEPTH  # leaf positions, hence the most registratio
 
 #: The hash of an empty position and of every empty subtree, the empty tree's root included.
 EMPTY: Final = ZERO32
-
-
-def compute_parent(left: bytes, right: bytes) -> bytes:
-    """The parent of two siblings: empty when both are, else `keccak256(left ‖ right)`."""
-    if left == EMPTY and right == EMPTY:
-        return EMPTY
-    return keccak(left + right)
 
 
 def _check_index(index: int) -> None:
@@ -62,13 +54,15 @@ class SettlementTree:
             if leaf == EMPTY:
                 raise ValueError(f"leaf {index} is the empty word, which no leaf hash is")
             level[index] = bytes(leaf)
+        # A level holds only non-empty nodes, so each parent built here has a non-empty child
+        # and is a keccak; every position a level lacks is an empty subtree, `EMPTY`.
         self._levels: list[dict[int, bytes]] = [level]
         for _ in range(TREE_DEPTH):
             parents: dict[int, bytes] = {}
             for parent in sorted({i >> 1 for i in level}):
                 left = level.get(2 * parent, EMPTY)
                 right = level.get(2 * parent + 1, EMPTY)
-                parents[parent] = compute_parent(left, right)
+                parents[parent] = keccak(left + right)
             level = parents
             self._levels.append(level)
 
