@@ -70,6 +70,7 @@ TARGETS: dict[str, int] = {
     "attest": 80_000,
     "finalize": 120_000,
     "settle": 60_000,
+    "collect": 60_000,
     "slashNoReveal": 70_000,
 }
 V1_BUDGET: dict[str, int] = {"commit": 50_000, "reveal": 65_000, "attest": 75_000}
@@ -81,6 +82,7 @@ FIRST_OF = {
     "reveal": "first of a round",
     "finalize": "first of the deployment",
     "register": "first",
+    "settle": "first of a node",  # creates the node's record word
 }
 #: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
 #: rows are its fixed part (gasUsed − 16 per payload byte).
@@ -96,10 +98,11 @@ FORGE_ROWS: dict[str, tuple[str, ...]] = {
     "finalize": ("finalize",),
     "settle": (  # the daemon's federation has no penalties: not forge's penalty rows
         "settle",
-        "settle by a third party (pays the node and a bounty)",
-        "settle (first payout of a node)",
+        "settle by a third party",
         "settle, wrong vote slashed",
     ),
+    "settle (first of a node)": ("settle (first of a node)",),
+    "collect": ("collect", "collect (first of a node)"),
     "slashNoReveal": ("slashNoReveal",),
     "openRound": ("openRound",),
 }
@@ -176,11 +179,13 @@ def collect_samples(driver: RoundDriverV2, run: Run) -> None:
             if receipt["status"] != 1:
                 name = f"{name} (reverted)"
             payload = 0
-            if name == "reveal":
+            if name in ("reveal", "settle"):
                 args = w3.codec.decode(types, data[4:])
+            if name == "reveal":
                 payload = next(len(a) for a, t in zip(args, types, strict=True) if t == "bytes")
             if name in FIRST_OF:
-                key = (name, args[0] if name == "reveal" else 0)
+                # per round, per node (the leaf's: a third party may settle it) or once
+                key = (name, args[0] if name == "reveal" else args[0][0] if name == "settle" else 0)
                 if key not in firsts:
                     firsts.add(key)
                     name = f"{name} ({FIRST_OF[name]})"

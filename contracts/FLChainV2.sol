@@ -50,12 +50,11 @@ contract FLChainV2 is IFLChainV2 {
         int32 scoreBps;
     }
 
-    /// @notice What a node is owed but was not paid, and when its bond withdraws. A settlement
-    ///         that pays in full (the usual one) neither reads nor writes this word: `unpaid` is
-    ///         nonzero only behind the core word's `unpaid` flag, and claimed = record.cumEarned −
-    ///         unpaid (both change only in settle), so the claims need no word of their own.
+    /// @notice What collect paid the node so far and when its bond withdraws. settle never
+    ///         reads or writes this word (§8: a settlement credits, collect pays), so what the
+    ///         node can collect is record.cumEarned − claimed.
     struct NodeAccount {
-        uint128 unpaid;
+        uint128 claimed;
         uint64 withdrawableAt;
     }
 
@@ -64,7 +63,6 @@ contract FLChainV2 is IFLChainV2 {
         NodeFunds funds;
         NodeRecord record;
         NodeAccount account;
-        uint128 owed;
         bytes32 voteHash; // the pending vote's result hash (stale once settled: see NodeCore)
     }
 
@@ -90,8 +88,8 @@ contract FLChainV2 is IFLChainV2 {
     /// @notice The rewards final rounds made claimable and the one pending reservation (§8),
     ///         with the round it is for (+ 1, 0 = none): finalize reads reserved(r) here rather
     ///         than in the round's storage. finalize clears `reserved` but keeps the round, so
-    ///         the word is never zero again once a round was opened: finalize and settle rewrite
-    ///         `claimable` in a non-zero word (5 000 gas) however often settlements drain it to 0.
+    ///         the word is never zero again once a round was opened: finalize and collect rewrite
+    ///         `claimable` in a non-zero word (5 000 gas) however often collects drain it to 0.
     ///         claimable ≤ the reservations made, each ≤ the pool: a uint112.
     struct Budget {
         uint112 claimable;
@@ -108,10 +106,8 @@ contract FLChainV2 is IFLChainV2 {
     uint256 private constant PPM = RulesV2Lib.PPM;
     uint256 private constant BEACON_SIGNATURE_BYTES = 96;
     uint256 private constant BEACON_KEY_BYTES = 48;
-    /// @dev Gas a reward transfer forwards: enough for a contract wallet's bookkeeping, too
-    ///      little for a recipient to make settle run out of gas (it is credited instead).
-    uint256 private constant PAYOUT_GAS = 50_000;
     bytes32 private constant VOTE_PLACEHOLDER = bytes32(uint256(1));
+    uint64 private constant NOT_EXITING = type(uint64).max; // withdrawableAt's placeholder (register)
     /// @dev `_newestSlash`'s layout (least significant first): noRevealSlashWei and
     ///      wrongVoteSlashWei capped at 2¹⁰⁰ − 1, bountyPpm (24 bits), effectiveRound (32 bits).
     uint256 private constant SLASH_AMOUNT_CAP = (1 << 100) - 1;
@@ -156,7 +152,6 @@ contract FLChainV2 is IFLChainV2 {
     Checkpoint private _totalStake;
     Holdings private _holdings;
     Budget private _budget;
-    uint128 private _owed; // rewards credited after a failed transfer, pulled with collect()
     bytes32 private _latestDigest;
     bytes32 private _latestRoot;
     bytes32 private _latestManifestDigest;
@@ -241,6 +236,8 @@ contract FLChainV2 is IFLChainV2 {
         // a placeholder (shown as 0 while no vote is pending), so that the node's first
         // attestation rewrites a word instead of creating one: 5 000 gas, not 22 100
         n.voteHash = VOTE_PLACEHOLDER;
+        // likewise the account word, so that the first collect rewrites it (nodeView shows 0)
+        n.account.withdrawableAt = NOT_EXITING;
         _holdings.bonds += _toUint128(msg.value);
         uint256 fromRound;
         (n.core, fromRound) = _restake(n, c.setStatus(Status.Active).setLeafIndex(index), 0, msg.value);
@@ -297,12 +294,18 @@ contract FLChainV2 is IFLChainV2 {
     }
 
     /// @inheritdoc IFLChainV2
+    /// @dev Pays the caller only: its settled rewards are its own, and a wallet that cannot
+    ///      take ether only blocks its own collect.
     function collect() external {
         Node storage n = _nodes[msg.sender];
-        uint128 amount = n.owed;
+        uint256 claimed = n.account.claimed;
+        // claimed ≤ cumEarned: collect is the only writer of claimed and pays at most the difference
+        uint256 due = uint256(n.record.cumEarned) - claimed;
+        uint256 claimable = _budget.claimable;
+        uint256 amount = due < claimable ? due : claimable;
         if (amount == 0) revert NothingOwed();
-        n.owed = 0;
-        _owed -= amount;
+        n.account.claimed = uint128(claimed + amount); // ≤ cumEarned, a uint128
+        _budget.claimable = uint112(claimable - amount); // ≤ claimable, a uint112
         emit Collected(msg.sender, amount);
         _send(msg.sender, amount);
     }
@@ -522,19 +525,8 @@ contract FLChainV2 is IFLChainV2 {
             n.funds.penaltiesApplied += 1;
         }
         _storeRecord(n.record, leaf);
-        // due = leaf.cumEarned − claimed, claimed = rec.cumEarned − unpaid ≤ leaf.cumEarned (LeafRegressed)
-        bool hadUnpaid = c.unpaid();
-        uint256 due = uint256(leaf.cumEarned) - rec.cumEarned + (hadUnpaid ? n.account.unpaid : 0);
-        uint128 claimable = _budget.claimable;
-        uint128 paid = due < claimable ? uint128(due) : claimable;
-        if (hadUnpaid || due != paid) {
-            n.account.unpaid = uint128(due - paid); // ≤ leaf.cumEarned, a uint128
-            c = c.setUnpaid(due != paid);
-        }
         n.core = c.setSettledRound(latestPlusOne);
-        _budget.claimable = uint112(claimable - paid); // ≤ claimable, a uint112
-        emit Settled(leaf.node, latestRound, leaf.cumEarned, leaf.cumPenalties, paid, slashed);
-        if (paid != 0) _payReward(n, leaf.node, paid);
+        emit Settled(leaf.node, latestRound, leaf.cumEarned, leaf.cumPenalties, slashed);
         _send(msg.sender, bounty);
     }
 
@@ -740,14 +732,13 @@ contract FLChainV2 is IFLChainV2 {
         v.mergedRounds = rec.mergedRounds;
         v.lastPenaltyRound = rec.lastPenaltyRound;
         v.scoreBps = rec.scoreBps;
-        v.claimed = rec.cumEarned - a.unpaid;
-        v.owed = n.owed;
+        v.claimed = a.claimed;
         v.lastAttestedRound = c.lastAttestedRound();
         if (c.votePending()) {
             v.lastVoteRound = c.lastAttestedRound();
             v.lastVoteHash = n.voteHash;
         }
-        v.withdrawableAt = a.withdrawableAt;
+        v.withdrawableAt = a.withdrawableAt == NOT_EXITING ? 0 : a.withdrawableAt;
         return v;
     }
 
@@ -823,8 +814,7 @@ contract FLChainV2 is IFLChainV2 {
             bonds: _holdings.bonds,
             pool: _holdings.pool,
             reserved: _budget.reserved,
-            claimable: _budget.claimable,
-            owed: _owed
+            claimable: _budget.claimable
         });
     }
 
@@ -1184,25 +1174,6 @@ contract FLChainV2 is IFLChainV2 {
             ok := call(gas(), to, amount, 0, 0, 0, 0)
         }
         if (!ok) revert TransferFailed();
-    }
-
-    /// @dev settle's reward to `node` (never the caller): PAYOUT_GAS forwarded and no return
-    ///      data copied, so neither a recipient that burns gas nor one that returns a huge
-    ///      buffer can make settle run out of gas; one that refuses it is credited instead (§8),
-    ///      so it can never block its own settlement (nor its penalty).
-    function _payReward(Node storage n, address node, uint256 amount) private {
-        bool ok;
-        // slither-disable-next-line assembly (a call that ignores its return data, see @dev)
-        assembly ("memory-safe") {
-            ok := call(PAYOUT_GAS, node, amount, 0, 0, 0, 0)
-        }
-        if (ok) return;
-        // The call failed, so nothing it did persists: crediting after it keeps
-        // checks-effects-interactions.
-        // slither-disable-next-line reentrancy-benign,reentrancy-events
-        n.owed += uint128(amount);
-        _owed += uint128(amount);
-        emit Credited(node, amount);
     }
 
     // ---------------------------------------------------------------- internals: casts

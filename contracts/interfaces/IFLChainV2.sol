@@ -148,8 +148,7 @@ interface IFLChainV2 {
         uint32 mergedRounds;
         uint32 lastPenaltyRound;
         int32 scoreBps;
-        uint128 claimed;
-        uint128 owed; // credited after a failed transfer, pulled with collect()
+        uint128 claimed; // paid by collect so far; cumEarned − claimed is what collect pays
         uint32 lastAttestedRound; // round + 1 of the latest attestation, 0 = never
         uint32 lastVoteRound; // round + 1 of the vote not yet settled (§11), 0 = none
         bytes32 lastVoteHash;
@@ -183,7 +182,6 @@ interface IFLChainV2 {
         uint256 pool;
         uint256 reserved;
         uint256 claimable;
-        uint256 owed;
     }
 
     // ------------------------------------------------------------------ events
@@ -212,7 +210,7 @@ interface IFLChainV2 {
     /// @param node the node
     /// @param amount wei paid
     event Withdrawn(address indexed node, uint256 amount);
-    /// @notice A node pulled the rewards credited to it after a failed transfer.
+    /// @notice A node collected settled rewards (§8: cumEarned − claimed, capped by the budget).
     /// @param node the node
     /// @param amount wei paid
     event Collected(address indexed node, uint256 amount);
@@ -283,10 +281,9 @@ interface IFLChainV2 {
     /// @param round the final round whose root was used
     /// @param cumEarned the leaf's cumulative earnings
     /// @param cumPenalties the leaf's cumulative penalties
-    /// @param paid wei paid (or credited) to the node by this settlement
     /// @param slashed wei slashed by this settlement's new penalties
     event Settled(
-        address indexed node, uint256 indexed round, uint128 cumEarned, uint32 cumPenalties, uint256 paid, uint256 slashed
+        address indexed node, uint256 indexed round, uint128 cumEarned, uint32 cumPenalties, uint256 slashed
     );
     /// @notice A fault was slashed.
     /// @param node the slashed node
@@ -298,10 +295,6 @@ interface IFLChainV2 {
     event Slashed(
         address indexed node, uint256 indexed round, Fault fault, uint256 amount, uint256 bounty, address beneficiary
     );
-    /// @notice A transfer to `node` failed; `amount` is credited for collect().
-    /// @param node the recipient
-    /// @param amount wei credited
-    event Credited(address indexed node, uint256 amount);
     /// @notice Someone added to the reward pool.
     /// @param from the sender
     /// @param amount wei added
@@ -454,7 +447,8 @@ interface IFLChainV2 {
     /// @notice A cumulative leaf field went down.
     /// @param node the node
     error LeafRegressed(address node);
-    /// @notice Nothing is owed to the caller.
+    /// @notice collect has nothing to pay the caller: no settled reward left to collect (or, with an
+    ///         inflated final leaf, the claimable budget is spent).
     error NothingOwed();
     /// @notice The caller is not the governor.
     /// @param caller the caller
@@ -493,7 +487,8 @@ interface IFLChainV2 {
     function requestExit() external;
     /// @notice Pay back the bond once §11's conditions hold.
     function withdraw() external;
-    /// @notice Pull rewards credited after a failed transfer.
+    /// @notice Pay the caller its settled rewards not collected yet (cumEarned − claimed, capped by
+    ///         the claimable budget).
     function collect() external;
     /// @notice Add `msg.value` to the reward pool.
     function fundPool() external payable;
@@ -537,7 +532,8 @@ interface IFLChainV2 {
     /// @param round the round in its attest window
     /// @param result the result's preimage
     function finalize(uint256 round, Result calldata result) external;
-    /// @notice Apply `leaf` of the latest final settlement root (anyone; pays leaf.node).
+    /// @notice Apply `leaf` of the latest final settlement root (anyone): records leaf.node's
+    ///         earnings for its collect and applies its slashes; pays no reward.
     /// @param leaf the node's cumulative leaf
     /// @param proof TREE_DEPTH sibling hashes, leaf level first
     function settle(Leaf calldata leaf, bytes32[16] calldata proof) external;

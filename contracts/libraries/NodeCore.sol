@@ -12,7 +12,6 @@ import {IFLChainV2} from "../interfaces/IFLChainV2.sol";
 ///         | 8       | staked                | stake for rounds ≥ stakeFrom is positive            |
 ///         | 9       | previousStaked        | stake for rounds < stakeFrom is positive            |
 ///         | 10      | votePending           | the vote of lastAttestedRound is not settled (§11)  |
-///         | 11      | unpaid                | the account word holds rewards not yet paid         |
 ///         | 16–31   | leafIndex             | the node's settlement-leaf index (registry order)   |
 ///         | 32–63   | stakeFrom             | the stake checkpoint's fromRound (§3)               |
 ///         | 64–95   | unrevealed            | commitments neither revealed nor slashed            |
@@ -24,7 +23,7 @@ import {IFLChainV2} from "../interfaces/IFLChainV2.sol";
 ///
 /// @dev The stake amounts live in another word; the flags answer "in the frozen set of r?"
 ///      from this word alone, which is all commit and postBeacon need. settle finds the leaf
-///      index here and reads the account word only when `unpaid` says it holds arrears. A pending vote is always
+///      index here. A pending vote is always
 ///      the one of lastAttestedRound (attesting settles the one before, whose round is decided
 ///      by then), so the machine's lastVoteRound is `votePending ? lastAttestedRound : 0`.
 type NodeCore is uint256;
@@ -40,7 +39,6 @@ library NodeCoreLibrary {
     uint256 private constant STAKED = 8;
     uint256 private constant PREVIOUS_STAKED = 9;
     uint256 private constant VOTE_PENDING = 10;
-    uint256 private constant UNPAID = 11;
     uint256 private constant LEAF_INDEX = 16;
     uint256 private constant WORD16 = 0xffff;
     uint256 private constant STAKE_FROM = 32;
@@ -67,10 +65,6 @@ library NodeCoreLibrary {
 
     function votePending(NodeCore c) internal pure returns (bool) {
         return _get(c, VOTE_PENDING, 1) != 0;
-    }
-
-    function unpaid(NodeCore c) internal pure returns (bool) {
-        return _get(c, UNPAID, 1) != 0;
     }
 
     function leafIndex(NodeCore c) internal pure returns (uint16) {
@@ -118,10 +112,6 @@ library NodeCoreLibrary {
 
     function setVotePending(NodeCore c, bool value) internal pure returns (NodeCore) {
         return _set(c, VOTE_PENDING, 1, value ? 1 : 0);
-    }
-
-    function setUnpaid(NodeCore c, bool value) internal pure returns (NodeCore) {
-        return _set(c, UNPAID, 1, value ? 1 : 0);
     }
 
     function setLeafIndex(NodeCore c, uint256 value) internal pure returns (NodeCore) {

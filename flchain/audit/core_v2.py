@@ -134,7 +134,6 @@ ACCOUNT_VARIABLES: Final = {
     "pool": ("_holdings", "pool"),
     "reserved": ("_budget", "reserved"),
     "claimable": ("_budget", "claimable"),
-    "owed": ("_owed", None),
 }
 
 

@@ -77,7 +77,6 @@ from flchain.errors import FlchainError
 from flchain.ledger.events import ChainEvent
 from flchain.ledger.events_v2 import (
     Attested,
-    Credited,
     ForwardVoted,
     Genesis,
     RulesScheduled,
@@ -365,17 +364,12 @@ def replay_calls(calls: Sequence[ChainCall], chain_id: int, contract: str) -> Ma
         if steps is None:
             return out
         pending = [chain_doc(e) for e in call.events]  # the chain's logs not yet matched
-        credited = {e.node for e in call.events if isinstance(e, Credited)}
-        state.rejecting |= credited  # a Credited log: that recipient refused ether (§8)
-        try:
-            for step in steps:
-                round = get_call_round(step.function, step.args, call.timestamp, deployment)
-                failure = _replay_step(state, step, pending)
-                if failure is not None:
-                    out.stop(round, failure[0], unverifiable=failure[1])
-                    return out
-        finally:
-            state.rejecting -= credited
+        for step in steps:
+            round = get_call_round(step.function, step.args, call.timestamp, deployment)
+            failure = _replay_step(state, step, pending)
+            if failure is not None:
+                out.stop(round, failure[0], unverifiable=failure[1])
+                return out
         if pending:
             out.stop(
                 call_round(call, deployment), f"tx {call.tx_hash[:10]}… (block "

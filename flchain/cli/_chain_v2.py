@@ -247,8 +247,7 @@ def node_doc(ledger: LedgerV2, index: int, current: int) -> dict[str, Any]:
         "stake_this_round_wei": v.stake_this_round,
         "stake_next_round_wei": v.stake_next_round,
         "eligible_this_round": ledger.is_eligible(address, current),
-        "claimable_wei": v.cum_earned - v.claimed,
-        "owed_wei": v.owed,
+        "uncollected_wei": v.cum_earned - v.claimed,
         "claimed_wei": v.claimed,
         "settled_through_round": _round_or_none(v.settled_round),
         "last_participated_round": _round_or_none(v.last_participated_round),
@@ -371,7 +370,6 @@ def overview_doc(ledger: LedgerV2, round: int | None) -> dict[str, Any]:
             "pool_wei": accounts.pool,
             "reserved_wei": accounts.reserved,
             "claimable_wei": accounts.claimable,
-            "owed_wei": accounts.owed,
         },
         "latest_final": {
             "round": _round_or_none(latest.round_plus_one),
@@ -409,7 +407,7 @@ def print_overview(doc: Mapping[str, Any]) -> None:
         f"genesis    {d['genesis']['cid']} {d['genesis']['digest']}",
         f"pause      {paused}",
         f"accounts   bonds {acc['bonds_wei']}, pool {acc['pool_wei']}, reserved "
-        f"{acc['reserved_wei']}, claimable {acc['claimable_wei']}, owed {acc['owed_wei']} (wei)",
+        f"{acc['reserved_wei']}, claimable {acc['claimable_wei']} (wei)",
     ]
     if d["genesis_source"]:
         s = d["genesis_source"]
@@ -479,8 +477,8 @@ def node_lines(items: list[dict[str, Any]]) -> list[str]:
             extra = f"  withdrawable {n['withdrawable_at']['utc']}"
         lines.append(
             f"  #{n['index']:<3} {n['node']}  {n['status']:<9} bond {n['bond_wei']} wei  stake "
-            f"{n['stake_this_round_wei']} (next {n['stake_next_round_wei']})  claimable "
-            f"{n['claimable_wei']}  settled through {settled}  penalties {n['penalties']}{extra}"
+            f"{n['stake_this_round_wei']} (next {n['stake_next_round_wei']})  uncollected "
+            f"{n['uncollected_wei']}  settled through {settled}  penalties {n['penalties']}{extra}"
         )
     return lines or ["  (none)"]
 

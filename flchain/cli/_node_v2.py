@@ -1,5 +1,5 @@
 """The protocol v2 wallet actions of `flchain node …`: register with a bond, add to it, exit,
-withdraw, collect a credited reward, settle a leaf.
+withdraw, collect settled rewards, settle a leaf.
 
 Each action calls `flchain.ledger.v2.LedgerV2` directly. Before anything is unlocked it runs
 the exact call as an eth_call from the wallet's address (`_common.precheck`), so whatever the
@@ -145,9 +145,9 @@ def settle(
     done = next(e for e in tx.events if isinstance(e, Settled))
     slashed = sum(e.amount for e in tx.events if isinstance(e, Slashed))
     typer.echo(
-        f"settled {node} through round {done.round}: earned {done.cum_earned} wei in all, paid "
-        f"{done.paid} wei now, penalties {done.cum_penalties}, slashed {slashed} wei (tx "
-        f"{tx.tx_hash})"
+        f"settled {node} through round {done.round}: earned {done.cum_earned} wei in all "
+        f"(`flchain node collect` pays it), penalties {done.cum_penalties}, slashed {slashed} "
+        f"wei (tx {tx.tx_hash})"
     )
 
 

@@ -56,7 +56,7 @@ _HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "UnrevealedCommitment": lambda a: (
         "a commitment was never revealed: it must be slashed (slashNoReveal) before a withdrawal"
     ),
-    "NothingOwed": lambda a: "nothing was credited to this wallet",
+    "NothingOwed": lambda a: "nothing to collect: no settled reward is left unpaid (settle first?)",
     "PauseNotAllowed": lambda a: (
         "a pause lasts 1 s to 7 days"
         if not a["earliest"]

@@ -387,7 +387,8 @@ def add_bond(
 @app.command("collect")
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def collect(**flags: Any) -> None:
-    """Pull rewards the contract credited to the wallet after a failed transfer (v2)."""
+    """Collect the wallet's settled rewards: cumEarned − claimed, paid to the wallet (v2).
+    The daemon collects on its own every `collect_every_rounds` rounds."""
     loaded, info, ledger = _v2_wallet("collect", **flags)
     node_v2.collect(ledger, loaded, info)
 

@@ -39,7 +39,6 @@ __all__ = [
     "BondAdded",
     "Collected",
     "Committed",
-    "Credited",
     "ExitRequested",
     "Finalized",
     "ForwardAccepted",
@@ -232,7 +231,6 @@ class Settled(ChainEvent):
     round: int
     cum_earned: int
     cum_penalties: int
-    paid: int
     slashed: int
 
 
@@ -244,12 +242,6 @@ class Slashed(ChainEvent):
     amount: int
     bounty: int
     beneficiary: ChecksummedAddress
-
-
-class Credited(ChainEvent):
-    name: ClassVar[str] = "Credited"
-    node: ChecksummedAddress
-    amount: int
 
 
 class PoolFunded(ChainEvent):
@@ -312,7 +304,6 @@ EVENT_TYPES_V2: Final[dict[str, type[ChainEvent]]] = {
         Finalized,
         Settled,
         Slashed,
-        Credited,
         PoolFunded,
         RulesScheduled,
         RulesCancelled,

@@ -72,7 +72,7 @@ def node_status_v2(ledger: LedgerV2, address: str, round: int) -> dict[str, Any]
         "settled_round": view.settled_round - 1,  # -1: never settled
         "earned_wei": view.cum_earned,
         "claimed_wei": view.claimed,
-        "owed_wei": view.owed,
+        "uncollected_wei": view.cum_earned - view.claimed,
         "penalties": view.cum_penalties,
         "penalties_slashed": view.penalties_applied,
         "withdrawable_at": view.withdrawable_at or None,

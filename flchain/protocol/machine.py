@@ -48,9 +48,6 @@ MAX_PAYLOAD_BYTES: Final = 16_384
 MAX_PAUSE: Final = 7 * 86_400
 PAUSE_COOLDOWN: Final = 7 * 86_400
 MAX_NODES: Final = TREE_SIZE
-# Gas a reward transfer forwards (the contract's only: the machine models whether the recipient
-# accepts, `State.rejecting`), so a recipient that burns gas cannot make `settle` run out.
-PAYOUT_GAS: Final = 50_000
 ZERO_ADDRESS: Final = "0x" + "00" * 20
 # The smallest commitment the contract stores: below it, its (round, node) word means empty (0),
 # revealed with an outcome or slashed — a keccak output falls there with probability 2⁻²⁴⁰.
@@ -384,7 +381,6 @@ class NodeView(_AbiStruct):
     last_penalty_round: int
     score_bps: int
     claimed: int
-    owed: int
     last_attested_round: int
     last_vote_round: int
     last_vote_hash: bytes
@@ -424,11 +420,10 @@ class Accounts(_AbiStruct):
     pool: int
     reserved: int
     claimable: int
-    owed: int
 
     @property
     def total(self) -> int:
-        return self.bonds + self.pool + self.reserved + self.claimable + self.owed
+        return self.bonds + self.pool + self.reserved + self.claimable
 
 
 # ---------------------------------------------------------------- transactions, errors, events
@@ -563,9 +558,8 @@ EVENTS: Final[Mapping[str, tuple[str, ...]]] = {
         "roundEarned",
     ),
     "Finalized": ("round", "resultHash", "tally", "totalStake"),
-    "Settled": ("node", "round", "cumEarned", "cumPenalties", "paid", "slashed"),
+    "Settled": ("node", "round", "cumEarned", "cumPenalties", "slashed"),
     "Slashed": ("node", "round", "fault", "amount", "bounty", "beneficiary"),
-    "Credited": ("node", "amount"),
     "PoolFunded": ("from", "amount"),
     "RulesScheduled": ("effectiveRound", "version", "rules"),
     "RulesCancelled": ("version",),
@@ -605,12 +599,11 @@ def _event(name: str, *values: Any) -> Event:
 
 @dataclass(frozen=True)
 class Transfer:
-    """A native transfer out of the contract (or a credit in its place, `credited`)."""
+    """A native transfer out of the contract."""
 
     to: str
     amount: int
-    kind: str  # "withdraw", "reward", "bounty", "collect"
-    credited: bool = False
+    kind: str  # "withdraw", "bounty", "collect"
 
 
 # ---------------------------------------------------------------- state
@@ -655,7 +648,6 @@ class NodeState:
     last_penalty_round: int = 0
     score_bps: int = 0
     claimed: int = 0
-    owed: int = 0
     last_attested_round: int = 0
     last_vote_round: int = 0  # round + 1 of the vote not yet settled, 0 = none
     last_vote_hash: bytes = dg.ZERO32
@@ -712,7 +704,6 @@ class State:
     pool: int = 0
     reserved: int = 0
     claimable: int = 0
-    owed: int = 0
     balance: int = 0
     transfers: list[Transfer] = field(default_factory=list)
     rejecting: set[str] = field(default_factory=set)
@@ -1138,18 +1129,24 @@ def process_withdraw(state: State, tx: Tx) -> list[Event]:
     return events
 
 
+def get_collectable(state: State, address: str) -> int:
+    """What collect would pay `address` now: min(cumEarned − claimed, claimable) (§8)."""
+    node = state.nodes.get(address)
+    return 0 if node is None else min(node.cum_earned - node.claimed, state.claimable)
+
+
 def process_collect(state: State, tx: Tx) -> list[Event]:
-    """`collect()`. Checks: `NothingOwed()`; `TransferFailed()` if the sender refuses ether.
-    Effects: the credit paid. Events: Collected(node, amount)."""
+    """`collect()`, pays the sender only. Checks: `NothingOwed()` when `get_collectable` is 0;
+    `TransferFailed()` if the sender refuses ether. Effects: claimed += amount, claimable −=
+    amount. Events: Collected(node, amount)."""
     _non_payable(tx)
-    node = state.nodes.get(tx.sender)
-    amount = node.owed if node is not None else 0
+    amount = get_collectable(state, tx.sender)
     if amount == 0:
         raise ProtocolError("NothingOwed")
     _require_accepts(state, tx.sender, amount)
-    assert node is not None
-    node.owed = 0
-    state.owed -= amount
+    node = state.nodes[tx.sender]
+    node.claimed += amount
+    state.claimable -= amount
     events = [_event("Collected", tx.sender, amount)]
     _pay(state, tx.sender, amount, "collect")
     return events
@@ -1431,9 +1428,9 @@ def process_settle(state: State, tx: Tx, leaf: Leaf, proof: Sequence[bytes]) -> 
     pending vote settled; at most one new penalty slashed, and only if the node's latest
     Accepted reveal is in a round the root covers and no earlier applied root did
     (settledRound < lastAcceptedRound ≤ latest round + 1); the record stored; settledRound =
-    latest round + 1; min(cumEarned − claimed, claimable) paid to leaf.node (credited if the
-    transfer fails); bounties paid to the sender. Events: [Slashed(WrongVote)],
-    [Slashed(Penalty)], Settled(...), [Credited]."""
+    latest round + 1; bounties paid to the sender. No reward is paid: leaf.node collects what
+    it earned with `collect` (§8). Events: [Slashed(WrongVote)], [Slashed(Penalty)],
+    Settled(...)."""
     _non_payable(tx)
     latest = state.latest.round_plus_one
     node = state.nodes.get(leaf.node)
@@ -1479,22 +1476,9 @@ def process_settle(state: State, tx: Tx, leaf: Leaf, proof: Sequence[bytes]) -> 
     node.last_penalty_round = leaf.last_penalty_round
     node.score_bps = leaf.score_bps
     node.settled_round = latest
-    paid = min(leaf.cum_earned - node.claimed, state.claimable)
-    node.claimed += paid
-    state.claimable -= paid
     events.append(
-        _event(
-            "Settled", leaf.node, latest_round, leaf.cum_earned, leaf.cum_penalties, paid, slashed
-        )
+        _event("Settled", leaf.node, latest_round, leaf.cum_earned, leaf.cum_penalties, slashed)
     )
-    if paid and leaf.node in state.rejecting:
-        # A reverting recipient can never block its own settlement (and its penalty).
-        node.owed += paid
-        state.owed += paid
-        state.transfers.append(Transfer(leaf.node, paid, "reward", credited=True))
-        events.append(_event("Credited", leaf.node, paid))
-    else:
-        _pay(state, leaf.node, paid, "reward")
     _pay(state, tx.sender, bounty, "bounty")
     return events
 
@@ -1721,7 +1705,6 @@ def get_node_view(state: State, address: str, ts: int) -> NodeView:
         n.last_penalty_round,
         n.score_bps,
         n.claimed,
-        n.owed,
         n.last_attested_round,
         n.last_vote_round,
         n.last_vote_hash,
@@ -1772,7 +1755,7 @@ def get_is_seen(state: State, digest: bytes) -> bool:
 
 
 def get_accounts(state: State) -> Accounts:
-    return Accounts(state.bonds, state.pool, state.reserved, state.claimable, state.owed)
+    return Accounts(state.bonds, state.pool, state.reserved, state.claimable)
 
 
 def get_is_eligible(state: State, node: str, round: int) -> bool:

@@ -61,7 +61,6 @@ from flchain.ledger.events_v2 import (
     BondAdded,
     Committed,
     Registered,
-    Settled,
     Slashed,
     Withdrawn,
 )
@@ -407,6 +406,10 @@ def _close(fed: _Federation, days: int) -> None:
     def settle(runner: NodeRunnerV2) -> StepReportV2:
         report = StepReportV2(days, Phase.COMMIT)
         runner.run_action("settle", report, lambda: runner.ensure_settled(report))
+        # the run's end: every node collects what it earned, whatever its schedule
+        runner.run_action(
+            "collect", report, lambda: runner.ensure_collected(days, report, force=True)
+        )
         return report
 
     _step_runners(fed, days, Phase.COMMIT, None, settle)
@@ -421,8 +424,8 @@ def _close(fed: _Federation, days: int) -> None:
 
 
 def read_balances(gov: LedgerV2, roles: Sequence[NodeRole]) -> list[NodeBalance]:
-    """Each role's bond, top-ups, rewards, slashes and withdrawal, from the chain's events and
-    its node record."""
+    """Each role's bond, top-ups, slashes and withdrawal, from the chain's events, and its
+    rewards from its settled node record (cumEarned: what it can collect or collected)."""
     by = {r.address.lower(): r for r in roles}
     totals: dict[str, Counter[str]] = {a: Counter() for a in by}
     for e in gov.events(Registered):
@@ -430,7 +433,6 @@ def read_balances(gov: LedgerV2, roles: Sequence[NodeRole]) -> list[NodeBalance]
             totals[e.node.lower()]["start"] += e.bond
     moves: tuple[tuple[type[ChainEvent], str, str], ...] = (
         (BondAdded, "added", "amount"),
-        (Settled, "earned", "paid"),
         (Slashed, "slashed", "amount"),
         (Withdrawn, "withdrawn", "amount"),
     )
@@ -439,15 +441,16 @@ def read_balances(gov: LedgerV2, roles: Sequence[NodeRole]) -> list[NodeBalance]
             node = str(event.abi_args()["node"]).lower()
             if node in totals:
                 totals[node][column] += int(getattr(event, amount))
+    views = {a: gov.node_view(r.address) for a, r in by.items()}
     return [
         NodeBalance(
             name=r.name,
             address=r.address,
             behaviour=r.behaviour,
             bond_start=totals[a]["start"],
-            bond_end=gov.node_view(r.address).bond,
+            bond_end=views[a].bond,
             added=totals[a]["added"],
-            earned=totals[a]["earned"],
+            earned=views[a].cum_earned,
             slashed=totals[a]["slashed"],
             withdrawn=totals[a]["withdrawn"],
         )

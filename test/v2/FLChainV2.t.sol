@@ -617,6 +617,10 @@ contract FLChainV2Test is V2World {
         }
         goTo(4, IFLChainV2.Phase.Commit);
         settleLagging();
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(members[i]);
+            chain.collect();
+        }
         uint256 claimed = 0;
         for (uint256 i = 0; i < 3; ++i) {
             claimed += chain.nodeView(members[i]).claimed;

@@ -27,7 +27,7 @@ contract FLChainV2ForcedEtherTest is V2World {
     }
 
     function _sum(IFLChainV2.Accounts memory a) internal pure returns (uint256) {
-        return a.bonds + a.pool + a.reserved + a.claimable + a.owed;
+        return a.bonds + a.pool + a.reserved + a.claimable;
     }
 
     function testFuzz_forced_ether_is_counted_by_no_account_and_every_bond_still_withdraws(uint96 forced) public {

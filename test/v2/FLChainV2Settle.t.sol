@@ -14,7 +14,8 @@ import {V2World} from "./utils/V2World.sol";
 ///         differs from), within the bond; withdrawal only once settled and after the exit
 ///         delay; reward recipients and bounty hunters that refuse ether.
 contract FLChainV2SettleTest is V2World {
-    uint256 private constant NODES_SLOT = 13; // FLChainV2._nodes (forge inspect … storageLayout)
+    uint256 private constant NODES_SLOT = 12; // FLChainV2._nodes (forge inspect … storageLayout)
+    uint256 private constant BUDGET_SLOT = 7; // FLChainV2._budget
     uint256 private constant ACCOUNT_OFFSET = 3; // Node.account: claimed, withdrawableAt, …
     uint256 private constant SHARE = uint256(1 ether) / 3;
     uint256 private constant NO_REVEAL = 0.05 ether;
@@ -31,23 +32,33 @@ contract FLChainV2SettleTest is V2World {
 
     // ------------------------------------------------------------ settle
 
-    function test_settle_pays_the_leaf_node_never_the_sender() public {
+    function test_settle_credits_the_leaf_node_and_collect_pays_it_never_the_sender() public {
         honestRound(0, none());
         uint256 outsider = OUTSIDER.balance;
         uint256 alice = ALICE.balance;
         (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(ALICE);
         vm.expectEmit(true, true, true, true, address(chain));
-        emit IFLChainV2.Settled(ALICE, 0, uint128(SHARE), 0, SHARE, 0);
+        emit IFLChainV2.Settled(ALICE, 0, uint128(SHARE), 0, 0);
         vm.prank(OUTSIDER);
         chain.settle(l, proof);
-        vm.assertEq(ALICE.balance, alice + SHARE, "paid to leaf.node");
+        vm.assertEq(ALICE.balance, alice, "settle pays no reward");
         vm.assertEq(OUTSIDER.balance, outsider, "nothing to the sender");
         IFLChainV2.NodeView memory v = chain.nodeView(ALICE);
-        vm.assertEq(v.claimed, SHARE, "claimed");
+        vm.assertEq(v.claimed, 0, "nothing claimed yet");
         vm.assertEq(v.settledRound, 1, "settledRound");
         vm.assertEq(v.cumEarned, SHARE, "the record");
         vm.assertEq(v.mergedRounds, 1, "mergedRounds");
+        vm.assertEq(chain.accounts().claimable, 3 * SHARE, "claimable until collected");
+        // a third party's collect pays the third party's own rewards (none), not ALICE's
+        refuse(OUTSIDER, abi.encodeCall(IFLChainV2.collect, ()), abi.encodeWithSelector(IFLChainV2.NothingOwed.selector));
+        vm.expectEmit(true, true, true, true, address(chain));
+        emit IFLChainV2.Collected(ALICE, SHARE);
+        vm.prank(ALICE);
+        chain.collect();
+        vm.assertEq(ALICE.balance, alice + SHARE, "paid to the node");
+        vm.assertEq(chain.nodeView(ALICE).claimed, SHARE, "claimed");
         vm.assertEq(chain.accounts().claimable, 2 * SHARE, "claimable");
+        refuse(ALICE, abi.encodeCall(IFLChainV2.collect, ()), abi.encodeWithSelector(IFLChainV2.NothingOwed.selector));
     }
 
     function test_settle_refusals() public {
@@ -130,6 +141,13 @@ contract FLChainV2SettleTest is V2World {
         vm.assertEq(chain.nodeView(BOB).settledRound, 2, "BOB settled round 1");
     }
 
+    function _collect(address node) internal returns (uint256 paid) {
+        uint256 before = node.balance;
+        vm.prank(node);
+        chain.collect();
+        return node.balance - before;
+    }
+
     function test_claims_are_capped_by_what_final_rounds_made_claimable() public {
         goTo(0, IFLChainV2.Phase.Commit);
         chain.openRound(0);
@@ -147,13 +165,16 @@ contract FLChainV2SettleTest is V2World {
         finalizeWith(0, leaves, r);
         settle(ALICE, ALICE);
         settle(BOB, BOB);
-        vm.assertEq(chain.nodeView(ALICE).claimed, 0.6 ether, "ALICE paid in full");
-        vm.assertEq(chain.nodeView(BOB).claimed, 0.4 ether, "BOB capped by what is claimable");
+        vm.assertEq(_collect(ALICE), 0.6 ether, "ALICE paid in full");
+        vm.assertEq(_collect(BOB), 0.4 ether, "BOB capped by what is claimable");
+        vm.assertEq(chain.nodeView(BOB).claimed, 0.4 ether, "claimed what was paid");
         vm.assertEq(chain.accounts().claimable, 0, "nothing more than the round made claimable");
-        // what the cap withheld is paid by a later settlement, out of a later round's budget
+        refuse(BOB, abi.encodeCall(IFLChainV2.collect, ()), abi.encodeWithSelector(IFLChainV2.NothingOwed.selector));
+        // what the cap withheld is paid by a later collect, out of a later round's budget
         honestRound(1, none());
         settle(BOB, BOB);
-        vm.assertEq(chain.nodeView(BOB).claimed, 0.6 ether + SHARE, "BOB's arrears and round 1");
+        vm.assertEq(_collect(BOB), 0.2 ether + SHARE, "BOB's arrears and round 1");
+        vm.assertEq(chain.nodeView(BOB).claimed, 0.6 ether + SHARE, "claimed all it earned");
     }
 
     function _nodeSlot(address node, uint256 offset) internal pure returns (bytes32) {
@@ -167,79 +188,43 @@ contract FLChainV2SettleTest is V2World {
         return false;
     }
 
-    function test_a_settlement_that_pays_in_full_neither_reads_nor_writes_the_account_word() public {
+    function test_settle_neither_reads_nor_writes_the_account_word_nor_the_budget() public {
         honestRound(0, none());
         (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(ALICE);
+        bytes32 budget = vm.load(address(chain), bytes32(BUDGET_SLOT));
+        bytes32 account = _nodeSlot(ALICE, ACCOUNT_OFFSET);
+        bytes32 accountWord = vm.load(address(chain), account);
+        vm.assertEq(uint256(accountWord) >> 128, type(uint64).max, "register left the placeholder");
         vm.record();
         vm.prank(ALICE);
         chain.settle(l, proof);
         (bytes32[] memory reads, bytes32[] memory writes) = vm.accesses(address(chain));
-        bytes32 account = _nodeSlot(ALICE, ACCOUNT_OFFSET);
         vm.assertFalse(_touched(reads, account) || _touched(writes, account), "the account word untouched");
-        vm.assertEq(vm.load(address(chain), account), bytes32(0), "still empty");
-        vm.assertEq(chain.nodeView(ALICE).claimed, SHARE, "claimed = cumEarned, nothing unpaid");
+        vm.assertFalse(_touched(reads, bytes32(BUDGET_SLOT)), "the budget untouched");
+        vm.assertEq(vm.load(address(chain), bytes32(BUDGET_SLOT)), budget, "the budget as it was");
+        vm.assertEq(vm.load(address(chain), account), accountWord, "as it was");
     }
 
-    function test_arrears_are_kept_in_the_account_word_until_paid_and_then_cleared() public {
-        goTo(0, IFLChainV2.Phase.Commit);
-        chain.openRound(0);
-        Update[] memory updates = commitAll(0, members);
-        goTo(0, IFLChainV2.Phase.Reveal);
-        revealAll(members, updates);
-        goTo(0, IFLChainV2.Phase.Attest);
-        (IFLChainV2.Leaf[] memory leaves,) = tableFor(0, none());
-        leaves[0].cumEarned = 0.9 ether;
-        leaves[1].cumEarned = 0.1 ether;
-        leaves[2].cumEarned = 0;
-        IFLChainV2.Result memory r = resultFor(0, leaves, 1 ether);
-        attestAll(0, members, r);
-        finalizeWith(0, leaves, r);
+    function test_claimed_is_kept_beside_withdrawable_at_and_an_exited_node_still_collects() public {
+        honestRound(0, none());
         settle(BOB, BOB);
-        settle(ALICE, ALICE); // 0.9 due, 0.9 claimable: paid in full
-        honestRound(1, none());
-        settleLagging();
-        uint256 unpaidFlag = 1 << 11; // NodeCore.unpaid
-        bytes32 core = _nodeSlot(BOB, 0);
+        vm.assertEq(_collect(BOB), SHARE, "round 0");
         bytes32 account = _nodeSlot(BOB, ACCOUNT_OFFSET);
-        // round 2's table promises BOB more than is claimable: the rest stays unpaid
-        goTo(2, IFLChainV2.Phase.Commit);
-        chain.openRound(2);
-        updates = commitAll(2, members);
-        goTo(2, IFLChainV2.Phase.Reveal);
-        revealAll(members, updates);
-        goTo(2, IFLChainV2.Phase.Attest);
-        (leaves,) = tableFor(2, none());
-        leaves[0].cumEarned = table[0].cumEarned; // ALICE: nothing new
-        leaves[1].cumEarned = table[1].cumEarned + 1.5 ether; // BOB: more than claimable
-        leaves[2].cumEarned = table[2].cumEarned;
-        r = resultFor(2, leaves, 1 ether);
-        attestAll(2, members, r);
-        finalizeWith(2, leaves, r);
-        uint128 bobClaimed = chain.nodeView(BOB).claimed;
-        uint256 bobBalance = BOB.balance;
-        uint256 available = chain.accounts().claimable;
-        uint256 due = leaves[1].cumEarned - bobClaimed;
-        vm.assertLt(available, due, "BOB is owed more than is claimable");
-        settle(BOB, BOB);
-        vm.assertEq(BOB.balance - bobBalance, available, "paid what is claimable");
-        vm.assertEq(uint256(vm.load(address(chain), account)), due - available, "the rest unpaid, in the account");
-        vm.assertEq(uint256(vm.load(address(chain), core)) & unpaidFlag, unpaidFlag, "behind the core flag");
-        vm.assertEq(chain.nodeView(BOB).claimed, bobClaimed + available, "claimed = cumEarned - unpaid");
-        // an exit request keeps the arrears beside withdrawableAt
+        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), SHARE, "claimed, in the account word");
+        honestRound(1, none());
+        settle(BOB, BOB); // round 1's share recorded, not collected
+        uint256 earned = chain.nodeView(BOB).cumEarned - SHARE;
+        vm.assertTrue(earned > 0, "round 1 paid BOB");
         vm.prank(BOB);
         chain.requestExit();
         uint64 withdrawableAt = chain.nodeView(BOB).withdrawableAt;
-        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), due - available, "kept");
-        // a later budget pays the arrears in full, and the flag and the word's unpaid clear
-        honestRound(3, none());
-        bobBalance = BOB.balance;
-        uint256 earned = table[1].cumEarned - leaves[1].cumEarned;
-        settle(BOB, BOB);
-        vm.assertEq(BOB.balance - bobBalance, due - available + earned, "the arrears and round 3's share");
-        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), 0, "nothing unpaid");
-        vm.assertEq(uint256(vm.load(address(chain), core)) & unpaidFlag, 0, "the flag cleared");
+        vm.assertEq(uint256(uint128(uint256(vm.load(address(chain), account)))), SHARE, "claimed kept");
+        vm.warp(withdrawableAt);
+        vm.prank(BOB);
+        chain.withdraw();
+        vm.assertEq(_collect(BOB), earned, "a withdrawn node collects what it earned");
         vm.assertEq(chain.nodeView(BOB).withdrawableAt, withdrawableAt, "withdrawableAt kept");
-        vm.assertEq(chain.nodeView(BOB).claimed, table[1].cumEarned, "claimed all it earned");
+        vm.assertEq(chain.nodeView(BOB).claimed, SHARE + earned, "claimed all it earned");
     }
 
     function test_a_leaf_with_a_dirty_word_fails_its_proof() public {
@@ -262,20 +247,16 @@ contract FLChainV2SettleTest is V2World {
 
     // ------------------------------------------------------------ a reverting reward recipient
 
-    function test_a_reward_recipient_that_refuses_ether_is_credited() public {
+    function test_a_wallet_that_refuses_ether_is_settled_and_collects_once_it_accepts() public {
         V2Wallet w = refusingWallet();
         join(address(w), MIN_BOND);
         honestRound(0, none());
         uint256 share = uint256(1 ether) / 4;
         (IFLChainV2.Leaf memory l, bytes32[16] memory proof) = leafOf(address(w));
         vm.expectEmit(true, true, true, true, address(chain));
-        emit IFLChainV2.Settled(address(w), 0, uint128(share), 0, share, 0);
-        vm.expectEmit(true, true, true, true, address(chain));
-        emit IFLChainV2.Credited(address(w), share);
+        emit IFLChainV2.Settled(address(w), 0, uint128(share), 0, 0);
         vm.prank(OUTSIDER);
-        chain.settle(l, proof); // the refusal does not block the settlement
-        vm.assertEq(chain.nodeView(address(w)).owed, share, "owed");
-        vm.assertEq(chain.accounts().owed, share, "accounts.owed");
+        chain.settle(l, proof); // no transfer: the refusal cannot block the settlement
         vm.assertEq(chain.nodeView(address(w)).settledRound, 1, "settled");
         refuse(
             address(w),
@@ -288,7 +269,7 @@ contract FLChainV2SettleTest is V2World {
         vm.prank(address(w));
         chain.collect();
         vm.assertEq(address(w).balance, share, "collected");
-        vm.assertEq(chain.accounts().owed, 0, "nothing owed");
+        vm.assertEq(chain.nodeView(address(w)).claimed, share, "claimed");
     }
 
     // ------------------------------------------------------------ slashNoReveal
@@ -370,7 +351,7 @@ contract FLChainV2SettleTest is V2World {
         vm.expectEmit(true, true, true, true, address(chain));
         emit IFLChainV2.Slashed(BOB, 0, IFLChainV2.Fault.Penalty, PENALTY, _bounty(PENALTY), OUTSIDER);
         vm.expectEmit(true, true, true, true, address(chain));
-        emit IFLChainV2.Settled(BOB, 0, 0, 1, 0, PENALTY);
+        emit IFLChainV2.Settled(BOB, 0, 0, 1, PENALTY);
         vm.prank(OUTSIDER);
         chain.settle(l, proof);
         vm.assertEq(OUTSIDER.balance, _bounty(PENALTY), "bounty");
@@ -456,7 +437,7 @@ contract FLChainV2SettleTest is V2World {
         chain.settle(l, proof);
         vm.assertEq(chain.nodeView(CAROL).bond, MIN_BOND - WRONG_VOTE, "slashed");
         vm.assertEq(chain.nodeView(CAROL).lastVoteRound, 0, "the vote is cleared");
-        vm.assertEq(chain.nodeView(CAROL).claimed, SHARE, "and paid for its update");
+        vm.assertEq(chain.nodeView(CAROL).cumEarned, SHARE, "and credited for its update");
         settle(ALICE, OUTSIDER);
         vm.assertEq(chain.nodeView(ALICE).bond, MIN_BOND, "the right vote costs nothing");
         vm.assertEq(chain.nodeView(ALICE).lastVoteRound, 0, "cleared too");
@@ -509,7 +490,10 @@ contract FLChainV2SettleTest is V2World {
         settle(ALICE, OUTSIDER);
         vm.prank(ALICE);
         chain.withdraw();
-        vm.assertEq(ALICE.balance, MIN_BOND + SHARE, "bond and reward");
+        vm.assertEq(ALICE.balance, MIN_BOND, "the bond");
+        vm.prank(ALICE);
+        chain.collect();
+        vm.assertEq(ALICE.balance, MIN_BOND + SHARE, "and the reward, collected after withdrawing");
     }
 
     function test_withdraw_refused_with_an_unrevealed_commitment() public {

@@ -456,15 +456,24 @@ def test_settle_from_the_manifest_in_the_store(op: Operator, tmp_path: Path) -> 
     balance = op.backend.w3.eth.get_balance(nodes[0])
     out = op.run("node", "settle", "--wallet", "node-1")
     earned = merged.settlement.earned.get(nodes[0], 0)
-    assert earned > 0 and f"settled {nodes[0]} through round 0" in out and f"paid {earned}" in out
+    assert earned > 0 and f"settled {nodes[0]} through round 0" in out
+    assert f"earned {earned} wei in all (`flchain node collect` pays it)" in out
+    assert op.backend.w3.eth.get_balance(nodes[0]) < balance  # settle paid the gas, no reward
+    out = op.run("node", "collect", "--wallet", "node-1")
+    assert out.startswith(f"collected {earned} wei to {nodes[0]}")
     assert op.backend.w3.eth.get_balance(nodes[0]) > balance
-    # anyone may apply another node's leaf; it pays that node
+    assert "NothingOwed()" in op.refused("node", "collect", "--wallet", "node-1")
+    # anyone may apply another node's leaf; that node collects it
     out = op.run("node", "settle", "--node", nodes[1], "--wallet", "node-3")
     assert f"settled {nodes[1]} through round 0" in out
     assert "is settled through round 0" in op.refused("node", "settle", "--wallet", "node-1")
     views = json.loads(op.run("chain", "nodes", "--json"))
     assert [v["settled_through_round"] for v in views] == [0, 0, None]
-    assert views[0]["claimed_wei"] == earned
+    assert (views[0]["claimed_wei"], views[0]["uncollected_wei"]) == (earned, 0)
+    assert (views[1]["claimed_wei"], views[1]["uncollected_wei"]) == (
+        0,
+        merged.settlement.earned.get(nodes[1], 0),
+    )
     settled = gov.events(Settled)
     assert [e.node for e in settled] == nodes[:2]
 

@@ -97,7 +97,7 @@ def chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
 def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
     """Every entry point, in the situations that matter, on purpose: a full round with a
     penalty, a wrong vote and a withheld reveal; settlement by the node and by a third party
-    (bounty), a reward credited to a wallet that refuses ether and collected later; exits,
+    (bounty), a wallet that refuses ether settled and collecting once it accepts; exits,
     withdrawals too early and on time; rules with notice, cancellation, pause, governance."""
     gov, a, b, c, third, operator = new_wallets(chain, 6)
     rules = m.RulesV2(emission_wei=ETHER, notice_rounds=1)
@@ -182,11 +182,13 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
     penalty = d.act("settle", T, *fed.proof(B))  # by a third party: B's penalty, T's bounty
     wrong_vote = d.act("settle", T, *fed.proof(C))  # C's wrong vote, lazily
     d.set_refusing(W, True)
-    credited = d.act("settle", W, *fed.proof(W))  # its reward is credited
+    settled = d.act("settle", W, *fed.proof(W))  # no transfer: the refusal cannot block it
     refused = d.act("collect", W)  # TransferFailed
     d.act("collect", T)  # NothingOwed
     d.set_refusing(W, False)
     collected = d.act("collect", W)
+    d.act("collect", W)  # NothingOwed: collected already
+    d.act("collect", A)  # A's own reward
     d.check_views([*nodes, T], [0, 1])
     assert [e for e, _ in penalty.events] == ["Slashed", "Settled"]
     assert penalty.events[0][1][2:5] == (
@@ -195,7 +197,7 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
         rules.penalty_slash_wei // 10,
     )
     assert wrong_vote.events[0][1][2:4] == (m.Fault.WRONG_VOTE, rules.wrong_vote_slash_wei)
-    assert [e for e, _ in credited.events] == ["Settled", "Credited"]
+    assert [e for e, _ in settled.events] == ["Settled"]
     assert refused.error == ("TransferFailed", ())
     assert collected.events == (("Collected", (W, ETHER // 2)),)
 

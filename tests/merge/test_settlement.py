@@ -122,11 +122,14 @@ def test_the_machine_settles_every_leaf_the_merge_computes() -> None:
             leaf.merged_rounds,
             leaf.score_bps,
         )
-        assert view.claimed == leaf.cum_earned
+        assert view.claimed == 0  # settle records; collect pays
+        if leaf.cum_earned:
+            (paid,) = c.world.call(m.process_collect, leaf.node)
+            assert paid["amount"] == leaf.cum_earned
     penalty = [e for e in settled[cheat] if e.name == "Slashed"]
     assert [e["fault"] for e in penalty] == [m.Fault.PENALTY]
     assert penalty[0]["amount"] == m.RulesV2().penalty_slash_wei  # security.md row 13: 0.1 ETH
-    assert m.get_accounts(c.state).claimable == 0  # every earned wei was paid
+    assert m.get_accounts(c.state).claimable == 0  # every earned wei was collected
 
     # round 1, on round 0's model and table: the late node joins, one claim is not reproduced
     base1 = first.merged_weights
@@ -145,9 +148,13 @@ def test_the_machine_settles_every_leaf_the_merge_computes() -> None:
     c.finish(1, second.result)
     settled = settle_all(c, second)
     assert [e["fault"] for e in settled[nodes[3]] if e.name == "Slashed"] == [m.Fault.PENALTY]
-    assert sum(e["paid"] for ev in settled.values() for e in ev if e.name == "Settled") == (
-        second.settlement.round_earned
-    )
+    assert all(e.name != "Collected" for ev in settled.values() for e in ev)  # settle pays none
+    collected = 0
+    for node in settled:
+        if m.get_collectable(c.state, node):
+            (paid,) = c.world.call(m.process_collect, node)
+            collected += paid["amount"]
+    assert collected == second.settlement.round_earned  # round 0's was collected already
     # the pool got back each round's dust and both penalties (applied by the nodes themselves:
     # no bounty); every reserved wei is accounted for
     assert first.settlement.dust == second.settlement.dust == 3

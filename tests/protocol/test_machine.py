@@ -53,7 +53,7 @@ def test_genesis_emits_governor_deployment_and_first_rules() -> None:
     )
     assert m.get_is_seen(w.state, dg.sha256(GENESIS))
     assert m.get_protocol_version(w.state) == 2
-    assert m.get_accounts(w.state) == m.Accounts(0, 0, 0, 0, 0)
+    assert m.get_accounts(w.state) == m.Accounts(0, 0, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -278,14 +278,14 @@ def test_open_round_reserves_min_of_emission_and_pool_and_releases_a_skipped_rou
     w.refuse("NotOpenable", m.process_open_round, OTHER, 1)
     (ev,) = w.call(m.process_open_round, OTHER, 0)
     assert ev.as_dict() == {"round": 0, "reserved": 3 * ETH, "totalStake": 2 * ETH}
-    assert m.get_accounts(w.state) == m.Accounts(2 * ETH, 2 * ETH, 3 * ETH, 0, 0)
+    assert m.get_accounts(w.state) == m.Accounts(2 * ETH, 2 * ETH, 3 * ETH, 0)
     w.refuse("RoundAlreadyOpen", m.process_open_round, OTHER, 0)
     w.goto(0, P.BEACON)
     w.refuse("NotOpenable", m.process_open_round, OTHER, 0)  # after revealEnd
     w.goto(1, P.REVEAL, 5)  # round 0 skipped; 1 still openable in its reveal window
     (ev,) = w.call(m.process_open_round, OTHER, 1)
     assert ev["reserved"] == 3 * ETH  # 2 left + 3 released - 3
-    assert m.get_accounts(w.state) == m.Accounts(2 * ETH, 2 * ETH, 3 * ETH, 0, 0)
+    assert m.get_accounts(w.state) == m.Accounts(2 * ETH, 2 * ETH, 3 * ETH, 0)
     assert m.get_round_view(w.state, 0).reserved == 3 * ETH  # the record of what round 0 had
     w.goto(2, P.COMMIT)
     w.call(m.process_open_round, OTHER, 2)
@@ -303,7 +303,7 @@ def test_finalize_returns_dust_and_moves_the_round_earned_to_claimable() -> None
     # 10 ETH + 2 over three accepted updates: 3 wei of dust... the world pays floor shares
     share = (10 * ETH + 2) // 3
     assert m.get_accounts(w.state) == m.Accounts(
-        3 * ETH, 10 * ETH - 2 + (10 * ETH + 2 - 3 * share), 0, 3 * share, 0
+        3 * ETH, 10 * ETH - 2 + (10 * ETH + 2 - 3 * share), 0, 3 * share
     )
     assert w.state.balance == m.get_accounts(w.state).total
 
@@ -565,11 +565,12 @@ def test_over_budget_results_cannot_be_final() -> None:
 # ---------------------------------------------------------------- settlement (§8)
 
 
-def test_settle_pays_the_leaf_node_never_the_sender() -> None:
+def test_settle_credits_the_leaf_node_and_collect_pays_only_the_sender_its_own() -> None:
     w = make_world(2, rules=m.RulesV2(emission_wei=2 * ETH), pool=10 * ETH)
     a, _b = w.nodes
     w.run_round(0)
     leaf, proof = w.proof(a)
+    transfers = len(w.state.transfers)
     events = w.call(m.process_settle, OTHER, leaf, proof)
     assert [e.name for e in events] == ["Settled"]
     assert events[0].as_dict() == {
@@ -577,13 +578,19 @@ def test_settle_pays_the_leaf_node_never_the_sender() -> None:
         "round": 0,
         "cumEarned": ETH,
         "cumPenalties": 0,
-        "paid": ETH,
         "slashed": 0,
     }
-    assert w.state.transfers[-1] == m.Transfer(a, ETH, "reward")
+    assert len(w.state.transfers) == transfers  # settle pays no reward
     view = m.get_node_view(w.state, a, w.now)
-    assert (view.settled_round, view.claimed, view.cum_earned) == (1, ETH, ETH)
+    assert (view.settled_round, view.claimed, view.cum_earned) == (1, 0, ETH)
     w.refuse("AlreadySettled", m.process_settle, a, leaf, proof)
+    w.refuse("NothingOwed", m.process_collect, OTHER)  # a third party collects nothing of a's
+    assert m.get_collectable(w.state, a) == ETH
+    (ev,) = w.call(m.process_collect, a)
+    assert ev.as_dict() == {"node": a, "amount": ETH}
+    assert w.state.transfers[-1] == m.Transfer(a, ETH, "collect")
+    assert m.get_node_view(w.state, a, w.now).claimed == ETH
+    w.refuse("NothingOwed", m.process_collect, a)
 
 
 def test_settle_refusals() -> None:
@@ -623,7 +630,9 @@ def test_settlement_uses_only_the_latest_root() -> None:
     w.run_round(1, committers=[b], voters=[b, c])  # a takes no part in round 1: it does not lag
     w.refuse("InvalidProof", m.process_settle, a, old_leaf, old_proof)
     (ev,) = w.settle(a)
-    assert ev["paid"] == 2 * ETH and ev["round"] == 1  # cumulative: round 0's 2 ETH, once
+    assert ev["cumEarned"] == 2 * ETH and ev["round"] == 1  # cumulative: round 0's 2 ETH, once
+    (paid,) = w.call(m.process_collect, a)
+    assert paid["amount"] == 2 * ETH
 
 
 def test_claims_are_capped_by_what_final_rounds_made_claimable() -> None:
@@ -640,28 +649,26 @@ def test_claims_are_capped_by_what_final_rounds_made_claimable() -> None:
     w.finalize(0, table, result)
     assert m.get_accounts(w.state).claimable == ETH
     w.settle(a)
+    assert m.get_accounts(w.state).claimable == ETH  # settle pays nothing
+    w.call(m.process_collect, a)
     assert m.get_accounts(w.state).claimable == 0
     assert m.get_node_view(w.state, a, w.now).claimed == ETH
 
 
-def test_a_reverting_recipient_is_credited_and_collects_later() -> None:
+def test_a_wallet_that_refuses_ether_is_settled_and_collects_once_it_accepts() -> None:
     w = make_world(2, rules=m.RulesV2(emission_wei=2 * ETH), pool=10 * ETH)
     a, b = w.nodes
     w.state.rejecting.add(a)
     w.run_round(0)
-    events = w.settle(a, sender=OTHER)
-    assert [e.name for e in events] == ["Settled", "Credited"]
-    assert events[1].as_dict() == {"node": a, "amount": ETH}
-    assert m.get_node_view(w.state, a, w.now).owed == ETH
-    assert m.get_accounts(w.state).owed == ETH
+    events = w.settle(a, sender=OTHER)  # no transfer: the refusal cannot block the settlement
+    assert [e.name for e in events] == ["Settled"]
     w.refuse("TransferFailed", m.process_collect, a)
-    w.refuse("NothingOwed", m.process_collect, b)
+    assert m.get_node_view(w.state, a, w.now).claimed == 0  # the refusal changed nothing
+    w.refuse("NothingOwed", m.process_collect, b)  # b has not settled: nothing to collect
     w.state.rejecting.discard(a)
     (ev,) = w.call(m.process_collect, a)
     assert ev.as_dict() == {"node": a, "amount": ETH}
-    assert m.get_accounts(w.state).owed == 0 and w.state.transfers[-1] == m.Transfer(
-        a, ETH, "collect"
-    )
+    assert w.state.transfers[-1] == m.Transfer(a, ETH, "collect")
     w.refuse("NothingOwed", m.process_collect, a)
 
 
@@ -722,7 +729,7 @@ def test_no_reveal_is_slashed_by_anyone_once_also_in_a_skipped_round() -> None:
         "beneficiary": OTHER,
     }
     assert w.state.transfers[-1] == m.Transfer(OTHER, bounty, "bounty")
-    assert m.get_accounts(w.state) == m.Accounts(2 * ETH - amount, amount - bounty, 0, 0, 0)
+    assert m.get_accounts(w.state) == m.Accounts(2 * ETH - amount, amount - bounty, 0, 0)
     assert m.get_commitment_of(w.state, 0, a)[1] == m.CommitState.SLASHED
     assert m.get_node_view(w.state, a, w.now).unrevealed == 0
     assert m.get_round_view(w.state, 0).others == 1

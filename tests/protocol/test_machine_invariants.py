@@ -4,7 +4,7 @@ Random sequences of every entry point — by nodes, a third party and the govern
 cheating, abnormal, stale and copied updates, honest, rogue and over-budget results, reverting
 wallets, rule changes, pauses and time jumps — and after every step:
 
-- contract balance = bonds + pool + reserved + claimable + owed (the machine has no forced
+- contract balance = bonds + pool + reserved + claimable (the machine has no forced
   ether, so ≥ is =), each account the sum of its parts, balance = ether in − transfers out;
 - at most one final result per round, none outside its attest window (so none after its
   deadline);
@@ -416,11 +416,10 @@ class MachineInvariants(RuleBasedStateMachine):
     def accounts_back_the_balance(self) -> None:
         s = self.state
         acc = m.get_accounts(s)
-        assert min(acc.bonds, acc.pool, acc.reserved, acc.claimable, acc.owed) >= 0
+        assert min(acc.bonds, acc.pool, acc.reserved, acc.claimable) >= 0
         assert s.balance == acc.total
         assert acc.bonds == sum(n.bond for n in s.nodes.values())
-        assert acc.owed == sum(n.owed for n in s.nodes.values())
-        out = sum(t.amount for t in s.transfers if not t.credited)
+        out = sum(t.amount for t in s.transfers)
         assert s.balance == self.value_in - out
 
     @invariant()

@@ -24,9 +24,9 @@ from flchain.ledger import LedgerV2
 from flchain.ledger.events_v2 import (
     Attested,
     BondAdded,
+    Collected,
     Finalized,
     Registered,
-    Settled,
     Slashed,
     Withdrawn,
 )
@@ -89,8 +89,8 @@ def test_honest_bonds_are_never_slashed_and_their_rewards_are_paid(
     run: SimulationResult, chain: LedgerV2
 ) -> None:
     paid = Counter[str]()
-    for e in chain.events(Settled):
-        paid[e.node] += e.paid
+    for e in chain.events(Collected):
+        paid[e.node] += e.amount
     for node in wallets(run, "honest"):
         view = chain.node_view(node)
         (registered,) = [e for e in chain.events(Registered) if e.node == node]

@@ -200,7 +200,7 @@ abstract contract V2World is V2Test {
     ///         `who`'s wallet and `who`'s bond, claims and credit.
     function books(address who) internal view returns (bytes32) {
         IFLChainV2.NodeView memory v = chain.nodeView(who);
-        return keccak256(abi.encode(address(chain).balance, chain.accounts(), who.balance, v.bond, v.claimed, v.owed));
+        return keccak256(abi.encode(address(chain).balance, chain.accounts(), who.balance, v.bond, v.claimed));
     }
 
     /// @notice `sender` calls the contract with `data` (and `value`, dealt first): the call must

@@ -121,9 +121,9 @@ def test_a_pool_funding_the_rpc_hides_and_fakes_the_view_of_fails_on_the_proven_
     def fake_accounts(call: dict[str, Any], result: str) -> str:
         if not str(call.get("data", call.get("input", ""))).startswith(ACCOUNTS_SELECTOR):
             return result
-        bonds, pool, reserved, claimable, owed = decode(["uint256"] * 5, bytes.fromhex(result[2:]))
-        faked = (bonds, pool - FUNDED_WEI, reserved, claimable, owed)
-        return "0x" + encode(["uint256"] * 5, faked).hex()
+        bonds, pool, reserved, claimable = decode(["uint256"] * 4, bytes.fromhex(result[2:]))
+        faked = (bonds, pool - FUNDED_WEI, reserved, claimable)
+        return "0x" + encode(["uint256"] * 4, faked).hex()
 
     with LyingRpc(backend.url, hide, calls=fake_accounts) as url:
         ledger = LedgerV2.connect(RpcBackend(url), fed.gov.address, from_block=fed.gov.from_block)

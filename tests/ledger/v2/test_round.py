@@ -29,7 +29,7 @@ def merge_round(twin: Twin, round: int, base: bytes, prior: PriorRound) -> Merge
 def test_a_federation_round_by_round(backend: Backend) -> None:
     """Round 0: three nodes reveal real updates, a fourth withholds; a beacon post; the merge of
     the ledger's record is attested and finalized; the withholder is slashed by a third party.
-    Round 1: every participant settles from round 0's manifest and is paid; the rounds go on
+    Round 1: every participant settles from round 0's manifest and collects; the rounds go on
     on round 0's model; the withholder exits and withdraws what is left of its bond."""
     twin = Twin.deploy(backend)
     g = twin.gov
@@ -75,8 +75,12 @@ def test_a_federation_round_by_round(backend: Backend) -> None:
         leaf, proof = settlement_proof(merged.manifest, nodes[i])
         sender = n if i % 2 == 0 else keeper  # the node itself, or anyone
         settled = twin.send(sender, "settle", leaf, proof)
-        paid = next(e for e in settled.events if isinstance(e, Settled))
-        assert paid.paid == merged.settlement.earned.get(nodes[i], 0)
+        done = next(e for e in settled.events if isinstance(e, Settled))
+        earned = merged.settlement.earned.get(nodes[i], 0)
+        assert done.cum_earned == earned
+        if earned:  # collect pays the node what its settled leaf says it earned
+            (collected,) = twin.send(n, "collect").events
+            assert (collected.node, collected.amount) == (nodes[i], earned)
     assert all(twin.state.nodes[n].settled_round == 1 for n in nodes)
     updates1 = {
         n: make_update(1, seed=20 + i, base=merged.merged_weights) for i, n in enumerate((a, b))

@@ -20,12 +20,12 @@ import pytest
 
 from flchain.devnet.federation import deterministic_account
 from flchain.ledger import Backend, ContractRevert
-from flchain.ledger.events_v2 import Committed, Settled, Slashed, Withdrawn
+from flchain.ledger.events_v2 import Collected, Committed, Settled, Slashed, Withdrawn
 from flchain.merge.manifest import MANIFEST_KIND, encode_manifest
 from flchain.node.daemon import Daemon, runner_for
 from flchain.node.errors import CommitmentLost, NodeWithdrawn, NotRegistered
 from flchain.node.metrics import NodeMetrics
-from flchain.node.runner_v2 import NodeRunnerV2, StepReportV2
+from flchain.node.runner_v2 import COLLECT_EVERY_ROUNDS, NodeRunnerV2, StepReportV2
 from flchain.node.salt import SaltStore
 from flchain.node.status import node_status_v2
 from flchain.protocol.machine import CommitState, Fault, Phase, Result, RulesV2, Status
@@ -62,10 +62,13 @@ def test_a_federation_finalizes_every_round_and_every_node_is_paid(
     backend: Backend, tmp_path: Path
 ) -> None:
     """Four nodes, three rounds, each step through the daemon's loop: every round is final,
-    every node settles and its paid rewards rise round over round, nothing fails."""
+    every node settles and its settled earnings rise round over round, it collects once (its
+    first settlement; the next collect is `COLLECT_EVERY_ROUNDS` later), nothing fails."""
+    assert ROUNDS <= COLLECT_EVERY_ROUNDS
     fed = _driver(backend, tmp_path)
     metrics: dict[str, NodeMetrics] = {}
-    paid = {n: [fed.gov.node_view(n).claimed] for n in fed.addresses}
+    paid = {n: [fed.gov.node_view(n).cum_earned] for n in fed.addresses}
+    claimed = {n: [fed.gov.node_view(n).claimed] for n in fed.addresses}
     for r in range(ROUNDS):
         out = fed.play_round(r, step=_daemon_step(metrics))  # type: ignore[arg-type]
         assert out.failures == []
@@ -73,11 +76,17 @@ def test_a_federation_finalizes_every_round_and_every_node_is_paid(
         assert fed.gov.round_view(r).final_result == out.record.finalized.result_hash
         assert {x.node for x in out.record.reveals} == set(fed.addresses)
         for n in fed.addresses:
-            paid[n].append(fed.gov.node_view(n).claimed)
+            paid[n].append(fed.gov.node_view(n).cum_earned)
+            claimed[n].append(fed.gov.node_view(n).claimed)
     assert fed.gov.latest().round_plus_one == ROUNDS
     for n, amounts in paid.items():
         assert all(b > a for a, b in itertools.pairwise(amounts[1:])), (n, amounts)
         assert amounts[-1] > 0
+        # one collect, of all it had earned then, right after its first settlement; the rest
+        # waits on-chain for the schedule
+        collects = [e.amount for e in fed.gov.events(Collected) if e.node == n]
+        assert len(collects) == 1 and collects[0] == claimed[n][-1] > 0, (n, collects)
+        assert claimed[n][-1] in amounts and claimed[n][-1] < amounts[-1], (n, claimed[n])
     for m in metrics.values():
         text = m.render()
         assert f"flchain_node_rounds_committed_total {float(ROUNDS)}" in text
