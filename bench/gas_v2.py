@@ -179,13 +179,13 @@ def collect_samples(driver: RoundDriverV2, run: Run) -> None:
             if receipt["status"] != 1:
                 name = f"{name} (reverted)"
             payload = 0
-            if name in ("reveal", "settle"):
-                args = w3.codec.decode(types, data[4:])
             if name == "reveal":
+                args = w3.codec.decode(types, data[4:])
                 payload = next(len(a) for a, t in zip(args, types, strict=True) if t == "bytes")
             if name in FIRST_OF:
-                # per round, per node (the leaf's: a third party may settle it) or once
-                key = (name, args[0] if name == "reveal" else args[0][0] if name == "settle" else 0)
+                # per round (reveal), per node (settle: the leaf's, the static Leaf's first word,
+                # since a third party may settle it) or once
+                key = (name, args[0] if name == "reveal" else data[4:36] if name == "settle" else 0)
                 if key not in firsts:
                     firsts.add(key)
                     name = f"{name} ({FIRST_OF[name]})"

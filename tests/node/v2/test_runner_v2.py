@@ -95,6 +95,34 @@ def test_a_federation_finalizes_every_round_and_every_node_is_paid(
     assert finalizers == 1  # once final, nobody sends finalize again
 
 
+def test_the_daemon_collects_on_its_schedule_and_every_round_once_exiting(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """A node collects after its first settlement, then not again for COLLECT_EVERY_ROUNDS
+    rounds (a collect costs ~43 000 gas whatever it pays), and every round once it is exiting:
+    nothing it earned is left behind when it withdraws."""
+    fed = _driver(backend, tmp_path)
+    node = fed.addresses[0]
+
+    def collects() -> list[int]:
+        return [e.amount for e in fed.gov.events(Collected) if e.node == node]
+
+    fed.play_round(0)
+    fed.play_round(1)
+    fed.step_phase(2, Phase.COMMIT)  # round 1 settled by now
+    view = fed.gov.node_view(node)
+    assert len(collects()) == 1 and view.claimed == collects()[0] > 0
+    assert view.cum_earned > view.claimed  # round 1's share waits on-chain for the schedule
+    fed.runner(node).request_exit()
+    fed.play_round(2)
+    fed.step_phase(3, Phase.COMMIT)
+    view = fed.gov.node_view(node)
+    assert view.status == Status.EXITING
+    # round 1's share in round 2's commit window, round 2's (its exit still lets it finish the
+    # round) in round 3's: all of it, before it can leave
+    assert len(collects()) == 3 and view.claimed == view.cum_earned
+
+
 def test_the_daemon_picks_the_v2_runner_from_the_ledger(backend: Backend, tmp_path: Path) -> None:
     fed = _driver(backend, tmp_path, n=1)
     runner = runner_for(fed.gov, fed.nodes[0], fed.store, fed.bars_for, data_dir=tmp_path / "data")
