@@ -56,7 +56,10 @@ _HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "UnrevealedCommitment": lambda a: (
         "a commitment was never revealed: it must be slashed (slashNoReveal) before a withdrawal"
     ),
-    "NothingOwed": lambda a: "nothing to collect: no settled reward is left unpaid (settle first?)",
+    "NothingOwed": lambda a: (
+        "nothing to collect: every reward settled so far is collected (a newly final round's "
+        "is collectable once the node settles it)"
+    ),
     "PauseNotAllowed": lambda a: (
         "a pause lasts 1 s to 7 days"
         if not a["earliest"]
