@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         description="bars of the rules' benchmark market (a CSV file, re-read for every forward "
         "window) the node builds, posts and votes forward windows from; unset: it votes none",
     )
+    collect_every_rounds: int = Field(
+        7,
+        ge=1,
+        le=100_000,
+        description="v2 node run: collect the settled rewards once every N rounds (and every "
+        "round once exiting); a collect costs ~43 000 gas whatever it pays",
+    )
     log_level: LogLevel = Field(
         "INFO", description="logging level (HTTP libraries log per request only at DEBUG)"
     )

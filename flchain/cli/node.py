@@ -216,6 +216,7 @@ def run(
             ledger, account, store, bars_source(settings.data_source),
             data_dir=settings.data_dir, beacon=beacon,
             market_bars=market_source(settings.market_data),
+            collect_every_rounds=settings.collect_every_rounds,
         )  # fmt: skip
         daemon = Daemon(
             runner,
@@ -388,7 +389,7 @@ def add_bond(
 @with_options(NODE_OPTIONS, common.SEND_OPTIONS)
 def collect(**flags: Any) -> None:
     """Collect the wallet's settled rewards: cumEarned − claimed, paid to the wallet (v2).
-    The daemon collects on its own every `collect_every_rounds` rounds."""
+    The daemon collects on its own every `collect_every_rounds` rounds (a setting, default 7)."""
     loaded, info, ledger = _v2_wallet("collect", **flags)
     node_v2.collect(ledger, loaded, info)
 

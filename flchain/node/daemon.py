@@ -41,7 +41,13 @@ from flchain.node.errors import (
 )
 from flchain.node.metrics import NodeMetrics
 from flchain.node.runner import NodeRunner, StepReport, describe_error
-from flchain.node.runner_v2 import BeaconSource, MarketBars, NodeRunnerV2, StepReportV2
+from flchain.node.runner_v2 import (
+    COLLECT_EVERY_ROUNDS,
+    BeaconSource,
+    MarketBars,
+    NodeRunnerV2,
+    StepReportV2,
+)
 from flchain.node.salt import SaltStore
 from flchain.storage import ContentStore
 
@@ -82,15 +88,24 @@ def runner_for(
     data_dir: Path,
     beacon: BeaconSource | None = None,
     market_bars: MarketBars | None = None,
+    collect_every_rounds: int = COLLECT_EVERY_ROUNDS,
 ) -> NodeRunner | NodeRunnerV2:
     """The runner of the protocol the contract speaks (`connect_ledger`'s answer): v1's
     `NodeRunner`, or `NodeRunnerV2` with its salts persisted under `data_dir`, `beacon`
     (None: the node posts no beacon; a devnet passes its `DevnetBeaconSource`) and
-    `market_bars` (None: it builds, posts and votes no forward window)."""
+    `market_bars` (None: it builds, posts and votes no forward window) and its collect schedule
+    (`collect_every_rounds`; v1 has no collect)."""
     if isinstance(ledger, LedgerV2):
         salts = SaltStore.for_node(data_dir, ledger.chain_id, ledger.address, account.address)
         return NodeRunnerV2(
-            ledger, account, store, bars_for, salts=salts, beacon=beacon, market_bars=market_bars
+            ledger,
+            account,
+            store,
+            bars_for,
+            salts=salts,
+            beacon=beacon,
+            market_bars=market_bars,
+            collect_every_rounds=collect_every_rounds,
         )
     return NodeRunner(ledger, account, store, bars_for)
 

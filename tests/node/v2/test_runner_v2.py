@@ -123,6 +123,33 @@ def test_the_daemon_collects_on_its_schedule_and_every_round_once_exiting(
     assert len(collects()) == 3 and view.claimed == view.cum_earned
 
 
+def test_the_collect_schedule_is_the_daemons_setting(backend: Backend, tmp_path: Path) -> None:
+    """`collect_every_rounds` (the setting `flchain node run` passes to `runner_for`): 1 makes a
+    node collect after every settlement, while a node on the default collects once in 3 rounds."""
+    fed = _driver(backend, tmp_path)
+    eager, default = fed.addresses[1], fed.addresses[0]
+    runner = runner_for(
+        fed.gov, fed.nodes[1], fed.store, fed.bars_for, data_dir=tmp_path / "data",
+        collect_every_rounds=1,
+    )  # fmt: skip
+    assert isinstance(runner, NodeRunnerV2) and runner.collect_every_rounds == 1
+    fed.set_runner(eager, runner)
+    for r in range(3):
+        fed.play_round(r)
+    fed.step_phase(3, Phase.COMMIT)
+    collected = {
+        n: [e.amount for e in fed.gov.events(Collected) if e.node == n] for n in (eager, default)
+    }
+    assert len(collected[eager]) == 3 and len(collected[default]) == 1, collected
+    view = fed.gov.node_view(eager)
+    assert view.claimed == view.cum_earned == sum(collected[eager])
+    with pytest.raises(ValueError, match="collect_every_rounds must be ≥ 1"):
+        runner_for(
+            fed.gov, fed.nodes[1], fed.store, fed.bars_for, data_dir=tmp_path / "data",
+            collect_every_rounds=0,
+        )  # fmt: skip
+
+
 def test_the_daemon_picks_the_v2_runner_from_the_ledger(backend: Backend, tmp_path: Path) -> None:
     fed = _driver(backend, tmp_path, n=1)
     runner = runner_for(fed.gov, fed.nodes[0], fed.store, fed.bars_for, data_dir=tmp_path / "data")
