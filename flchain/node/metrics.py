@@ -57,6 +57,7 @@ class NodeMetrics:
         self.missed = counter("rounds_missed", "Rounds closed without this node's reveal")
         self.sat_out = counter("rounds_sat_out", "Rounds skipped: claim outside the ROI band")
         self.settled = counter("rounds_settled", "Final rounds settled against (v2)")
+        self.collects = counter("collects", "Collects of settled rewards (v2)")
         self.finalized = counter("rounds_finalized", "Rounds finalized (v2)")
         self.beacons = counter("beacons_posted", "Beacon signatures posted (v2)")
         self.slashes = counter("slashes", "No-reveal slashes applied (v2)")
@@ -89,6 +90,7 @@ class NodeMetrics:
 
         if isinstance(report, StepReportV2):
             self._count_rounds(self.settled, report.settled)
+            self._count_rounds(self.collects, report.collected)
             self._count_rounds(self.finalized, report.finalized)
             self._count_rounds(self.beacons, report.beacons)
             self.slashes.inc(len(report.slashed))

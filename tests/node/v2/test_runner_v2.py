@@ -91,6 +91,7 @@ def test_a_federation_finalizes_every_round_and_every_node_is_paid(
         text = m.render()
         assert f"flchain_node_rounds_committed_total {float(ROUNDS)}" in text
         assert f"flchain_node_rounds_attested_total {float(ROUNDS)}" in text
+        assert "flchain_node_collects_total 1.0" in text  # the one collect above
     finalizers = sum(len(r.finalized) for reps in out.reports.values() for r in reps)
     assert finalizers == 1  # once final, nobody sends finalize again
 
