@@ -82,7 +82,7 @@ FIRST_OF = {
     "reveal": "first of a round",
     "finalize": "first of the deployment",
     "register": "first",
-    "settle": "first of a node",  # creates the node's record word
+    "settle": "creates the node's record word",  # its first leaf with a nonzero record
 }
 #: forge's rows (test/v2/FLChainV2Gas.t.sol) of each function this bench samples; a reveal's
 #: rows are its fixed part (gasUsed − 16 per payload byte).
@@ -101,7 +101,7 @@ FORGE_ROWS: dict[str, tuple[str, ...]] = {
         "settle by a third party",
         "settle, wrong vote slashed",
     ),
-    "settle (first of a node)": ("settle (first of a node)",),
+    "settle (creates the node's record word)": ("settle (first of a node)",),
     "collect": ("collect", "collect (first of a node)"),
     "slashNoReveal": ("slashNoReveal",),
     "openRound": ("openRound",),
@@ -182,9 +182,11 @@ def collect_samples(driver: RoundDriverV2, run: Run) -> None:
             if name == "reveal":
                 args = w3.codec.decode(types, data[4:])
                 payload = next(len(a) for a, t in zip(args, types, strict=True) if t == "bytes")
-            if name in FIRST_OF:
-                # per round (reveal), per node (settle: the leaf's, the static Leaf's first word,
-                # since a third party may settle it) or once
+            if name == "settle" and not any(data[4 + 64 : 4 + 224]):
+                pass  # an all-zero record (a node that earned nothing yet) creates no word
+            elif name in FIRST_OF:
+                # per round (reveal), per node (settle: the leaf's node, the static Leaf's first
+                # word, since a third party may settle it; its record is words 2-6) or once
                 key = (name, args[0] if name == "reveal" else data[4:36] if name == "settle" else 0)
                 if key not in firsts:
                     firsts.add(key)
