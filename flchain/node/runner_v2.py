@@ -279,8 +279,7 @@ class NodeRunnerV2:
         if collect_every_rounds < 1:
             raise ValueError(f"collect_every_rounds must be ≥ 1, got {collect_every_rounds}")
         self.collect_every_rounds = collect_every_rounds
-        self._next_collect = 0  # the first round this runner may collect in (memory only)
-        self._collect_tried = -1  # the round of its last collect attempt
+        self._collected_in: int | None = None  # the round of its last collect attempt (memory)
         self.account = account
         self.address = account.address
         self.ledger = ledger if ledger.account is account else ledger.with_account(account)
@@ -507,15 +506,16 @@ class NodeRunnerV2:
         a refusal (an empty budget) or a lost RPC is tried again a schedule later, and the
         rewards wait on-chain meanwhile. A restart may collect early: the schedule is kept in
         memory only, and an early collect loses nothing. `force`: now, whatever the schedule."""
-        if round == self._collect_tried and not force:
+        last = self._collected_in
+        if last == round and not force:
             return
         view = view or self.view()
-        if round < self._next_collect and view.status != Status.EXITING and not force:
+        every = 1 if view.status == Status.EXITING else self.collect_every_rounds
+        if last is not None and round - last < every and not force:
             return
         if view.cum_earned - view.claimed <= 0:
             return
-        self._collect_tried = round
-        self._next_collect = round + self.collect_every_rounds
+        self._collected_in = round
         tx = self.ledger.collect()
         paid = sum(e.amount for e in tx.events if isinstance(e, Collected))
         report.collected.append(round)
