@@ -40,6 +40,7 @@ from flchain.protocol import beacon as beacon_module
 from flchain.protocol import digests as dg
 from flchain.protocol import machine as m
 from flchain.protocol.beacon import DevnetBeacon
+from flchain.protocol.binding import compute_binding_metadata
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import BaseModelV2, BeaconParams, BeaconPost, RegisteredNode, RevealV2
 from flchain.storage.cid import cid_for_bytes
@@ -77,6 +78,9 @@ def build(
         )
         v1_reveals.append(v1)
         payloads[v1.cid] = payload
+        # the same weights, the metadata naming the reveal (protocol.md §5): v2's update
+        bound = config_to_metadata(CONFIG) | compute_binding_metadata(node, ROUND)
+        payload = encode_weights(tensors, bound)
         v2_reveals.append(
             RevealV2(
                 node=node,

@@ -34,7 +34,7 @@ REASON_LABELS: dict[str, str] = {
     "wrong_shape": "shape",
     "bad_metadata": "meta",
     "norm_too_large": "norm",
-    "rejected_on_chain_duplicate": "dup",
+    "unbound_update": "unbound",
     "rejected_on_chain_stale_base": "stale-b",
     "payload_unreadable": "unread",
 }

@@ -78,6 +78,7 @@ from flchain.protocol import (
     canonical_address_key,
     is_unset_benchmark,
 )
+from flchain.protocol.binding import get_binding_fault
 from flchain.storage.cid import cid_for_bytes
 from flchain.storage.errors import NonFiniteWeightsError, WeightsDtypeError, WeightsError
 from flchain.storage.weights import decode_weights, encode_weights
@@ -325,9 +326,12 @@ def validate_content(
     base: BaseModelState,
     norm_bound_micro: int,
     directive: Directive | None,
+    bound_to: tuple[str, int] | None = None,
 ) -> Candidate | tuple[Reason, str]:
-    """The checks of the bytes themselves (format, layout, metadata, norm, directive), shared
-    by v1 (content fetched by CID) and v2 (payload from calldata); first failure wins."""
+    """The checks of the bytes themselves (format, layout, metadata, binding, norm, directive),
+    shared by v1 (content fetched by CID) and v2 (payload from calldata, `bound_to` the
+    reveal's (node, round), which the metadata must name: `flchain.protocol.binding`); first
+    failure wins."""
     try:
         tensors, metadata = decode_weights(payload, require_canonical=True)
     except WeightsError as exc:
@@ -339,6 +343,10 @@ def validate_content(
         config = config_from_metadata(metadata)
     except FlchainError as exc:
         return Reason.BAD_METADATA, str(exc)
+    if bound_to is not None:
+        fault = get_binding_fault(metadata, *bound_to)
+        if fault is not None:
+            return Reason.UNBOUND_UPDATE, fault
     norm = norm_micro(update_norm_squared(tensors, base))
     if norm > norm_bound_micro:
         return Reason.NORM_TOO_LARGE, f"norm {norm} > bound {norm_bound_micro} (1e-6)"

@@ -56,7 +56,8 @@ __all__ = [
     "record_scores",
 ]
 
-#: The contract's outcomes whose update is scored: a stale base or a copied digest is not.
+#: The contract's outcomes whose update is scored: a stale base is not (nor, by the content
+#: check, a copy: its binding names another reveal).
 _SCORED_OUTCOMES = frozenset(
     {RevealOutcome.ACCEPTED, RevealOutcome.REJECTED_ABNORMAL_ROI, RevealOutcome.REJECTED_INELIGIBLE}
 )
@@ -213,7 +214,9 @@ def process_forward_scores(
         if reveal.payload is None:
             scores.append(NodeScore(node, fw.FORWARD_WORST_BPS, "payload_unreadable"))
             continue
-        checked = validate_content(_Scored(node), reveal.payload, base, bound, None)
+        checked = validate_content(
+            _Scored(node), reveal.payload, base, bound, None, (node, record.round)
+        )
         if not isinstance(checked, Candidate):
             scores.append(NodeScore(node, fw.FORWARD_WORST_BPS, checked[0].value))
             continue

@@ -33,8 +33,10 @@ class Reason(StrEnum):
     BEYOND_PARTICIPANT_CAP = "beyond_participant_cap"
     # protocol v2
     REJECTED_ON_CHAIN_STALE_BASE = "rejected_on_chain_stale_base"
-    REJECTED_ON_CHAIN_DUPLICATE = "rejected_on_chain_duplicate"
     PAYLOAD_UNREADABLE = "payload_unreadable"
+    #: the payload's metadata does not name its own reveal's node and round (protocol.md §5):
+    #: a byte-for-byte copy of an earlier update, the base or genesis
+    UNBOUND_UPDATE = "unbound_update"
     # forward scoring (protocol v2 §15.4): scored, not merged or paid; never penalised
     PROBATION = "probation"
     BELOW_RECORD = "below_record"
@@ -58,6 +60,7 @@ PENALISED_REASONS: frozenset[Reason] = frozenset(
         Reason.IGNORED_DIRECTIVE,
         Reason.ROI_NOT_REPRODUCED,
         Reason.PAYLOAD_UNREADABLE,
+        Reason.UNBOUND_UPDATE,
     }
 )
 
@@ -66,8 +69,8 @@ PENALISED_REASONS: frozenset[Reason] = frozenset(
 V2_ONLY_REASONS: frozenset[Reason] = frozenset(
     {
         Reason.REJECTED_ON_CHAIN_STALE_BASE,
-        Reason.REJECTED_ON_CHAIN_DUPLICATE,
         Reason.PAYLOAD_UNREADABLE,
+        Reason.UNBOUND_UPDATE,
         Reason.PROBATION,
         Reason.BELOW_RECORD,
     }

@@ -7,8 +7,9 @@ The v1 steps (flchain.merge.core) with the changes of docs/protocol.md §12, in 
     process_base_v2       the base bytes are the round's base (latest final model at S(r))
     check_prior           the base manifest's table has the base's settlement root
     compute_seed          seed(r) from every salt and the first valid beacon post (§6)
-    validate_v2           per reveal: on-chain outcome (stale base and duplicates included),
-                          payload read from calldata, then v1's checks of the bytes
+    validate_v2           per reveal: on-chain outcome (stale base included), payload read
+                          from calldata, then v1's checks of the bytes and the binding (the
+                          update names its own reveal: flchain.protocol.binding)
     verify_roi_claims     as v1
     select                as v1, ties by keccak(seed ‖ node)
     diversity_outcome     as v1, cluster-best ties by the same key, directives from seed(r)
@@ -91,7 +92,6 @@ _ON_CHAIN_REASON = {
     RevealOutcome.REJECTED_ABNORMAL_ROI: Reason.REJECTED_ON_CHAIN_ABNORMAL_ROI,
     RevealOutcome.REJECTED_INELIGIBLE: Reason.REJECTED_ON_CHAIN_INELIGIBLE,
     RevealOutcome.REJECTED_STALE_BASE: Reason.REJECTED_ON_CHAIN_STALE_BASE,
-    RevealOutcome.REJECTED_DUPLICATE: Reason.REJECTED_ON_CHAIN_DUPLICATE,
 }
 
 #: ABI types of `Rules` whose values may exceed 2^53: decimal strings in the manifest.
@@ -224,19 +224,27 @@ def canonical_reveals_v2(record: RoundRecordV2) -> list[RevealV2]:
 
 
 def validate_reveal_v2(
-    reveal: RevealV2, base: BaseModelState, norm_bound: int, directive: Directive | None
+    reveal: RevealV2,
+    round: int,
+    base: BaseModelState,
+    norm_bound: int,
+    directive: Directive | None,
 ) -> Candidate | tuple[Reason, str]:
-    """One reveal: the contract's outcome, a payload the calldata carried, then the bytes
-    (`norm_bound`: the rules' bound on ‖update − base‖, relative to the base when set)."""
+    """One reveal of `round`: the contract's outcome, a payload the calldata carried, then the
+    bytes, which must name this reveal (`flchain.protocol.binding`; `norm_bound`: the rules'
+    bound on ‖update − base‖, relative to the base when set)."""
     if reveal.outcome != RevealOutcome.ACCEPTED:
         return _ON_CHAIN_REASON[reveal.outcome], "rejected by the contract at reveal"
     if reveal.payload is None:
         return Reason.PAYLOAD_UNREADABLE, "the reveal's transaction is not a reveal call"
-    return validate_content(RevealInput(reveal), reveal.payload, base, norm_bound, directive)
+    return validate_content(
+        RevealInput(reveal), reveal.payload, base, norm_bound, directive, (reveal.node, round)
+    )
 
 
 def validate_v2(
     reveals: Sequence[RevealV2],
+    round: int,
     base: BaseModelState,
     rules: RulesV2,
     directives: Mapping[str, Directive],
@@ -246,7 +254,8 @@ def validate_v2(
     candidates: list[Candidate] = []
     bound = effective_norm_bound(rules, base)
     for reveal in reveals:
-        outcome = validate_reveal_v2(reveal, base, bound, directives.get(reveal.node.lower()))
+        directive = directives.get(reveal.node.lower())
+        outcome = validate_reveal_v2(reveal, round, base, bound, directive)
         if isinstance(outcome, Candidate):
             notes.norm_micro[reveal.node] = outcome.norm_micro
             candidates.append(outcome)
@@ -491,7 +500,7 @@ def merge_v2(
     assigned = {d.node.lower(): d for d in prior.directives}
     notes = Notes()
 
-    candidates = validate_v2(reveals, base, rules, assigned, notes)
+    candidates = validate_v2(reveals, record.round, base, rules, assigned, notes)
     verified = verify_roi_claims(candidates, benchmark, rules, notes, base.config)
     ranking: dict[Address, int] | None = None
     if on:

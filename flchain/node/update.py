@@ -27,6 +27,7 @@ from flchain.model import (
 )
 from flchain.protocol import Address, Bytes32, Directive, GlobalModel, Rules
 from flchain.protocol import digests as dg
+from flchain.protocol.binding import compute_binding_metadata
 from flchain.protocol.machine import RulesV2
 from flchain.storage.cid import cid_for_bytes, cid_from_bytes
 from flchain.storage.weights import decode_weights, encode_weights
@@ -44,7 +45,8 @@ class UpdateInputs:
     base_weights: bytes
     directive: Directive | None
     bars: OHLCV
-    rules: Rules | RulesV2  # the update reads only `fee_ppm`, which both versions have
+    # the update reads `fee_ppm`, which both versions have; a v2 update also names its reveal
+    rules: Rules | RulesV2
     benchmark: Benchmark
     seed: int
 
@@ -83,6 +85,15 @@ def update_config(
     )
 
 
+def update_metadata(config: ModelConfig, inputs: UpdateInputs) -> dict[str, str]:
+    """The update's safetensors metadata: its config and, in protocol v2, the binding to the
+    reveal it is for (`flchain.protocol.binding`, docs/protocol.md §5)."""
+    metadata = config_to_metadata(config)
+    if isinstance(inputs.rules, RulesV2):  # the rules' version is the protocol's
+        metadata |= compute_binding_metadata(inputs.node, inputs.round)
+    return metadata
+
+
 def claim_roi_bps(
     weights_payload: bytes, config: ModelConfig, benchmark: Benchmark, rules: Rules | RulesV2
 ) -> int:
@@ -98,7 +109,7 @@ def prepare_update(inputs: UpdateInputs) -> Update:
     base_tensors, base_meta = decode_weights(inputs.base_weights)
     config = update_config(config_from_metadata(base_meta), inputs.base, inputs.directive)
     weights = train(base_tensors, config, inputs.bars, inputs.seed)
-    payload = encode_weights(weights, config_to_metadata(config))
+    payload = encode_weights(weights, update_metadata(config, inputs))
     return Update(
         payload=payload,
         roi_bps=claim_roi_bps(payload, config, inputs.benchmark, inputs.rules),

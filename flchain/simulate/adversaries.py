@@ -1007,11 +1007,12 @@ def _outcome(call: Callable[[], tuple[object, RevealOutcome]]) -> str:
 
 class Copier(Adversary):
     """Reveals, byte for byte, an accepted update of the previous round (round 0: the genesis
-    model), on the right base: the contract rejects it (`RejectedDuplicate`: a digest is
-    revealed once, ever; genesis and final models count as revealed)."""
+    model), on the right base: the contract accepts the reveal, and the merge penalises it
+    (`unbound_update`: every update names its reveal's node and round, and this one names
+    another node's, or none), so the final result's penalty slashes it."""
 
     kind = "copier"
-    rule = "a digest can be revealed once, ever"
+    rule = "an update names its own reveal (node, round); the merge penalises any other"
     tried = "reveal another node's previous update byte for byte"
 
     def copied(self, ctx: AttackContext, round: int) -> bytes:

@@ -41,7 +41,7 @@ OUTCOME_COLOURS: dict[str, str] = {
     "ignored_directive": "#e377c2",
     "stale_base": "#bcbd22",
     "beyond_participant_cap": "#17becf",
-    "rejected_on_chain_duplicate": "#1f77b4",
+    "unbound_update": "#1f77b4",
     "rejected_on_chain_stale_base": "#aec7e8",
     "not_safetensors": "#393b79",
     "payload_unreadable": "#c49c94",

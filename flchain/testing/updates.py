@@ -10,9 +10,15 @@ not look at. It is about 1000× faster than torch training, and deterministic on
 
 from __future__ import annotations
 
-from flchain.model import config_from_metadata, config_to_metadata, perturb_weights
+from flchain.model import config_from_metadata, perturb_weights
 from flchain.node.behaviour import Behaviour
-from flchain.node.update import Update, UpdateInputs, claim_roi_bps, update_config
+from flchain.node.update import (
+    Update,
+    UpdateInputs,
+    claim_roi_bps,
+    update_config,
+    update_metadata,
+)
 from flchain.storage.weights import decode_weights, encode_weights
 
 __all__ = ["PERTURB_PPM", "PerturbedUpdates"]
@@ -33,7 +39,7 @@ class PerturbedUpdates(Behaviour):
         seed = config.init_seed if inputs.directive is not None else inputs.seed
         config = config.model_copy(update={"init_seed": seed, "perturb_ppm": PERTURB_PPM})
         tensors = perturb_weights(base_tensors, config.init_seed, config.perturb_ppm)
-        payload = encode_weights(tensors, config_to_metadata(config))
+        payload = encode_weights(tensors, update_metadata(config, inputs))
         return Update(
             payload=payload,
             roi_bps=claim_roi_bps(payload, config, inputs.benchmark, inputs.rules),

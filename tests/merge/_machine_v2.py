@@ -20,6 +20,7 @@ from _scenario import FEE_PPM, benchmark, honest_roi
 from flchain.model import ModelConfig, config_from_metadata, config_to_metadata, perturb_weights
 from flchain.protocol import digests as dg
 from flchain.protocol import machine as m
+from flchain.protocol.binding import compute_binding_metadata
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import (
     BaseModelV2,
@@ -57,11 +58,12 @@ class Chain:
     def state(self) -> m.State:
         return self.world.state
 
-    def payload(self, base: bytes, c: Contribution) -> tuple[bytes, int]:
+    def payload(self, base: bytes, c: Contribution, round: int) -> tuple[bytes, int]:
         tensors, metadata = decode_weights(base)
         config: ModelConfig = config_from_metadata(metadata)
         updated = perturb_weights(tensors, c.seed, c.scale_ppm)
-        data = encode_weights(updated, config_to_metadata(config))
+        binding = compute_binding_metadata(c.node, round)
+        data = encode_weights(updated, config_to_metadata(config) | binding)
         return data, honest_roi(updated, config) + c.claim_offset
 
     def round(
@@ -84,7 +86,7 @@ class Chain:
             w.call(m.process_open_round, w.gov, r)
         updates = []
         for c in contributions:
-            data, claim = self.payload(base, c)
+            data, claim = self.payload(base, c, r)
             u = w.update(c.node, r, roi_bps=claim, payload=data)
             w.commit(u)
             updates.append((c, u))

@@ -92,12 +92,14 @@ class Update:
     payload_override: bytes | None = None  # bytes handed to the merge under the reveal's CID
     unavailable: bool = False
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    #: metadata entries besides the config (a v2 update's binding to its reveal)
+    extra_metadata: dict[str, str] = field(default_factory=dict)
 
     def build(self) -> tuple[Reveal, bytes | None]:
         tensors = perturb_weights(base_tensors(), self.seed, self.scale_ppm)
         self.tensors = tensors
         config = self.config.model_copy(update={"base_digest": sha256_hex(base_bytes())})
-        payload = encode_weights(tensors, config_to_metadata(config))
+        payload = encode_weights(tensors, config_to_metadata(config) | self.extra_metadata)
         claim = honest_roi(tensors, self.config) + self.claim_offset
         if self.spoil_payload is not None:
             payload = self.spoil_payload(payload, tensors)

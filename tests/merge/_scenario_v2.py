@@ -8,7 +8,7 @@ every registered node of the table and the base whose settlement root is the pri
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from _scenario import ROUND, Update, _metadata, base_bytes, benchmark
@@ -19,6 +19,7 @@ from flchain.merge.settlement import settlement_root
 from flchain.merge.v2 import PriorRound
 from flchain.protocol import digests as dg
 from flchain.protocol.beacon import DevnetBeacon
+from flchain.protocol.binding import compute_binding_metadata
 from flchain.protocol.machine import Leaf, RulesV2
 from flchain.protocol.machine import RevealOutcome as OutcomeV2
 from flchain.protocol.record import RoundRecordV2
@@ -77,6 +78,9 @@ class UpdateV2:
     stale: bool = False
     address: str | None = None  # None: the v1 scenario's node(index)
     salt: bytes | None = None  # None: the v1 scenario's salt
+    #: the (node, round) the payload names (protocol.md §5); None: its own reveal's
+    bound_to: tuple[str, int] | None = None
+    unbound: bool = False  # the payload names no reveal (as a v1 update or a global model)
 
     @property
     def node(self) -> str:
@@ -119,8 +123,15 @@ def invalid_post(node: str, position: int = 9) -> BeaconPost:
     )
 
 
+def binding_of(u: UpdateV2) -> dict[str, str]:
+    if u.unbound:
+        return {}
+    return compute_binding_metadata(*(u.bound_to or (u.node, ROUND)))
+
+
 def reveal_v2(u: UpdateV2, position: int) -> RevealV2:
-    v1, payload = u.update.build()
+    metadata = u.update.extra_metadata | binding_of(u)
+    v1, payload = replace(u.update, extra_metadata=metadata).build()
     outcome = u.outcome if u.outcome is not None else _OUTCOME[v1.outcome]
     base = dg.sha256(b"another base") if u.stale else bytes.fromhex(v1.base_digest[2:])
     if u.stale:

@@ -64,6 +64,7 @@ from flchain.model import (
 )
 from flchain.protocol import digests as dg
 from flchain.protocol import forward as fw
+from flchain.protocol.binding import compute_binding_metadata as binding
 from flchain.protocol.machine import Leaf, RevealOutcome, RulesV2
 from flchain.protocol.record import RoundRecordV2
 from flchain.protocol.types import BaseModelV2, RegisteredNode, RevealV2
@@ -95,9 +96,10 @@ def public() -> Benchmark:
     return planted_window(SEED, PUBLIC)
 
 
-def payload_of(tensors: Weights) -> bytes:
+def payload_of(tensors: Weights, node: str, round: int) -> bytes:
+    """The update `node` reveals in `round` (its metadata names that reveal)."""
     config = CONFIG.model_copy(update={"base_digest": sha256_hex(base_payload())})
-    return encode_weights(tensors, config_to_metadata(config))
+    return encode_weights(tensors, config_to_metadata(config) | binding(node, round))
 
 
 def public_roi(tensors: Weights) -> int:
@@ -152,9 +154,8 @@ class Node:
     tensors: Weights
     label: str
 
-    @property
-    def payload(self) -> bytes:
-        return payload_of(self.tensors)
+    def payload(self, round: int) -> bytes:
+        return payload_of(self.tensors, self.address, round)
 
 
 @cache
@@ -166,8 +167,11 @@ def nodes() -> tuple[Node, ...]:
     return tuple(out)
 
 
-def reveal(n: Node, position: int, outcome: RevealOutcome = RevealOutcome.ACCEPTED) -> RevealV2:
-    payload = n.payload
+def reveal(
+    n: Node, position: int, outcome: RevealOutcome = RevealOutcome.ACCEPTED, round: int = 1
+) -> RevealV2:
+    """`n`'s reveal in `round` (window 0's round unless told)."""
+    payload = n.payload(round)
     return RevealV2(
         node=n.address,
         update_digest=dg.sha256(payload),
@@ -178,6 +182,14 @@ def reveal(n: Node, position: int, outcome: RevealOutcome = RevealOutcome.ACCEPT
         block_number=5,
         log_index=position,
         payload=payload,
+    )
+
+
+def copy_of(original: Node, copier: Node, position: int, round: int = 1) -> RevealV2:
+    """`copier` reveals `original`'s update of `round`, byte for byte."""
+    payload = original.payload(round)
+    return reveal(copier, position, round=round).model_copy(
+        update={"payload": payload, "update_digest": dg.sha256(payload)}
     )
 
 
@@ -264,7 +276,7 @@ def window_record(
 def forward_round(
     k: int, rules: RulesV2, reveals: Sequence[RevealV2] | None = None
 ) -> ForwardRound:
-    rs = list(reveals) if reveals is not None else [reveal(n, i) for i, n in enumerate(nodes())]
+    rs = [reveal(n, i, round=k + 1) for i, n in enumerate(nodes())] if reveals is None else reveals
     data = window_bytes(k)
     return ForwardRound(window_record(k, rs, rules, window=data), base_payload(), data)
 
@@ -289,7 +301,10 @@ def test_every_commitment_is_scored_and_the_unscorable_get_the_worst() -> None:
     reveals = [
         reveal(ns[0], 0),
         reveal(ns[1], 1, RevealOutcome.REJECTED_ABNORMAL_ROI),  # scored all the same
-        reveal(ns[2], 2, RevealOutcome.REJECTED_DUPLICATE),
+        reveal(ns[2], 2, RevealOutcome.REJECTED_STALE_BASE).model_copy(
+            update={"base_digest": dg.sha256(b"a model nobody finalized")}
+        ),
+        copy_of(ns[0], ns[5], 5),  # node 5 reveals node 0's update, byte for byte
         reveal(ns[3], 3).model_copy(update={"payload": None}),  # not readable from calldata
         reveal(ns[7], 7),  # beyond the relative norm bound
     ]
@@ -301,10 +316,11 @@ def test_every_commitment_is_scored_and_the_unscorable_get_the_worst() -> None:
     assert set(by) == {r.node for r in reveals} | {ns[4].address}
     assert by[ns[0].address].reason == by[ns[1].address].reason == "scored"
     assert by[ns[4].address].reason == "unrevealed"
-    assert by[ns[2].address].reason == "outcome_rejected_duplicate"
+    assert by[ns[2].address].reason == "outcome_rejected_stale_base"
     assert by[ns[3].address].reason == "payload_unreadable"
+    assert by[ns[5].address].reason == Reason.UNBOUND_UPDATE.value
     assert by[ns[7].address].reason == Reason.NORM_TOO_LARGE.value
-    for n in (ns[2], ns[3], ns[4], ns[7]):
+    for n in (ns[2], ns[3], ns[4], ns[5], ns[7]):
         assert by[n.address].excess_bps == fw.FORWARD_WORST_BPS
 
 
@@ -354,9 +370,9 @@ def _merge(
 ) -> MergeResultV2:
     """The merge of the round after the forward-scored ones: every node reveals its update."""
     ns = nodes()
-    reveals = [reveal(n, i) for i, n in enumerate(ns)]
-    table = prior_leaves([n.address for n in ns])
     c = ROUNDS + 2  # window k is round k + 1's: the last one, round ROUNDS + 1, is voted in c
+    reveals = [reveal(n, i, round=c) for i, n in enumerate(ns)]
+    table = prior_leaves([n.address for n in ns])
     record = round_record(c, reveals, rules, window_start(ROUNDS + 1), prior=table)
     prior = PriorRound(round=c - 1, leaves=table, forward_records=tuple(records))
     return merge_v2(record, base_payload(), public(), prior, forward)

@@ -64,10 +64,8 @@ CASES = {
         Reason.REJECTED_ON_CHAIN_INELIGIBLE,
     ),
     "stale": (UpdateV2(Update(2, seed=102), stale=True), Reason.REJECTED_ON_CHAIN_STALE_BASE),
-    "duplicate": (
-        UpdateV2(Update(2, seed=102), outcome=RevealOutcome.REJECTED_DUPLICATE),
-        Reason.REJECTED_ON_CHAIN_DUPLICATE,
-    ),
+    "copied": (UpdateV2(Update(2, seed=102), bound_to=(node(1), ROUND)), Reason.UNBOUND_UPDATE),
+    "unbound": (UpdateV2(Update(2, seed=102), unbound=True), Reason.UNBOUND_UPDATE),
     "unreadable": (UpdateV2(Update(2, seed=102), unreadable=True), Reason.PAYLOAD_UNREADABLE),
     "nan": (UpdateV2(Update(2, seed=102, spoil_payload=with_nan)), Reason.NON_FINITE),
     "pickle": (UpdateV2(Update(2, seed=102, spoil_payload=as_pickle)), Reason.NOT_SAFETENSORS),
@@ -110,6 +108,37 @@ def test_payload_not_in_calldata_penalised() -> None:
     assert address(2) not in hidden.settlement.earned
     entry = next(e for e in json.loads(hidden.manifest)["inputs"] if e["node"] == address(2))
     assert entry["payload_length"] is None and "norm_micro" not in entry
+
+
+def test_a_byte_for_byte_copy_is_penalised_by_its_binding() -> None:
+    """security.md row 8: node 2 reveals node 1's update of the previous round, byte for byte
+    (the contract accepts it: nothing on-chain remembers digests). Its metadata names node 1's
+    reveal of round ROUND − 1, so the merge penalises it; the same bytes under their own
+    reveal are accepted."""
+    original = UpdateV2(Update(2, seed=102), bound_to=(node(1), ROUND - 1))
+    copy = run(three(original))
+    assert reason_of(copy, 2) == Reason.UNBOUND_UPDATE and address(2) in copy.penalised
+    assert reason_of(copy, 1) == reason_of(copy, 3) == Reason.ACCEPTED
+    (decision,) = [d for d in copy.decisions if d.node == address(2)]
+    assert f"{node(1).lower()} in round {ROUND - 1}" in decision.detail
+    entry = next(e for e in json.loads(copy.manifest)["inputs"] if e["node"] == address(2))
+    assert entry["on_chain_outcome"] == RevealOutcome.ACCEPTED
+    for bound_to in [(node(2), ROUND - 1), (node(1), ROUND)]:  # half the binding is not enough
+        half = run(three(UpdateV2(Update(2, seed=102), bound_to=bound_to)))
+        assert reason_of(half, 2) == Reason.UNBOUND_UPDATE
+    own = run(three(UpdateV2(Update(2, seed=102))))
+    assert reason_of(own, 2) == Reason.ACCEPTED and not own.penalised
+
+
+def test_a_binding_with_an_unknown_entry_is_unbound() -> None:
+    """No key of the binding's namespace but its two: an update cannot carry a second
+    binding that a lenient reader would take instead."""
+    extra = {"flchain.update.node2": node(1)}
+    update = Update(2, seed=102, extra_metadata=extra)
+    world = build_v2([UpdateV2(Update(1, seed=101)), UpdateV2(update)])
+    # build_v2 adds the binding on top of extra_metadata: both entries are in the payload
+    result = run(world)
+    assert reason_of(result, 2) == Reason.UNBOUND_UPDATE
 
 
 def test_availability_is_the_chains_no_fetch_codes() -> None:
@@ -177,7 +206,7 @@ def test_nothing_accepted_keeps_the_base_and_settles_the_penalties() -> None:
     world = build_v2(
         [
             UpdateV2(Update(1, seed=101, claim_offset=100)),
-            UpdateV2(Update(2, seed=102), outcome=RevealOutcome.REJECTED_DUPLICATE),
+            UpdateV2(Update(2, seed=102), stale=True),
         ]
     )
     result = run(world)

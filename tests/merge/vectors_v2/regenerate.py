@@ -63,6 +63,7 @@ from flchain.protocol import digests as dg  # noqa: E402
 from flchain.protocol import forward as fw  # noqa: E402
 from flchain.protocol import machine as m  # noqa: E402
 from flchain.protocol.beacon import DevnetBeacon, beacon_randomness  # noqa: E402
+from flchain.protocol.binding import compute_binding_metadata  # noqa: E402
 from flchain.protocol.machine import RevealOutcome, RulesV2  # noqa: E402
 from flchain.protocol.record import RoundRecordV2  # noqa: E402
 from flchain.protocol.types import (  # noqa: E402
@@ -168,7 +169,8 @@ PREVIOUS_ROUND = (
 
 #: Round 10. Indexes 4, 5, 6 are roles: the best of round 9's charlie cluster (no directive)
 #: plays "charlie", the two members round 9 gave directives follow and ignore theirs. Node 19 was penalised in round 9, so the contract found it
-#: ineligible (penalty cooldown); node 12 re-reveals alpha's round-9 bytes (a duplicate).
+#: ineligible (penalty cooldown); node 12 re-reveals alpha's round-9 bytes (the contract accepts
+#: them; they name alpha's round-9 reveal: unbound_update).
 CONTRIBUTIONS = (
     Contribution(1, "alpha", seed=101),
     Contribution(2, "bravo", seed=102),
@@ -189,9 +191,7 @@ CONTRIBUTIONS = (
     ),
     Contribution(19, "on-chain-ineligible", seed=111, outcome=RevealOutcome.REJECTED_INELIGIBLE),
     Contribution(13, "on-chain-stale-base", seed=112, stale=True),
-    Contribution(
-        12, "on-chain-duplicate", copy_of_previous=1, outcome=RevealOutcome.REJECTED_DUPLICATE
-    ),
+    Contribution(12, "copy-of-previous", copy_of_previous=1),
     Contribution(14, "payload-unreadable", seed=113, unreadable=True),
     Contribution(17, "pickle", seed=116, spoil=as_pickle),
     Contribution(18, "float64-tensor", seed=117, spoil=with_float64),
@@ -272,8 +272,8 @@ def tie_flipping_epoch() -> int:
 def contract_outcome(
     c: Contribution, prior: PriorRound, round: int, rules: RulesV2
 ) -> RevealOutcome:
-    """What the contract records (§5): stale base, abnormal ROI, ineligible, duplicate — the
-    recipe names the first two and the duplicate; eligibility is the machine's rule on the
+    """What the contract records (§5): stale base, abnormal ROI, ineligible — the recipe names
+    the first two; eligibility is the machine's rule on the
     node's leaf of the base table, and must agree with what the recipe says."""
     if c.stale:
         return RevealOutcome.REJECTED_STALE_BASE
@@ -334,7 +334,8 @@ def build_round(
             origin = base_tensors if c.twin_of is None else tensors_of[c.twin_of]
             tensors = perturb_weights(origin, seed, c.scale_ppm)
         tensors_of[c.index] = tensors
-        payload = encode_weights(tensors, config_to_metadata(config))
+        binding = compute_binding_metadata(address(c.index), round)
+        payload = encode_weights(tensors, config_to_metadata(config) | binding)
         honest[c.index] = honest_claim(tensors, base_config, bench)  # as the merge scores it
         if c.copy_of_previous is not None:
             payload = previous_payloads[c.copy_of_previous]
