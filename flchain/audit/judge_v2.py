@@ -32,7 +32,7 @@ deployment's three, then six per round):
                    contract, with the calling contract as sender, one after the other; a call
                    that reverted there (caught by its caller) refused by the machine with the
                    same custom error — is accepted and returns exactly the logs the chain shows: commitments,
-                   reveal outcomes (base, band, eligibility, duplicates), frozen stake weights,
+                   reveal outcomes (base, band, eligibility), frozen stake weights,
                    tallies and the finality threshold, every slash and its precondition,
                    settlement proofs against the final roots, payouts
     accumulator    (per round) the machine's accumulator and counts of the round equal the

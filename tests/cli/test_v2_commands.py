@@ -430,7 +430,7 @@ def test_settle_from_the_manifest_in_the_store(op: Operator, tmp_path: Path) -> 
     assert "no final round yet" in op.refused("node", "settle", "--wallet", "node-1")
 
     signers = [gov.with_account(op.account(n)) for n in names]  # type: ignore[arg-type]
-    updates = [make_update(0, seed=10 + i) for i in range(3)]
+    updates = [make_update(0, seed=10 + i, node=s._me()) for i, s in enumerate(signers)]
     gov.goto(0, m.Phase.COMMIT, 5)
     signers[0].open_round(0)
     for s, u in zip(signers, updates, strict=True):

@@ -84,7 +84,10 @@ def fed(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Fed:
         if round > 0:
             for n in nodes:
                 keeper.settle(*settlement_proof(fed.merged[-1].manifest, _addr(n)))
-        updates = {i: make_update(round, 10 * round + i, base=base) for i in committers}
+        updates = {
+            i: make_update(round, 10 * round + i, base=base, node=nodes[i]._me())
+            for i in committers
+        }
         for i, u in updates.items():
             nodes[i].commit(
                 round, nodes[i].commitment(round, u.digest, u.base_digest, u.roi_bps, u.salt)

@@ -51,6 +51,7 @@ from flchain.model import config_to_metadata, perturb_weights, reference_positio
 from flchain.protocol import digests as dg
 from flchain.protocol import forward as fw
 from flchain.protocol import machine as m
+from flchain.protocol.binding import compute_binding_metadata
 from flchain.protocol.machine import Phase
 from flchain.storage import LocalStore
 from flchain.storage.weights import decode_weights, encode_weights
@@ -66,14 +67,16 @@ class Played:
     outcomes: list[list[m.RevealOutcome]]
 
 
-def make_update(round: int, seed: int, base: bytes | None = None) -> Update:
-    """A seeded perturbation of `base` (default: genesis) with its exact ROI on the benchmark
-    the default rules name (the round's shipped window: what an auditor's replay resolves)."""
+def make_update(round: int, seed: int, base: bytes | None = None, *, node: str) -> Update:
+    """`node`'s seeded perturbation of `base` (default: genesis) for `round`, its metadata
+    naming that reveal, with its exact ROI on the benchmark the default rules name (the round's
+    shipped window: what an auditor's replay resolves)."""
     base = base if base is not None else base_weights()
     tensors, _ = decode_weights(base)
     update = perturb_weights(tensors, seed, 200_000)
     config = BASE_CONFIG.model_copy(update={"base_digest": sha256_hex(base)})
-    payload = encode_weights(update, config_to_metadata(config))
+    metadata = config_to_metadata(config) | compute_binding_metadata(node, round)
+    payload = encode_weights(update, metadata)
     bench = benchmark_for_round(round)
     claim = roi_bps(
         bench.exec_prices, reference_positions(update, BASE_CONFIG, bench.bars), FEE_PPM
@@ -108,7 +111,7 @@ def play(
 
     g.goto(0, Phase.COMMIT, 5)
     keeper.open_round(0)
-    ups = {n: make_update(0, seed=10 + i) for i, n in enumerate((a, b, c, d))}
+    ups = {n: make_update(0, seed=10 + i, node=n._me()) for i, n in enumerate((a, b, c, d))}
     for n, u in ups.items():
         commit(n, u)
     g.goto(0, Phase.REVEAL, 5)
@@ -142,7 +145,8 @@ def play(
         leaf, proof = settlement_proof(merged0.manifest, nodes[i])
         (n if i % 2 == 0 else keeper).settle(leaf, proof)
     ups1 = {
-        n: make_update(1, seed=20 + i, base=merged0.merged_weights) for i, n in enumerate((a, b))
+        n: make_update(1, seed=20 + i, base=merged0.merged_weights, node=n._me())
+        for i, n in enumerate((a, b))
     }
     for n, u in ups1.items():
         commit(n, u)
@@ -190,7 +194,10 @@ def play_rounds(
         for n in members:
             if manifest is not None and n.account is not None:
                 n.settle(*settlement_proof(manifest, n.account.address))
-        ups = {n: make_update(r, seed=1000 * r + i, base=weights) for i, n in enumerate(members)}
+        ups = {
+            n: make_update(r, seed=1000 * r + i, base=weights, node=n._me())
+            for i, n in enumerate(members)
+        }
         for n, u in ups.items():
             c = n.commitment(r, u.digest, u.base_digest, u.roi_bps, u.salt)
             if scored is not None and scored.window is not None:
@@ -277,7 +284,7 @@ def play_forward(backend: Backend, store: LocalStore) -> PlayedForward:
 
     g.goto(0, Phase.COMMIT, 5)
     keeper.open_round(0)
-    ups = {n: make_update(0, seed=30 + i) for i, n in enumerate((a, b, c))}
+    ups = {n: make_update(0, seed=30 + i, node=n._me()) for i, n in enumerate((a, b, c))}
     for n, u in ups.items():
         n.commit(0, n.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
     g.goto(0, Phase.REVEAL, 5)
@@ -307,7 +314,8 @@ def play_forward(backend: Backend, store: LocalStore) -> PlayedForward:
     for i, n in enumerate((a, b, c)):
         n.settle(*settlement_proof(merged0.manifest, nodes[i]))
     ups1 = {
-        n: make_update(1, seed=40 + i, base=merged0.merged_weights) for i, n in enumerate((a, b, c))
+        n: make_update(1, seed=40 + i, base=merged0.merged_weights, node=n._me())
+        for i, n in enumerate((a, b, c))
     }
     for n, u in ups1.items():
         vote = dg.sha256(windows["other" if n is c else "honest"])

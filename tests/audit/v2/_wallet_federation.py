@@ -166,7 +166,7 @@ def play_with_wallet(backend: Backend, store: LocalStore) -> PlayedWallet:
 
     g.goto(0, Phase.COMMIT, 5)
     keeper.open_round(0)
-    ups = {n: make_update(0, seed=50 + i) for i, n in enumerate(nodes)}
+    ups = {n: make_update(0, seed=50 + i, node=n._me()) for i, n in enumerate(nodes)}
     for n, u in ups.items():
         n.commit(0, n.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
     g.goto(0, Phase.REVEAL, 5)
@@ -189,7 +189,8 @@ def play_with_wallet(backend: Backend, store: LocalStore) -> PlayedWallet:
     for n in (a, b):
         n.settle(*settlement_proof(merged0.manifest, n._me()))
     ups1 = {
-        n: make_update(1, seed=60 + i, base=merged0.merged_weights) for i, n in enumerate(nodes)
+        n: make_update(1, seed=60 + i, base=merged0.merged_weights, node=n._me())
+        for i, n in enumerate(nodes)
     }
     leaf, proof = settlement_proof(merged0.manifest, w._me())
     u = ups1[w]
@@ -244,7 +245,7 @@ def play_forward_through_wallets(backend: Backend, store: LocalStore) -> PlayedW
 
     g.goto(0, Phase.COMMIT, 5)
     keeper.open_round(0)
-    ups = {n: make_update(0, seed=70 + i) for i, n in enumerate(nodes)}
+    ups = {n: make_update(0, seed=70 + i, node=n._me()) for i, n in enumerate(nodes)}
     for n, u in ups.items():
         n.commit(0, n.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
     g.goto(0, Phase.REVEAL, 5)
@@ -268,7 +269,8 @@ def play_forward_through_wallets(backend: Backend, store: LocalStore) -> PlayedW
     g.goto(1, Phase.COMMIT, 5)
     keeper.open_round(1)
     ups1 = {
-        n: make_update(1, seed=80 + i, base=merged0.merged_weights) for i, n in enumerate(nodes)
+        n: make_update(1, seed=80 + i, base=merged0.merged_weights, node=n._me())
+        for i, n in enumerate(nodes)
     }
     for n, u in ups1.items():
         n.settle(*settlement_proof(merged0.manifest, n._me()))
@@ -318,7 +320,10 @@ def play_wallet_rounds(backend: Backend, store: LocalStore, rounds: int, nodes: 
     for r in range(rounds):
         g.goto(r, Phase.COMMIT, 5)
         keeper.open_round(r)
-        ups = {n: make_update(r, seed=1000 * r + i, base=weights) for i, n in enumerate(members)}
+        ups = {
+            n: make_update(r, seed=1000 * r + i, base=weights, node=n._me())
+            for i, n in enumerate(members)
+        }
         for n, u in ups.items():
             if manifest is not None:
                 n.settle(*settlement_proof(manifest, n._me()))

@@ -38,7 +38,7 @@ def deployed(backend: Backend) -> LedgerV2:
     )
     node = g.with_account(wallet(backend))
     node.register(ETHER)
-    u = make_update(0, seed=1)
+    u = make_update(0, seed=1, node=node._me())
     g.goto(0, Phase.COMMIT, 5)
     node.commit(0, node.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
     g.goto(0, Phase.REVEAL, 5)

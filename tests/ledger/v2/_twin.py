@@ -154,15 +154,20 @@ class Update:
         return self.round, self.payload, self.base_digest, self.roi_bps, self.salt
 
 
-def make_update(round: int, seed: int, base: bytes | None = None, claim_offset: int = 0) -> Update:
-    """A seeded perturbation of `base` (default: the genesis model) with its exact ROI."""
+def make_update(
+    round: int, seed: int, base: bytes | None = None, claim_offset: int = 0, *, node: str
+) -> Update:
+    """`node`'s seeded perturbation of `base` (default: the genesis model) for `round`, its
+    metadata naming that reveal, with its exact ROI."""
+    from flchain.protocol.binding import compute_binding_metadata
     from flchain.storage.weights import decode_weights
 
     base = base if base is not None else base_weights()
     tensors, _ = decode_weights(base)
     update = perturb_weights(tensors, seed, 200_000)
     config = BASE_CONFIG.model_copy(update={"base_digest": sha256_hex(base)})
-    payload = encode_weights(update, config_to_metadata(config))
+    metadata = config_to_metadata(config) | compute_binding_metadata(node, round)
+    payload = encode_weights(update, metadata)
     bench = benchmark()
     claim = roi_bps(
         bench.exec_prices, reference_positions(update, BASE_CONFIG, bench.bars), FEE_PPM

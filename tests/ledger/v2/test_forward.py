@@ -20,7 +20,7 @@ def test_a_window_posted_voted_and_carried_by_the_round_record(backend: Backend)
     a, b, c = (twin.node() for _ in range(3))
     keeper = twin.stranger()
     twin.goto(0, m.Phase.COMMIT)
-    updates = {n: make_update(0, i) for i, n in enumerate((a, b, c))}
+    updates = {n: make_update(0, i, node=n._me()) for i, n in enumerate((a, b, c))}
     for n, u in updates.items():
         twin.commit(n, u)
     twin.goto(0, m.Phase.REVEAL)
@@ -39,7 +39,7 @@ def test_a_window_posted_voted_and_carried_by_the_round_record(backend: Backend)
 
     twin.goto(4, m.Phase.COMMIT)
     for i, n in enumerate((a, b, c)):
-        u = make_update(4, 10 + i)
+        u = make_update(4, 10 + i, node=n._me())
         commitment = n.commitment(4, u.digest, u.base_digest, u.roi_bps, u.salt)
         if n is a:
             twin.refuse(n, "commit_with_forward", 4, commitment, 1, h, error="NotForwardVoteRound")

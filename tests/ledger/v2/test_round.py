@@ -41,7 +41,7 @@ def test_a_federation_round_by_round(backend: Backend) -> None:
     # round 0
     twin.goto(0, Phase.COMMIT)
     twin.send(keeper, "open_round", 0)
-    updates = {n: make_update(0, seed=10 + i) for i, n in enumerate((a, b, c, d))}
+    updates = {n: make_update(0, seed=10 + i, node=n._me()) for i, n in enumerate((a, b, c, d))}
     for n, u in updates.items():
         twin.commit(n, u)
     twin.check_views(nodes, [0])
@@ -83,7 +83,8 @@ def test_a_federation_round_by_round(backend: Backend) -> None:
             assert (collected.node, collected.amount) == (nodes[i], earned)
     assert all(twin.state.nodes[n].settled_round == 1 for n in nodes)
     updates1 = {
-        n: make_update(1, seed=20 + i, base=merged.merged_weights) for i, n in enumerate((a, b))
+        n: make_update(1, seed=20 + i, base=merged.merged_weights, node=n._me())
+        for i, n in enumerate((a, b))
     }
     for n, u in updates1.items():
         twin.commit(n, u)
