@@ -159,7 +159,6 @@ contract FLChainV2 is IFLChainV2 {
     mapping(address node => Node) private _nodes;
     mapping(uint256 index => address) private _nodeAt;
     mapping(uint256 round => Round) private _rounds;
-    mapping(bytes32 digest => bool) private _seen;
     /// @dev The newest version's no-reveal and wrong-vote slash amounts, bounty and
     ///      effectiveRound in one word (`_slashTerms`): a slash of a round it applies to reads
     ///      one word of the rules, not four (6 200 gas).
@@ -210,7 +209,6 @@ contract FLChainV2 is IFLChainV2 {
 
         _governor = msg.sender;
         _latestDigest = d.genesisDigest;
-        _seen[d.genesisDigest] = true;
         _rules.push(rules);
         _adopt(_rules[0]);
         emit GovernanceTransferred(address(0), msg.sender);
@@ -393,15 +391,15 @@ contract FLChainV2 is IFLChainV2 {
             outcome = RevealOutcome.RejectedAbnormalRoi;
         } else if (!_eligible(n.record, round, g)) {
             outcome = RevealOutcome.RejectedIneligible;
-        } else if (_seen[updateDigest]) {
-            outcome = RevealOutcome.RejectedDuplicate;
         } else {
+            // No duplicate rule here: a copy of an earlier update, the base or genesis is Accepted
+            // and the merge penalises it (its metadata names another reveal), which also slashes
+            // it; a seen-mark per digest would cost every reveal a new slot (22 100 gas).
             outcome = RevealOutcome.Accepted;
         }
         rd.slots[msg.sender] = CommitmentSlotV2Library.fromOutcome(outcome);
         NodeCore c = n.core;
         c = c.setUnrevealed(c.unrevealed() - 1);
-        _seen[updateDigest] = true; // whatever the outcome: the first revealer owns the digest
         if (outcome == RevealOutcome.Accepted) c = c.recordAccepted(round + 1);
         n.core = c;
         uint32 length = uint32(payload.length); // ≤ maxPayloadBytes ≤ 16 KiB
@@ -484,7 +482,6 @@ contract FLChainV2 is IFLChainV2 {
         _latestRoot = result.settlementRoot;
         _latestManifestDigest = bytes32(result.manifestCid[4:]);
         if (mergedCodec != CidLibV2.CODEC_RAW) _latestMergedCidDigest = bytes32(result.mergedCid[4:]);
-        _seen[result.mergedDigest] = true;
         if (reserved != 0) {
             // the dust returns to the pool; roundEarned ≤ reserved, a uint112
             _holdings.pool += uint112(reserved - result.roundEarned);
@@ -801,11 +798,6 @@ contract FLChainV2 is IFLChainV2 {
             manifestCid: CidLibV2.format(clock.manifestCodec(), _latestManifestDigest),
             settlementRoot: _latestRoot
         });
-    }
-
-    /// @inheritdoc IFLChainV2
-    function isSeen(bytes32 digest) external view returns (bool) {
-        return _seen[digest];
     }
 
     /// @inheritdoc IFLChainV2

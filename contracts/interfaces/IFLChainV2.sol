@@ -34,8 +34,7 @@ interface IFLChainV2 {
         Accepted,
         RejectedAbnormalRoi,
         RejectedIneligible,
-        RejectedStaleBase,
-        RejectedDuplicate
+        RejectedStaleBase
     }
 
     /// @notice State of a (round, node) commitment slot.
@@ -620,9 +619,6 @@ interface IFLChainV2 {
     function hasPostedBeacon(uint256 round, address node) external view returns (bool);
     /// @notice The latest final model (genesis before any) — the base of the current round.
     function latest() external view returns (Latest memory);
-    /// @notice Whether a digest was ever revealed, is the genesis or a final model.
-    /// @param digest sha256
-    function isSeen(bytes32 digest) external view returns (bool);
     /// @notice The separate accounts (§8).
     function accounts() external view returns (Accounts memory);
     /// @notice Whether `node` passes the eligibility gate in `round` (§9).

@@ -22,8 +22,8 @@ node's reveal, vote or slash ordered before or after it (a higher tip, the pendi
 estimated on, a reorg that drops one — after which the sender re-sends the same transaction).
 So the calls whose cost depends on who came first are sent with at least the gas of their
 costliest path (`*_GAS_FLOOR`, measured by `bench/gas.py --v2` and ~10 % above it): `reveal`
-(the round's accumulator and the digest's seen-mark), `attest` (the result's tally and the
-accumulator, plus a wrong-vote slash), `post_beacon` and `slash_no_reveal` (the accumulator).
+(the round's accumulator), `attest` (the result's tally and the accumulator, plus a wrong-vote
+slash), `post_beacon` and `slash_no_reveal` (the accumulator).
 The other calls write the same slots whoever comes first; their estimate and the policy's
 margin suffice. tests/ledger/v2/test_gas_floors.py checks each floor covers the path.
 """
@@ -86,8 +86,8 @@ __all__ = [
 
 E = TypeVar("E", bound=ChainEvent)
 
-#: Gas of the costliest `reveal` of an empty payload (the round's first entry, a digest never
-#: seen, an Accepted outcome), and what each payload byte adds to it (calldata at 16 per
+#: Gas of the costliest `reveal` of an empty payload (the round's first entry, an Accepted
+#: outcome), and what each payload byte adds to it (calldata at 16 per
 #: byte, sha256 and the copy to memory).
 REVEAL_GAS_FLOOR: Final = 100_000
 REVEAL_GAS_FLOOR_PER_BYTE: Final = 18
@@ -455,9 +455,6 @@ class LedgerV2(LedgerBase[ContractV2]):
     def latest(self) -> Latest:
         """The latest final model (genesis before any): the base of the round in progress."""
         return views_v2.get_latest(self.binding)
-
-    def is_seen(self, digest: bytes) -> bool:
-        return views_v2.get_is_seen(self.binding, digest)
 
     def accounts(self) -> Accounts:
         return views_v2.get_accounts(self.binding)

@@ -141,10 +141,6 @@ def get_latest(c: ContractV2) -> Latest:
     return _struct(Latest, c.call("latest"))
 
 
-def get_is_seen(c: ContractV2, digest: bytes) -> bool:
-    return bool(c.call("isSeen", bytes(digest)))
-
-
 def get_accounts(c: ContractV2) -> Accounts:
     return _struct(Accounts, c.call("accounts"))
 

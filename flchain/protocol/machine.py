@@ -99,7 +99,6 @@ class RevealOutcome(IntEnum):
     REJECTED_ABNORMAL_ROI = 1
     REJECTED_INELIGIBLE = 2
     REJECTED_STALE_BASE = 3
-    REJECTED_DUPLICATE = 4
 
 
 class CommitState(IntEnum):
@@ -699,7 +698,6 @@ class State:
     node_at: list[str] = field(default_factory=list)
     total_stake: Checkpoint = field(default_factory=Checkpoint)
     rounds: dict[int, RoundState] = field(default_factory=dict)
-    seen: set[bytes] = field(default_factory=set)
     bonds: int = 0
     pool: int = 0
     reserved: int = 0
@@ -1032,7 +1030,6 @@ def initialize_state(
         rules=[rules],
         governor=tx.sender,
         latest=latest,
-        seen={deployment.genesis_digest},
     )
     events = [
         _event("GovernanceTransferred", ZERO_ADDRESS, tx.sender),
@@ -1242,9 +1239,10 @@ def process_reveal(
     `NoCommitment(round, node)`; `AlreadyRevealed(round, node)`; `PayloadTooLarge(length,
     maxPayloadBytes(round))`; `CommitmentMismatch(round, node)` with updateDigest =
     sha256(payload). Effects: the outcome (first that applies: RejectedStaleBase,
-    RejectedAbnormalRoi, RejectedIneligible, RejectedDuplicate, Accepted) recorded in the slot;
-    unrevealed −= 1; the digest seen; on Accepted acceptedReveals += 1 and lastAcceptedRound =
-    round + 1; the accumulator. Events: Revealed(...)."""
+    RejectedAbnormalRoi, RejectedIneligible, Accepted) recorded in the slot; unrevealed −= 1; on
+    Accepted acceptedReveals += 1 and lastAcceptedRound = round + 1; the accumulator. Events:
+    Revealed(...). A byte-for-byte copy is Accepted: the merge penalises an update whose
+    metadata binds another reveal, so the chain keeps no seen-mark per digest."""
     _non_payable(tx)
     _check_bytes("payload", payload)
     _check_bytes("base_digest", base_digest, 32)
@@ -1275,14 +1273,11 @@ def process_reveal(
         outcome = RevealOutcome.REJECTED_ABNORMAL_ROI
     elif not _eligible(node, round, rules):
         outcome = RevealOutcome.REJECTED_INELIGIBLE
-    elif update_digest in state.seen:
-        outcome = RevealOutcome.REJECTED_DUPLICATE
     else:
         outcome = RevealOutcome.ACCEPTED
     slot.state = CommitState.REVEALED
     slot.outcome = outcome
     node.unrevealed -= 1
-    state.seen.add(update_digest)
     if outcome == RevealOutcome.ACCEPTED:
         node.accepted_reveals += 1
         node.last_accepted_round = round + 1
@@ -1386,9 +1381,9 @@ def finality_needed(total_stake: int, finality_ppm: int) -> int:
 def process_finalize(state: State, tx: Tx, round: int, result: Result) -> list[Event]:
     """`finalize(round, result)`, anyone. Checks: `NotInAttestWindow(round)`; `AlreadyFinal(round)`;
     `BelowFinality(tally, needed)`; `OverBudget(roundEarned, reserved(round))`. Effects: the
-    round's final result; the latest final model; mergedDigest seen; reserved − roundEarned back
-    to the pool and roundEarned to claimable; the accumulator. Events: Finalized(round,
-    resultHash, tally, totalStake)."""
+    round's final result; the latest final model; reserved − roundEarned back to the pool and
+    roundEarned to claimable; the accumulator. Events: Finalized(round, resultHash, tally,
+    totalStake)."""
     _non_payable(tx)
     if not _in_window(state, round, tx.timestamp, Phase.ATTEST):
         raise ProtocolError("NotInAttestWindow", round)
@@ -1413,7 +1408,6 @@ def process_finalize(state: State, tx: Tx, round: int, result: Result) -> list[E
         result.manifest_cid,
         result.settlement_root,
     )
-    state.seen.add(result.merged_digest)
     state.reserved -= rs.reserved
     state.pool += rs.reserved - result.round_earned
     state.claimable += result.round_earned
@@ -1748,10 +1742,6 @@ def get_has_posted_beacon(state: State, round: int, node: str) -> bool:
 
 def get_latest(state: State) -> Latest:
     return state.latest
-
-
-def get_is_seen(state: State, digest: bytes) -> bool:
-    return digest in state.seen
 
 
 def get_accounts(state: State) -> Accounts:

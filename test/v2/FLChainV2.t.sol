@@ -264,7 +264,6 @@ contract FLChainV2Test is V2World {
         (, IFLChainV2.CommitState state, IFLChainV2.RevealOutcome stored) = chain.commitmentOf(0, ALICE);
         vm.assertEq(uint256(state), uint256(IFLChainV2.CommitState.Revealed), "state");
         vm.assertEq(uint256(stored), uint256(IFLChainV2.RevealOutcome.Accepted), "stored outcome");
-        vm.assertTrue(chain.isSeen(sha256(u.payload)), "the digest is seen");
         IFLChainV2.NodeView memory v = chain.nodeView(ALICE);
         vm.assertEq(v.unrevealed, 0, "unrevealed");
         vm.assertEq(v.acceptedReveals, 1, "acceptedReveals");
@@ -333,18 +332,28 @@ contract FLChainV2Test is V2World {
         vm.assertEq(chain.nodeView(CAROL).acceptedReveals, 0, "a rejected reveal is not counted");
     }
 
-    function test_a_copied_payload_is_a_duplicate() public {
+    /// @dev The chain has no duplicate rule: a byte-for-byte copy of another node's update or of
+    ///      the genesis model is Accepted and counted; the merge penalises it (its metadata binds
+    ///      another reveal).
+    function test_a_copied_payload_is_accepted() public {
         goTo(0, IFLChainV2.Phase.Commit);
         Update memory a = updateOf(ALICE, 0);
         Update memory copy = updateOf(BOB, 0);
         copy.payload = a.payload;
+        Update memory genesisCopy = updateOf(CAROL, 0);
+        genesisCopy.payload = GENESIS;
         commit(chain, ALICE, a);
         commit(chain, BOB, copy);
+        commit(chain, CAROL, genesisCopy);
         goTo(0, IFLChainV2.Phase.Reveal);
         reveal(chain, ALICE, a);
-        vm.assertEq(uint256(reveal(chain, BOB, copy)), uint256(IFLChainV2.RevealOutcome.RejectedDuplicate), "copy");
-        // ... and the genesis model itself is seen from the start
-        vm.assertTrue(chain.isSeen(sha256(GENESIS)), "genesis seen");
+        vm.assertEq(uint256(reveal(chain, BOB, copy)), uint256(IFLChainV2.RevealOutcome.Accepted), "copy");
+        vm.assertEq(
+            uint256(reveal(chain, CAROL, genesisCopy)), uint256(IFLChainV2.RevealOutcome.Accepted), "genesis copy"
+        );
+        vm.assertEq(chain.nodeView(BOB).acceptedReveals, 1, "the copy is counted");
+        vm.assertEq(chain.nodeView(CAROL).acceptedReveals, 1, "the genesis copy is counted");
+        vm.assertEq(chain.roundView(0).reveals, 3, "the accumulator holds all three");
     }
 
     // ------------------------------------------------------------ postBeacon
@@ -481,7 +490,6 @@ contract FLChainV2Test is V2World {
         vm.assertEq(a.claimable, r.roundEarned, "claimable");
         vm.assertEq(a.reserved, 0, "the reservation is spent");
         vm.assertEq(a.pool, POOL - r.roundEarned, "the dust returns to the pool");
-        vm.assertTrue(chain.isSeen(r.mergedDigest), "the merged model is seen");
     }
 
     function test_finalize_refusals() public {

@@ -144,7 +144,8 @@ contract FLChainV2LibFuzzTest is V2Test {
     // ------------------------------------------------------------ CommitmentSlotV2
 
     function testFuzz_commitment_slot_forms(bytes32 value, uint8 outcomeSeed) public pure {
-        IFLChainV2.RevealOutcome o = IFLChainV2.RevealOutcome(outcomeSeed % 5);
+        IFLChainV2.RevealOutcome o =
+            IFLChainV2.RevealOutcome(outcomeSeed % (uint8(type(IFLChainV2.RevealOutcome).max) + 1));
         bool valid = CommitmentSlotV2Library.isValidCommitment(value);
         vm.assertEq(valid ? 1 : 0, uint256(value) >= 1 << 16 ? 1 : 0, "valid from 2**16");
         CommitmentSlotV2 revealed = CommitmentSlotV2Library.fromOutcome(o);

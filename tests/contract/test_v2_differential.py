@@ -146,7 +146,7 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
     d.act("postBeacon", A, 0, signature)  # BeaconAlreadyPosted
     d.act("postBeacon", B, 0, signature[:95])  # InvalidBeaconSignature
     d.act("postBeacon", T, 0, signature)  # NotInFrozenSet
-    d.check_views(nodes, [0], digests=[u.digest for u in updates.values()])
+    d.check_views(nodes, [0])
 
     # the honest result penalises B; C votes for another result (a wrong vote)
     table = fed.table_for(0, penalised=[B])
@@ -234,6 +234,37 @@ def test_a_federation_agrees_with_the_machine(chain: Chain) -> None:
     d.check_views([*nodes, T, G], range(now_round + 3))
     assert d.state.rounds[0].final_result == honest.hash(d.chain_id, d.state.contract, 0)
     assert d.state.nodes[C].bond == ETHER - rules.no_reveal_slash_wei - rules.wrong_vote_slash_wei
+
+
+def test_a_copied_payload_is_accepted_by_both(chain: Chain) -> None:
+    """No duplicate rule on chain: a byte-for-byte copy of another node's update and a copy of
+    the base (here the genesis model) are Accepted by the contract and the machine alike (the
+    merge penalises them: an update's metadata names its own reveal)."""
+    gov, a, b, c = new_wallets(chain, 4)
+    d, _ = Differential.deploy(
+        chain, deployment(chain.latest_timestamp()), m.RulesV2(), [a, b, c], gov
+    )
+    fed = Federation(d)
+    D = d.state.deployment
+    A, B, C = a.address, b.address, c.address
+    for n in (A, B, C):
+        d.act("register", n, value=ETHER)
+    original = fed.update(A, 0)
+    updates = [
+        original,
+        fed.update(B, 0, payload=original.payload),
+        fed.update(C, 0, payload=GENESIS),
+    ]
+    for i, u in enumerate(updates):
+        d.act("commit", u.node, 0, fed.commitment(u), at=D.start(0) + 1 + i)
+    revealed = [
+        d.act("reveal", u.node, *u.reveal_args(), at=D.commit_end(0) + i)
+        for i, u in enumerate(updates)
+    ]
+    assert [o.events[0][0] for o in revealed] == ["Revealed"] * 3
+    assert [o.events[0][1][6] for o in revealed] == [m.RevealOutcome.ACCEPTED] * 3
+    assert fed.accepted(0) == sorted([A, B, C])
+    d.check_views([A, B, C], [0])
 
 
 #: a node whose address holds the bytes eb 27 and no 22: Python writes its revert data as b"…\xeb'…",
@@ -646,7 +677,6 @@ class DifferentialMachine(RuleBasedStateMachine):
             [*self.nodes, self.third],
             range(max(0, current - 2), current + 2),
             results=(finals + tallies)[-12:],
-            digests=[u.digest for u in self.updates.values()][-6:],
         )
 
 

@@ -428,13 +428,12 @@ class Differential:
         nodes: Iterable[str] = (),
         rounds: Iterable[int] = (),
         results: Iterable[tuple[int, bytes]] = (),
-        digests: Iterable[bytes] = (),
         full: bool = True,
         windows: Iterable[tuple[int, bytes]] = (),
     ) -> None:
-        """The machine's views against the contract's, for these nodes, rounds, (round, result
-        hash) tallies and digests, plus the accounts, the latest model and the contract's
-        balance; `full` adds every other global view and the rules of this round and the next."""
+        """The machine's views against the contract's, for these nodes, rounds and (round, result
+        hash) tallies, plus the accounts, the latest model and the contract's balance; `full`
+        adds every other global view and the rules of this round and the next."""
         f = self.contract.functions
         st = self.state
         current, phase = f.currentPhase().call(block_identifier="latest")
@@ -528,10 +527,6 @@ class Differential:
                         m.get_is_forward_posted(st, r, window_hash),
                     ),
                 ]
-        for digest in digests:
-            pairs.append(
-                (f"isSeen(0x{digest.hex()})", f.isSeen(digest).call(), m.get_is_seen(st, digest))
-            )
         for name, on_chain, in_machine in pairs:
             if normal(on_chain) != normal(in_machine):
                 raise Disagreement(

@@ -16,7 +16,7 @@ from flchain.protocol import machine as m
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine_world import BEACON, ETH, L, World, make_world, wallet
+from machine_world import BEACON, ETH, GENESIS, L, World, make_world, wallet
 
 P = m.Phase
 ANYONE = wallet("anyone")
@@ -187,24 +187,31 @@ def test_dag_pb_and_oversized_payloads_refused() -> None:
     assert err.arguments == (b"maxPayloadBytes".ljust(32, b"\x00"),)
 
 
-def test_copied_update_rejected() -> None:
+def test_copied_update_accepted_on_chain() -> None:
+    """The chain keeps no seen-mark: a byte-for-byte copy of an earlier update, of the base (the
+    latest final model) or of the genesis model is Accepted like any update. The merge refuses
+    it instead (an update's metadata names its own reveal), which also slashes it."""
     w = make_world(4)
-    a, copier, _, _ = w.nodes
-    _, result = w.run_round(0)
+    a, copier, base_copier, genesis_copier = w.nodes
+    w.run_round(0)
     original = w.update(a, 0)  # a's round-0 update, byte for byte
     w.goto(1, P.COMMIT)
-    w.settle(copier)
+    for n in (copier, base_copier, genesis_copier):
+        w.settle(n)
     base = m.get_latest(w.state).merged_digest
+    assert base == dg.sha256(b"merged 0 honest")  # machine_world's round-0 model
     copies = [
         w.update(copier, 1, payload=original.payload, base=base),
+        w.update(base_copier, 1, payload=b"merged 0 honest", base=base),
+        w.update(genesis_copier, 1, payload=GENESIS, base=base),
     ]
     for u in copies:
         w.commit(u)
     w.goto(1, P.REVEAL)
-    assert w.reveal(copies[0]) == m.RevealOutcome.REJECTED_DUPLICATE
-    # the final models and the genesis count as revealed too
-    assert m.get_is_seen(w.state, result.merged_digest)
-    assert m.get_is_seen(w.state, w.state.deployment.genesis_digest)
+    assert [w.reveal(u) for u in copies] == [m.RevealOutcome.ACCEPTED] * 3
+    assert sorted(w.accepted(1)) == sorted([copier, base_copier, genesis_copier])
+    for u in copies:
+        assert m.get_node_view(w.state, u.node, w.now).last_accepted_round == 2
 
 
 def test_rule_change_needs_notice() -> None:

@@ -3,10 +3,9 @@ a receipt's `gasUsed` on the embedded chain and on anvil.
 
 A floor is the gas a call is sent with at least, because its cost depends on who came first
 (the module docstring says why). The costliest path is the one that creates the most storage
-words: the round's first accumulator entry, a digest never seen, the first vote for a result,
-a beacon post in a round nobody revealed in, a slash that pays a bounty into a pool never
-funded. Every call goes through the twin (`_twin.Twin`), so its events are also
-the reference machine's.
+words: the round's first accumulator entry, the first vote for a result, a beacon post in a
+round nobody revealed in, a slash that pays a bounty into a pool never funded. Every call goes
+through the twin (`_twin.Twin`), so its events are also the reference machine's.
 
 Both chains run Prague's rules, whose calldata floor (EIP-7623: 21 000 + 10 gas per calldata
 token, a zero byte one token and any other byte four) prices a large reveal above its
@@ -40,8 +39,8 @@ MAX_PAYLOAD = m.RulesV2().max_payload_bytes
 
 
 def _update(twin: Twin, round: int, size: int) -> Update:
-    """An update of `size` random bytes on the latest final model: never seen, its ROI inside
-    the band, so the reveal is Accepted (the contract does not parse the payload)."""
+    """An update of `size` random bytes on the latest final model, its ROI inside the band,
+    so the reveal is Accepted (the contract does not parse the payload)."""
     return Update(
         round,
         secrets.token_bytes(size),
@@ -70,8 +69,8 @@ def _result(label: bytes) -> m.Result:
 
 
 def test_reveal_floor_covers_the_first_reveal_of_a_round(backend: Backend) -> None:
-    """The round's first reveal (a new accumulator word), of a digest never seen (a new
-    seen-mark), Accepted: with an empty payload and with the largest one the rules allow."""
+    """The round's first reveal (a new accumulator word), Accepted: with an empty payload and
+    with the largest one the rules allow."""
     twin = Twin.deploy(backend)
     for round, size in ((0, 0), (1, MAX_PAYLOAD)):
         node = twin.node()
