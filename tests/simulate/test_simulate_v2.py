@@ -127,6 +127,7 @@ def test_every_cheaters_bond_falls_by_exactly_its_slashes(
         "exit-before-penalty": Fault.PENALTY,
         "oversized-payload": Fault.NO_REVEAL,
         "dag-pb": Fault.PENALTY,
+        "copier": Fault.PENALTY,
     }
     amount = {
         Fault.PENALTY: DEVNET_PENALTY_SLASH_WEI,
@@ -139,7 +140,7 @@ def test_every_cheaters_bond_falls_by_exactly_its_slashes(
             assert faults, (kind, node)
             assert {s.fault for s in faults} == {fault}, (kind, node)
             assert all(s.amount == amount[fault] for s in faults), (kind, node)
-    for kind in ("abnormal-roi", "copycat", "copier", "timed-finalizer"):
+    for kind in ("abnormal-roi", "copycat", "timed-finalizer"):
         for node in wallets(run, kind):
             assert slashes(chain, node) == [], kind
     # the seed grinder pays for each reveal it withheld, and no more
@@ -165,7 +166,9 @@ def test_each_attack_is_refused_by_the_rule_meant_for_it(
 
     assert answers(run, "oversized-payload")["PayloadTooLarge"] == DAYS // 2 + DAYS % 2
     assert answers(run, "dag-pb")["merge: not_safetensors"] >= 1
-    assert answers(run, "copier")["REJECTED_DUPLICATE"] == DAYS
+    copier = answers(run, "copier")  # accepted on-chain, penalised by the merge: then ineligible
+    assert copier["ACCEPTED"] == copier["merge: unbound_update"] == 1
+    assert copier["REJECTED_INELIGIBLE"] == DAYS - 1
     assert answers(run, "timed-finalizer")["NotInAttestWindow"] == 2 * (DAYS - 1)
     assert answers(run, "rushing-governor")["NoticeTooShort"] == DAYS
     assert chain.rules_version_count() == 1  # no rule change went through

@@ -26,7 +26,8 @@ def test_v2_attacks_on_anvil(tmp_path: Path) -> None:
     answers = {a.kind: Counter(a.answers) for a in result.adversary_reports}
     assert answers["sybil"]["NotInFrozenSet"] == 3 and answers["sybil"]["BelowFinality"] == 2
     assert answers["oversized-payload"]["PayloadTooLarge"] == 1
-    assert answers["copier"]["REJECTED_DUPLICATE"] == 2
+    assert answers["copier"]["merge: unbound_update"] == 1  # then ineligible (penalty cooldown)
+    assert answers["copier"]["REJECTED_INELIGIBLE"] == 1
     assert answers["timed-finalizer"]["NotInAttestWindow"] == 2
     assert answers["rushing-governor"]["NoticeTooShort"] == 2
     balances = {b.address: b for b in result.balances}
