@@ -47,6 +47,7 @@ that exists is listed with the module defining it (tests/test_errors.py fails ot
     │   ├── DeadlineMissed                                                  flchain.ledger.errors
     │   ├── FeeCapExceeded                                                  flchain.ledger.errors
     │   ├── InsufficientFunds                                               flchain.ledger.errors
+    │   ├── MalformedLog [exit 2]                                           flchain.ledger.errors
     │   ├── TransactionFailed                                               flchain.ledger.errors
     │   │   └── OutOfGas                                                    flchain.ledger.errors
     │   └── TransactionRejected                                             flchain.ledger.errors

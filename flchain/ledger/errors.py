@@ -19,6 +19,14 @@ class ChainConfigError(ConfigError, LedgerError):
     """Wrong chain id, no contract code at the address, unusable artifact, bad argument."""
 
 
+class MalformedLog(LedgerError):
+    """A log at the contract's address that no contract of its artifact can emit (its data does
+    not decode, or a value is out of its type, e.g. an outcome the enum lacks): the RPC or the
+    contract is not what it claims, so nothing read from it can be verified."""
+
+    exit_code = 2
+
+
 class CompileError(LedgerError):
     """The Solidity compiler failed or disagrees with the committed artifact."""
 

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Final
 
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
-from flchain.ledger.errors import ChainConfigError
+from flchain.ledger.errors import ChainConfigError, MalformedLog, first_line
 from flchain.ledger.hashes import cid_to_bytes, cid_to_str
 from flchain.ledger.revert import abi_type
 from flchain.protocol import (
@@ -345,9 +346,28 @@ class EventDecoder:
                 continue
             event = self._by_topic.get(bytes(log["topics"][0]))
             if event is not None:
-                args = event.decode(self._codec, log)
-                out.append(typed_event(event.name, args, log, self.types))
+                out.append(self._typed(event, log))
         return out
+
+    def _typed(self, event: EventCodec, log: RawLog) -> ChainEvent:
+        # A log is the RPC's word: one the artifact cannot have emitted is named, not a crash.
+        where = f"block {int(log['blockNumber'])}, log {int(log['logIndex'])}"
+        try:
+            args = event.decode(self._codec, log)
+        except (DecodingError, ValueError, TypeError) as exc:
+            raise MalformedLog(
+                f"the {event.name} log at {where} does not decode with the contract's ABI "
+                f"({first_line(exc, type(exc).__name__)})"
+            ) from None
+        try:
+            return typed_event(event.name, args, log, self.types)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            field = ".".join(str(p) for p in problem["loc"])
+            raise MalformedLog(
+                f"the {event.name} log at {where} holds a value no {event.name} can: "
+                f"{field}: {problem['msg']}"
+            ) from None
 
 
 def _argument_aliases(model: type[ChainEvent]) -> list[str]:
