@@ -338,6 +338,7 @@ contract FLChainV2 is IFLChainV2 {
         });
         rd.opened = true;
         rd.reserved = uint128(amount);
+        rd.accumulator = rd.accumulator.markOpened(); // the first reveal then rewrites the word
         emit RoundOpened(round, amount, _totalStake.valueAt(round));
     }
 

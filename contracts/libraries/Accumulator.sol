@@ -6,6 +6,10 @@ pragma solidity 0.8.37;
 ///         significant first — so the word an `eth_getProof` returns reads left to right as the
 ///         spec writes it. It starts at 0; every entry `e` moves the chain to
 ///         `bytes20(keccak256(abi.encode(chain, e)))` and counts in one of the three counters.
+///         `openRound` sets the word's lowest counter's top bit (`OPENED_MARK`, bit 31), which
+///         no count reaches and every reader masks: the word is then non-zero before the
+///         round's first entry, so that entry rewrites it (2 900 gas) instead of creating it
+///         (20 000) — the round's first reveal is held to reveal's target like every other.
 type Accumulator is bytes32;
 
 using AccumulatorLibrary for Accumulator global;
@@ -15,6 +19,9 @@ using AccumulatorLibrary for Accumulator global;
 ///      attestations are at most one per frozen-set node (≤ 2**16) and a round's other entries
 ///      (beacon posts, the finalization, no-reveal slashes) at most two per node plus one.
 library AccumulatorLibrary {
+    /// @notice The mark `openRound` leaves in the word (bit 31: the top bit of `others`).
+    uint256 internal constant OPENED_MARK = 1 << 31;
+    uint256 private constant OTHERS_MASK = OPENED_MARK - 1;
     uint256 private constant REVEALS_SHIFT = 64;
     uint256 private constant ATTESTATIONS_SHIFT = 32;
     uint256 private constant COUNTER_MASK = 0xffffffff;
@@ -53,7 +60,12 @@ library AccumulatorLibrary {
 
     /// @notice Beacon, finalization and no-reveal entries so far.
     function others(Accumulator acc) internal pure returns (uint32) {
-        return uint32(uint256(Accumulator.unwrap(acc)) & COUNTER_MASK);
+        return uint32(uint256(Accumulator.unwrap(acc)) & OTHERS_MASK);
+    }
+
+    /// @notice The word with the opened mark set (the chain and the counts unchanged).
+    function markOpened(Accumulator acc) internal pure returns (Accumulator) {
+        return Accumulator.wrap(Accumulator.unwrap(acc) | bytes32(OPENED_MARK));
     }
 
     /// @notice One step of the chain alone: `bytes20(keccak256(abi.encode(chain, entry)))`.

@@ -554,9 +554,11 @@ def check_machine(replay: MachineReplay, round: int) -> RuleCheck:
 
 
 def accumulator_word(view: m.RoundView) -> bytes:
-    """`_rounds[r]`'s first word as the contract packs it: bytes20 ‖ uint32 × 3."""
+    """`_rounds[r]`'s first word as the contract packs it: bytes20 ‖ uint32 × 3, the opened
+    mark in the last counter's top bit once the round was opened."""
+    others = view.others | (dg.ACCUMULATOR_OPENED_MARK if view.opened else 0)
     return view.accumulator + b"".join(
-        n.to_bytes(4, "big") for n in (view.reveals, view.attestations, view.others)
+        n.to_bytes(4, "big") for n in (view.reveals, view.attestations, others)
     )
 
 

@@ -22,6 +22,7 @@ from eth_hash.auto import keccak as _keccak
 from eth_utils import to_canonical_address
 
 __all__ = [
+    "ACCUMULATOR_OPENED_MARK",
     "ACC_ATTESTED_TAG",
     "ACC_BEACON_TAG",
     "ACC_FINALIZED_TAG",
@@ -60,6 +61,9 @@ def keccak(data: bytes) -> bytes:
 ZERO32: Final = bytes(32)
 #: The accumulator of a round with no entry yet (§12).
 EMPTY_ACCUMULATOR: Final = bytes(20)
+#: The bit `openRound` sets in the accumulator's word (the top bit of its `others` counter,
+#: masked by every reader): the round's first entry then rewrites the word instead of creating it.
+ACCUMULATOR_OPENED_MARK: Final = 1 << 31
 #: Binary raw-leaf CIDv1 prefix: version 1, codec raw (0x55), sha2-256 (0x12), 32 bytes (0x20).
 RAW_CID_PREFIX: Final = bytes([0x01, 0x55, 0x12, 0x20])
 

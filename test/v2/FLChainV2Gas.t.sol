@@ -310,8 +310,9 @@ contract FLChainV2GasTest is V2Test {
     }
 
     /// @dev Every row with a target is asserted at 1, 100 and 1 000 nodes; the first reveal of
-    ///      a round (it creates the round's accumulator word) is held to reveal's target too,
-    ///      and is the only reveal row a 1-node federation has.
+    ///      a round (it rewrites the accumulator word openRound marked, rather than creating
+    ///      it) is held to reveal's target too, and is the only reveal row a 1-node federation
+    ///      has.
     function _check() internal view {
         _within("commit", COMMIT_TARGET);
         _within("reveal, first of a round, fixed part", REVEAL_TARGET);

@@ -284,11 +284,16 @@ contract FLChainV2LibFuzzTest is V2Test {
 
     // ------------------------------------------------------------ Accumulator
 
-    function testFuzz_accumulator_counts_and_chains(bytes32[] memory entries, uint256 kinds) public pure {
+    function testFuzz_accumulator_counts_and_chains(bytes32[] memory entries, uint256 kinds, uint256 openAt)
+        public
+        pure
+    {
         Accumulator acc = Accumulator.wrap(0);
+        openAt %= 42; // ≥ 41: never opened
         bytes20 chain_ = 0;
         uint256[3] memory counts;
         for (uint256 i = 0; i < entries.length && i < 40; ++i) {
+            if (i == openAt) acc = acc.markOpened(); // openRound may come after entries
             uint256 kind = (kinds >> (2 * i)) % 3;
             if (kind == 0) acc = acc.pushReveal(entries[i]);
             else if (kind == 1) acc = acc.pushAttestation(entries[i]);
@@ -300,6 +305,14 @@ contract FLChainV2LibFuzzTest is V2Test {
         vm.assertEq(acc.attestations(), counts[1], "attestations");
         vm.assertEq(acc.others(), counts[2], "others");
         vm.assertEq(bytes32(acc.chain()), bytes32(chain_), "the chain");
+        bool opened = openAt < entries.length && openAt < 40;
+        uint256 mark = uint256(Accumulator.unwrap(acc)) & AccumulatorLibrary.OPENED_MARK;
+        vm.assertTrue((mark != 0) == opened, "the opened mark, and nothing but openRound sets it");
+        if (!opened) {
+            acc = acc.markOpened();
+            vm.assertEq(acc.others(), counts[2], "the mark is no count");
+            vm.assertEq(bytes32(acc.chain()), bytes32(chain_), "nor a chain step");
+        }
         vm.assertEq(bytes32(AccumulatorLibrary.step(0, bytes32(0))), bytes32(bytes20(keccak256(new bytes(64)))), "step");
     }
 

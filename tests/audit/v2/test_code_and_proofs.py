@@ -25,6 +25,7 @@ from flchain.audit.judge_v2 import accumulator_word
 from flchain.audit.proof import ProofError, StateProof, fetch_proof, verify_proof
 from flchain.ledger import Backend, LedgerV2
 from flchain.ledger.deployment import load_artifact
+from flchain.protocol import digests as dg
 from flchain.protocol.machine import Phase
 
 ARTIFACT = load_artifact(2)
@@ -131,6 +132,30 @@ def test_the_creation_transaction_ran_the_artifact_with_genesis_arguments(
 def _proof(ledger: LedgerV2, block: int | None = None) -> StateProof:
     head = ledger.backend.w3.eth.block_number if block is None else block
     return fetch_proof(ledger.backend, ledger.address, [rounds_slot(ARTIFACT, 0)], head)
+
+
+def test_an_opened_round_carries_the_mark_in_its_proven_word(backend: Backend) -> None:
+    """openRound leaves bit 31 set in the round's accumulator word (so its first reveal rewrites
+    the word rather than creating it): the proven word has it, no count shows it, and the
+    audit's `accumulator_word` packs it from `opened` — with or without entries after it."""
+    g = LedgerV2.deploy(
+        backend, wallet(backend, 10**22), deployment(backend.latest_timestamp()), rules()
+    )
+    node = g.with_account(wallet(backend))
+    node.register(ETHER)
+    g.goto(0, Phase.COMMIT, 5)
+    node.open_round(0)
+    for entries in (0, 1):
+        if entries:
+            u = make_update(0, seed=2, node=node._me())
+            node.commit(0, node.commitment(0, u.digest, u.base_digest, u.roi_bps, u.salt))
+            g.goto(0, Phase.REVEAL, 5)
+            node.reveal(*u.reveal_args())
+        view = g.round_view(0)
+        word = verify_proof(_proof(g)).words[rounds_slot(ARTIFACT, 0)]
+        assert view.opened and (view.reveals, view.others) == (entries, 0)
+        assert int.from_bytes(word, "big") & dg.ACCUMULATOR_OPENED_MARK
+        assert word == accumulator_word(view)
 
 
 def test_a_state_proof_proves_the_accumulator_and_the_balance(deployed: LedgerV2) -> None:
