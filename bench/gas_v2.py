@@ -163,9 +163,9 @@ def selectors() -> dict[bytes, tuple[str, list[str]]]:
 
 def collect_samples(driver: RoundDriverV2, run: Run) -> None:
     """Every transaction to the contract since its deployment, by function, with its gas. The
-    calls that create a storage word only because they come first (20 000 gas: the round's
-    first reveal, the deployment's first finalize and registration) are rows of their own, as in
-    forge's table."""
+    calls that may create a storage word only because they come first (20 000 gas: the
+    round's first reveal when nobody opened the round, the deployment's first finalize and
+    registration) are rows of their own, as in forge's table."""
     firsts: set[tuple[str, int]] = set()
     w3 = driver.backend.w3
     by_selector = selectors()
