@@ -85,6 +85,7 @@ from flchain.node.runner import NodeRunner
 from flchain.node.salt import training_seed
 from flchain.node.update import Update, UpdateInputs, claim_roi_bps, prepare_update
 from flchain.protocol import GlobalModel, Rules
+from flchain.protocol.machine import RulesV2
 from flchain.replay import MergeMemo, parse_manifest
 from flchain.simulate import SIM_T0
 from flchain.simulate.adversaries import Overfitter  # the simulation's `overfitter` adversary
@@ -223,7 +224,7 @@ class FederationRun:
     global_weights: Weights
     config: ModelConfig
     finalized_rounds: int
-    rules: Rules
+    rules: Rules | RulesV2
     chain_id: int
     contract: str
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # node-rounds by reason
@@ -640,7 +641,6 @@ def forward_market(name: str, seed: int) -> ForwardMarket:
 
 
 def _forward_rules(mode: str, scenario: str) -> Any:
-    from flchain.protocol.machine import RulesV2
 
     v1 = devnet_rules(FORWARD_NODES)
     on = mode != "claim"
@@ -684,7 +684,8 @@ def run_forward(
         a for a, b in zip(roles.addresses, roles.behaviours, strict=True) if b is not HONEST
     }
     chain_id, contract = FORWARD_CHAIN
-    run = FederationRun({}, cfg, 0, devnet_rules(FORWARD_NODES), chain_id, contract)
+    # v2 rules: updates then name their reveal (protocol.md §5), as the v2 merge requires
+    run = FederationRun({}, cfg, 0, rules, chain_id, contract)
     fed_market = Market(market.name, market.seed, market.claim, market.evaluation, market.bars_for)
     genesis = genesis_model(config=cfg.model_copy(update={"init_seed": market.seed}))
     payload, prior = genesis.payload, PriorRound.genesis()
